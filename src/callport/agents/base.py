@@ -1,0 +1,77 @@
+"""The Agent protocol: what talks on a call.
+
+callport wraps turn-based text agents with STT and TTS: the session transcribes each caller
+turn, hands the agent an ``AgentInput`` and speaks every ``Say`` it yields (sentence by
+sentence, so the first audio leaves early). Agents may also yield actions. When the caller
+barges in, the session cancels the running ``respond`` and calls ``interrupted`` with the
+part of the reply the caller actually heard (from the leg's marks).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class AgentInput:
+    """Base of what the session hands an agent."""
+
+
+@dataclass(frozen=True, slots=True)
+class UserSaid(AgentInput):
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class UserPressed(AgentInput):
+    digits: str
+
+
+@dataclass(frozen=True, slots=True)
+class AgentOutput:
+    """Base of what an agent yields."""
+
+
+@dataclass(frozen=True, slots=True)
+class Say(AgentOutput):
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class HangUpCall(AgentOutput):
+    reason: str = "agent"
+
+
+@dataclass(frozen=True, slots=True)
+class TransferCall(AgentOutput):
+    target: str
+
+
+@dataclass(frozen=True, slots=True)
+class TurnInfo(AgentOutput):
+    """What the agent understood (intent, score, slots), for logs, ``callport talk`` and tests."""
+
+    intent: str | None
+    score: float = 0.0
+    slots: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class CallInfo:
+    """What an agent factory knows about the call it is made for."""
+
+    call_id: str
+    channel: str
+    caller: str = ""
+    callee: str = ""
+
+
+class Agent(Protocol):
+    def respond(self, event: AgentInput) -> AsyncIterator[AgentOutput]: ...
+
+    def interrupted(self, heard: str) -> None: ...
+
+
+AgentFactory = Callable[[CallInfo], Agent]

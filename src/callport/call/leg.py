@@ -1,0 +1,71 @@
+"""The Leg protocol: one party's media connection, whatever the channel.
+
+A leg speaks PCM16 mono at its own ``sample_rate`` in ``frame_ms`` frames; codecs, wire
+framing and transport live behind it. The CallSession paces outgoing frames in real time
+and may run ``lead_ms`` ahead of real time (a remote buffer such as Twilio's absorbs it);
+an in-memory leg that plays into a file sets ``lead_ms = math.inf``.
+
+Marks: ``mark(name)`` asks to be told (``Marked(name, played=...)``) once every frame sent
+before it has been played. Legs with no remote buffer report ``played=True`` as soon as the
+frames before the mark have been transmitted. ``clear()`` drops remote-buffered audio;
+marks still pending come back with ``played=False``.
+
+What a third channel has to supply: an object with the attributes and coroutines below,
+usually built on ``callport.call.inbox.EventInbox`` for ``recv``.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Protocol
+
+from callport.call.events import PCM16, LegEvent
+
+
+class Capability(enum.Enum):
+    TRANSFER = "transfer"
+    HOLD = "hold"
+    SEND_DTMF = "send_dtmf"
+
+
+class UnsupportedControl(RuntimeError):
+    """A capability-gated control was used on a leg that does not offer it (our misuse)."""
+
+
+class Leg(Protocol):
+    @property
+    def call_id(self) -> str: ...
+
+    @property
+    def sample_rate(self) -> int: ...
+
+    @property
+    def frame_ms(self) -> int: ...
+
+    @property
+    def lead_ms(self) -> float: ...
+
+    @property
+    def capabilities(self) -> frozenset[Capability]: ...
+
+    async def recv(self) -> LegEvent:
+        """Next event. After ``HungUp`` every further call returns ``HungUp`` again."""
+        ...
+
+    async def send_audio(self, pcm: PCM16) -> None:
+        """Transmit one frame now (the session does the pacing)."""
+        ...
+
+    async def mark(self, name: str) -> None: ...
+
+    async def clear(self) -> None: ...
+
+    async def hangup(self, reason: str = "normal") -> None:
+        """End the call. Idempotent: hanging up an ended call succeeds."""
+        ...
+
+    async def transfer(self, target: str) -> None:
+        """Blind transfer to ``tel:+...`` or ``sip:...``; raises UnsupportedControl if not capable."""
+        ...
+
+    async def send_dtmf(self, digits: str) -> None: ...

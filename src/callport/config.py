@@ -1,0 +1,249 @@
+"""Settings: one frozen tree, loaded once at start from a TOML file and ``CALLPORT_*`` variables.
+
+Precedence: built-in defaults < TOML file < environment. Environment names are
+``CALLPORT_<SECTION>_<FIELD>`` (``CALLPORT_TWILIO_AUTH_TOKEN``), except the ``server``
+section whose fields are ``CALLPORT_<FIELD>`` (``CALLPORT_DB``, ``CALLPORT_PORT``).
+Lists in the environment are comma-separated. Every problem is reported at once as a
+``ConfigError`` naming the key and what is expected.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """Configuration is invalid; the message lists every problem and how to fix it."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServerSettings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    db: str = "callport.db"
+    log_level: str = "info"
+    web_path: str = "/"
+    api_path: str = "/api/tasks"
+
+    def problems(self) -> list[str]:
+        out = []
+        if not 0 <= self.port <= 65535:
+            out.append(f"server.port={self.port}: must be 0-65535")
+        if self.log_level.lower() not in {"debug", "info", "warning", "error"}:
+            out.append(f"server.log_level={self.log_level!r}: use debug, info, warning or error")
+        return out
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SpeechSettings:
+    stt: str = "whisper"  # whisper
+    tts: str = "auto"  # auto (piper, else espeak), piper, espeak
+    whisper_threads: int = 2
+    tts_threads: int = 1
+    espeak_voice: str = "en-us"
+
+    def problems(self) -> list[str]:
+        out = []
+        if self.stt not in {"whisper"}:
+            out.append(f"speech.stt={self.stt!r}: supported: whisper")
+        if self.tts not in {"auto", "piper", "espeak"}:
+            out.append(f"speech.tts={self.tts!r}: use auto, piper or espeak")
+        return out
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TurnSettings:
+    vad: str = "silero"  # silero, webrtc
+    start_threshold: float = 0.5
+    stop_threshold: float = 0.35
+    min_speech_ms: int = 120
+    end_of_turn_ms: int = 500
+    barge_in_ms: int = 160
+
+    def problems(self) -> list[str]:
+        out = []
+        if self.vad not in {"silero", "webrtc"}:
+            out.append(f"turn.vad={self.vad!r}: use silero or webrtc")
+        if not 0.0 < self.stop_threshold <= self.start_threshold < 1.0:
+            out.append("turn: need 0 < stop_threshold <= start_threshold < 1")
+        return out
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TwilioSettings:
+    account_sid: str = ""
+    auth_token: str = ""
+    api_key_sid: str = ""
+    api_key_secret: str = ""
+    numbers: tuple[str, ...] = ()
+    public_base_url: str = ""
+    trust_forwarded: bool = False
+    api_base_url: str = "https://api.twilio.com"
+    voice_path: str = "/twilio/voice"
+    media_path: str = "/twilio/media"
+
+    def problems(self) -> list[str]:
+        return []
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TelnyxSettings:
+    api_key: str = ""
+    public_key: str = ""
+    connection_id: str = ""
+    numbers: tuple[str, ...] = ()
+    public_base_url: str = ""
+    api_base_url: str = "https://api.telnyx.com"
+    webhook_path: str = "/telnyx/webhook"
+    media_path: str = "/telnyx/media"
+    codec: str = "PCMU"  # PCMU (8 kHz) or L16 (16 kHz)
+
+    def problems(self) -> list[str]:
+        if self.codec not in {"PCMU", "L16"}:
+            return [f"telnyx.codec={self.codec!r}: use PCMU or L16"]
+        return []
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SipSettings:
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = 5060
+    public_host: str = ""
+    rtp_port_min: int = 20000
+    rtp_port_max: int = 20999
+
+    def problems(self) -> list[str]:
+        out = []
+        if not 0 <= self.port <= 65535:
+            out.append(f"sip.port={self.port}: must be 0-65535")
+        if not 1024 <= self.rtp_port_min < self.rtp_port_max <= 65535:
+            out.append("sip: need 1024 <= rtp_port_min < rtp_port_max <= 65535")
+        return out
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BrowserSettings:
+    ws_path: str = "/browser/ws"
+    offer_path: str = "/browser/offer"
+    token_path: str = "/browser/token"
+    ice_servers: tuple[str, ...] = ()
+    allowed_origins: tuple[str, ...] = ()  # empty: same origin as the page only
+    token_ttl_s: int = 60
+
+    def problems(self) -> list[str]:
+        return []
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    server: ServerSettings = field(default_factory=ServerSettings)
+    speech: SpeechSettings = field(default_factory=SpeechSettings)
+    turn: TurnSettings = field(default_factory=TurnSettings)
+    twilio: TwilioSettings = field(default_factory=TwilioSettings)
+    telnyx: TelnyxSettings = field(default_factory=TelnyxSettings)
+    sip: SipSettings = field(default_factory=SipSettings)
+    browser: BrowserSettings = field(default_factory=BrowserSettings)
+
+
+def _convert(raw: Any, typ: Any, key: str, problems: list[str]) -> Any:
+    origin = typing.get_origin(typ)
+    try:
+        if typ is bool:
+            if isinstance(raw, bool):
+                return raw
+            text = str(raw).strip().lower()
+            if text in {"1", "true", "yes", "on"}:
+                return True
+            if text in {"0", "false", "no", "off", ""}:
+                return False
+            raise ValueError("expected true or false")
+        if typ is int:
+            if isinstance(raw, bool):
+                raise ValueError("expected an integer")
+            return int(raw)
+        if typ is float:
+            return float(raw)
+        if typ is str:
+            if not isinstance(raw, str | int | float):
+                raise ValueError("expected a string")
+            return str(raw)
+        if origin is tuple:
+            if isinstance(raw, str):
+                return tuple(part.strip() for part in raw.split(",") if part.strip())
+            if isinstance(raw, list):
+                return tuple(str(x) for x in raw)
+            raise ValueError("expected a list")
+    except ValueError as exc:
+        problems.append(f"{key}={raw!r}: {exc}")
+        return None
+    problems.append(f"{key}: unsupported type {typ}")
+    return None
+
+
+def load_settings(
+    path: Path | None = None, env: Mapping[str, str] | None = None
+) -> Settings:
+    """Build Settings from defaults, an optional TOML file and the environment."""
+    env = os.environ if env is None else env
+    if path is None and env.get("CALLPORT_CONFIG"):
+        path = Path(env["CALLPORT_CONFIG"])
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"config file {path} not found: create it or drop --config") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    problems: list[str] = []
+    sections: dict[str, Any] = {}
+    hints = typing.get_type_hints(Settings)
+    for top in dataclasses.fields(Settings):
+        cls = hints[top.name]
+        table = data.pop(top.name, {})
+        if not isinstance(table, dict):
+            problems.append(f"[{top.name}] must be a table")
+            table = {}
+        field_hints = typing.get_type_hints(cls)
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            prefix = "CALLPORT_" if top.name == "server" else f"CALLPORT_{top.name.upper()}_"
+            env_name = prefix + f.name.upper()
+            key = f"{top.name}.{f.name}"
+            if env_name in env:
+                values[f.name] = _convert(env[env_name], field_hints[f.name], env_name, problems)
+            elif f.name in table:
+                values[f.name] = _convert(table.pop(f.name), field_hints[f.name], key, problems)
+        for unknown in table:
+            problems.append(f"{top.name}.{unknown}: unknown setting")
+        try:
+            section = cls(**{k: v for k, v in values.items() if v is not None})
+        except TypeError as exc:  # pragma: no cover - guarded by the field loop
+            problems.append(str(exc))
+            section = cls()
+        problems.extend(section.problems())
+        sections[top.name] = section
+    for unknown in data:
+        problems.append(f"[{unknown}]: unknown section")
+    if problems:
+        where = f" in {path}" if path else ""
+        raise ConfigError(
+            f"invalid configuration{where}:\n  - " + "\n  - ".join(problems)
+            + "\nSee docs/configuration.md for every setting."
+        )
+    return Settings(**sections)
+
+
+def _type_name(typ: Any) -> str:
+    if isinstance(typ, types.GenericAlias):
+        return "list"
+    return getattr(typ, "__name__", str(typ))

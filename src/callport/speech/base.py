@@ -1,0 +1,43 @@
+"""Speech service protocols: STT and TTS behind small interfaces."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Protocol
+
+from callport.call.events import PCM16
+
+
+class MissingSpeechDependency(RuntimeError):
+    """A speech engine's package or model is not installed; the message names what to install."""
+
+
+@dataclass(frozen=True, slots=True)
+class Transcript:
+    text: str
+    seconds: float  # wall time the engine spent
+
+
+class STT(Protocol):
+    async def transcribe(self, pcm: PCM16, sample_rate: int) -> Transcript:
+        """Transcribe one whole utterance (called after end of turn)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class SpeechChunk:
+    """One synthesized clause or sentence: PCM16 mono at ``sample_rate``, and its text."""
+
+    pcm: PCM16
+    sample_rate: int
+    text: str
+
+
+class TTS(Protocol):
+    @property
+    def sample_rate(self) -> int: ...
+
+    def synthesize(self, text: str) -> AsyncIterator[SpeechChunk]:
+        """Yield audio clause by clause (or sentence by sentence) as soon as each is ready."""
+        ...

@@ -1,0 +1,328 @@
+"""Browser control protocol: a sans-IO core for one page's connection.
+
+The page and the server exchange two kinds of messages over one WebSocket (or, for WebRTC,
+the text half over an ``RTCDataChannel`` named ``control``):
+
+* binary: PCM16 little-endian mono at 16 kHz, normally 20 ms (640 bytes) per message;
+* text: one JSON object per message with a ``type`` field.
+
+Page -> server (``type``): ``start`` (must come first: ``{"type": "start", "sample_rate":
+16000, "gated": true}``), ``interrupt`` (the page's VAD heard the caller over the agent and
+flushed its playback), ``vad`` (``{"speaking": bool}``: the page stops sending audio while
+its VAD hears nobody), ``played`` (``{"name": ...}``: playback reached a mark), ``ping``
+(``{"id": n}``), ``hangup``.
+
+Server -> page: ``ready``, ``transcript`` (``role`` caller/agent), ``state``, ``latency``,
+``mark``, ``clear``, ``pong``, ``error``, ``bye``; binary frames are agent audio.
+
+While the page is gated (not sending), the core keeps the caller's media clock running by
+producing silent frames from ``handle_timer(now)``, so server-side turn detection (the
+source of truth for end of turn) still sees the silence after speech.
+
+No asyncio, sockets or clocks here: ``now`` is an argument, timers are deadlines.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from callport.call.events import PCM16
+
+SAMPLE_RATE = 16_000
+FRAME_MS = 20
+FRAME_SAMPLES = SAMPLE_RATE * FRAME_MS // 1000
+MAX_BINARY_BYTES = 16_000  # 0.5 s of audio in one message is already generous
+MAX_TEXT_CHARS = 4_096
+FILL_SLACK_S = 0.1  # how far media time may lag wall time before silence is filled in
+
+# WebSocket close codes (RFC 6455 section 7.4.1 and the private 4000-4999 range).
+CLOSE_NORMAL = 1000
+CLOSE_PROTOCOL_ERROR = 1002
+CLOSE_UNSUPPORTED_DATA = 1003
+CLOSE_POLICY = 1008
+CLOSE_TOO_BIG = 1009
+
+
+class ProtocolMisuse(RuntimeError):
+    """The server-side code used the core out of order (our bug, not the peer's)."""
+
+
+# ---------------------------------------------------------------- events (page -> server)
+
+
+@dataclass(frozen=True, slots=True)
+class BrowserEvent:
+    """Base of what the core reports."""
+
+
+@dataclass(frozen=True, slots=True)
+class Started(BrowserEvent):
+    gated: bool
+    client: str
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class CallerAudio(BrowserEvent):
+    """Caller audio at 16 kHz; ``at`` is media seconds at the end of the chunk."""
+
+    pcm: PCM16
+    at: float
+    filled: bool = False  # True for silence the core made up while the page was gated
+
+
+@dataclass(frozen=True, slots=True)
+class Interrupted(BrowserEvent):
+    """The page flushed its playback (local barge-in); ``dropped`` marks will never play."""
+
+    dropped: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SpeakingChanged(BrowserEvent):
+    speaking: bool
+
+
+@dataclass(frozen=True, slots=True)
+class MarkPlayed(BrowserEvent):
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class PingReceived(BrowserEvent):
+    id: int
+    reply: str  # the pong to send back
+
+
+@dataclass(frozen=True, slots=True)
+class HangupRequested(BrowserEvent):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class ProtocolError(BrowserEvent):
+    """The page sent something we cannot use. ``fatal`` errors end the connection."""
+
+    reason: str
+    close_code: int
+    fatal: bool
+
+
+# ---------------------------------------------------------------- messages (server -> page)
+
+Role = Literal["caller", "agent"]
+
+
+def _dump(obj: dict[str, Any]) -> str:
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+
+
+def ready_message(*, call_id: str) -> str:
+    return _dump({"type": "ready", "call_id": call_id, "sample_rate": SAMPLE_RATE,
+                  "frame_ms": FRAME_MS})
+
+
+def transcript_message(*, role: Role, text: str) -> str:
+    return _dump({"type": "transcript", "role": role, "text": text})
+
+
+def state_message(*, state: str) -> str:
+    return _dump({"type": "state", "state": state})
+
+
+def latency_message(*, ms: float) -> str:
+    return _dump({"type": "latency", "ms": round(ms, 1)})
+
+
+def error_message(*, message: str) -> str:
+    return _dump({"type": "error", "message": message})
+
+
+def bye_message(*, reason: str) -> str:
+    return _dump({"type": "bye", "reason": reason})
+
+
+def encode_pcm(pcm: PCM16) -> bytes:
+    return np.ascontiguousarray(pcm, dtype="<i2").tobytes()
+
+
+# ---------------------------------------------------------------- the core
+
+
+class BrowserProtocol:
+    """One page connection's state: handshake, media clock, gating and marks."""
+
+    def __init__(self, *, require_start: bool = True) -> None:
+        self._state: Literal["new", "active", "closed"] = "new" if require_start else "active"
+        self._gated = False
+        self._speaking = True
+        self._samples = 0  # caller samples received or filled
+        self._t0: float | None = None  # wall time when media started
+        self._pending_marks: list[str] = []
+        self._carry = b""  # odd trailing byte of a binary message
+
+    # -- state
+
+    @property
+    def active(self) -> bool:
+        return self._state == "active"
+
+    @property
+    def media_time(self) -> float:
+        return self._samples / SAMPLE_RATE
+
+    @property
+    def pending_marks(self) -> tuple[str, ...]:
+        return tuple(self._pending_marks)
+
+    # -- input
+
+    def receive_text(self, text: str, now: float) -> list[BrowserEvent]:
+        if self._state == "closed":
+            return []
+        if len(text) > MAX_TEXT_CHARS:
+            return [self._fail("control message too long", CLOSE_TOO_BIG)]
+        try:
+            msg = json.loads(text)
+        except ValueError:
+            return [ProtocolError("control message is not JSON", CLOSE_UNSUPPORTED_DATA, False)]
+        if not isinstance(msg, dict) or not isinstance(msg.get("type"), str):
+            return [ProtocolError("control message needs a string 'type'",
+                                  CLOSE_UNSUPPORTED_DATA, False)]
+        kind: str = msg["type"]
+        if self._state == "new":
+            if kind != "start":
+                return [self._fail(f"expected 'start' first, got {kind!r}", CLOSE_PROTOCOL_ERROR)]
+            return self._start(msg, now)
+        match kind:
+            case "start":
+                return [ProtocolError("duplicate 'start'", CLOSE_PROTOCOL_ERROR, False)]
+            case "interrupt":
+                dropped = tuple(self._pending_marks)
+                self._pending_marks.clear()
+                return [Interrupted(dropped)]
+            case "vad":
+                speaking = msg.get("speaking")
+                if not isinstance(speaking, bool):
+                    return [ProtocolError("'vad' needs a boolean 'speaking'",
+                                          CLOSE_UNSUPPORTED_DATA, False)]
+                if speaking == self._speaking:
+                    return []
+                self._speaking = speaking
+                if not speaking:
+                    self._sync_clock(now)
+                return [SpeakingChanged(speaking)]
+            case "played":
+                name = msg.get("name")
+                if not isinstance(name, str) or name not in self._pending_marks:
+                    return [ProtocolError(f"'played' for unknown mark {name!r}",
+                                          CLOSE_UNSUPPORTED_DATA, False)]
+                # Playback is in order: every mark before this one has been played too.
+                idx = self._pending_marks.index(name)
+                done = self._pending_marks[: idx + 1]
+                del self._pending_marks[: idx + 1]
+                return [MarkPlayed(n) for n in done]
+            case "ping":
+                ping_id = msg.get("id")
+                if not isinstance(ping_id, int) or isinstance(ping_id, bool):
+                    return [ProtocolError("'ping' needs an integer 'id'",
+                                          CLOSE_UNSUPPORTED_DATA, False)]
+                return [PingReceived(ping_id, _dump({"type": "pong", "id": ping_id}))]
+            case "hangup":
+                self._state = "closed"
+                return [HangupRequested()]
+            case _:
+                return [ProtocolError(f"unknown control message {kind!r}",
+                                      CLOSE_UNSUPPORTED_DATA, False)]
+
+    def receive_bytes(self, data: bytes, now: float) -> list[BrowserEvent]:
+        if self._state == "closed":
+            return []
+        if self._state == "new":
+            return [self._fail("audio before 'start'", CLOSE_PROTOCOL_ERROR)]
+        if len(data) > MAX_BINARY_BYTES:
+            return [self._fail(f"audio message of {len(data)} bytes is too big", CLOSE_TOO_BIG)]
+        data = self._carry + data
+        usable = len(data) - len(data) % 2
+        self._carry = data[usable:]
+        if usable == 0:
+            return []
+        if self._t0 is None:
+            self._t0 = now
+        pcm = np.frombuffer(data[:usable], dtype="<i2").astype(np.int16)
+        self._samples += len(pcm)
+        return [CallerAudio(pcm, self.media_time)]
+
+    # -- timers (silence fill while gated)
+
+    def get_timer(self) -> float | None:
+        if self._state != "active" or not self._gated or self._speaking or self._t0 is None:
+            return None
+        return self._t0 + self.media_time + FILL_SLACK_S
+
+    def handle_timer(self, now: float) -> list[BrowserEvent]:
+        deadline = self.get_timer()
+        if deadline is None or now < deadline or self._t0 is None:
+            return []
+        lag = (now - self._t0) - self.media_time
+        frames = math.floor(lag * 1000 / FRAME_MS)
+        out: list[BrowserEvent] = []
+        for _ in range(max(0, frames)):
+            self._samples += FRAME_SAMPLES
+            out.append(CallerAudio(np.zeros(FRAME_SAMPLES, np.int16), self.media_time, True))
+        return out
+
+    # -- output
+
+    def mark(self, name: str) -> str:
+        self._require_active()
+        self._pending_marks.append(name)
+        return _dump({"type": "mark", "name": name})
+
+    def clear(self) -> tuple[str, tuple[str, ...]]:
+        """The clear message for the page, and the marks that will never play."""
+        self._require_active()
+        dropped = tuple(self._pending_marks)
+        self._pending_marks.clear()
+        return _dump({"type": "clear"}), dropped
+
+    def close(self) -> tuple[str, ...]:
+        """The connection is gone; returns marks that never played."""
+        self._state = "closed"
+        dropped = tuple(self._pending_marks)
+        self._pending_marks.clear()
+        return dropped
+
+    # -- internals
+
+    def _start(self, msg: dict[str, Any], now: float) -> list[BrowserEvent]:
+        rate = msg.get("sample_rate", SAMPLE_RATE)
+        if rate != SAMPLE_RATE:
+            return [self._fail(f"sample_rate must be {SAMPLE_RATE}, got {rate!r}",
+                               CLOSE_PROTOCOL_ERROR)]
+        gated = msg.get("gated", False)
+        client = msg.get("client", "")
+        if not isinstance(gated, bool) or not isinstance(client, str):
+            return [self._fail("'start' has a bad 'gated' or 'client'", CLOSE_PROTOCOL_ERROR)]
+        self._state = "active"
+        self._gated = gated
+        self._speaking = not gated  # a gated page starts silent until its VAD hears speech
+        self._t0 = now
+        return [Started(gated=gated, client=client[:200])]
+
+    def _sync_clock(self, now: float) -> None:
+        # Media running ahead of wall time (pre-roll bursts) is fine; filling resumes later.
+        if self._t0 is None:
+            self._t0 = now - self.media_time
+
+    def _fail(self, reason: str, code: int) -> ProtocolError:
+        self._state = "closed"
+        return ProtocolError(reason, code, True)
+
+    def _require_active(self) -> None:
+        if self._state != "active":
+            raise ProtocolMisuse(f"connection is {self._state}, not active")

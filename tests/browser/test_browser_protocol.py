@@ -1,0 +1,172 @@
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from callport.channels.browser.protocol import (
+    CLOSE_PROTOCOL_ERROR,
+    CLOSE_TOO_BIG,
+    FRAME_SAMPLES,
+    BrowserProtocol,
+    CallerAudio,
+    HangupRequested,
+    Interrupted,
+    MarkPlayed,
+    PingReceived,
+    ProtocolError,
+    ProtocolMisuse,
+    SpeakingChanged,
+    Started,
+)
+
+
+def started(gated: bool = False, now: float = 0.0) -> BrowserProtocol:
+    core = BrowserProtocol()
+    events = core.receive_text(json.dumps({"type": "start", "sample_rate": 16000,
+                                           "gated": gated, "client": "t"}), now)
+    assert events == [Started(gated=gated, client="t")]
+    return core
+
+
+def frame(value: int = 100) -> bytes:
+    return np.full(FRAME_SAMPLES, value, dtype="<i2").tobytes()
+
+
+def test_start_must_come_first() -> None:
+    core = BrowserProtocol()
+    [err] = core.receive_text('{"type":"interrupt"}', 0.0)
+    assert isinstance(err, ProtocolError) and err.fatal and err.close_code == CLOSE_PROTOCOL_ERROR
+    assert core.receive_text('{"type":"start"}', 0.0) == []  # closed now
+
+
+def test_audio_before_start_is_fatal() -> None:
+    [err] = BrowserProtocol().receive_bytes(frame(), 0.0)
+    assert isinstance(err, ProtocolError) and err.fatal
+
+
+def test_wrong_sample_rate_is_fatal() -> None:
+    [err] = BrowserProtocol().receive_text('{"type":"start","sample_rate":48000}', 0.0)
+    assert isinstance(err, ProtocolError) and "16000" in err.reason
+
+
+def test_binary_frames_become_audio_with_media_time() -> None:
+    core = started()
+    [a] = core.receive_bytes(frame(7), 0.02)
+    [b] = core.receive_bytes(frame(-7), 0.04)
+    assert isinstance(a, CallerAudio) and isinstance(b, CallerAudio)
+    assert a.pcm.dtype == np.int16 and a.pcm.shape == (FRAME_SAMPLES,)
+    assert int(a.pcm[0]) == 7 and int(b.pcm[-1]) == -7
+    assert a.at == pytest.approx(0.02) and b.at == pytest.approx(0.04)
+
+
+def test_odd_bytes_carry_over() -> None:
+    core = started()
+    raw = np.arange(5, dtype="<i2").tobytes()  # 10 bytes
+    [a] = core.receive_bytes(raw[:3], 0.0)
+    [b] = core.receive_bytes(raw[3:], 0.0)
+    assert isinstance(a, CallerAudio) and isinstance(b, CallerAudio)
+    assert list(np.concatenate([a.pcm, b.pcm])) == [0, 1, 2, 3, 4]
+
+
+def test_oversized_binary_is_fatal() -> None:
+    [err] = started().receive_bytes(b"\0" * 20_000, 0.0)
+    assert isinstance(err, ProtocolError) and err.close_code == CLOSE_TOO_BIG and err.fatal
+
+
+@pytest.mark.parametrize("text", ["not json", "[]", '{"type": 3}', '{"type":"bogus"}',
+                                  '{"type":"vad"}', '{"type":"vad","speaking":"yes"}',
+                                  '{"type":"ping","id":"x"}', '{"type":"played","name":"zz"}',
+                                  '{"type":"start"}'])
+def test_bad_control_messages_are_non_fatal_errors(text: str) -> None:
+    core = started()
+    [err] = core.receive_text(text, 0.0)
+    assert isinstance(err, ProtocolError) and not err.fatal
+    assert core.active
+
+
+def test_marks_played_in_order() -> None:
+    core = started()
+    assert json.loads(core.mark("m1")) == {"type": "mark", "name": "m1"}
+    core.mark("m2")
+    core.mark("m3")
+    # The page reports m2: m1 must have played before it.
+    assert core.receive_text('{"type":"played","name":"m2"}', 1.0) == [MarkPlayed("m1"),
+                                                                       MarkPlayed("m2")]
+    assert core.pending_marks == ("m3",)
+
+
+def test_clear_drops_pending_marks() -> None:
+    core = started()
+    core.mark("a")
+    core.mark("b")
+    msg, dropped = core.clear()
+    assert json.loads(msg) == {"type": "clear"} and dropped == ("a", "b")
+    assert core.pending_marks == ()
+
+
+def test_page_interrupt_reports_dropped_marks() -> None:
+    core = started()
+    core.mark("a")
+    assert core.receive_text('{"type":"interrupt"}', 1.0) == [Interrupted(("a",))]
+    assert core.receive_text('{"type":"interrupt"}', 1.0) == [Interrupted(())]
+
+
+def test_ping_pong_and_hangup() -> None:
+    core = started()
+    [ping] = core.receive_text('{"type":"ping","id":42}', 0.0)
+    assert isinstance(ping, PingReceived) and json.loads(ping.reply) == {"type": "pong", "id": 42}
+    assert core.receive_text('{"type":"hangup"}', 0.0) == [HangupRequested()]
+    assert not core.active
+    with pytest.raises(ProtocolMisuse):
+        core.mark("late")
+    assert core.receive_bytes(frame(), 0.0) == []
+
+
+def test_gated_page_gets_silence_filled_in_simulated_time() -> None:
+    core = started(gated=True, now=10.0)
+    # Nobody speaking yet: the clock must keep running for server-side turn detection.
+    deadline = core.get_timer()
+    assert deadline == pytest.approx(10.1)
+    assert core.handle_timer(10.05) == []
+    filled = core.handle_timer(10.5)
+    assert len(filled) == 25
+    assert all(isinstance(e, CallerAudio) and e.filled and not e.pcm.any() for e in filled)
+    assert core.media_time == pytest.approx(0.5)
+    # Speech starts: a pre-roll burst arrives; no fill while speaking.
+    assert core.receive_text('{"type":"vad","speaking":true}', 10.6) == [SpeakingChanged(True)]
+    assert core.get_timer() is None
+    for _ in range(20):  # 400 ms burst (300 ms pre-roll + live)
+        core.receive_bytes(frame(), 10.62)
+    assert core.media_time == pytest.approx(0.9)
+    assert core.receive_text('{"type":"vad","speaking":true}', 10.7) == []  # no change
+    assert core.receive_text('{"type":"vad","speaking":false}', 11.0) == [SpeakingChanged(False)]
+    # Media (0.9 s) lags wall time (0.95 s) by less than the slack: nothing yet.
+    assert core.handle_timer(10.95) == []
+    more = core.handle_timer(11.5)
+    assert core.media_time == pytest.approx(1.5) and len(more) == 30
+
+
+def test_ungated_page_never_fills() -> None:
+    core = started(gated=False)
+    assert core.get_timer() is None
+    assert core.handle_timer(100.0) == []
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.binary(max_size=2000), st.text(max_size=300)), max_size=30))
+def test_arbitrary_input_never_raises(chunks: list[bytes | str]) -> None:
+    core = BrowserProtocol()
+    core.receive_text('{"type":"start","gated":true}', 0.0)
+    now = 0.0
+    for chunk in chunks:
+        now += 0.02
+        events = (core.receive_bytes(chunk, now) if isinstance(chunk, bytes)
+                  else core.receive_text(chunk, now))
+        events += core.handle_timer(now)
+        for event in events:
+            assert isinstance(event, CallerAudio | ProtocolError | SpeakingChanged | Interrupted
+                              | MarkPlayed | PingReceived | HangupRequested)

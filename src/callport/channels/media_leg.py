@@ -1,0 +1,374 @@
+"""A provider-neutral Leg over a media-stream WebSocket, and the driver loop that feeds it.
+
+``MediaStreamLeg`` turns a ``MediaCore``'s events into ``LegEvent``s and the session's audio,
+marks and clears into outbound frames; ``run_media_stream`` is the whole asyncio driver for
+one socket (Twilio, Telnyx and any provider with a ``MediaCore`` share it).
+
+Rules it implements (see ``callport.call.leg``):
+
+- audio is decoded from the stream's inbound codec to PCM16 at its rate; media time ``at``
+  comes from sample counts, and gaps in the provider's timestamps are filled with silence;
+- every ``mark`` is sent under a unique wire name; marks pending when ``clear`` is sent (the
+  provider echoes them at once) come back ``played=False``, as do marks still pending when
+  the stream ends;
+- ``lead_ms`` is 80: the session runs at most 80 ms ahead, so the provider's buffer holds
+  under 100 ms and ``clear`` stops the agent quickly;
+- the provider's ``stop`` ends the leg (``HungUp("stream-stopped")``) but is not a hang-up:
+  after ``transfer`` the call lives on and ``hangup`` then sends nothing to the provider.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from callport.agents.base import CallInfo
+from callport.audio.g711 import alaw_decode, alaw_encode, ulaw_decode, ulaw_encode
+from callport.call.events import (
+    PCM16,
+    AudioIn,
+    Dtmf,
+    HungUp,
+    LegEvent,
+    Marked,
+    TransferStarted,
+)
+from callport.call.inbox import EventInbox
+from callport.call.leg import Capability, Leg, UnsupportedControl
+from callport.channels.provider import (
+    CallControl,
+    DtmfIn,
+    MarkIn,
+    MediaCore,
+    MediaEvent,
+    MediaIn,
+    ProviderError,
+    StreamConnected,
+    StreamStart,
+    StreamStop,
+    StreamViolation,
+    WireFormat,
+    split_target,
+)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_LEAD_MS = 80.0
+MAX_GAP_FILL_S = 2.0  # a longer hole in provider timestamps is not filled (clock reset?)
+
+SendText = Callable[[str], Awaitable[None]]
+CloseSocket = Callable[[int], Awaitable[None]]
+
+
+def decode(fmt: WireFormat, payload: bytes) -> PCM16:
+    match fmt.codec:
+        case "PCMU":
+            return ulaw_decode(payload)
+        case "PCMA":
+            return alaw_decode(payload)
+        case "L16":
+            usable = len(payload) & ~1
+            dtype = ">i2" if fmt.big_endian else "<i2"
+            return np.frombuffer(payload[:usable], dtype=dtype).astype(np.int16)
+
+
+def encode(fmt: WireFormat, pcm: PCM16) -> bytes:
+    match fmt.codec:
+        case "PCMU":
+            return ulaw_encode(pcm)
+        case "PCMA":
+            return alaw_encode(pcm)
+        case "L16":
+            return pcm.astype(">i2" if fmt.big_endian else "<i2", copy=False).tobytes()
+
+
+class MediaStreamLeg:
+    """One provider media stream as a ``Leg``. The driver calls ``feed`` and ``close``."""
+
+    def __init__(
+        self,
+        *,
+        call_id: str,
+        start: StreamStart,
+        core: MediaCore,
+        send_text: SendText,
+        close_socket: CloseSocket,
+        control: CallControl | None = None,
+        lead_ms: float = DEFAULT_LEAD_MS,
+        on_transfer: Callable[[str], None] | None = None,
+    ) -> None:
+        if start.outbound.sample_rate != start.inbound.sample_rate:
+            raise ValueError("MediaStreamLeg needs the same sample rate in and out")
+        self._call_id = call_id
+        self._start = start
+        self._core = core
+        self._send_text = send_text
+        self._close_socket = close_socket
+        self._control = control
+        self._lead_ms = lead_ms
+        self._on_transfer = on_transfer
+        self._inbox = EventInbox()
+        self._rate = start.inbound.sample_rate
+        self._samples_in = 0
+        self._marks: dict[str, tuple[str, bool]] = {}  # wire name -> (name, cleared)
+        self._mark_serial = 0
+        self._handoff: str | None = None
+        self._ended = False
+        self.frames_out = 0
+
+    # ----------------------------------------------------------------- Leg protocol
+
+    @property
+    def call_id(self) -> str:
+        return self._call_id
+
+    @property
+    def provider_call_id(self) -> str:
+        return self._start.provider_call_id
+
+    @property
+    def sample_rate(self) -> int:
+        return self._rate
+
+    @property
+    def frame_ms(self) -> int:
+        return self._start.inbound.frame_ms
+
+    @property
+    def lead_ms(self) -> float:
+        return self._lead_ms
+
+    @property
+    def capabilities(self) -> frozenset[Capability]:
+        if self._control is None:
+            return frozenset({Capability.SEND_DTMF})
+        return frozenset({Capability.SEND_DTMF, Capability.TRANSFER})
+
+    @property
+    def ended(self) -> bool:
+        return self._ended
+
+    @property
+    def handed_off_to(self) -> str | None:
+        return self._handoff
+
+    async def recv(self) -> LegEvent:
+        return await self._inbox.get()
+
+    async def send_audio(self, pcm: PCM16) -> None:
+        if self._ended or pcm.size == 0:
+            return
+        self.frames_out += 1
+        await self._send(self._core.media(encode(self._start.outbound, pcm)))
+
+    async def mark(self, name: str) -> None:
+        if self._ended:
+            self._inbox.put(Marked(name, played=False))
+            return
+        self._mark_serial += 1
+        wire = f"m{self._mark_serial}"
+        self._marks[wire] = (name, False)
+        await self._send(self._core.mark(wire))
+
+    async def clear(self) -> None:
+        if self._ended:
+            return
+        for wire, (name, _) in self._marks.items():
+            self._marks[wire] = (name, True)
+        await self._send(self._core.clear())
+
+    async def hangup(self, reason: str = "normal") -> None:
+        if self._ended:
+            return
+        if self._control is not None and self._handoff is None:
+            try:
+                await self._control.hangup(self.provider_call_id)
+            except ProviderError as exc:
+                log.warning("call %s: provider hang-up failed: %s", self._call_id, exc)
+        self._finish(reason)
+        await self._close(1000)
+
+    async def transfer(self, target: str) -> None:
+        if self._control is None:
+            raise UnsupportedControl("this media stream has no call control (no credentials)")
+        split_target(target)  # ValueError on a malformed target: our misuse
+        if self._ended:
+            return
+        self._handoff = target
+        if self._on_transfer is not None:
+            self._on_transfer(target)
+        self._inbox.put(TransferStarted(target))
+        try:
+            await self._control.transfer(self.provider_call_id, target)
+        except ProviderError:
+            self._handoff = None
+            raise
+
+    async def send_dtmf(self, digits: str) -> None:
+        if self._ended:
+            return
+        if self._control is not None and self._control.sends_dtmf:
+            await self._control.send_dtmf(self.provider_call_id, digits)
+            return
+        tones = importlib.import_module("callport.audio.tones")  # in-band DTMF
+        pcm: PCM16 = tones.dtmf_sequence(digits, sample_rate=self._rate)
+        await self.send_audio(pcm)
+
+    # ----------------------------------------------------------------- driver side
+
+    def feed(self, event: MediaEvent) -> None:
+        """Apply one core event (after ``StreamStart``)."""
+        if self._ended:
+            return
+        match event:
+            case MediaIn(payload=payload, timestamp_ms=ts):
+                pcm = decode(self._start.inbound, payload)
+                if ts is not None:
+                    self._fill_gap(ts)
+                self._samples_in += pcm.size
+                self._inbox.put(AudioIn(pcm, self._samples_in / self._rate))
+            case DtmfIn(digit=digit):
+                self._inbox.put(Dtmf(digit, at=self._samples_in / self._rate))
+            case MarkIn(name=wire):
+                entry = self._marks.pop(wire, None)
+                if entry is None:
+                    log.debug("call %s: echo of unknown mark %r", self._call_id, wire)
+                    return
+                name, cleared = entry
+                self._inbox.put(Marked(name, played=not cleared))
+            case StreamStop():
+                self._finish("transferred" if self._handoff else "stream-stopped")
+            case StreamStart() | StreamConnected() | StreamViolation():
+                pass
+
+    def close(self, reason: str = "disconnected") -> None:
+        """The socket is gone (no ``stop`` seen)."""
+        self._finish("transferred" if self._handoff else reason)
+
+    def _fill_gap(self, timestamp_ms: int) -> None:
+        have_ms = self._samples_in * 1000 / self._rate
+        gap_ms = timestamp_ms - have_ms
+        if 2 * self.frame_ms <= gap_ms <= MAX_GAP_FILL_S * 1000:
+            missing = int(gap_ms * self._rate / 1000)
+            self._samples_in += missing
+            self._inbox.put(
+                AudioIn(np.zeros(missing, dtype=np.int16), self._samples_in / self._rate)
+            )
+
+    def _finish(self, reason: str) -> None:
+        if self._ended:
+            return
+        self._ended = True
+        for name, _ in self._marks.values():
+            self._inbox.put(Marked(name, played=False))
+        self._marks.clear()
+        self._inbox.put(HungUp(reason))
+
+    async def _send(self, text: str) -> None:
+        try:
+            await self._send_text(text)
+        except Exception as exc:  # the socket went away under us: the call is over
+            log.debug("call %s: send failed: %r", self._call_id, exc)
+            self._finish("disconnected")
+
+    async def _close(self, code: int) -> None:
+        with contextlib.suppress(Exception):
+            await self._close_socket(code)
+
+
+# --------------------------------------------------------------------------- driver
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Admission:
+    """What ``admit`` grants a stream whose ``start`` checked out."""
+
+    info: CallInfo
+    control: CallControl | None = None
+    on_transfer: Callable[[str], None] | None = None
+
+
+Receive = Callable[[], Awaitable[str | bytes | None]]  # None: the socket closed
+Admit = Callable[[StreamStart, StreamConnected | None], Admission | None]
+RunCall = Callable[[Leg, CallInfo], Awaitable[None]]
+
+POLICY_VIOLATION = 1008
+PROTOCOL_ERROR = 1002
+
+
+async def run_media_stream(
+    *,
+    receive: Receive,
+    send_text: SendText,
+    close_socket: CloseSocket,
+    core: MediaCore,
+    admit: Admit,
+    run_call: RunCall,
+    lead_ms: float = DEFAULT_LEAD_MS,
+    on_violation: Callable[[StreamViolation], None] | None = None,
+) -> MediaStreamLeg | None:
+    """Drive one media WebSocket to its end; returns the leg (None if none was admitted).
+
+    Nothing starts before a ``start`` that ``admit`` accepts; a refused start closes the
+    socket with 1008. Bad frames are reported to ``on_violation`` and skipped; only a fatal
+    one closes the socket. When the call flow returns, the leg is hung up.
+    """
+    leg: MediaStreamLeg | None = None
+    connected: StreamConnected | None = None
+    task: asyncio.Task[None] | None = None
+    try:
+        while (frame := await receive()) is not None:
+            if isinstance(frame, str):
+                events = core.receive_text(frame)
+            else:
+                events = core.receive_bytes(frame)
+            for event in events:
+                match event:
+                    case StreamViolation(fatal=fatal):
+                        if on_violation is not None:
+                            on_violation(event)
+                        if fatal:
+                            await close_socket(PROTOCOL_ERROR)
+                            return leg
+                    case StreamConnected():
+                        connected = event
+                    case StreamStart() if leg is None:
+                        admission = admit(event, connected)
+                        if admission is None:
+                            await close_socket(POLICY_VIOLATION)
+                            return None
+                        leg = MediaStreamLeg(
+                            call_id=admission.info.call_id,
+                            start=event,
+                            core=core,
+                            send_text=send_text,
+                            close_socket=close_socket,
+                            control=admission.control,
+                            lead_ms=lead_ms,
+                            on_transfer=admission.on_transfer,
+                        )
+                        task = asyncio.create_task(_run_flow(run_call, leg, admission.info))
+                    case _ if leg is not None:
+                        leg.feed(event)
+    finally:
+        if leg is not None:
+            leg.close("disconnected")
+        if task is not None:
+            await asyncio.shield(task)
+    return leg
+
+
+async def _run_flow(run_call: RunCall, leg: MediaStreamLeg, info: CallInfo) -> None:
+    try:
+        await run_call(leg, info)
+    except Exception:
+        log.exception("call %s: call flow failed", info.call_id)
+    finally:
+        await leg.hangup("flow-ended")
+

@@ -71,15 +71,17 @@ def test_batched_scores_equal_per_stream_scores() -> None:
     vad = SileroVad()
     plan = [(8000, seed) for seed in range(8)] + [(16000, seed) for seed in range(8, 12)]
     audio = [voiced(1.2 + 0.05 * i, rate, seed) for i, (rate, seed) in enumerate(plan)]
-    alone = [vad.process(vad.new_stream(rate), pcm) for (rate, _), pcm in zip(plan, audio)]
+    alone = [
+        vad.process(vad.new_stream(rate), pcm) for (rate, _), pcm in zip(plan, audio, strict=True)
+    ]
 
     streams = [vad.new_stream(rate) for rate, _ in plan]
     batched: list[list[VadScore]] = [[] for _ in plan]
     before = vad.inferences
     # Feed 20 ms frames, staggered so streams have different amounts pending per round.
     cursors = [0] * len(plan)
-    while any(c < a.size for c, a in zip(cursors, audio)):
-        for i, ((rate, _), pcm) in enumerate(zip(plan, audio)):
+    while any(c < a.size for c, a in zip(cursors, audio, strict=True)):
+        for i, ((rate, _), pcm) in enumerate(zip(plan, audio, strict=True)):
             step = rate // 50 * (1 + i % 3)
             streams[i].push(pcm[cursors[i] : cursors[i] + step])
             cursors[i] += step
@@ -87,8 +89,8 @@ def test_batched_scores_equal_per_stream_scores() -> None:
             batched[i] += scores
     total_windows = sum(len(s) for s in alone)
     assert vad.inferences - before < total_windows / 2  # really batched
-    probs_seen = set()
-    for one, many in zip(alone, batched):
+    probs_seen: set[float] = set()
+    for one, many in zip(alone, batched, strict=True):
         assert [s.at for s in one] == [s.at for s in many]
         diff = np.abs(np.array([s.prob for s in one]) - np.array([s.prob for s in many]))
         assert diff.max() < 1e-5
@@ -142,7 +144,7 @@ def test_misuse_is_reported() -> None:
         vad.new_stream(44100)
     stream = vad.new_stream(8000)
     with pytest.raises(VadUsageError):
-        stream.push(np.zeros(160, dtype=np.float32))  # type: ignore[arg-type]
+        stream.push(np.zeros(160, dtype=np.float32))
     with pytest.raises(VadUsageError):
         stream.push(np.zeros((2, 160), dtype=np.int16))
     with pytest.raises(VadUsageError):
@@ -174,7 +176,7 @@ def test_one_shared_session_created_once_across_threads(monkeypatch: pytest.Monk
     assert len(created) == 1
     assert len({id(s) for s in seen}) == 1
     assert SileroVad().session is seen[0] and SileroVad().session is seen[0]
-    options = seen[0].get_session_options()  # type: ignore[attr-defined]
+    options = seen[0].get_session_options()
     assert options.intra_op_num_threads == 1 and options.inter_op_num_threads == 1
 
 

@@ -89,9 +89,24 @@ class TwilioSettings:
     api_base_url: str = "https://api.twilio.com"
     voice_path: str = "/twilio/voice"
     media_path: str = "/twilio/media"
+    status_path: str = "/twilio/status"  # call, stream and AMD status callbacks
+    after_path: str = "/twilio/after"  # <Connect action>: what to do when the stream ends
+    calls_path: str = "/twilio/calls"  # JSON API placing outbound calls
+    calls_api_token: str = ""  # bearer token for calls_path; empty: loopback clients only
+    token_ttl_s: int = 120  # how long a stream token minted for a call stays valid
 
     def problems(self) -> list[str]:
-        return []
+        out = []
+        for name in ("public_base_url", "api_base_url"):
+            value = getattr(self, name)
+            if value and not value.startswith(("https://", "http://")):
+                out.append(f"twilio.{name}={value!r}: must start with https:// or http://")
+        for name in ("voice_path", "media_path", "status_path", "after_path", "calls_path"):
+            if not getattr(self, name).startswith("/"):
+                out.append(f"twilio.{name}: must start with /")
+        if self.token_ttl_s <= 0:
+            out.append("twilio.token_ttl_s: must be positive")
+        return out
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

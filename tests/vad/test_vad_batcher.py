@@ -1,0 +1,100 @@
+"""VadBatcher: concurrent calls' requests in one loop iteration become one engine call."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+import numpy as np
+import pytest
+
+from callport.vad.base import VadEngine, VadScore, VadStream
+from callport.vad.batcher import VadBatcher
+from callport.vad.silero import SileroVad
+
+
+class CountingEngine:
+    """Wraps an engine and records how many streams each ``score`` call got."""
+
+    def __init__(self, inner: VadEngine) -> None:
+        self.inner = inner
+        self.calls: list[int] = []
+
+    def new_stream(self, sample_rate: int) -> VadStream:
+        return self.inner.new_stream(sample_rate)
+
+    def score(self, streams: Sequence[VadStream]) -> list[list[VadScore]]:
+        self.calls.append(len(streams))
+        return self.inner.score(streams)
+
+
+def caller_audio(i: int, rate: int = 8000) -> np.ndarray:  # type: ignore[type-arg]
+    rng = np.random.default_rng(i)
+    t = np.arange(rate) / rate
+    tone = 5000 * np.sin(2 * np.pi * (150 + 10 * i) * t) * (t > 0.05 * (i % 10))
+    return (tone + rng.normal(0, 200, t.size)).astype(np.int16)
+
+
+async def test_32_concurrent_calls_make_one_batch_with_sequential_scores() -> None:
+    engine = CountingEngine(SileroVad())
+    batcher = VadBatcher(engine)
+    audio = [caller_audio(i) for i in range(32)]
+    streams = [batcher.new_stream(8000) for _ in audio]
+    results = await asyncio.gather(
+        *(batcher.score(s, a) for s, a in zip(streams, audio, strict=True))
+    )
+    assert engine.calls == [32]
+    assert batcher.flushes == 1 and batcher.largest_batch == 32
+
+    vad = SileroVad()
+    for pcm, got in zip(audio, results, strict=True):
+        alone = vad.process(vad.new_stream(8000), pcm)
+        assert [s.at for s in got] == [s.at for s in alone]
+        assert np.abs(np.array([s.prob for s in got]) - [s.prob for s in alone]).max() < 1e-5
+
+
+async def test_live_calls_sending_20ms_frames_share_batches() -> None:
+    engine = CountingEngine(SileroVad())
+    batcher = VadBatcher(engine)
+    audio = [caller_audio(i) for i in range(16)]
+    streams = [batcher.new_stream(8000) for _ in audio]
+
+    async def call(i: int) -> list[VadScore]:
+        scores: list[VadScore] = []
+        for k in range(0, 8000, 160):  # 50 frames of 20 ms, one per "tick"
+            scores += await batcher.score(streams[i], audio[i][k : k + 160])
+            await asyncio.sleep(0)
+        return scores
+
+    results = await asyncio.gather(*(call(i) for i in range(16)))
+    assert all(len(r) == 8000 // 256 for r in results)
+    assert max(engine.calls) == 16
+    assert len(engine.calls) <= 50  # frames without a full window cost no inference
+
+
+async def test_engine_failure_reaches_every_waiting_call() -> None:
+    class Broken(CountingEngine):
+        def score(self, streams: Sequence[VadStream]) -> list[list[VadScore]]:
+            raise RuntimeError("onnx exploded")
+
+    batcher = VadBatcher(Broken(SileroVad()))
+    streams = [batcher.new_stream(8000) for _ in range(3)]
+    outcomes = await asyncio.gather(
+        *(batcher.score(s, np.zeros(512, dtype=np.int16)) for s in streams),
+        return_exceptions=True,
+    )
+    assert all(isinstance(o, RuntimeError) for o in outcomes)
+    # The batcher still works afterwards.
+    batcher.vad = SileroVad()
+    assert len(await batcher.score(streams[0], np.zeros(256, dtype=np.int16))) == 3
+
+
+async def test_same_stream_twice_in_one_iteration_scores_once() -> None:
+    batcher = VadBatcher(SileroVad())
+    stream = batcher.new_stream(16000)
+    a, b = await asyncio.gather(
+        batcher.score(stream, np.zeros(300, dtype=np.int16)),
+        batcher.score(stream, np.zeros(300, dtype=np.int16)),
+    )
+    assert len(a) == 1 and b == []
+    assert a[0].at == pytest.approx(0.032)

@@ -1,0 +1,324 @@
+"""The Twilio channel: Starlette routes and the Media Streams driver.
+
+Routes (paths from ``[twilio]`` settings):
+
+- ``POST voice_path``: signed voice webhook -> TwiML ``<Connect action><Stream>`` with a
+  single-use token in ``<Parameter name="token">``; a bad or missing signature gets 403;
+- ``POST status_path``: signed call / stream / AMD status callbacks, recorded on the call;
+- ``POST after_path``: signed ``<Connect action>``: once the stream ends, ``<Dial>`` a pending
+  transfer target or ``<Hangup/>``;
+- ``WS media_path``: the media stream; the ``start`` must carry a live token for its CallSid,
+  else the socket is closed (1008) and nothing starts;
+- ``POST calls_path``: JSON ``{"to": "+1...", "from": "+1..."}`` places an outbound call.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import logging
+import secrets
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import BaseRoute, Route, WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from callport.agents.base import CallInfo
+from callport.call.leg import Leg
+from callport.channels.media_leg import Admission, run_media_stream
+from callport.channels.provider import (
+    CallControl,
+    CallEvent,
+    DialRequest,
+    ProviderError,
+    StreamConnected,
+    StreamStart,
+    StreamTarget,
+    StreamViolation,
+    WebhookRejected,
+    WebhookRequest,
+)
+from callport.channels.twilio import twiml
+from callport.channels.twilio.book import CallBook, TwilioCall
+from callport.channels.twilio.media import TwilioMediaCore
+from callport.channels.twilio.rest import TwilioClient
+from callport.channels.twilio.webhooks import TwilioWebhooks, form_params, public_url
+from callport.config import Settings, TwilioSettings
+
+log = logging.getLogger(__name__)
+
+TOKEN_PARAM = "token"
+XML = "application/xml"
+LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost", "testclient"})
+
+
+class CallRunner(Protocol):
+    """The part of ``callport.server.runtime.Runtime`` a channel needs."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    async def run_call(self, leg: Leg, info: CallInfo) -> None: ...
+
+
+class TwilioChannel:
+    name = "twilio"
+
+    def __init__(
+        self,
+        *,
+        runtime: CallRunner,
+        control: CallControl | None = None,
+        now: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.runtime = runtime
+        self.settings: TwilioSettings = runtime.settings.twilio
+        self.webhooks = TwilioWebhooks(auth_token=self.settings.auth_token)
+        self.book = CallBook(token_ttl_s=float(self.settings.token_ttl_s))
+        self.control = control if control is not None else _control_from(self.settings)
+        self.violations = 0
+        self.rejected_webhooks = 0
+        self._now = now
+
+    # ---------------------------------------------------------------- Channel
+
+    def routes(self) -> Sequence[BaseRoute]:
+        s = self.settings
+        return [
+            Route(s.voice_path, self.voice, methods=["POST"]),
+            Route(s.status_path, self.status, methods=["POST"]),
+            Route(s.after_path, self.after, methods=["POST"]),
+            Route(s.calls_path, self.place_call_endpoint, methods=["POST"]),
+            WebSocketRoute(s.media_path, self.media),
+        ]
+
+    async def start(self) -> None:
+        if not self.settings.auth_token:
+            log.warning("twilio: no auth token configured; every webhook will be refused")
+
+    async def stop(self) -> None:
+        if self.control is not None:
+            await self.control.aclose()
+
+    # ---------------------------------------------------------------- webhooks
+
+    async def _verified(self, request: Request) -> tuple[WebhookRequest, list[CallEvent]]:
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        hook = WebhookRequest(
+            url=public_url(
+                url=str(request.url),
+                headers=headers,
+                public_base_url=self.settings.public_base_url,
+                trust_forwarded=self.settings.trust_forwarded,
+            ),
+            headers=headers,
+            body=await request.body(),
+            content_type=headers.get("content-type", ""),
+        )
+        try:
+            self.webhooks.verify(hook, now=time.time())
+            return hook, self.webhooks.parse(hook)
+        except WebhookRejected:
+            self.rejected_webhooks += 1
+            raise
+
+    async def voice(self, request: Request) -> Response:
+        try:
+            hook, events = await self._verified(request)
+        except WebhookRejected as exc:
+            return _rejected(exc)
+        fields = _fields(hook)
+        call_sid = fields.get("CallSid", "")
+        call = self.book.by_sid(call_sid)
+        now = self._now()
+        if call is None or call.ended_at is not None:
+            inbound = fields.get("Direction", "inbound") == "inbound"
+            call = TwilioCall(
+                call_id=uuid.uuid4().hex,
+                provider_call_id=call_sid,
+                direction="inbound" if inbound else "outbound",
+                caller=fields.get("From", ""),
+                callee=fields.get("To", ""),
+            )
+        token = secrets.token_urlsafe(24)
+        self.book.enter(call, token=token, now=now)
+        for event in events:
+            self.book.apply(event, now=now)
+        origin = self.settings.public_base_url.rstrip("/") or _origin(hook.url)
+        body = twiml.connect_stream(
+            stream_url=_ws_origin(origin) + self.settings.media_path,
+            parameters={TOKEN_PARAM: token},
+            action_url=origin + self.settings.after_path,
+            status_url=origin + self.settings.status_path,
+        )
+        return Response(body, media_type=XML)
+
+    async def status(self, request: Request) -> Response:
+        try:
+            _, events = await self._verified(request)
+        except WebhookRejected as exc:
+            return _rejected(exc)
+        now = self._now()
+        for event in events:
+            if self.book.apply(event, now=now) is None:
+                log.info("twilio: status callback for unknown call %s", event.provider_call_id)
+        return Response(status_code=204)
+
+    async def after(self, request: Request) -> Response:
+        try:
+            hook, events = await self._verified(request)
+        except WebhookRejected as exc:
+            return _rejected(exc)
+        for event in events:
+            self.book.apply(event, now=self._now())
+        call = self.book.by_sid(_fields(hook).get("CallSid", ""))
+        if call is not None and call.handoff:
+            return Response(twiml.dial(call.handoff), media_type=XML)
+        return Response(twiml.hangup(), media_type=XML)
+
+    # ---------------------------------------------------------------- media stream
+
+    async def media(self, websocket: WebSocket) -> None:
+        await websocket.accept()
+
+        async def receive() -> str | bytes | None:
+            try:
+                message = await websocket.receive()
+            except (WebSocketDisconnect, RuntimeError):
+                return None
+            if message["type"] == "websocket.disconnect":
+                return None
+            text = message.get("text")
+            if text is not None:
+                return str(text)
+            return bytes(message.get("bytes") or b"")
+
+        async def close(code: int) -> None:
+            with contextlib.suppress(RuntimeError):  # already closed
+                await websocket.close(code)
+
+        await run_media_stream(
+            receive=receive,
+            send_text=websocket.send_text,
+            close_socket=close,
+            core=TwilioMediaCore(),
+            admit=self._admit,
+            run_call=self.runtime.run_call,
+            on_violation=self._on_violation,
+        )
+
+    def _admit(self, start: StreamStart, _: StreamConnected | None) -> Admission | None:
+        token = start.custom_parameters.get(TOKEN_PARAM, "")
+        call = self.book.redeem(token, start.provider_call_id, now=self._now()) if token else None
+        if call is None:
+            log.warning("twilio: refused stream for %s (bad or used token)", start.provider_call_id)
+            return None
+
+        def on_transfer(target: str) -> None:
+            call.handoff = target
+
+        return Admission(
+            info=CallInfo(
+                call_id=call.call_id, channel=self.name, caller=call.caller, callee=call.callee
+            ),
+            control=self.control,
+            on_transfer=on_transfer,
+        )
+
+    def _on_violation(self, violation: StreamViolation) -> None:
+        self.violations += 1
+        log.info("twilio stream: %s: %s", violation.kind.value, violation.detail)
+
+    # ---------------------------------------------------------------- outbound
+
+    async def place_call(self, to: str, from_: str = "") -> TwilioCall:
+        """Dial ``to`` and stream it to this server; returns the call record."""
+        if self.control is None:
+            raise ProviderError("twilio: no account SID / auth token configured")
+        base = self.settings.public_base_url.rstrip("/")
+        if not base:
+            raise ProviderError("twilio: outbound calls need twilio.public_base_url")
+        caller = from_ or (self.settings.numbers[0] if self.settings.numbers else "")
+        if not caller:
+            raise ProviderError("twilio: no caller number: pass from or set twilio.numbers")
+        call = TwilioCall(
+            call_id=uuid.uuid4().hex, provider_call_id="", direction="outbound",
+            caller=caller, callee=to,
+        )
+        token = secrets.token_urlsafe(24)
+        self.book.enter(call, token=token, now=self._now())
+        status_url = base + self.settings.status_path
+        sid = await self.control.dial(
+            DialRequest(
+                to=to,
+                from_=caller,
+                stream=StreamTarget(
+                    url=_ws_origin(base) + self.settings.media_path,
+                    parameters={TOKEN_PARAM: token},
+                    action_url=base + self.settings.after_path,
+                    status_url=status_url,
+                ),
+                status_url=status_url,
+                machine_detection_url=status_url,
+            )
+        )
+        self.book.bind(call.call_id, sid)
+        return call
+
+    async def place_call_endpoint(self, request: Request) -> Response:
+        if not self._api_allowed(request):
+            return JSONResponse({"error": "forbidden"}, status_code=403)
+        try:
+            body = await request.json()
+        except ValueError:
+            return JSONResponse({"error": "body must be JSON"}, status_code=400)
+        to = body.get("to") if isinstance(body, dict) else None
+        from_ = body.get("from", "") if isinstance(body, dict) else ""
+        if not isinstance(to, str) or not to or not isinstance(from_, str):
+            return JSONResponse({"error": 'need {"to": "+1...", "from"?: "+1..."}'}, 400)
+        try:
+            call = await self.place_call(to, from_)
+        except ProviderError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=502 if exc.status else 503)
+        return JSONResponse(
+            {"call_id": call.call_id, "provider_call_id": call.provider_call_id}, status_code=201
+        )
+
+    def _api_allowed(self, request: Request) -> bool:
+        expected = self.settings.calls_api_token
+        if expected:
+            given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+            return hmac.compare_digest(given.encode(), expected.encode())
+        return request.client is not None and request.client.host in LOOPBACK
+
+
+def _control_from(settings: TwilioSettings) -> CallControl | None:
+    has_secret = settings.auth_token or (settings.api_key_sid and settings.api_key_secret)
+    if not settings.account_sid or not has_secret:
+        return None
+    return TwilioClient.from_settings(settings)
+
+
+def _fields(hook: WebhookRequest) -> dict[str, str]:
+    return {k: v[-1] for k, v in form_params(hook.body).items()}
+
+
+def _origin(url: str) -> str:
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{rest.split('/', 1)[0]}"
+
+
+def _ws_origin(origin: str) -> str:
+    if origin.startswith("https://"):
+        return "wss://" + origin.removeprefix("https://")
+    return "ws://" + origin.removeprefix("http://")
+
+
+def _rejected(exc: WebhookRejected) -> Response:
+    log.warning("twilio webhook rejected: %s", exc.reason)
+    return PlainTextResponse(exc.reason, status_code=exc.status_hint)

@@ -147,15 +147,34 @@ class SipSettings:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BrowserSettings:
+    enabled: bool = True
     ws_path: str = "/browser/ws"
     offer_path: str = "/browser/offer"
     token_path: str = "/browser/token"
-    ice_servers: tuple[str, ...] = ()
+    static_path: str = "/browser/static"
+    ice_servers: tuple[str, ...] = ()  # stun:/turn: URLs; empty: host candidates only
+    turn_username: str = ""
+    turn_credential: str = ""
     allowed_origins: tuple[str, ...] = ()  # empty: same origin as the page only
     token_ttl_s: int = 60
+    token_secret: str = ""  # empty: random per process (set it when several processes serve)
+    lead_ms: int = 200  # how far agent audio may run ahead into the page's playback buffer
+    max_calls: int = 20
 
     def problems(self) -> list[str]:
-        return []
+        out = []
+        for name in ("ws_path", "offer_path", "token_path", "static_path"):
+            value = getattr(self, name)
+            if not value.startswith("/") or value == "/":
+                out.append(f"browser.{name}={value!r}: must be a path like /browser/x")
+        for url in self.ice_servers:
+            if not url.startswith(("stun:", "turn:", "turns:")):
+                out.append(f"browser.ice_servers: {url!r} must start with stun:, turn: or turns:")
+        if self.token_ttl_s <= 0:
+            out.append(f"browser.token_ttl_s={self.token_ttl_s}: must be positive")
+        if not 20 <= self.lead_ms <= 2000:
+            out.append(f"browser.lead_ms={self.lead_ms}: use 20-2000")
+        return out
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

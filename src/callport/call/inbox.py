@@ -18,6 +18,10 @@ class EventInbox:
     def closed(self) -> bool:
         return self._closed is not None
 
+    @property
+    def pending(self) -> int:
+        return self._queue.qsize()
+
     def put(self, event: LegEvent) -> None:
         if self._closed is not None:
             return

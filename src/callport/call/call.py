@@ -1,0 +1,300 @@
+"""Call: the primitives a Flow is written with.
+
+A flow is plain async Python over one call::
+
+    async def my_flow(call: Call) -> None:
+        await call.say("Hello! I'm an automated assistant.")
+        await call.connect(call.new_agent())
+
+``say`` speaks text (clause by clause), ``listen`` returns the caller's next turn as text
+or digits, ``connect`` runs a conversation with an agent (with barge-in) until someone hangs
+up, ``play`` sends raw audio, ``transfer``/``hangup`` end the call's time with us. IVR,
+queue and recording work adds primitives here rather than replacing the session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from callport.agents.base import (
+    Agent,
+    AgentFactory,
+    AgentInput,
+    CallInfo,
+    HangUpCall,
+    Say,
+    TransferCall,
+    TurnInfo,
+    UserPressed,
+    UserSaid,
+)
+from callport.call.events import PCM16
+from callport.call.notes import AgentState, AgentText, CallerTranscript, TurnLatency
+from callport.call.session import CallerDigit, CallSession, Utterance
+from callport.speech.base import STT, TTS
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class SayResult:
+    heard: str
+    interrupted: bool
+
+
+@dataclass(slots=True)
+class TurnRecord:
+    """One caller turn and the agent's answer, with a timing breakdown (milliseconds)."""
+
+    index: int
+    transcript: str = ""
+    digits: str = ""
+    intent: str | None = None
+    score: float = 0.0
+    slots: Mapping[str, str] = field(default_factory=dict)
+    reply: str = ""
+    heard: str = ""
+    interrupted: bool = False
+    endpoint_ms: float = 0.0
+    stt_ms: float = 0.0
+    agent_ms: float = 0.0
+    tts_ms: float = 0.0
+    first_audio_ms: float | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "index": self.index,
+            "transcript": self.transcript,
+            "digits": self.digits,
+            "intent": self.intent,
+            "score": round(self.score, 3),
+            "slots": dict(self.slots),
+            "reply": self.reply,
+            "heard": self.heard,
+            "interrupted": self.interrupted,
+            "timing_ms": {
+                "endpoint": round(self.endpoint_ms, 1),
+                "stt": round(self.stt_ms, 1),
+                "agent": round(self.agent_ms, 1),
+                "tts_first_clause": round(self.tts_ms, 1),
+                "end_of_speech_to_first_audio": (
+                    None if self.first_audio_ms is None else round(self.first_audio_ms, 1)
+                ),
+            },
+        }
+
+
+TurnListener = Callable[[TurnRecord], None]
+
+
+class Call:
+    """What a flow sees of one call."""
+
+    def __init__(
+        self,
+        *,
+        session: CallSession,
+        info: CallInfo,
+        stt: STT,
+        tts: TTS,
+        agent_factory: AgentFactory,
+        clock: Callable[[], float],
+    ) -> None:
+        self.session = session
+        self.info = info
+        self._stt = stt
+        self._tts = tts
+        self._agent_factory = agent_factory
+        self._clock = clock
+        self.turns: list[TurnRecord] = []
+        self.turn_listeners: list[TurnListener] = []
+        self.turns_handled = 0  # caller turns taken from the session, heard or not
+        self.listening = asyncio.Event()  # set while waiting for the caller's next turn
+        self._turn_started_wall = 0.0
+        self._endpoint_s = 0.0
+
+    @property
+    def ended(self) -> bool:
+        return self.session.hung_up.is_set()
+
+    def new_agent(self) -> Agent:
+        return self._agent_factory(self.info)
+
+    # ---- speaking --------------------------------------------------------------------
+
+    async def say(self, text: str, *, interruptible: bool = True) -> SayResult:
+        """Speak ``text``; returns when it has played or the caller barged in."""
+        self.session.new_reply()
+        self.session.barge_in_enabled = interruptible
+        await self._speak(text, record=None)
+        played = await self.session.wait_played()
+        self.session.barge_in_enabled = True
+        return SayResult(heard=self.session.heard_text(), interrupted=not played)
+
+    async def _speak(self, text: str, record: TurnRecord | None) -> None:
+        self.session.notify(AgentText(text))
+        self.session.set_state(AgentState("speaking"))
+        started = self._clock()
+        first = True
+        async for chunk in self._tts.synthesize(text):
+            if record is not None and first:
+                record.tts_ms = (self._clock() - started) * 1000.0
+            first = False
+            if self.session.interrupted or self.ended:
+                return
+            self.session.enqueue_clause(chunk.text, chunk.pcm, chunk.sample_rate)
+
+    async def play(self, pcm: PCM16, sample_rate: int) -> bool:
+        """Play raw audio; True if it played to the end."""
+        self.session.new_reply()
+        self.session.enqueue_audio(pcm, sample_rate)
+        return await self.session.wait_played()
+
+    # ---- listening -------------------------------------------------------------------
+
+    async def listen(self, *, timeout: float | None = None) -> AgentInput | None:
+        """The caller's next turn as text or digits; None on timeout or hang-up."""
+        while True:
+            self.listening.set()
+            try:
+                turn = await self.session.next_turn(timeout)
+            finally:
+                self.listening.clear()
+            if turn is None:
+                return None
+            self.turns_handled += 1
+            record = TurnRecord(index=len(self.turns) + 1)
+            event = await self._understand(turn, record)
+            if event is not None:
+                self.turns.append(record)
+                return event
+
+    async def _understand(
+        self, turn: Utterance | CallerDigit, record: TurnRecord
+    ) -> AgentInput | None:
+        match turn:
+            case CallerDigit(digit=digit):
+                self._turn_started_wall = self._clock()
+                self._endpoint_s = 0.0
+                record.digits = digit
+                return UserPressed(digit)
+            case Utterance():
+                self.session.set_state(AgentState("thinking"))
+                record.endpoint_ms = turn.endpoint_delay * 1000.0
+                result = await self._stt.transcribe(turn.pcm, turn.sample_rate)
+                record.stt_ms = result.seconds * 1000.0
+                self.session.metrics.stt_seconds.observe(result.seconds)
+                text = result.text.strip()
+                self._turn_started_wall = turn.detected_wall
+                self._endpoint_s = turn.endpoint_delay
+                if not text:
+                    self.session.set_state(AgentState("listening"))
+                    return None
+                record.transcript = text
+                self.session.notify(CallerTranscript(text))
+                log.info("call %s: caller said %r", self.info.call_id, text)
+                return UserSaid(text)
+        return None
+
+    # ---- conversation ----------------------------------------------------------------
+
+    async def connect(self, agent: Agent) -> None:
+        """Converse with ``agent`` until the caller or the agent ends the call."""
+        self.session.set_state(AgentState("listening"))
+        while not self.ended:
+            event = await self.listen()
+            if event is None:
+                return
+            record = self.turns[-1]
+            done = await self.reply(agent, event, record)
+            for listener in self.turn_listeners:
+                listener(record)
+            if done:
+                return
+
+    async def reply(self, agent: Agent, event: AgentInput, record: TurnRecord) -> bool:
+        """Run one agent turn with barge-in; True when the agent ended the call."""
+        self.session.new_reply()
+        outcome: list[HangUpCall | TransferCall] = []
+        task = asyncio.create_task(self._agent_turn(agent, event, record, outcome))
+        barge = asyncio.create_task(self._wait_barge_in())
+        try:
+            await asyncio.wait({task, barge}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            barge.cancel()
+        if not task.done():
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+        elif task.exception() is not None:
+            log.error("call %s: agent turn failed", self.info.call_id, exc_info=task.exception())
+            await self.say("Sorry, something went wrong on my side. Please try again.")
+        record.heard = self.session.heard_text()
+        record.interrupted = self.session.interrupted and not self.ended
+        if record.interrupted:
+            agent.interrupted(record.heard)
+        first = self.session.stats.first_audio_wall
+        if first is not None:
+            latency = self._endpoint_s + (first - self._turn_started_wall)
+            record.first_audio_ms = latency * 1000.0
+            self.session.metrics.turn_latency_seconds.observe(latency)
+            self.session.notify(TurnLatency(record.first_audio_ms))
+        self.session.set_state(AgentState("listening"))
+        if record.interrupted or self.ended:
+            return self.ended
+        for action in outcome:
+            match action:
+                case HangUpCall(reason=reason):
+                    await self.hangup(reason)
+                    return True
+                case TransferCall(target=target):
+                    await self.transfer(target)
+                    return True
+        return False
+
+    async def _wait_barge_in(self) -> None:
+        while not (self.session.interrupted or self.ended):
+            await self.session.barged.wait()
+            self.session.barged.clear()
+
+    async def _agent_turn(
+        self,
+        agent: Agent,
+        event: AgentInput,
+        record: TurnRecord,
+        outcome: list[HangUpCall | TransferCall],
+    ) -> None:
+        started = self._clock()
+        replies: list[str] = []
+        async for output in agent.respond(event):
+            match output:
+                case TurnInfo(intent=intent, score=score, slots=slots):
+                    record.intent, record.score, record.slots = intent, score, slots
+                case Say(text=text):
+                    if not replies:
+                        record.agent_ms = (self._clock() - started) * 1000.0
+                    replies.append(text)
+                    record.reply = " ".join(replies)
+                    await self._speak(text, record if len(replies) == 1 else None)
+                case HangUpCall() | TransferCall():
+                    outcome.append(output)
+                case _:
+                    log.warning("call %s: unknown agent output %r", self.info.call_id, output)
+        await self.session.wait_played()
+
+    # ---- call control ----------------------------------------------------------------
+
+    async def hangup(self, reason: str = "normal") -> None:
+        await self.session.hangup(reason)
+
+    async def transfer(self, target: str) -> None:
+        await self.session.leg.transfer(target)
+
+
+Flow = Callable[[Call], Coroutine[Any, Any, None]]

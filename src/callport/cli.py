@@ -1,0 +1,218 @@
+"""The ``callport`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from callport import __version__
+from callport.config import ConfigError, Settings, load_settings
+
+log = logging.getLogger("callport")
+
+EPILOG = """\
+configuration: a TOML file (--config or CALLPORT_CONFIG) and CALLPORT_* environment
+variables (CALLPORT_DB, CALLPORT_PORT, CALLPORT_TWILIO_AUTH_TOKEN, ...); see
+docs/configuration.md. Run `callport doctor` to check models, ports and optional packages.
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="callport",
+        description="Make a voice agent reachable by phone (Twilio, Telnyx, SIP) and browser.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--version", action="version", version=f"callport {__version__}")
+    p.add_argument("--config", type=Path, help="TOML configuration file")
+    p.add_argument("--db", help="SQLite database file (default: callport.db; env CALLPORT_DB)")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="run the gateway (web, Twilio, Telnyx, SIP channels)")
+    serve.add_argument("--host", help="HTTP listen address (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="HTTP listen port (default 8080)")
+    serve.add_argument("--sip-port", type=int, help="enable SIP on this UDP/TCP port")
+    serve.add_argument("--no-warmup", action="store_true", help="load models on first call")
+
+    talk = sub.add_parser(
+        "talk",
+        help="run a conversation from WAV files through the same CallSession as a real call",
+        description="Each WAV file is the caller's next turn, so confirmations work.",
+    )
+    talk.add_argument("wavs", nargs="+", type=Path, metavar="IN.wav")
+    talk.add_argument("--out", type=Path, help="write the agent's audio to this WAV file")
+    talk.add_argument("--phone", action="store_true", help="8 kHz mu-law both ways, like PSTN")
+    talk.add_argument("--json", action="store_true", help="print the turns as JSON")
+
+    tasks = sub.add_parser("tasks", help="inspect the Task Manager's tasks")
+    tasks_sub = tasks.add_subparsers(dest="tasks_command", required=True, metavar="ACTION")
+    tasks_list = tasks_sub.add_parser("list", help="list tasks")
+    tasks_list.add_argument("--json", action="store_true")
+    tasks_list.add_argument("--all", action="store_true", help="include completed tasks")
+
+    call = sub.add_parser("call", help="place an outbound call that runs the default flow")
+    call.add_argument("to", help="+15551234567, tel:+1555..., or sip:user@host")
+    call.add_argument("--via", choices=["twilio", "telnyx", "sip"], help="provider (default: "
+                      "sip for sip: URIs, else twilio)")
+    call.add_argument("--from", dest="from_", default="", help="caller ID / from number")
+
+    sub.add_parser("doctor", help="check models, ports and optional dependencies")
+    return p
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = load_settings(args.config)
+    if args.db:
+        settings = replace(settings, server=replace(settings.server, db=args.db))
+    if getattr(args, "host", None):
+        settings = replace(settings, server=replace(settings.server, host=args.host))
+    if getattr(args, "port", None) is not None:
+        settings = replace(settings, server=replace(settings.server, port=args.port))
+    if getattr(args, "sip_port", None) is not None:
+        settings = replace(settings, sip=replace(settings.sip, enabled=True, port=args.sip_port))
+    return settings
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    args = _parser().parse_args(argv)
+    try:
+        settings = _settings(args)
+    except ConfigError as exc:
+        print(f"callport: {exc}", file=sys.stderr)
+        return 2
+    from callport.logs import setup_logging
+
+    setup_logging("warning" if args.command in {"talk", "tasks"} else settings.server.log_level)
+    from callport.speech.base import MissingSpeechDependency
+
+    try:
+        match args.command:
+            case "serve":
+                return _serve(settings, warmup=not args.no_warmup)
+            case "talk":
+                return asyncio.run(_talk(settings, args))
+            case "tasks":
+                return asyncio.run(_tasks(settings, args))
+            case "call":
+                return asyncio.run(_call(settings, args))
+            case "doctor":
+                from callport.doctor import run_doctor
+
+                return run_doctor(settings)
+    except MissingSpeechDependency as exc:
+        print(f"callport: {exc}", file=sys.stderr)
+        return 3
+    except KeyboardInterrupt:
+        return 130
+    return 2
+
+
+def _serve(settings: Settings, *, warmup: bool) -> int:
+    import uvicorn
+
+    from callport.server.app import create_app
+    from callport.server.runtime import build_runtime
+
+    runtime = build_runtime(settings)
+    if warmup:
+        print("callport: loading speech models (VAD, Whisper, TTS, intents)...", file=sys.stderr)
+        asyncio.run(runtime.warmup())
+    app = create_app(runtime)
+    host, port = settings.server.host, settings.server.port
+    print(f"callport: open http://{host}:{port}/ to talk to the Task Manager", file=sys.stderr)
+    uvicorn.run(app, host=host, port=port, log_level=settings.server.log_level, ws="websockets")
+    return 0
+
+
+async def _talk(settings: Settings, args: argparse.Namespace) -> int:
+    from callport.audio.wav import write_wav
+    from callport.server.runtime import build_runtime
+    from callport.talk import TalkError, run_talk
+
+    for wav in args.wavs:
+        if not wav.is_file():
+            print(f"callport: {wav}: no such file", file=sys.stderr)
+            return 2
+    runtime = build_runtime(settings)
+    try:
+        result = await run_talk(runtime, args.wavs, phone=args.phone)
+    except TalkError as exc:
+        print(f"callport: {exc}", file=sys.stderr)
+        return 1
+    if args.out:
+        write_wav(args.out, result.output, result.sample_rate)
+    if args.json:
+        out = {
+            "call_id": result.call_id,
+            "phone": args.phone,
+            "turns": [
+                {"file": t.source, **(t.record.as_dict() if t.record else {"transcript": None})}
+                for t in result.turns
+            ],
+        }
+        print(json.dumps(out, indent=2))
+        return 0
+    for t in result.turns:
+        print(f"--- {t.source}")
+        if t.record is None:
+            print("  (no speech detected)")
+            continue
+        r = t.record
+        print(f"  caller : {r.transcript or r.digits}")
+        print(f"  intent : {r.intent} ({r.score:.2f})")
+        print(f"  agent  : {r.reply}")
+        first = "-" if r.first_audio_ms is None else f"{r.first_audio_ms:.0f}"
+        print(
+            f"  timing : endpoint {r.endpoint_ms:.0f} ms + stt {r.stt_ms:.0f} ms + agent "
+            f"{r.agent_ms:.0f} ms + tts {r.tts_ms:.0f} ms -> first audio {first} ms"
+        )
+    return 0
+
+
+async def _tasks(settings: Settings, args: argparse.Namespace) -> int:
+    from callport.store.tasks import SqliteTaskStore
+
+    store = SqliteTaskStore(settings.server.db)
+    tasks = await store.list(include_done=args.all)
+    if args.json:
+        print(json.dumps([t.to_json() for t in tasks], indent=2))
+        return 0
+    if not tasks:
+        print("no tasks")
+    for t in tasks:
+        due = t.due.strftime("%a %d %b %H:%M") if t.due else "no due date"
+        print(f"{'[x]' if t.done else '[ ]'} {t.id:>4}  {t.title}  ({due})")
+    return 0
+
+
+async def _call(settings: Settings, args: argparse.Namespace) -> int:
+    via = args.via or ("sip" if args.to.startswith("sip:") else "twilio")
+    to = args.to.removeprefix("tel:")
+    if via == "twilio":
+        from callport.channels.twilio.cli import place_call as twilio_call
+
+        sid = await twilio_call(settings, to, args.from_)
+    elif via == "telnyx":
+        from callport.channels.telnyx.cli import place_call as telnyx_call
+
+        sid = await telnyx_call(settings, to, args.from_)
+    else:
+        print("callport: outbound SIP calls run inside the gateway: start `callport serve "
+              "--sip-port 5060` and POST /sip/calls, or see docs/sip.md", file=sys.stderr)
+        return 2
+    print(sid)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

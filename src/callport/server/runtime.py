@@ -1,0 +1,231 @@
+"""Runtime: the process-wide services every call shares, and ``run_call``.
+
+Channels build a Leg and call ``await runtime.run_call(leg, info)``; the runtime wires a
+CallSession (VAD, turn detector, pacing), the speech services and an agent, runs the flow
+and cleans up. Heavy services (speech models) load lazily on first use, once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from callport.agents.base import AgentFactory, CallInfo
+from callport.call.call import Call, Flow
+from callport.call.leg import Leg
+from callport.call.session import CallSession, VadScorer
+from callport.config import Settings
+from callport.logs import current_call_id
+from callport.server.metrics import Metrics
+from callport.speech.base import STT, TTS
+from callport.vad.turn import TurnDetector
+
+if TYPE_CHECKING:
+    from callport.store.calls import CallStore
+    from callport.store.tasks import TaskStore
+
+log = logging.getLogger(__name__)
+
+
+class Runtime:
+    """Shared services plus the call runner."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        store: TaskStore,
+        calls: CallStore,
+        metrics: Metrics | None = None,
+        agent_factory: AgentFactory | None = None,
+        stt: STT | None = None,
+        tts: TTS | None = None,
+        vad: VadScorer | None = None,
+        flow: Flow | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.calls = calls
+        self.metrics = metrics or Metrics()
+        self._agent_factory = agent_factory
+        self._stt = stt
+        self._tts = tts
+        self._vad = vad
+        self._flow = flow
+        self.clock = clock
+        self.active: dict[str, Call] = {}
+
+    # ---- services (lazy) -------------------------------------------------------------
+
+    @property
+    def stt(self) -> STT:
+        if self._stt is None:
+            from callport.speech.factory import make_stt
+
+            self._stt = make_stt(self.settings.speech)
+        return self._stt
+
+    @property
+    def tts(self) -> TTS:
+        if self._tts is None:
+            from callport.speech.factory import make_tts
+
+            self._tts = make_tts(self.settings.speech)
+        return self._tts
+
+    @property
+    def vad(self) -> VadScorer:
+        if self._vad is None:
+            from callport.vad.batcher import VadBatcher
+
+            if self.settings.turn.vad == "webrtc":
+                from callport.vad.webrtc import WebRtcVad
+
+                self._vad = VadBatcher(WebRtcVad())
+            else:
+                from callport.vad.silero import SileroVad
+
+                self._vad = VadBatcher(SileroVad())
+        return self._vad
+
+    @property
+    def agent_factory(self) -> AgentFactory:
+        if self._agent_factory is None:
+            from callport.agents.taskmanager import task_manager_factory
+
+            self._agent_factory = task_manager_factory(store=self.store)
+        return self._agent_factory
+
+    @property
+    def flow(self) -> Flow:
+        if self._flow is None:
+            from callport.flows.default import default_flow
+
+            self._flow = default_flow
+        return self._flow
+
+    async def warmup(self) -> None:
+        """Load models now rather than on the first caller."""
+        _ = self.vad, self.stt, self.tts, self.agent_factory
+        for service in (self._stt, self._tts):
+            warm = getattr(service, "warmup", None)
+            if warm is not None:
+                result = warm()
+                if asyncio.iscoroutine(result):
+                    await result
+
+    def new_turn_detector(self) -> TurnDetector:
+        t = self.settings.turn
+        return TurnDetector(
+            start_threshold=t.start_threshold,
+            stop_threshold=t.stop_threshold,
+            min_speech_ms=t.min_speech_ms,
+            end_of_turn_ms=t.end_of_turn_ms,
+            barge_in_ms=t.barge_in_ms,
+        )
+
+    # ---- calls -----------------------------------------------------------------------
+
+    def new_call(self, leg: Leg, info: CallInfo, *, inband_dtmf: bool = False) -> Call:
+        session = CallSession(
+            leg=leg,
+            vad=self.vad,
+            turn=self.new_turn_detector(),
+            metrics=self.metrics,
+            clock=self.clock,
+            inband_dtmf=inband_dtmf,
+        )
+        return Call(
+            session=session,
+            info=info,
+            stt=self.stt,
+            tts=self.tts,
+            agent_factory=self.agent_factory,
+            clock=self.clock,
+        )
+
+    async def run_call(
+        self,
+        leg: Leg,
+        info: CallInfo,
+        *,
+        flow: Flow | None = None,
+        on_call: Callable[[Call], None] | None = None,
+        inband_dtmf: bool = False,
+    ) -> Call:
+        """Run ``flow`` (default: greeting + Task Manager) on ``leg`` until the call ends."""
+        current_call_id.set(info.call_id)  # tasks made below inherit it: logs carry the id
+        call = self.new_call(leg, info, inband_dtmf=inband_dtmf)
+        if on_call is not None:
+            on_call(call)
+        session = call.session
+        self.active[info.call_id] = call
+        self.metrics.active_calls.inc()
+        self.metrics.calls_total.inc()
+        log.info("call %s: started on %s", info.call_id, info.channel)
+        session.start()
+        flow_task = asyncio.create_task((flow or self.flow)(call), name=f"flow:{info.call_id}")
+        ended = asyncio.create_task(session.hung_up.wait())
+        try:
+            await asyncio.wait({flow_task, ended}, return_when=asyncio.FIRST_COMPLETED)
+            if flow_task.done():
+                exc = flow_task.exception()
+                if exc is not None:
+                    log.error("call %s: flow failed", info.call_id, exc_info=exc)
+                if not session.hung_up.is_set():
+                    await leg.hangup("flow-ended")
+            else:
+                flow_task.cancel()
+                try:
+                    await flow_task
+                except asyncio.CancelledError:
+                    pass
+                except Exception:
+                    log.exception("call %s: flow failed while ending", info.call_id)
+        finally:
+            ended.cancel()
+            if not flow_task.done():
+                flow_task.cancel()
+            await session.close()
+            self.active.pop(info.call_id, None)
+            self.metrics.active_calls.dec()
+            log.info(
+                "call %s: ended (%s), %d turns, %d frames in, %d out",
+                info.call_id,
+                session.hangup_reason or "flow-ended",
+                len(call.turns),
+                session.stats.frames_in,
+                session.stats.frames_out,
+            )
+        return call
+
+
+def build_runtime(
+    settings: Settings,
+    *,
+    agent_factory: AgentFactory | None = None,
+    stt: STT | None = None,
+    tts: TTS | None = None,
+    vad: VadScorer | None = None,
+    flow: Flow | None = None,
+    store: TaskStore | None = None,
+    calls: CallStore | None = None,
+) -> Runtime:
+    """A Runtime on the configured embedded defaults; pass fakes to replace any service."""
+    from callport.store.calls import SqliteCallStore
+    from callport.store.tasks import SqliteTaskStore
+
+    return Runtime(
+        settings=settings,
+        store=store or SqliteTaskStore(settings.server.db),
+        calls=calls or SqliteCallStore(settings.server.db),
+        agent_factory=agent_factory,
+        stt=stt,
+        tts=tts,
+        vad=vad,
+        flow=flow,
+    )

@@ -1,0 +1,127 @@
+"""``callport talk``: a whole conversation from WAV files through the real CallSession.
+
+Each WAV file is the caller's next turn. The audio goes through the same leg -> VAD ->
+turn detector -> STT -> agent -> TTS -> pacer path as a live call (``phone=True`` adds the
+8 kHz mu-law round trip of a PSTN call both ways), and each turn reports what was heard,
+understood and answered, with a timing breakdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from callport.agents.base import CallInfo
+from callport.audio.wav import read_wav
+from callport.call.call import Call, TurnRecord
+from callport.call.events import PCM16
+from callport.call.memory import MemoryLeg
+from callport.server.runtime import Runtime
+
+TRAILING_SILENCE_S = 1.0  # after each file: lets the end-of-turn timer run out
+
+
+class TalkError(RuntimeError):
+    """The conversation could not go on (no reply in time, the call ended early)."""
+
+
+@dataclass(slots=True)
+class TalkTurn:
+    source: str
+    record: TurnRecord | None
+    reply_pcm: PCM16
+
+
+@dataclass(slots=True)
+class TalkResult:
+    call_id: str
+    sample_rate: int
+    greeting_pcm: PCM16
+    turns: list[TalkTurn] = field(default_factory=list)
+    output: PCM16 = field(default_factory=lambda: np.zeros(0, dtype=np.int16))
+
+
+async def run_talk(
+    runtime: Runtime,
+    inputs: Sequence[Path | tuple[PCM16, int]],
+    *,
+    phone: bool = False,
+    turn_timeout_s: float = 60.0,
+) -> TalkResult:
+    """Play each input as one caller turn and collect the agent's replies."""
+    call_id = "talk-" + uuid.uuid4().hex[:8]
+    leg = MemoryLeg(
+        call_id=call_id,
+        sample_rate=8000 if phone else 16000,
+        codec="ulaw" if phone else "pcm",
+    )
+    holder: list[Call] = []
+    info = CallInfo(call_id=call_id, channel="memory-phone" if phone else "memory")
+    task = asyncio.create_task(
+        runtime.run_call(leg, info, on_call=holder.append, inband_dtmf=phone)
+    )
+    try:
+        while not holder:
+            await asyncio.sleep(0)
+        call = holder[0]
+        await _until_listening(call, task, turn_timeout_s)
+        result = TalkResult(call_id=call_id, sample_rate=leg.sample_rate, greeting_pcm=leg.output())
+        for item in inputs:
+            if isinstance(item, Path):
+                pcm, rate = read_wav(item)
+                source = str(item)
+            else:
+                pcm, rate = item
+                source = "<array>"
+            before_frames, before_turns = len(leg.sent), len(call.turns)
+            await leg.speak(pcm, rate, trailing_silence_s=TRAILING_SILENCE_S)
+            await _until_reply(call, task, leg, turn_timeout_s)
+            record = call.turns[-1] if len(call.turns) > before_turns else None
+            sent = leg.sent[before_frames:]
+            reply = np.concatenate(sent) if sent else np.zeros(0, dtype=np.int16)
+            result.turns.append(TalkTurn(source=source, record=record, reply_pcm=reply))
+            if call.ended:
+                break
+        leg.caller_hangup()
+        await task
+        result.output = leg.output()
+        return result
+    finally:
+        if not task.done():
+            task.cancel()
+
+
+async def _until_listening(call: Call, task: asyncio.Task[Call], timeout: float) -> None:
+    waiter = asyncio.create_task(call.listening.wait())
+    done, _ = await asyncio.wait(
+        {waiter, task}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+    )
+    waiter.cancel()
+    if task in done:
+        raise TalkError("the call ended before the agent started listening")
+    if not done:
+        raise TalkError(f"the agent did not finish its greeting within {timeout:.0f} s")
+
+
+async def _until_reply(
+    call: Call, task: asyncio.Task[Call], leg: MemoryLeg, timeout: float
+) -> None:
+    """Wait until every caller turn the audio produced has been answered (or none was heard)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    settled = 0
+    while loop.time() < deadline:
+        if task.done() or call.ended:
+            return
+        drained = leg.pending_events == 0
+        answered = call.turns_handled >= call.session.turns_produced and call.listening.is_set()
+        settled = settled + 1 if drained and answered else 0
+        if settled >= 3:  # three quiet polls: the reader has scored the last frame too
+            return
+        await asyncio.sleep(0.01)
+    raise TalkError(f"no reply within {timeout:.0f} s")

@@ -51,6 +51,9 @@ def split_sentences(text: str) -> list[str]:
             _append_sentence(out, block[start:end])
             start = end
         _append_sentence(out, block[start:])
+    if len(out) > 1 and not any(c.isalnum() for c in out[0]):
+        out[1] = f"{out[0]} {out[1]}"  # leading punctuation joins the first real sentence
+        del out[0]
     return out
 
 
@@ -58,9 +61,8 @@ def _append_sentence(out: list[str], raw: str) -> None:
     piece = " ".join(raw.split())
     if not piece:
         return
-    if not any(c.isalnum() for c in piece):
-        if out:  # stray punctuation or an emoticon belongs to the sentence before
-            out[-1] = f"{out[-1]} {piece}"
+    if out and not any(c.isalnum() for c in piece):
+        out[-1] = f"{out[-1]} {piece}"  # stray punctuation or an emoticon: sentence before
         return
     out.append(piece)
 
@@ -120,12 +122,20 @@ def _words(text: str) -> int:
 
 
 def _merge_short(pieces: list[str], min_words: int) -> list[str]:
+    """Glue pieces shorter than ``min_words`` onto the next piece (the last one onto the one
+    before), so "milk, eggs, bread," is spoken as one clause rather than three."""
     merged: list[str] = []
+    pending = ""
     for piece in pieces:
-        if merged and (_words(merged[-1]) < min_words or _words(piece) < min_words):
-            merged[-1] = f"{merged[-1]} {piece}"
+        pending = f"{pending} {piece}" if pending else piece
+        if _words(pending) >= min_words:
+            merged.append(pending)
+            pending = ""
+    if pending:
+        if merged:
+            merged[-1] = f"{merged[-1]} {pending}"
         else:
-            merged.append(piece)
+            merged.append(pending)
     return merged
 
 

@@ -141,11 +141,11 @@ class WhisperSTT:
         """Blocking transcription (for the bench and worker threads)."""
         if sample_rate <= 0:
             raise ValueError(f"sample_rate must be positive, got {sample_rate}")
-        model = self._model()
         started = time.perf_counter()
         audio = to_whisper_input(pcm, sample_rate)
         if audio.size < MIN_SECONDS * WHISPER_RATE:
             return Transcript(text="", seconds=time.perf_counter() - started)
+        model = self._model()
         opts = self._options
         with _DECODE_LOCK:
             segments, _info = model.transcribe(

@@ -1,0 +1,74 @@
+"""Piper and espeak-ng produce clause-chunked, non-silent PCM16 at 22050 Hz."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from callport.speech.base import SpeechChunk
+from callport.speech.espeak import EspeakError, EspeakTTS, parse_wav
+from callport.speech.piper import PiperTTS
+
+LONG = ("I have added the task buy milk to your list, and I set it for tomorrow "
+        "morning at nine, but you can change it later. Anything else?")
+CLAUSES = [
+    "I have added the task buy milk to your list,",
+    "and I set it for tomorrow morning at nine,",
+    "but you can change it later.",
+    "Anything else?",
+]
+
+
+def _rms(pcm: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(pcm.astype(np.float64) ** 2)))
+
+
+def _check_chunks(chunks: list[SpeechChunk], rate: int) -> None:
+    assert [c.text for c in chunks] == CLAUSES
+    for chunk in chunks:
+        assert chunk.sample_rate == rate
+        assert chunk.pcm.dtype == np.int16 and chunk.pcm.ndim == 1
+        seconds = chunk.pcm.size / rate
+        # ~2-4 words per second of speech; far outside that is garbage or silence
+        assert 0.15 * len(chunk.text.split()) < seconds < 1.0 * len(chunk.text.split()) + 0.5
+        assert _rms(chunk.pcm) > 300  # clearly audible, not silence or dither
+        assert np.abs(chunk.pcm).max() < 32767  # not clipped flat
+
+
+@pytest.mark.slow
+async def test_piper_yields_audible_clauses(piper_tts: PiperTTS) -> None:
+    assert piper_tts.sample_rate == 22050
+    chunks = [c async for c in piper_tts.synthesize(LONG)]
+    _check_chunks(chunks, 22050)
+
+
+async def test_espeak_yields_audible_clauses(espeak_tts: EspeakTTS) -> None:
+    assert espeak_tts.sample_rate == 22050
+    chunks = [c async for c in espeak_tts.synthesize(LONG)]
+    _check_chunks(chunks, 22050)
+
+
+async def test_espeak_reads_digits_as_words(espeak_tts: EspeakTTS) -> None:
+    # "3:30 PM" normalised to "three thirty P M" takes longer than the bare 6 characters
+    short = await espeak_tts.synthesize_clause("at 3:30 PM")
+    assert short.size / 22050 > 0.8
+
+
+async def test_espeak_text_starting_with_dash_is_text(espeak_tts: EspeakTTS) -> None:
+    pcm = await espeak_tts.synthesize_clause("-v is not an option here")
+    assert _rms(pcm) > 300
+
+
+async def test_punctuation_only_gives_no_chunks(espeak_tts: EspeakTTS) -> None:
+    assert [c async for c in espeak_tts.synthesize(" ... ?! ")] == []
+
+
+async def test_espeak_failure_is_an_error_not_silence() -> None:
+    tts = EspeakTTS(binary="false")  # a program that exits 1 with no output
+    with pytest.raises(EspeakError, match="exited 1"):
+        await tts.synthesize_clause("hello there")
+
+
+def test_parse_wav_rejects_garbage() -> None:
+    with pytest.raises(EspeakError):
+        parse_wav(b"not a wav file at all")

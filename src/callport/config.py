@@ -112,19 +112,29 @@ class TwilioSettings:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TelnyxSettings:
     api_key: str = ""
-    public_key: str = ""
-    connection_id: str = ""
+    public_key: str = ""  # base64 Ed25519 key from the portal: verifies every webhook
+    connection_id: str = ""  # Call Control application id (outbound dial)
     numbers: tuple[str, ...] = ()
-    public_base_url: str = ""
+    public_base_url: str = ""  # https://gw.example.com; empty: the Host of each webhook
     api_base_url: str = "https://api.telnyx.com"
     webhook_path: str = "/telnyx/webhook"
+    texml_path: str = "/telnyx/texml"  # TeXML set-up path (alternative to Call Control)
     media_path: str = "/telnyx/media"
     codec: str = "PCMU"  # PCMU (8 kHz) or L16 (16 kHz)
+    stream_secret: str = ""  # signs per-call stream tokens; empty: derived from api_key
 
     def problems(self) -> list[str]:
+        out = []
         if self.codec not in {"PCMU", "L16"}:
-            return [f"telnyx.codec={self.codec!r}: use PCMU or L16"]
-        return []
+            out.append(f"telnyx.codec={self.codec!r}: use PCMU or L16")
+        for name in ("public_base_url", "api_base_url"):
+            value = getattr(self, name)
+            if value and not value.startswith(("https://", "http://")):
+                out.append(f"telnyx.{name}={value!r}: must start with https:// or http://")
+        for name in ("webhook_path", "texml_path", "media_path"):
+            if not getattr(self, name).startswith("/"):
+                out.append(f"telnyx.{name}: must start with /")
+        return out
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from callport.audio.resample import resample
 from callport.speech.base import MissingSpeechDependency
 from callport.vad import silero
 from callport.vad.base import VadScore, VadUsageError
@@ -178,6 +179,21 @@ def test_one_shared_session_created_once_across_threads(monkeypatch: pytest.Monk
     assert SileroVad().session is seen[0] and SileroVad().session is seen[0]
     options = seen[0].get_session_options()
     assert options.intra_op_num_threads == 1 and options.inter_op_num_threads == 1
+
+
+def test_48k_stream_is_scored_at_16k_on_the_same_clock() -> None:
+    vad = SileroVad()
+    pcm48 = resample(voiced(1.0, 16000, 9), 16000, 48000)
+    direct = vad.process(vad.new_stream(16000), resample(pcm48, 48000, 16000, quality="LQ"))
+    stream = vad.new_stream(48000)
+    assert stream.sample_rate == 48000 and stream.model_rate == 16000
+    streamed: list[VadScore] = []
+    for chunk in frames(pcm48, 960):  # 20 ms at 48 kHz
+        streamed += vad.process(stream, chunk)
+    assert len(streamed) >= len(direct) - 1  # the resampler may still hold a few ms
+    assert [s.at for s in streamed] == [s.at for s in direct[: len(streamed)]]
+    diff = np.abs([a.prob - b.prob for a, b in zip(streamed, direct, strict=False)])
+    assert float(diff.max()) < 0.02
 
 
 def test_silence_scores_low() -> None:

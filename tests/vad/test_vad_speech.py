@@ -67,7 +67,7 @@ def detect(vad: VadEngine, utt: Utterance) -> tuple[list[tuple[float, TurnEvent]
     return events, silent_probs
 
 
-@pytest.mark.parametrize("rate", [8000, 16000])
+@pytest.mark.parametrize("rate", [8000, 16000, 48000])
 @pytest.mark.parametrize("engine", ["silero", "webrtc"])
 def test_one_turn_found_where_the_speech_is(
     spoken: tuple[np.ndarray, int],  # type: ignore[type-arg]

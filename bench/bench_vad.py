@@ -12,6 +12,7 @@ Target: <= 60 µs per window per call at batch 32 (8 kHz).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import time
 
@@ -19,6 +20,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np
 
+from callport.vad.batcher import VadBatcher
 from callport.vad.silero import WINDOW, SileroVad
 from callport.vad.webrtc import WebRtcVad
 
@@ -65,6 +67,22 @@ def webrtc_us_per_frame(rate: int, frame_ms: int, frames: int, repeats: int) -> 
     return best * 1e6
 
 
+async def batcher_us_per_call_second(calls: int, rate: int, seconds: float) -> float:
+    """Calls sending 20 ms frames through ``VadBatcher``: CPU µs per call per media second."""
+    batcher = VadBatcher(SileroVad())
+    frame = rate // 50
+    pcm = [audio(seconds, rate, seed) for seed in range(calls)]
+    streams = [batcher.new_stream(rate) for _ in range(calls)]
+
+    async def call(i: int) -> None:
+        for k in range(0, pcm[i].size, frame):
+            await batcher.score(streams[i], pcm[i][k : k + frame])
+
+    began = time.process_time()
+    await asyncio.gather(*(call(i) for i in range(calls)))
+    return (time.process_time() - began) / (calls * seconds) * 1e6
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=40, help="windows per call per run")
@@ -90,6 +108,14 @@ def main() -> None:
             print(
                 f"{rate:>6} {batch:>6} {us:>15.1f} {base / us:>10.2f}x {calls:>11.0f} {target:>8}"
             )
+
+    print()
+    print("Through VadBatcher (asyncio, 20 ms frames, 2 s per call), CPU per call")
+    print(f"{'rate':>6} {'calls':>6} {'µs/call/s':>15} {'% of a core/call':>17}")
+    for rate in (8000, 16000):
+        for calls in (1, 32, 128):
+            us = asyncio.run(batcher_us_per_call_second(calls, rate, 2.0))
+            print(f"{rate:>6} {calls:>6} {us:>15.0f} {us / 1e4:>16.3f}%")
 
     print()
     print("webrtcvad (mode 2)")

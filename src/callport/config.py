@@ -145,13 +145,44 @@ class SipSettings:
     public_host: str = ""
     rtp_port_min: int = 20000
     rtp_port_max: int = 20999
+    user: str = "callport"  # user part of our Contact / From
+    max_calls: int = 200
+    media_timeout_s: float = 30.0  # no RTP for this long (while expected) -> BYE
+    # Inbound trunk: IP/CIDR allowlist (empty: anyone) and/or digest users "name:password".
+    allow_from: tuple[str, ...] = ()
+    auth_realm: str = "callport"
+    auth_users: tuple[str, ...] = ()
+    # Outbound trunk: "host[:port]" that tel: numbers and bare sip: URIs go to, digest
+    # credentials answered on 401/407, and the caller ID user part.
+    trunk_address: str = ""
+    trunk_username: str = ""
+    trunk_password: str = ""
+    caller_id: str = ""
 
     def problems(self) -> list[str]:
+        import ipaddress
+
         out = []
         if not 0 <= self.port <= 65535:
             out.append(f"sip.port={self.port}: must be 0-65535")
         if not 1024 <= self.rtp_port_min < self.rtp_port_max <= 65535:
             out.append("sip: need 1024 <= rtp_port_min < rtp_port_max <= 65535")
+        if self.media_timeout_s <= 0:
+            out.append("sip.media_timeout_s: must be > 0")
+        if self.max_calls < 1:
+            out.append("sip.max_calls: must be >= 1")
+        for net in self.allow_from:
+            try:
+                ipaddress.ip_network(net, strict=False)
+            except ValueError:
+                out.append(f"sip.allow_from: {net!r} is not an IP address or CIDR")
+        for user in self.auth_users:
+            if ":" not in user or not user.split(":", 1)[0]:
+                out.append(f"sip.auth_users: {user!r} must be name:password")
+        if self.trunk_address:
+            host, _, port = self.trunk_address.rpartition(":")
+            if port and host and not (port.isdigit() and 0 < int(port) < 65536):
+                out.append(f"sip.trunk_address={self.trunk_address!r}: use host[:port]")
         return out
 
 
@@ -263,10 +294,10 @@ def load_settings(
             prefix = "CALLPORT_" if top.name == "server" else f"CALLPORT_{top.name.upper()}_"
             env_name = prefix + f.name.upper()
             key = f"{top.name}.{f.name}"
+            if f.name in table:
+                values[f.name] = _convert(table.pop(f.name), field_hints[f.name], key, problems)
             if env_name in env:
                 values[f.name] = _convert(env[env_name], field_hints[f.name], env_name, problems)
-            elif f.name in table:
-                values[f.name] = _convert(table.pop(f.name), field_hints[f.name], key, problems)
         for unknown in table:
             problems.append(f"{top.name}.{unknown}: unknown setting")
         try:

@@ -41,3 +41,29 @@ def event_body(event_type: str, ccid: str = "v3:call-1", **payload: Any) -> byte
         "meta": {"attempt": 1, "delivered_to": "http://testserver/telnyx/webhook"},
     }
     return json.dumps(doc).encode()
+
+
+def media_frame(chunk: int, payload: bytes) -> str:
+    return json.dumps({
+        "event": "media", "sequence_number": str(chunk + 1), "stream_id": "st-1",
+        "media": {"track": "inbound", "chunk": str(chunk), "timestamp": str(20 * (chunk - 1)),
+                  "payload": base64.b64encode(payload).decode()},
+    })
+
+
+def start_frame(*, ccid: str, client_state: str, encoding: str, rate: int) -> str:
+    return json.dumps({
+        "event": "start", "sequence_number": "1", "stream_id": "st-1",
+        "start": {"user_id": "u-1", "call_control_id": ccid,
+                  "client_state": encode_client_state(client_state),
+                  "from": "+15550001111", "to": "+15550002222", "tags": [],
+                  "custom_parameters": {},
+                  "media_format": {"encoding": encoding, "sample_rate": rate, "channels": 1}},
+    })
+
+
+def connected_frame(token: str = "") -> str:
+    doc: dict[str, Any] = {"event": "connected", "version": "1.0.0"}
+    if token:
+        doc["x-telnyx-streaming-auth-token"] = token
+    return json.dumps(doc)

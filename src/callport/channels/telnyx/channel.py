@@ -1,0 +1,331 @@
+"""The Telnyx channel driver: webhook, TeXML and media-WebSocket routes (asyncio).
+
+Call Control set-up (default):
+
+1. ``call.initiated`` (incoming) arrives signed at ``webhook_path``: we verify it (403 and
+   nothing else on failure), mint our call id and a stream token, and ``answer`` with
+   bidirectional ``rtp`` streaming to ``media_path`` (``client_state`` = our call id).
+2. Telnyx opens the media WebSocket; ``start`` names the call; the token (``connected``
+   frame or ``x-telnyx-streaming-auth-token`` header) must match the call id; the shared
+   ``run_media_stream`` builds a ``MediaStreamLeg`` and runs ``runtime.run_call`` on it.
+3. ``call.hangup`` is the truth about the call ending: it ends the leg (and the socket).
+   A stream that stops while Telnyx has not said the call ended is followed by a REST
+   hang-up (unless the call was transferred), so no caller is left in silence; "already
+   ended" (422/90018) is success.
+
+TeXML set-up: the TeXML application's voice URL is ``texml_path``; we answer
+``<Connect><Stream>`` with our call id and token as ``<Parameter>``s.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import secrets
+import time
+from collections.abc import Callable, Sequence
+from typing import Protocol
+from urllib.parse import parse_qs, urlsplit
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route, WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from callport.agents.base import CallInfo
+from callport.call.leg import Leg
+from callport.channels.media_leg import Admission, MediaStreamLeg, run_media_stream
+from callport.channels.provider import (
+    CallControl,
+    CallEnded,
+    CallEvent,
+    CallRinging,
+    DialRequest,
+    ProviderError,
+    StreamConnected,
+    StreamStart,
+    StreamStopped,
+    StreamTarget,
+    StreamViolation,
+    WebhookRejected,
+    WebhookRequest,
+)
+from callport.channels.telnyx.book import CallBook, TelnyxCall, new_call_id
+from callport.channels.telnyx.media import AUTH_TOKEN_FIELD, TelnyxMediaCore
+from callport.channels.telnyx.rest import PARAM_CALL_ID, PARAM_TOKEN, TelnyxCallControl
+from callport.channels.telnyx.texml import connect_stream
+from callport.channels.telnyx.webhook import TelnyxWebhooks
+from callport.config import Settings, TelnyxSettings
+
+__all__ = ["CallRunner", "TelnyxChannel", "stream_secret"]
+
+log = logging.getLogger(__name__)
+
+
+class CallRunner(Protocol):
+    """What the channel needs from ``callport.server.runtime.Runtime``."""
+
+    settings: Settings
+
+    async def run_call(self, leg: Leg, info: CallInfo) -> object: ...
+
+
+def stream_secret(settings: TelnyxSettings) -> bytes:
+    """The key stream tokens are signed with: shared by the server and ``callport call``."""
+    if settings.stream_secret:
+        return settings.stream_secret.encode()
+    if settings.api_key:
+        return hashlib.sha256(b"callport-telnyx-stream|" + settings.api_key.encode()).digest()
+    return secrets.token_bytes(32)  # nothing shared configured: valid in this process only
+
+
+def media_url(settings: TelnyxSettings, request_url: str = "") -> str:
+    """``wss://`` URL of our media route, from ``public_base_url`` or the request's origin."""
+    base = settings.public_base_url or request_url
+    parts = urlsplit(base)
+    scheme = {"https": "wss", "http": "ws", "wss": "wss", "ws": "ws"}.get(parts.scheme, "wss")
+    return f"{scheme}://{parts.netloc}{settings.media_path}"
+
+
+class TelnyxChannel:
+    name = "telnyx"
+
+    def __init__(
+        self,
+        *,
+        runner: CallRunner,
+        control: CallControl | None = None,
+        webhooks: TelnyxWebhooks | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._runner = runner
+        self._cfg = runner.settings.telnyx
+        self._control = _HangupLedger(control or TelnyxCallControl(
+            api_key=self._cfg.api_key,
+            base_url=self._cfg.api_base_url,
+            connection_id=self._cfg.connection_id,
+            codec=self._cfg.codec,
+        ))
+        self._webhooks = webhooks or TelnyxWebhooks(public_key=self._cfg.public_key)
+        self._clock = clock
+        self.book = CallBook(secret=stream_secret(self._cfg))
+        self._legs: dict[str, MediaStreamLeg] = {}
+        self._sockets: dict[str, WebSocket] = {}
+        self.violations: list[StreamViolation] = []
+
+    # ---- Channel protocol ------------------------------------------------------------
+
+    def routes(self) -> Sequence[BaseRoute]:
+        return [
+            Route(self._cfg.webhook_path, self.webhook, methods=["POST"]),
+            Route(self._cfg.texml_path, self.texml, methods=["POST"]),
+            WebSocketRoute(self._cfg.media_path, self.media),
+        ]
+
+    async def start(self) -> None:
+        if not self._webhooks.configured:
+            log.warning("telnyx: CALLPORT_TELNYX_PUBLIC_KEY unset or invalid: webhooks get 403")
+
+    async def stop(self) -> None:
+        for leg in list(self._legs.values()):
+            await leg.hangup("shutdown")
+        await self._control.aclose()
+
+    # ---- webhooks --------------------------------------------------------------------
+
+    async def _verified(self, request: Request) -> WebhookRequest:
+        body = await request.body()
+        hook = WebhookRequest(
+            url=str(request.url),
+            headers={k.lower(): v for k, v in request.headers.items()},
+            body=body,
+            content_type=request.headers.get("content-type", ""),
+        )
+        self._webhooks.verify(hook, now=self._clock())
+        return hook
+
+    async def webhook(self, request: Request) -> Response:
+        try:
+            hook = await self._verified(request)
+            events = self._webhooks.parse(hook)
+        except WebhookRejected as exc:
+            log.warning("telnyx webhook refused (%d): %s", exc.status_hint, exc.reason)
+            return JSONResponse({"error": exc.reason}, status_code=exc.status_hint)
+        for event in events:
+            await self._on_call_event(event, str(request.url))
+        return JSONResponse({})
+
+    async def _on_call_event(self, event: CallEvent, request_url: str) -> None:
+        now = self._clock()
+        call = self.book.find(call_id=event.call_id, provider_call_id=event.provider_call_id)
+        match event:
+            case CallRinging(direction="inbound") if call is None:
+                call = self.book.enter(
+                    TelnyxCall(call_id=new_call_id(), provider_call_id=event.provider_call_id,
+                               direction="inbound", caller=event.caller, callee=event.callee),
+                    now=now,
+                )
+                target = StreamTarget(
+                    url=media_url(self._cfg, request_url),
+                    parameters=self._stream_parameters(call.call_id),
+                )
+                try:
+                    await self._control.answer(event.provider_call_id, target)
+                except ProviderError as exc:
+                    log.error("telnyx: answering %s failed: %s", event.provider_call_id, exc)
+                    self.book.ended(call, reason="answer-failed", now=now)
+            case CallEnded(reason=reason) if call is not None:
+                self.book.ended(call, reason=reason, now=now)
+                await self._end_stream(call.call_id, reason="caller-hung-up")
+            case StreamStopped(error=error) if call is not None and error:
+                log.warning("telnyx: stream for %s failed: %s", call.call_id, error)
+                await self._end_stream(call.call_id, reason="stream-failed")
+            case _:
+                if call is not None:
+                    call.log.append((now, type(event).__name__))
+
+    def _stream_parameters(self, call_id: str) -> dict[str, str]:
+        return {PARAM_CALL_ID: call_id, PARAM_TOKEN: self.book.token(call_id)}
+
+    async def _end_stream(self, call_id: str, *, reason: str) -> None:
+        leg = self._legs.get(call_id)
+        if leg is not None:
+            leg.close(reason)
+        ws = self._sockets.get(call_id)
+        if ws is not None:
+            with contextlib.suppress(Exception):
+                await ws.close(1000)
+
+    async def texml(self, request: Request) -> Response:
+        try:
+            hook = await self._verified(request)
+        except WebhookRejected as exc:
+            log.warning("telnyx texml refused: %s", exc.reason)
+            return Response(exc.reason, status_code=exc.status_hint)
+        form = {k: v[0] for k, v in parse_qs(hook.body.decode("utf-8", "replace")).items()}
+        ccid = form.get("CallSid", "")
+        if not ccid:
+            return Response("no CallSid", status_code=400)
+        call = self.book.find(call_id="", provider_call_id=ccid) or self.book.enter(
+            TelnyxCall(call_id=new_call_id(), provider_call_id=ccid, direction="inbound",
+                       caller=form.get("From", ""), callee=form.get("To", "")),
+            now=self._clock(),
+        )
+        xml = connect_stream(
+            url=media_url(self._cfg, str(request.url)),
+            codec=self._cfg.codec,
+            parameters=self._stream_parameters(call.call_id),
+        )
+        return Response(xml, media_type="application/xml")
+
+    # ---- media -----------------------------------------------------------------------
+
+    async def media(self, ws: WebSocket) -> None:
+        await ws.accept()
+        header_token = ws.headers.get(AUTH_TOKEN_FIELD, "")
+        core = TelnyxMediaCore()
+        admitted: list[str] = []
+
+        async def receive() -> str | bytes | None:
+            try:
+                message = await ws.receive()
+            except (WebSocketDisconnect, RuntimeError):
+                return None
+            if message["type"] == "websocket.disconnect":
+                return None
+            text = message.get("text")
+            return text if text is not None else bytes(message.get("bytes") or b"")
+
+        async def close_socket(code: int) -> None:
+            with contextlib.suppress(Exception):
+                await ws.close(code)
+
+        def admit(start: StreamStart, connected: StreamConnected | None) -> Admission | None:
+            params = start.custom_parameters
+            call_id = params.get("client_state") or params.get(PARAM_CALL_ID, "")
+            token = (connected.auth_token if connected else "") or header_token or params.get(
+                PARAM_TOKEN, ""
+            )
+            call = self.book.admit(
+                call_id=call_id, provider_call_id=start.provider_call_id, token=token,
+                caller=start.caller, callee=start.callee, now=self._clock(),
+            )
+            if call is None:
+                log.warning("telnyx: refused a stream for %r (token or call)", call_id[:40])
+                return None
+            admitted.append(call.call_id)
+            self._sockets[call.call_id] = ws
+            info = CallInfo(call_id=call.call_id, channel="telnyx",
+                            caller=start.caller or call.caller, callee=start.callee or call.callee)
+            return Admission(info=info, control=self._control)
+
+        leg = await run_media_stream(
+            receive=receive,
+            send_text=ws.send_text,
+            close_socket=close_socket,
+            core=core,
+            admit=admit,
+            run_call=self._run_call,
+            on_violation=self._on_violation,
+        )
+        for call_id in admitted:
+            self._sockets.pop(call_id, None)
+        if leg is not None and core.late_frames + core.concealed_frames:
+            log.info("telnyx %s: %d late, %d concealed media frames", leg.call_id,
+                     core.late_frames, core.concealed_frames)
+
+    async def _run_call(self, leg: Leg, info: CallInfo) -> None:
+        assert isinstance(leg, MediaStreamLeg)
+        self._legs[info.call_id] = leg
+        try:
+            await self._runner.run_call(leg, info)
+        finally:
+            self._legs.pop(info.call_id, None)
+            call = self.book.get(info.call_id)
+            ccid = leg.provider_call_id
+            if (call is not None and call.ended_at is None and leg.ended
+                    and leg.handed_off_to is None and ccid not in self._control.hung_up):
+                # The stream stopped but Telnyx has not said the call ended: hang it up, so
+                # no caller is left in silence (422/90018 if they already left: success).
+                try:
+                    await self._control.hangup(ccid)
+                except ProviderError as exc:
+                    log.warning("telnyx: hang-up of %s after the stream stopped: %s", ccid, exc)
+                self.book.ended(call, reason="stream-stopped", now=self._clock())
+
+    def _on_violation(self, violation: StreamViolation) -> None:
+        self.violations.append(violation)
+        log.debug("telnyx stream: %s: %s", violation.kind.value, violation.detail)
+        del self.violations[:-50]  # keep the last few for tests and doctor, never grow
+
+
+class _HangupLedger:
+    """A ``CallControl`` that remembers which calls we hung up (delegates everything)."""
+
+    def __init__(self, inner: CallControl) -> None:
+        self.inner = inner
+        self.hung_up: set[str] = set()
+
+    @property
+    def sends_dtmf(self) -> bool:
+        return self.inner.sends_dtmf
+
+    async def answer(self, provider_call_id: str, stream: StreamTarget) -> None:
+        await self.inner.answer(provider_call_id, stream)
+
+    async def hangup(self, provider_call_id: str) -> None:
+        self.hung_up.add(provider_call_id)
+        await self.inner.hangup(provider_call_id)
+
+    async def transfer(self, provider_call_id: str, target: str) -> None:
+        await self.inner.transfer(provider_call_id, target)
+
+    async def dial(self, request: DialRequest) -> str:
+        return await self.inner.dial(request)
+
+    async def send_dtmf(self, provider_call_id: str, digits: str) -> None:
+        await self.inner.send_dtmf(provider_call_id, digits)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()

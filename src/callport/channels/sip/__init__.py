@@ -1,0 +1,22 @@
+"""Native SIP channel: callport as a SIP user agent (UAS and UAC) with RTP G.711 media.
+
+Sans-IO cores: ``message`` (parser/serializer), ``transaction`` (RFC 3261 §17), ``dialog``,
+``auth`` (digest), ``sdp`` (offer/answer), ``rtp`` / ``dtmf4733`` / ``media``; the asyncio
+driver is ``channel`` (UDP) with ``rtpsocket``; ``leg`` makes each call a ``Leg``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from callport.channels.sip.channel import SipChannel
+
+if TYPE_CHECKING:
+    from callport.server.runtime import Runtime
+
+
+def create(runtime: Runtime) -> SipChannel:
+    return SipChannel(runtime)
+
+
+__all__ = ["SipChannel", "create"]

@@ -1,0 +1,104 @@
+"""SIP dialogs (RFC 3261 §12): identifiers, CSeq, route set, remote target; in-dialog requests.
+
+A ``Dialog`` also carries the per-call session state the UA needs (the SDP offer/answer
+state and the INVITE transaction that created it), so one object describes one call.
+"""
+
+from __future__ import annotations
+
+import enum
+import secrets
+from dataclasses import dataclass, field
+
+from callport.channels.sip.message import NameAddr, SipParseError, SipRequest, SipUri
+from callport.channels.sip.sdp import MediaPlan, SessionDescription
+from callport.channels.sip.transaction import ClientInviteTransaction, ServerInviteTransaction
+
+Addr = tuple[str, int]
+
+
+class DialogState(enum.Enum):
+    EARLY = "early"  # INVITE seen/sent, no final 2xx yet
+    ANSWERED = "answered"  # 2xx sent, waiting for ACK (UAS)
+    CONFIRMED = "confirmed"
+    TERMINATED = "terminated"
+
+
+def new_tag() -> str:
+    return secrets.token_hex(5)
+
+
+def new_branch() -> str:
+    return "z9hG4bK" + secrets.token_hex(8)
+
+
+def is_ip(host: str) -> bool:
+    if ":" in host:
+        return True
+    parts = host.split(".")
+    return len(parts) == 4 and all(p.isdigit() and int(p) < 256 for p in parts)
+
+
+def target_addr(uri: str, fallback: Addr) -> Addr:
+    """Where to send a request for ``uri`` (loose routing); ``fallback`` for names we can't use."""
+    try:
+        parsed = SipUri.parse(uri)
+    except SipParseError:
+        return fallback
+    if parsed.scheme == "tel" or not is_ip(parsed.host):
+        return fallback
+    return parsed.host, parsed.port or 5060
+
+
+@dataclass(slots=True, kw_only=True)
+class Dialog:
+    key: str
+    role: str  # "uas" or "uac"
+    call_id: str
+    local_tag: str
+    local: str  # our From/To value without tag, e.g. <sip:bot@1.2.3.4>
+    remote: str  # their From/To value (with their tag once known)
+    remote_target: str  # Contact URI of the peer
+    peer: Addr  # where requests go when the route set / target gives no IP
+    route_set: list[str] = field(default_factory=list)
+    local_cseq: int = 1
+    remote_cseq: int = 0
+    state: DialogState = DialogState.EARLY
+    invite: SipRequest | None = None
+    server_tx: ServerInviteTransaction | None = None
+    client_tx: ClientInviteTransaction | None = None
+    offer: SessionDescription | None = None
+    plan: MediaPlan | None = None
+    media_host: str = ""
+    media_port: int = 0
+    sdp_session: int = 0
+    sdp_version: int = 1
+    ack: bytes | None = None  # last 2xx ACK we sent (re-sent on 2xx retransmissions)
+    auth_tries: int = 0
+    refer_pending: bool = False
+    credentials: tuple[str, str] | None = None
+
+    @property
+    def remote_tag(self) -> str:
+        return NameAddr.parse(self.remote).tag
+
+    def next_hop(self) -> Addr:
+        if self.route_set:
+            return target_addr(NameAddr.parse(self.route_set[0]).uri, self.peer)
+        return self.peer if self.role == "uas" else target_addr(self.remote_target, self.peer)
+
+    def request(self, method: str, *, via: str, contact: str,
+                extra: tuple[tuple[str, str], ...] = (), body: bytes = b"",
+                cseq: int | None = None) -> SipRequest:
+        """§12.2.1.1: Request-URI = remote target, Route = route set, From/To by role."""
+        if cseq is None:
+            self.local_cseq += 1
+            cseq = self.local_cseq
+        local = str(NameAddr.parse(self.local).with_tag(self.local_tag))
+        headers: list[tuple[str, str]] = [("Via", via), ("Max-Forwards", "70")]
+        headers += [("Route", r) for r in self.route_set]
+        headers += [("From", local), ("To", self.remote), ("Call-ID", self.call_id),
+                    ("CSeq", f"{cseq} {method}"), ("Contact", contact)]
+        headers += list(extra)
+        return SipRequest(method=method, uri=self.remote_target, headers=tuple(headers),
+                          body=body)

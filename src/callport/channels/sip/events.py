@@ -1,0 +1,99 @@
+"""What the sans-IO SIP user agent reports to its driver (dispatched with ``match``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from callport.channels.sip.sdp import MediaPlan
+
+Addr = tuple[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class SipEvent:
+    """Base of the UA core's outputs."""
+
+
+@dataclass(frozen=True, slots=True)
+class Transmit(SipEvent):
+    """Send ``data`` to ``addr`` (over the transport the message came in on)."""
+
+    data: bytes
+    addr: Addr
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingCall(SipEvent):
+    """A new INVITE passed checks; answer with ``UserAgent.answer`` or ``reject``."""
+
+    key: str
+    caller: str
+    callee: str
+    plan: MediaPlan | None  # None: INVITE without offer (we offer in the 200)
+    source: Addr
+
+
+@dataclass(frozen=True, slots=True)
+class CallProgress(SipEvent):
+    """Outbound call got a provisional reply (183 with SDP carries an early media plan)."""
+
+    key: str
+    status: int
+    plan: MediaPlan | None
+
+
+@dataclass(frozen=True, slots=True)
+class CallAnswered(SipEvent):
+    """Outbound call answered (2xx, ACK sent)."""
+
+    key: str
+    plan: MediaPlan
+
+
+@dataclass(frozen=True, slots=True)
+class CallConfirmed(SipEvent):
+    """Inbound call: the ACK for our 2xx arrived (``plan`` set when the ACK carried the answer)."""
+
+    key: str
+    plan: MediaPlan | None
+
+
+@dataclass(frozen=True, slots=True)
+class MediaUpdated(SipEvent):
+    """A re-INVITE changed the media (hold, resume, new address)."""
+
+    key: str
+    plan: MediaPlan
+
+
+@dataclass(frozen=True, slots=True)
+class CallEnded(SipEvent):
+    """The call is over (BYE either way, CANCEL, failure, timeout). Always the last for ``key``."""
+
+    key: str
+    reason: str
+    status: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class TransferRequested(SipEvent):
+    """The peer sent REFER (we answered 202); report progress with ``notify_refer``."""
+
+    key: str
+    target: str
+
+
+@dataclass(frozen=True, slots=True)
+class TransferResult(SipEvent):
+    """Our REFER finished: NOTIFY carried a final ``status`` (2xx: we then sent BYE)."""
+
+    key: str
+    status: int
+
+
+@dataclass(frozen=True, slots=True)
+class DtmfInfo(SipEvent):
+    """DTMF signalled with SIP INFO (application/dtmf-relay)."""
+
+    key: str
+    digit: str

@@ -1,0 +1,135 @@
+"""SipLeg: a SIP call as a Leg (PCM16 at 8 kHz, 20 ms frames, RTP G.711 underneath).
+
+RTP has no remote playout buffer, so ``lead_ms`` is 0: the session paces frames in real
+time, each ``send_audio`` goes out at once, and a mark is ``played`` as soon as it is
+reached (every frame before it has been transmitted). ``clear()`` has nothing remote to
+drop. ``transfer`` is a blind REFER; the leg ends when the peer's NOTIFY reports success.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Protocol
+
+from callport.call.events import PCM16, HungUp, LegEvent, Marked, TransferStarted
+from callport.call.inbox import EventInbox
+from callport.call.leg import Capability, UnsupportedControl
+from callport.channels.sip.media import MediaStream
+from callport.channels.sip.sdp import MediaPlan
+
+log = logging.getLogger(__name__)
+
+Addr = tuple[str, int]
+
+
+class CallControl(Protocol):
+    """What the leg asks of its channel driver (the SIP signalling side)."""
+
+    def hangup_call(self, key: str, reason: str) -> None: ...
+
+    def refer_call(self, key: str, target: str) -> bool: ...
+
+
+class SipLeg:
+    def __init__(self, *, key: str, call_id: str, control: CallControl,
+                 transport: asyncio.DatagramTransport, rtp_port: int,
+                 plan: MediaPlan | None, now: float) -> None:
+        self.key = key
+        self._call_id = call_id
+        self._control = control
+        self._transport = transport
+        self.rtp_port = rtp_port
+        self._inbox = EventInbox()
+        self.media = MediaStream(plan=plan) if plan is not None else None
+        self.started_at = now
+        self.last_rx: float | None = None
+        self.frames_out = 0
+        self.hangup_reason: str | None = None
+
+    # ---- Leg protocol --------------------------------------------------------------------
+    @property
+    def call_id(self) -> str:
+        return self._call_id
+
+    @property
+    def sample_rate(self) -> int:
+        return 8000
+
+    @property
+    def frame_ms(self) -> int:
+        return 20
+
+    @property
+    def lead_ms(self) -> float:
+        return 0.0
+
+    @property
+    def capabilities(self) -> frozenset[Capability]:
+        return frozenset({Capability.TRANSFER, Capability.SEND_DTMF})
+
+    async def recv(self) -> LegEvent:
+        return await self._inbox.get()
+
+    async def send_audio(self, pcm: PCM16) -> None:
+        if self.media is None or self._inbox.closed:
+            return
+        remote = self.media.remote
+        for packet in self.media.encode(pcm):
+            self._transport.sendto(packet, remote)
+            self.frames_out += 1
+
+    async def mark(self, name: str) -> None:
+        # Everything before the mark has already left: with no remote buffer it is "played".
+        self._inbox.put(Marked(name, not self._inbox.closed))
+
+    async def clear(self) -> None:
+        return None  # nothing buffered remotely; the session stops feeding frames
+
+    async def hangup(self, reason: str = "normal") -> None:
+        if not self._inbox.closed:
+            self._control.hangup_call(self.key, reason)
+
+    async def transfer(self, target: str) -> None:
+        if not target.startswith(("sip:", "sips:", "tel:")):
+            raise UnsupportedControl(f"SIP transfer needs a sip: or tel: URI, got {target!r}")
+        if self._control.refer_call(self.key, target):
+            self._inbox.put(TransferStarted(target))
+
+    async def send_dtmf(self, digits: str) -> None:
+        for digit in digits:
+            if self.media is None or self._inbox.closed:
+                return
+            remote = self.media.remote
+            for packet in self.media.dtmf(digit):
+                self._transport.sendto(packet, remote)
+                await asyncio.sleep(0.02)
+
+    # ---- driver side ---------------------------------------------------------------------
+    @property
+    def closed(self) -> bool:
+        return self._inbox.closed
+
+    def on_rtp(self, data: bytes, addr: Addr, now: float) -> None:
+        if self.media is None or self._inbox.closed:
+            return
+        self.last_rx = now
+        for event in self.media.feed(data, addr):
+            self._inbox.put(event)
+
+    def set_plan(self, plan: MediaPlan) -> None:
+        if self.media is None:
+            self.media = MediaStream(plan=plan)
+        else:
+            self.media.update(plan)
+
+    def expects_media(self) -> bool:
+        """False while the peer holds with ``inactive`` / we're ``sendonly`` (no RTP to us)."""
+        return self.media is not None and self.media.plan.can_receive
+
+    def close(self, reason: str) -> None:
+        if self._inbox.closed:
+            return
+        self.hangup_reason = reason
+        self._inbox.put(HungUp(reason))
+        self._transport.close()

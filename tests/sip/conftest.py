@@ -1,0 +1,118 @@
+"""Shared fixtures for the SIP tests: a recording echo runtime, a started channel, sipp."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import shutil
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from callport.agents.base import CallInfo
+from callport.call.events import AudioIn, Dtmf, HungUp, Marked, TransferStarted
+from callport.call.leg import Leg
+from callport.channels.sip.channel import SipChannel
+from callport.config import SipSettings
+
+SIPP = shutil.which("sipp")
+PCAP_DIR = Path("/usr/share/sip-tester")
+
+
+@dataclass(slots=True)
+class CallRecord:
+    info: CallInfo
+    frames: int = 0
+    digits: list[str] = field(default_factory=list)
+    marks: list[Marked] = field(default_factory=list)
+    hangup: str = ""
+    transfers: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True, kw_only=True)
+class RecordingRuntime:
+    """Echoes the caller's audio, records frames/digits; optional scripted actions."""
+
+    settings: object = None
+    echo: bool = True
+    transfer_to: str | None = None
+    hangup_after_frames: int | None = None
+    calls: list[CallRecord] = field(default_factory=list)
+    ended: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def run_call(self, leg: Leg, info: CallInfo) -> None:
+        record = CallRecord(info)
+        self.calls.append(record)
+        while True:
+            event = await leg.recv()
+            match event:
+                case AudioIn(pcm=pcm):
+                    record.frames += 1
+                    if self.echo:
+                        await leg.send_audio(pcm)
+                    if record.frames == 25:
+                        await leg.mark("m25")
+                        if self.transfer_to:
+                            await leg.transfer(self.transfer_to)
+                    if self.hangup_after_frames and record.frames >= self.hangup_after_frames:
+                        await leg.hangup("test")
+                case Dtmf(digit=digit):
+                    record.digits.append(digit)
+                case Marked():
+                    record.marks.append(event)
+                case TransferStarted(target=target):
+                    record.transfers.append(target)
+                case HungUp(reason=reason):
+                    record.hangup = reason
+                    self.ended.set()
+                    return
+                case _:
+                    pass
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def rtp_range() -> tuple[int, int]:
+    low = random.randrange(30000, 60000, 200)
+    return low, low + 198
+
+
+@pytest.fixture
+def runtime() -> RecordingRuntime:
+    return RecordingRuntime()
+
+
+@pytest.fixture
+async def channel(runtime: RecordingRuntime) -> AsyncIterator[SipChannel]:
+    low, high = rtp_range()
+    settings = SipSettings(host="127.0.0.1", port=0, rtp_port_min=low, rtp_port_max=high,
+                           media_timeout_s=5.0)
+    ch = SipChannel(runtime, settings=settings)
+    await ch.start()
+    try:
+        yield ch
+    finally:
+        await ch.stop()
+
+
+async def run_sipp(*args: str, cwd: Path, timeout: float = 30.0) -> tuple[int, str]:
+    assert SIPP is not None
+    proc = await asyncio.create_subprocess_exec(
+        SIPP, *args, "-nostdin", "-timeout", f"{int(timeout)}s",
+        cwd=str(cwd), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    try:
+        out, _ = await asyncio.wait_for(proc.communicate(), timeout + 10)
+    except TimeoutError:
+        proc.kill()
+        out, _ = await proc.communicate()
+    return proc.returncode or 0, out.decode(errors="replace")
+
+
+needs_sipp = pytest.mark.skipif(SIPP is None, reason="sipp (sip-tester) not installed")

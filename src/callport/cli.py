@@ -11,9 +11,13 @@ import sys
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from callport import __version__
 from callport.config import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from callport.store.tasks import Task
 
 log = logging.getLogger("callport")
 
@@ -156,7 +160,11 @@ async def _talk(settings: Settings, args: argparse.Namespace) -> int:
             "call_id": result.call_id,
             "phone": args.phone,
             "turns": [
-                {"file": t.source, **(t.record.as_dict() if t.record else {"transcript": None})}
+                {
+                    "file": t.source,
+                    **(t.record.as_dict() if t.record else {"transcript": None}),
+                    "reply_audio_s": [round(t.reply_start_s, 3), round(t.reply_end_s, 3)],
+                }
                 for t in result.turns
             ],
         }
@@ -180,12 +188,12 @@ async def _talk(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _tasks(settings: Settings, args: argparse.Namespace) -> int:
-    from callport.store.tasks import SqliteTaskStore
+    from callport.store.sqlite_tasks import SqliteTaskStore
 
     store = SqliteTaskStore(settings.server.db)
     tasks = await store.list(include_done=args.all)
     if args.json:
-        print(json.dumps([t.to_json() for t in tasks], indent=2))
+        print(json.dumps([_task_json(t) for t in tasks], indent=2))
         return 0
     if not tasks:
         print("no tasks")
@@ -193,6 +201,17 @@ async def _tasks(settings: Settings, args: argparse.Namespace) -> int:
         due = t.due.strftime("%a %d %b %H:%M") if t.due else "no due date"
         print(f"{'[x]' if t.done else '[ ]'} {t.id:>4}  {t.title}  ({due})")
     return 0
+
+
+def _task_json(task: Task) -> dict[str, object]:
+    return {
+        "id": task.id,
+        "title": task.title,
+        "due": task.due.isoformat() if task.due else None,
+        "done": task.done,
+        "created_at": task.created_at.isoformat(),
+        "updated_at": task.updated_at.isoformat(),
+    }
 
 
 async def _call(settings: Settings, args: argparse.Namespace) -> int:

@@ -35,6 +35,8 @@ class TalkTurn:
     source: str
     record: TurnRecord | None
     reply_pcm: PCM16
+    reply_start_s: float  # where this reply starts and ends in ``TalkResult.output``
+    reply_end_s: float
 
 
 @dataclass(slots=True)
@@ -84,7 +86,16 @@ async def run_talk(
             record = call.turns[-1] if len(call.turns) > before_turns else None
             sent = leg.sent[before_frames:]
             reply = np.concatenate(sent) if sent else np.zeros(0, dtype=np.int16)
-            result.turns.append(TalkTurn(source=source, record=record, reply_pcm=reply))
+            frame_s = leg.frame_ms / 1000.0
+            result.turns.append(
+                TalkTurn(
+                    source=source,
+                    record=record,
+                    reply_pcm=reply,
+                    reply_start_s=before_frames * frame_s,
+                    reply_end_s=len(leg.sent) * frame_s,
+                )
+            )
             if call.ended:
                 break
         leg.caller_hangup()

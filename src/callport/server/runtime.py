@@ -217,12 +217,14 @@ def build_runtime(
 ) -> Runtime:
     """A Runtime on the configured embedded defaults; pass fakes to replace any service."""
     from callport.store.calls import SqliteCallStore
-    from callport.store.tasks import SqliteTaskStore
+    from callport.store.sqlite import SqliteDb
+    from callport.store.sqlite_tasks import SqliteTaskStore
 
+    db = SqliteDb(settings.server.db) if store is None or calls is None else None
     return Runtime(
         settings=settings,
-        store=store or SqliteTaskStore(settings.server.db),
-        calls=calls or SqliteCallStore(settings.server.db),
+        store=store or SqliteTaskStore(db),  # type: ignore[arg-type]
+        calls=calls or SqliteCallStore(db),  # type: ignore[arg-type]
         agent_factory=agent_factory,
         stt=stt,
         tts=tts,

@@ -44,7 +44,7 @@ class FakeRuntime:
 
 
 def twilio_settings(**overrides: Any) -> Settings:
-    twilio = TwilioSettings(auth_token=AUTH_TOKEN, **overrides)
+    twilio = TwilioSettings(**{"auth_token": AUTH_TOKEN, **overrides})
     return dataclasses.replace(Settings(), twilio=twilio)
 
 

@@ -63,3 +63,9 @@ async def test_silence_and_clicks_give_no_words(whisper_stt: WhisperSTT) -> None
     click = np.zeros(400, dtype=np.int16)  # 50 ms at 8 kHz: below the minimum utterance
     click[10] = 20000
     assert (await whisper_stt.transcribe(click, 8000)).text == ""
+
+
+async def test_faint_noise_does_not_echo_the_prompt(whisper_stt: WhisperSTT) -> None:
+    # Unguarded, the domain prompt made tiny.en transcribe this as "Add a task as done."
+    noise = np.random.default_rng(7).normal(0, 300, 16000).astype(np.int16)
+    assert (await whisper_stt.transcribe(noise, 16000)).text == ""

@@ -53,8 +53,8 @@ log = logging.getLogger(__name__)
 
 RTC_RATE = 48_000
 RTC_FRAME = RTC_RATE * 20 // 1000  # 960 samples per channel
-RunCall = Callable[[BrowserLeg, CallInfo], Awaitable[None]]
-Track = Callable[[Awaitable[None]], Awaitable[None]]
+RunCall = Callable[[BrowserLeg, CallInfo], Awaitable[object]]
+Track = Callable[[Awaitable[None]], Awaitable[object]]
 
 
 class AgentTrack(MediaStreamTrack):

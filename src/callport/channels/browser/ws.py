@@ -40,7 +40,7 @@ from callport.channels.browser.protocol import (
 
 log = logging.getLogger(__name__)
 
-RunCall = Callable[[BrowserLeg, CallInfo], Awaitable[None]]
+RunCall = Callable[[BrowserLeg, CallInfo], Awaitable[object]]
 START_TIMEOUT_S = 10.0
 OUT_QUEUE_FRAMES = 500  # 10 s of audio: a page that stops reading gets cut off, not buffered
 

@@ -1,0 +1,340 @@
+// One call from the page: microphone, worklets, client VAD, and a WebSocket or WebRTC link.
+// Emits events through `on(name, fn)`: state, transcript, agentState, latency, speaking,
+// level, vad, error, ended. No DOM access here (app.js owns the page).
+
+const PRE_ROLL_FRAMES = 15; // 300 ms of audio sent before the VAD's speech start
+const ICE_WAIT_MS = 2000;
+
+export class Call {
+  constructor({ config, transport, headphones, gate = true, record = false, vadOptions = {} }) {
+    this.config = config;
+    this.transport = transport;
+    this.headphones = headphones;
+    this.gate = gate && config.vad && !!window.vad;
+    this.record = record;
+    this.vadOptions = vadOptions;
+    this.handlers = {};
+    this.ended = false;
+    this.gateOpen = !this.gate;
+    this.preRoll = [];
+    this.dropAgentAudio = false;
+    this.agentState = 'listening';
+    this.speechEndAt = null;
+    this.stats = { framesSent: 0, framesReceived: 0, bytesSent: 0, vadMs: [], interrupts: 0 };
+    this.rec = { mic: [], remote: [], micStart: null, remoteStart: null };
+  }
+
+  on(name, fn) { (this.handlers[name] ||= []).push(fn); return this; }
+  emit(name, value) { for (const fn of this.handlers[name] || []) fn(value); }
+
+  // Must run inside the click handler: creates and resumes the AudioContext there.
+  async start() {
+    if (!window.isSecureContext || !navigator.mediaDevices?.getUserMedia) {
+      throw new CallError('insecure', 'The microphone needs a secure page: open it over HTTPS (or on localhost).');
+    }
+    this.ctx = new AudioContext({ latencyHint: 'interactive' });
+    const resumed = this.ctx.resume();
+    this.emit('state', 'connecting');
+    const apm = !this.headphones;
+    try {
+      this.stream = await navigator.mediaDevices.getUserMedia({
+        audio: { channelCount: 1, echoCancellation: apm, noiseSuppression: apm, autoGainControl: apm },
+      });
+    } catch (err) {
+      await this.ctx.close();
+      if (err.name === 'NotAllowedError' || err.name === 'SecurityError') {
+        throw new CallError('denied', 'Microphone access was denied. Allow it in the address bar and call again.');
+      }
+      throw new CallError('mic', `No microphone available (${err.name}).`);
+    }
+    await resumed;
+    await this.ctx.audioWorklet.addModule(`${this.config.static}/worklets.js`);
+    this.capture = new AudioWorkletNode(this.ctx, 'callport-capture');
+    this.source = this.ctx.createMediaStreamSource(this.stream);
+    this.source.connect(this.capture);
+    this.capture.port.onmessage = (e) => this.onCaptured(e.data);
+
+    const token = await this.fetchToken();
+    if (this.gate) await this.startVad();
+    if (this.transport === 'webrtc') await this.connectRtc(token);
+    else await this.connectWs(token);
+  }
+
+  async fetchToken() {
+    let res;
+    try {
+      res = await fetch(this.config.token, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    } catch {
+      throw new CallError('unreachable', 'Cannot reach the callport server. Is it running?');
+    }
+    if (!res.ok) throw new CallError('refused', `The server refused the call (HTTP ${res.status}).`);
+    return res.json();
+  }
+
+  // ---- client VAD (Silero v5 in onnxruntime-web, self-hosted assets)
+
+  async startVad() {
+    const base = `${this.config.static}/vendor`;
+    const opts = {
+      model: 'v5', baseAssetPath: `${base}/vad/`, onnxWASMBasePath: `${base}/ort/`,
+      audioContext: this.ctx, startOnLoad: false,
+      getStream: async () => this.stream, pauseStream: async () => {}, resumeStream: async () => this.stream,
+      positiveSpeechThreshold: 0.5, negativeSpeechThreshold: 0.35, redemptionMs: 400,
+      preSpeechPadMs: 300, minSpeechMs: 250,
+      ortConfig: (ort) => { ort.env.wasm.numThreads = 1; },
+      onSpeechStart: () => this.onSpeechStart(),
+      onSpeechRealStart: () => this.onBargeIn(),
+      onSpeechEnd: () => this.onSpeechEnd(false),
+      onVADMisfire: () => this.onSpeechEnd(true),
+      ...this.vadOptions,
+    };
+    try {
+      this.vad = await window.vad.MicVAD.new(opts);
+      const process = this.vad.processFrame;
+      this.vad.processFrame = async (frame) => {
+        const t0 = performance.now();
+        await process(frame);
+        if (this.stats.vadMs.length < 20000) this.stats.vadMs.push(performance.now() - t0);
+      };
+      await this.vad.start();
+      this.emit('vad', 'on');
+    } catch (err) {
+      console.warn('client VAD unavailable, sending all audio', err);
+      this.gate = false;
+      this.gateOpen = true;
+      this.emit('vad', 'off');
+    }
+  }
+
+  onSpeechStart() {
+    this.emit('speaking', true);
+    if (!this.gate || this.gateOpen) return;
+    this.gateOpen = true;
+    this.sendControl({ type: 'vad', speaking: true });
+    for (const f of this.preRoll) this.sendFrame(f);
+    this.preRoll = [];
+  }
+
+  onBargeIn() {
+    if (this.agentState !== 'speaking' && !this.playing) return;
+    // Instant local barge-in: silence the agent now; the server's VAD decides the turn.
+    this.stats.interrupts++;
+    this.flushPlayback();
+    this.dropAgentAudio = true;
+    this.sendControl({ type: 'interrupt' });
+  }
+
+  onSpeechEnd(misfire) {
+    this.emit('speaking', false);
+    if (!misfire) this.speechEndAt = performance.now() - 400; // redemptionMs after the last speech
+    if (!this.gate || !this.gateOpen) return;
+    this.gateOpen = false;
+    this.sendControl({ type: 'vad', speaking: false });
+  }
+
+  // ---- audio in
+
+  onCaptured({ pcm, at, level }) {
+    this.emit('level', level);
+    if (this.record) {
+      if (this.rec.micStart === null) this.rec.micStart = at;
+      this.rec.mic.push(pcm);
+    }
+    if (this.gateOpen) {
+      this.sendFrame(pcm);
+    } else {
+      this.preRoll.push(pcm);
+      if (this.preRoll.length > PRE_ROLL_FRAMES) this.preRoll.shift();
+    }
+  }
+
+  sendFrame(pcm) {
+    if (this.transport !== 'ws' || !this.ws || this.ws.readyState !== WebSocket.OPEN || !this.ready) return;
+    this.ws.send(pcm.buffer);
+    this.stats.framesSent++;
+    this.stats.bytesSent += pcm.byteLength;
+  }
+
+  sendControl(msg) {
+    const text = JSON.stringify(msg);
+    if (this.transport === 'ws') {
+      if (this.ws?.readyState === WebSocket.OPEN && this.ready) this.ws.send(text);
+    } else if (this.dc?.readyState === 'open') {
+      this.dc.send(text);
+    }
+  }
+
+  // ---- audio out
+
+  async setupPlayback() {
+    this.playback = new AudioWorkletNode(this.ctx, 'callport-playback', { outputChannelCount: [1] });
+    this.playback.connect(this.ctx.destination);
+    this.playback.port.onmessage = (e) => {
+      const m = e.data;
+      if (m.type === 'played') this.sendControl({ type: 'played', name: m.name });
+      else if (m.type === 'playing') this.onPlaying();
+      else if (m.type === 'idle') this.playing = false;
+    };
+    if (this.record) this.tap(this.playback);
+  }
+
+  tap(node) {
+    const tap = new AudioWorkletNode(this.ctx, 'callport-capture');
+    node.connect(tap);
+    tap.port.onmessage = (e) => {
+      if (this.rec.remoteStart === null) this.rec.remoteStart = e.data.at;
+      this.rec.remote.push(e.data.pcm);
+    };
+  }
+
+  onPlaying() {
+    this.playing = true;
+    if (this.speechEndAt !== null) {
+      this.emit('latency', { source: 'page', ms: performance.now() - this.speechEndAt });
+      this.speechEndAt = null;
+    }
+  }
+
+  flushPlayback() {
+    if (this.playback) this.playback.port.postMessage({ type: 'clear' });
+    if (this.remoteAudio) this.remoteAudio.muted = true;
+    this.playing = false;
+  }
+
+  // ---- control messages (same on both transports)
+
+  onControl(text) {
+    let m;
+    try { m = JSON.parse(text); } catch { return; }
+    switch (m.type) {
+      case 'ready': this.ready = true; this.callId = m.call_id; this.emit('state', 'live'); break;
+      case 'transcript': this.emit('transcript', m); break;
+      case 'state':
+        this.agentState = m.state;
+        if (m.state !== 'speaking') this.resumeAgentAudio();
+        this.emit('agentState', m.state);
+        break;
+      case 'latency': this.emit('latency', { source: 'server', ms: m.ms }); break;
+      case 'mark': this.playback?.port.postMessage({ type: 'mark', name: m.name }); break;
+      case 'clear': this.flushPlayback(); this.resumeAgentAudio(); break;
+      case 'error': console.warn('callport:', m.message); break;
+      case 'bye': this.hangup(false, m.reason); break;
+      default: break;
+    }
+  }
+
+  resumeAgentAudio() {
+    this.dropAgentAudio = false;
+    if (this.remoteAudio) this.remoteAudio.muted = false;
+  }
+
+  // ---- WebSocket transport
+
+  connectWs(token) {
+    const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
+    const url = `${proto}//${location.host}${this.config.ws}?token=${encodeURIComponent(token.token)}`;
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(url);
+      ws.binaryType = 'arraybuffer';
+      this.ws = ws;
+      let opened = false;
+      ws.onopen = async () => {
+        opened = true;
+        await this.setupPlayback();
+        ws.send(JSON.stringify({ type: 'start', sample_rate: 16000, gated: this.gate, client: navigator.userAgent }));
+        resolve();
+      };
+      ws.onmessage = (e) => {
+        if (typeof e.data === 'string') { this.onControl(e.data); return; }
+        this.stats.framesReceived++;
+        if (!this.dropAgentAudio) this.playback.port.postMessage({ type: 'audio', pcm: new Int16Array(e.data) });
+      };
+      ws.onerror = () => { if (!opened) reject(new CallError('unreachable', 'Cannot open the call connection to the server.')); };
+      ws.onclose = (e) => {
+        if (!opened) { reject(new CallError('unreachable', 'The server closed the call connection.')); return; }
+        this.hangup(false, e.code === 1000 ? 'ended' : `connection closed (${e.code})`);
+      };
+    });
+  }
+
+  // ---- WebRTC transport
+
+  async connectRtc(token) {
+    const pc = new RTCPeerConnection({ iceServers: token.ice_servers || [] });
+    this.pc = pc;
+    const [track] = this.stream.getAudioTracks();
+    pc.addTransceiver(track, { direction: 'sendrecv' });
+    this.dc = pc.createDataChannel('control');
+    this.dc.onmessage = (e) => this.onControl(e.data);
+    this.remoteAudio = document.getElementById('remote') || new Audio();
+    pc.ontrack = (e) => {
+      const remote = e.streams[0] || new MediaStream([e.track]);
+      // Chromium only decodes a remote track that some element plays; the <audio> element is
+      // also the standard echo-cancellation reference.
+      this.remoteAudio.srcObject = remote;
+      this.remoteAudio.play().catch(() => {});
+      this.remoteSource = this.ctx.createMediaStreamSource(remote);
+      if (this.record) this.tap(this.remoteSource);
+    };
+    pc.onconnectionstatechange = () => {
+      if (['failed', 'closed'].includes(pc.connectionState)) this.hangup(false, `WebRTC ${pc.connectionState}`);
+    };
+    await pc.setLocalDescription(await pc.createOffer());
+    await new Promise((resolve) => {
+      if (pc.iceGatheringState === 'complete') { resolve(); return; }
+      const timer = setTimeout(resolve, ICE_WAIT_MS);
+      pc.addEventListener('icegatheringstatechange', () => {
+        if (pc.iceGatheringState === 'complete') { clearTimeout(timer); resolve(); }
+      });
+    });
+    let res;
+    try {
+      res = await fetch(this.config.offer, {
+        method: 'POST', headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ sdp: pc.localDescription.sdp, type: 'offer', token: token.token }),
+      });
+    } catch {
+      throw new CallError('unreachable', 'Cannot reach the callport server.');
+    }
+    if (!res.ok) throw new CallError('refused', `The server refused the WebRTC call (HTTP ${res.status}).`);
+    await pc.setRemoteDescription(await res.json());
+  }
+
+  // ---- end
+
+  async hangup(local = true, reason = 'ended') {
+    if (this.ended) return;
+    this.ended = true;
+    if (local) this.sendControl({ type: 'hangup' });
+    try { this.vad?.pause(); this.vad?.destroy?.(); } catch { /* already gone */ }
+    this.ws?.close(1000);
+    setTimeout(() => this.pc?.close(), local ? 100 : 0);
+    this.stream?.getTracks().forEach((t) => t.stop());
+    if (this.remoteAudio) this.remoteAudio.srcObject = null;
+    await this.ctx?.close().catch(() => {});
+    this.emit('ended', reason);
+  }
+
+  // For tests and the bench: recordings as base64 PCM16 at 16 kHz, aligned by context frame.
+  dump() {
+    const join = (parts) => {
+      const n = parts.reduce((a, p) => a + p.length, 0);
+      const all = new Int16Array(n);
+      let o = 0;
+      for (const p of parts) { all.set(p, o); o += p.length; }
+      let s = '';
+      const bytes = new Uint8Array(all.buffer);
+      for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+      return btoa(s);
+    };
+    return {
+      rate: this.ctx ? this.ctx.sampleRate : 0,
+      mic: join(this.rec.mic), micStart: this.rec.micStart,
+      remote: join(this.rec.remote), remoteStart: this.rec.remoteStart,
+    };
+  }
+}
+
+export class CallError extends Error {
+  constructor(kind, message) { super(message); this.kind = kind; }
+}

@@ -1,0 +1,177 @@
+"""Shared by the browser tests and bench/bench_browser.py: a real server on loopback, headless
+Debian Chromium with a fake microphone, and audio alignment maths.
+
+Never runs ``playwright install``: Chromium is /usr/bin/chromium.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import shutil
+import socket
+import subprocess
+import wave
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import uvicorn
+from starlette.applications import Starlette
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+]
+
+
+def have_chromium() -> bool:
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        return False
+    return Path(CHROMIUM).exists()
+
+
+def synth_wav(path: Path, sentences: list[str], *, lead_s: float = 1.0, gap_s: float = 2.0,
+              tail_s: float = 1.0, rate: int = 48_000) -> list[tuple[float, float]]:
+    """Write a 48 kHz mono WAV of espeak-ng speech padded with silence; returns speech spans."""
+    if not shutil.which("espeak-ng"):
+        raise RuntimeError("espeak-ng is not installed")
+    parts: list[np.ndarray] = [np.zeros(int(lead_s * rate), np.int16)]
+    spans: list[tuple[float, float]] = []
+    t = lead_s
+    for i, text in enumerate(sentences):
+        raw = subprocess.run(["espeak-ng", "-v", "en-us", "-s", "165", "--stdout", text],
+                             check=True, capture_output=True).stdout
+        pcm = _wav_bytes_to_pcm(raw, rate)
+        spans.append((t, t + len(pcm) / rate))
+        parts.append(pcm)
+        t += len(pcm) / rate
+        pad = gap_s if i < len(sentences) - 1 else tail_s
+        parts.append(np.zeros(int(pad * rate), np.int16))
+        t += pad
+    write_wav(path, np.concatenate(parts), rate)
+    return spans
+
+
+def _wav_bytes_to_pcm(raw: bytes, rate: int) -> np.ndarray:
+    import io
+
+    import soxr
+
+    with wave.open(io.BytesIO(raw)) as w:
+        src_rate = w.getframerate()
+        pcm = np.frombuffer(w.readframes(w.getnframes()), "<i2")
+    out = soxr.resample(pcm.astype(np.float32) / 32768, src_rate, rate)
+    return np.clip(out * 32767 * 0.9, -32768, 32767).astype(np.int16)
+
+
+def write_wav(path: Path, pcm: np.ndarray, rate: int) -> None:
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(pcm.astype("<i2").tobytes())
+
+
+def read_wav_16k(path: Path) -> np.ndarray:
+    import soxr
+
+    with wave.open(str(path)) as w:
+        rate = w.getframerate()
+        pcm = np.frombuffer(w.readframes(w.getnframes()), "<i2").astype(np.float32) / 32768
+    return soxr.resample(pcm, rate, 16_000).astype(np.float32)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.asynccontextmanager
+async def serve(app: Starlette, host: str = "127.0.0.1") -> AsyncIterator[str]:
+    """Run ``app`` with uvicorn on a free port in this event loop; yields the base URL."""
+    port = free_port(host)
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    for _ in range(200):
+        if server.started:
+            break
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.02)
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.should_exit = True
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(task, 5)
+
+
+@contextlib.asynccontextmanager
+async def chromium(wav: Path, *, loop: bool = False) -> AsyncIterator[Any]:
+    from playwright.async_api import async_playwright
+
+    capture = str(wav) + ("" if loop else "%noloop")  # wav must be an absolute path
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(
+            executable_path=CHROMIUM, headless=True,
+            args=[*CHROMIUM_ARGS, f"--use-file-for-fake-audio-capture={capture}"])
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+@dataclass(frozen=True, slots=True)
+class Recording:
+    rate: int
+    mic: np.ndarray  # float32 at 16 kHz
+    mic_start: float  # context frame of mic[0]
+    remote: np.ndarray
+    remote_start: float
+
+
+async def dump(page: Any) -> Recording:
+    raw = await page.evaluate("window.callport.call.dump()")
+
+    def dec(text: str) -> np.ndarray:
+        return np.frombuffer(base64.b64decode(text), "<i2").astype(np.float32) / 32768
+
+    return Recording(int(raw["rate"]), dec(raw["mic"]), float(raw["micStart"] or 0),
+                     dec(raw["remote"]), float(raw["remoteStart"] or 0))
+
+
+def best_lag(ref: np.ndarray, sig: np.ndarray, max_lag: int) -> int:
+    """Lag (samples) by which ``sig`` is delayed relative to ``ref``, by FFT cross-correlation."""
+    n = len(ref) + len(sig)
+    size = 1 << (n - 1).bit_length()
+    corr = np.fft.irfft(np.fft.rfft(sig, size) * np.conj(np.fft.rfft(ref, size)), size)
+    lags = np.concatenate([np.arange(0, max_lag + 1), np.arange(-max_lag, 0)])
+    values = np.concatenate([corr[: max_lag + 1], corr[size - max_lag:]])
+    return int(lags[int(np.argmax(values))])
+
+
+def aligned_r(ref: np.ndarray, sig: np.ndarray, max_lag: int) -> tuple[float, int, float]:
+    """Pearson r after the best alignment, the lag, and the gain (rms sig / rms ref)."""
+    lag = best_lag(ref, sig, max_lag)
+    if lag >= 0:
+        a, b = ref, sig[lag:]
+    else:
+        a, b = ref[-lag:], sig
+    n = min(len(a), len(b))
+    a, b = a[:n], b[:n]
+    active = np.abs(a) > 1e-4
+    if n == 0 or active.sum() < 100:
+        return 0.0, lag, 0.0
+    r = float(np.corrcoef(a, b)[0, 1])
+    gain = float(np.sqrt(np.mean(b[active] ** 2) / np.mean(a[active] ** 2)))
+    return r, lag, gain

@@ -58,7 +58,8 @@ _TIME_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
         r"\b(?:(?:at|by|around|from)\s+)?(\d{1,2})(?::(\d{2})|\s+(\d{2})(?=\s+(?:am|pm)\b))?"
         r"\s*(am|pm)\b(?:\s+in\s+the\s+(morning|afternoon|evening))?")),
     ("at_clock", re.compile(
-        r"\b(?:at|by|around)\s+(\d{1,2})(?::(\d{2})|\s+(\d{2})\b)?"
+        r"\b(?:at|by|around)\s+(\d{1,2})(?!\s+(?:days?|weeks?|hours?|minutes?|mins?)\b)"
+        r"(?::(\d{2})|\s+(\d{2})\b)?"
         r"(?:\s+o\s*'?\s*clock)?(?:\s+in\s+the\s+(morning|afternoon|evening)|\s+(tonight))?\b")),
     ("hhmm", re.compile(r"\b(\d{1,2}):(\d{2})\b")),
 )  # fmt: skip

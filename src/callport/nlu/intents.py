@@ -141,7 +141,7 @@ class IntentClassifier:
         )
         return IntentResult(
             intent=self._intents[best] if accepted else None,
-            score=best_score,
+            score=min(best_score, 1.0),
             runner_up=self._intents[second] if second is not None else None,
             runner_up_score=second_score,
             best_guess=self._intents[best],

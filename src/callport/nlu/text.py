@@ -31,6 +31,7 @@ ORDINALS = {
 FILLERS = frozenset({"um", "umm", "uh", "uhh", "erm", "er", "hmm", "mm", "ah", "eh"})
 
 _PUNCT = re.compile(r"[^\w\s:'/-]")
+_LONE_COLON = re.compile(r"(?<!\d):|:(?!\d)")
 _SPACES = re.compile(r"\s+")
 _AMPM = re.compile(r"\b([ap])\.?\s?m\b\.?", re.IGNORECASE)
 _GLUED_AMPM = re.compile(r"\b(\d{1,2})(?::(\d{2}))?([ap]m)\b")
@@ -84,6 +85,7 @@ def normalize(text: str) -> str:
     text = _AMPM.sub(lambda m: f" {m.group(1)}m ", text)
     text = _PUNCT.sub(" ", text)
     text = text.replace("-", " ")
+    text = _LONE_COLON.sub(" ", text)
     words = [w.strip("'") for w in _SPACES.split(text)]
     words = [w for w in words if w and w not in FILLERS]
     words = _words_to_numbers(words)

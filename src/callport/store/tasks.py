@@ -89,7 +89,7 @@ def sort_key(task: Task) -> tuple[bool, datetime, int]:
 
 _STOP = frozenset(
     {"a", "an", "the", "to", "my", "of", "for", "on", "at", "in", "and", "task", "tasks"}
-    | {"item", "thing", "that", "this", "it", "called", "one"}
+    | {"item", "thing", "that", "this", "it", "called", "one", "i", "is", "was", "with"}
 )
 _WORD = re.compile(r"[a-z0-9']+")
 
@@ -101,7 +101,7 @@ def title_words(text: str) -> list[str]:
 def _word_match(a: str, b: str) -> float:
     if a == b:
         return 1.0
-    if len(a) >= 4 and len(b) >= 4 and (a.startswith(b) or b.startswith(a)):
+    if min(len(a), len(b)) >= 3 and (a.startswith(b) or b.startswith(a)):
         return 0.9  # "call" / "calling", "groceries" / "grocery"
     if len(a) == len(b) >= 3 and sum(x != y for x, y in zip(a, b, strict=True)) == 1:
         return 0.8  # one letter misheard ("mum" / "mom")

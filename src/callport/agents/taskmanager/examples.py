@@ -30,7 +30,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "remind me to call mom at 5 pm",
         "put pick up the kids on my list",
         "I need to renew my passport next week",
-        "make a new to do water the plants",
+        "make a new to do repaint the fence",
         "at a task to buy bread",
         "add the task book flights",
         "can you add walk the dog tonight",
@@ -227,6 +227,7 @@ def build_classifier(threshold: float = 0.3, margin: float = 0.02) -> IntentClas
         keywords=KEYWORDS,
         out_of_scope=OUT_OF_SCOPE,
         boosts=BOOSTS,
+        boost=0.15,
         threshold=threshold,
         margin=margin,
     )

@@ -20,13 +20,13 @@ import numpy as np
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-from callport.agents.base import CallInfo  # noqa: E402
-from callport.call.memory import MemoryLeg  # noqa: E402
-from callport.config import load_settings  # noqa: E402
-from callport.flows.echo import echo_flow  # noqa: E402
-from callport.server.runtime import Runtime  # noqa: E402
-from callport.store.calls import MemoryCallStore  # noqa: E402
-from callport.store.tasks import MemoryTaskStore  # noqa: E402
+from callport.agents.base import CallInfo
+from callport.call.memory import MemoryLeg
+from callport.config import load_settings
+from callport.flows.echo import echo_flow
+from callport.server.runtime import Runtime
+from callport.store.calls import MemoryCallStore
+from callport.store.tasks import MemoryTaskStore
 
 
 def caller_audio(seconds: float, rate: int, seed: int) -> np.ndarray:
@@ -40,15 +40,17 @@ def caller_audio(seconds: float, rate: int, seed: int) -> np.ndarray:
     return np.clip(pcm, -32768, 32767).astype(np.int16)
 
 
-class NoVad:
-    def new_stream(self, sample_rate: int) -> object:
-        return None
-
-
 async def run(n: int, seconds: float, vad: str) -> tuple[float, int]:
-    settings = load_settings(None, env={"CALLPORT_TURN_VAD": "webrtc" if vad == "webrtc" else "silero"})
-    runtime = Runtime(settings=settings, store=MemoryTaskStore(), calls=MemoryCallStore(),
-                      stt=object(), tts=object(), agent_factory=lambda info: object())  # type: ignore[arg-type]
+    engine = "webrtc" if vad == "webrtc" else "silero"
+    settings = load_settings(None, env={"CALLPORT_TURN_VAD": engine})
+    runtime = Runtime(
+        settings=settings,
+        store=MemoryTaskStore(),
+        calls=MemoryCallStore(),
+        stt=object(),  # type: ignore[arg-type]
+        tts=object(),  # type: ignore[arg-type]
+        agent_factory=lambda info: object(),  # type: ignore[arg-type,return-value]
+    )
     if vad != "none":
         _ = runtime.vad  # load the model outside the measurement
         runtime.vad.new_stream(8000)
@@ -77,19 +79,21 @@ async def run(n: int, seconds: float, vad: str) -> tuple[float, int]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--calls", default="1,10,50,100")
     ap.add_argument("--vad", default="silero", choices=["silero", "webrtc", "none"])
     args = ap.parse_args()
     print(f"CallSession, echo flow, 8 kHz, VAD={args.vad}, {args.seconds:.0f} s of audio per call")
-    print(f"{'calls':>6} {'CPU-ms per call-s':>18} {'calls per core':>15} {'frames echoed/call':>19}")
+    print(f"{'calls':>6} {'CPU-ms per call-s':>18} {'calls per core':>15} {'frames/call':>12}")
     asyncio.run(run(1, 1.0, args.vad))  # warm-up: model load, first inferences
     for n in [int(x) for x in args.calls.split(",")]:
         ms, frames = asyncio.run(run(n, args.seconds, args.vad))
         per_core = 1000.0 / ms if ms > 0 else float("inf")
         echoed = "fell behind" if frames < 0 else str(frames)
-        print(f"{n:>6} {ms:>18.2f} {per_core:>15.0f} {echoed:>19}")
+        print(f"{n:>6} {ms:>18.2f} {per_core:>15.0f} {echoed:>12}")
 
 
 if __name__ == "__main__":

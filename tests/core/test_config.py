@@ -30,7 +30,8 @@ def test_toml_then_env_precedence(tmp_path: Path) -> None:
 
 
 def test_env_lists_and_bools() -> None:
-    s = load_settings(None, env={"CALLPORT_TWILIO_NUMBERS": "+1, +2", "CALLPORT_SIP_ENABLED": "yes"})
+    env = {"CALLPORT_TWILIO_NUMBERS": "+1, +2", "CALLPORT_SIP_ENABLED": "yes"}
+    s = load_settings(None, env=env)
     assert s.twilio.numbers == ("+1", "+2") and s.sip.enabled is True
 
 

@@ -100,6 +100,12 @@ def test_detects_every_key_once_in_order(rate: int) -> None:
         assert abs(hit.at - (0.1 + 0.2 * k)) <= 0.011
 
 
+@pytest.mark.parametrize("rate", [22050, 24000, 48000])
+def test_detects_at_other_rates(rate: int) -> None:
+    x = dtmf_sequence("0#7", sample_rate=rate, duration_ms=50, gap_ms=50)
+    assert digits(detect(x, rate, 7.0)) == "0#7"
+
+
 @pytest.mark.parametrize(
     ("encode", "decode"), [(ulaw_encode, ulaw_decode), (alaw_encode, alaw_decode)]
 )

@@ -156,7 +156,8 @@ class DtmfDetector:
 
     __slots__ = (
         "_active",
-        "_basis",
+        "_basis_first",
+        "_basis_second",
         "_block",
         "_buf",
         "_candidate",
@@ -168,9 +169,8 @@ class DtmfDetector:
         "_min_purity",
         "_misses",
         "_onset",
-        "_quarter_len",
-        "_quarters",
         "_rate",
+        "_scale",
         "_streak",
         "_twist",
     )
@@ -188,21 +188,21 @@ class DtmfDetector:
         if sample_rate < 4000:
             raise ValueError(f"sample_rate must be at least 4000 Hz, got {sample_rate}")
         self._rate = sample_rate
-        self._block = round(sample_rate * 0.020)
+        self._block = 4 * round(sample_rate * 0.005)  # ~20 ms, four whole 5 ms quarters
         self._hop = self._block // 2
         t = np.arange(self._block, dtype=np.float64) / sample_rate
         freqs = np.array(DTMF_ROWS + DTMF_COLS)
         phase = 2.0 * np.pi * np.outer(t, freqs)
-        self._basis = np.concatenate([np.cos(phase), np.sin(phase)], axis=1).astype(np.float32)
+        basis = np.concatenate([np.cos(phase), np.sin(phase)], axis=1).astype(np.float32)
+        self._basis_first = np.ascontiguousarray(basis[: self._hop])
+        self._basis_second = np.ascontiguousarray(basis[self._hop :])
+        self._scale = np.float32(2.0 / (self._block * self._block))  # |X|^2 -> mean square
         # A sine of peak A at level L dBFS has mean square (A*32767)^2 / 2.
         self._min_level = (32767.0 * 10.0 ** (min_level_dbfs / 20.0)) ** 2 / 2.0
         self._twist = _db(max_twist_db)
         self._min_peak = _db(min_peak_db)
         self._min_purity = min_purity
         self._max_ripple = _db(max_ripple_db)
-        bounds = np.linspace(0, self._block, 5).round().astype(np.intp)
-        self._quarters = bounds[:4]
-        self._quarter_len = np.diff(bounds).astype(np.float32)
         self._buf = np.zeros(0, dtype=np.float32)
         self._consumed = 0  # stream index of self._buf[0]
         self._candidate: str | None = None
@@ -245,31 +245,39 @@ class DtmfDetector:
         return hits
 
     def _votes(self, buf: NDArray[np.float32], blocks: int) -> list[str | None]:
-        """The digit each block votes for, or None."""
-        frames = np.lib.stride_tricks.sliding_window_view(buf, self._block)[:: self._hop][:blocks]
-        proj = frames @ self._basis  # (blocks, 16): cos and sin parts
-        n = self._block
-        power = (proj[:, :8] ** 2 + proj[:, 8:] ** 2) * (2.0 / (n * n))  # mean square per tone
-        quarters = np.add.reduceat(frames * frames, self._quarters, axis=1) / self._quarter_len
-        energy = quarters.mean(axis=1)
-        steady = quarters.max(axis=1) <= quarters.min(axis=1) * self._max_ripple
+        """The digit each block votes for, or None.
+
+        Block i is hop-sized segments i and i+1, so every sum over a block is a sum of two
+        per-segment sums: one reshape, no strided windows, no Python loop.
+        """
+        hop = self._hop
+        seg = buf[: (blocks + 1) * hop].reshape(blocks + 1, hop)
+        proj = seg @ self._basis_first
+        proj[:-1] += seg[1:] @ self._basis_second  # (blocks, 16): cos and sin parts
+        proj = proj[:-1]
+        proj *= proj
+        power = (proj[:, :8] + proj[:, 8:]) * self._scale  # mean square of each tone
         rows, cols = power[:, :4], power[:, 4:]
+        pr = rows.max(axis=1)
+        pc = cols.max(axis=1)
+        halves = seg.reshape(blocks + 1, 2, hop // 2)
+        quarter = np.einsum("ijk,ijk->ij", halves, halves)  # energy of each 5 ms quarter
+        energy = (quarter[:-1].sum(axis=1) + quarter[1:].sum(axis=1)) / self._block
+        # Cheap gate first: speech, music and silence almost always fail purity or level.
+        ok = (pr + pc >= energy * self._min_purity) & (np.minimum(pr, pc) >= self._min_level)
+        if not ok.any():
+            return [None] * blocks
         r = rows.argmax(axis=1)
         c = cols.argmax(axis=1)
-        idx = np.arange(blocks)
-        pr = rows[idx, r]
-        pc = cols[idx, c]
-        rows_other = np.where(np.arange(4) == r[:, None], 0.0, rows).max(axis=1)
-        cols_other = np.where(np.arange(4) == c[:, None], 0.0, cols).max(axis=1)
-        ok = (
-            (pr >= self._min_level)
-            & (pc >= self._min_level)
-            & (pr <= pc * self._twist)
+        second_r = np.sort(rows, axis=1)[:, 2]
+        second_c = np.sort(cols, axis=1)[:, 2]
+        quarters = np.concatenate([quarter[:-1], quarter[1:]], axis=1)
+        ok &= (
+            (pr <= pc * self._twist)
             & (pc <= pr * self._twist)
-            & (pr >= rows_other * self._min_peak)
-            & (pc >= cols_other * self._min_peak)
-            & (pr + pc >= energy * self._min_purity)
-            & steady
+            & (pr >= second_r * self._min_peak)
+            & (pc >= second_c * self._min_peak)
+            & (quarters.max(axis=1) <= quarters.min(axis=1) * self._max_ripple)
         )
         return [_KEYPAD[ri][ci] if good else None for ri, ci, good in zip(r, c, ok, strict=True)]
 

@@ -8,11 +8,14 @@ audio played by the page's playback worklet correlates with what the page captur
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 from browser_harness import aligned_r, chromium, dump, have_chromium, read_wav_16k, serve, synth_wav
+from browser_netns_run import run_in_netns
 from starlette.applications import Starlette
 
 from callport.channels.browser import create
@@ -65,3 +68,18 @@ async def test_websocket_echo_fidelity(speech_wav: Path) -> None:
     round_trip_ms = (lag_echo + offset) / 16
     assert 0 < round_trip_ms < 500, round_trip_ms
     print(f"server r={r:.4f} gain={gain:.3f}; echo r={r_echo:.4f} rt {round_trip_ms:.0f} ms")
+
+
+@pytest.mark.skipif(shutil.which("unshare") is None or os.geteuid() != 0,
+                    reason="needs root and unshare for a private network namespace")
+def test_webrtc_echo_fidelity_in_network_namespace(speech_wav: Path) -> None:
+    result = run_in_netns(["echo", "webrtc", str(speech_wav), "--seconds", "8"])
+    assert not result["errors"], result
+    assert result["call_id"].startswith("rtc-")
+    assert result["hangup"] == "caller hung up"
+    assert result["seconds_received"] >= 7.0
+    assert result["r"] >= 0.95, result  # Opus is lossy; processing off
+    assert 0.8 < result["gain"] < 1.2, result  # stereo frames: no -3 dB
+    # Echo through aiortc and back: NetEq time-stretches, so one global alignment is loose.
+    assert result["r_echo"] > 0.3, result
+    assert 50 < result["round_trip_ms"] < 800, result

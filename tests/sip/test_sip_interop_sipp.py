@@ -6,9 +6,9 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from conftest import PCAP_DIR, RecordingRuntime, free_udp_port, needs_sipp, run_sipp
 
 from callport.channels.sip.channel import SipChannel
-from conftest import PCAP_DIR, RecordingRuntime, free_udp_port, needs_sipp, run_sipp
 
 pytestmark = [pytest.mark.slow, pytest.mark.interop, needs_sipp]
 

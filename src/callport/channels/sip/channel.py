@@ -213,6 +213,11 @@ class SipChannel:
     # ---- calls ---------------------------------------------------------------------------
     async def _accept(self, event: IncomingCall) -> None:
         ua = self._ua()
+        if self.settings.answer_delay_ms > 0:
+            self._apply(ua.ringing(event.key, self._now()))
+            await asyncio.sleep(self.settings.answer_delay_ms / 1000)
+            if event.key not in ua.dialogs:
+                return
         try:
             transport, proto, port = await self.pool.open(lambda d, a: None)
         except RuntimeError:

@@ -10,6 +10,7 @@ address packets really come from. ``RtpSender`` stamps outgoing payloads.
 from __future__ import annotations
 
 import struct
+from collections import deque
 from dataclasses import dataclass
 
 _HEADER = struct.Struct("!BBHII")
@@ -105,6 +106,7 @@ class RtpReceiver:
         self.ssrc: int | None = None
         self._expected: int | None = None
         self._held: dict[int, RtpPacket] = {}
+        self._recent: deque[int] = deque(maxlen=64)  # sequence numbers delivered lately
         self._last_ts: int | None = None
         self._last_len = samples_per_packet
         self.received = 0
@@ -133,10 +135,11 @@ class RtpReceiver:
             self.ssrc = pkt.ssrc
             self._expected = pkt.sequence
             self._held.clear()
+            self._recent.clear()
             self._last_ts = None
         assert self._expected is not None
         if pkt.sequence != self._expected and not seq_newer(pkt.sequence, self._expected):
-            if pkt.sequence in self._held or self._seen_recently(pkt.sequence):
+            if pkt.sequence in self._recent:
                 self.duplicates += 1
             else:
                 self.late += 1
@@ -160,11 +163,8 @@ class RtpReceiver:
             break
         return out
 
-    def _seen_recently(self, seq: int) -> bool:
-        assert self._expected is not None
-        return ((self._expected - seq) & 0xFFFF) <= 64
-
     def _deliver(self, pkt: RtpPacket, *, lost: bool) -> AudioPayload | DtmfPacket:
+        self._recent.append(pkt.sequence)
         if pkt.payload_type == self.dtmf_pt:
             return DtmfPacket(pkt.payload, pkt.timestamp)
         gap = 0

@@ -89,7 +89,7 @@ class UserAgent:
         self._by_id: dict[tuple[str, str], str] = {}  # (call-id, local tag) -> key
         self._server: dict[tuple[str, str], tuple[ServerTx, Addr]] = {}
         self._client: dict[str, _ClientCtx] = {}
-        self._merged: dict[tuple[str, str, int], str] = {}
+        self._merged: dict[tuple[str, str, tuple[int, str]], str] = {}
         self._networks = [ipaddress.ip_network(n, strict=False) for n in config.allow_from]
         self._digest = (DigestServer(realm=config.auth_realm, users=dict(config.auth_users))
                         if config.auth_users else None)
@@ -183,7 +183,7 @@ class UserAgent:
 
     def _out_of_dialog(self, req: SipRequest, tx: ServerTx, addr: Addr,
                        now: float) -> list[SipEvent]:
-        merged_key = (req.call_id, req.from_tag, req.cseq[0])
+        merged_key = (req.call_id, req.from_tag, req.cseq)
         branch = req.top_via.branch
         if self._merged.get(merged_key, branch) != branch:
             return self._respond(tx, make_response(req, 482, to_tag=new_tag()), addr, now)
@@ -665,7 +665,7 @@ class UserAgent:
 
     def _merged_gc(self) -> None:
         if len(self._merged) > 4 * (len(self._server) + 16):
-            live = {(tx.request.call_id, tx.request.from_tag, tx.request.cseq[0])
+            live = {(tx.request.call_id, tx.request.from_tag, tx.request.cseq)
                     for tx, _ in self._server.values()}
             self._merged = {k: v for k, v in self._merged.items() if k in live}
 

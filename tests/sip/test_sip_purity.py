@@ -1,0 +1,26 @@
+"""House rule 1: the SIP protocol cores never import asyncio, socket or time."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import callport.channels.sip as sip_pkg
+
+CORES = ["message", "transaction", "dialog", "auth", "sdp", "rtp", "dtmf4733", "media",
+         "useragent", "requests", "events"]
+FORBIDDEN = {"asyncio", "socket", "time", "selectors", "threading"}
+
+
+def test_cores_are_sans_io() -> None:
+    root = Path(sip_pkg.__file__).parent
+    for name in CORES:
+        tree = ast.parse((root / f"{name}.py").read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                mods = {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                mods = {(node.module or "").split(".")[0]}
+            else:
+                continue
+            assert not mods & FORBIDDEN, f"{name}.py imports {mods & FORBIDDEN}"

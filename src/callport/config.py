@@ -148,6 +148,7 @@ class SipSettings:
     user: str = "callport"  # user part of our Contact / From
     max_calls: int = 200
     media_timeout_s: float = 30.0  # no RTP for this long (while expected) -> BYE
+    answer_delay_ms: int = 0  # ring (180) this long before answering inbound calls
     # Inbound trunk: IP/CIDR allowlist (empty: anyone) and/or digest users "name:password".
     allow_from: tuple[str, ...] = ()
     auth_realm: str = "callport"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -23,12 +25,12 @@ def _hide(monkeypatch: pytest.MonkeyPatch, *modules: str) -> None:
     """Make ``import <module>`` fail as if the package were not installed."""
     for name in modules:
         monkeypatch.setitem(sys.modules, name, None)
-    real_find_spec = factory.importlib.util.find_spec
+    real_find_spec = importlib.util.find_spec
 
     def find_spec(name: str, *args: object) -> object:
         return None if name in modules else real_find_spec(name)
 
-    monkeypatch.setattr(factory.importlib.util, "find_spec", find_spec)
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
 
 
 def test_whisper_without_faster_whisper(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -76,13 +78,13 @@ def test_auto_prefers_piper_then_espeak(monkeypatch: pytest.MonkeyPatch) -> None
     pytest.importorskip("piper")
     assert isinstance(factory.make_tts(SpeechSettings(tts="auto")), PiperTTS)
     _hide(monkeypatch, "piper")
-    monkeypatch.setattr(factory.shutil, "which", lambda name: "/usr/bin/" + name)
+    monkeypatch.setattr(shutil, "which", lambda name: "/usr/bin/" + name)
     assert isinstance(factory.make_tts(SpeechSettings(tts="auto")), EspeakTTS)
 
 
 def test_auto_with_nothing_names_both_fixes(monkeypatch: pytest.MonkeyPatch) -> None:
     _hide(monkeypatch, "piper")
-    monkeypatch.setattr(factory.shutil, "which", lambda name: None)
+    monkeypatch.setattr(shutil, "which", lambda name: None)
     with pytest.raises(MissingSpeechDependency) as info:
         factory.make_tts(SpeechSettings(tts="auto"))
     assert LOCAL in str(info.value) and "apt-get install espeak-ng" in str(info.value)
@@ -92,7 +94,7 @@ def test_doctor_rows_say_how_to_fix(monkeypatch: pytest.MonkeyPatch) -> None:
     rows = {name: (ok, detail) for name, ok, detail in factory.describe_speech_stack()}
     assert rows["soxr (resampling)"][0]
     _hide(monkeypatch, "piper", "faster_whisper")
-    monkeypatch.setattr(factory.shutil, "which", lambda name: None)
+    monkeypatch.setattr(shutil, "which", lambda name: None)
     rows = {name: (ok, detail) for name, ok, detail in factory.describe_speech_stack()}
     assert rows["piper-tts (TTS, GPL-3.0)"] == (False, f"{LOCAL}, or use espeak-ng")
     assert rows["faster-whisper (STT)"] == (False, LOCAL)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -72,3 +76,30 @@ async def test_espeak_failure_is_an_error_not_silence() -> None:
 def test_parse_wav_rejects_garbage() -> None:
     with pytest.raises(EspeakError):
         parse_wav(b"not a wav file at all")
+
+
+def _espeak_children() -> list[int]:
+    me, found = os.getpid(), []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            name = stat.read_text().split("(", 1)[1].rsplit(")", 1)[0]
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == me and name.startswith("espeak"):
+            found.append(int(stat.parent.name))
+    return found
+
+
+async def test_cancelled_espeak_is_killed(espeak_tts: EspeakTTS) -> None:
+    """Barge-in cancels synthesis: the espeak-ng child must not outlive it."""
+    task = asyncio.create_task(espeak_tts.synthesize_clause("add a task to buy milk " * 400))
+    for _ in range(200):
+        await asyncio.sleep(0.005)
+        if _espeak_children():
+            break
+    assert _espeak_children(), "espeak-ng never started"
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert _espeak_children() == []

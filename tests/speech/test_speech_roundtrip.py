@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import audioop
 
 import numpy as np
@@ -69,3 +70,16 @@ async def test_faint_noise_does_not_echo_the_prompt(whisper_stt: WhisperSTT) -> 
     # Unguarded, the domain prompt made tiny.en transcribe this as "Add a task as done."
     noise = np.random.default_rng(7).normal(0, 300, 16000).astype(np.int16)
     assert (await whisper_stt.transcribe(noise, 16000)).text == ""
+
+
+async def test_concurrent_calls_are_decoded_one_at_a_time(
+    piper_tts: PiperTTS, whisper_stt: WhisperSTT
+) -> None:
+    """Two callers finishing a turn together both get their own words back."""
+    texts = ["Read my tasks.", "Add a task to buy milk tomorrow."]
+    audio = [await _speak(piper_tts, t) for t in texts]
+    results = await asyncio.gather(
+        *(whisper_stt.transcribe(pcm, piper_tts.sample_rate) for pcm in audio)
+    )
+    assert words(results[0].text)[:2] == ["read", "my"]
+    _assert_heard(results[1].text)

@@ -31,11 +31,11 @@ class FakeRuntime:
 
     settings: Settings
     flow: Flow | None = None
-    calls: list[tuple[Leg, CallInfo]] = field(default_factory=list)
+    started: list[tuple[Leg, CallInfo]] = field(default_factory=list)
     finished: list[str] = field(default_factory=list)
 
     async def run_call(self, leg: Leg, info: CallInfo) -> None:
-        self.calls.append((leg, info))
+        self.started.append((leg, info))
         try:
             if self.flow is not None:
                 await self.flow(leg, info)

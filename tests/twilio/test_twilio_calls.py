@@ -135,14 +135,14 @@ async def test_stream_with_bad_or_reused_token_is_refused(server: Server) -> Non
     await sim.wait_closed_by_server()
     assert sim.ws.close_code == 1008
     first = await server.open_stream(sid, params)  # the genuine token works once...
-    await until(lambda: len(server.runtime.calls) == 1)
+    await until(lambda: len(server.runtime.started) == 1)
     second = await server.open_stream(sid, params)  # ...and only once
     await second.wait_closed_by_server()
     assert second.ws.close_code == 1008
     _, other_params = await server.dial_in()
     stolen = await server.open_stream(sid, other_params)  # a token is bound to its CallSid
     await stolen.wait_closed_by_server()
-    assert len(server.runtime.calls) == 1
+    assert len(server.runtime.started) == 1
     await first.stop()
     await until(lambda: len(server.runtime.finished) == 1)
 
@@ -230,4 +230,4 @@ async def test_websocket_without_start_starts_nothing(server: Server) -> None:
     await ws.send('{"event":"connected","protocol":"Call","version":"1.0.0"}')
     await ws.close()
     await asyncio.sleep(0.1)
-    assert server.runtime.calls == []
+    assert server.runtime.started == []

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import xml.etree.ElementTree as ET
 from collections import deque
@@ -196,14 +197,15 @@ class StreamSim:
         )
 
     async def stop(self) -> None:
-        await self.send_json(
-            {
-                "event": "stop",
-                "sequenceNumber": self._next_seq(),
-                "streamSid": self.stream_sid,
-                "stop": {"accountSid": ACCOUNT_SID, "callSid": self.call_sid},
-            }
-        )
+        with contextlib.suppress(websockets.ConnectionClosed):
+            await self.send_json(
+                {
+                    "event": "stop",
+                    "sequenceNumber": self._next_seq(),
+                    "streamSid": self.stream_sid,
+                    "stop": {"accountSid": ACCOUNT_SID, "callSid": self.call_sid},
+                }
+            )
         await self.close()
 
     async def close(self) -> None:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ import numpy as np
 
 from callport.agents.base import CallInfo
 from callport.audio.g711 import alaw_decode, alaw_encode, ulaw_decode, ulaw_encode
+from callport.audio.tones import dtmf_sequence
 from callport.call.events import (
     PCM16,
     AudioIn,
@@ -216,9 +216,7 @@ class MediaStreamLeg:
         if self._control is not None and self._control.sends_dtmf:
             await self._control.send_dtmf(self.provider_call_id, digits)
             return
-        tones = importlib.import_module("callport.audio.tones")  # in-band DTMF
-        pcm: PCM16 = tones.dtmf_sequence(digits, sample_rate=self._rate)
-        await self.send_audio(pcm)
+        await self.send_audio(dtmf_sequence(digits, sample_rate=self._rate))  # in-band
 
     # ----------------------------------------------------------------- driver side
 
@@ -296,7 +294,7 @@ class Admission:
 
 Receive = Callable[[], Awaitable[str | bytes | None]]  # None: the socket closed
 Admit = Callable[[StreamStart, StreamConnected | None], Admission | None]
-RunCall = Callable[[Leg, CallInfo], Awaitable[None]]
+RunCall = Callable[[Leg, CallInfo], Awaitable[object]]
 
 POLICY_VIOLATION = 1008
 PROTOCOL_ERROR = 1002

@@ -14,14 +14,14 @@ Routes (paths from ``[twilio]`` settings):
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hmac
 import logging
-import secrets
 import time
 import uuid
-from collections.abc import Callable, Sequence
-from typing import Protocol
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any, Protocol
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -43,27 +43,27 @@ from callport.channels.provider import (
     WebhookRejected,
     WebhookRequest,
 )
-from callport.channels.twilio import twiml
+from callport.channels.twilio import tokens, twiml
 from callport.channels.twilio.book import CallBook, TwilioCall
 from callport.channels.twilio.media import TwilioMediaCore
+from callport.channels.twilio.records import CallRecords
 from callport.channels.twilio.rest import TwilioClient
 from callport.channels.twilio.webhooks import TwilioWebhooks, form_params, public_url
 from callport.config import Settings, TwilioSettings
 
 log = logging.getLogger(__name__)
 
-TOKEN_PARAM = "token"
 XML = "application/xml"
-LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost", "testclient"})
+LOOPBACK = frozenset({"127.0.0.1", "::1"})
 
 
 class CallRunner(Protocol):
-    """The part of ``callport.server.runtime.Runtime`` a channel needs."""
+    """The part of ``callport.server.runtime.Runtime`` a channel needs (``calls`` optional)."""
 
     @property
     def settings(self) -> Settings: ...
 
-    async def run_call(self, leg: Leg, info: CallInfo) -> None: ...
+    async def run_call(self, leg: Leg, info: CallInfo) -> object: ...
 
 
 class TwilioChannel:
@@ -74,13 +74,16 @@ class TwilioChannel:
         *,
         runtime: CallRunner,
         control: CallControl | None = None,
-        now: Callable[[], float] = time.monotonic,
+        now: Callable[[], float] = time.time,
     ) -> None:
         self.runtime = runtime
         self.settings: TwilioSettings = runtime.settings.twilio
         self.webhooks = TwilioWebhooks(auth_token=self.settings.auth_token)
-        self.book = CallBook(token_ttl_s=float(self.settings.token_ttl_s))
+        self.book = CallBook()
+        self.records = CallRecords(getattr(runtime, "calls", None))
         self.control = control if control is not None else _control_from(self.settings)
+        self._key = tokens.derive_key(self.settings.auth_token)
+        self._background: set[asyncio.Task[None]] = set()
         self.violations = 0
         self.rejected_webhooks = 0
         self._now = now
@@ -121,7 +124,7 @@ class TwilioChannel:
             content_type=headers.get("content-type", ""),
         )
         try:
-            self.webhooks.verify(hook, now=time.time())
+            self.webhooks.verify(hook, now=self._now())
             return hook, self.webhooks.parse(hook)
         except WebhookRejected:
             self.rejected_webhooks += 1
@@ -134,29 +137,42 @@ class TwilioChannel:
             return _rejected(exc)
         fields = _fields(hook)
         call_sid = fields.get("CallSid", "")
-        call = self.book.by_sid(call_sid)
         now = self._now()
+        call = self.book.by_sid(call_sid)
         if call is None or call.ended_at is not None:
             inbound = fields.get("Direction", "inbound") == "inbound"
-            call = TwilioCall(
-                call_id=uuid.uuid4().hex,
-                provider_call_id=call_sid,
-                direction="inbound" if inbound else "outbound",
-                caller=fields.get("From", ""),
-                callee=fields.get("To", ""),
+            call = self.book.enter(
+                TwilioCall(
+                    call_id=uuid.uuid4().hex,
+                    provider_call_id=call_sid,
+                    direction="inbound" if inbound else "outbound",
+                    caller=fields.get("From", ""),
+                    callee=fields.get("To", ""),
+                ),
+                now=now,
             )
-        token = secrets.token_urlsafe(24)
-        self.book.enter(call, token=token, now=now)
         for event in events:
             self.book.apply(event, now=now)
-        origin = self.settings.public_base_url.rstrip("/") or _origin(hook.url)
+        await self.records.opened(call)
+        base = self.settings.public_base_url.rstrip("/") or _origin(hook.url)
         body = twiml.connect_stream(
-            stream_url=_ws_origin(origin) + self.settings.media_path,
-            parameters={TOKEN_PARAM: token},
-            action_url=origin + self.settings.after_path,
-            status_url=origin + self.settings.status_path,
+            stream_url=_ws_origin(base) + self.settings.media_path,
+            parameters=self._mint(call, now=now),
+            action_url=base + self.settings.after_path,
+            status_url=base + self.settings.status_path,
         )
         return Response(body, media_type=XML)
+
+    def _mint(self, call: TwilioCall, *, now: float) -> dict[str, str]:
+        return tokens.mint(
+            self._key,
+            call_id=call.call_id,
+            direction=call.direction,
+            caller=call.caller,
+            callee=call.callee,
+            provider_call_id=call.provider_call_id,
+            expires_at=now + self.settings.token_ttl_s,
+        )
 
     async def status(self, request: Request) -> Response:
         try:
@@ -165,8 +181,11 @@ class TwilioChannel:
             return _rejected(exc)
         now = self._now()
         for event in events:
-            if self.book.apply(event, now=now) is None:
+            call = self.book.apply(event, now=now)
+            if call is None:
                 log.info("twilio: status callback for unknown call %s", event.provider_call_id)
+            else:
+                await self.records.status(call, type(event).__name__, call.log[-1][1])
         return Response(status_code=204)
 
     async def after(self, request: Request) -> Response:
@@ -213,14 +232,35 @@ class TwilioChannel:
         )
 
     def _admit(self, start: StreamStart, _: StreamConnected | None) -> Admission | None:
-        token = start.custom_parameters.get(TOKEN_PARAM, "")
-        call = self.book.redeem(token, start.provider_call_id, now=self._now()) if token else None
-        if call is None:
+        now = self._now()
+        grant = tokens.check(
+            self._key, start.custom_parameters, provider_call_id=start.provider_call_id, now=now
+        )
+        if grant is None or not self.book.spend(grant.token, expires_at=grant.expires_at, now=now):
             log.warning("twilio: refused stream for %s (bad or used token)", start.provider_call_id)
             return None
+        call = self.book.get(grant.call_id) or self.book.enter(
+            TwilioCall(
+                call_id=grant.call_id,
+                provider_call_id=start.provider_call_id,
+                direction=grant.direction,
+                caller=grant.caller,
+                callee=grant.callee,
+                status="in-progress",
+            ),
+            now=now,
+        )
+        if call.ended_at is not None:
+            return None
+        if not call.provider_call_id:
+            self.book.bind(call.call_id, start.provider_call_id)
+        call.log.append((now, "stream admitted"))
+        self._spawn(self.records.opened(call))
 
         def on_transfer(target: str) -> None:
             call.handoff = target
+            call.log.append((self._now(), f"transfer to {target}"))
+            self._spawn(self.records.event(call.call_id, "transfer", target))
 
         return Admission(
             info=CallInfo(
@@ -229,6 +269,11 @@ class TwilioChannel:
             control=self.control,
             on_transfer=on_transfer,
         )
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     def _on_violation(self, violation: StreamViolation) -> None:
         self.violations += 1
@@ -240,34 +285,10 @@ class TwilioChannel:
         """Dial ``to`` and stream it to this server; returns the call record."""
         if self.control is None:
             raise ProviderError("twilio: no account SID / auth token configured")
-        base = self.settings.public_base_url.rstrip("/")
-        if not base:
-            raise ProviderError("twilio: outbound calls need twilio.public_base_url")
-        caller = from_ or (self.settings.numbers[0] if self.settings.numbers else "")
-        if not caller:
-            raise ProviderError("twilio: no caller number: pass from or set twilio.numbers")
-        call = TwilioCall(
-            call_id=uuid.uuid4().hex, provider_call_id="", direction="outbound",
-            caller=caller, callee=to,
-        )
-        token = secrets.token_urlsafe(24)
-        self.book.enter(call, token=token, now=self._now())
-        status_url = base + self.settings.status_path
-        sid = await self.control.dial(
-            DialRequest(
-                to=to,
-                from_=caller,
-                stream=StreamTarget(
-                    url=_ws_origin(base) + self.settings.media_path,
-                    parameters={TOKEN_PARAM: token},
-                    action_url=base + self.settings.after_path,
-                    status_url=status_url,
-                ),
-                status_url=status_url,
-                machine_detection_url=status_url,
-            )
-        )
-        self.book.bind(call.call_id, sid)
+        now = self._now()
+        call, _ = await dial_out(self.settings, self.control, to, from_, now=now)
+        self.book.enter(call, now=now)
+        await self.records.opened(call)
         return call
 
     async def place_call_endpoint(self, request: Request) -> Response:
@@ -322,3 +343,45 @@ def _ws_origin(origin: str) -> str:
 def _rejected(exc: WebhookRejected) -> Response:
     log.warning("twilio webhook rejected: %s", exc.reason)
     return PlainTextResponse(exc.reason, status_code=exc.status_hint)
+
+
+async def dial_out(
+    settings: TwilioSettings, control: CallControl, to: str, from_: str = "", *, now: float
+) -> tuple[TwilioCall, str]:
+    """Place an outbound call whose stream comes back to ``public_base_url``."""
+    base = settings.public_base_url.rstrip("/")
+    if not base:
+        raise ProviderError("twilio: outbound calls need twilio.public_base_url")
+    caller = from_ or (settings.numbers[0] if settings.numbers else "")
+    if not caller:
+        raise ProviderError("twilio: no caller number: pass from or set twilio.numbers")
+    call = TwilioCall(
+        call_id=uuid.uuid4().hex, provider_call_id="", direction="outbound",
+        caller=caller, callee=to,
+    )
+    parameters = tokens.mint(
+        tokens.derive_key(settings.auth_token),
+        call_id=call.call_id,
+        direction="outbound",
+        caller=caller,
+        callee=to,
+        provider_call_id="",
+        expires_at=now + settings.token_ttl_s,
+    )
+    status_url = base + settings.status_path
+    sid = await control.dial(
+        DialRequest(
+            to=to,
+            from_=caller,
+            stream=StreamTarget(
+                url=_ws_origin(base) + settings.media_path,
+                parameters=parameters,
+                action_url=base + settings.after_path,
+                status_url=status_url,
+            ),
+            status_url=status_url,
+            machine_detection_url=status_url,
+        )
+    )
+    call.provider_call_id = sid
+    return call, sid

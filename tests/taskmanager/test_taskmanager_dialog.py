@@ -164,7 +164,7 @@ async def test_delete_confirm_no_then_yes(agent: TaskManagerAgent, store: Memory
     assert said(await turn(agent, "No, keep it.")) == "Okay, I left it as it is."
     assert await store.get(t.id) is not None
     await turn(agent, "Delete pay rent.")
-    assert said(await turn(agent, "Yes.")) == "Deleted."
+    assert said(await turn(agent, "Yes.")) == "Deleted pay rent."
     assert await store.get(t.id) is None
 
 
@@ -174,7 +174,7 @@ async def test_unclear_answer_repeats_the_question(
     t = await store.add("pay rent")
     await turn(agent, "remove pay rent from my list")
     assert said(await turn(agent, "what's the weather")) == "Please say yes or no. Delete pay rent?"
-    assert said(await turn(agent, digits="1")) == "Deleted."  # keypad 1 = yes
+    assert said(await turn(agent, digits="1")) == "Deleted pay rent."  # keypad 1 = yes
     assert await store.get(t.id) is None
 
 

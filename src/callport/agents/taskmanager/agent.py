@@ -231,7 +231,7 @@ class TaskManagerAgent:
         if pending.action == "delete_all":
             yield Say(f"Deleted {len(deleted)} {'task' if len(deleted) == 1 else 'tasks'}.")
         elif deleted:
-            yield Say("Deleted.")
+            yield Say(f"Deleted {pending.title}." if pending.title else "Deleted.")
         else:
             yield Say("That task was already gone.")
 
@@ -324,7 +324,7 @@ class TaskManagerAgent:
                 yield Say(f"I couldn't find a task called {title}.")
             return
         question = f"Delete {task.title}?"
-        self.state.pending = Confirm("delete", (task.id,), question)
+        self.state.pending = Confirm("delete", (task.id,), question, task.title)
         yield Say(question)
 
     async def _reschedule(self, title: str, when: When | None, now: datetime) -> Outputs:

@@ -27,6 +27,7 @@ class Confirm(Pending):
     action: str  # "delete", "delete_all" or "complete_all"
     task_ids: tuple[int, ...]
     question: str
+    title: str = ""  # the task's title when there is one task
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ from callport.speech.base import STT, TTS
 from callport.vad.turn import TurnDetector
 
 if TYPE_CHECKING:
+    from callport.nlu.intents import IntentClassifier
     from callport.store.calls import CallStore
     from callport.store.tasks import TaskStore
 
@@ -58,6 +59,7 @@ class Runtime:
         self._flow = flow
         self.clock = clock
         self.active: dict[str, Call] = {}
+        self._classifier: IntentClassifier | None = None
 
     # ---- services (lazy) -------------------------------------------------------------
 
@@ -96,8 +98,12 @@ class Runtime:
     def agent_factory(self) -> AgentFactory:
         if self._agent_factory is None:
             from callport.agents.taskmanager import task_manager_factory
+            from callport.agents.taskmanager.examples import build_classifier
 
-            self._agent_factory = task_manager_factory(store=self.store)
+            self._classifier = build_classifier()
+            self._agent_factory = task_manager_factory(
+                store=self.store, classifier=self._classifier
+            )
         return self._agent_factory
 
     @property
@@ -111,6 +117,8 @@ class Runtime:
     async def warmup(self) -> None:
         """Load models now rather than on the first caller."""
         _ = self.vad, self.stt, self.tts, self.agent_factory
+        if self._classifier is not None:
+            await asyncio.to_thread(self._classifier.warm)
         for service in (self._stt, self._tts):
             warm = getattr(service, "warmup", None)
             if warm is not None:

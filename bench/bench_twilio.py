@@ -113,7 +113,8 @@ async def measure(base: str, n: int, seconds: float) -> tuple[float, float, int]
             body, headers = signed_form(url, call_params(sid), AUTH_TOKEN)
             twiml = parse_twiml((await http.post(url, content=body, headers=headers)).text)
             ws = await websockets.connect(twiml.url.replace("wss://", "ws://"), compression=None)
-            sim = StreamSim(ws, call_sid=sid, stream_sid="MZ" + sid[2:], parameters=twiml.parameters)
+            sim = StreamSim(ws, call_sid=sid, stream_sid="MZ" + sid[2:],
+                            parameters=twiml.parameters)
             t = np.arange(8000 * int(seconds + 2)) / 8000
             sim.say((6000 * np.sin(2 * np.pi * (200 + i) * t)).astype(np.int16))
             sims.append(sim)

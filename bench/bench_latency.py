@@ -1,7 +1,8 @@
 """End of caller speech -> first reply audio, by stage, for the embedded stack.
 
 Synthesizes the Task Manager conversation of tests/e2e/requests.toml with Piper, runs it
-through the same CallSession as a phone call (``run_talk``, 8 kHz mu-law both ways) on a
+through the same CallSession as a phone call (``run_talk``, 8 kHz mu-law both ways, in real
+time so speculative STT during the caller's pause counts as it would live) on a
 throwaway database, and prints per turn: endpointing delay (the end-of-turn silence, media
 time), STT, agent (intent + store), TTS time to first clause, and the total, then medians.
 
@@ -42,7 +43,7 @@ async def main_async(phone: bool) -> None:
         for t in turns:
             chunks = [c.pcm async for c in tts.synthesize(t["say"])]
             inputs.append((np.concatenate(chunks), tts.sample_rate))
-        result = await run_talk(runtime, inputs, phone=phone)
+        result = await run_talk(runtime, inputs, phone=phone, realtime=True)
     header = f"{'request':<48} {'endpt':>6} {'stt':>6} {'agent':>6} {'tts':>6} {'total':>7}"
     print(header)
     print("-" * len(header))

@@ -53,14 +53,20 @@ async def run_talk(
     inputs: Sequence[Path | tuple[PCM16, int]],
     *,
     phone: bool = False,
+    realtime: bool = False,
     turn_timeout_s: float = 60.0,
 ) -> TalkResult:
-    """Play each input as one caller turn and collect the agent's replies."""
+    """Play each input as one caller turn and collect the agent's replies.
+
+    ``realtime`` paces caller audio and agent playout at 1x, as on a live call (so early STT
+    during the caller's pause shows in the latency); otherwise audio runs as fast as it can.
+    """
     call_id = "talk-" + uuid.uuid4().hex[:8]
     leg = MemoryLeg(
         call_id=call_id,
         sample_rate=8000 if phone else 16000,
         codec="ulaw" if phone else "pcm",
+        realtime=realtime,
     )
     holder: list[Call] = []
     info = CallInfo(call_id=call_id, channel="memory-phone" if phone else "memory")

@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+from call_fakes import EchoTextAgent, EnergyVad, ScriptedSTT, ToneTTS, tone
 
 from callport.agents.base import CallInfo
 from callport.call.call import Call
@@ -17,8 +18,6 @@ from callport.call.memory import MemoryLeg
 from callport.call.session import CallSession
 from callport.server.metrics import Metrics
 from callport.vad.turn import TurnDetector
-
-from call_fakes import EchoTextAgent, EnergyVad, ScriptedSTT, ToneTTS, tone
 
 
 def make_call(leg: object, stt: ScriptedSTT, agent: EchoTextAgent) -> Call:
@@ -182,5 +181,27 @@ async def test_barge_in_clears_within_one_frame_and_reports_heard_text() -> None
     await until(lambda: len(call.turns) == 2)
     assert call.turns[1].transcript == "stop"
     await leg.hangup("caller")
+    await asyncio.wait_for(task, 5)
+    await call.session.close()
+
+
+async def test_stt_starts_at_the_first_pause_and_is_reused_at_end_of_turn() -> None:
+    leg = MemoryLeg(call_id="t1", sample_rate=8000)
+    stt = ScriptedSTT(["first part", "whole sentence"])
+    agent = EchoTextAgent()
+    call = make_call(leg, stt, agent)
+    task = await run_flow(call)
+    await until(call.listening.is_set)
+    # a 0.26 s pause (past the 0.25 s early cut, short of the 0.3 s end of turn), more speech
+    await leg.speak(tone(0.4, 8000), 8000, trailing_silence_s=0.26)
+    await leg.speak(tone(0.4, 8000), 8000, trailing_silence_s=0.6)
+    await until(lambda: len(call.turns) == 1 and call.listening.is_set())
+    # two speculative transcriptions: the first pause (dropped: speech resumed) and the final
+    # pause, which became the end of turn and was reused rather than transcribed again
+    assert len(stt.heard) == 2
+    assert len(stt.heard[0]) < len(stt.heard[1])
+    record = call.turns[0]
+    assert record.stt_early and record.transcript == "whole sentence"
+    leg.caller_hangup()
     await asyncio.wait_for(task, 5)
     await call.session.close()

@@ -15,6 +15,7 @@ queue and recording work adds primitives here rather than replacing the session.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
@@ -35,7 +36,7 @@ from callport.agents.base import (
 from callport.call.events import PCM16
 from callport.call.notes import AgentState, AgentText, CallerTranscript, TurnLatency
 from callport.call.session import CallerDigit, CallSession, Utterance
-from callport.speech.base import STT, TTS
+from callport.speech.base import STT, TTS, Transcript
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,7 @@ class TurnRecord:
     interrupted: bool = False
     endpoint_ms: float = 0.0
     stt_ms: float = 0.0
+    stt_early: bool = False  # STT started at the caller's first pause (speculatively)
     agent_ms: float = 0.0
     tts_ms: float = 0.0
     first_audio_ms: float | None = None
@@ -79,6 +81,7 @@ class TurnRecord:
             "timing_ms": {
                 "endpoint": round(self.endpoint_ms, 1),
                 "stt": round(self.stt_ms, 1),
+                "stt_started_early": self.stt_early,
                 "agent": round(self.agent_ms, 1),
                 "tts_first_clause": round(self.tts_ms, 1),
                 "end_of_speech_to_first_audio": (
@@ -116,6 +119,8 @@ class Call:
         self.listening = asyncio.Event()  # set while waiting for the caller's next turn
         self._turn_started_wall = 0.0
         self._endpoint_s = 0.0
+        self._early: tuple[float, float, asyncio.Task[Transcript]] | None = None
+        session.on_pause = self._early_stt
 
     @property
     def ended(self) -> bool:
@@ -156,6 +161,26 @@ class Call:
 
     # ---- listening -------------------------------------------------------------------
 
+    def _early_stt(self, utterance: Utterance) -> None:
+        """The caller paused: start STT now; if the pause becomes the end of turn, use it."""
+        self._drop_early()
+        task = asyncio.create_task(self._stt.transcribe(utterance.pcm, utterance.sample_rate))
+        self._early = (utterance.started_at, utterance.ended_at, task)
+
+    def _drop_early(self) -> None:
+        if self._early is not None:
+            self._early[2].cancel()
+            self._early = None
+
+    async def _transcribe(self, turn: Utterance) -> tuple[Transcript, bool]:
+        early = self._early
+        self._early = None
+        if early is not None and (early[0], early[1]) == (turn.started_at, turn.ended_at):
+            return await early[2], True
+        if early is not None:
+            early[2].cancel()
+        return await self._stt.transcribe(turn.pcm, turn.sample_rate), False
+
     async def listen(self, *, timeout: float | None = None) -> AgentInput | None:
         """The caller's next turn as text or digits; None on timeout or hang-up."""
         while True:
@@ -185,7 +210,7 @@ class Call:
             case Utterance():
                 self.session.set_state(AgentState("thinking"))
                 record.endpoint_ms = turn.endpoint_delay * 1000.0
-                result = await self._stt.transcribe(turn.pcm, turn.sample_rate)
+                result, record.stt_early = await self._transcribe(turn)
                 record.stt_ms = result.seconds * 1000.0
                 self.session.metrics.stt_seconds.observe(result.seconds)
                 text = result.text.strip()
@@ -228,10 +253,8 @@ class Call:
             barge.cancel()
         if not task.done():
             task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await task
-            except asyncio.CancelledError:
-                pass
         elif task.exception() is not None:
             log.error("call %s: agent turn failed", self.info.call_id, exc_info=task.exception())
             await self.say("Sorry, something went wrong on my side. Please try again.")

@@ -32,12 +32,13 @@ from callport.call.notes import AgentState, NotifiableLeg, SessionNote
 from callport.call.playout import FrameItem, MarkItem, Playout
 from callport.server.metrics import Metrics
 from callport.vad.base import VadScore, VadStream
-from callport.vad.turn import BargeIn, SpeechStarted, TurnDetector, TurnEnded
+from callport.vad.turn import BargeIn, SpeechStarted, TurnDetector, TurnEnded, TurnState
 
 log = logging.getLogger(__name__)
 
 PRE_ROLL_S = 0.25  # caller audio kept before the detected start of speech
 HISTORY_S = 30.0  # longest caller turn kept for STT
+EARLY_CUT_S = 0.25  # a pause this long hands the flow a speculative utterance (early STT)
 
 
 class VadScorer(Protocol):
@@ -118,6 +119,10 @@ class CallSession:
         self.barge_in_enabled = True
         self.stats = SessionStats()
         self.taps: list[AudioTap] = []
+        # Speculative end of turn: called with the utterance so far once the caller has paused
+        # EARLY_CUT_S, so STT can run while the end-of-turn timer is still counting.
+        self.on_pause: Callable[[Utterance], None] | None = None
+        self._early_cut: float | None = None
         self._media_now = 0.0
         self.turns_produced = 0  # caller turns (speech or digits) handed to the flow
         self.barged = asyncio.Event()
@@ -198,6 +203,11 @@ class CallSession:
         for score in scores:
             for turn_event in self._turn.feed(score):
                 self._on_turn_event(turn_event)
+            if self.on_pause is not None and self._turn.state is TurnState.PAUSING:
+                since = self._turn.pause_started_at
+                if since != self._early_cut and score.at - since >= EARLY_CUT_S - 1e-9:
+                    self._early_cut = since
+                    self.on_pause(self._cut_utterance(self._turn.speech_started_at, since))
 
     def _on_turn_event(self, event: object) -> None:
         match event:

@@ -96,6 +96,16 @@ class TurnDetector:
         return self._state
 
     @property
+    def speech_started_at(self) -> float:
+        """Media time the current (or last) speech began."""
+        return self._started_at
+
+    @property
+    def pause_started_at(self) -> float:
+        """Media time the current pause began (meaningful in the PAUSING state)."""
+        return self._quiet_since
+
+    @property
     def in_speech(self) -> bool:
         """True once speech is confirmed and until the turn ends (pauses included)."""
         return self._state in (TurnState.SPEAKING, TurnState.PAUSING)

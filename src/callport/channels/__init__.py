@@ -7,4 +7,9 @@ its routes and runs its ``start``/``stop`` in the app's lifespan.
 
 from __future__ import annotations
 
-CHANNEL_MODULES: tuple[str, ...] = ()
+CHANNEL_MODULES: tuple[str, ...] = (
+    "callport.channels.twilio",
+    "callport.channels.telnyx",
+    "callport.channels.sip",
+    "callport.channels.browser",  # last: it serves the page at "/"
+)

@@ -216,20 +216,33 @@ def _task_json(task: Task) -> dict[str, object]:
 
 
 async def _call(settings: Settings, args: argparse.Namespace) -> int:
+    from callport.channels.provider import ProviderError
+
     via = args.via or ("sip" if args.to.startswith("sip:") else "twilio")
     to = args.to.removeprefix("tel:")
+    try:
+        return await _place(settings, via, to, args.from_)
+    except (ValueError, ProviderError) as exc:
+        print(f"callport: {via} call failed: {exc}", file=sys.stderr)
+        return 1
+
+
+async def _place(settings: Settings, via: str, to: str, from_: str) -> int:
     if via == "twilio":
         from callport.channels.twilio.cli import place_call as twilio_call
 
-        sid = await twilio_call(settings, to, args.from_)
+        sid = await twilio_call(settings, to, from_)
     elif via == "telnyx":
         from callport.channels.telnyx.cli import place_call as telnyx_call
 
-        sid = await telnyx_call(settings, to, args.from_)
+        sid = await telnyx_call(settings, to, from_)
     else:
-        print("callport: outbound SIP calls run inside the gateway: start `callport serve "
-              "--sip-port 5060` and POST /sip/calls, or see docs/sip.md", file=sys.stderr)
-        return 2
+        from callport.channels.sip.cli import place_call as sip_call
+        from callport.server.runtime import build_runtime
+
+        target = to if to.startswith("sip:") else f"tel:{to}"
+        print(f"callport: calling {target} over SIP; the call runs until hang-up", file=sys.stderr)
+        sid = await sip_call(build_runtime(settings), target)
     print(sid)
     return 0
 

@@ -159,6 +159,10 @@ class SipSettings:
     trunk_username: str = ""
     trunk_password: str = ""
     caller_id: str = ""
+    # REGISTER client: keep this AOR (sip:user@domain) bound at trunk_address (PBX extensions,
+    # Telnyx credential connections), with the trunk credentials.
+    register_aor: str = ""
+    register_expires_s: int = 300
 
     def problems(self) -> list[str]:
         import ipaddress
@@ -180,6 +184,9 @@ class SipSettings:
         for user in self.auth_users:
             if ":" not in user or not user.split(":", 1)[0]:
                 out.append(f"sip.auth_users: {user!r} must be name:password")
+        if self.register_aor and not (self.register_aor.startswith("sip:")
+                                      and "@" in self.register_aor and self.trunk_address):
+            out.append("sip.register_aor: use sip:user@domain and set sip.trunk_address")
         if self.trunk_address:
             host, _, port = self.trunk_address.rpartition(":")
             if port and host and not (port.isdigit() and 0 < int(port) < 65536):

@@ -122,3 +122,25 @@ async def test_digest_challenge_inbound(runtime: RecordingRuntime, tmp_path: Pat
         assert len(runtime.calls) == 1
     finally:
         await ch.stop()
+
+
+async def test_media_timeout_sends_bye(runtime: RecordingRuntime, tmp_path: Path) -> None:
+    from conftest import rtp_range
+
+    from callport.config import SipSettings
+
+    low, high = rtp_range()
+    ch = SipChannel(runtime, settings=SipSettings(
+        host="127.0.0.1", port=0, rtp_port_min=low, rtp_port_max=high, media_timeout_s=1.0))
+    await ch.start()
+    try:
+        # Built-in uac sends no RTP and would hang up only after 6 s: we BYE first.
+        await run_sipp("-sn", "uac", f"127.0.0.1:{ch.port}", "-i", "127.0.0.1",
+                       "-p", str(free_udp_port()), "-m", "1", "-d", "6000",
+                       cwd=tmp_path, timeout=15)
+        await asyncio.sleep(0.1)
+        [call] = runtime.calls
+        assert call.hangup == "media-timeout"
+        assert ch.calls == {} and ch.pool.in_use == set()
+    finally:
+        await ch.stop()

@@ -106,3 +106,23 @@ async def test_outbound_wrong_password_fails(runtime: RecordingRuntime, tmp_path
         assert ch.calls == {} and ch.pool.in_use == set()
     finally:
         await ch.stop()
+
+
+async def test_register_with_digest_and_refresh(runtime: RecordingRuntime,
+                                                tmp_path: Path) -> None:
+    proc, port = await start_sipp_uas(tmp_path, "-sf", str(SCENARIOS / "uas_register.xml"))
+    low, high = rtp_range()
+    ch = SipChannel(runtime, settings=SipSettings(
+        host="127.0.0.1", port=0, rtp_port_min=low, rtp_port_max=high,
+        trunk_address=f"127.0.0.1:{port}", trunk_username="trunkuser",
+        trunk_password="trunkpass", register_aor="sip:bot@127.0.0.1"))
+    await ch.start()
+    try:
+        # 401 -> authenticated REGISTER -> 200 (Expires: 2) -> refresh after ~1 s -> 200.
+        assert await finish(proc) == 0
+        assert ch.registration_state == {"sip:bot@127.0.0.1": "registered"}
+        assert ch.ua is not None
+        reg, _ = ch.ua.registrations["sip:bot@127.0.0.1"]
+        assert reg.cseq == 3 and reg.granted == 2
+    finally:
+        await ch.stop()

@@ -26,6 +26,7 @@ from callport.channels.sip.events import (
     CallProgress,
     IncomingCall,
     MediaUpdated,
+    RegistrationChanged,
     SipEvent,
     TransferRequested,
     TransferResult,
@@ -97,6 +98,7 @@ class SipChannel:
         s = self.settings
         self.pool = RtpPortPool(host=s.host, low=s.rtp_port_min, high=s.rtp_port_max)
         self.port = 0
+        self.registration_state: dict[str, str] = {}
 
     # ---- Channel protocol ----------------------------------------------------------------
     def routes(self) -> Sequence[BaseRoute]:
@@ -116,11 +118,19 @@ class SipChannel:
             auth_users=users,  # type: ignore[arg-type]
             max_calls=s.max_calls))
         self._tick = asyncio.create_task(self._housekeeping(), name="sip-housekeeping")
+        if s.register_aor:
+            creds = (s.trunk_username, s.trunk_password) if s.trunk_username else None
+            registrar = await _resolve(*_split_addr(s.trunk_address))
+            self._apply(self.ua.register(s.register_aor, registrar=registrar, now=self._now(),
+                                         expires=s.register_expires_s, credentials=creds))
         log.info("SIP listening on udp:%s:%d", s.host, self.port)
 
     async def stop(self) -> None:
         for call in list(self.calls.values()):
             self.hangup_call(call.key, "shutdown")
+        if self.ua is not None:
+            for aor in list(self.ua.registrations):
+                self._apply(self.ua.unregister(aor, self._now()))
         tasks = [c.task for c in self.finished + list(self.calls.values()) if c.task]
         if tasks:
             await asyncio.wait(tasks, timeout=2.0)
@@ -181,6 +191,9 @@ class SipChannel:
                     self._apply(self._ua().notify_refer(key, 603, "Declined", self._now()))
                 case TransferResult(key=key, status=status):
                     log.info("SIP %s: transfer finished with %d", key, status)
+                case RegistrationChanged(aor=aor, state=state, status=status, expires=exp):
+                    self.registration_state[aor] = state
+                    log.info("SIP REGISTER %s: %s (%d, expires %d)", aor, state, status, exp)
                 case _:
                     log.debug("SIP event ignored: %s", event)
         self._rearm()
@@ -295,7 +308,7 @@ class SipChannel:
             raise CallFailed(0, "tel: numbers need sip.trunk_address")
         peer: Addr | None = None
         if s.trunk_address and (not is_ip(uri.host) or uri.host == s.trunk_address):
-            peer = _split_addr(s.trunk_address)
+            peer = await _resolve(*_split_addr(s.trunk_address))
         if peer is None:
             peer = await _resolve(uri.host, uri.port)
         transport, proto, port = await self.pool.open(lambda d, a: None)
@@ -344,10 +357,10 @@ class SipChannel:
                     self.hangup_call(call.key, "media-timeout")
 
 
-def _split_addr(text: str) -> Addr:
+def _split_addr(text: str) -> tuple[str, int | None]:
     host, sep, port = text.rpartition(":")
     if not sep or not port.isdigit():
-        return text, 5060
+        return text, None
     return host, int(port)
 
 

@@ -97,3 +97,13 @@ class DtmfInfo(SipEvent):
 
     key: str
     digit: str
+
+
+@dataclass(frozen=True, slots=True)
+class RegistrationChanged(SipEvent):
+    """A REGISTER finished: ``state`` is registered / failed / unregistered."""
+
+    aor: str
+    state: str
+    status: int
+    expires: int = 0

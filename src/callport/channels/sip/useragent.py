@@ -24,6 +24,7 @@ from callport.channels.sip.events import (
     CallProgress,
     IncomingCall,
     MediaUpdated,
+    RegistrationChanged,
     SipEvent,
     TransferRequested,
     TransferResult,
@@ -38,6 +39,7 @@ from callport.channels.sip.message import (
     make_response,
     parse_message,
 )
+from callport.channels.sip.registration import Registration
 from callport.channels.sip.sdp import (
     MediaPlan,
     SdpError,
@@ -94,6 +96,7 @@ class UserAgent:
         self._digest = (DigestServer(realm=config.auth_realm, users=dict(config.auth_users))
                         if config.auth_users else None)
         self.stats = {"malformed": 0, "rejected": 0}
+        self.registrations: dict[str, tuple[Registration, Addr]] = {}
 
     # ---- helpers -------------------------------------------------------------------------
     @property
@@ -399,6 +402,8 @@ class UserAgent:
         out = self._send(data, ctx.addr)
         if ctx.tx.state is State.TERMINATED:
             self._client.pop(branch, None)
+        if deliver and ctx.key is not None and ctx.key.startswith("reg:"):
+            return out + self._register_response(ctx.key[4:], resp, now)
         if not deliver or ctx.key is None:
             return out
         dialog = self.dialogs.get(ctx.key)
@@ -620,6 +625,7 @@ class UserAgent:
     def get_timer(self) -> float | None:
         deadlines = [tx.deadline for tx, _ in self._server.values()]
         deadlines += [ctx.tx.deadline for ctx in self._client.values()]
+        deadlines += [reg.next_at for reg, _ in self.registrations.values()]
         live = [d for d in deadlines if d is not None]
         return min(live) if live else None
 
@@ -638,7 +644,10 @@ class UserAgent:
                 out += self._send(ctx.tx.on_timer(now), ctx.addr)
             if ctx.tx.state is State.TERMINATED:
                 del self._client[branch]
-                out += self._client_done(ctx)
+                out += self._client_done(ctx, now)
+        for aor, (reg, _addr) in list(self.registrations.items()):
+            if reg.next_at is not None and reg.next_at <= now:
+                out += self._send_register(aor, now)
         self._merged_gc()
         return out
 
@@ -650,9 +659,13 @@ class UserAgent:
             return []
         return self._bye(dialog, now, reason="no-ack")  # §13.3.1.4
 
-    def _client_done(self, ctx: _ClientCtx) -> list[SipEvent]:
+    def _client_done(self, ctx: _ClientCtx, now: float) -> list[SipEvent]:
         if not ctx.tx.timed_out or ctx.key is None:
             return []
+        if ctx.key.startswith("reg:") and ctx.key[4:] in self.registrations:
+            reg, _ = self.registrations[ctx.key[4:]]
+            reg.fail(now)
+            return [RegistrationChanged(reg.aor, reg.state, 408)]
         dialog = self.dialogs.get(ctx.key)
         if dialog is None:
             return []
@@ -668,6 +681,35 @@ class UserAgent:
             live = {(tx.request.call_id, tx.request.from_tag, tx.request.cseq)
                     for tx, _ in self._server.values()}
             self._merged = {k: v for k, v in self._merged.items() if k in live}
+
+    # ---- registration (RFC 3261 §10) -------------------------------------------------------
+    def register(self, aor: str, *, registrar: Addr, now: float, expires: int = 300,
+                 credentials: tuple[str, str] | None = None) -> list[SipEvent]:
+        """Keep ``aor`` (sip:user@domain) bound to our Contact at ``registrar``."""
+        domain = aor.split("@", 1)[-1]
+        reg = Registration(aor=aor, registrar=f"sip:{domain}", contact=self.contact,
+                           credentials=credentials, expires=expires)
+        self.registrations[aor] = (reg, registrar)
+        return self._send_register(aor, now)
+
+    def unregister(self, aor: str, now: float) -> list[SipEvent]:
+        if aor not in self.registrations:
+            return []
+        reg, addr = self.registrations[aor]
+        req = reg.request(self._via(), unregister=True)
+        return self._start_client(req, addr, f"reg:{aor}", now)
+
+    def _send_register(self, aor: str, now: float) -> list[SipEvent]:
+        reg, addr = self.registrations[aor]
+        return self._start_client(reg.request(self._via()), addr, f"reg:{aor}", now)
+
+    def _register_response(self, aor: str, resp: SipResponse, now: float) -> list[SipEvent]:
+        if aor not in self.registrations or resp.status < 200:
+            return []
+        reg, _ = self.registrations[aor]
+        if reg.on_response(resp, now):
+            return self._send_register(aor, now)
+        return [RegistrationChanged(aor, reg.state, resp.status, reg.granted)]
 
     def pending_transactions(self) -> int:
         return len(self._server) + len(self._client)

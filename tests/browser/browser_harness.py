@@ -39,17 +39,24 @@ def have_chromium() -> bool:
 
 
 def synth_wav(path: Path, sentences: list[str], *, lead_s: float = 1.0, gap_s: float = 2.0,
-              tail_s: float = 1.0, rate: int = 48_000) -> list[tuple[float, float]]:
-    """Write a 48 kHz mono WAV of espeak-ng speech padded with silence; returns speech spans."""
-    if not shutil.which("espeak-ng"):
+              tail_s: float = 1.0, rate: int = 48_000, voice: str = "espeak"
+              ) -> list[tuple[float, float]]:
+    """Write a 48 kHz mono WAV of speech padded with silence; returns speech spans.
+
+    ``voice="piper"`` uses callport's Piper voice (closer to a person, for STT tests).
+    """
+    if voice == "espeak" and not shutil.which("espeak-ng"):
         raise RuntimeError("espeak-ng is not installed")
     parts: list[np.ndarray] = [np.zeros(int(lead_s * rate), np.int16)]
     spans: list[tuple[float, float]] = []
     t = lead_s
     for i, text in enumerate(sentences):
-        raw = subprocess.run(["espeak-ng", "-v", "en-us", "-s", "165", "--stdout", text],
-                             check=True, capture_output=True).stdout
-        pcm = _wav_bytes_to_pcm(raw, rate)
+        if voice == "piper":
+            pcm = _piper(text, rate)
+        else:
+            raw = subprocess.run(["espeak-ng", "-v", "en-us", "-s", "165", "--stdout", text],
+                                 check=True, capture_output=True).stdout
+            pcm = _wav_bytes_to_pcm(raw, rate)
         spans.append((t, t + len(pcm) / rate))
         parts.append(pcm)
         t += len(pcm) / rate
@@ -58,6 +65,22 @@ def synth_wav(path: Path, sentences: list[str], *, lead_s: float = 1.0, gap_s: f
         t += pad
     write_wav(path, np.concatenate(parts), rate)
     return spans
+
+
+def _piper(text: str, rate: int) -> np.ndarray:
+    import soxr
+
+    from callport.config import SpeechSettings
+    from callport.speech.factory import make_tts
+
+    tts = make_tts(SpeechSettings(tts="piper"))
+
+    async def run() -> list[np.ndarray]:
+        return [chunk.pcm async for chunk in tts.synthesize(text)]
+
+    pcm = np.concatenate(asyncio.run(run())).astype(np.float32) / 32768
+    out = soxr.resample(pcm, tts.sample_rate, rate)
+    return np.clip(out * 32767, -32768, 32767).astype(np.int16)
 
 
 def _wav_bytes_to_pcm(raw: bytes, rate: int) -> np.ndarray:

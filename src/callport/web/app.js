@@ -50,6 +50,7 @@ function addLine(role, text) {
 async function startCall() {
   showError('');
   ui.call.disabled = true;
+  ui.transport.disabled = ui.headphones.disabled = true;
   call = new Call({
     config, transport: ui.transport.value, headphones: ui.headphones.checked,
     gate: params.get('gate') !== '0', record: params.get('record') === '1',
@@ -86,6 +87,7 @@ async function startCall() {
 }
 
 function endedUi(reason) {
+  ui.transport.disabled = ui.headphones.disabled = false;
   ui.call.classList.remove('hangup');
   ui.label.textContent = 'Call';
   ui.call.setAttribute('aria-label', 'Start call');

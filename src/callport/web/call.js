@@ -4,6 +4,7 @@
 
 const PRE_ROLL_FRAMES = 15; // 300 ms of audio sent before the VAD's speech start
 const ICE_WAIT_MS = 2000;
+const BARGE_FRAMES = 3; // Silero v5 frames are 32 ms
 
 export class Call {
   constructor({ config, transport, headphones, gate = true, record = false, vadOptions = {} }) {
@@ -20,7 +21,7 @@ export class Call {
     this.dropAgentAudio = false;
     this.agentState = 'listening';
     this.speechEndAt = null;
-    this.stats = { framesSent: 0, framesReceived: 0, bytesSent: 0, vadMs: [], interrupts: 0 };
+    this.stats = { framesSent: 0, framesReceived: 0, bytesSent: 0, vadMs: [], interrupts: 0, serverClears: 0 };
     this.rec = { mic: [], remote: [], micStart: null, remoteStart: null };
   }
 
@@ -83,7 +84,7 @@ export class Call {
       preSpeechPadMs: 300, minSpeechMs: 250,
       ortConfig: (ort) => { ort.env.wasm.numThreads = 1; },
       onSpeechStart: () => this.onSpeechStart(),
-      onSpeechRealStart: () => this.onBargeIn(),
+      onFrameProcessed: (p) => this.onVadFrame(p),
       onSpeechEnd: () => this.onSpeechEnd(false),
       onVADMisfire: () => this.onSpeechEnd(true),
       ...this.vadOptions,
@@ -113,6 +114,13 @@ export class Call {
     this.sendControl({ type: 'vad', speaking: true });
     for (const f of this.preRoll) this.sendFrame(f);
     this.preRoll = [];
+  }
+
+  // Barge-in needs BARGE_FRAMES consecutive confident frames (~100 ms): quick, yet a click
+  // or a residue of the agent's own voice past echo cancelling does not cut it off.
+  onVadFrame(p) {
+    this.confident = p.isSpeech > 0.6 ? (this.confident || 0) + 1 : 0;
+    if (this.confident === BARGE_FRAMES) this.onBargeIn();
   }
 
   onBargeIn() {
@@ -216,7 +224,7 @@ export class Call {
         break;
       case 'latency': this.emit('latency', { source: 'server', ms: m.ms }); break;
       case 'mark': this.playback?.port.postMessage({ type: 'mark', name: m.name }); break;
-      case 'clear': this.flushPlayback(); this.resumeAgentAudio(); break;
+      case 'clear': this.stats.serverClears++; this.flushPlayback(); this.resumeAgentAudio(); break;
       case 'error': console.warn('callport:', m.message); break;
       case 'bye': this.hangup(false, m.reason); break;
       default: break;

@@ -17,7 +17,7 @@ def test_app_serves_health_metrics_api_and_channels(tmp_path: Path) -> None:
     with TestClient(create_app(runtime)) as client:
         health = client.get("/healthz").json()
         assert health["status"] == "ok"
-        assert set(health["channels"]) == {"twilio", "telnyx", "sip", "browser"}
+        assert set(health["channels"]) == {"twilio", "telnyx", "browser"}  # SIP: --sip-port
         metrics = client.get("/metrics")
         assert metrics.status_code == 200 and "callport_active_calls 0" in metrics.text
         created = client.post("/api/tasks/", json={"title": "buy milk"})
@@ -31,3 +31,11 @@ def test_app_serves_health_metrics_api_and_channels(tmp_path: Path) -> None:
         # an unsigned Twilio webhook is refused and starts nothing
         assert client.post("/twilio/voice", data={"CallSid": "CA1"}).status_code == 403
         assert runtime.active == {}
+
+
+def test_sip_channel_listens_when_enabled(tmp_path: Path) -> None:
+    env = {"CALLPORT_DB": str(tmp_path / "t.db"), "CALLPORT_SIP_ENABLED": "true",
+           "CALLPORT_SIP_PORT": "0"}
+    runtime = build_runtime(load_settings(None, env=env))
+    with TestClient(create_app(runtime)) as client:
+        assert "sip" in client.get("/healthz").json()["channels"]

@@ -21,9 +21,13 @@ log = logging.getLogger(__name__)
 
 
 def load_channels(runtime: Runtime, modules: Sequence[str] = CHANNEL_MODULES) -> list[Channel]:
+    """Create each enabled channel (a module may define ``enabled(settings) -> bool``)."""
     channels: list[Channel] = []
     for name in modules:
         module = importlib.import_module(name)
+        enabled = getattr(module, "enabled", None)
+        if enabled is not None and not enabled(runtime.settings):
+            continue
         channels.append(module.create(runtime))
     return channels
 

@@ -12,11 +12,17 @@ from typing import TYPE_CHECKING
 from callport.channels.sip.channel import SipChannel
 
 if TYPE_CHECKING:
+    from callport.config import Settings
     from callport.server.runtime import Runtime
+
+
+def enabled(settings: Settings) -> bool:
+    """SIP listens only when asked to (``--sip-port`` or ``sip.enabled``)."""
+    return settings.sip.enabled
 
 
 def create(runtime: Runtime) -> SipChannel:
     return SipChannel(runtime)
 
 
-__all__ = ["SipChannel", "create"]
+__all__ = ["SipChannel", "create", "enabled"]

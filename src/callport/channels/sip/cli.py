@@ -18,7 +18,7 @@ async def place_call(runtime: CallRunner, uri: str, *, channel: SipChannel | Non
                      answer_timeout: float = 30.0) -> str:
     own = channel is None
     if channel is None:
-        channel = SipChannel(runtime, settings=replace(runtime.settings.sip, port=0))
+        channel = SipChannel(runtime, settings=replace(runtime.settings.sip, enabled=True, port=0))
         await channel.start()
     try:
         leg = await channel.dial(uri, timeout=answer_timeout)

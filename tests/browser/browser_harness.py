@@ -198,3 +198,29 @@ def aligned_r(ref: np.ndarray, sig: np.ndarray, max_lag: int) -> tuple[float, in
     r = float(np.corrcoef(a, b)[0, 1])
     gain = float(np.sqrt(np.mean(b[active] ** 2) / np.mean(a[active] ** 2)))
     return r, lag, gain
+
+
+def window_delays_ms(rec: Recording, *, win: int = 16_000, max_lag: int = 8_000,
+                     min_r: float = 0.6) -> list[float]:
+    """Echo delay per 1 s window with speech: where each mic window reappears in the remote tap.
+
+    Both recordings are stamped with the AudioContext frame of their first sample, so the
+    delay is measured on one clock (the page's), from capture to playback output.
+    """
+    shift = round((rec.mic_start - rec.remote_start) / rec.rate * 16_000)
+    out: list[float] = []
+    for i in range(0, len(rec.mic) - win, win // 2):
+        ref = rec.mic[i: i + win]
+        if float(np.sqrt(np.mean(ref**2))) < 0.01:
+            continue
+        j0 = i + shift
+        if j0 < 0 or j0 + win + max_lag > len(rec.remote):
+            continue
+        seg = rec.remote[j0: j0 + win + max_lag]
+        lag = best_lag(ref, seg, max_lag)
+        if lag < 0:
+            continue
+        cand = seg[lag: lag + win]
+        if float(np.std(cand)) > 0 and float(np.corrcoef(ref, cand)[0, 1]) >= min_r:
+            out.append(lag / 16)
+    return out

@@ -45,9 +45,17 @@ def _setup_netns() -> None:
     subprocess.run(["sh", "-c", script], check=True)
 
 
-async def _echo(transport: str, wav: Path, seconds: float) -> dict[str, Any]:
+async def run_echo_call(transport: str, wav: Path, seconds: float, *, gate: bool = False
+                        ) -> dict[str, Any]:
     import numpy as np
-    from browser_harness import aligned_r, chromium, dump, read_wav_16k, serve
+    from browser_harness import (
+        aligned_r,
+        chromium,
+        dump,
+        read_wav_16k,
+        serve,
+        window_delays_ms,
+    )
     from starlette.applications import Starlette
 
     from callport.channels.browser import create
@@ -61,11 +69,12 @@ async def _echo(transport: str, wav: Path, seconds: float) -> dict[str, Any]:
         page = await browser.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
-        await page.goto(f"{base}/?transport={transport}&apm=0&gate=0&record=1")
+        await page.goto(f"{base}/?transport={transport}&apm=0&gate={int(gate)}&record=1")
         await page.click("#call")
         await page.wait_for_function("window.callport.state === 'live'", timeout=20_000)
         await asyncio.sleep(seconds)
         rec = await dump(page)
+        vad_ms = await page.evaluate("window.callport.call.stats.vadMs")
         await page.click("#call")
         await asyncio.wait_for(runtime.ended.wait(), 15)
     call = runtime.calls[0]
@@ -75,8 +84,8 @@ async def _echo(transport: str, wav: Path, seconds: float) -> dict[str, Any]:
     offset = (rec.remote_start - rec.mic_start) / rec.rate * 16_000
     return {"r": r, "gain": gain, "seconds_received": len(received) / 16_000,
             "r_echo": r_echo, "round_trip_ms": (lag_echo + offset) / 16,
-            "errors": errors, "hangup": call.hangup,
-            "call_id": call.info.call_id}
+            "window_delays_ms": window_delays_ms(rec), "vad_ms": vad_ms, "errors": errors,
+            "hangup": call.hangup, "call_id": call.info.call_id}
 
 
 def main() -> None:
@@ -86,10 +95,12 @@ def main() -> None:
     parser.add_argument("wav", type=Path)
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--screenshot", type=Path)
+    parser.add_argument("--gate", action="store_true", help="client VAD on (echo mode)")
     args = parser.parse_args()
     _setup_netns()
     if args.mode == "echo":
-        result = asyncio.run(_echo(args.transport, args.wav, args.seconds))
+        result = asyncio.run(run_echo_call(args.transport, args.wav, args.seconds,
+                                           gate=args.gate))
     else:
         from browser_agent_flow import run_agent_call
 

@@ -67,6 +67,8 @@ class BrowserChannel:
 
     def routes(self) -> Sequence[BaseRoute]:
         cfg = self._settings.browser
+        if not cfg.enabled:
+            return []
         routes: list[BaseRoute] = [
             Route(self._settings.server.web_path, self._page, methods=["GET"]),
             Route(cfg.token_path, self._token, methods=["POST"]),

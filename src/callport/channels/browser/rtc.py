@@ -54,7 +54,7 @@ log = logging.getLogger(__name__)
 RTC_RATE = 48_000
 RTC_FRAME = RTC_RATE * 20 // 1000  # 960 samples per channel
 RunCall = Callable[[BrowserLeg, CallInfo], Awaitable[object]]
-Track = Callable[[Awaitable[None]], Awaitable[object]]
+Track = Callable[[Awaitable[None]], Awaitable[None]]
 
 
 class AgentTrack(MediaStreamTrack):

@@ -6,6 +6,10 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 assets="$root/web-assets"
 vendor="$root/src/callport/web/vendor"
 
+if ! command -v npm >/dev/null 2>&1; then
+  echo "fetch_web_assets: npm not found; install it (Debian: apt-get install nodejs npm)" >&2
+  exit 1
+fi
 cd "$assets"
 if [ -f package-lock.json ]; then
   npm ci --no-audit --no-fund --ignore-scripts

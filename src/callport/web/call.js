@@ -49,13 +49,17 @@ export class Call {
       throw new CallError('mic', `No microphone available (${err.name}).`);
     }
     await resumed;
-    await this.ctx.audioWorklet.addModule(`${this.config.static}/worklets.js`);
+    const token = await this.fetchToken();
+    try {
+      await this.ctx.audioWorklet.addModule(`${this.config.static}/worklets.js`);
+    } catch {
+      throw new CallError('unreachable', 'Cannot load the audio engine from the server. Is it still running?');
+    }
     this.capture = new AudioWorkletNode(this.ctx, 'callport-capture');
     this.source = this.ctx.createMediaStreamSource(this.stream);
     this.source.connect(this.capture);
     this.capture.port.onmessage = (e) => this.onCaptured(e.data);
 
-    const token = await this.fetchToken();
     if (this.gate) await this.startVad();
     if (this.transport === 'webrtc') await this.connectRtc(token);
     else await this.connectWs(token);

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import RecordingRuntime, free_udp_port
+from sip_support import RecordingRuntime, free_udp_port
 
 from callport.call.events import AudioIn, HungUp
 from callport.channels.sip.channel import SipChannel

@@ -6,7 +6,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from conftest import PCAP_DIR, RecordingRuntime, free_udp_port, needs_sipp, run_sipp
+from sip_support import PCAP_DIR, RecordingRuntime, free_udp_port, needs_sipp, run_sipp
 
 from callport.channels.sip.channel import SipChannel
 
@@ -55,7 +55,7 @@ async def sipp_scenario(name: str, port: int, tmp_path: Path, *extra: str) -> tu
 
 
 async def test_cancel_before_answer_gets_487(runtime: RecordingRuntime, tmp_path: Path) -> None:
-    from conftest import rtp_range
+    from sip_support import rtp_range
 
     from callport.config import SipSettings
 
@@ -101,7 +101,7 @@ async def test_our_refer_bye_after_notify_200(channel: SipChannel, runtime: Reco
 
 
 async def test_digest_challenge_inbound(runtime: RecordingRuntime, tmp_path: Path) -> None:
-    from conftest import rtp_range
+    from sip_support import rtp_range
 
     from callport.config import SipSettings
 
@@ -125,7 +125,7 @@ async def test_digest_challenge_inbound(runtime: RecordingRuntime, tmp_path: Pat
 
 
 async def test_media_timeout_sends_bye(runtime: RecordingRuntime, tmp_path: Path) -> None:
-    from conftest import rtp_range
+    from sip_support import rtp_range
 
     from callport.config import SipSettings
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import (
+from sip_support import (
     SIPP,
     RecordingRuntime,
     free_udp_port,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import (
+from sip_support import (
     PCAP_DIR,
     SIPP,
     free_udp_port,

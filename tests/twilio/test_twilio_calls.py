@@ -7,8 +7,8 @@ import json
 
 import numpy as np
 import websockets
-from conftest import Server
 from twilio_sim import call_params
+from twilio_support import Server
 
 from callport.agents.base import CallInfo
 from callport.call.events import AudioIn, Dtmf, HungUp, LegEvent, Marked, TransferStarted

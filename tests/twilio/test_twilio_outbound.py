@@ -6,10 +6,10 @@ import dataclasses
 from urllib.parse import parse_qs
 
 import httpx
-from conftest import FakeRuntime, Server, twilio_settings
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 from twilio_sim import ACCOUNT_SID, AUTH_TOKEN, parse_twiml
+from twilio_support import FakeRuntime, Server, twilio_settings
 
 from callport.channels.twilio import tokens
 from callport.channels.twilio.channel import TwilioChannel

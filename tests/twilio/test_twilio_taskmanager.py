@@ -14,8 +14,8 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
-from conftest import Server, serve
 from twilio_sim import AUTH_TOKEN
+from twilio_support import Server, serve
 
 from callport.audio.resample import resample
 from callport.config import ServerSettings, Settings, TwilioSettings

@@ -7,11 +7,11 @@ import json
 import xml.etree.ElementTree as ET
 
 import pytest
-from conftest import FakeRuntime, twilio_settings
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 from twilio.request_validator import RequestValidator
 from twilio_sim import AUTH_TOKEN, call_params, parse_twiml, signed_form
+from twilio_support import FakeRuntime, twilio_settings
 
 from callport.channels.provider import (
     CallAnswered,

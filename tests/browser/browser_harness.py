@@ -224,3 +224,26 @@ def window_delays_ms(rec: Recording, *, win: int = 16_000, max_lag: int = 8_000,
         if float(np.std(cand)) > 0 and float(np.corrcoef(ref, cand)[0, 1]) >= min_r:
             out.append(lag / 16)
     return out
+
+
+def windowed_r(ref: np.ndarray, sig: np.ndarray, *, win: int = 16_000,
+               max_lag: int = 16_000) -> list[float]:
+    """Pearson r of each 1 s window of ``sig`` with speech, aligned to ``ref`` on its own.
+
+    A loaded machine can drop an AudioWorklet render quantum now and then, which shifts
+    everything after it; per-window alignment measures fidelity rather than that jitter.
+    """
+    out: list[float] = []
+    for i in range(0, len(sig) - win, win):
+        seg = sig[i: i + win]
+        if float(np.sqrt(np.mean(seg**2))) < 0.01:
+            continue
+        lo = max(0, i - max_lag)
+        area = ref[lo: i + win + max_lag]
+        lag = best_lag(seg, area, len(area) - 1)  # where seg sits in area
+        if lag < 0 or lag + win > len(area):
+            continue
+        cand = area[lag: lag + win]
+        if float(np.std(cand)) > 0:
+            out.append(float(np.corrcoef(seg, cand)[0, 1]))
+    return out

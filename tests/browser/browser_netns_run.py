@@ -55,6 +55,7 @@ async def run_echo_call(transport: str, wav: Path, seconds: float, *, gate: bool
         read_wav_16k,
         serve,
         window_delays_ms,
+        windowed_r,
     )
     from starlette.applications import Starlette
 
@@ -82,7 +83,8 @@ async def run_echo_call(transport: str, wav: Path, seconds: float, *, gate: bool
     r, _lag, gain = aligned_r(source, received, max_lag=16000)
     r_echo, lag_echo, _ = aligned_r(rec.mic, rec.remote, max_lag=16000)
     offset = (rec.remote_start - rec.mic_start) / rec.rate * 16_000
-    return {"r": r, "gain": gain, "seconds_received": len(received) / 16_000,
+    return {"r": r, "r_windows": windowed_r(source, received), "gain": gain,
+            "seconds_received": len(received) / 16_000,
             "r_echo": r_echo, "round_trip_ms": (lag_echo + offset) / 16,
             "window_delays_ms": window_delays_ms(rec), "vad_ms": vad_ms, "errors": errors,
             "hangup": call.hangup, "call_id": call.info.call_id}

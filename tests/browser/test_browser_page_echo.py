@@ -14,7 +14,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from browser_harness import aligned_r, chromium, dump, have_chromium, read_wav_16k, serve, synth_wav
+from browser_harness import (
+    aligned_r,
+    chromium,
+    dump,
+    have_chromium,
+    read_wav_16k,
+    serve,
+    synth_wav,
+    windowed_r,
+)
 from browser_netns_run import run_in_netns
 from starlette.applications import Starlette
 
@@ -58,7 +67,9 @@ async def test_websocket_echo_fidelity(speech_wav: Path) -> None:
     received = call.audio().astype(np.float32) / 32768
     assert len(received) >= 0.9 * len(source)
     r, lag, gain = aligned_r(source, received, max_lag=8000)
-    assert r >= 0.95, (r, lag, gain)
+    per_second = windowed_r(source, received)
+    assert len(per_second) >= 4 and float(np.median(per_second)) >= 0.95, (per_second, r)
+    assert r >= 0.8, (r, lag, gain)  # one global alignment (0.998 on an idle machine)
     assert 0.7 < gain < 1.3
     # The echo came back through the playback worklet: it matches what the page captured.
     assert rec.rate in {44_100, 48_000}
@@ -78,7 +89,9 @@ def test_webrtc_echo_fidelity_in_network_namespace(speech_wav: Path) -> None:
     assert result["call_id"].startswith("rtc-")
     assert result["hangup"] == "caller hung up"
     assert result["seconds_received"] >= 7.0
-    assert result["r"] >= 0.95, result  # Opus is lossy; processing off
+    # Opus is lossy; processing off. Per 1 s window (see windowed_r) and overall.
+    assert float(np.median(result["r_windows"])) >= 0.95, result
+    assert result["r"] >= 0.8, result
     assert 0.8 < result["gain"] < 1.2, result  # stereo frames: no -3 dB
     # Echo through aiortc and back: NetEq time-stretches, so one global alignment is loose.
     assert result["r_echo"] > 0.3, result

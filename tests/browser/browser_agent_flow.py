@@ -45,13 +45,6 @@ async def run_agent_call(transport: str, wav: Path, seconds: float,
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(server=ServerSettings(db=str(Path(tmp) / "tasks.db")))
         runtime = build_runtime(settings)
-        try:
-            from callport.agents.taskmanager import task_manager_factory  # noqa: F401
-        except ImportError:  # until the package exports it
-            from callport.agents.taskmanager.agent import task_manager_factory as tmf
-
-            runtime = build_runtime(settings, agent_factory=tmf(runtime.store),
-                                    store=runtime.store, calls=runtime.calls)
         await runtime.warmup()
         # Load the intent model now too (the first turn would otherwise pay for it).
         from callport.agents.base import CallInfo, UserSaid

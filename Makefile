@@ -44,7 +44,10 @@ $(VENV)/.test-stamp: pyproject.toml $(VENV)/.run-stamp
 	touch $@
 
 web-assets: | $(BIN)/python
-	@if [ -x scripts/fetch_web_assets.sh ]; then scripts/fetch_web_assets.sh; fi
+	@command -v npm >/dev/null || { echo "installing Node.js/npm for the browser client's assets"; \
+	  $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q nodejs npm; }
+	@if [ ! -f src/callport/web/vendor/.stamp ] || [ web-assets/package-lock.json -nt src/callport/web/vendor/.stamp ]; then \
+	  scripts/fetch_web_assets.sh && touch src/callport/web/vendor/.stamp; fi
 
 install-run: $(VENV)/.run-stamp web-assets
 

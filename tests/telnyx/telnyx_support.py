@@ -1,0 +1,215 @@
+"""Fixtures for Telnyx calls over real sockets: a uvicorn server with the channel, a Call
+Control API stand-in, and ``TelnyxStream``, Telnyx's end of a media WebSocket in real time
+(caller audio out every 20 ms, our audio played at 1x, marks echoed once played)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+from collections import deque
+from typing import Any
+
+import httpx
+import numpy as np
+import uvicorn
+import websockets
+from numpy.typing import NDArray
+from starlette.applications import Starlette
+from telnyx_sim import connected_frame, media_frame, start_frame
+
+from callport.audio.g711 import ulaw_decode, ulaw_encode
+from callport.channels.telnyx.channel import TelnyxChannel
+
+
+class TelnyxApi:
+    """Call Control REST stand-in for ``httpx.MockTransport``: records every command."""
+
+    def __init__(self, api_key: str) -> None:
+        self.api_key = api_key
+        self.requests: list[tuple[str, dict[str, Any]]] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        assert request.headers["authorization"] == f"Bearer {self.api_key}"
+        self.requests.append((request.url.path, json.loads(request.content)))
+        return httpx.Response(200, json={"data": {"result": "ok"}})
+
+    def answer_for(self, ccid: str) -> dict[str, Any]:
+        for path, body in self.requests:
+            if path == f"/v2/calls/{ccid}/actions/answer":
+                return body
+        raise AssertionError(f"no answer for {ccid}: {self.requests}")
+
+
+async def serve(channel: TelnyxChannel) -> tuple[uvicorn.Server, asyncio.Task[None], str]:
+    app = Starlette(routes=list(channel.routes()))
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    return server, task, f"http://127.0.0.1:{port}"
+
+
+class TelnyxStream:
+    """Telnyx's side of one bidirectional ``rtp`` media stream (PCMU/8000 or L16/16000)."""
+
+    def __init__(self, ws: Any, *, codec: str, rate: int) -> None:
+        self.ws = ws
+        self.codec = codec
+        self.rate = rate
+        self.frame_samples = rate // 50
+        self.frame_bytes = self.frame_samples * (1 if codec == "PCMU" else 2)
+        self.silence = (b"\xff" if codec == "PCMU" else b"\x00\x00") * self.frame_samples
+        self.played = bytearray()  # our audio as the caller heard it, in the wire codec
+        self.marks_echoed: list[str] = []
+        self.clears = 0
+        self._chunk = 0
+        self._seq = 1  # the start frame was 1
+        self._queue: deque[bytes | str] = deque()  # outbound audio and mark names, in order
+        self._caller: deque[bytes] = deque()
+        self._closed = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @classmethod
+    async def open(
+        cls, url: str, *, token: str, ccid: str, call_id: str, codec: str, rate: int
+    ) -> TelnyxStream:
+        ws = await websockets.connect(url)
+        await ws.send(connected_frame(token))
+        await ws.send(start_frame(ccid=ccid, client_state=call_id, encoding=codec, rate=rate))
+        stream = cls(ws, codec=codec, rate=rate)
+        stream._tasks = [
+            asyncio.create_task(stream._reader()),
+            asyncio.create_task(stream._clock()),
+        ]
+        return stream
+
+    def encode(self, pcm: NDArray[np.int16]) -> bytes:
+        return ulaw_encode(pcm) if self.codec == "PCMU" else pcm.astype(">i2").tobytes()
+
+    def decode(self, data: bytes) -> NDArray[np.int16]:
+        if self.codec == "PCMU":
+            return ulaw_decode(data)
+        return np.frombuffer(data[: len(data) & ~1], ">i2").astype(np.int16)
+
+    def say(self, pcm: NDArray[np.int16]) -> None:
+        """Queue caller audio (PCM16 at the stream rate), sent as 20 ms frames."""
+        data = self.encode(pcm)
+        data += self.silence[: (-len(data)) % self.frame_bytes]
+        for i in range(0, len(data), self.frame_bytes):
+            self._caller.append(data[i : i + self.frame_bytes])
+
+    @property
+    def caller_pending(self) -> int:
+        return len(self._caller)
+
+    def heard(self) -> NDArray[np.int16]:
+        return self.decode(bytes(self.played))
+
+    def loud_frames(self, threshold: float = 300.0) -> int:
+        """Index (in 20 ms frames) just past the last loud frame the caller heard."""
+        pcm = self.heard()
+        n = self.frame_samples
+        frames = pcm[: pcm.size // n * n].reshape(-1, n).astype(np.float64)
+        loud = np.flatnonzero(np.sqrt((frames**2).mean(axis=1)) > threshold)
+        return int(loud[-1]) + 1 if loud.size else 0
+
+    async def quiet_for(self, seconds: float, *, timeout: float, after: int = 0) -> int:
+        """Wait for agent audio past frame ``after``, then ``seconds`` of quiet; returns the
+        frame index past the last loud frame."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        last, since = -1, loop.time()
+        while loop.time() < deadline:
+            await asyncio.sleep(0.1)
+            level = self.loud_frames()
+            if level != last:
+                last, since = level, loop.time()
+            elif last > after and loop.time() - since >= seconds:
+                return last
+        raise AssertionError(f"agent never went quiet (heard {last} loud frames)")
+
+    async def stop(self) -> None:
+        self._seq += 1
+        with contextlib.suppress(websockets.ConnectionClosed):
+            await self.ws.send(
+                json.dumps(
+                    {"event": "stop", "sequence_number": str(self._seq), "stream_id": "st-1"}
+                )
+            )
+        await self.close()
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.ws.close()
+        self._closed.set()
+
+    async def _send(self, msg: dict[str, Any]) -> None:
+        self._seq += 1
+        await self.ws.send(
+            json.dumps({**msg, "sequence_number": str(self._seq), "stream_id": "st-1"})
+        )
+
+    async def _reader(self) -> None:
+        try:
+            async for raw in self.ws:
+                msg = json.loads(raw)
+                match msg.get("event"):
+                    case "media":
+                        self._queue.append(base64.b64decode(msg["media"]["payload"], validate=True))
+                    case "mark":
+                        if any(isinstance(item, bytes) for item in self._queue):
+                            self._queue.append(msg["mark"]["name"])
+                        else:
+                            await self._echo(msg["mark"]["name"])
+                    case "clear":
+                        self.clears += 1
+                        pending = [item for item in self._queue if isinstance(item, str)]
+                        self._queue.clear()
+                        for name in pending:
+                            await self._echo(name)
+                    case other:
+                        raise AssertionError(f"unexpected frame from callport: {other!r}")
+        except websockets.ConnectionClosed:
+            pass
+        finally:
+            self._closed.set()
+
+    async def _echo(self, name: str) -> None:
+        self.marks_echoed.append(name)
+        await self._send({"event": "mark", "mark": {"name": name}})
+
+    async def _play_tick(self) -> None:
+        need = self.frame_bytes
+        while need and self._queue and isinstance(self._queue[0], bytes):
+            head = self._queue.popleft()
+            assert isinstance(head, bytes)
+            take, rest = head[:need], head[need:]
+            self.played += take
+            need -= len(take)
+            if rest:
+                self._queue.appendleft(rest)
+        while self._queue and isinstance(self._queue[0], str):
+            name = self._queue.popleft()
+            assert isinstance(name, str)
+            await self._echo(name)
+
+    async def _clock(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_tick = loop.time()
+        while not self._closed.is_set():
+            frame = self._caller.popleft() if self._caller else self.silence
+            self._chunk += 1
+            try:
+                self._seq += 1
+                await self.ws.send(media_frame(self._chunk, frame))
+                await self._play_tick()
+            except websockets.ConnectionClosed:
+                return
+            next_tick += 0.02
+            await asyncio.sleep(max(0.0, next_tick - loop.time()))

@@ -1,0 +1,144 @@
+"""Outbound side of the user agent: ``invite`` (with digest retry), answers and ACK,
+``CANCEL``, blind transfer with ``refer``.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from callport.channels.sip import requests as rq
+from callport.channels.sip.auth import authorization
+from callport.channels.sip.dialog import Dialog, DialogState, new_tag, target_addr
+from callport.channels.sip.events import Addr, CallAnswered, CallProgress, SipEvent, Transmit
+from callport.channels.sip.message import NameAddr, SipRequest, SipResponse, Via
+from callport.channels.sip.sdp import MediaPlan, SdpError, build_offer, negotiate, parse_sdp
+from callport.channels.sip.transaction import ClientInviteTransaction, ClientNonInviteTransaction
+from callport.channels.sip.ua_core import ClientCtx, UaCore
+
+
+class OutboundCalls(UaCore):
+    """UAC dialogs (RFC 3261 §13.2, §9.1; RFC 3515 REFER)."""
+
+    def _stray_response(self, resp: SipResponse) -> list[SipEvent]:
+        """A 2xx retransmission after the INVITE transaction ended: re-send our ACK."""
+        _num, method = resp.cseq
+        if method != "INVITE" or not 200 <= resp.status < 300:
+            return []
+        key = self._by_id.get((resp.call_id, resp.from_tag))
+        dialog = self.dialogs.get(key) if key else None
+        if dialog is None or dialog.ack is None:
+            return []
+        return [Transmit(dialog.ack, dialog.next_hop())]
+
+    def _invite_response(self, dialog: Dialog, resp: SipResponse, now: float) -> list[SipEvent]:
+        status = resp.status
+        if status < 200:
+            plan = self._answer_plan(resp)
+            return [CallProgress(dialog.key, status, plan)] if status > 100 else []
+        if status < 300:
+            return self._answered(dialog, resp, now)
+        if status in (401, 407) and dialog.credentials and dialog.auth_tries < 2:
+            header = resp.get("WWW-Authenticate" if status == 401 else "Proxy-Authenticate")
+            user, password = dialog.credentials
+            assert dialog.invite is not None
+            value = authorization(header or "", username=user, password=password,
+                                  method="INVITE", uri=dialog.invite.uri)
+            if value is not None:
+                dialog.auth_tries += 1
+                name = "Authorization" if status == 401 else "Proxy-Authorization"
+                return self._send_invite(dialog, now, auth=(name, value))
+        return self._end(dialog, "failed", status=status)
+
+    def _answer_plan(self, resp: SipResponse) -> MediaPlan | None:
+        if not resp.body:
+            return None
+        try:
+            return negotiate(parse_sdp(resp.body), remote_is_offerer=False)
+        except SdpError:
+            return None
+
+    def _answered(self, dialog: Dialog, resp: SipResponse, now: float) -> list[SipEvent]:
+        dialog.remote = resp.get("To") or dialog.remote
+        contact = resp.get("Contact")
+        if contact:
+            dialog.remote_target = NameAddr.parse(contact).uri
+        dialog.route_set = list(reversed(resp.get_all("Record-Route")))
+        self._by_id[(dialog.call_id, dialog.local_tag)] = dialog.key
+        plan = self._answer_plan(resp)
+        ack = dialog.request("ACK", via=self._via(), contact=self.contact,
+                             cseq=resp.cseq[0])
+        dialog.ack = bytes(ack)
+        out: list[SipEvent] = [Transmit(dialog.ack, dialog.next_hop())]
+        if dialog.state is not DialogState.EARLY:
+            return out
+        if plan is None:
+            dialog.state = DialogState.CONFIRMED
+            return out + self._bye(dialog, now, reason="no-answer-sdp")
+        dialog.state = DialogState.CONFIRMED
+        dialog.plan = plan
+        return [*out, CallAnswered(dialog.key, plan)]
+
+    def _cancel(self, dialog: Dialog, now: float) -> list[SipEvent]:
+        """§9.1: CANCEL copies the INVITE's Request-URI, top Via, From, To, Call-ID, CSeq num."""
+        invite = dialog.invite
+        if invite is None:
+            return self._end(dialog, "cancelled")
+        headers = tuple((k, v) for k, v in invite.headers
+                        if k.lower() in {"via", "from", "to", "call-id", "route",
+                                         "max-forwards"})
+        req = SipRequest(method="CANCEL", uri=invite.uri,
+                         headers=(*headers, ("CSeq", f"{invite.cseq[0]} CANCEL")))
+        tx = ClientNonInviteTransaction(req, now, reliable=self.reliable)
+        branch = Via.parse(invite.get_all("Via")[0]).branch
+        self._client[f"{branch}|CANCEL"] = ClientCtx(tx, dialog.peer, None, "CANCEL")
+        # The INVITE transaction stays and ACKs the 487 on its own (§17.1.1.3).
+        return [Transmit(tx.data, dialog.peer), *self._end(dialog, "cancelled", 487)]
+
+    def invite(self, target: str, *, media_host: str, media_port: int, now: float,
+               peer: Addr | None = None, caller: str = "",
+               credentials: tuple[str, str] | None = None) -> tuple[str, list[SipEvent]]:
+        """Place a call to ``target`` (sip: URI); ``peer`` overrides where it is sent."""
+        tag = new_tag()
+        call_id = secrets.token_hex(12) + "@" + self.config.host
+        key = f"{call_id}|{tag}"
+        local_user = caller or self.config.user
+        local = f"<sip:{local_user}@{rq.hostport(self.config.host, self.config.port)}>"
+        dest = peer or target_addr(target, ("", 0))
+        if not dest[0]:
+            raise ValueError(f"cannot route to {target!r}: give an IP, a port or a trunk")
+        dialog = Dialog(key=key, role="uac", call_id=call_id, local_tag=tag, local=local,
+                        remote=f"<{target}>", remote_target=target, peer=dest,
+                        local_cseq=0, media_host=media_host, media_port=media_port,
+                        sdp_session=secrets.randbelow(2**31), credentials=credentials)
+        self.dialogs[key] = dialog
+        self._by_id[(call_id, tag)] = key
+        return key, self._send_invite(dialog, now)
+
+    def _send_invite(self, dialog: Dialog, now: float,
+                     auth: tuple[str, str] | None = None) -> list[SipEvent]:
+        body = build_offer(host=dialog.media_host, port=dialog.media_port,
+                           session_id=dialog.sdp_session, version=dialog.sdp_version)
+        extra: tuple[tuple[str, str], ...] = (("Allow", rq.ALLOW),
+                                              ("Content-Type", "application/sdp"))
+        if auth is not None:
+            extra = (auth, *extra)
+        req = dialog.request("INVITE", via=self._via(), contact=self.contact, extra=extra,
+                             body=body)
+        dialog.invite = req
+        tx = ClientInviteTransaction(req, now, reliable=self.reliable)
+        dialog.client_tx = tx
+        self._client[f"{req.top_via.branch}|INVITE"] = ClientCtx(tx, dialog.peer, dialog.key,
+                                                                  "INVITE")
+        return [Transmit(tx.data, dialog.peer)]
+
+    def refer(self, key: str, target: str, now: float) -> list[SipEvent]:
+        """Blind transfer (RFC 3515): REFER; the NOTIFY with a 2xx sipfrag makes us BYE."""
+        dialog = self.dialogs.get(key)
+        if dialog is None or dialog.state is not DialogState.CONFIRMED:
+            return []
+        dialog.refer_pending = True
+        local_uri = NameAddr.parse(dialog.local).uri
+        req = dialog.request("REFER", via=self._via(), contact=self.contact,
+                             extra=(("Refer-To", f"<{target}>"),
+                                    ("Referred-By", f"<{local_uri}>")))
+        return self._start_client(req, dialog.next_hop(), key, now)

@@ -205,3 +205,19 @@ async def test_stt_starts_at_the_first_pause_and_is_reused_at_end_of_turn() -> N
     leg.caller_hangup()
     await asyncio.wait_for(task, 5)
     await call.session.close()
+
+
+async def test_a_failing_service_hangs_up_instead_of_leaving_silence() -> None:
+    leg = MemoryLeg(call_id="t1", sample_rate=8000)
+    call = make_call(leg, ScriptedSTT([]), EchoTextAgent())
+
+    def broken(utterance: object) -> None:
+        raise RuntimeError("boom")
+
+    call.session.on_pause = broken
+    task = await run_flow(call)
+    await until(call.listening.is_set)
+    await leg.speak(tone(0.4, 8000), 8000, trailing_silence_s=0.4)
+    await asyncio.wait_for(task, 5)
+    assert call.ended and leg.hung_up_reason == "error"
+    await call.session.close()

@@ -151,6 +151,17 @@ class CallSession:
     # ---- inbound ---------------------------------------------------------------------
 
     async def _read_loop(self) -> None:
+        try:
+            await self._read_events()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # Our own bug or a service failure must not leave the caller in a silent call.
+            log.exception("call %s: media loop failed; hanging up", self.leg.call_id)
+            self._end("error")
+            await self.leg.hangup("error")
+
+    async def _read_events(self) -> None:
         while True:
             event = await self.leg.recv()
             match event:

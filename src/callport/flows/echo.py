@@ -13,6 +13,7 @@ async def echo_flow(call: Call) -> None:
     def tap(event: AudioIn) -> None:
         session.enqueue_audio(event.pcm, rate)
 
+    session.on_pause = None  # nobody listens for turns here: no speculative STT
     session.taps.append(tap)
     try:
         await session.hung_up.wait()

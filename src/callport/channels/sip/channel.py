@@ -1,9 +1,11 @@
-"""The SIP channel driver: UDP signalling socket + RTP sockets on the app's asyncio loop.
+"""The SIP channel driver: UDP + TCP signalling and RTP sockets on the app's asyncio loop.
 
 A short loop around the sans-IO ``UserAgent``: datagram in -> ``ua.receive`` -> act on the
 events (transmit, answer with a fresh RTP port, start ``runtime.run_call`` on a SipLeg, end
 legs) -> re-arm the one timer at ``ua.get_timer()``. A 1 s housekeeping tick ends calls whose
-RTP stopped (media timeout -> BYE).
+RTP stopped (media timeout -> BYE). TCP (RFC 3261 §18) listens on the same host:port with
+its own ``UserAgent`` (transport TCP: Via/Contact say TCP, no retransmissions); its events go
+back on the connection the request came in on.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from callport.channels.sip.events import (
 from callport.channels.sip.leg import SipLeg
 from callport.channels.sip.message import SipUri
 from callport.channels.sip.rtpsocket import RtpPortPool
+from callport.channels.sip.tcp import SipTcpTransport
 from callport.channels.sip.useragent import UaConfig, UserAgent
 from callport.config import SipSettings
 
@@ -89,10 +92,12 @@ class SipChannel:
         self.runtime = runtime
         self.settings: SipSettings = settings or runtime.settings.sip
         self.ua: UserAgent | None = None
+        self.tcp_ua: UserAgent | None = None
+        self.tcp: SipTcpTransport | None = None
         self.calls: dict[str, _Call] = {}
         self.finished: list[_Call] = []  # recent ended calls (tests, metrics); bounded
         self._transport: asyncio.DatagramTransport | None = None
-        self._timer: asyncio.TimerHandle | None = None
+        self._timers: dict[str, asyncio.TimerHandle] = {}
         self._tick: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         s = self.settings
@@ -112,18 +117,26 @@ class SipChannel:
         self._transport = transport
         self.port = int(transport.get_extra_info("sockname")[1])
         users = tuple(tuple(u.split(":", 1)) for u in s.auth_users)
-        self.ua = UserAgent(config=UaConfig(
-            host=s.public_host or s.host, port=self.port, user=s.user,
+        configs = {transport: UaConfig(
+            host=s.public_host or s.host, port=self.port, user=s.user, transport=transport,
             allow_from=s.allow_from, auth_realm=s.auth_realm,
             auth_users=users,  # type: ignore[arg-type]
-            max_calls=s.max_calls))
+            max_calls=s.max_calls) for transport in ("UDP", "TCP")}
+        self.ua = UserAgent(config=configs["UDP"])
+        tcp = SipTcpTransport(on_message=self.on_stream_message)
+        try:
+            await tcp.start(s.host, self.port)
+        except OSError as exc:
+            log.warning("SIP TCP listener on %s:%d failed: %s", s.host, self.port, exc)
+        else:
+            self.tcp, self.tcp_ua = tcp, UserAgent(config=configs["TCP"])
         self._tick = asyncio.create_task(self._housekeeping(), name="sip-housekeeping")
         if s.register_aor:
             creds = (s.trunk_username, s.trunk_password) if s.trunk_username else None
             registrar = await _resolve(*_split_addr(s.trunk_address))
             self._apply(self.ua.register(s.register_aor, registrar=registrar, now=self._now(),
                                          expires=s.register_expires_s, credentials=creds))
-        log.info("SIP listening on udp:%s:%d", s.host, self.port)
+        log.info("SIP listening on udp%s:%s:%d", "+tcp" if self.tcp else "", s.host, self.port)
 
     async def stop(self) -> None:
         for call in list(self.calls.values()):
@@ -136,35 +149,48 @@ class SipChannel:
             await asyncio.wait(tasks, timeout=2.0)
         if self._tick is not None:
             self._tick.cancel()
-        if self._timer is not None:
-            self._timer.cancel()
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
         for task in list(self._tasks):
             task.cancel()
         if self._transport is not None:
             self._transport.close()
+        if self.tcp is not None:
+            await self.tcp.stop()
 
     # ---- signalling ----------------------------------------------------------------------
     def _now(self) -> float:
         return asyncio.get_running_loop().time()
 
     def on_datagram(self, data: bytes, addr: Addr) -> None:
-        if self.ua is None:
-            return
-        try:
-            events = self.ua.receive(data, addr, self._now())
-        except Exception:  # the core answers garbage itself; this is a bug guard
-            log.exception("SIP core failed on a datagram from %s", addr)
-            return
-        self._apply(events)
+        if self.ua is not None:
+            self._receive(self.ua, data, addr)
 
-    def _apply(self, events: list[SipEvent]) -> None:
+    def on_stream_message(self, data: bytes, addr: Addr) -> None:
+        """One framed message from a TCP connection."""
+        if self.tcp_ua is not None:
+            self._receive(self.tcp_ua, data, addr)
+
+    def _receive(self, ua: UserAgent, data: bytes, addr: Addr) -> None:
+        try:
+            events = ua.receive(data, addr, self._now())
+        except Exception:  # the core answers garbage itself; this is a bug guard
+            log.exception("SIP core failed on a message from %s", addr)
+            return
+        self._apply(events, ua)
+
+    def _apply(self, events: list[SipEvent], ua: UserAgent | None = None) -> None:
+        ua = ua or self._ua()
         for event in events:
             match event:
                 case Transmit(data=data, addr=addr):
-                    if self._transport is not None:
+                    if ua is self.tcp_ua and self.tcp is not None:
+                        self.tcp.send(data, addr)
+                    elif self._transport is not None:
                         self._transport.sendto(data, addr)
                 case IncomingCall():
-                    self._spawn(self._accept(event))
+                    self._spawn(self._accept(event, ua))
                 case CallConfirmed(key=key, plan=plan):
                     call = self.calls.get(key)
                     if call is not None and plan is not None:
@@ -188,7 +214,7 @@ class SipChannel:
                 case TransferRequested(key=key, target=target):
                     # A gateway leg cannot follow a REFER itself: report it and decline.
                     log.info("SIP %s: peer asked us to transfer to %s (declined)", key, target)
-                    self._apply(self._ua().notify_refer(key, 603, "Declined", self._now()))
+                    self._apply(ua.notify_refer(key, 603, "Declined", self._now()), ua)
                 case TransferResult(key=key, status=status):
                     log.info("SIP %s: transfer finished with %d", key, status)
                 case RegistrationChanged(aor=aor, state=state, status=status, expires=exp):
@@ -196,27 +222,34 @@ class SipChannel:
                     log.info("SIP REGISTER %s: %s (%d, expires %d)", aor, state, status, exp)
                 case _:
                     log.debug("SIP event ignored: %s", event)
-        self._rearm()
+        self._rearm(ua)
 
     def _ua(self) -> UserAgent:
         assert self.ua is not None, "SipChannel.start() first"
         return self.ua
 
-    def _rearm(self) -> None:
-        if self.ua is None:
-            return
-        deadline = self.ua.get_timer()
-        if self._timer is not None:
-            if deadline is not None and abs(self._timer.when() - deadline) < 1e-4:
-                return
-            self._timer.cancel()
-            self._timer = None
-        if deadline is not None:
-            self._timer = asyncio.get_running_loop().call_at(deadline, self._on_timer)
+    def _ua_for(self, key: str) -> UserAgent:
+        """The user agent (UDP or TCP) that holds the dialog ``key``."""
+        if self.tcp_ua is not None and key in self.tcp_ua.dialogs:
+            return self.tcp_ua
+        return self._ua()
 
-    def _on_timer(self) -> None:
-        self._timer = None
-        self._apply(self._ua().handle_timer(self._now()))
+    def _rearm(self, ua: UserAgent) -> None:
+        name = ua.config.transport
+        deadline = ua.get_timer()
+        timer = self._timers.get(name)
+        if timer is not None:
+            if deadline is not None and abs(timer.when() - deadline) < 1e-4:
+                return
+            timer.cancel()
+            del self._timers[name]
+        if deadline is not None:
+            self._timers[name] = asyncio.get_running_loop().call_at(
+                deadline, self._on_timer, ua)
+
+    def _on_timer(self, ua: UserAgent) -> None:
+        self._timers.pop(ua.config.transport, None)
+        self._apply(ua.handle_timer(self._now()), ua)
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)
@@ -224,10 +257,9 @@ class SipChannel:
         task.add_done_callback(self._tasks.discard)
 
     # ---- calls ---------------------------------------------------------------------------
-    async def _accept(self, event: IncomingCall) -> None:
-        ua = self._ua()
+    async def _accept(self, event: IncomingCall, ua: UserAgent) -> None:
         if self.settings.answer_delay_ms > 0:
-            self._apply(ua.ringing(event.key, self._now()))
+            self._apply(ua.ringing(event.key, self._now()), ua)
             await asyncio.sleep(self.settings.answer_delay_ms / 1000)
             if event.key not in ua.dialogs:
                 return
@@ -235,7 +267,7 @@ class SipChannel:
             transport, proto, port = await self.pool.open(lambda d, a: None)
         except RuntimeError:
             log.warning("SIP %s: no RTP port free, rejecting", event.key)
-            self._apply(ua.reject(event.key, 503, self._now()))
+            self._apply(ua.reject(event.key, 503, self._now()), ua)
             return
         if event.key not in ua.dialogs:  # CANCELled while we opened the socket
             transport.close()
@@ -251,7 +283,7 @@ class SipChannel:
         self.calls[event.key] = call
         media_host = self.settings.public_host or self.settings.host
         self._apply(ua.answer(event.key, media_host=media_host, media_port=port,
-                              now=self._now()))
+                              now=self._now()), ua)
         call.task = asyncio.create_task(self._run(call), name=f"sip:{dialog.call_id}")
 
     async def _run(self, call: _Call) -> None:
@@ -277,14 +309,15 @@ class SipChannel:
 
     # CallControl (used by SipLeg)
     def hangup_call(self, key: str, reason: str) -> None:
-        events = self._ua().hangup(key, self._now(), reason=reason)
-        self._apply(events)
+        ua = self._ua_for(key)
+        self._apply(ua.hangup(key, self._now(), reason=reason), ua)
         if key in self.calls:  # the core had already forgotten the dialog
             self._ended(key, reason, 0)
 
     def refer_call(self, key: str, target: str) -> bool:
-        events = self._ua().refer(key, self.resolve_target(target), self._now())
-        self._apply(events)
+        ua = self._ua_for(key)
+        events = ua.refer(key, self.resolve_target(target), self._now())
+        self._apply(events, ua)
         return bool(events)
 
     def resolve_target(self, target: str) -> str:

@@ -1,0 +1,101 @@
+"""asyncio SIP over TCP (RFC 3261 §18): a listener, one framer per connection, replies on
+the connection a request came in on.
+
+Connections are keyed by the peer's (ip, port); ``send`` writes to the live connection for
+that address, or opens one (a request we originate to a TCP peer with no open connection).
+A bad frame closes only that connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from callport.channels.sip.framing import FrameError, StreamFramer
+
+log = logging.getLogger(__name__)
+
+Addr = tuple[str, int]
+
+
+class SipTcpTransport:
+    def __init__(self, *, on_message: Callable[[bytes, Addr], None],
+                 idle_timeout: float = 300.0) -> None:
+        self.on_message = on_message
+        self.idle_timeout = idle_timeout
+        self.connections: dict[Addr, asyncio.StreamWriter] = {}
+        self.stats = {"accepted": 0, "bad_frames": 0}
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self, host: str, port: int) -> None:
+        self._server = await asyncio.start_server(self._accepted, host, port)
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for writer in list(self.connections.values()):
+            writer.close()
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=1.0)
+
+    def send(self, data: bytes, addr: Addr) -> None:
+        writer = self.connections.get(addr)
+        if writer is not None and not writer.is_closing():
+            writer.write(data)
+            return
+        self._spawn(self._connect_and_send(data, addr))
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _connect_and_send(self, data: bytes, addr: Addr) -> None:
+        try:
+            reader, writer = await asyncio.wait_for(asyncio.open_connection(*addr), 5.0)
+        except (OSError, TimeoutError) as exc:
+            log.info("SIP TCP connect to %s failed: %s", addr, exc)
+            return
+        writer.write(data)
+        await self._serve(reader, writer, addr)
+
+    async def _accepted(self, reader: asyncio.StreamReader,
+                        writer: asyncio.StreamWriter) -> None:
+        peer = writer.get_extra_info("peername")
+        addr = (str(peer[0]), int(peer[1]))
+        self.stats["accepted"] += 1
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        await self._serve(reader, writer, addr)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                     addr: Addr) -> None:
+        self.connections[addr] = writer
+        framer = StreamFramer()
+        try:
+            while True:
+                data = await asyncio.wait_for(reader.read(65536), self.idle_timeout)
+                if not data:
+                    return
+                for frame in framer.feed(data):
+                    if isinstance(frame, FrameError):
+                        self.stats["bad_frames"] += 1
+                        log.info("SIP TCP %s: %s, closing", addr, frame.reason)
+                        return
+                    try:
+                        self.on_message(frame, addr)
+                    except Exception:  # a handler bug must not kill the connection loop
+                        log.exception("SIP TCP handler failed on a message from %s", addr)
+        except (OSError, TimeoutError, asyncio.IncompleteReadError):
+            return
+        finally:
+            if self.connections.get(addr) is writer:
+                del self.connections[addr]
+            writer.close()

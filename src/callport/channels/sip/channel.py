@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -36,7 +37,7 @@ from callport.channels.sip.events import (
 )
 from callport.channels.sip.leg import SipLeg
 from callport.channels.sip.message import SipUri
-from callport.channels.sip.rtpsocket import RtpPortPool
+from callport.channels.sip.rtpsocket import RtpPortPool, RtpProtocol, open_rtcp
 from callport.channels.sip.tcp import SipTcpTransport
 from callport.channels.sip.useragent import UaConfig, UserAgent
 from callport.config import SipSettings
@@ -44,6 +45,7 @@ from callport.config import SipSettings
 log = logging.getLogger(__name__)
 
 Addr = tuple[str, int]
+RTCP_INTERVAL_S = 5.0  # RFC 3550 §6.2 minimum; one media stream each way
 
 
 class CallRunner(Protocol):
@@ -72,6 +74,7 @@ class _Call:
     task: asyncio.Task[None] | None = None
     answered: asyncio.Future[None] | None = None
     stats: dict[str, int] = field(default_factory=dict)
+    next_rtcp: float = 0.0
 
 
 class _SipProtocol(asyncio.DatagramProtocol):
@@ -265,18 +268,22 @@ class SipChannel:
                 return
         try:
             transport, proto, port = await self.pool.open(lambda d, a: None)
+            rtcp = await open_rtcp(self.settings.host, port + 1)
         except RuntimeError:
             log.warning("SIP %s: no RTP port free, rejecting", event.key)
             self._apply(ua.reject(event.key, 503, self._now()), ua)
             return
         if event.key not in ua.dialogs:  # CANCELled while we opened the socket
             transport.close()
+            if rtcp is not None:
+                rtcp[0].close()
             self.pool.release(port)
             return
         dialog = ua.dialogs[event.key]
         leg = SipLeg(key=event.key, call_id=dialog.call_id, control=self, transport=transport,
                      rtp_port=port, plan=event.plan, now=self._now())
         proto.on_packet = lambda data, addr: leg.on_rtp(data, addr, self._now())
+        self._attach_rtcp(leg, rtcp)
         info = CallInfo(call_id=dialog.call_id, channel="sip", caller=event.caller,
                         callee=event.callee)
         call = _Call(key=event.key, call_id=dialog.call_id, leg=leg, info=info)
@@ -285,6 +292,18 @@ class SipChannel:
         self._apply(ua.answer(event.key, media_host=media_host, media_port=port,
                               now=self._now()), ua)
         call.task = asyncio.create_task(self._run(call), name=f"sip:{dialog.call_id}")
+
+    def _attach_rtcp(self, leg: SipLeg,
+                     rtcp: tuple[asyncio.DatagramTransport, RtpProtocol] | None) -> None:
+        if rtcp is None:
+            return
+        transport, proto = rtcp
+
+        def on_packet(data: bytes, addr: Addr) -> None:
+            leg.on_rtcp(data, addr, self._now())
+
+        proto.on_packet = on_packet
+        leg.rtcp_transport = transport
 
     async def _run(self, call: _Call) -> None:
         try:
@@ -345,6 +364,7 @@ class SipChannel:
         if peer is None:
             peer = await _resolve(uri.host, uri.port)
         transport, proto, port = await self.pool.open(lambda d, a: None)
+        rtcp = await open_rtcp(s.host, port + 1)
         creds = (s.trunk_username, s.trunk_password) if s.trunk_username else None
         media_host = s.public_host or s.host
         key, events = ua.invite(resolved, media_host=media_host, media_port=port,
@@ -354,6 +374,7 @@ class SipChannel:
         leg = SipLeg(key=key, call_id=dialog.call_id, control=self, transport=transport,
                      rtp_port=port, plan=None, now=self._now())
         proto.on_packet = lambda data, addr: leg.on_rtp(data, addr, self._now())
+        self._attach_rtcp(leg, rtcp)
         info = CallInfo(call_id=dialog.call_id, channel="sip", caller=dialog.local,
                         callee=resolved)
         call = _Call(key=key, call_id=dialog.call_id, leg=leg, info=info,
@@ -381,6 +402,10 @@ class SipChannel:
             limit = self.settings.media_timeout_s
             for call in list(self.calls.values()):
                 leg = call.leg
+                if now >= call.next_rtcp:
+                    if call.next_rtcp:  # the first report waits one interval
+                        leg.send_rtcp(now, time.time())
+                    call.next_rtcp = now + RTCP_INTERVAL_S
                 ringing = call.answered is not None and not call.answered.done()
                 if ringing or not leg.expects_media():
                     continue

@@ -4,18 +4,36 @@ RTP has no remote playout buffer, so ``lead_ms`` is 0: the session paces frames 
 time, each ``send_audio`` goes out at once, and a mark is ``played`` as soon as it is
 reached (every frame before it has been transmitted). ``clear()`` has nothing remote to
 drop. ``transfer`` is a blind REFER; the leg ends when the peer's NOTIFY reports success.
+RTCP (RFC 3550 §6) runs on the RTP port + 1: the driver calls ``rtcp_report`` every ~5 s
+(compound SR or RR + SDES) and feeds what arrives to ``on_rtcp``, which keeps the peer's
+latest reports in ``peer_reports``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from typing import Protocol
 
 from callport.call.events import PCM16, HungUp, LegEvent, Marked, TransferStarted
 from callport.call.inbox import EventInbox
 from callport.call.leg import Capability, UnsupportedControl
 from callport.channels.sip.media import MediaStream
+from callport.channels.sip.rtcp import (
+    Goodbye,
+    ReceiverReport,
+    ReceptionStats,
+    RtcpError,
+    RtcpEvent,
+    SenderReport,
+    build_rr,
+    build_sdes,
+    build_sr,
+    ntp_timestamp,
+    parse_compound,
+)
+from callport.channels.sip.rtp import is_rtcp
 from callport.channels.sip.sdp import MediaPlan
 
 log = logging.getLogger(__name__)
@@ -46,6 +64,12 @@ class SipLeg:
         self.last_rx: float | None = None
         self.frames_out = 0
         self.hangup_reason: str | None = None
+        self.rtcp_transport: asyncio.DatagramTransport | None = None
+        self.rtcp_remote: Addr | None = None  # latched from the peer's RTCP, else RTP + 1
+        self.rx_stats = ReceptionStats()
+        self.peer_reports: deque[RtcpEvent] = deque(maxlen=16)
+        self.rtcp_errors = 0
+        self.rtcp_sent = 0
 
     # ---- Leg protocol --------------------------------------------------------------------
     @property
@@ -114,8 +138,51 @@ class SipLeg:
         if self.media is None or self._inbox.closed:
             return
         self.last_rx = now
+        if not is_rtcp(data):  # RTCP muxed on the RTP port is not an RTP packet
+            self.rx_stats.update(data, now)
         for event in self.media.feed(data, addr):
             self._inbox.put(event)
+
+    def on_rtcp(self, data: bytes, addr: Addr, now: float) -> list[RtcpEvent]:
+        """What the peer reports on our RTCP port (errors are counted, never raised)."""
+        if self._inbox.closed:
+            return []
+        events = parse_compound(data)
+        for event in events:
+            match event:
+                case SenderReport(ntp=ntp):
+                    self.rtcp_remote = addr
+                    self.rx_stats.on_sender_report(ntp, now)
+                    self.peer_reports.append(event)
+                case ReceiverReport() | Goodbye():
+                    self.rtcp_remote = addr
+                    self.peer_reports.append(event)
+                case RtcpError(reason=reason):
+                    self.rtcp_errors += 1
+                    log.debug("SIP %s: bad RTCP from %s: %s", self.key, addr, reason)
+        return events
+
+    def rtcp_report(self, now: float, wallclock: float) -> tuple[bytes, Addr] | None:
+        """A compound SR (if we sent RTP) or RR, plus SDES CNAME, and where it goes."""
+        if self.media is None or self._inbox.closed:
+            return None
+        sender = self.media.sender
+        blocks = [b for b in (self.rx_stats.report(now),) if b is not None]
+        if sender.packets:
+            head = build_sr(ssrc=sender.ssrc, ntp=ntp_timestamp(wallclock),
+                            rtp_timestamp=sender.timestamp, packets=sender.packets,
+                            octets=sender.octets, reports=blocks)
+        else:
+            head = build_rr(ssrc=sender.ssrc, reports=blocks)
+        host, port = self.media.remote
+        remote = self.rtcp_remote or (host, port + 1)
+        self.rtcp_sent += 1
+        return head + build_sdes(ssrc=sender.ssrc, cname=f"callport@{self.key}"), remote
+
+    def send_rtcp(self, now: float, wallclock: float) -> None:
+        report = self.rtcp_report(now, wallclock)
+        if report is not None and self.rtcp_transport is not None:
+            self.rtcp_transport.sendto(*report)
 
     def set_plan(self, plan: MediaPlan) -> None:
         if self.media is None:
@@ -133,3 +200,5 @@ class SipLeg:
         self.hangup_reason = reason
         self._inbox.put(HungUp(reason))
         self._transport.close()
+        if self.rtcp_transport is not None:
+            self.rtcp_transport.close()

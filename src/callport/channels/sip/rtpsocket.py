@@ -29,6 +29,20 @@ class RtpProtocol(asyncio.DatagramProtocol):
         log.debug("RTP socket error: %s", exc)
 
 
+async def open_rtcp(host: str, port: int) -> tuple[asyncio.DatagramTransport, RtpProtocol] | None:
+    """The RTCP socket on ``port`` (RTP port + 1); ``None`` if that port is taken.
+
+    Set ``on_packet`` on the returned protocol once the leg exists."""
+    loop = asyncio.get_running_loop()
+    try:
+        transport, proto = await loop.create_datagram_endpoint(
+            lambda: RtpProtocol(lambda d, a: None), local_addr=(host, port))
+    except OSError as exc:
+        log.info("RTCP port %d unavailable: %s", port, exc)
+        return None
+    return transport, proto
+
+
 class RtpPortPool:
     """Hands out even UDP ports in [low, high], round-robin, skipping ports in use."""
 

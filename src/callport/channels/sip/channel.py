@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from starlette.routing import BaseRoute
 from callport.agents.base import CallInfo
 from callport.call.leg import Leg
 from callport.channels.sip.dialog import is_ip
+from callport.channels.sip.dnsresolver import DnsResolver
 from callport.channels.sip.events import (
     CallAnswered,
     CallConfirmed,
@@ -38,6 +40,7 @@ from callport.channels.sip.events import (
 from callport.channels.sip.leg import SipLeg
 from callport.channels.sip.message import SipUri
 from callport.channels.sip.rtpsocket import RtpPortPool, RtpProtocol, open_rtcp
+from callport.channels.sip.srv import Resolver, locate
 from callport.channels.sip.tcp import SipTcpTransport
 from callport.channels.sip.useragent import UaConfig, UserAgent
 from callport.config import SipSettings
@@ -91,8 +94,10 @@ class _SipProtocol(asyncio.DatagramProtocol):
 class SipChannel:
     name = "sip"
 
-    def __init__(self, runtime: CallRunner, *, settings: SipSettings | None = None) -> None:
+    def __init__(self, runtime: CallRunner, *, settings: SipSettings | None = None,
+                 resolver: Resolver | None = None) -> None:
         self.runtime = runtime
+        self.resolver: Resolver = resolver or DnsResolver()
         self.settings: SipSettings = settings or runtime.settings.sip
         self.ua: UserAgent | None = None
         self.tcp_ua: UserAgent | None = None
@@ -136,7 +141,7 @@ class SipChannel:
         self._tick = asyncio.create_task(self._housekeeping(), name="sip-housekeeping")
         if s.register_aor:
             creds = (s.trunk_username, s.trunk_password) if s.trunk_username else None
-            registrar = await _resolve(*_split_addr(s.trunk_address))
+            registrar = await self._resolve(*_split_addr(s.trunk_address))
             self._apply(self.ua.register(s.register_aor, registrar=registrar, now=self._now(),
                                          expires=s.register_expires_s, credentials=creds))
         log.info("SIP listening on udp%s:%s:%d", "+tcp" if self.tcp else "", s.host, self.port)
@@ -360,9 +365,9 @@ class SipChannel:
             raise CallFailed(0, "tel: numbers need sip.trunk_address")
         peer: Addr | None = None
         if s.trunk_address and (not is_ip(uri.host) or uri.host == s.trunk_address):
-            peer = await _resolve(*_split_addr(s.trunk_address))
+            peer = await self._resolve(*_split_addr(s.trunk_address))
         if peer is None:
-            peer = await _resolve(uri.host, uri.port)
+            peer = await self._resolve(uri.host, uri.port)
         transport, proto, port = await self.pool.open(lambda d, a: None)
         rtcp = await open_rtcp(s.host, port + 1)
         creds = (s.trunk_username, s.trunk_password) if s.trunk_username else None
@@ -395,6 +400,13 @@ class SipChannel:
         call.task = asyncio.create_task(self._run(call), name=f"sip:{call.call_id}")
         return call.task
 
+    async def _resolve(self, host: str, port: int | None) -> Addr:
+        """RFC 3263: SRV ``_sip._udp.<host>`` (no port given), else A/AAAA; first target."""
+        targets = await locate(host, port, self.resolver, _pick)
+        if not targets:
+            raise CallFailed(0, f"cannot resolve {host}")
+        return targets[0]
+
     async def _housekeeping(self) -> None:
         while True:
             await asyncio.sleep(1.0)
@@ -422,12 +434,5 @@ def _split_addr(text: str) -> tuple[str, int | None]:
     return host, int(port)
 
 
-async def _resolve(host: str, port: int | None) -> Addr:
-    if is_ip(host):
-        return host, port or 5060
-    loop = asyncio.get_running_loop()
-    infos = await loop.getaddrinfo(host, port or 5060, type=2)  # SOCK_DGRAM
-    if not infos:
-        raise CallFailed(0, f"cannot resolve {host}")
-    addr = infos[0][4]
-    return str(addr[0]), int(addr[1])
+def _pick(total: int) -> int:
+    return random.randint(0, total)

@@ -87,7 +87,6 @@ async def test_baresip_caller_adds_a_task_by_voice(tmp_path: Path) -> None:
     from callport.speech.whisper import WhisperSTT
 
     loop = asyncio.get_running_loop()
-    started = loop.time()
     low, high = rtp_range()
     settings = dataclasses.replace(
         Settings(server=ServerSettings(db=str(tmp_path / "tasks.db"))),
@@ -150,4 +149,3 @@ async def test_baresip_caller_adds_a_task_by_voice(tmp_path: Path) -> None:
     text = (await stt.transcribe(resample(heard, rate, 16000), 16000)).text.lower()
     assert "task manager" in text or "automated" in text, text  # the greeting
     assert "milk" in text, text  # the agent's reply (the greeting never says it)
-    assert loop.time() - started < 60

@@ -135,4 +135,3 @@ async def test_spoken_task_manager_call_over_telnyx(tmp_path: Path, codec: str, 
     assert sim.marks_echoed, "the session marked its speech; the simulator echoed the marks"
     # the caller hung up (webhook): we never sent a REST hang-up of our own
     assert [p for p, _ in api.requests] == [f"/v2/calls/{CCID}/actions/answer"]
-    assert elapsed < CASE_LIMIT_S

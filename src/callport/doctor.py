@@ -76,18 +76,17 @@ def _core_checks(settings: Settings) -> list[Check]:
 
 
 def _channel_checks(settings: Settings) -> list[Check]:
+    """Provider checks, for providers the configuration mentions; others are optional."""
     out: list[Check] = []
-    for name in ("twilio", "telnyx", "sip", "browser"):
-        try:
-            module = importlib.import_module(f"callport.channels.{name}.doctor")
-        except ImportError:
-            try:
-                module = importlib.import_module(f"callport.channels.{name}")
-            except ImportError:
-                continue
-        fn: Callable[[Settings], list[Check]] | None = getattr(module, "doctor_checks", None)
-        if fn is not None:
-            out.extend(fn(settings))
+    for name in ("twilio", "telnyx"):
+        section = getattr(settings, name)
+        if section == type(section)():
+            out.append((f"{name} (optional)", True,
+                        f"not configured: set CALLPORT_{name.upper()}_* to take {name} calls"))
+            continue
+        module = importlib.import_module(f"callport.channels.{name}.cli")
+        checks: Callable[[Settings], list[Check]] = module.doctor_checks
+        out.extend(checks(settings))
     return out
 
 

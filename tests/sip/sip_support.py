@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import shutil
 import socket
@@ -116,3 +117,60 @@ async def run_sipp(*args: str, cwd: Path, timeout: float = 30.0) -> tuple[int, s
 
 
 needs_sipp = pytest.mark.skipif(SIPP is None, reason="sipp (sip-tester) not installed")
+
+
+BARESIP = shutil.which("baresip")
+
+
+def write_baresip_config(
+    root: Path, *, source_wav: Path, sip_port: int, ctrl_port: int, rtp_low: int, account: str
+) -> Path:
+    """A baresip config dir: ``source_wav`` is its microphone, ``root/rec`` gets what it hears."""
+    conf = root / "baresip"
+    conf.mkdir()
+    (root / "rec").mkdir()
+    (conf / "config").write_text(f"""poll_method epoll
+sip_listen 127.0.0.1:{sip_port}
+audio_player alsa,null
+audio_alert alsa,null
+audio_source aufile,{source_wav}
+ausrc_srate 8000
+auplay_srate 8000
+ausrc_channels 1
+auplay_channels 1
+rtp_ports {rtp_low}-{rtp_low + 98}
+snd_path {root / 'rec'}
+module_path /usr/lib/baresip/modules
+module g711.so
+module aufile.so
+module alsa.so
+module sndfile.so
+module_app account.so
+module_app menu.so
+module_app ctrl_tcp.so
+ctrl_tcp_listen 127.0.0.1:{ctrl_port}
+""")
+    (conf / "accounts").write_text(account + "\n")
+    return conf
+
+
+async def baresip_ctrl(port: int, command: str) -> None:
+    """Send one command over baresip's ctrl_tcp (netstring JSON)."""
+    body = json.dumps({"command": command, "token": "t"}).encode()
+    try:
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+    except OSError:
+        return
+    writer.write(b"%d:%s," % (len(body), body))
+    await writer.drain()
+    writer.close()
+
+
+async def stop_baresip(proc: asyncio.subprocess.Process, ctrl_port: int) -> None:
+    """Ask the baresip we started to quit; kill that one process if it does not."""
+    await baresip_ctrl(ctrl_port, "quit")
+    try:
+        await asyncio.wait_for(proc.wait(), 5)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import shutil
 import wave
 from pathlib import Path
 
 import numpy as np
 import pytest
-from sip_support import RecordingRuntime, free_udp_port
+from sip_support import (
+    BARESIP,
+    RecordingRuntime,
+    free_udp_port,
+    stop_baresip,
+    write_baresip_config,
+)
 
 from callport.call.events import AudioIn, HungUp
 from callport.channels.sip.channel import SipChannel
 
-BARESIP = shutil.which("baresip")
 pytestmark = [pytest.mark.slow, pytest.mark.interop,
               pytest.mark.skipif(BARESIP is None, reason="baresip not installed")]
 
@@ -31,47 +34,13 @@ def write_tone(path: Path, seconds: float, freq: float = 440.0) -> None:
 
 
 def baresip_config(root: Path) -> tuple[Path, int, int]:
-    conf = root / "baresip"
-    conf.mkdir()
-    (root / "rec").mkdir()
     write_tone(root / "tone.wav", 30.0)
     sip_port, ctrl_port = free_udp_port(), free_udp_port()
-    rtp_low = 40000 + (sip_port % 200) * 100
-    (conf / "config").write_text(f"""poll_method epoll
-sip_listen 127.0.0.1:{sip_port}
-audio_player alsa,null
-audio_alert alsa,null
-audio_source aufile,{root / 'tone.wav'}
-ausrc_srate 8000
-auplay_srate 8000
-ausrc_channels 1
-auplay_channels 1
-rtp_ports {rtp_low}-{rtp_low + 98}
-snd_path {root / 'rec'}
-module_path /usr/lib/baresip/modules
-module g711.so
-module aufile.so
-module alsa.so
-module sndfile.so
-module_app account.so
-module_app menu.so
-module_app ctrl_tcp.so
-ctrl_tcp_listen 127.0.0.1:{ctrl_port}
-""")
-    (conf / "accounts").write_text(
-        "<sip:bot@127.0.0.1>;regint=0;answermode=auto;audio_codecs=PCMU,PCMA\n")
+    conf = write_baresip_config(
+        root, source_wav=root / "tone.wav", sip_port=sip_port, ctrl_port=ctrl_port,
+        rtp_low=40000 + (sip_port % 200) * 100,
+        account="<sip:bot@127.0.0.1>;regint=0;answermode=auto;audio_codecs=PCMU,PCMA")
     return conf, sip_port, ctrl_port
-
-
-async def ctrl(port: int, command: str) -> None:
-    body = json.dumps({"command": command, "token": "t"}).encode()
-    try:
-        _, writer = await asyncio.open_connection("127.0.0.1", port)
-    except OSError:
-        return
-    writer.write(b"%d:%s," % (len(body), body))
-    await writer.drain()
-    writer.close()
 
 
 async def start_baresip(conf: Path, *args: str) -> asyncio.subprocess.Process:
@@ -79,15 +48,6 @@ async def start_baresip(conf: Path, *args: str) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
         BARESIP, "-f", str(conf), "-t", "25", *args,
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
-
-
-async def stop_baresip(proc: asyncio.subprocess.Process, ctrl_port: int) -> None:
-    await ctrl(ctrl_port, "quit")
-    try:
-        await asyncio.wait_for(proc.wait(), 5)
-    except TimeoutError:
-        proc.kill()
-        await proc.wait()
 
 
 def recorded_rms(rec: Path) -> float:

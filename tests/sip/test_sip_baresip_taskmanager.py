@@ -10,19 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import shutil
-import wave
 from pathlib import Path
 
 import numpy as np
 import pytest
-from sip_support import free_udp_port, rtp_range
-from test_sip_baresip import stop_baresip
+from sip_support import BARESIP, free_udp_port, rtp_range, stop_baresip, write_baresip_config
 
 from callport.audio.resample import resample
+from callport.audio.wav import read_wav, write_wav
 from callport.config import ServerSettings, Settings, SipSettings
 
-BARESIP = shutil.which("baresip")
 pytestmark = [pytest.mark.slow, pytest.mark.interop,
               pytest.mark.skipif(BARESIP is None, reason="baresip not installed")]
 
@@ -30,50 +27,13 @@ CALLER_SAYS = "Add a task to buy milk tomorrow."
 LEAD_S, TAIL_S = 3.0, 25.0
 
 
-def write_wav(path: Path, pcm: np.ndarray, rate: int) -> None:
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(pcm.astype("<i2").tobytes())
-
-
-def read_wav(path: Path) -> tuple[np.ndarray, int]:
-    with wave.open(str(path)) as w:
-        assert w.getnchannels() == 1 and w.getsampwidth() == 2
-        return np.frombuffer(w.readframes(w.getnframes()), dtype="<i2"), w.getframerate()
-
-
 def baresip_caller(root: Path, wav: Path) -> tuple[Path, int]:
     """A baresip config that plays ``wav`` as its microphone and records what it hears."""
-    conf = root / "baresip"
-    conf.mkdir()
-    (root / "rec").mkdir()
     ctrl_port = free_udp_port()
-    low, _ = rtp_range()
-    (conf / "config").write_text(f"""poll_method epoll
-sip_listen 127.0.0.1:{free_udp_port()}
-audio_player alsa,null
-audio_alert alsa,null
-audio_source aufile,{wav}
-ausrc_srate 8000
-auplay_srate 8000
-ausrc_channels 1
-auplay_channels 1
-rtp_ports {low}-{low + 98}
-snd_path {root / 'rec'}
-module_path /usr/lib/baresip/modules
-module g711.so
-module aufile.so
-module alsa.so
-module sndfile.so
-module_app account.so
-module_app menu.so
-module_app ctrl_tcp.so
-ctrl_tcp_listen 127.0.0.1:{ctrl_port}
-""")
-    (conf / "accounts").write_text(
-        "<sip:caller@127.0.0.1>;regint=0;answermode=manual;audio_codecs=PCMU,PCMA\n")
+    conf = write_baresip_config(
+        root, source_wav=wav, sip_port=free_udp_port(), ctrl_port=ctrl_port,
+        rtp_low=rtp_range()[0],
+        account="<sip:caller@127.0.0.1>;regint=0;answermode=manual;audio_codecs=PCMU,PCMA")
     return conf, ctrl_port
 
 

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import callport.channels.sip as sip_pkg
 
-CORES = ["message", "transaction", "dialog", "auth", "sdp", "rtp", "dtmf4733", "media",
-         "useragent", "requests", "events", "framing", "srv",
-         "rtcp"]
+CORES = ["errors", "headers", "message", "transaction", "dialog", "auth", "sdp", "rtp",
+         "dtmf4733", "media", "useragent", "requests", "events", "framing", "srv", "rtcp"]
 FORBIDDEN = {"asyncio", "socket", "time", "selectors", "threading"}
 
 

@@ -99,8 +99,9 @@ def test_every_turn_was_heard_and_understood(conversation: Conversation) -> None
 
 def test_store_reflects_the_conversation(conversation: Conversation) -> None:
     today = conversation.started.date()
+    heard = [(t.get("transcript"), t.get("intent"), t.get("reply")) for t in conversation.turns]
     milk = _task(conversation, "milk")
-    assert milk is not None and milk["done"] is True
+    assert milk is not None and milk["done"] is True, heard
     dentist = _task(conversation, "dentist")
     assert dentist is not None and not dentist["done"]
     due = datetime.fromisoformat(dentist["due"])

@@ -72,9 +72,13 @@ class ScriptedSTT:
     def __init__(self, texts: Sequence[str]) -> None:
         self.texts = deque(texts)
         self.heard: list[PCM16] = []
+        self.hints: list[tuple[str, ...]] = []
 
-    async def transcribe(self, pcm: PCM16, sample_rate: int) -> Transcript:
+    async def transcribe(
+        self, pcm: PCM16, sample_rate: int, *, hints: Sequence[str] = ()
+    ) -> Transcript:
         self.heard.append(pcm)
+        self.hints.append(tuple(hints))
         return Transcript(text=self.texts.popleft() if self.texts else "", seconds=0.001)
 
 

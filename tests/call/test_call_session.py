@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from call_fakes import EchoTextAgent, EnergyVad, ScriptedSTT, ToneTTS, tone
 
-from callport.agents.base import CallInfo
+from callport.agents.base import CallInfo, UserSaid
 from callport.call.call import Call
 from callport.call.events import PCM16, AudioIn, HungUp, LegEvent, Marked
 from callport.call.inbox import EventInbox
@@ -220,4 +220,45 @@ async def test_a_failing_service_hangs_up_instead_of_leaving_silence() -> None:
     await leg.speak(tone(0.4, 8000), 8000, trailing_silence_s=0.4)
     await asyncio.wait_for(task, 5)
     assert call.ended and leg.hung_up_reason == "error"
+    await call.session.close()
+
+
+class VocabularyAgent(EchoTextAgent):
+    """Echoes, and names what it heard last as the vocabulary of the next turn."""
+
+    def __init__(self, fail: bool = False) -> None:
+        super().__init__()
+        self.fail = fail
+
+    async def vocabulary(self) -> list[str]:
+        if self.fail:
+            raise RuntimeError("store is down")
+        said = [e.text for e in self.inputs if isinstance(e, UserSaid)]
+        return ["buy milk", *said[-1:]]
+
+
+async def test_agent_vocabulary_reaches_stt_as_hints_each_turn() -> None:
+    leg = MemoryLeg(call_id="t1", sample_rate=8000)
+    stt = ScriptedSTT(["call mom", "bye now"])
+    call = make_call(leg, stt, VocabularyAgent())
+    task = await run_flow(call)
+    await until(call.listening.is_set)
+    await leg.speak(tone(0.5, 8000), 8000, trailing_silence_s=0.6)
+    await until(lambda: len(call.turns) == 1 and call.listening.is_set())
+    await leg.speak(tone(0.5, 8000), 8000, trailing_silence_s=0.6)
+    await asyncio.wait_for(task, 5)
+    # early (speculative) and final STT both carry the hints of their turn
+    assert stt.hints[0] == ("buy milk",) and stt.hints[-1] == ("buy milk", "call mom")
+    await call.session.close()
+
+
+async def test_failing_vocabulary_does_not_end_the_call() -> None:
+    leg = MemoryLeg(call_id="t1", sample_rate=8000)
+    stt = ScriptedSTT(["bye now"])
+    call = make_call(leg, stt, VocabularyAgent(fail=True))
+    task = await run_flow(call)
+    await until(call.listening.is_set)
+    await leg.speak(tone(0.5, 8000), 8000, trailing_silence_s=0.6)
+    await asyncio.wait_for(task, 5)
+    assert stt.hints == [()] * len(stt.hints) and [t.intent for t in call.turns] == ["goodbye"]
     await call.session.close()

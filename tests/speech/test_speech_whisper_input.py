@@ -33,3 +33,16 @@ def test_bad_arguments_are_our_errors() -> None:
         WhisperSTT(threads=0)
     with pytest.raises(ValueError, match="sample_rate"):
         WhisperSTT().transcribe_sync(np.zeros(10, dtype=np.int16), 0)
+
+
+def test_hints_join_the_prompt_within_a_word_budget() -> None:
+    stt = WhisperSTT(prompt="Add a task.")
+    assert stt.prompt_for(()) == "Add a task."
+    assert stt.prompt_for(["buy milk", "  call   the dentist "]) == (
+        "Add a task. Tasks: buy milk, call the dentist."
+    )
+    long = ["word " * 30, "pay rent", "x " * 40, "water plants"]
+    prompt = stt.prompt_for(long) or ""
+    assert "pay rent" in prompt and "water plants" in prompt and len(prompt.split()) <= 3 + 50
+    assert WhisperSTT(prompt=None).prompt_for(["buy milk"]) == "Tasks: buy milk."
+    assert WhisperSTT(prompt=None).prompt_for(["", " "]) is None

@@ -217,3 +217,14 @@ async def test_factory_shares_store_and_classifier(
     second = make(CallInfo(call_id="c2", channel="test"))
     await turn(first, "add a task to feed the cat")
     assert said(await turn(second, "list my tasks")) == "You have 1 task. Feed the cat."
+
+
+async def test_vocabulary_is_open_titles_newest_first(
+    agent: TaskManagerAgent, store: MemoryTaskStore
+) -> None:
+    assert await agent.vocabulary() == []
+    milk = await store.add("buy milk")
+    await store.add("call the dentist")
+    await store.add("pay rent")
+    await store.complete(milk.id)
+    assert await agent.vocabulary() == ["pay rent", "call the dentist"]

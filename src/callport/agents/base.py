@@ -9,9 +9,9 @@ part of the reply the caller actually heard (from the leg's marks).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +72,17 @@ class Agent(Protocol):
     def respond(self, event: AgentInput) -> AsyncIterator[AgentOutput]: ...
 
     def interrupted(self, heard: str) -> None: ...
+
+
+@runtime_checkable
+class HasVocabulary(Protocol):
+    """An agent that knows what the caller is likely to say next (optional).
+
+    The call asks before each caller turn and hands the phrases to STT as hints, so a
+    small model hears "buy milk" rather than "by Mocha" when the caller has that task.
+    """
+
+    async def vocabulary(self) -> Sequence[str]: ...
 
 
 AgentFactory = Callable[[CallInfo], Agent]

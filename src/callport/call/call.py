@@ -27,6 +27,7 @@ from callport.agents.base import (
     AgentInput,
     CallInfo,
     HangUpCall,
+    HasVocabulary,
     Say,
     TransferCall,
     TurnInfo,
@@ -117,6 +118,9 @@ class Call:
         self.turn_listeners: list[TurnListener] = []
         self.turns_handled = 0  # caller turns taken from the session, heard or not
         self.listening = asyncio.Event()  # set while waiting for the caller's next turn
+        # Phrases the caller is likely to say next, handed to STT as hints. A flow may set
+        # them (menu options); ``connect`` refreshes them from an agent with a vocabulary.
+        self.hints: tuple[str, ...] = ()
         self._turn_started_wall = 0.0
         self._endpoint_s = 0.0
         self._early: tuple[float, float, asyncio.Task[Transcript]] | None = None
@@ -164,7 +168,9 @@ class Call:
     def _early_stt(self, utterance: Utterance) -> None:
         """The caller paused: start STT now; if the pause becomes the end of turn, use it."""
         self._drop_early()
-        task = asyncio.create_task(self._stt.transcribe(utterance.pcm, utterance.sample_rate))
+        task = asyncio.create_task(
+            self._stt.transcribe(utterance.pcm, utterance.sample_rate, hints=self.hints)
+        )
         self._early = (utterance.started_at, utterance.ended_at, task)
 
     def _drop_early(self) -> None:
@@ -179,7 +185,7 @@ class Call:
             return await early[2], True
         if early is not None:
             early[2].cancel()
-        return await self._stt.transcribe(turn.pcm, turn.sample_rate), False
+        return await self._stt.transcribe(turn.pcm, turn.sample_rate, hints=self.hints), False
 
     async def listen(self, *, timeout: float | None = None) -> AgentInput | None:
         """The caller's next turn as text or digits; None on timeout or hang-up."""
@@ -231,6 +237,7 @@ class Call:
         """Converse with ``agent`` until the caller or the agent ends the call."""
         self.session.set_state(AgentState("listening"))
         while not self.ended:
+            await self._refresh_hints(agent)
             event = await self.listen()
             if event is None:
                 return
@@ -240,6 +247,14 @@ class Call:
                 listener(record)
             if done:
                 return
+
+    async def _refresh_hints(self, agent: Agent) -> None:
+        if not isinstance(agent, HasVocabulary):
+            return
+        try:
+            self.hints = tuple(await agent.vocabulary())
+        except Exception:  # hints are an optimisation: a failing store must not end the call
+            log.warning("call %s: agent vocabulary failed", self.info.call_id, exc_info=True)
 
     async def reply(self, agent: Agent, event: AgentInput, record: TurnRecord) -> bool:
         """Run one agent turn with barge-in; True when the agent ended the call."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -20,8 +20,14 @@ class Transcript:
 
 
 class STT(Protocol):
-    async def transcribe(self, pcm: PCM16, sample_rate: int) -> Transcript:
-        """Transcribe one whole utterance (called after end of turn)."""
+    async def transcribe(
+        self, pcm: PCM16, sample_rate: int, *, hints: Sequence[str] = ()
+    ) -> Transcript:
+        """Transcribe one whole utterance (called after end of turn).
+
+        ``hints`` are phrases the caller is likely to say on this call (the titles of their
+        tasks, names on a menu); an engine biases its decoding toward them where it can.
+        """
         ...
 
 

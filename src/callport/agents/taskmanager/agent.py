@@ -50,6 +50,7 @@ from callport.store.tasks import Task, TaskError, TaskStore, local_now
 log = logging.getLogger(__name__)
 
 Outputs = AsyncIterator[AgentOutput]
+VOCABULARY_TITLES = 12  # task titles offered to STT as hints per turn
 
 
 class TaskManagerAgent:
@@ -83,6 +84,11 @@ class TaskManagerAgent:
                     yield out
             case _:
                 yield TurnInfo(None)
+
+    async def vocabulary(self) -> list[str]:
+        """Open task titles, newest first: STT hints for the caller's next turn."""
+        tasks = await self._store.list()
+        return [t.title for t in sorted(tasks, key=lambda t: -t.id)[:VOCABULARY_TITLES]]
 
     def interrupted(self, heard: str) -> None:
         """The caller cut the reply off after ``heard``: unheard list lines stay for "more"."""

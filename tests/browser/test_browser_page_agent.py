@@ -80,7 +80,9 @@ async def test_webrtc_spoken_request_creates_task(request_wav: Path) -> None:
 async def test_barge_in_over_the_greeting_stops_playback(barge_wav: Path) -> None:
     result = await run_agent_call("ws", barge_wav, 45.0)
     assert not result["errors"], result["errors"]
-    assert result["interrupts"] >= 1, result
+    # The page's own VAD usually cuts the greeting first; on a loaded machine the server's
+    # VAD can get there first and tell the page to clear. Either way playback must stop.
+    assert result["interrupts"] + result["server_clears"] >= 1, result
     assert result["played_before_speech_rms"] > 0.02, result  # the greeting was playing
     assert result["played_0_5_to_1_2_s_after_speech_rms"] < 0.005, result  # and stopped
     assert any("milk" in t.lower() for t, _ in result["stored"]), result

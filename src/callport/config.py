@@ -49,6 +49,7 @@ class SpeechSettings:
     whisper_threads: int = 2
     tts_threads: int = 1
     espeak_voice: str = "en-us"
+    piper_variation: bool = True  # false: identical text renders identically (tests, benches)
 
     def problems(self) -> list[str]:
         out = []

@@ -39,12 +39,13 @@ async def run_agent_call(transport: str, wav: Path, seconds: float,
     from browser_harness import chromium, dump, serve
 
     from callport.channels.browser import create
-    from callport.config import ServerSettings, Settings
+    from callport.config import ServerSettings, Settings, SpeechSettings
     from callport.server.app import create_app
     from callport.server.runtime import build_runtime
 
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(server=ServerSettings(db=str(Path(tmp) / "tasks.db")))
+        settings = Settings(server=ServerSettings(db=str(Path(tmp) / "tasks.db")),
+                            speech=SpeechSettings(piper_variation=False))
         runtime = build_runtime(settings)
         await runtime.warmup()
         # Load the intent model now too (the first turn would otherwise pay for it).

@@ -73,7 +73,7 @@ def _piper(text: str, rate: int) -> np.ndarray:
     from callport.config import SpeechSettings
     from callport.speech.factory import make_tts
 
-    tts = make_tts(SpeechSettings(tts="piper"))
+    tts = make_tts(SpeechSettings(tts="piper", piper_variation=False))  # repeatable
 
     async def run() -> list[np.ndarray]:
         return [chunk.pcm async for chunk in tts.synthesize(text)]

@@ -52,7 +52,7 @@ def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 async def _synthesize(texts: list[str], folder: Path) -> list[Path]:
     from callport.speech.piper import PiperTTS
 
-    tts = PiperTTS()
+    tts = PiperTTS(deterministic=True)  # the same caller audio every run
     paths = []
     for i, text in enumerate(texts):
         chunks = [c.pcm async for c in tts.synthesize(text)]
@@ -67,7 +67,8 @@ def conversation(tmp_path_factory: pytest.TempPathFactory) -> Conversation:
     pytest.importorskip("piper", reason="needs callport[local] (piper-tts)")
     folder = tmp_path_factory.mktemp("talk")
     wavs = asyncio.run(_synthesize([t["say"] for t in TURNS], folder))
-    env = {**os.environ, "CALLPORT_DB": str(folder / "tasks.db"), "CALLPORT_CONFIG": ""}
+    env = {**os.environ, "CALLPORT_DB": str(folder / "tasks.db"), "CALLPORT_CONFIG": "",
+           "CALLPORT_SPEECH_PIPER_VARIATION": "false"}
     out = folder / "agent.wav"
     started = datetime.now()
     proc = _cli("talk", "--phone", "--json", "--out", str(out), *map(str, wavs), env=env)

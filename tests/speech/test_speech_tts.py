@@ -46,6 +46,16 @@ async def test_piper_yields_audible_clauses(piper_tts: PiperTTS) -> None:
     _check_chunks(chunks, 22050)
 
 
+@pytest.mark.slow
+async def test_piper_variation_off_renders_identically(piper_tts: PiperTTS) -> None:
+    fixed = PiperTTS(deterministic=True)
+    text = "Add a task to buy milk tomorrow."
+    first = fixed.synthesize_clause(text)
+    assert np.array_equal(first, fixed.synthesize_clause(text)) and _rms(first) > 300
+    # with variation (the default) two renderings of one text differ, as speech does
+    assert not np.array_equal(piper_tts.synthesize_clause(text), piper_tts.synthesize_clause(text))
+
+
 async def test_espeak_yields_audible_clauses(espeak_tts: EspeakTTS) -> None:
     assert espeak_tts.sample_rate == 22050
     chunks = [c async for c in espeak_tts.synthesize(LONG)]

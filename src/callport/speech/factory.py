@@ -57,7 +57,8 @@ def make_tts(settings: SpeechSettings) -> TTS:
             )
         from callport.speech.piper import PiperTTS
 
-        return PiperTTS(threads=settings.tts_threads)
+        return PiperTTS(threads=settings.tts_threads,
+                        deterministic=not settings.piper_variation)
     if choice == "espeak":
         from callport.speech.espeak import EspeakTTS
 

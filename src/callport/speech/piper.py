@@ -92,6 +92,7 @@ class PiperTTS:
         config_path: Path | None = None,
         long_chars: int = 60,
         volume: float = 1.0,
+        deterministic: bool = False,
     ) -> None:
         if threads < 1:
             raise ValueError("threads must be >= 1")
@@ -110,6 +111,9 @@ class PiperTTS:
         self._threads = threads
         self._long_chars = long_chars
         self._volume = volume
+        # Piper samples noise for each rendering (VITS), so the same text never gives the
+        # same audio twice. Tests and benches that must be repeatable turn that off.
+        self._noise: float | None = 0.0 if deterministic else None
 
     @property
     def sample_rate(self) -> int:
@@ -140,7 +144,8 @@ class PiperTTS:
         from piper import SynthesisConfig
 
         # Fixed gain, not Piper's per-sentence peak normalisation: clauses keep one loudness.
-        config = SynthesisConfig(normalize_audio=False, volume=self._volume)
+        config = SynthesisConfig(normalize_audio=False, volume=self._volume,
+                                 noise_scale=self._noise, noise_w_scale=self._noise)
         with _SYNTH_LOCK:
             parts = [chunk.audio_int16_array for chunk in voice.synthesize(spoken, config)]
         if not parts:

@@ -60,6 +60,7 @@ class Dialog:
     remote: str  # their From/To value (with their tag once known)
     remote_target: str  # Contact URI of the peer
     peer: Addr  # where requests go when the route set / target gives no IP
+    fallbacks: list[Addr] = field(default_factory=list)  # RFC 3263 targets still to try
     route_set: list[str] = field(default_factory=list)
     local_cseq: int = 1
     remote_cseq: int = 0

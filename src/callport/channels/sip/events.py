@@ -43,6 +43,17 @@ class CallProgress(SipEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class TargetFailed(SipEvent):
+    """RFC 3263 §4.3: a target timed out (``status`` 408) or answered 503; the request went
+    on to ``next_addr``. ``key`` is the dialog key, or ``reg:<aor>`` for a REGISTER."""
+
+    key: str
+    addr: Addr
+    status: int
+    next_addr: Addr
+
+
+@dataclass(frozen=True, slots=True)
 class CallAnswered(SipEvent):
     """Outbound call answered (2xx, ACK sent)."""
 

@@ -66,7 +66,10 @@ def salvage_request(data: bytes) -> SipRequest | None:
         if names != {"Via", "From", "To", "Call-ID", "CSeq"}:
             return None
         req = SipRequest(method=method.upper(), uri=uri, headers=tuple(headers))
-        Via.parse(req.get_all("Via")[0])
+        vias = req.get_all("Via")
+        if not vias:  # "Via: ," and the like
+            return None
+        Via.parse(vias[0])
         NameAddr.parse(req.get("To") or "")
         return req
     except (ValueError, SipParseError):

@@ -143,9 +143,13 @@ class ServerNonInviteTransaction(_Timers):
 
 
 class ClientInviteTransaction(_Timers):
-    """§17.1.1: Calling (A, B) -> Proceeding -> Completed (D, we ACK non-2xx) / Terminated."""
+    """§17.1.1: Calling (A, B) -> Proceeding -> Completed (D, we ACK non-2xx) / Terminated.
 
-    def __init__(self, request: SipRequest, now: float, *, reliable: bool = False) -> None:
+    ``timeout`` is Timer B (64*T1 by default); a UA with other targets to try sets it lower.
+    """
+
+    def __init__(self, request: SipRequest, now: float, *, reliable: bool = False,
+                 timeout: float = 64 * T1) -> None:
         super().__init__()
         self.request = request
         self.data = bytes(request)
@@ -155,7 +159,7 @@ class ClientInviteTransaction(_Timers):
         if not reliable:
             self.intervals["A"] = T1
             self.timers["A"] = now + T1
-        self.timers["B"] = now + 64 * T1
+        self.timers["B"] = now + timeout
 
     def on_response(self, response: SipResponse, now: float) -> tuple[list[bytes], bool]:
         """Returns (datagrams to send, whether the TU should see this response)."""
@@ -209,9 +213,10 @@ class ClientInviteTransaction(_Timers):
 
 
 class ClientNonInviteTransaction(_Timers):
-    """§17.1.2: Trying (E, F) -> Proceeding -> Completed (K) -> Terminated."""
+    """§17.1.2: Trying (E, F) -> Proceeding -> Completed (K) -> Terminated (``timeout``: F)."""
 
-    def __init__(self, request: SipRequest, now: float, *, reliable: bool = False) -> None:
+    def __init__(self, request: SipRequest, now: float, *, reliable: bool = False,
+                 timeout: float = 64 * T1) -> None:
         super().__init__()
         self.request = request
         self.data = bytes(request)
@@ -220,7 +225,7 @@ class ClientNonInviteTransaction(_Timers):
         if not reliable:
             self.intervals["E"] = T1
             self.timers["E"] = now + T1
-        self.timers["F"] = now + 64 * T1
+        self.timers["F"] = now + timeout
 
     def on_response(self, response: SipResponse, now: float) -> tuple[list[bytes], bool]:
         if self.state not in (State.TRYING, State.PROCEEDING):

@@ -1,5 +1,8 @@
 """Inbound side of the user agent: requests we receive (INVITE, ACK, CANCEL, BYE, REFER,
 NOTIFY, re-INVITE) and the UAS controls ``answer``, ``ringing``, ``reject``, ``notify_refer``.
+
+An :class:`InboundCalls` works on the shared :class:`~callport.channels.sip.ua_core.UaCore`
+it is given; it owns only what is inbound-only (source allowlist, digest server).
 """
 
 from __future__ import annotations
@@ -8,6 +11,7 @@ import ipaddress
 import secrets
 
 from callport.channels.sip import requests as rq
+from callport.channels.sip.auth import DigestServer
 from callport.channels.sip.dialog import Dialog, DialogState, new_tag
 from callport.channels.sip.events import (
     Addr,
@@ -36,34 +40,41 @@ from callport.channels.sip.transaction import (
 from callport.channels.sip.ua_core import ServerTx, UaCore
 
 
-class InboundCalls(UaCore):
+class InboundCalls:
     """Server transactions and UAS dialogs (RFC 3261 §8.2, §12, §13.3, §9.2; RFC 3515)."""
 
-    def _on_request(self, req: SipRequest, addr: Addr, now: float) -> list[SipEvent]:
+    def __init__(self, *, core: UaCore) -> None:
+        self.core = core
+        config = core.config
+        self._networks = [ipaddress.ip_network(n, strict=False) for n in config.allow_from]
+        self._digest = (DigestServer(realm=config.auth_realm, users=dict(config.auth_users))
+                        if config.auth_users else None)
+
+    def on_request(self, req: SipRequest, addr: Addr, now: float) -> list[SipEvent]:
         via = req.top_via
         method = "INVITE" if req.method == "ACK" else req.method
         tx_key = (via.branch + "|" + f"{via.host}:{via.port}", method)
-        found = self._server.get(tx_key) if via.branch.startswith("z9hG4bK") else None
+        found = self.core.server.get(tx_key) if via.branch.startswith("z9hG4bK") else None
         if found is not None:
             old, old_addr = found
             if req.method == "ACK" and isinstance(old, ServerInviteTransaction):
                 old.on_ack(now)
-                self.collect_garbage()
+                self.core.collect_garbage()
                 return []
-            return self._send(old.on_request_retransmit(), old_addr)
+            return self.core.send(old.on_request_retransmit(), old_addr)
         if req.method == "ACK":
             return self._on_ack(req, now)
         if req.method == "CANCEL":
             return self._on_cancel(req, addr, now)
         max_fwd = req.get("Max-Forwards")
         if max_fwd is not None and max_fwd.strip() == "0":
-            return self._stateless(req, 483, addr)
+            return self.core.stateless(req, 483, addr)
         tx: ServerTx
         if req.method == "INVITE":
-            tx = ServerInviteTransaction(req, reliable=self.reliable)
+            tx = ServerInviteTransaction(req, reliable=self.core.reliable)
         else:
-            tx = ServerNonInviteTransaction(req, reliable=self.reliable)
-        self._server[tx_key] = (tx, addr)
+            tx = ServerNonInviteTransaction(req, reliable=self.core.reliable)
+        self.core.server[tx_key] = (tx, addr)
         if req.to_tag:
             return self._in_dialog(req, tx, addr, now)
         return self._out_of_dialog(req, tx, addr, now)
@@ -72,16 +83,16 @@ class InboundCalls(UaCore):
                        now: float) -> list[SipEvent]:
         merged_key = (req.call_id, req.from_tag, req.cseq)
         branch = req.top_via.branch
-        if self._merged.get(merged_key, branch) != branch:
-            return self._respond(tx, make_response(req, 482, to_tag=new_tag()), addr, now)
-        self._merged[merged_key] = branch
+        if self.core.merged.get(merged_key, branch) != branch:
+            return self.core.respond(tx, make_response(req, 482, to_tag=new_tag()), addr, now)
+        self.core.merged[merged_key] = branch
         if req.method == "OPTIONS":
-            return self._respond(tx, make_response(req, 200, to_tag=new_tag(),
+            return self.core.respond(tx, make_response(req, 200, to_tag=new_tag(),
                                                    extra=rq.capabilities()), addr, now)
         if req.method in {"BYE", "REFER", "NOTIFY", "INFO", "UPDATE", "PRACK"}:
-            return self._respond(tx, make_response(req, 481, to_tag=new_tag()), addr, now)
+            return self.core.respond(tx, make_response(req, 481, to_tag=new_tag()), addr, now)
         if req.method != "INVITE":
-            return self._respond(tx, make_response(req, 405, to_tag=new_tag(),
+            return self.core.respond(tx, make_response(req, 405, to_tag=new_tag(),
                                                    extra=(("Allow", rq.ALLOW),)), addr, now)
         assert isinstance(tx, ServerInviteTransaction)
         return self._new_invite(req, tx, addr, now)
@@ -98,8 +109,8 @@ class InboundCalls(UaCore):
     def _new_invite(self, req: SipRequest, tx: ServerInviteTransaction, addr: Addr,
                     now: float) -> list[SipEvent]:
         if not self._allowed(addr):
-            self.stats["rejected"] += 1
-            return self._respond(tx, make_response(req, 403, to_tag=new_tag()), addr, now)
+            self.core.stats["rejected"] += 1
+            return self.core.respond(tx, make_response(req, 403, to_tag=new_tag()), addr, now)
         if self._digest is not None:
             header = req.get("Authorization")
             result = (self._digest.verify(header, method="INVITE", now=now)
@@ -107,30 +118,30 @@ class InboundCalls(UaCore):
             if result is None or not result.ok:
                 stale = result is not None and result.stale
                 challenge = self._digest.challenge(now, stale=stale)
-                return self._respond(tx, make_response(
+                return self.core.respond(tx, make_response(
                     req, 401, to_tag=new_tag(), extra=(("WWW-Authenticate", challenge),)),
                     addr, now)
         unsupported = [opt for opt in _tokens(req.get_all("Require")) if opt not in {"timer"}]
         if unsupported:
-            return self._respond(tx, make_response(
+            return self.core.respond(tx, make_response(
                 req, 420, to_tag=new_tag(), extra=(("Unsupported", ", ".join(unsupported)),)),
                 addr, now)
-        if len(self.dialogs) >= self.config.max_calls:
-            return self._respond(tx, make_response(req, 503, to_tag=new_tag(),
+        if len(self.core.dialogs) >= self.core.config.max_calls:
+            return self.core.respond(tx, make_response(req, 503, to_tag=new_tag(),
                                                    extra=(("Retry-After", "5"),)), addr, now)
         offer: SessionDescription | None = None
         plan: MediaPlan | None = None
         if req.body:
             ctype = (req.get("Content-Type") or "").split(";")[0].strip().lower()
             if ctype != "application/sdp":
-                return self._respond(tx, make_response(
+                return self.core.respond(tx, make_response(
                     req, 415, to_tag=new_tag(), extra=(("Accept", "application/sdp"),)),
                     addr, now)
             try:
                 offer = parse_sdp(req.body)
                 plan = negotiate(offer)
             except SdpError:
-                return self._respond(tx, make_response(req, 488, to_tag=new_tag()), addr, now)
+                return self.core.respond(tx, make_response(req, 488, to_tag=new_tag()), addr, now)
         contact = req.get("Contact")
         remote_target = NameAddr.parse(contact).uri if contact else req.uri
         tag = new_tag()
@@ -142,53 +153,53 @@ class InboundCalls(UaCore):
             route_set=req.get_all("Record-Route"), remote_cseq=req.cseq[0], invite=req,
             server_tx=tx, offer=offer, plan=plan, sdp_session=secrets.randbelow(2**31),
         )
-        self.dialogs[key] = dialog
-        self._by_id[(req.call_id, tag)] = key
-        out = self._respond(tx, make_response(req, 100), addr, now)
+        self.core.dialogs[key] = dialog
+        self.core.by_id[(req.call_id, tag)] = key
+        out = self.core.respond(tx, make_response(req, 100), addr, now)
         caller = NameAddr.parse(req.get("From") or "").uri
         callee = NameAddr.parse(req.get("To") or "").uri
         out.append(IncomingCall(key=key, caller=caller, callee=callee, plan=plan, source=addr))
         return out
 
     def _dialog_for(self, req: SipRequest) -> Dialog | None:
-        key = self._by_id.get((req.call_id, req.to_tag))
-        return self.dialogs.get(key) if key else None
+        key = self.core.by_id.get((req.call_id, req.to_tag))
+        return self.core.dialogs.get(key) if key else None
 
     def _in_dialog(self, req: SipRequest, tx: ServerTx, addr: Addr,
                    now: float) -> list[SipEvent]:
         dialog = self._dialog_for(req)
         if dialog is None or dialog.state is DialogState.TERMINATED:
-            return self._respond(tx, make_response(req, 481), addr, now)
+            return self.core.respond(tx, make_response(req, 481), addr, now)
         cseq = req.cseq[0]
         if cseq <= dialog.remote_cseq and dialog.remote_cseq:
-            return self._respond(tx, make_response(req, 500, extra=(("Retry-After", "1"),)),
+            return self.core.respond(tx, make_response(req, 500, extra=(("Retry-After", "1"),)),
                                  addr, now)
         dialog.remote_cseq = cseq
         match req.method:
             case "BYE":
-                out = self._respond(tx, make_response(req, 200), addr, now)
-                return out + self._end(dialog, "remote-bye")
+                out = self.core.respond(tx, make_response(req, 200), addr, now)
+                return out + self.core.end(dialog, "remote-bye")
             case "INVITE":
                 assert isinstance(tx, ServerInviteTransaction)
                 return self._reinvite(dialog, req, tx, addr, now)
             case "REFER":
                 refer_to = req.get("Refer-To")
                 if not refer_to:
-                    return self._respond(tx, make_response(req, 400), addr, now)
-                out = self._respond(tx, make_response(req, 202, extra=(
-                    ("Contact", self.contact),)), addr, now)
-                out += self._notify(dialog, "SIP/2.0 100 Trying", active=True, now=now)
+                    return self.core.respond(tx, make_response(req, 400), addr, now)
+                out = self.core.respond(tx, make_response(req, 202, extra=(
+                    ("Contact", self.core.contact),)), addr, now)
+                out += self.core.notify(dialog, "SIP/2.0 100 Trying", active=True, now=now)
                 return [*out, TransferRequested(dialog.key, NameAddr.parse(refer_to).uri)]
             case "NOTIFY":
-                out = self._respond(tx, make_response(req, 200), addr, now)
+                out = self.core.respond(tx, make_response(req, 200), addr, now)
                 return out + self._on_notify(dialog, req, now)
             case "OPTIONS":
-                return self._respond(tx, make_response(req, 200, extra=rq.capabilities()),
+                return self.core.respond(tx, make_response(req, 200, extra=rq.capabilities()),
                                      addr, now)
             case "UPDATE" | "INFO":
-                return self._respond(tx, make_response(req, 200), addr, now)
+                return self.core.respond(tx, make_response(req, 200), addr, now)
             case _:
-                return self._respond(tx, make_response(req, 405, extra=(("Allow", rq.ALLOW),)),
+                return self.core.respond(tx, make_response(req, 405, extra=(("Allow", rq.ALLOW),)),
                                      addr, now)
 
     def _reinvite(self, dialog: Dialog, req: SipRequest, tx: ServerInviteTransaction,
@@ -199,12 +210,12 @@ class InboundCalls(UaCore):
             dialog.sdp_version += 1
             body = build_offer(host=dialog.media_host, port=dialog.media_port,
                                session_id=dialog.sdp_session, version=dialog.sdp_version)
-            return self._respond(tx, self._ok(req, dialog, body), addr, now)
+            return self.core.respond(tx, self.core.ok(req, dialog, body), addr, now)
         try:
             offer = parse_sdp(req.body)
             plan = negotiate(offer)
         except SdpError:
-            return self._respond(tx, make_response(req, 488), addr, now)
+            return self.core.respond(tx, make_response(req, 488), addr, now)
         dialog.offer = offer
         dialog.plan = plan
         dialog.sdp_version += 1
@@ -213,7 +224,7 @@ class InboundCalls(UaCore):
             dialog.remote_target = NameAddr.parse(contact).uri
         body = build_answer(offer, plan, host=dialog.media_host, port=dialog.media_port,
                             session_id=dialog.sdp_session, version=dialog.sdp_version)
-        out = self._respond(tx, self._ok(req, dialog, body), addr, now)
+        out = self.core.respond(tx, self.core.ok(req, dialog, body), addr, now)
         return [*out, MediaUpdated(dialog.key, plan)]
 
     def _on_ack(self, req: SipRequest, now: float) -> list[SipEvent]:
@@ -224,7 +235,7 @@ class InboundCalls(UaCore):
         if req.cseq[0] != dialog.server_tx.request.cseq[0]:
             return []
         dialog.server_tx.on_ack(now)
-        self.collect_garbage()
+        self.core.collect_garbage()
         if dialog.state is not DialogState.ANSWERED:
             return []
         dialog.state = DialogState.CONFIRMED
@@ -234,27 +245,28 @@ class InboundCalls(UaCore):
                 plan = negotiate(parse_sdp(req.body), remote_is_offerer=False)
                 dialog.plan = plan
             except SdpError:
-                return self._bye(dialog, now, reason="bad-answer")
+                return self.core.bye(dialog, now, reason="bad-answer")
         return [CallConfirmed(dialog.key, plan)]
 
     def _on_cancel(self, req: SipRequest, addr: Addr, now: float) -> list[SipEvent]:
         """§9.2: 200 to the CANCEL, 487 to the INVITE if it is still pending."""
         via = req.top_via
-        found = self._server.get((via.branch + "|" + f"{via.host}:{via.port}", "INVITE"))
+        tx_id = via.branch + "|" + f"{via.host}:{via.port}"
+        found = self.core.server.get((tx_id, "INVITE"))
         if found is None or not isinstance(found[0], ServerInviteTransaction):
-            return self._stateless(req, 481, addr)
+            return self.core.stateless(req, 481, addr)
         invite_tx, invite_addr = found
-        cancel_tx = ServerNonInviteTransaction(req, reliable=self.reliable)
-        self._server[(via.branch + "|" + f"{via.host}:{via.port}", "CANCEL")] = (cancel_tx, addr)
-        out = self._respond(cancel_tx, make_response(req, 200, to_tag=new_tag()), addr, now)
+        cancel_tx = ServerNonInviteTransaction(req, reliable=self.core.reliable)
+        self.core.server[(tx_id, "CANCEL")] = (cancel_tx, addr)
+        out = self.core.respond(cancel_tx, make_response(req, 200, to_tag=new_tag()), addr, now)
         if invite_tx.state is not State.PROCEEDING:
             return out
-        dialog = next((d for d in self.dialogs.values() if d.server_tx is invite_tx), None)
+        dialog = next((d for d in self.core.dialogs.values() if d.server_tx is invite_tx), None)
         tag = dialog.local_tag if dialog else new_tag()
-        out += self._respond(invite_tx, make_response(invite_tx.request, 487, to_tag=tag),
+        out += self.core.respond(invite_tx, make_response(invite_tx.request, 487, to_tag=tag),
                              invite_addr, now)
         if dialog is not None:
-            out += self._end(dialog, "cancelled", status=487)
+            out += self.core.end(dialog, "cancelled", status=487)
         return out
 
     def _on_notify(self, dialog: Dialog, req: SipRequest, now: float) -> list[SipEvent]:
@@ -267,12 +279,12 @@ class InboundCalls(UaCore):
         dialog.refer_pending = False
         out: list[SipEvent] = [TransferResult(dialog.key, status)]
         if status < 300:
-            out += self._bye(dialog, now, reason="transferred")
+            out += self.core.bye(dialog, now, reason="transferred")
         return out
 
     def answer(self, key: str, *, media_host: str, media_port: int,
                now: float) -> list[SipEvent]:
-        dialog = self.dialogs.get(key)
+        dialog = self.core.dialogs.get(key)
         if dialog is None or dialog.server_tx is None or dialog.invite is None:
             return []
         if dialog.state is not DialogState.EARLY:
@@ -285,41 +297,41 @@ class InboundCalls(UaCore):
             body = build_offer(host=media_host, port=media_port, session_id=dialog.sdp_session,
                                version=dialog.sdp_version)
         dialog.state = DialogState.ANSWERED
-        return self._respond(dialog.server_tx, self._ok(dialog.invite, dialog, body),
+        return self.core.respond(dialog.server_tx, self.core.ok(dialog.invite, dialog, body),
                              dialog.peer, now)
 
     def ringing(self, key: str, now: float) -> list[SipEvent]:
-        dialog = self.dialogs.get(key)
+        dialog = self.core.dialogs.get(key)
         if dialog is None or dialog.server_tx is None or dialog.invite is None:
             return []
-        return self._respond(dialog.server_tx, make_response(
-            dialog.invite, 180, to_tag=dialog.local_tag, extra=(("Contact", self.contact),)),
+        return self.core.respond(dialog.server_tx, make_response(
+            dialog.invite, 180, to_tag=dialog.local_tag, extra=(("Contact", self.core.contact),)),
             dialog.peer, now)
 
     def reject(self, key: str, status: int, now: float) -> list[SipEvent]:
-        dialog = self.dialogs.get(key)
+        dialog = self.core.dialogs.get(key)
         if dialog is None or dialog.server_tx is None or dialog.invite is None:
             return []
         if dialog.state is not DialogState.EARLY:
             return []
-        out = self._respond(dialog.server_tx, make_response(
+        out = self.core.respond(dialog.server_tx, make_response(
             dialog.invite, status, to_tag=dialog.local_tag), dialog.peer, now)
-        return out + self._end(dialog, "rejected", status=status)
+        return out + self.core.end(dialog, "rejected", status=status)
 
     def notify_refer(self, key: str, status: int, reason: str, now: float) -> list[SipEvent]:
         """Report the outcome of a REFER the peer sent us (final: subscription terminated)."""
-        dialog = self.dialogs.get(key)
+        dialog = self.core.dialogs.get(key)
         if dialog is None or dialog.state is not DialogState.CONFIRMED:
             return []
-        return self._notify(dialog, f"SIP/2.0 {status} {reason}", active=status < 200, now=now)
+        return self.core.notify(dialog, f"SIP/2.0 {status} {reason}", active=status < 200, now=now)
 
-    def _server_done(self, tx: ServerTx, now: float) -> list[SipEvent]:
+    def server_done(self, tx: ServerTx, now: float) -> list[SipEvent]:
         if not (isinstance(tx, ServerInviteTransaction) and tx.timed_out):
             return []
-        dialog = next((d for d in self.dialogs.values() if d.server_tx is tx), None)
+        dialog = next((d for d in self.core.dialogs.values() if d.server_tx is tx), None)
         if dialog is None or dialog.state is not DialogState.ANSWERED:
             return []
-        return self._bye(dialog, now, reason="no-ack")  # §13.3.1.4
+        return self.core.bye(dialog, now, reason="no-ack")  # §13.3.1.4
 
 
 def _tokens(values: list[str]) -> list[str]:

@@ -1,36 +1,55 @@
 """Outbound side of the user agent: ``invite`` (with digest retry), answers and ACK,
 ``CANCEL``, blind transfer with ``refer``.
+
+Target failover (RFC 3263 §4.3): ``invite`` takes the ordered addresses a trunk host resolved
+to; when the INVITE to one times out (Timer B, ``UaConfig.target_timeout``) or is answered
+503, a new INVITE (new branch, next CSeq, same Call-ID and tags) goes to the next one and a
+``TargetFailed`` event says so. Only when none is left does the call end (``CallEnded`` with
+the last status).
 """
 
 from __future__ import annotations
 
+import logging
 import secrets
 
 from callport.channels.sip import requests as rq
 from callport.channels.sip.auth import authorization
 from callport.channels.sip.dialog import Dialog, DialogState, new_tag, target_addr
-from callport.channels.sip.events import Addr, CallAnswered, CallProgress, SipEvent, Transmit
+from callport.channels.sip.events import (
+    Addr,
+    CallAnswered,
+    CallProgress,
+    SipEvent,
+    TargetFailed,
+    Transmit,
+)
 from callport.channels.sip.message import NameAddr, SipRequest, SipResponse, Via
 from callport.channels.sip.sdp import MediaPlan, SdpError, build_offer, negotiate, parse_sdp
 from callport.channels.sip.transaction import ClientInviteTransaction, ClientNonInviteTransaction
 from callport.channels.sip.ua_core import ClientCtx, UaCore
 
+log = logging.getLogger(__name__)
 
-class OutboundCalls(UaCore):
-    """UAC dialogs (RFC 3261 §13.2, §9.1; RFC 3515 REFER)."""
 
-    def _stray_response(self, resp: SipResponse) -> list[SipEvent]:
+class OutboundCalls:
+    """UAC dialogs (RFC 3261 §13.2, §9.1; RFC 3515 REFER) on the shared core."""
+
+    def __init__(self, *, core: UaCore) -> None:
+        self.core = core
+
+    def stray_response(self, resp: SipResponse) -> list[SipEvent]:
         """A 2xx retransmission after the INVITE transaction ended: re-send our ACK."""
         _num, method = resp.cseq
         if method != "INVITE" or not 200 <= resp.status < 300:
             return []
-        key = self._by_id.get((resp.call_id, resp.from_tag))
-        dialog = self.dialogs.get(key) if key else None
+        key = self.core.by_id.get((resp.call_id, resp.from_tag))
+        dialog = self.core.dialogs.get(key) if key else None
         if dialog is None or dialog.ack is None:
             return []
         return [Transmit(dialog.ack, dialog.next_hop())]
 
-    def _invite_response(self, dialog: Dialog, resp: SipResponse, now: float) -> list[SipEvent]:
+    def invite_response(self, dialog: Dialog, resp: SipResponse, now: float) -> list[SipEvent]:
         status = resp.status
         if status < 200:
             plan = self._answer_plan(resp)
@@ -47,7 +66,24 @@ class OutboundCalls(UaCore):
                 dialog.auth_tries += 1
                 name = "Authorization" if status == 401 else "Proxy-Authorization"
                 return self._send_invite(dialog, now, auth=(name, value))
-        return self._end(dialog, "failed", status=status)
+        if status == 503 and dialog.fallbacks:
+            return self._next_target(dialog, status, now)
+        return self.core.end(dialog, "failed", status=status)
+
+    def timed_out(self, dialog: Dialog, now: float) -> list[SipEvent]:
+        """Timer B fired on our INVITE: the next target, else the call fails with 408."""
+        if dialog.fallbacks and dialog.state is DialogState.EARLY:
+            return self._next_target(dialog, 408, now)
+        return self.core.end(dialog, "timeout", status=408)
+
+    def _next_target(self, dialog: Dialog, status: int, now: float) -> list[SipEvent]:
+        failed, dialog.peer = dialog.peer, dialog.fallbacks.pop(0)
+        dialog.auth_tries = 0
+        log.info("SIP %s: target %s:%d %s; trying %s:%d (RFC 3263 failover, %d more left)",
+                 dialog.key, *failed, "timed out" if status == 408 else f"answered {status}",
+                 *dialog.peer, len(dialog.fallbacks))
+        return [TargetFailed(dialog.key, failed, status, dialog.peer),
+                *self._send_invite(dialog, now)]
 
     def _answer_plan(self, resp: SipResponse) -> MediaPlan | None:
         if not resp.body:
@@ -63,9 +99,9 @@ class OutboundCalls(UaCore):
         if contact:
             dialog.remote_target = NameAddr.parse(contact).uri
         dialog.route_set = list(reversed(resp.get_all("Record-Route")))
-        self._by_id[(dialog.call_id, dialog.local_tag)] = dialog.key
+        self.core.by_id[(dialog.call_id, dialog.local_tag)] = dialog.key
         plan = self._answer_plan(resp)
-        ack = dialog.request("ACK", via=self._via(), contact=self.contact,
+        ack = dialog.request("ACK", via=self.core.via(), contact=self.core.contact,
                              cseq=resp.cseq[0])
         dialog.ack = bytes(ack)
         out: list[SipEvent] = [Transmit(dialog.ack, dialog.next_hop())]
@@ -73,45 +109,48 @@ class OutboundCalls(UaCore):
             return out
         if plan is None:
             dialog.state = DialogState.CONFIRMED
-            return out + self._bye(dialog, now, reason="no-answer-sdp")
+            return out + self.core.bye(dialog, now, reason="no-answer-sdp")
         dialog.state = DialogState.CONFIRMED
         dialog.plan = plan
         return [*out, CallAnswered(dialog.key, plan)]
 
-    def _cancel(self, dialog: Dialog, now: float) -> list[SipEvent]:
+    def cancel(self, dialog: Dialog, now: float) -> list[SipEvent]:
         """§9.1: CANCEL copies the INVITE's Request-URI, top Via, From, To, Call-ID, CSeq num."""
         invite = dialog.invite
         if invite is None:
-            return self._end(dialog, "cancelled")
+            return self.core.end(dialog, "cancelled")
         headers = tuple((k, v) for k, v in invite.headers
                         if k.lower() in {"via", "from", "to", "call-id", "route",
                                          "max-forwards"})
         req = SipRequest(method="CANCEL", uri=invite.uri,
                          headers=(*headers, ("CSeq", f"{invite.cseq[0]} CANCEL")))
-        tx = ClientNonInviteTransaction(req, now, reliable=self.reliable)
+        tx = ClientNonInviteTransaction(req, now, reliable=self.core.reliable)
         branch = Via.parse(invite.get_all("Via")[0]).branch
-        self._client[f"{branch}|CANCEL"] = ClientCtx(tx, dialog.peer, None, "CANCEL")
+        self.core.client[f"{branch}|CANCEL"] = ClientCtx(tx, dialog.peer, None, "CANCEL")
         # The INVITE transaction stays and ACKs the 487 on its own (§17.1.1.3).
-        return [Transmit(tx.data, dialog.peer), *self._end(dialog, "cancelled", 487)]
+        return [Transmit(tx.data, dialog.peer), *self.core.end(dialog, "cancelled", 487)]
 
     def invite(self, target: str, *, media_host: str, media_port: int, now: float,
                peer: Addr | None = None, caller: str = "",
-               credentials: tuple[str, str] | None = None) -> tuple[str, list[SipEvent]]:
-        """Place a call to ``target`` (sip: URI); ``peer`` overrides where it is sent."""
+               credentials: tuple[str, str] | None = None,
+               fallbacks: tuple[Addr, ...] = ()) -> tuple[str, list[SipEvent]]:
+        """Place a call to ``target`` (sip: URI); ``peer`` overrides where it is sent and
+        ``fallbacks`` are the next targets, in order, should it time out or answer 503."""
         tag = new_tag()
-        call_id = secrets.token_hex(12) + "@" + self.config.host
+        call_id = secrets.token_hex(12) + "@" + self.core.config.host
         key = f"{call_id}|{tag}"
-        local_user = caller or self.config.user
-        local = f"<sip:{local_user}@{rq.hostport(self.config.host, self.config.port)}>"
+        local_user = caller or self.core.config.user
+        local = f"<sip:{local_user}@{rq.hostport(self.core.config.host, self.core.config.port)}>"
         dest = peer or target_addr(target, ("", 0))
         if not dest[0]:
             raise ValueError(f"cannot route to {target!r}: give an IP, a port or a trunk")
         dialog = Dialog(key=key, role="uac", call_id=call_id, local_tag=tag, local=local,
                         remote=f"<{target}>", remote_target=target, peer=dest,
+                        fallbacks=list(fallbacks),
                         local_cseq=0, media_host=media_host, media_port=media_port,
                         sdp_session=secrets.randbelow(2**31), credentials=credentials)
-        self.dialogs[key] = dialog
-        self._by_id[(call_id, tag)] = key
+        self.core.dialogs[key] = dialog
+        self.core.by_id[(call_id, tag)] = key
         return key, self._send_invite(dialog, now)
 
     def _send_invite(self, dialog: Dialog, now: float,
@@ -122,23 +161,24 @@ class OutboundCalls(UaCore):
                                               ("Content-Type", "application/sdp"))
         if auth is not None:
             extra = (auth, *extra)
-        req = dialog.request("INVITE", via=self._via(), contact=self.contact, extra=extra,
+        req = dialog.request("INVITE", via=self.core.via(), contact=self.core.contact, extra=extra,
                              body=body)
         dialog.invite = req
-        tx = ClientInviteTransaction(req, now, reliable=self.reliable)
+        tx = ClientInviteTransaction(req, now, reliable=self.core.reliable,
+                                     timeout=self.core.config.target_timeout)
         dialog.client_tx = tx
-        self._client[f"{req.top_via.branch}|INVITE"] = ClientCtx(tx, dialog.peer, dialog.key,
+        self.core.client[f"{req.top_via.branch}|INVITE"] = ClientCtx(tx, dialog.peer, dialog.key,
                                                                   "INVITE")
         return [Transmit(tx.data, dialog.peer)]
 
     def refer(self, key: str, target: str, now: float) -> list[SipEvent]:
         """Blind transfer (RFC 3515): REFER; the NOTIFY with a 2xx sipfrag makes us BYE."""
-        dialog = self.dialogs.get(key)
+        dialog = self.core.dialogs.get(key)
         if dialog is None or dialog.state is not DialogState.CONFIRMED:
             return []
         dialog.refer_pending = True
         local_uri = NameAddr.parse(dialog.local).uri
-        req = dialog.request("REFER", via=self._via(), contact=self.contact,
+        req = dialog.request("REFER", via=self.core.via(), contact=self.core.contact,
                              extra=(("Refer-To", f"<{target}>"),
                                     ("Referred-By", f"<{local_uri}>")))
-        return self._start_client(req, dialog.next_hop(), key, now)
+        return self.core.start_client(req, dialog.next_hop(), key, now)

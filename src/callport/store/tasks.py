@@ -19,9 +19,12 @@ import re
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 MAX_TITLE = 200
+TITLE_THRESHOLD = 0.45  # the least ``title_score`` that counts as naming a task
+
+_T = TypeVar("_T")
 
 Clock = Callable[[], datetime]
 
@@ -93,14 +96,53 @@ _STOP = frozenset(
 )
 _WORD = re.compile(r"[a-z0-9']+")
 
+# Words Whisper confuses on 8 kHz phone audio because they sound the same: each group maps to
+# its first member. Number words map to digits (``nlu.text.normalize`` writes "two" as "2");
+# "to" and "for" stay stop words, so "buy to tickets" still finds "buy 2 tickets" by its other
+# words, while "too" and "fore" (never useful in a title) count as the numbers they sound like.
+_SOUNDS_ALIKE_GROUPS = (
+    ("buy", "by", "bye"), ("2", "two", "too"), ("4", "four", "fore"), ("8", "eight", "ate"),
+    ("3", "three"), ("5", "five"), ("6", "six"), ("7", "seven"), ("9", "nine"), ("10", "ten"),
+    ("write", "right", "rite", "wright"), ("meet", "meat", "mete"), ("new", "knew"),
+    ("week", "weak"), ("hour", "our"), ("here", "hear"), ("their", "there", "they're"),
+    ("mail", "male"), ("sale", "sail"), ("pair", "pear", "pare"), ("dear", "deer"),
+    ("flour", "flower"), ("steak", "stake"), ("piece", "peace"), ("whole", "hole"),
+    ("son", "sun"), ("road", "rode", "rowed"), ("break", "brake"), ("sell", "cell"),
+    ("see", "sea"), ("bear", "bare"), ("plane", "plain"), ("weight", "wait"),
+    ("weather", "whether"), ("wood", "would"), ("cereal", "serial"), ("board", "bored"),
+    ("dye", "die"), ("fair", "fare"), ("great", "grate"), ("hire", "higher"),
+    ("night", "knight"), ("not", "knot"), ("made", "maid"), ("pain", "pane"),
+    ("role", "roll"), ("tail", "tale"), ("tow", "toe"), ("waste", "waist"),
+    ("way", "weigh", "whey"), ("wear", "where", "ware"), ("wine", "whine"), ("blue", "blew"),
+    ("red", "read"), ("sent", "cent", "scent"), ("site", "sight", "cite"),
+    ("sweet", "suite"), ("through", "threw"), ("flew", "flu"), ("loan", "lone"),
+    ("main", "mane"), ("poll", "pole"), ("rain", "reign", "rein"), ("some", "sum"),
+    ("stair", "stare"), ("vein", "vain"), ("which", "witch"), ("check", "cheque"),
+    ("past", "passed"), ("allowed", "aloud"), ("course", "coarse"), ("heel", "heal"),
+    ("groan", "grown"), ("missed", "mist"), ("principal", "principle"), ("wring", "ring"),
+)  # fmt: skip
+SOUNDS_ALIKE: dict[str, str] = {w: group[0] for group in _SOUNDS_ALIKE_GROUPS for w in group}
+
+# Two titles match a query "about equally well" (``close_matches``) when their scores differ by
+# less than this. See ``close_matches`` for why 0.1.
+TIE_MARGIN = 0.1
+_EXACT = 1.0 - 1e-9
+
 
 def title_words(text: str) -> list[str]:
     return [w for w in _WORD.findall(text.lower()) if w not in _STOP]
 
 
+def sounds_like(word: str) -> str:
+    """The spelling ``word`` shares with its homophones ("by" -> "buy", "two" -> "2")."""
+    return SOUNDS_ALIKE.get(word, word)
+
+
 def _word_match(a: str, b: str) -> float:
     if a == b:
         return 1.0
+    if sounds_like(a) == sounds_like(b):
+        return 0.95  # a homophone ("by" / "buy", "right" / "write"); the exact spelling wins
     if min(len(a), len(b)) >= 3 and (a.startswith(b) or b.startswith(a)):
         return 0.9  # "call" / "calling", "groceries" / "grocery"
     if len(a) == len(b) >= 3 and sum(x != y for x, y in zip(a, b, strict=True)) == 1:
@@ -120,11 +162,50 @@ def title_score(query: str, title: str) -> float:
     return 0.7 * (matched / len(q)) + 0.3 * (covered / len(t))
 
 
-def rank_by_title(query: str, tasks: Iterable[Task], *, threshold: float = 0.45) -> list[Task]:
+def unmatched_words(query: str, title: str) -> list[str]:
+    """The content words of ``query`` that have no (fuzzy) counterpart in ``title``."""
+    t = title_words(title)
+    return [w for w in title_words(query) if not any(_word_match(w, x) for x in t)]
+
+
+def rank_by_title(
+    query: str, tasks: Iterable[Task], *, threshold: float = TITLE_THRESHOLD
+) -> list[Task]:
     scored = [(title_score(query, t.title), t) for t in tasks]
     good = [(s, t) for s, t in scored if s >= threshold]
     good.sort(key=lambda st: (-st[0], sort_key(st[1])))
     return [t for _, t in good]
+
+
+def close_matches(query: str, tasks: Iterable[Task], *, margin: float = TIE_MARGIN) -> list[Task]:
+    """The tasks ``query`` names about equally well, best first: one task when it is clear.
+
+    ``tasks`` are candidates already found (``find_by_title``). A task whose whole title was
+    said, word for word, wins outright. Otherwise every task scoring within ``margin`` of the
+    best is a contender. Why 0.1, given ``title_score`` = 0.7 x (share of the caller's words in
+    the title) + 0.3 x (share of the title's words the caller said):
+
+    - a word the caller said that one title has and the other lacks moves the first term by
+      0.7 / (words said): at least 0.14 for up to five content words, so that title wins;
+    - when both titles hold every word said, only the second term differs, by 0.3 x the
+      difference in how much of each title was named: "milk" scores 0.85 for "buy milk" and
+      0.8 for "return milk crates", "call" 0.85 for both "call mom" and "call the dentist".
+      That difference is below 0.1 unless one title is the query itself, which wins above;
+    - a word misheard by one letter (0.8 instead of 1.0) is worth 0.14 / (words said) plus
+      0.06 / (title words); a homophone (0.95) a quarter of that, so neither decides alone.
+    """
+    return contenders([(title_score(query, t.title), t) for t in tasks], margin=margin)
+
+
+def contenders(scored: Iterable[tuple[float, _T]], *, margin: float = TIE_MARGIN) -> list[_T]:
+    """``close_matches`` on items already scored: the best, and all within ``margin`` of it."""
+    ranked = sorted(scored, key=lambda st: -st[0])  # stable: equal scores keep their order
+    if not ranked:
+        return []
+    best = ranked[0][0]
+    if best >= _EXACT:
+        return [item for s, item in ranked if s >= _EXACT]
+    return [item for s, item in ranked if best - s < margin - 1e-9]
 
 
 # -- the protocol ----------------------------------------------------------------------------

@@ -4,16 +4,20 @@ At most one thing is pending at a time:
 
 - ``Confirm``: a destructive action (delete, complete all) awaiting yes/no in the next turn;
 - ``AskTitle``: an intent that came without a task name ("delete a task") awaiting the name;
-- ``AskDue``: a reschedule that named a task but no date, awaiting the date.
+- ``AskDue``: a reschedule that named a task but no date, awaiting the date;
+- ``Pick``: an action whose title named several open tasks about equally well, awaiting
+  "which one" (see ``picker``).
 
 Anything else said instead drops the pending question, except a turn the classifier cannot
-place while a confirmation is pending, which repeats the question.
+place while a confirmation is pending, which repeats the question, and one while a pick is
+pending, which cancels the action.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from callport.nlu.dates import When
 from callport.store.tasks import Task
 
 
@@ -33,12 +37,33 @@ class Confirm(Pending):
 @dataclass(frozen=True, slots=True)
 class AskTitle(Pending):
     intent: str  # "add", "complete", "delete" or "reschedule"
+    when: When | None = None  # a date already said with the request
 
 
 @dataclass(frozen=True, slots=True)
 class AskDue(Pending):
     task_id: int
     title: str
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """One task offered by a ``Pick``: what it is called aloud, and which task it is."""
+
+    task_id: int
+    label: str  # the title, with its due date when two titles are the same
+
+
+@dataclass(frozen=True, slots=True)
+class Pick(Pending):
+    """ "Which one?": ``intent`` waits for the caller to choose among ``choices``."""
+
+    intent: str  # "complete", "delete" or "reschedule"
+    choices: tuple[Choice, ...]
+    query: str  # the title the caller said
+    when: When | None = None  # the new due date of a reschedule, when it was said
+    listed: bool = True  # the choices were read out (few enough) and can be picked by number
+    heard: int = 0  # how many of them the caller heard (all, unless a barge-in cut them off)
 
 
 @dataclass(slots=True)

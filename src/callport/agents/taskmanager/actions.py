@@ -1,0 +1,172 @@
+"""What the Task Manager does to tasks: add, and complete / delete / reschedule one named task.
+
+A spoken title is resolved to the tasks it names (``store.tasks.close_matches``): one clear
+match is acted on at once; several about equally good ones become a "which one?" question
+(``picker``) and the action waits in a ``dialog.Pick`` until ``choose``. Destructive actions
+(delete, complete all) ask for a yes first (``dialog.Confirm``, answered in ``confirm``). No
+task is changed until the caller has said which one and, where asked, yes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime
+
+from callport.agents.base import AgentOutput, Say, TurnInfo
+from callport.agents.taskmanager import picker, replies
+from callport.agents.taskmanager.dialog import AskDue, AskTitle, Choice, Confirm, DialogState, Pick
+from callport.agents.taskmanager.examples import ADD, COMPLETE, DELETE, NO, RESCHEDULE, YES
+from callport.agents.taskmanager.slots import mentions_all
+from callport.nlu.dates import When
+from callport.nlu.intents import IntentResult
+from callport.store.tasks import Task, TaskError, TaskStore, close_matches
+
+Outputs = AsyncIterator[AgentOutput]
+
+
+class TaskActions:
+    """Changes to the store on the caller's behalf, asking first where a change is unclear."""
+
+    def __init__(self, *, store: TaskStore, state: DialogState) -> None:
+        self._store = store
+        self._state = state
+
+    async def add(self, title: str, when: When | None, now: datetime) -> Outputs:
+        if not title:
+            self._state.pending = AskTitle(ADD)
+            yield Say(replies.ASK_TITLE[ADD])
+            return
+        try:
+            task = await self._store.add(title, when.as_datetime() if when else None)
+        except TaskError as exc:
+            yield Say(f"Sorry, I couldn't add that: {exc}.")
+            return
+        self._state.last_task_id = task.id
+        yield Say(replies.added(task, now))
+
+    async def complete(self, title: str, rest: str, now: datetime) -> Outputs:
+        if not title and mentions_all(rest):
+            tasks = await self._store.list()
+            if not tasks:
+                yield Say("You have no open tasks.")
+                return
+            n = len(tasks)
+            what = "your one open task" if n == 1 else f"all {n} open tasks"
+            question = f"Mark {what} as done?"
+            self._state.pending = Confirm("complete_all", tuple(t.id for t in tasks), question)
+            yield Say(question)
+            return
+        async for out in self._one(COMPLETE, title, None, now):
+            yield out
+
+    async def delete(self, title: str, rest: str, now: datetime) -> Outputs:
+        if not title and mentions_all(rest):
+            tasks = await self._store.list(include_done=True)
+            if not tasks:
+                yield Say("Your list is already empty.")
+                return
+            n = len(tasks)
+            what = "your one task" if n == 1 else f"all {n} tasks"
+            question = f"Delete {what}? This can't be undone."
+            self._state.pending = Confirm("delete_all", tuple(t.id for t in tasks), question)
+            yield Say(question)
+            return
+        async for out in self._one(DELETE, title, None, now):
+            yield out
+
+    async def reschedule(self, title: str, when: When | None, now: datetime) -> Outputs:
+        async for out in self._one(RESCHEDULE, title, when, now):
+            yield out
+
+    async def set_due(self, task_id: int, when: When, now: datetime) -> Outputs:
+        task = await self._store.reschedule(task_id, when.as_datetime())
+        if task is None:
+            yield Say("That task is gone.")
+            return
+        self._state.last_task_id = task.id
+        yield Say(f"Moved {task.title} to {replies.say_due(task.due, now).removeprefix('on ')}.")
+
+    async def choose(self, pick: Pick, choice: Choice, when: When | None, now: datetime) -> Outputs:
+        """Carry out the action ``pick`` held back, on the task the caller chose."""
+        self._state.pending = None
+        task = await self._store.get(choice.task_id)
+        if task is None:
+            yield Say("That task is gone.")
+            return
+        async for out in self._act(pick.intent, task, when or pick.when, now):
+            yield out
+
+    async def confirm(self, pending: Confirm, result: IntentResult) -> Outputs:
+        yield TurnInfo(result.intent, round(result.score, 3), {"confirming": pending.action})
+        if result.intent == NO:
+            self._state.pending = None
+            yield Say(replies.CANCELLED)
+            return
+        if result.intent != YES:
+            yield Say(f"{replies.CONFIRM_AGAIN} {pending.question}")
+            return
+        self._state.pending = None
+        if pending.action == "complete_all":
+            n = await self._store.complete_all()
+            yield Say(f"Done. I marked {n} {'task' if n == 1 else 'tasks'} as done.")
+            return
+        deleted = [tid for tid in pending.task_ids if await self._store.delete(tid)]
+        if pending.action == "delete_all":
+            yield Say(f"Deleted {len(deleted)} {'task' if len(deleted) == 1 else 'tasks'}.")
+        elif deleted:
+            yield Say(f"Deleted {pending.title}." if pending.title else "Deleted.")
+        else:
+            yield Say("That task was already gone.")
+
+    # -- one named task ----------------------------------------------------------------------
+
+    async def _one(self, intent: str, title: str, when: When | None, now: datetime) -> Outputs:
+        """Act on the task ``title`` names, ask which one, or say why neither."""
+        tasks = await self._resolve(title, intent, when, include_done=intent == DELETE)
+        if not tasks:
+            if not title:
+                yield Say(replies.ASK_TITLE[intent])
+            else:
+                yield Say(f"I couldn't find a task called {title}.")
+            return
+        choices = picker.choices_for(tasks, now)
+        if len(choices) == 1:
+            task = next(t for t in tasks if t.id == choices[0].task_id)
+            async for out in self._act(intent, task, when, now):
+                yield out
+            return
+        pick = picker.new_pick(intent, choices, title, when)
+        self._state.pending = pick
+        yield Say(picker.question(pick))
+
+    async def _resolve(
+        self, title: str, intent: str, when: When | None, *, include_done: bool
+    ) -> list[Task]:
+        """The tasks a title names about equally well; with no title, the one just talked
+        about, else ask for the title (``[]`` either way when there is none)."""
+        if title:
+            found = await self._store.find_by_title(title, include_done=include_done)
+            return close_matches(title, found)
+        if self._state.last_task_id is not None:
+            task = await self._store.get(self._state.last_task_id)
+            if task is not None:
+                return [task]
+        self._state.pending = AskTitle(intent, when)
+        return []
+
+    async def _act(self, intent: str, task: Task, when: When | None, now: datetime) -> Outputs:
+        self._state.last_task_id = task.id
+        match intent:
+            case "complete":
+                await self._store.complete(task.id)
+                yield Say(f"Nice. {task.title[:1].upper() + task.title[1:]} is done.")
+            case "delete":
+                question = f"Delete {task.title}?"
+                self._state.pending = Confirm("delete", (task.id,), question, task.title)
+                yield Say(question)
+            case _ if when is None:
+                self._state.pending = AskDue(task.id, task.title)
+                yield Say(f"When should {task.title} be due?")
+            case _:
+                async for out in self.set_due(task.id, when, now):
+                    yield out

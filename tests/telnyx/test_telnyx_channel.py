@@ -145,7 +145,7 @@ def test_answer_carries_stream_settings_and_our_call_id(sim: Sim) -> None:
     assert answer["stream_codec"] == "PCMU"
     call_id = base64.b64decode(str(answer["client_state"])).decode()
     assert call_id.startswith("tx-")
-    assert answer["stream_auth_token"] == sim.channel.book.token(call_id)
+    assert answer["stream_auth_token"] == sim.channel.stream_token(call_id)
     # a retried webhook for the same call does not answer twice
     sim.post(event_body("call.initiated", CCID, direction="incoming"))
     assert sim.api.paths == [f"/v2/calls/{CCID}/actions/answer"]
@@ -301,10 +301,10 @@ def test_texml_setup_returns_connect_stream(sim: Sim) -> None:
     xml = r.text
     assert "<Connect><Stream " in xml and 'url="wss://gw.example/telnyx/media"' in xml
     assert 'bidirectionalMode="rtp"' in xml and 'codec="PCMU"' in xml
-    call = sim.channel.book.find(call_id="", provider_call_id="v3:texml-1")
+    call = sim.channel.book.by_provider_id("v3:texml-1")
     assert call is not None
     assert f'<Parameter name="call_id" value="{call.call_id}"/>' in xml
-    assert f'<Parameter name="token" value="{sim.channel.book.token(call.call_id)}"/>' in xml
+    assert f'<Parameter name="token" value="{sim.channel.stream_token(call.call_id)}"/>' in xml
     bad = sim.client.post("/telnyx/texml", content=form, headers=Signer().headers(form,
                                                                                   timestamp=NOW))
     assert bad.status_code == 403

@@ -9,8 +9,8 @@ import httpx
 import pytest
 from telnyx_sim import Signer
 
-from callport.channels.telnyx.book import CallBook
-from callport.channels.telnyx.channel import stream_secret
+from callport.channels.callbook import CallBook
+from callport.channels.telnyx import tokens
 from callport.channels.telnyx.cli import doctor_checks, place_call
 from callport.config import Settings, TelnyxSettings
 
@@ -41,9 +41,10 @@ async def test_place_call_dials_with_a_token_the_server_accepts() -> None:
     assert body["webhook_url"] == "https://gw.example/telnyx/webhook"
     assert base64.b64decode(body["client_state"]).decode() == call_id
     # a server process with the same settings admits the stream (no shared state)
-    server_book = CallBook(secret=stream_secret(s.telnyx))
-    admitted = server_book.admit(call_id=call_id, provider_call_id="v3:out-1",
-                                 token=body["stream_auth_token"], caller="", callee="", now=0.0)
+    grant = tokens.check(tokens.stream_secret(s.telnyx), call_id=call_id,
+                         token=body["stream_auth_token"])
+    assert grant is not None
+    admitted = CallBook(provider="telnyx").admit(grant, provider_call_id="v3:out-1", now=0.0)
     assert admitted is not None and admitted.direction == "outbound"
 
 

@@ -56,7 +56,7 @@ async def test_cli_place_call_stream_is_admitted_by_the_server(server: Server) -
     _, info = server.runtime.started[0]
     assert (info.channel, info.caller, info.callee) == ("twilio", "+15550002222", "+15550009999")
     assert info.call_id == twiml.parameters["call_id"]
-    record = server.channel.book.by_sid(CA)
+    record = server.channel.book.by_provider_id(CA)
     assert record is not None and record.direction == "outbound"
     await sim.stop()
 

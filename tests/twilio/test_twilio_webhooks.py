@@ -54,7 +54,7 @@ def test_voice_webhook_answers_connect_stream_with_single_use_token() -> None:
     params = twiml.parameters
     assert set(params) == {"token", "call_id", "direction", "caller", "callee", "expires"}
     assert len(params["token"]) >= 32
-    call = channel.book.by_sid(CA)
+    call = channel.book.by_provider_id(CA)
     assert call is not None and (call.caller, call.callee) == ("+15550001111", "+15550002222")
     assert params["call_id"] == call.call_id and params["caller"] == "+15550001111"
     again = parse_twiml(post(client, "/twilio/voice", call_params(CA)).text)  # type: ignore[attr-defined]
@@ -130,7 +130,7 @@ def test_status_callbacks_are_recorded_on_the_call() -> None:
         call_params(CA, status="completed", CallDuration="42"),
     ):
         assert post(client, "/twilio/status", params).status_code == 204  # type: ignore[attr-defined]
-    call = channel.book.by_sid(CA)
+    call = channel.book.by_provider_id(CA)
     assert call is not None
     assert call.status == "completed" and call.ended_at is not None
     assert call.answered_by == "machine_end_beep"

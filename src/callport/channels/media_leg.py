@@ -2,7 +2,8 @@
 
 ``MediaStreamLeg`` turns a ``MediaCore``'s events into ``LegEvent``s and the session's audio,
 marks and clears into outbound frames; ``run_media_stream`` is the whole asyncio driver for
-one socket (Twilio, Telnyx and any provider with a ``MediaCore`` share it).
+one socket (Twilio, Telnyx and any provider with a ``MediaCore`` share it), and
+``run_websocket_stream`` runs it on a Starlette WebSocket.
 
 Rules it implements (see ``callport.call.leg``):
 
@@ -26,6 +27,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import numpy as np
+from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from callport.agents.base import CallInfo
 from callport.audio.g711 import alaw_decode, alaw_encode, ulaw_decode, ulaw_encode
@@ -360,6 +362,38 @@ async def run_media_stream(
         if task is not None:
             await asyncio.shield(task)
     return leg
+
+
+async def run_websocket_stream(
+    websocket: WebSocket,
+    *,
+    core: MediaCore,
+    admit: Admit,
+    run_call: RunCall,
+    lead_ms: float = DEFAULT_LEAD_MS,
+    on_violation: Callable[[StreamViolation], None] | None = None,
+) -> MediaStreamLeg | None:
+    """Accept ``websocket`` and drive it with ``run_media_stream`` (text or binary frames)."""
+    await websocket.accept()
+
+    async def receive() -> str | bytes | None:
+        try:
+            message = await websocket.receive()
+        except (WebSocketDisconnect, RuntimeError):
+            return None
+        if message["type"] == "websocket.disconnect":
+            return None
+        text = message.get("text")
+        return str(text) if text is not None else bytes(message.get("bytes") or b"")
+
+    async def close_socket(code: int) -> None:
+        with contextlib.suppress(Exception):  # already closed
+            await websocket.close(code)
+
+    return await run_media_stream(
+        receive=receive, send_text=websocket.send_text, close_socket=close_socket, core=core,
+        admit=admit, run_call=run_call, lead_ms=lead_ms, on_violation=on_violation,
+    )
 
 
 async def _run_flow(run_call: RunCall, leg: MediaStreamLeg, info: CallInfo) -> None:

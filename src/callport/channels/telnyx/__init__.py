@@ -1,9 +1,10 @@
 """The Telnyx channel: Call Control v2 (or TeXML) set-up and bidirectional media streaming.
 
 Modules: ``media`` (sans-IO WebSocket core), ``webhook`` (Ed25519 verification, event
-parsing), ``rest`` (Call Control commands over httpx), ``texml`` (TeXML set-up), ``book``
-(calls and stream tokens), ``channel`` (the asyncio routes), ``cli`` (``callport call
---via telnyx`` and doctor checks). The leg itself is the shared
+parsing), ``rest`` (Call Control commands over httpx), ``texml`` (TeXML set-up), ``tokens``
+(HMAC stream tokens), ``channel`` (the asyncio routes), ``cli`` (``callport call --via
+telnyx`` and doctor checks). Calls are kept in the shared ``callport.channels.callbook`` and
+recorded by ``callport.channels.callrecords``; the leg is the shared
 ``callport.channels.media_leg.MediaStreamLeg``: nothing below it knows about Telnyx.
 """
 

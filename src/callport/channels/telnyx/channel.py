@@ -20,9 +20,7 @@ TeXML set-up: the TeXML application's voice URL is ``texml_path``; we answer
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
-import secrets
 import time
 from collections.abc import Callable, Sequence
 from typing import Protocol
@@ -31,11 +29,13 @@ from urllib.parse import parse_qs, urlsplit
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocket
 
 from callport.agents.base import CallInfo
 from callport.call.leg import Leg
-from callport.channels.media_leg import Admission, MediaStreamLeg, run_media_stream
+from callport.channels.callbook import CallBook
+from callport.channels.callrecords import CallRecords
+from callport.channels.media_leg import Admission, MediaStreamLeg, run_websocket_stream
 from callport.channels.provider import (
     CallControl,
     CallEnded,
@@ -51,14 +51,14 @@ from callport.channels.provider import (
     WebhookRejected,
     WebhookRequest,
 )
-from callport.channels.telnyx.book import CallBook, TelnyxCall, new_call_id
+from callport.channels.telnyx import tokens
 from callport.channels.telnyx.media import AUTH_TOKEN_FIELD, TelnyxMediaCore
 from callport.channels.telnyx.rest import PARAM_CALL_ID, PARAM_TOKEN, TelnyxCallControl
 from callport.channels.telnyx.texml import connect_stream
 from callport.channels.telnyx.webhook import TelnyxWebhooks
 from callport.config import Settings, TelnyxSettings
 
-__all__ = ["CallRunner", "TelnyxChannel", "stream_secret"]
+__all__ = ["CallRunner", "TelnyxChannel", "media_url"]
 
 log = logging.getLogger(__name__)
 
@@ -69,15 +69,6 @@ class CallRunner(Protocol):
     settings: Settings
 
     async def run_call(self, leg: Leg, info: CallInfo) -> object: ...
-
-
-def stream_secret(settings: TelnyxSettings) -> bytes:
-    """The key stream tokens are signed with: shared by the server and ``callport call``."""
-    if settings.stream_secret:
-        return settings.stream_secret.encode()
-    if settings.api_key:
-        return hashlib.sha256(b"callport-telnyx-stream|" + settings.api_key.encode()).digest()
-    return secrets.token_bytes(32)  # nothing shared configured: valid in this process only
 
 
 def media_url(settings: TelnyxSettings, request_url: str = "") -> str:
@@ -109,7 +100,10 @@ class TelnyxChannel:
         ))
         self._webhooks = webhooks or TelnyxWebhooks(public_key=self._cfg.public_key)
         self._clock = clock
-        self.book = CallBook(secret=stream_secret(self._cfg))
+        self._secret = tokens.stream_secret(self._cfg)
+        self.book = CallBook(provider=self.name)
+        self.records = CallRecords(book=self.book, store=getattr(runner, "calls", None),
+                                   clock=clock)
         self._legs: dict[str, MediaStreamLeg] = {}
         self._sockets: dict[str, WebSocket] = {}
         self.violations: list[StreamViolation] = []
@@ -130,6 +124,7 @@ class TelnyxChannel:
     async def stop(self) -> None:
         for leg in list(self._legs.values()):
             await leg.hangup("shutdown")
+        await self.records.settle()
         await self._control.aclose()
 
     # ---- webhooks --------------------------------------------------------------------
@@ -157,36 +152,41 @@ class TelnyxChannel:
         return JSONResponse({})
 
     async def _on_call_event(self, event: CallEvent, request_url: str) -> None:
-        now = self._clock()
-        call = self.book.find(call_id=event.call_id, provider_call_id=event.provider_call_id)
+        known = self.book.find(call_id=event.call_id, provider_call_id=event.provider_call_id)
+        if known is None and isinstance(event, CallRinging) and event.direction == "inbound":
+            await self._answer(event, request_url)
+            return
+        call = await self.records.apply(event)
         match event:
-            case CallRinging(direction="inbound") if call is None:
-                call = self.book.enter(
-                    TelnyxCall(call_id=new_call_id(), provider_call_id=event.provider_call_id,
-                               direction="inbound", caller=event.caller, callee=event.callee),
-                    now=now,
-                )
-                target = StreamTarget(
-                    url=media_url(self._cfg, request_url),
-                    parameters=self._stream_parameters(call.call_id),
-                )
-                try:
-                    await self._control.answer(event.provider_call_id, target)
-                except ProviderError as exc:
-                    log.error("telnyx: answering %s failed: %s", event.provider_call_id, exc)
-                    self.book.ended(call, reason="answer-failed", now=now)
-            case CallEnded(reason=reason) if call is not None:
-                self.book.ended(call, reason=reason, now=now)
+            case CallEnded() if call is not None:
                 await self._end_stream(call.call_id, reason="caller-hung-up")
             case StreamStopped(error=error) if call is not None and error:
                 log.warning("telnyx: stream for %s failed: %s", call.call_id, error)
                 await self._end_stream(call.call_id, reason="stream-failed")
             case _:
-                if call is not None:
-                    call.log.append((now, type(event).__name__))
+                pass
+
+    async def _answer(self, event: CallRinging, request_url: str) -> None:
+        """A new incoming call: enter it, answer with streaming to our media route."""
+        call = await self.records.enter(self.book.new_call(
+            call_id=tokens.new_call_id(), provider_call_id=event.provider_call_id,
+            direction="inbound", caller=event.caller, callee=event.callee,
+        ))
+        await self.records.apply(event)
+        target = StreamTarget(url=media_url(self._cfg, request_url),
+                              parameters=self._stream_parameters(call.call_id))
+        try:
+            await self._control.answer(event.provider_call_id, target)
+        except ProviderError as exc:
+            log.error("telnyx: answering %s failed: %s", event.provider_call_id, exc)
+            await self.records.ended(call, reason="answer-failed")
+
+    def stream_token(self, call_id: str) -> str:
+        """The token a stream for ``call_id`` must present to this channel."""
+        return tokens.mint(self._secret, call_id)
 
     def _stream_parameters(self, call_id: str) -> dict[str, str]:
-        return {PARAM_CALL_ID: call_id, PARAM_TOKEN: self.book.token(call_id)}
+        return {PARAM_CALL_ID: call_id, PARAM_TOKEN: self.stream_token(call_id)}
 
     async def _end_stream(self, call_id: str, *, reason: str) -> None:
         leg = self._legs.get(call_id)
@@ -207,11 +207,10 @@ class TelnyxChannel:
         ccid = form.get("CallSid", "")
         if not ccid:
             return Response("no CallSid", status_code=400)
-        call = self.book.find(call_id="", provider_call_id=ccid) or self.book.enter(
-            TelnyxCall(call_id=new_call_id(), provider_call_id=ccid, direction="inbound",
-                       caller=form.get("From", ""), callee=form.get("To", "")),
-            now=self._clock(),
-        )
+        call = self.book.by_provider_id(ccid) or await self.records.enter(self.book.new_call(
+            call_id=tokens.new_call_id(), provider_call_id=ccid, direction="inbound",
+            caller=form.get("From", ""), callee=form.get("To", ""),
+        ))
         xml = connect_stream(
             url=media_url(self._cfg, str(request.url)),
             codec=self._cfg.codec,
@@ -222,24 +221,9 @@ class TelnyxChannel:
     # ---- media -----------------------------------------------------------------------
 
     async def media(self, ws: WebSocket) -> None:
-        await ws.accept()
         header_token = ws.headers.get(AUTH_TOKEN_FIELD, "")
         core = TelnyxMediaCore()
         admitted: list[str] = []
-
-        async def receive() -> str | bytes | None:
-            try:
-                message = await ws.receive()
-            except (WebSocketDisconnect, RuntimeError):
-                return None
-            if message["type"] == "websocket.disconnect":
-                return None
-            text = message.get("text")
-            return text if text is not None else bytes(message.get("bytes") or b"")
-
-        async def close_socket(code: int) -> None:
-            with contextlib.suppress(Exception):
-                await ws.close(code)
 
         def admit(start: StreamStart, connected: StreamConnected | None) -> Admission | None:
             params = start.custom_parameters
@@ -247,27 +231,21 @@ class TelnyxChannel:
             token = (connected.auth_token if connected else "") or header_token or params.get(
                 PARAM_TOKEN, ""
             )
-            call = self.book.admit(
-                call_id=call_id, provider_call_id=start.provider_call_id, token=token,
-                caller=start.caller, callee=start.callee, now=self._clock(),
+            grant = tokens.check(self._secret, call_id=call_id, token=token,
+                                 caller=start.caller, callee=start.callee)
+            admission = None if grant is None else self.records.admit(
+                grant, provider_call_id=start.provider_call_id, control=self._control,
+                caller=start.caller, callee=start.callee,
             )
-            if call is None:
+            if admission is None:
                 log.warning("telnyx: refused a stream for %r (token or call)", call_id[:40])
                 return None
-            admitted.append(call.call_id)
-            self._sockets[call.call_id] = ws
-            info = CallInfo(call_id=call.call_id, channel="telnyx",
-                            caller=start.caller or call.caller, callee=start.callee or call.callee)
-            return Admission(info=info, control=self._control)
+            admitted.append(admission.info.call_id)
+            self._sockets[admission.info.call_id] = ws
+            return admission
 
-        leg = await run_media_stream(
-            receive=receive,
-            send_text=ws.send_text,
-            close_socket=close_socket,
-            core=core,
-            admit=admit,
-            run_call=self._run_call,
-            on_violation=self._on_violation,
+        leg = await run_websocket_stream(
+            ws, core=core, admit=admit, run_call=self._run_call, on_violation=self._on_violation
         )
         for call_id in admitted:
             self._sockets.pop(call_id, None)
@@ -284,7 +262,7 @@ class TelnyxChannel:
             self._legs.pop(info.call_id, None)
             call = self.book.get(info.call_id)
             ccid = leg.provider_call_id
-            if (call is not None and call.ended_at is None and leg.ended
+            if (call is not None and not call.ended and leg.ended
                     and leg.handed_off_to is None and ccid not in self._control.hung_up):
                 # The stream stopped but Telnyx has not said the call ended: hang it up, so
                 # no caller is left in silence (422/90018 if they already left: success).
@@ -292,7 +270,7 @@ class TelnyxChannel:
                     await self._control.hangup(ccid)
                 except ProviderError as exc:
                     log.warning("telnyx: hang-up of %s after the stream stopped: %s", ccid, exc)
-                self.book.ended(call, reason="stream-stopped", now=self._clock())
+                await self.records.ended(call, reason="stream-stopped")
 
     def _on_violation(self, violation: StreamViolation) -> None:
         self.violations.append(violation)

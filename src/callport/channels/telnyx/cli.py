@@ -11,8 +11,8 @@ from __future__ import annotations
 import httpx
 
 from callport.channels.provider import DialRequest, StreamTarget
-from callport.channels.telnyx.book import new_call_id, stream_token
-from callport.channels.telnyx.channel import media_url, stream_secret
+from callport.channels.telnyx import tokens
+from callport.channels.telnyx.channel import media_url
 from callport.channels.telnyx.rest import PARAM_CALL_ID, PARAM_TOKEN, TelnyxCallControl
 from callport.channels.telnyx.webhook import load_public_key
 from callport.config import Settings
@@ -30,8 +30,8 @@ async def place_call(
     caller = from_ or (cfg.numbers[0] if cfg.numbers else "")
     if not caller:
         raise ValueError("no caller id: pass --from or set CALLPORT_TELNYX_NUMBERS")
-    call_id = new_call_id()
-    token = stream_token(stream_secret(cfg), call_id)
+    call_id = tokens.new_call_id()
+    token = tokens.mint(tokens.stream_secret(cfg), call_id)
     control = TelnyxCallControl(api_key=cfg.api_key, base_url=cfg.api_base_url,
                                 connection_id=cfg.connection_id, codec=cfg.codec, http=http)
     try:

@@ -2,8 +2,9 @@
 
 ``create(runtime)`` is the channel factory the server calls (see ``callport.channels``).
 Modules: ``media`` (sans-IO stream protocol), ``webhooks`` (signatures, callbacks), ``twiml``,
-``rest`` (async call control), ``book`` (call records, stream tokens), ``channel`` (routes and
-driver), ``cli`` (``callport call --via twilio``, doctor checks).
+``rest`` (async call control), ``tokens`` (signed, expiring stream tokens), ``channel`` (routes
+and driver), ``cli`` (``callport call --via twilio``, doctor checks). Calls are kept in the
+shared ``callport.channels.callbook`` and recorded by ``callport.channels.callrecords``.
 """
 
 from __future__ import annotations

@@ -14,23 +14,23 @@ Routes (paths from ``[twilio]`` settings):
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hmac
 import logging
 import time
 import uuid
-from collections.abc import Callable, Coroutine, Sequence
-from typing import Any, Protocol
+from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocket
 
 from callport.agents.base import CallInfo
 from callport.call.leg import Leg
-from callport.channels.media_leg import Admission, run_media_stream
+from callport.channels.callbook import CallBook, ProviderCall
+from callport.channels.callrecords import CallRecords
+from callport.channels.media_leg import Admission, run_websocket_stream
 from callport.channels.provider import (
     CallControl,
     CallEvent,
@@ -44,9 +44,7 @@ from callport.channels.provider import (
     WebhookRequest,
 )
 from callport.channels.twilio import tokens, twiml
-from callport.channels.twilio.book import CallBook, TwilioCall
 from callport.channels.twilio.media import TwilioMediaCore
-from callport.channels.twilio.records import CallRecords
 from callport.channels.twilio.rest import TwilioClient
 from callport.channels.twilio.webhooks import TwilioWebhooks, form_params, public_url
 from callport.config import Settings, TwilioSettings
@@ -79,14 +77,14 @@ class TwilioChannel:
         self.runtime = runtime
         self.settings: TwilioSettings = runtime.settings.twilio
         self.webhooks = TwilioWebhooks(auth_token=self.settings.auth_token)
-        self.book = CallBook()
-        self.records = CallRecords(getattr(runtime, "calls", None))
+        self._now = now
+        self.book = CallBook(provider=self.name)
+        self.records = CallRecords(book=self.book, store=getattr(runtime, "calls", None),
+                                   clock=now)
         self.control = control if control is not None else _control_from(self.settings)
         self._key = tokens.derive_key(self.settings.auth_token)
-        self._background: set[asyncio.Task[None]] = set()
         self.violations = 0
         self.rejected_webhooks = 0
-        self._now = now
 
     # ---------------------------------------------------------------- Channel
 
@@ -105,6 +103,7 @@ class TwilioChannel:
             log.warning("twilio: no auth token configured; every webhook will be refused")
 
     async def stop(self) -> None:
+        await self.records.settle()
         if self.control is not None:
             await self.control.aclose()
 
@@ -138,22 +137,20 @@ class TwilioChannel:
         fields = _fields(hook)
         call_sid = fields.get("CallSid", "")
         now = self._now()
-        call = self.book.by_sid(call_sid)
-        if call is None or call.ended_at is not None:
+        call = self.book.by_provider_id(call_sid)
+        if call is None or call.ended:
             inbound = fields.get("Direction", "inbound") == "inbound"
-            call = self.book.enter(
-                TwilioCall(
+            call = await self.records.enter(
+                self.book.new_call(
                     call_id=uuid.uuid4().hex,
                     provider_call_id=call_sid,
                     direction="inbound" if inbound else "outbound",
                     caller=fields.get("From", ""),
                     callee=fields.get("To", ""),
-                ),
-                now=now,
+                )
             )
         for event in events:
-            self.book.apply(event, now=now)
-        await self.records.opened(call)
+            await self.records.apply(event)
         base = self.settings.public_base_url.rstrip("/") or _origin(hook.url)
         body = twiml.connect_stream(
             stream_url=_ws_origin(base) + self.settings.media_path,
@@ -163,7 +160,7 @@ class TwilioChannel:
         )
         return Response(body, media_type=XML)
 
-    def _mint(self, call: TwilioCall, *, now: float) -> dict[str, str]:
+    def _mint(self, call: ProviderCall, *, now: float) -> dict[str, str]:
         return tokens.mint(
             self._key,
             call_id=call.call_id,
@@ -179,13 +176,8 @@ class TwilioChannel:
             _, events = await self._verified(request)
         except WebhookRejected as exc:
             return _rejected(exc)
-        now = self._now()
         for event in events:
-            call = self.book.apply(event, now=now)
-            if call is None:
-                log.info("twilio: status callback for unknown call %s", event.provider_call_id)
-            else:
-                await self.records.status(call, type(event).__name__, call.log[-1][1])
+            await self.records.apply(event)
         return Response(status_code=204)
 
     async def after(self, request: Request) -> Response:
@@ -194,8 +186,8 @@ class TwilioChannel:
         except WebhookRejected as exc:
             return _rejected(exc)
         for event in events:
-            self.book.apply(event, now=self._now())
-        call = self.book.by_sid(_fields(hook).get("CallSid", ""))
+            await self.records.apply(event)
+        call = self.book.by_provider_id(_fields(hook).get("CallSid", ""))
         if call is not None and call.handoff:
             return Response(twiml.dial(call.handoff), media_type=XML)
         return Response(twiml.hangup(), media_type=XML)
@@ -203,28 +195,8 @@ class TwilioChannel:
     # ---------------------------------------------------------------- media stream
 
     async def media(self, websocket: WebSocket) -> None:
-        await websocket.accept()
-
-        async def receive() -> str | bytes | None:
-            try:
-                message = await websocket.receive()
-            except (WebSocketDisconnect, RuntimeError):
-                return None
-            if message["type"] == "websocket.disconnect":
-                return None
-            text = message.get("text")
-            if text is not None:
-                return str(text)
-            return bytes(message.get("bytes") or b"")
-
-        async def close(code: int) -> None:
-            with contextlib.suppress(RuntimeError):  # already closed
-                await websocket.close(code)
-
-        await run_media_stream(
-            receive=receive,
-            send_text=websocket.send_text,
-            close_socket=close,
+        await run_websocket_stream(
+            websocket,
             core=TwilioMediaCore(),
             admit=self._admit,
             run_call=self.runtime.run_call,
@@ -232,48 +204,16 @@ class TwilioChannel:
         )
 
     def _admit(self, start: StreamStart, _: StreamConnected | None) -> Admission | None:
-        now = self._now()
-        grant = tokens.check(
-            self._key, start.custom_parameters, provider_call_id=start.provider_call_id, now=now
+        grant = tokens.check(self._key, start.custom_parameters,
+                             provider_call_id=start.provider_call_id, now=self._now())
+        admission = None if grant is None else self.records.admit(
+            grant, provider_call_id=start.provider_call_id, control=self.control,
+            caller=start.caller, callee=start.callee,
         )
-        if grant is None or not self.book.spend(grant.token, expires_at=grant.expires_at, now=now):
-            log.warning("twilio: refused stream for %s (bad or used token)", start.provider_call_id)
-            return None
-        call = self.book.get(grant.call_id) or self.book.enter(
-            TwilioCall(
-                call_id=grant.call_id,
-                provider_call_id=start.provider_call_id,
-                direction=grant.direction,
-                caller=grant.caller,
-                callee=grant.callee,
-                status="in-progress",
-            ),
-            now=now,
-        )
-        if call.ended_at is not None:
-            return None
-        if not call.provider_call_id:
-            self.book.bind(call.call_id, start.provider_call_id)
-        call.log.append((now, "stream admitted"))
-        self._spawn(self.records.opened(call))
-
-        def on_transfer(target: str) -> None:
-            call.handoff = target
-            call.log.append((self._now(), f"transfer to {target}"))
-            self._spawn(self.records.event(call.call_id, "transfer", target))
-
-        return Admission(
-            info=CallInfo(
-                call_id=call.call_id, channel=self.name, caller=call.caller, callee=call.callee
-            ),
-            control=self.control,
-            on_transfer=on_transfer,
-        )
-
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        if admission is None:
+            log.warning("twilio: refused stream for %s (bad or used token, or call over)",
+                        start.provider_call_id)
+        return admission
 
     def _on_violation(self, violation: StreamViolation) -> None:
         self.violations += 1
@@ -281,15 +221,12 @@ class TwilioChannel:
 
     # ---------------------------------------------------------------- outbound
 
-    async def place_call(self, to: str, from_: str = "") -> TwilioCall:
+    async def place_call(self, to: str, from_: str = "") -> ProviderCall:
         """Dial ``to`` and stream it to this server; returns the call record."""
         if self.control is None:
             raise ProviderError("twilio: no account SID / auth token configured")
-        now = self._now()
-        call, _ = await dial_out(self.settings, self.control, to, from_, now=now)
-        self.book.enter(call, now=now)
-        await self.records.opened(call)
-        return call
+        call, _ = await dial_out(self.settings, self.control, to, from_, now=self._now())
+        return await self.records.enter(call)
 
     async def place_call_endpoint(self, request: Request) -> Response:
         if not self._api_allowed(request):
@@ -347,7 +284,7 @@ def _rejected(exc: WebhookRejected) -> Response:
 
 async def dial_out(
     settings: TwilioSettings, control: CallControl, to: str, from_: str = "", *, now: float
-) -> tuple[TwilioCall, str]:
+) -> tuple[ProviderCall, str]:
     """Place an outbound call whose stream comes back to ``public_base_url``."""
     base = settings.public_base_url.rstrip("/")
     if not base:
@@ -355,8 +292,8 @@ async def dial_out(
     caller = from_ or (settings.numbers[0] if settings.numbers else "")
     if not caller:
         raise ProviderError("twilio: no caller number: pass from or set twilio.numbers")
-    call = TwilioCall(
-        call_id=uuid.uuid4().hex, provider_call_id="", direction="outbound",
+    call = ProviderCall(
+        call_id=uuid.uuid4().hex, provider="twilio", direction="outbound",
         caller=caller, callee=to,
     )
     parameters = tokens.mint(

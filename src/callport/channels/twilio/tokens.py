@@ -4,7 +4,7 @@ Stateless, so ``callport call`` in another process can place a call the server t
 the parameters name our call id, direction, caller and callee plus an expiry (unix seconds), and
 ``token`` is an HMAC-SHA256 over all of them (and the CallSid when known) under a key derived
 from the Twilio auth token. Single use is enforced by the channel remembering spent tokens
-until they expire. Pure: time is an argument.
+until they expire (``callport.channels.callbook.CallBook.admit``). Pure: time is an argument.
 """
 
 from __future__ import annotations
@@ -12,21 +12,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Literal
+
+from callport.channels.callbook import StreamGrant
 
 TOKEN = "token"
 FIELDS = ("call_id", "direction", "caller", "callee", "expires")
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class StreamGrant:
-    call_id: str
-    direction: Literal["inbound", "outbound"]
-    caller: str
-    callee: str
-    token: str
-    expires_at: float
 
 
 def derive_key(auth_token: str) -> bytes:
@@ -77,9 +68,9 @@ def check(
         return None
     return StreamGrant(
         call_id=params["call_id"],
+        token_id=token,
+        expires_at=float(expires),
         direction="inbound" if direction == "inbound" else "outbound",
         caller=params.get("caller", ""),
         callee=params.get("callee", ""),
-        token=token,
-        expires_at=float(expires),
     )

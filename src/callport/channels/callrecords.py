@@ -1,0 +1,148 @@
+"""A PSTN channel's calls as recorded: its ``CallBook`` and their mirror in the ``CallStore``.
+
+The driver-side companion of ``callport.channels.callbook`` (which stays pure): every change
+goes to the book first, then to the runtime's ``CallStore`` when it has one, so Twilio,
+Telnyx and any next provider record their calls the same way:
+
+- a call is created in the store when the book enters it (the provider's id is added once
+  known), with the channel name as ``channel``;
+- each provider callback moves the stored status (an ending the store does not know as
+  terminal, such as ``stream-stopped``, is stored as ``ended``) and adds an event whose detail
+  is the book's log line;
+- a transfer and our own decision that a call ended are events too.
+
+Store trouble is logged, never raised: a failing database must not drop a live call. Stream
+admission is synchronous (``run_media_stream``'s ``admit``), so what it records is written by
+a background task (``settle`` waits for those).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from callport.agents.base import CallInfo
+from callport.channels.callbook import CallBook, ProviderCall, StreamGrant
+from callport.channels.media_leg import Admission
+from callport.channels.provider import CallControl, CallEvent
+from callport.store.calls import TERMINAL, CallRecord, CallStore
+from callport.store.tasks import local_now
+
+__all__ = ["CallRecords"]
+
+log = logging.getLogger(__name__)
+
+
+class CallRecords:
+    """One channel's calls: the book (``self.book``) and the store behind it."""
+
+    def __init__(
+        self, *, book: CallBook, store: CallStore | None, clock: Callable[[], float]
+    ) -> None:
+        self.book = book
+        self._store = store
+        self._clock = clock
+        self._background: set[asyncio.Task[None]] = set()
+
+    # ---------------------------------------------------------------- book + store
+
+    async def enter(self, call: ProviderCall) -> ProviderCall:
+        """Enter ``call`` in the book (a known one is kept) and create its stored record."""
+        call = self.book.enter(call, now=self._clock())
+        await self._opened(call)
+        return call
+
+    async def apply(self, event: CallEvent) -> ProviderCall | None:
+        """Record one provider callback; None when the call is unknown to this process."""
+        call = self.book.apply(event, now=self._clock())
+        if call is None:
+            log.info("%s: callback for unknown call %s", self.book.provider,
+                     event.provider_call_id or event.call_id)
+            return None
+        await self._logged(call, type(event).__name__)
+        return call
+
+    async def ended(self, call: ProviderCall, *, reason: str) -> None:
+        """The call is over although the provider has not said so (answer failed, ...)."""
+        if call.ended:
+            return
+        self.book.ended(call, reason=reason, now=self._clock())
+        await self._logged(call, "ended")
+
+    def admit(
+        self,
+        grant: StreamGrant,
+        *,
+        provider_call_id: str,
+        control: CallControl | None,
+        caller: str = "",
+        callee: str = "",
+    ) -> Admission | None:
+        """Admit a stream whose token the provider module checked (see ``CallBook.admit``)."""
+        call = self.book.admit(grant, provider_call_id=provider_call_id, now=self._clock())
+        if call is None:
+            return None
+        self._soon(self._opened(call))
+
+        def on_transfer(target: str) -> None:
+            self.book.handed_off(call, target, now=self._clock())
+            self._soon(self._logged(call, "transfer"))
+
+        info = CallInfo(call_id=call.call_id, channel=self.book.provider,
+                        caller=caller or call.caller, callee=callee or call.callee)
+        return Admission(info=info, control=control, on_transfer=on_transfer)
+
+    async def settle(self) -> None:
+        """Wait for the store writes admission and transfers started."""
+        while self._background:
+            await asyncio.gather(*list(self._background), return_exceptions=True)
+
+    # ---------------------------------------------------------------- store
+
+    async def _opened(self, call: ProviderCall) -> None:
+        if self._store is None:
+            return
+        try:
+            known = await self._store.get(call.call_id)
+            if known is None:
+                await self._store.create(
+                    CallRecord(
+                        call_id=call.call_id,
+                        channel=call.provider,
+                        direction=call.direction,
+                        caller=call.caller,
+                        callee=call.callee,
+                        provider_call_id=call.provider_call_id,
+                        status=_stored_status(call),
+                        started_at=local_now(),
+                    )
+                )
+            elif call.provider_call_id and known.provider_call_id != call.provider_call_id:
+                await self._store.set_provider_id(call.call_id, call.provider_call_id)
+        except Exception:
+            log.exception("call %s: could not record the call", call.call_id)
+
+    async def _logged(self, call: ProviderCall, kind: str) -> None:
+        """Store the call's status and its latest log line as a ``kind`` event."""
+        if self._store is None:
+            return
+        try:
+            at = local_now()
+            await self._store.update_status(call.call_id, _stored_status(call), at=at)
+            await self._store.add_event(call.call_id, kind, call.log[-1][1] if call.log else "",
+                                        at=at)
+        except Exception:
+            log.exception("call %s: could not record %s", call.call_id, kind)
+
+    def _soon(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+
+def _stored_status(call: ProviderCall) -> str:
+    if call.ended and call.status not in TERMINAL:
+        return "ended"
+    return call.status

@@ -17,13 +17,13 @@ run: install-run
 	$(BIN)/callport serve --host $(HOST) --port $(PORT)
 
 test: install-test
-	$(BIN)/ruff check src tests bench
-	$(BIN)/mypy
+	$(BIN)/ruff check src tests bench examples
+	$(BIN)/mypy && $(BIN)/mypy examples
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install-test
-	$(BIN)/ruff check src tests bench
-	$(BIN)/mypy
+	$(BIN)/ruff check src tests bench examples
+	$(BIN)/mypy && $(BIN)/mypy examples
 
 bench: install-test
 	for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

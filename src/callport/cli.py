@@ -45,6 +45,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="HTTP listen port (default 8080)")
     serve.add_argument("--sip-port", type=int, help="enable SIP on this UDP/TCP port")
     serve.add_argument("--no-warmup", action="store_true", help="load models on first call")
+    _agent_options(serve)
 
     talk = sub.add_parser(
         "talk",
@@ -55,6 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     talk.add_argument("--out", type=Path, help="write the agent's audio to this WAV file")
     talk.add_argument("--phone", action="store_true", help="8 kHz mu-law both ways, like PSTN")
     talk.add_argument("--json", action="store_true", help="print the turns as JSON")
+    _agent_options(talk)
 
     tasks = sub.add_parser("tasks", help="inspect the Task Manager's tasks")
     tasks_sub = tasks.add_subparsers(dest="tasks_command", required=True, metavar="ACTION")
@@ -67,9 +69,17 @@ def _parser() -> argparse.ArgumentParser:
     call.add_argument("--via", choices=["twilio", "telnyx", "sip"], help="provider (default: "
                       "sip for sip: URIs, else twilio)")
     call.add_argument("--from", dest="from_", default="", help="caller ID / from number")
+    _agent_options(call)
 
     sub.add_parser("doctor", help="check models, ports and optional dependencies")
     return p
+
+
+def _agent_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--agent", metavar="MODULE:ATTR", help="your agent factory, e.g. "
+                        "mybot.agent:make_agent (default: the Task Manager; env CALLPORT_AGENT)")
+    parser.add_argument("--flow", metavar="MODULE:ATTR", help="your call flow, e.g. "
+                        "mybot.flows:main (default: greet, then the agent; env CALLPORT_FLOW)")
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -80,6 +90,9 @@ def _settings(args: argparse.Namespace) -> Settings:
         settings = replace(settings, server=replace(settings.server, host=args.host))
     if getattr(args, "port", None) is not None:
         settings = replace(settings, server=replace(settings.server, port=args.port))
+    for name in ("agent", "flow"):
+        if ref := getattr(args, name, None):
+            settings = replace(settings, server=replace(settings.server, **{name: ref}))
     if getattr(args, "sip_port", None) is not None:
         settings = replace(settings, sip=replace(settings.sip, enabled=True, port=args.sip_port))
     return settings
@@ -114,6 +127,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 from callport.doctor import run_doctor
 
                 return run_doctor(settings)
+    except ConfigError as exc:  # e.g. an --agent/--flow reference that does not load
+        print(f"callport: {exc}", file=sys.stderr)
+        return 2
     except MissingSpeechDependency as exc:
         print(f"callport: {exc}", file=sys.stderr)
         return 3

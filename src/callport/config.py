@@ -32,11 +32,17 @@ class ServerSettings:
     log_level: str = "info"
     web_path: str = "/"
     api_path: str = "/api/tasks"
+    agent: str = ""  # "module:attribute" of your agent factory; empty: the Task Manager
+    flow: str = ""  # "module:attribute" of your call flow; empty: greet, then the agent
 
     def problems(self) -> list[str]:
         out = []
         if not 0 <= self.port <= 65535:
             out.append(f"server.port={self.port}: must be 0-65535")
+        for name, ref in (("agent", self.agent), ("flow", self.flow)):
+            module, sep, attr = ref.partition(":")
+            if ref and not (sep and module and attr):
+                out.append(f"server.{name}={ref!r}: expected 'package.module:attribute'")
         if self.log_level.lower() not in {"debug", "info", "warning", "error"}:
             out.append(f"server.log_level={self.log_level!r}: use debug, info, warning or error")
         return out
@@ -160,6 +166,12 @@ class SipSettings:
     trunk_username: str = ""
     trunk_password: str = ""
     caller_id: str = ""
+    # Transport to the trunk: "udp", "tcp", or "" (RFC 3263: SRV _sip._udp, then _sip._tcp).
+    # A target URI's own ;transport= parameter wins.
+    trunk_transport: str = ""
+    # No response at all from one resolved target for this long (INVITE Timer B, REGISTER
+    # Timer F): try the next SRV/A target; the last one failing fails the call (408).
+    target_timeout_s: float = 8.0
     # REGISTER client: keep this AOR (sip:user@domain) bound at trunk_address (PBX extensions,
     # Telnyx credential connections), with the trunk credentials.
     register_aor: str = ""
@@ -177,6 +189,10 @@ class SipSettings:
             out.append("sip.media_timeout_s: must be > 0")
         if self.max_calls < 1:
             out.append("sip.max_calls: must be >= 1")
+        if self.trunk_transport.lower() not in ("", "udp", "tcp"):
+            out.append(f"sip.trunk_transport={self.trunk_transport!r}: use udp, tcp or empty")
+        if self.target_timeout_s <= 0:
+            out.append("sip.target_timeout_s: must be > 0")
         for net in self.allow_from:
             try:
                 ipaddress.ip_network(net, strict=False)

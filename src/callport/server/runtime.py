@@ -223,11 +223,20 @@ def build_runtime(
     store: TaskStore | None = None,
     calls: CallStore | None = None,
 ) -> Runtime:
-    """A Runtime on the configured embedded defaults; pass fakes to replace any service."""
+    """A Runtime on the configured embedded defaults; pass fakes to replace any service.
+
+    ``settings.server.agent`` / ``.flow`` name the user's own agent factory and flow
+    (``module:attribute``); a reference that cannot be loaded raises ``ConfigError``.
+    """
+    from callport.plugins import load_reference
     from callport.store.calls import SqliteCallStore
     from callport.store.sqlite import SqliteDb
     from callport.store.sqlite_tasks import SqliteTaskStore
 
+    if agent_factory is None and settings.server.agent:
+        agent_factory = load_reference(settings.server.agent, setting="server.agent")
+    if flow is None and settings.server.flow:
+        flow = load_reference(settings.server.flow, setting="server.flow")
     db = SqliteDb(settings.server.db) if store is None or calls is None else None
     return Runtime(
         settings=settings,

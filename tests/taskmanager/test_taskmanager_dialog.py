@@ -4,56 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import pytest
+from taskmanager_support import NOW, info, said, turn
 
-from callport.agents.base import (
-    AgentOutput,
-    CallInfo,
-    HangUpCall,
-    Say,
-    TurnInfo,
-    UserPressed,
-    UserSaid,
-)
+from callport.agents.base import CallInfo, HangUpCall
 from callport.agents.taskmanager.agent import TaskManagerAgent, task_manager_factory
-from callport.agents.taskmanager.examples import build_classifier
 from callport.nlu.intents import IntentClassifier
 from callport.store.tasks import MemoryTaskStore
-
-NOW = datetime(2025, 3, 12, 10, 0)  # Wednesday
-
-
-@pytest.fixture(scope="module")
-def classifier() -> IntentClassifier:
-    c = build_classifier()
-    c.warm()
-    return c
-
-
-@pytest.fixture
-def store() -> MemoryTaskStore:
-    return MemoryTaskStore(clock=lambda: NOW)
-
-
-@pytest.fixture
-def agent(store: MemoryTaskStore, classifier: IntentClassifier) -> TaskManagerAgent:
-    return TaskManagerAgent(store=store, classifier=classifier, now=lambda: NOW, page_size=2)
-
-
-async def turn(agent: TaskManagerAgent, text: str | None = None, *, digits: str = "") -> list[
-    AgentOutput
-]:
-    event = UserSaid(text) if text is not None else UserPressed(digits)
-    return [out async for out in agent.respond(event)]
-
-
-def info(outs: list[AgentOutput]) -> TurnInfo:
-    assert isinstance(outs[0], TurnInfo), outs
-    return outs[0]
-
-
-def said(outs: list[AgentOutput]) -> str:
-    return " ".join(o.text for o in outs if isinstance(o, Say))
 
 
 async def test_add_with_due_and_whisper_slip(

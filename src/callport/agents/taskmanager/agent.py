@@ -156,11 +156,12 @@ class TaskManagerAgent:
             return
         if isinstance(pending, Pick) and pending.listed:
             choice = picker.by_digit(pending, digit)
-            yield TurnInfo(pending.intent, 1.0, {"digits": digits, "picked": choice.label}
-                           if choice else {"digits": digits})  # fmt: skip
             if choice is None:
-                yield Say(picker.ask_again(pending))
+                self.state.pending = again = picker.afresh(pending)
+                yield TurnInfo(pending.intent, 0.0, {"digits": digits})
+                yield Say(picker.ask_again(again))
                 return
+            yield TurnInfo(pending.intent, 1.0, {"digits": digits, "picked": choice.label})
             async for out in self._actions.choose(pending, choice, None, self._now()):
                 yield out
             return
@@ -239,10 +240,8 @@ class TaskManagerAgent:
                 async for out in self._actions.choose(pick, choice, when, now):
                     yield out
                 return
-            case picker.Unclear(choices=choices):
-                narrowed = pick
-                if len(choices) < len(pick.choices):
-                    narrowed = picker.new_pick(pick.intent, choices, pick.query, pick.when)
+            case picker.Unclear(choices=choices):  # asked again, read out in full again
+                narrowed = picker.new_pick(pick.intent, choices, pick.query, pick.when)
                 self.state.pending = narrowed
                 yield TurnInfo(pick.intent, 0.0, {"picking": str(len(choices))})
                 yield Say(picker.ask_again(narrowed))
@@ -252,8 +251,9 @@ class TaskManagerAgent:
         else:
             result = await self._classify(text)
         if result.intent == YES:
+            self.state.pending = again = picker.afresh(pick)
             yield TurnInfo(YES, round(result.score, 3), {"picking": str(len(pick.choices))})
-            yield Say(picker.ask_again(pick))
+            yield Say(picker.ask_again(again))
             return
         if result.intent in {NO, None}:  # "never mind", or nothing the agent does: cancel
             self.state.pending = None

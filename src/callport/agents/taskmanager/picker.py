@@ -104,6 +104,11 @@ def new_pick(
     return Pick(intent, choices, query, when, listed=listed, heard=len(choices) if listed else 0)
 
 
+def afresh(pick: Pick) -> Pick:
+    """``pick`` about to be asked again: every choice will be heard."""
+    return replace(pick, heard=len(pick.choices) if pick.listed else 0)
+
+
 def question(pick: Pick) -> str:
     """ "Which one: call mom, or call the dentist?" """
     if not pick.listed:
@@ -121,8 +126,8 @@ def ask_again(pick: Pick) -> str:
 
 
 def by_digit(pick: Pick, digit: str) -> Choice | None:
-    """The choice a keypad digit picks, when the choices were read out."""
-    if pick.listed and digit in {"1", "2", "3"} and int(digit) <= len(pick.choices):
+    """The choice a keypad digit picks, among those the caller heard read out."""
+    if pick.listed and digit in {"1", "2", "3"} and int(digit) <= pick.heard:
         return pick.choices[int(digit) - 1]
     return None
 
@@ -147,8 +152,17 @@ def read_answer(text: str, pick: Pick, now: datetime) -> Answer:
             return Chosen(pick.choices[position - 1], None)
         return Unclear(pick.choices)
     found = extract_when(norm, now)
-    rest = found.rest if found else norm
-    said = _said_title(pick.intent, rest)
+    dated: Answer = NotAnAnswer()
+    if found is not None:  # "the dentist one, on Friday": a new date said with the answer
+        dated = _by_title(_said_title(pick.intent, found.rest), norm, pick)
+        if isinstance(dated, Chosen):
+            return replace(dated, when=found.when)
+    # "the one due Friday": the date tells same-titled choices apart (see ``choices_for``)
+    answer = _by_title(_said_title(pick.intent, norm), norm, pick)
+    return dated if isinstance(answer, NotAnAnswer) else answer
+
+
+def _by_title(said: str, norm: str, pick: Pick) -> Answer:
     if not said:
         return NotAnAnswer()
     scored = [(title_score(said, c.label), c) for c in pick.choices]
@@ -160,7 +174,7 @@ def read_answer(text: str, pick: Pick, now: datetime) -> Answer:
         return NotAnAnswer()  # "delete call mom" while picking what to complete
     if len(best) > 1:
         return Unclear(tuple(best))
-    return Chosen(best[0], found.when if found else None)
+    return Chosen(best[0], None)
 
 
 def _position(norm: str, pick: Pick) -> int | None:

@@ -34,10 +34,10 @@ from callport.store.tasks import (
 
 MAX_LISTED = 3  # choices read out; with more, the caller is asked for more of the title
 
-_NUMBERS = {"1st": 1, "1": 1, "won": 1, "2nd": 2, "2": 2, "too": 2, "3rd": 3, "3": 3}
-_ORDINAL = re.compile(
+_SOUND_ALIKE_NUMBERS = {"won": 1, "too": 2}
+_ORDINAL = re.compile(  # normalised text: "second" is "2nd", "two" is "2"
     r"^(?:(?:the|it's|its|that's|thats|i mean|i meant|number|option|task|oh|um|uh)\s+)*"
-    r"(?P<n>1st|2nd|3rd|last|1|2|3|won|too)"
+    r"(?P<n>\d{1,2}(?:st|nd|rd|th)?|last|won|too)"
     r"(?:\s+(?:1|one|option|task|please|thanks|thank you|then))*$"
 )
 _FILLER_LEAD = re.compile(  # normalised text: "one" is written "1"
@@ -182,7 +182,9 @@ def _position(norm: str, pick: Pick) -> int | None:
     if m is None:
         return None
     word = m.group("n")
-    return pick.heard if word == "last" else _NUMBERS[word]
+    if word == "last":
+        return pick.heard
+    return _SOUND_ALIKE_NUMBERS.get(word) or int(word.rstrip("stndrh"))
 
 
 def _said_title(intent: str, rest: str) -> str:

@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tests" / "twilio")]
+sys.path[:0] = [str(ROOT / p) for p in ("src", "tests/twilio", "tests/providers")]
 
 AUTH_TOKEN = "f" * 32
 

@@ -1,6 +1,7 @@
-"""Fixtures for Telnyx calls over real sockets: a uvicorn server with the channel, a Call
-Control API stand-in, and ``TelnyxStream``, Telnyx's end of a media WebSocket in real time
-(caller audio out every 20 ms, our audio played at 1x, marks echoed once played)."""
+"""Fixtures for Telnyx calls over real sockets: a uvicorn server with the channel
+(``providers_support.serve``), a Call Control API stand-in, and ``TelnyxStream``, Telnyx's end
+of a media WebSocket in real time (caller audio out every 20 ms, our audio played at 1x by the
+shared ``providers_support.Playout``, marks echoed once played)."""
 
 from __future__ import annotations
 
@@ -8,19 +9,18 @@ import asyncio
 import base64
 import contextlib
 import json
-from collections import deque
 from typing import Any
 
 import httpx
 import numpy as np
-import uvicorn
 import websockets
 from numpy.typing import NDArray
-from starlette.applications import Starlette
+from providers_support import CallerQueue, Playout, serve
 from telnyx_sim import connected_frame, media_frame, start_frame
 
 from callport.audio.g711 import ulaw_decode, ulaw_encode
-from callport.channels.telnyx.channel import TelnyxChannel
+
+__all__ = ["TelnyxApi", "TelnyxStream", "serve"]
 
 
 class TelnyxApi:
@@ -42,17 +42,6 @@ class TelnyxApi:
         raise AssertionError(f"no answer for {ccid}: {self.requests}")
 
 
-async def serve(channel: TelnyxChannel) -> tuple[uvicorn.Server, asyncio.Task[None], str]:
-    app = Starlette(routes=list(channel.routes()))
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    return server, task, f"http://127.0.0.1:{port}"
-
-
 class TelnyxStream:
     """Telnyx's side of one bidirectional ``rtp`` media stream (PCMU/8000 or L16/16000)."""
 
@@ -63,13 +52,10 @@ class TelnyxStream:
         self.frame_samples = rate // 50
         self.frame_bytes = self.frame_samples * (1 if codec == "PCMU" else 2)
         self.silence = (b"\xff" if codec == "PCMU" else b"\x00\x00") * self.frame_samples
-        self.played = bytearray()  # our audio as the caller heard it, in the wire codec
-        self.marks_echoed: list[str] = []
-        self.clears = 0
+        self.playout = Playout(frame_bytes=self.frame_bytes, decode=self.decode)
         self._chunk = 0
         self._seq = 1  # the start frame was 1
-        self._queue: deque[bytes | str] = deque()  # outbound audio and mark names, in order
-        self._caller: deque[bytes] = deque()
+        self._caller = CallerQueue(silence=self.silence)
         self._closed = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -97,17 +83,23 @@ class TelnyxStream:
 
     def say(self, pcm: NDArray[np.int16]) -> None:
         """Queue caller audio (PCM16 at the stream rate), sent as 20 ms frames."""
-        data = self.encode(pcm)
-        data += self.silence[: (-len(data)) % self.frame_bytes]
-        for i in range(0, len(data), self.frame_bytes):
-            self._caller.append(data[i : i + self.frame_bytes])
+        self._caller.say(self.encode(pcm))
 
     @property
     def caller_pending(self) -> int:
-        return len(self._caller)
+        return self._caller.pending
+
+    @property
+    def played(self) -> bytearray:
+        """Our audio as the caller heard it, in the wire codec."""
+        return self.playout.audio
+
+    @property
+    def marks_echoed(self) -> list[str]:
+        return self.playout.marks_echoed
 
     def heard(self) -> NDArray[np.int16]:
-        return self.decode(bytes(self.played))
+        return self.playout.pcm()
 
     def loud_frames(self, threshold: float = 300.0) -> int:
         """Index (in 20 ms frames) just past the last loud frame the caller heard."""
@@ -161,18 +153,12 @@ class TelnyxStream:
                 msg = json.loads(raw)
                 match msg.get("event"):
                     case "media":
-                        self._queue.append(base64.b64decode(msg["media"]["payload"], validate=True))
+                        self.playout.media(base64.b64decode(msg["media"]["payload"],
+                                                            validate=True))
                     case "mark":
-                        if any(isinstance(item, bytes) for item in self._queue):
-                            self._queue.append(msg["mark"]["name"])
-                        else:
-                            await self._echo(msg["mark"]["name"])
+                        await self._echo(self.playout.mark(msg["mark"]["name"]))
                     case "clear":
-                        self.clears += 1
-                        pending = [item for item in self._queue if isinstance(item, str)]
-                        self._queue.clear()
-                        for name in pending:
-                            await self._echo(name)
+                        await self._echo(self.playout.clear())
                     case other:
                         raise AssertionError(f"unexpected frame from callport: {other!r}")
         except websockets.ConnectionClosed:
@@ -180,35 +166,19 @@ class TelnyxStream:
         finally:
             self._closed.set()
 
-    async def _echo(self, name: str) -> None:
-        self.marks_echoed.append(name)
-        await self._send({"event": "mark", "mark": {"name": name}})
-
-    async def _play_tick(self) -> None:
-        need = self.frame_bytes
-        while need and self._queue and isinstance(self._queue[0], bytes):
-            head = self._queue.popleft()
-            assert isinstance(head, bytes)
-            take, rest = head[:need], head[need:]
-            self.played += take
-            need -= len(take)
-            if rest:
-                self._queue.appendleft(rest)
-        while self._queue and isinstance(self._queue[0], str):
-            name = self._queue.popleft()
-            assert isinstance(name, str)
-            await self._echo(name)
+    async def _echo(self, names: list[str]) -> None:
+        for name in names:
+            await self._send({"event": "mark", "mark": {"name": name}})
 
     async def _clock(self) -> None:
         loop = asyncio.get_running_loop()
         next_tick = loop.time()
         while not self._closed.is_set():
-            frame = self._caller.popleft() if self._caller else self.silence
             self._chunk += 1
             try:
                 self._seq += 1
-                await self.ws.send(media_frame(self._chunk, frame))
-                await self._play_tick()
+                await self.ws.send(media_frame(self._chunk, self._caller.next_frame()))
+                await self._echo(self.playout.tick())
             except websockets.ConnectionClosed:
                 return
             next_tick += 0.02

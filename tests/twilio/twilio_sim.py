@@ -6,9 +6,8 @@
 - ``StreamSim``: one bidirectional stream over a real WebSocket. It sends ``connected``, then
   ``start`` (sequenceNumber "1"), then 20 ms / 160-byte µ-law ``media`` frames with string
   ``sequenceNumber``/``chunk``/``timestamp`` counters in real time, ``dtmf`` and ``stop``. Audio
-  we send back is queued and played 20 ms per tick; a ``mark`` is echoed when the audio queued
-  before it has played (at once if nothing is queued); ``clear`` drops the queue and echoes
-  every pending mark at once.
+  we send back goes through the shared ``providers_support.Playout`` (played 20 ms per tick,
+  marks echoed once reached, ``clear`` echoes every pending mark at once).
 """
 
 from __future__ import annotations
@@ -18,14 +17,14 @@ import base64
 import contextlib
 import json
 import xml.etree.ElementTree as ET
-from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
 import numpy as np
 import websockets
 from numpy.typing import NDArray
+from providers_support import CallerQueue, Playout
 from twilio.request_validator import RequestValidator
 
 from callport.audio.g711 import ulaw_decode, ulaw_encode
@@ -85,22 +84,6 @@ def parse_twiml(xml: str) -> StreamTwiml:
     )
 
 
-@dataclass(slots=True)
-class Played:
-    """What the simulated caller heard, and what Twilio saw."""
-
-    audio: bytearray = field(default_factory=bytearray)  # µ-law actually played
-    received_media: int = 0
-    marks_echoed: list[str] = field(default_factory=list)
-    marks_echoed_after_clear: list[str] = field(default_factory=list)
-    clears: int = 0
-    max_queued_bytes: int = 0
-    other: list[dict[str, Any]] = field(default_factory=list)
-
-    def pcm(self) -> NDArray[np.int16]:
-        return ulaw_decode(bytes(self.audio))
-
-
 class StreamSim:
     """Twilio's end of one media stream over ``ws`` (a ``websockets`` client connection)."""
 
@@ -118,12 +101,11 @@ class StreamSim:
         self.stream_sid = stream_sid
         self.parameters = parameters
         self.realtime = realtime
-        self.heard = Played()
+        self.heard = Playout(frame_bytes=FRAME_BYTES, decode=ulaw_decode)  # what Twilio played
+        self.other: list[dict[str, Any]] = []  # frames from us that are none of the above
         self._seq = 0
         self._chunk = 0
-        self._queue: deque[bytes | str] = deque()  # outbound audio and mark names, in order
-        self._queued_bytes = 0
-        self._caller: deque[bytes] = deque()
+        self._caller = CallerQueue(silence=SILENCE)
         self._closed = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -160,15 +142,11 @@ class StreamSim:
 
     def say(self, pcm: NDArray[np.int16]) -> None:
         """Queue caller audio (8 kHz PCM16); sent as 20 ms frames, silence in between."""
-        data = ulaw_encode(pcm)
-        pad = (-len(data)) % FRAME_BYTES
-        data += bytes([0xFF]) * pad
-        for i in range(0, len(data), FRAME_BYTES):
-            self._caller.append(data[i : i + FRAME_BYTES])
+        self._caller.say(ulaw_encode(pcm))
 
     @property
     def caller_pending(self) -> int:
-        return len(self._caller)
+        return self._caller.pending
 
     async def media(self, payload: bytes) -> None:
         self._chunk += 1
@@ -227,72 +205,38 @@ class StreamSim:
                 match msg.get("event"):
                     case "media":
                         assert msg["streamSid"] == self.stream_sid
-                        data = base64.b64decode(msg["media"]["payload"], validate=True)
-                        self.heard.received_media += 1
-                        self._queue.append(data)
-                        self._queued_bytes += len(data)
-                        self.heard.max_queued_bytes = max(
-                            self.heard.max_queued_bytes, self._queued_bytes
-                        )
+                        self.heard.media(base64.b64decode(msg["media"]["payload"], validate=True))
                     case "mark":
                         assert msg["streamSid"] == self.stream_sid
-                        name = msg["mark"]["name"]
-                        if self._queued_bytes == 0:
-                            await self._echo(name)
-                        else:
-                            self._queue.append(name)
+                        await self._echo(self.heard.mark(msg["mark"]["name"]))
                     case "clear":
                         assert msg["streamSid"] == self.stream_sid
-                        self.heard.clears += 1
-                        pending = [item for item in self._queue if isinstance(item, str)]
-                        self._queue.clear()
-                        self._queued_bytes = 0
-                        for name in pending:
-                            self.heard.marks_echoed_after_clear.append(name)
-                            await self._echo(name)
+                        await self._echo(self.heard.clear())
                     case _:
-                        self.heard.other.append(msg)
+                        self.other.append(msg)
         except Exception:  # the server closed the socket
             pass
         finally:
             self._closed.set()
 
-    async def _echo(self, name: str) -> None:
-        self.heard.marks_echoed.append(name)
-        await self.send_json(
-            {
-                "event": "mark",
-                "sequenceNumber": self._next_seq(),
-                "streamSid": self.stream_sid,
-                "mark": {"name": name},
-            }
-        )
-
-    async def _play_tick(self) -> None:
-        """Play 20 ms of queued audio, then echo the marks it reached."""
-        need = FRAME_BYTES
-        while need and self._queue and isinstance(self._queue[0], bytes):
-            head = self._queue.popleft()
-            assert isinstance(head, bytes)
-            take, rest = head[:need], head[need:]
-            self.heard.audio += take
-            self._queued_bytes -= len(take)
-            need -= len(take)
-            if rest:
-                self._queue.appendleft(rest)
-        while self._queue and isinstance(self._queue[0], str):
-            name = self._queue.popleft()
-            assert isinstance(name, str)
-            await self._echo(name)
+    async def _echo(self, names: list[str]) -> None:
+        for name in names:
+            await self.send_json(
+                {
+                    "event": "mark",
+                    "sequenceNumber": self._next_seq(),
+                    "streamSid": self.stream_sid,
+                    "mark": {"name": name},
+                }
+            )
 
     async def _clock(self) -> None:
         loop = asyncio.get_running_loop()
         next_tick = loop.time()
         while not self._closed.is_set():
-            frame = self._caller.popleft() if self._caller else SILENCE
             try:
-                await self.media(frame)
-                await self._play_tick()
+                await self.media(self._caller.next_frame())
+                await self._echo(self.heard.tick())
             except websockets.ConnectionClosed:
                 return
             next_tick += 0.02

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import itertools
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -11,9 +10,8 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 import websockets
-from starlette.applications import Starlette
+from providers_support import serve
 from twilio_sim import AUTH_TOKEN, StreamSim, call_params, parse_twiml, signed_form
 
 from callport.agents.base import CallInfo
@@ -90,17 +88,6 @@ class Server:
     async def call(self, *, realtime: bool = True) -> StreamSim:
         sid, params = await self.dial_in()
         return await self.open_stream(sid, params, realtime=realtime)
-
-
-async def serve(channel: TwilioChannel) -> tuple[uvicorn.Server, asyncio.Task[None], str]:
-    app = Starlette(routes=list(channel.routes()))
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    return server, task, f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture

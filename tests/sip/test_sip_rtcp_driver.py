@@ -11,7 +11,7 @@ import pytest
 from sip_fixtures import SDP_OFFER, invite, request
 from sip_support import RecordingRuntime
 
-from callport.channels.sip import channel as channel_mod
+from callport.channels.sip import mediawatch
 from callport.channels.sip.channel import SipChannel
 from callport.channels.sip.message import SipResponse, parse_message
 from callport.channels.sip.rtcp import SenderReport, build_sdes, build_sr, parse_compound
@@ -39,7 +39,7 @@ def _even_pair() -> tuple[socket.socket, socket.socket]:
 @pytest.mark.slow
 async def test_rtcp_reports_both_ways(channel: SipChannel, runtime: RecordingRuntime,
                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(channel_mod, "RTCP_INTERVAL_S", 0.5)
+    monkeypatch.setattr(mediawatch, "RTCP_INTERVAL_S", 0.5)
     rtp, rtcp = _even_pair()
     sig = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sig.bind(("127.0.0.1", 0))

@@ -6,6 +6,9 @@ import bisect
 from dataclasses import dataclass, field
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.5, 5.0)
+JITTER_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32)
+LOSS_BUCKETS = (0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
+RTT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.4, 0.8, 1.6)
 
 
 @dataclass(slots=True)
@@ -104,6 +107,37 @@ class Metrics:
     stt_seconds: Histogram = field(
         default_factory=lambda: Histogram("callport_stt_seconds", "Speech-to-text time per turn.")
     )
+    # SIP media quality from RTCP (RFC 3550 §6.4): what we measure on the RTP we receive
+    # (observed per report we send) and what the peer reports about the RTP we send.
+    sip_rtcp_jitter_seconds: Histogram = field(
+        default_factory=lambda: Histogram(
+            "callport_sip_rtcp_jitter_seconds",
+            "Interarrival jitter of received SIP RTP, per RTCP report sent.", JITTER_BUCKETS)
+    )
+    sip_rtcp_fraction_lost: Histogram = field(
+        default_factory=lambda: Histogram(
+            "callport_sip_rtcp_fraction_lost",
+            "Fraction of received SIP RTP lost since the last report (0-1).", LOSS_BUCKETS)
+    )
+    sip_rtp_lost: Counter = field(
+        default_factory=lambda: Counter(
+            "callport_sip_rtp_lost_total", "Received SIP RTP packets lost (RTCP cumulative).")
+    )
+    sip_rtcp_remote_jitter_seconds: Histogram = field(
+        default_factory=lambda: Histogram(
+            "callport_sip_rtcp_remote_jitter_seconds",
+            "Jitter the SIP peer reports on the RTP we send.", JITTER_BUCKETS)
+    )
+    sip_rtcp_remote_fraction_lost: Histogram = field(
+        default_factory=lambda: Histogram(
+            "callport_sip_rtcp_remote_fraction_lost",
+            "Fraction lost the SIP peer reports on the RTP we send (0-1).", LOSS_BUCKETS)
+    )
+    sip_rtt_seconds: Histogram = field(
+        default_factory=lambda: Histogram(
+            "callport_sip_rtt_seconds",
+            "Round-trip time from RTCP reports echoing our SR (LSR/DLSR).", RTT_BUCKETS)
+    )
 
     def render(self) -> str:
         lines: list[str] = []
@@ -116,6 +150,12 @@ class Metrics:
             self.vad_seconds,
             self.turn_latency_seconds,
             self.stt_seconds,
+            self.sip_rtcp_jitter_seconds,
+            self.sip_rtcp_fraction_lost,
+            self.sip_rtp_lost,
+            self.sip_rtcp_remote_jitter_seconds,
+            self.sip_rtcp_remote_fraction_lost,
+            self.sip_rtt_seconds,
         ):
             lines.extend(metric.render())
         return "\n".join(lines) + "\n"

@@ -24,6 +24,7 @@ from callport.channels.sip.rtcp import (
     Goodbye,
     ReceiverReport,
     ReceptionStats,
+    ReportBlock,
     RtcpError,
     RtcpEvent,
     SenderReport,
@@ -70,6 +71,7 @@ class SipLeg:
         self.peer_reports: deque[RtcpEvent] = deque(maxlen=16)
         self.rtcp_errors = 0
         self.rtcp_sent = 0
+        self.last_block: ReportBlock | None = None  # our latest report on what we receive
 
     # ---- Leg protocol --------------------------------------------------------------------
     @property
@@ -167,7 +169,8 @@ class SipLeg:
         if self.media is None or self._inbox.closed:
             return None
         sender = self.media.sender
-        blocks = [b for b in (self.rx_stats.report(now),) if b is not None]
+        self.last_block = self.rx_stats.report(now)
+        blocks = [self.last_block] if self.last_block is not None else []
         if sender.packets:
             head = build_sr(ssrc=sender.ssrc, ntp=ntp_timestamp(wallclock),
                             rtp_timestamp=sender.timestamp, packets=sender.packets,

@@ -259,3 +259,21 @@ class ReceptionStats:
                            cumulative_lost=expected - self.received,
                            highest_seq=self.extended_max, jitter=int(self.jitter),
                            lsr=self._last_sr, dlsr=max(0, dlsr))
+
+
+def jitter_seconds(block: ReportBlock, clock_rate: int = 8000) -> float:
+    """A report block's interarrival jitter (RTP timestamp units) in seconds."""
+    return block.jitter / clock_rate
+
+
+def round_trip(block: ReportBlock, arrival_ntp: int) -> float | None:
+    """RFC 3550 §6.4.1 round-trip time A - LSR - DLSR, in seconds, for a report block that
+    arrived at NTP time ``arrival_ntp``; None when it echoes no SR of ours (LSR 0) or the
+    result is negative (clocks or a bogus block)."""
+    if block.lsr == 0:
+        return None
+    arrival = (arrival_ntp >> 16) & 0xFFFFFFFF
+    rtt = (arrival - block.lsr - block.dlsr) & 0xFFFFFFFF
+    if rtt >= 0x80000000:
+        return None
+    return rtt / 65536

@@ -2,9 +2,12 @@
 
 ``order_srv`` is pure: it sorts by priority and, within one priority, picks by weight with
 the random draw passed in (``pick(n)`` returns an int in [0, n]). ``locate`` runs RFC 3263's
-steps for UDP through a small ``Resolver`` protocol, so tests inject records and never touch
-the network: an IP address is used as is; a host with an explicit port gets A/AAAA only;
-otherwise ``_sip._udp.<host>`` SRV targets in order, falling back to A/AAAA on 5060.
+steps for one transport through a small ``Resolver`` protocol, so tests inject records and
+never touch the network: an IP address is used as is; a host with an explicit port gets
+A/AAAA only; otherwise ``_sip._udp.<host>`` (or ``_sip._tcp``) SRV targets in order, falling
+back to A/AAAA on 5060. ``locate_any`` picks the transport when none is given (§4.1 without
+NAPTR): UDP if the host offers ``_sip._udp`` SRV records, else TCP if it offers ``_sip._tcp``,
+else UDP on the A/AAAA addresses.
 """
 
 from __future__ import annotations
@@ -65,16 +68,34 @@ def _is_ip(host: str) -> bool:
     return True
 
 
+async def _srv_targets(host: str, transport: str, resolver: Resolver,
+                       pick: Callable[[int], int]) -> list[Addr]:
+    targets: list[Addr] = []
+    for record in order_srv(await resolver.srv(f"_sip._{transport}.{host}"), pick):
+        for address in await resolver.addresses(record.target.rstrip(".")):
+            targets.append((address, record.port))
+    return targets
+
+
 async def locate(host: str, port: int | None, resolver: Resolver,
-                 pick: Callable[[int], int]) -> list[Addr]:
-    """Addresses to try, best first, for a ``sip:`` URI's host[:port] over UDP."""
+                 pick: Callable[[int], int], *, transport: str = "udp") -> list[Addr]:
+    """Addresses to try, best first, for a ``sip:`` URI's host[:port] over ``transport``."""
     if _is_ip(host):
         return [(host.strip("[]"), port or DEFAULT_PORT)]
     if port is None:
-        targets: list[Addr] = []
-        for record in order_srv(await resolver.srv(f"_sip._udp.{host}"), pick):
-            for address in await resolver.addresses(record.target.rstrip(".")):
-                targets.append((address, record.port))
+        targets = await _srv_targets(host, transport.lower(), resolver, pick)
         if targets:
             return targets
     return [(address, port or DEFAULT_PORT) for address in await resolver.addresses(host)]
+
+
+async def locate_any(host: str, port: int | None, resolver: Resolver,
+                     pick: Callable[[int], int]) -> tuple[str, list[Addr]]:
+    """(transport, addresses) when the URI names no transport: RFC 3263 §4.1 SRV probing."""
+    if _is_ip(host) or port is not None:
+        return "udp", await locate(host, port, resolver, pick)
+    for transport in ("udp", "tcp"):
+        targets = await _srv_targets(host, transport, resolver, pick)
+        if targets:
+            return transport, targets
+    return "udp", [(address, DEFAULT_PORT) for address in await resolver.addresses(host)]

@@ -3,7 +3,8 @@ the connection a request came in on.
 
 Connections are keyed by the peer's (ip, port); ``send`` writes to the live connection for
 that address, or opens one (a request we originate to a TCP peer with no open connection).
-A bad frame closes only that connection.
+A bad frame closes only that connection; a connection we fail to open is reported to
+``on_unreachable(addr)`` (the UA then fails over, RFC 3263 §4.3).
 """
 
 from __future__ import annotations
@@ -22,13 +23,16 @@ Addr = tuple[str, int]
 
 class SipTcpTransport:
     def __init__(self, *, on_message: Callable[[bytes, Addr], None],
+                 on_unreachable: Callable[[Addr], None] | None = None,
                  idle_timeout: float = 300.0) -> None:
         self.on_message = on_message
+        self.on_unreachable = on_unreachable
         self.idle_timeout = idle_timeout
         self.connections: dict[Addr, asyncio.StreamWriter] = {}
         self.stats = {"accepted": 0, "bad_frames": 0}
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._connecting: dict[Addr, list[bytes]] = {}  # queued while the connect runs
 
     async def start(self, host: str, port: int) -> None:
         self._server = await asyncio.start_server(self._accepted, host, port)
@@ -48,20 +52,28 @@ class SipTcpTransport:
         if writer is not None and not writer.is_closing():
             writer.write(data)
             return
-        self._spawn(self._connect_and_send(data, addr))
+        if addr in self._connecting:
+            self._connecting[addr].append(data)
+            return
+        self._connecting[addr] = [data]
+        self._spawn(self._connect_and_send(addr))
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _connect_and_send(self, data: bytes, addr: Addr) -> None:
+    async def _connect_and_send(self, addr: Addr) -> None:
         try:
             reader, writer = await asyncio.wait_for(asyncio.open_connection(*addr), 5.0)
         except (OSError, TimeoutError) as exc:
+            self._connecting.pop(addr, None)
             log.info("SIP TCP connect to %s failed: %s", addr, exc)
+            if self.on_unreachable is not None:
+                self.on_unreachable(addr)
             return
-        writer.write(data)
+        for data in self._connecting.pop(addr, []):
+            writer.write(data)
         await self._serve(reader, writer, addr)
 
     async def _accepted(self, reader: asyncio.StreamReader,

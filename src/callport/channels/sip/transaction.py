@@ -38,6 +38,11 @@ class _Timers:
     def deadline(self) -> float | None:
         return min(self.timers.values()) if self.timers else None
 
+    def abandon(self) -> None:
+        """The transport failed before any response (§8.1.3.1): end as if timed out."""
+        self.timed_out = True
+        self.timers.clear()
+
     def _due(self, now: float) -> list[str]:
         due = sorted((t, name) for name, t in self.timers.items() if t <= now)
         for _, name in due:
@@ -211,6 +216,10 @@ class ClientInviteTransaction(_Timers):
                 self.state = State.TERMINATED
         return out
 
+    def abandon(self) -> None:
+        super().abandon()
+        self.state = State.TERMINATED
+
 
 class ClientNonInviteTransaction(_Timers):
     """§17.1.2: Trying (E, F) -> Proceeding -> Completed (K) -> Terminated (``timeout``: F)."""
@@ -254,3 +263,7 @@ class ClientNonInviteTransaction(_Timers):
             elif name == "K":
                 self.state = State.TERMINATED
         return out
+
+    def abandon(self) -> None:
+        super().abandon()
+        self.state = State.TERMINATED

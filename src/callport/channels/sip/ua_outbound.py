@@ -70,17 +70,19 @@ class OutboundCalls:
             return self._next_target(dialog, status, now)
         return self.core.end(dialog, "failed", status=status)
 
-    def timed_out(self, dialog: Dialog, now: float) -> list[SipEvent]:
-        """Timer B fired on our INVITE: the next target, else the call fails with 408."""
+    def timed_out(self, dialog: Dialog, now: float, *, status: int = 408) -> list[SipEvent]:
+        """Timer B fired on our INVITE (408), or the transport failed (503): the next target,
+        else the call fails with that status."""
         if dialog.fallbacks and dialog.state is DialogState.EARLY:
-            return self._next_target(dialog, 408, now)
-        return self.core.end(dialog, "timeout", status=408)
+            return self._next_target(dialog, status, now)
+        return self.core.end(dialog, "timeout" if status == 408 else "unreachable",
+                             status=status)
 
     def _next_target(self, dialog: Dialog, status: int, now: float) -> list[SipEvent]:
         failed, dialog.peer = dialog.peer, dialog.fallbacks.pop(0)
         dialog.auth_tries = 0
         log.info("SIP %s: target %s:%d %s; trying %s:%d (RFC 3263 failover, %d more left)",
-                 dialog.key, *failed, "timed out" if status == 408 else f"answered {status}",
+                 dialog.key, *failed, "timed out" if status == 408 else f"failed with {status}",
                  *dialog.peer, len(dialog.fallbacks))
         return [TargetFailed(dialog.key, failed, status, dialog.peer),
                 *self._send_invite(dialog, now)]

@@ -61,7 +61,7 @@ class Registrations:
             return None
         self.bindings[aor] = (reg, targets[index])
         log.info("SIP REGISTER %s: registrar %s:%d %s; trying %s:%d (RFC 3263 failover)",
-                 aor, *failed, "timed out" if status == 408 else f"answered {status}",
+                 aor, *failed, "timed out" if status == 408 else f"failed with {status}",
                  *targets[index])
         return [TargetFailed(f"reg:{aor}", failed, status, targets[index]),
                 *self.refresh(aor, now)]
@@ -90,13 +90,14 @@ class Registrations:
                 out += self.refresh(aor, now)
         return out
 
-    def timed_out(self, aor: str, now: float) -> list[SipEvent]:
-        """Timer F fired on a REGISTER: back off and report it (408)."""
+    def timed_out(self, aor: str, now: float, *, status: int = 408) -> list[SipEvent]:
+        """Timer F fired on a REGISTER (408) or the transport failed (503): the next
+        registrar address, else back off and report it."""
         if aor not in self.bindings:
             return []
-        moved = self._next_target(aor, 408, now)
+        moved = self._next_target(aor, status, now)
         if moved is not None:
             return moved
         reg, _ = self.bindings[aor]
         reg.fail(now)
-        return [RegistrationChanged(reg.aor, reg.state, 408)]
+        return [RegistrationChanged(reg.aor, reg.state, status)]

@@ -199,17 +199,29 @@ class UserAgent:
         core.merged_gc()
         return out
 
-    def _client_done(self, ctx: ClientCtx, now: float) -> list[SipEvent]:
+    def transport_failed(self, addr: Addr, now: float) -> list[SipEvent]:
+        """The transport cannot reach ``addr`` (TCP connect refused): requests still waiting
+        for a first response there fail now, as a 503 would (RFC 3261 §8.1.3.1), and fail
+        over to the next target if there is one (RFC 3263 §4.3)."""
+        out: list[SipEvent] = []
+        for branch, ctx in list(self.core.client.items()):
+            if ctx.addr == addr and ctx.tx.state in (State.CALLING, State.TRYING):
+                ctx.tx.abandon()
+                del self.core.client[branch]
+                out += self._client_done(ctx, now, status=503)
+        return out
+
+    def _client_done(self, ctx: ClientCtx, now: float, status: int = 408) -> list[SipEvent]:
         if not ctx.tx.timed_out or ctx.key is None:
             return []
         if ctx.key.startswith("reg:"):
-            return self.registrar.timed_out(ctx.key[4:], now)
+            return self.registrar.timed_out(ctx.key[4:], now, status=status)
         dialog = self.core.dialogs.get(ctx.key)
         if dialog is None:
             return []
         if ctx.method == "INVITE":
-            return self.outbound.timed_out(dialog, now)
+            return self.outbound.timed_out(dialog, now, status=status)
         if ctx.method == "REFER":
             dialog.refer_pending = False
-            return [TransferResult(dialog.key, 408)]
+            return [TransferResult(dialog.key, status)]
         return []

@@ -47,6 +47,8 @@ def test_homophones_share_a_spelling(heard: str, meant: str) -> None:
         ("buy too tickets", "buy two tickets"),
         ("buy two tickets", "buy 2 tickets"),
         ("order flower", "order flour"),
+        ("buy for tires", "buy four tires"),  # "for" is a stop word: the other words decide
+        ("pay to bills", "pay two bills"),
     ],
 )
 def test_homophones_match_almost_like_the_word_itself(query: str, title: str) -> None:

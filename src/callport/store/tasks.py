@@ -191,8 +191,9 @@ def close_matches(query: str, tasks: Iterable[Task], *, margin: float = TIE_MARG
       difference in how much of each title was named: "milk" scores 0.85 for "buy milk" and
       0.8 for "return milk crates", "call" 0.85 for both "call mom" and "call the dentist".
       That difference is below 0.1 unless one title is the query itself, which wins above;
-    - a word misheard by one letter (0.8 instead of 1.0) is worth 0.14 / (words said) plus
-      0.06 / (title words); a homophone (0.95) a quarter of that, so neither decides alone.
+    - a word misheard by one letter (0.8 instead of 1.0) costs 0.14 / (words said) plus
+      0.06 / (title words), which decides only short requests ("mum": "call mum" 0.85 over
+      "call mom" 0.68); a homophone (0.95) costs a quarter of that and never decides alone.
     """
     return contenders([(title_score(query, t.title), t) for t in tasks], margin=margin)
 

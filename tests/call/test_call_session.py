@@ -20,7 +20,8 @@ from callport.server.metrics import Metrics
 from callport.vad.turn import TurnDetector
 
 
-def make_call(leg: object, stt: ScriptedSTT, agent: EchoTextAgent) -> Call:
+def make_call(leg: object, stt: ScriptedSTT, agent: EchoTextAgent,
+              tts: ToneTTS | None = None) -> Call:
     session = CallSession(
         leg=leg,  # type: ignore[arg-type]
         vad=EnergyVad(),  # type: ignore[arg-type]
@@ -31,7 +32,7 @@ def make_call(leg: object, stt: ScriptedSTT, agent: EchoTextAgent) -> Call:
         session=session,
         info=CallInfo(call_id="t1", channel="test"),
         stt=stt,
-        tts=ToneTTS(),
+        tts=tts or ToneTTS(),
         agent_factory=lambda info: agent,
         clock=lambda: 0.0,
     )
@@ -261,4 +262,30 @@ async def test_failing_vocabulary_does_not_end_the_call() -> None:
     await leg.speak(tone(0.5, 8000), 8000, trailing_silence_s=0.6)
     await asyncio.wait_for(task, 5)
     assert stt.hints == [()] * len(stt.hints) and [t.intent for t in call.turns] == ["goodbye"]
+    await call.session.close()
+
+
+class GreetingAgent(EchoTextAgent):
+    greeting = "Hi, I am an automated assistant for the bakery."
+
+
+@pytest.mark.parametrize(
+    ("agent", "first_words"),
+    [(GreetingAgent(), "Hi, I am an automated assistant for the bakery."),
+     (EchoTextAgent(), "Hi, I'm an automated assistant. How can I help?")],
+)
+async def test_default_flow_says_the_agents_greeting_or_a_plain_one(
+    agent: EchoTextAgent, first_words: str
+) -> None:
+    from callport.flows.default import default_flow
+
+    leg = MemoryLeg(call_id="t1", sample_rate=8000)
+    tts = ToneTTS()
+    call = make_call(leg, ScriptedSTT(["bye"]), agent, tts)
+    call.session.start()
+    task = asyncio.create_task(default_flow(call))
+    await until(call.listening.is_set)
+    assert tts.spoken == [s.strip() for s in first_words.split(".") if s.strip()]
+    await leg.speak(tone(0.4, 8000), 8000, trailing_silence_s=0.6)
+    await asyncio.wait_for(task, 5)
     await call.session.close()

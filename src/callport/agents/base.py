@@ -85,4 +85,15 @@ class HasVocabulary(Protocol):
     async def vocabulary(self) -> Sequence[str]: ...
 
 
+@runtime_checkable
+class HasGreeting(Protocol):
+    """An agent with its own first words (optional); the default flow says them.
+
+    A greeting must say plainly that the caller is talking to an automated assistant.
+    """
+
+    @property
+    def greeting(self) -> str: ...
+
+
 AgentFactory = Callable[[CallInfo], Agent]

@@ -1,18 +1,20 @@
-"""The default call flow: greet, say plainly it is an automated assistant, connect the agent."""
+"""The default call flow: greet, say plainly it is an automated assistant, connect the agent.
+
+The agent's own ``greeting`` (see ``HasGreeting``) is used when it has one.
+"""
 
 from __future__ import annotations
 
+from callport.agents.base import HasGreeting
 from callport.call.call import Call
 
-GREETING = (
-    "Hi, you've reached the Task Manager. I'm an automated assistant. "
-    "You can add, list, complete or reschedule tasks. How can I help?"
-)
+GREETING = "Hi, I'm an automated assistant. How can I help?"
 
 
 async def default_flow(call: Call) -> None:
-    result = await call.say(GREETING)
+    agent = call.new_agent()
+    greeting = agent.greeting if isinstance(agent, HasGreeting) else GREETING
+    await call.say(greeting)  # a barge-in during the greeting simply becomes the first turn
     if call.ended:
         return
-    del result  # a barge-in during the greeting simply becomes the first turn
-    await call.connect(call.new_agent())
+    await call.connect(agent)

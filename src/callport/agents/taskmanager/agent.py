@@ -62,6 +62,8 @@ _PICK_DROPPED = "Sorry, I didn't get which one, so I left your tasks as they are
 class TaskManagerAgent:
     """One call's Task Manager. Build it with :func:`task_manager_factory`."""
 
+    greeting = replies.GREETING  # the default flow's first words (says it is automated)
+
     def __init__(
         self,
         *,

@@ -8,7 +8,10 @@ from datetime import time as dtime
 from callport.store.tasks import Task
 
 DAY_ONLY = dtime(23, 59)
-GREETING = "Hi, this is your task manager. What would you like to do?"
+GREETING = (
+    "Hi, you've reached the Task Manager. I'm an automated assistant. "
+    "You can add, list, complete or reschedule tasks. How can I help?"
+)
 FALLBACK = "Sorry, I didn't get that. You can say things like: add a task to buy milk tomorrow."
 HELP = (
     "You can add a task, like: add a task to buy milk tomorrow at 3 PM. "

@@ -6,7 +6,6 @@ shared ``providers_support.Playout``, marks echoed once played)."""
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import json
 from typing import Any
@@ -15,7 +14,7 @@ import httpx
 import numpy as np
 import websockets
 from numpy.typing import NDArray
-from providers_support import CallerQueue, Playout, serve
+from providers_support import FarEnd, serve
 from telnyx_sim import connected_frame, media_frame, start_frame
 
 from callport.audio.g711 import ulaw_decode, ulaw_encode
@@ -52,12 +51,11 @@ class TelnyxStream:
         self.frame_samples = rate // 50
         self.frame_bytes = self.frame_samples * (1 if codec == "PCMU" else 2)
         self.silence = (b"\xff" if codec == "PCMU" else b"\x00\x00") * self.frame_samples
-        self.playout = Playout(frame_bytes=self.frame_bytes, decode=self.decode)
         self._chunk = 0
         self._seq = 1  # the start frame was 1
-        self._caller = CallerQueue(silence=self.silence)
-        self._closed = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
+        self.far = FarEnd(ws, frame_bytes=self.frame_bytes, silence=self.silence,
+                          decode=self.decode, send_media=self._media, send_mark=self._mark)
+        self.playout = self.far.playout
 
     @classmethod
     async def open(
@@ -67,10 +65,7 @@ class TelnyxStream:
         await ws.send(connected_frame(token))
         await ws.send(start_frame(ccid=ccid, client_state=call_id, encoding=codec, rate=rate))
         stream = cls(ws, codec=codec, rate=rate)
-        stream._tasks = [
-            asyncio.create_task(stream._reader()),
-            asyncio.create_task(stream._clock()),
-        ]
+        stream.far.start()
         return stream
 
     def encode(self, pcm: NDArray[np.int16]) -> bytes:
@@ -83,11 +78,11 @@ class TelnyxStream:
 
     def say(self, pcm: NDArray[np.int16]) -> None:
         """Queue caller audio (PCM16 at the stream rate), sent as 20 ms frames."""
-        self._caller.say(self.encode(pcm))
+        self.far.caller.say(self.encode(pcm))
 
     @property
     def caller_pending(self) -> int:
-        return self._caller.pending
+        return self.far.caller.pending
 
     @property
     def played(self) -> bytearray:
@@ -135,11 +130,7 @@ class TelnyxStream:
         await self.close()
 
     async def close(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self.ws.close()
-        self._closed.set()
+        await self.far.close()
 
     async def _send(self, msg: dict[str, Any]) -> None:
         self._seq += 1
@@ -147,39 +138,10 @@ class TelnyxStream:
             json.dumps({**msg, "sequence_number": str(self._seq), "stream_id": "st-1"})
         )
 
-    async def _reader(self) -> None:
-        try:
-            async for raw in self.ws:
-                msg = json.loads(raw)
-                match msg.get("event"):
-                    case "media":
-                        self.playout.media(base64.b64decode(msg["media"]["payload"],
-                                                            validate=True))
-                    case "mark":
-                        await self._echo(self.playout.mark(msg["mark"]["name"]))
-                    case "clear":
-                        await self._echo(self.playout.clear())
-                    case other:
-                        raise AssertionError(f"unexpected frame from callport: {other!r}")
-        except websockets.ConnectionClosed:
-            pass
-        finally:
-            self._closed.set()
+    async def _media(self, frame: bytes) -> None:
+        self._chunk += 1
+        self._seq += 1
+        await self.ws.send(media_frame(self._chunk, frame))
 
-    async def _echo(self, names: list[str]) -> None:
-        for name in names:
-            await self._send({"event": "mark", "mark": {"name": name}})
-
-    async def _clock(self) -> None:
-        loop = asyncio.get_running_loop()
-        next_tick = loop.time()
-        while not self._closed.is_set():
-            self._chunk += 1
-            try:
-                self._seq += 1
-                await self.ws.send(media_frame(self._chunk, self._caller.next_frame()))
-                await self._echo(self.playout.tick())
-            except websockets.ConnectionClosed:
-                return
-            next_tick += 0.02
-            await asyncio.sleep(max(0.0, next_tick - loop.time()))
+    async def _mark(self, name: str) -> None:
+        await self._send({"event": "mark", "mark": {"name": name}})

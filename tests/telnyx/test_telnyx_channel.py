@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import httpx
 import numpy as np
 import pytest
+from providers_support import echo
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
@@ -37,22 +38,7 @@ class EchoRunner:
 
     async def run_call(self, leg: Leg, info: CallInfo) -> None:
         self.infos.append(info)
-        frames = 0
-        while True:
-            event = await leg.recv()
-            self.events.append(event)
-            match event:
-                case AudioIn(pcm=pcm):
-                    await leg.send_audio(pcm)
-                    frames += 1
-                    if frames % 5 == 0:
-                        await leg.mark(f"echo-{frames}")
-                case Dtmf(digit="#"):
-                    await leg.hangup("agent")
-                case HungUp():
-                    return
-                case _:
-                    pass
+        await echo(leg, self.events.append, mark_every=5, hangup_reason="agent")
 
 
 class FakeTelnyxApi:

@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import websockets
+from providers_support import echo
 from twilio_sim import call_params
 from twilio_support import Server
 
@@ -36,22 +37,8 @@ class Recorder:
         self.legs: dict[str, Leg] = {}
 
     async def __call__(self, leg: Leg, info: CallInfo) -> None:
-        events = self.events.setdefault(info.call_id, [])
         self.legs[info.call_id] = leg
-        sent = 0
-        while True:
-            event = await leg.recv()
-            events.append(event)
-            match event:
-                case AudioIn(pcm=pcm):
-                    await leg.send_audio(pcm)
-                    sent += 1
-                    if sent % 10 == 0:
-                        await leg.mark(f"echo-{sent}")
-                case Dtmf(digit="#"):
-                    await leg.hangup("caller-pressed-hash")
-                case HungUp():
-                    return
+        await echo(leg, self.events.setdefault(info.call_id, []).append, mark_every=10)
 
 
 async def test_echo_call_round_trips_audio_and_stop_ends_leg(server: Server) -> None:

@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import contextlib
 import json
@@ -24,7 +23,7 @@ from urllib.parse import urlencode
 import numpy as np
 import websockets
 from numpy.typing import NDArray
-from providers_support import CallerQueue, Playout
+from providers_support import FarEnd
 from twilio.request_validator import RequestValidator
 
 from callport.audio.g711 import ulaw_decode, ulaw_encode
@@ -100,14 +99,19 @@ class StreamSim:
         self.call_sid = call_sid
         self.stream_sid = stream_sid
         self.parameters = parameters
-        self.realtime = realtime
-        self.heard = Playout(frame_bytes=FRAME_BYTES, decode=ulaw_decode)  # what Twilio played
-        self.other: list[dict[str, Any]] = []  # frames from us that are none of the above
         self._seq = 0
         self._chunk = 0
-        self._caller = CallerQueue(silence=SILENCE)
-        self._closed = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
+        self.far = FarEnd(
+            ws,
+            frame_bytes=FRAME_BYTES,
+            silence=SILENCE,
+            decode=ulaw_decode,
+            send_media=self.media,
+            send_mark=self._echo,
+            accept=lambda msg: msg.get("streamSid") == self.stream_sid,
+            realtime=realtime,
+        )
+        self.heard = self.far.playout  # what Twilio played of our audio
 
     # ---------------------------------------------------------------- Twilio -> us
 
@@ -135,18 +139,15 @@ class StreamSim:
                 },
             }
         )
-        self._tasks = [
-            asyncio.create_task(self._reader()),
-            asyncio.create_task(self._clock()),
-        ]
+        self.far.start()
 
     def say(self, pcm: NDArray[np.int16]) -> None:
         """Queue caller audio (8 kHz PCM16); sent as 20 ms frames, silence in between."""
-        self._caller.say(ulaw_encode(pcm))
+        self.far.caller.say(ulaw_encode(pcm))
 
     @property
     def caller_pending(self) -> int:
-        return self._caller.pending
+        return self.far.caller.pending
 
     async def media(self, payload: bytes) -> None:
         self._chunk += 1
@@ -187,60 +188,17 @@ class StreamSim:
         await self.close()
 
     async def close(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self.ws.close()
-        self._closed.set()
+        await self.far.close()
 
     async def wait_closed_by_server(self, timeout: float = 10.0) -> None:
-        await asyncio.wait_for(self._closed.wait(), timeout)
+        await self.far.wait_closed(timeout)
 
-    # ---------------------------------------------------------------- us -> Twilio
-
-    async def _reader(self) -> None:
-        try:
-            async for raw in self.ws:
-                msg = json.loads(raw)
-                match msg.get("event"):
-                    case "media":
-                        assert msg["streamSid"] == self.stream_sid
-                        self.heard.media(base64.b64decode(msg["media"]["payload"], validate=True))
-                    case "mark":
-                        assert msg["streamSid"] == self.stream_sid
-                        await self._echo(self.heard.mark(msg["mark"]["name"]))
-                    case "clear":
-                        assert msg["streamSid"] == self.stream_sid
-                        await self._echo(self.heard.clear())
-                    case _:
-                        self.other.append(msg)
-        except Exception:  # the server closed the socket
-            pass
-        finally:
-            self._closed.set()
-
-    async def _echo(self, names: list[str]) -> None:
-        for name in names:
-            await self.send_json(
-                {
-                    "event": "mark",
-                    "sequenceNumber": self._next_seq(),
-                    "streamSid": self.stream_sid,
-                    "mark": {"name": name},
-                }
-            )
-
-    async def _clock(self) -> None:
-        loop = asyncio.get_running_loop()
-        next_tick = loop.time()
-        while not self._closed.is_set():
-            try:
-                await self.media(self._caller.next_frame())
-                await self._echo(self.heard.tick())
-            except websockets.ConnectionClosed:
-                return
-            next_tick += 0.02
-            if self.realtime:
-                await asyncio.sleep(max(0.0, next_tick - loop.time()))
-            else:
-                await asyncio.sleep(0)
+    async def _echo(self, name: str) -> None:
+        await self.send_json(
+            {
+                "event": "mark",
+                "sequenceNumber": self._next_seq(),
+                "streamSid": self.stream_sid,
+                "mark": {"name": name},
+            }
+        )

@@ -184,3 +184,20 @@ async def test_vocabulary_is_open_titles_newest_first(
     await store.add("pay rent")
     await store.complete(milk.id)
     assert await agent.vocabulary() == ["pay rent", "call the dentist"]
+
+
+async def test_a_weak_goodbye_asks_before_hanging_up(agent: TaskManagerAgent) -> None:
+    outs = await turn(agent, "I called")  # MiniLM's nearest example is a goodbye, weakly
+    assert not any(isinstance(o, HangUpCall) for o in outs), outs
+    assert info(outs).intent == "goodbye" and info(outs).score < 0.6, outs
+    assert said(outs) == "Do you want to end the call?"
+    outs = await turn(agent, "no")
+    assert said(outs) == "Okay, I left it as it is." and agent.state.pending is None
+    await turn(agent, "I called")
+    outs = await turn(agent, "yes")
+    assert said(outs) == "Goodbye!" and isinstance(outs[-1], HangUpCall)
+    await turn(agent, "I called")
+    outs = await turn(agent, digits="1")  # 1 is yes on the keypad
+    assert isinstance(outs[-1], HangUpCall)
+    outs = await turn(agent, "goodbye")  # a clear one hangs up at once
+    assert isinstance(outs[-1], HangUpCall)

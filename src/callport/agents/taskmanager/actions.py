@@ -12,10 +12,18 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import datetime
 
-from callport.agents.base import AgentOutput, Say, TurnInfo
+from callport.agents.base import AgentOutput, HangUpCall, Say, TurnInfo
 from callport.agents.taskmanager import picker, replies
 from callport.agents.taskmanager.dialog import AskDue, AskTitle, Choice, Confirm, DialogState, Pick
-from callport.agents.taskmanager.examples import ADD, COMPLETE, DELETE, NO, RESCHEDULE, YES
+from callport.agents.taskmanager.examples import (
+    ADD,
+    COMPLETE,
+    DELETE,
+    GOODBYE,
+    NO,
+    RESCHEDULE,
+    YES,
+)
 from callport.agents.taskmanager.slots import mentions_all
 from callport.nlu.dates import When
 from callport.nlu.intents import IntentResult
@@ -101,6 +109,11 @@ class TaskActions:
         if result.intent == NO:
             self._state.pending = None
             yield Say(replies.CANCELLED)
+            return
+        if pending.action == "end_call" and result.intent in {YES, GOODBYE}:
+            self._state.pending = None
+            yield Say(replies.GOODBYE)
+            yield HangUpCall("goodbye")
             return
         if result.intent != YES:
             yield Say(f"{replies.CONFIRM_AGAIN} {pending.question}")

@@ -54,6 +54,7 @@ from callport.store.tasks import TaskStore, local_now
 log = logging.getLogger(__name__)
 
 Outputs = AsyncIterator[AgentOutput]
+GOODBYE_SURE = 0.6  # below this a goodbye is asked about ("I called" scores 0.48, "bye" 1.0)
 VOCABULARY_TITLES = 12  # task titles offered to STT as hints per turn
 _EXAMPLE = "You can say things like: add a task to buy milk tomorrow."
 _PICK_DROPPED = "Sorry, I didn't get which one, so I left your tasks as they are."
@@ -191,6 +192,10 @@ class TaskManagerAgent:
                 outs = self._lister.more(now)
             case "help":
                 outs = _say(replies.HELP)
+            case "goodbye" if result.score < GOODBYE_SURE:
+                # hanging up cannot be undone: a weak "goodbye" ("I called") asks first
+                self.state.pending = Confirm("end_call", (), replies.END_CALL)
+                outs = _say(replies.END_CALL)
             case "goodbye":
                 outs = _say(replies.GOODBYE, hang_up=True)
             case "yes" | "no":

@@ -28,7 +28,7 @@ class Pending:
 
 @dataclass(frozen=True, slots=True)
 class Confirm(Pending):
-    action: str  # "delete", "delete_all" or "complete_all"
+    action: str  # "delete", "delete_all", "complete_all" or "end_call"
     task_ids: tuple[int, ...]
     question: str
     title: str = ""  # the task's title when there is one task

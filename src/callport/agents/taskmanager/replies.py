@@ -21,6 +21,7 @@ HELP = (
     "Say goodbye when you're done."
 )
 GOODBYE = "Goodbye!"
+END_CALL = "Do you want to end the call?"
 CANCELLED = "Okay, I left it as it is."
 CONFIRM_AGAIN = "Please say yes or no."
 ASK_TITLE = {

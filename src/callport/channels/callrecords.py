@@ -21,18 +21,30 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Any, Protocol
 
 from callport.agents.base import CallInfo
+from callport.call.leg import Leg
 from callport.channels.callbook import CallBook, ProviderCall, StreamGrant
 from callport.channels.media_leg import Admission
 from callport.channels.provider import CallControl, CallEvent
+from callport.config import Settings
 from callport.store.calls import TERMINAL, CallRecord, CallStore
 from callport.store.tasks import local_now
 
-__all__ = ["CallRecords"]
+__all__ = ["CallRecords", "CallRunner"]
 
 log = logging.getLogger(__name__)
+
+
+class CallRunner(Protocol):
+    """What a PSTN channel needs of ``callport.server.runtime.Runtime``; its ``calls``
+    (a ``CallStore``) is used when present."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    async def run_call(self, leg: Leg, info: CallInfo) -> object: ...
 
 
 class CallRecords:

@@ -34,6 +34,7 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
+from urllib.parse import urlsplit
 
 # --------------------------------------------------------------------------- wire format
 
@@ -318,3 +319,19 @@ def split_target(target: str) -> tuple[Literal["tel", "sip"], str]:
     if not number or not all(c.isdigit() or c in "+*#" for c in number):
         raise ValueError(f"transfer target {target!r}: use tel:+<digits>, +<digits> or sip:...")
     return "tel", number
+
+
+def public_base(configured: str, request_url: str = "") -> str:
+    """This server's public ``scheme://host[/prefix]``: the configured base URL, else the
+    origin of the request that reached us ("" when neither says)."""
+    if configured:
+        return configured.rstrip("/")
+    parts = urlsplit(request_url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+
+
+def stream_url(base: str, path: str) -> str:
+    """The WebSocket URL of our route ``path`` under ``base`` (https -> wss, http -> ws)."""
+    parts = urlsplit(base)
+    scheme = {"https": "wss", "http": "ws", "wss": "wss", "ws": "ws"}.get(parts.scheme, "wss")
+    return f"{scheme}://{parts.netloc}{parts.path.rstrip('/')}{path}"

@@ -23,8 +23,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
-from typing import Protocol
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -34,7 +33,7 @@ from starlette.websockets import WebSocket
 from callport.agents.base import CallInfo
 from callport.call.leg import Leg
 from callport.channels.callbook import CallBook
-from callport.channels.callrecords import CallRecords
+from callport.channels.callrecords import CallRecords, CallRunner
 from callport.channels.media_leg import Admission, MediaStreamLeg, run_websocket_stream
 from callport.channels.provider import (
     CallControl,
@@ -50,33 +49,24 @@ from callport.channels.provider import (
     StreamViolation,
     WebhookRejected,
     WebhookRequest,
+    public_base,
+    stream_url,
 )
 from callport.channels.telnyx import tokens
 from callport.channels.telnyx.media import AUTH_TOKEN_FIELD, TelnyxMediaCore
 from callport.channels.telnyx.rest import PARAM_CALL_ID, PARAM_TOKEN, TelnyxCallControl
 from callport.channels.telnyx.texml import connect_stream
 from callport.channels.telnyx.webhook import TelnyxWebhooks
-from callport.config import Settings, TelnyxSettings
+from callport.config import TelnyxSettings
 
 __all__ = ["CallRunner", "TelnyxChannel", "media_url"]
 
 log = logging.getLogger(__name__)
 
 
-class CallRunner(Protocol):
-    """What the channel needs from ``callport.server.runtime.Runtime``."""
-
-    settings: Settings
-
-    async def run_call(self, leg: Leg, info: CallInfo) -> object: ...
-
-
 def media_url(settings: TelnyxSettings, request_url: str = "") -> str:
-    """``wss://`` URL of our media route, from ``public_base_url`` or the request's origin."""
-    base = settings.public_base_url or request_url
-    parts = urlsplit(base)
-    scheme = {"https": "wss", "http": "ws", "wss": "wss", "ws": "ws"}.get(parts.scheme, "wss")
-    return f"{scheme}://{parts.netloc}{settings.media_path}"
+    """``wss://`` URL of our media route, under ``public_base_url`` or the request's origin."""
+    return stream_url(public_base(settings.public_base_url, request_url), settings.media_path)
 
 
 class TelnyxChannel:

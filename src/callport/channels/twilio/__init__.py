@@ -9,7 +9,8 @@ shared ``callport.channels.callbook`` and recorded by ``callport.channels.callre
 
 from __future__ import annotations
 
-from callport.channels.twilio.channel import CallRunner, TwilioChannel
+from callport.channels.callrecords import CallRunner
+from callport.channels.twilio.channel import TwilioChannel
 
 
 def create(runtime: CallRunner) -> TwilioChannel:

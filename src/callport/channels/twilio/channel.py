@@ -19,17 +19,14 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from typing import Protocol
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
-from callport.agents.base import CallInfo
-from callport.call.leg import Leg
 from callport.channels.callbook import CallBook, ProviderCall
-from callport.channels.callrecords import CallRecords
+from callport.channels.callrecords import CallRecords, CallRunner
 from callport.channels.media_leg import Admission, run_websocket_stream
 from callport.channels.provider import (
     CallControl,
@@ -42,26 +39,19 @@ from callport.channels.provider import (
     StreamViolation,
     WebhookRejected,
     WebhookRequest,
+    public_base,
+    stream_url,
 )
 from callport.channels.twilio import tokens, twiml
 from callport.channels.twilio.media import TwilioMediaCore
 from callport.channels.twilio.rest import TwilioClient
 from callport.channels.twilio.webhooks import TwilioWebhooks, form_params, public_url
-from callport.config import Settings, TwilioSettings
+from callport.config import TwilioSettings
 
 log = logging.getLogger(__name__)
 
 XML = "application/xml"
 LOOPBACK = frozenset({"127.0.0.1", "::1"})
-
-
-class CallRunner(Protocol):
-    """The part of ``callport.server.runtime.Runtime`` a channel needs (``calls`` optional)."""
-
-    @property
-    def settings(self) -> Settings: ...
-
-    async def run_call(self, leg: Leg, info: CallInfo) -> object: ...
 
 
 class TwilioChannel:
@@ -151,9 +141,9 @@ class TwilioChannel:
             )
         for event in events:
             await self.records.apply(event)
-        base = self.settings.public_base_url.rstrip("/") or _origin(hook.url)
+        base = public_base(self.settings.public_base_url, hook.url)
         body = twiml.connect_stream(
-            stream_url=_ws_origin(base) + self.settings.media_path,
+            stream_url=stream_url(base, self.settings.media_path),
             parameters=self._mint(call, now=now),
             action_url=base + self.settings.after_path,
             status_url=base + self.settings.status_path,
@@ -266,17 +256,6 @@ def _fields(hook: WebhookRequest) -> dict[str, str]:
     return {k: v[-1] for k, v in form_params(hook.body).items()}
 
 
-def _origin(url: str) -> str:
-    scheme, _, rest = url.partition("://")
-    return f"{scheme}://{rest.split('/', 1)[0]}"
-
-
-def _ws_origin(origin: str) -> str:
-    if origin.startswith("https://"):
-        return "wss://" + origin.removeprefix("https://")
-    return "ws://" + origin.removeprefix("http://")
-
-
 def _rejected(exc: WebhookRejected) -> Response:
     log.warning("twilio webhook rejected: %s", exc.reason)
     return PlainTextResponse(exc.reason, status_code=exc.status_hint)
@@ -286,7 +265,7 @@ async def dial_out(
     settings: TwilioSettings, control: CallControl, to: str, from_: str = "", *, now: float
 ) -> tuple[ProviderCall, str]:
     """Place an outbound call whose stream comes back to ``public_base_url``."""
-    base = settings.public_base_url.rstrip("/")
+    base = public_base(settings.public_base_url)
     if not base:
         raise ProviderError("twilio: outbound calls need twilio.public_base_url")
     caller = from_ or (settings.numbers[0] if settings.numbers else "")
@@ -311,7 +290,7 @@ async def dial_out(
             to=to,
             from_=caller,
             stream=StreamTarget(
-                url=_ws_origin(base) + settings.media_path,
+                url=stream_url(base, settings.media_path),
                 parameters=parameters,
                 action_url=base + settings.after_path,
                 status_url=status_url,

@@ -20,12 +20,26 @@ What a third provider module (Plivo, Vonage, SignalWire, Exotel) has to supply:
 - a ``MediaCore`` for its stream framing (Plivo ``playAudio``/``clearAudio``/``checkpoint``;
   Vonage binary L16 frames plus ``{"action": "clear"}``/``notify``), with ``WireFormat``
   saying codec (``PCMU``/``PCMA``/``L16``), byte order, rate and frame size;
-- a ``ProviderWebhooks`` mapping its signature scheme and callbacks onto ``CallEvent``s;
+- a ``ProviderWebhooks`` mapping its signature scheme and callbacks onto ``CallEvent``s
+  (ending reasons in the shared vocabulary: completed, busy, no-answer, failed, canceled);
 - a ``CallControl`` over its REST API, treating its "call already gone" answer as success;
-- a channel module (routes: answer webhook returning the provider's stream markup with a
-  single-use per-call token, status webhook, media WebSocket) that builds a
-  ``callport.channels.media_leg.MediaStreamLeg`` per stream and runs it with
-  ``run_media_stream``. Everything below the leg (turns, barge-in, marks) is shared.
+- a ``tokens`` module: ``mint`` a stream token bound to our call id (and to the provider's
+  call id or an expiry where it can), and ``check`` what a stream presents into a
+  ``callport.channels.callbook.StreamGrant`` (``token_id`` is spent once, ``expires_at`` says
+  how long to remember it). Twilio signs the stream parameters with an expiry; Telnyx signs
+  our call id;
+- a channel module (routes: the answer webhook or REST ``answer`` carrying the token, the
+  status webhook, the media WebSocket). It keeps its calls in a
+  ``callport.channels.callbook.CallBook(provider=name)`` wrapped by
+  ``callport.channels.callrecords.CallRecords`` (the runtime's ``CallStore`` mirror): it
+  ``enter``s offered and placed calls, passes every ``CallEvent`` to ``apply``, and runs the
+  socket with ``callport.channels.media_leg.run_websocket_stream`` whose ``admit`` checks
+  the token and returns ``CallRecords.admit(grant, ...)``. Our URLs come from
+  ``public_base``/``stream_url`` below.
+
+Everything else is shared and provider-blind: the call book (one stream per call, none
+after the call ended, prune), call records, the ``MediaStreamLeg`` and all below it (turns,
+barge-in, marks).
 """
 
 from __future__ import annotations

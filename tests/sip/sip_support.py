@@ -17,6 +17,7 @@ from callport.agents.base import CallInfo
 from callport.call.events import AudioIn, Dtmf, HungUp, Marked, TransferStarted
 from callport.call.leg import Leg
 from callport.channels.sip.channel import SipChannel
+from callport.channels.sip.srv import SrvRecord
 from callport.config import SipSettings
 
 SIPP = shutil.which("sipp")
@@ -174,3 +175,20 @@ async def stop_baresip(proc: asyncio.subprocess.Process, ctrl_port: int) -> None
     except TimeoutError:
         proc.kill()
         await proc.wait()
+
+
+class FakeResolver:
+    """Fixed records; records every query so tests can check what was asked."""
+
+    def __init__(self, srv: dict[str, list[SrvRecord]], hosts: dict[str, list[str]]) -> None:
+        self._srv = srv
+        self._hosts = hosts
+        self.queries: list[str] = []
+
+    async def srv(self, name: str) -> list[SrvRecord]:
+        self.queries.append(f"SRV {name}")
+        return self._srv.get(name, [])
+
+    async def addresses(self, host: str) -> list[str]:
+        self.queries.append(f"A {host}")
+        return self._hosts.get(host, [])

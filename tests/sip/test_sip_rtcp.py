@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+from dataclasses import replace
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -18,8 +19,10 @@ from callport.channels.sip.rtcp import (
     build_rr,
     build_sdes,
     build_sr,
+    jitter_seconds,
     ntp_timestamp,
     parse_compound,
+    round_trip,
 )
 
 BLOCK = ReportBlock(ssrc=0x01020304, fraction_lost=64, cumulative_lost=5,
@@ -127,3 +130,14 @@ def test_reception_stats_ignore_garbage_and_nothing_to_report() -> None:
     stats = ReceptionStats()
     stats.update(b"\x00" * 4, arrival=0.0)
     assert stats.report(now=0.0) is None
+
+
+def test_round_trip_from_lsr_and_dlsr() -> None:
+    # RFC 3550 §6.4.1's example: A = 0xb710:8000 (46864.5 s), LSR = 0xb705:2000 (46853.125),
+    # DLSR = 0x0005:4000 (5.25 s): RTT = 6.125 s.
+    block = ReportBlock(ssrc=1, fraction_lost=0, cumulative_lost=0, highest_seq=0, jitter=160,
+                        lsr=0xB7052000, dlsr=0x00054000)
+    assert round_trip(block, 0xB7108000 << 16) == 6.125
+    assert jitter_seconds(block) == 0.02
+    assert round_trip(replace(block, lsr=0), 0xB7108000 << 16) is None  # no SR echoed
+    assert round_trip(replace(block, dlsr=0x00200000), 0xB7108000 << 16) is None  # negative

@@ -7,29 +7,12 @@ import asyncio
 import socket
 from collections.abc import Callable
 
-from sip_support import RecordingRuntime, rtp_range
+from sip_support import FakeResolver, RecordingRuntime, rtp_range
 
 from callport.channels.sip.channel import SipChannel
 from callport.channels.sip.message import SipRequest, parse_message
 from callport.channels.sip.srv import SrvRecord, locate, order_srv
 from callport.config import SipSettings
-
-
-class FakeResolver:
-    """Fixed records; records every query so tests can check what was asked."""
-
-    def __init__(self, srv: dict[str, list[SrvRecord]], hosts: dict[str, list[str]]) -> None:
-        self._srv = srv
-        self._hosts = hosts
-        self.queries: list[str] = []
-
-    async def srv(self, name: str) -> list[SrvRecord]:
-        self.queries.append(f"SRV {name}")
-        return self._srv.get(name, [])
-
-    async def addresses(self, host: str) -> list[str]:
-        self.queries.append(f"A {host}")
-        return self._hosts.get(host, [])
 
 
 def draws(*values: int) -> Callable[[int], int]:

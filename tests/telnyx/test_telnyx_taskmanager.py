@@ -50,7 +50,7 @@ async def test_spoken_task_manager_call_over_telnyx(tmp_path: Path, codec: str, 
             codec=codec,
         ),
     )
-    tts, stt = PiperTTS(), WhisperSTT()
+    tts, stt = PiperTTS(deterministic=True), WhisperSTT()  # repeatable audio both ways
     runtime = build_runtime(settings, stt=stt, tts=tts)
     await runtime.warmup()
     agent = runtime.agent_factory(CallInfo(call_id="warmup", channel="test"))

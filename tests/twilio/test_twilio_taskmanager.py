@@ -18,7 +18,7 @@ from twilio_sim import AUTH_TOKEN
 from twilio_support import Server, serve
 
 from callport.audio.resample import resample
-from callport.config import ServerSettings, Settings, TwilioSettings
+from callport.config import ServerSettings, Settings, SpeechSettings, TwilioSettings
 
 pytestmark = pytest.mark.slow
 
@@ -52,7 +52,8 @@ async def test_spoken_task_manager_call_over_twilio(tmp_path: Path) -> None:
     from callport.server.runtime import build_runtime
 
     settings = dataclasses.replace(
-        Settings(server=ServerSettings(db=str(tmp_path / "tasks.db"))),
+        Settings(server=ServerSettings(db=str(tmp_path / "tasks.db")),
+                 speech=SpeechSettings(piper_variation=False)),  # repeatable audio both ways
         twilio=TwilioSettings(auth_token=AUTH_TOKEN),
     )
     runtime = build_runtime(settings)

@@ -7,7 +7,7 @@ import json
 import random
 import shutil
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +17,7 @@ from callport.agents.base import CallInfo
 from callport.call.events import AudioIn, Dtmf, HungUp, Marked, TransferStarted
 from callport.call.leg import Leg
 from callport.channels.sip.channel import SipChannel
+from callport.channels.sip.message import SipRequest, make_response, parse_message
 from callport.channels.sip.srv import SrvRecord
 from callport.config import SipSettings
 
@@ -192,3 +193,42 @@ class FakeResolver:
     async def addresses(self, host: str) -> list[str]:
         self.queries.append(f"A {host}")
         return self._hosts.get(host, [])
+
+
+class Peer(asyncio.DatagramProtocol):
+    """A UDP 'SIP server' that records requests and answers INVITEs with ``status`` (or not)."""
+
+    def __init__(self, status: int | None) -> None:
+        self.status = status
+        self.requests: list[SipRequest] = []
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        msg = parse_message(data)
+        assert isinstance(msg, SipRequest)
+        self.requests.append(msg)
+        if self.status is not None and msg.method == "INVITE" and self.transport is not None:
+            self.transport.sendto(bytes(make_response(msg, self.status, to_tag="busy")), addr)
+
+
+PeerFactory = Callable[[int | None], Awaitable[tuple[Peer, int]]]
+
+
+@pytest.fixture
+async def udp_peer() -> AsyncIterator[PeerFactory]:
+    """``await udp_peer(status)`` -> (Peer, port) on 127.0.0.1; closed after the test."""
+    made: list[asyncio.DatagramTransport] = []
+
+    async def make(status: int | None) -> tuple[Peer, int]:
+        loop = asyncio.get_running_loop()
+        transport, proto = await loop.create_datagram_endpoint(
+            lambda: Peer(status), local_addr=("127.0.0.1", 0))
+        made.append(transport)
+        return proto, int(transport.get_extra_info("sockname")[1])
+
+    yield make
+    for transport in made:
+        transport.close()

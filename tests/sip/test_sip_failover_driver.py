@@ -14,6 +14,8 @@ import pytest
 from sip_support import (
     SIPP,
     FakeResolver,
+    Peer,
+    PeerFactory,
     RecordingRuntime,
     free_udp_port,
     needs_sipp,
@@ -27,32 +29,6 @@ from callport.config import SipSettings
 
 pytestmark = [pytest.mark.slow, pytest.mark.interop]
 SCENARIOS = Path(__file__).parent / "scenarios"
-
-
-class Peer(asyncio.DatagramProtocol):
-    """A UDP 'SIP server' that records requests and answers INVITEs with ``status`` (or not)."""
-
-    def __init__(self, status: int | None) -> None:
-        self.status = status
-        self.requests: list[SipRequest] = []
-        self.transport: asyncio.DatagramTransport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-
-    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        msg = parse_message(data)
-        assert isinstance(msg, SipRequest)
-        self.requests.append(msg)
-        if self.status is not None and msg.method == "INVITE" and self.transport is not None:
-            self.transport.sendto(bytes(make_response(msg, self.status, to_tag="busy")), addr)
-
-
-async def peer(status: int | None) -> tuple[Peer, int]:
-    loop = asyncio.get_running_loop()
-    transport, proto = await loop.create_datagram_endpoint(
-        lambda: Peer(status), local_addr=("127.0.0.1", 0))
-    return proto, int(transport.get_extra_info("sockname")[1])
 
 
 async def start_sipp_uas(tmp_path: Path, *args: str) -> tuple[asyncio.subprocess.Process, int]:
@@ -110,8 +86,9 @@ async def make_channel(runtime: RecordingRuntime) -> AsyncIterator[object]:
 
 @needs_sipp
 async def test_invite_times_out_on_first_srv_target_and_is_answered_by_the_second(
-        make_channel: object, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    silent, silent_port = await peer(None)
+        make_channel: object, tmp_path: Path, caplog: pytest.LogCaptureFixture,
+        udp_peer: PeerFactory) -> None:
+    silent, silent_port = await udp_peer(None)
     proc, port = await start_sipp_uas(tmp_path, "-sn", "uas")
     ch = await make_channel(srv(silent_port, port))  # type: ignore[operator]
     with caplog.at_level(logging.INFO, logger="callport.channels.sip"):
@@ -126,9 +103,9 @@ async def test_invite_times_out_on_first_srv_target_and_is_answered_by_the_secon
 
 
 async def test_dial_fails_with_the_last_status_when_every_target_fails(
-        make_channel: object) -> None:
-    silent, silent_port = await peer(None)
-    busy, busy_port = await peer(503)
+        make_channel: object, udp_peer: PeerFactory) -> None:
+    silent, silent_port = await udp_peer(None)
+    busy, busy_port = await udp_peer(503)
     ch = await make_channel(srv(silent_port, busy_port))  # type: ignore[operator]
     with pytest.raises(CallFailed) as info:
         await ch.dial("sip:bob@trunk.test", timeout=10)
@@ -137,9 +114,10 @@ async def test_dial_fails_with_the_last_status_when_every_target_fails(
     assert silent.requests and ch.calls == {} and ch.pool.in_use == set()
 
 
-async def test_register_fails_over_on_503(make_channel: object) -> None:
-    busy, busy_port = await peer(None)
-    ok, ok_port = await peer(None)
+async def test_register_fails_over_on_503(make_channel: object,
+                                          udp_peer: PeerFactory) -> None:
+    busy, busy_port = await udp_peer(None)
+    ok, ok_port = await udp_peer(None)
 
     def registrar(proto: Peer, status: int) -> None:
         def answer(data: bytes, addr: tuple[str, int]) -> None:

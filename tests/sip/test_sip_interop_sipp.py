@@ -82,13 +82,6 @@ async def test_hold_reinvite_directions(channel: SipChannel, runtime: RecordingR
     assert call.hangup == "remote-bye"
 
 
-async def test_refer_from_sipp_gets_202_and_notify(channel: SipChannel,
-                                                   runtime: RecordingRuntime,
-                                                   tmp_path: Path) -> None:
-    rc, out = await sipp_scenario("uac_refer_in.xml", channel.port, tmp_path)
-    assert rc == 0, out[-2000:]
-
-
 async def test_our_refer_bye_after_notify_200(channel: SipChannel, runtime: RecordingRuntime,
                                               tmp_path: Path) -> None:
     runtime.transfer_to = "sip:carol@127.0.0.1:5999"

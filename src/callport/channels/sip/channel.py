@@ -22,6 +22,7 @@ from starlette.routing import BaseRoute
 
 from callport.agents.base import CallInfo
 from callport.channels.sip.calls import CallFailed, CallRunner, SipCall
+from callport.channels.sip.dialer import Dialer
 from callport.channels.sip.dnsresolver import DnsResolver
 from callport.channels.sip.events import (
     CallAnswered,
@@ -44,8 +45,9 @@ from callport.channels.sip.rtcp import RtcpEvent
 from callport.channels.sip.rtpsocket import RtpPortPool
 from callport.channels.sip.sdp import MediaPlan
 from callport.channels.sip.srv import Resolver
-from callport.channels.sip.targets import Route, TargetError, TargetLocator
+from callport.channels.sip.targets import TargetLocator
 from callport.channels.sip.tcp import SipTcpTransport
+from callport.channels.sip.transferee import ReferFollower
 from callport.channels.sip.transports import SipTransports
 from callport.channels.sip.useragent import UaConfig, UserAgent
 from callport.config import SipSettings
@@ -70,6 +72,8 @@ class SipChannel:
         self.media = MediaWatch(metrics=self.metrics,
                                 media_timeout_s=self.settings.media_timeout_s)
         self.targets = TargetLocator(settings=self.settings, resolver=resolver or DnsResolver())
+        self.dialer = Dialer(host=self)
+        self.transfers = ReferFollower(host=self, dialer=self.dialer)
         self.transports = SipTransports(on_message=self.on_message,
                                         on_unreachable=self.on_unreachable)
         self.ua: UserAgent | None = None
@@ -107,28 +111,15 @@ class SipChannel:
             self.tcp_ua = UserAgent(config=configs["TCP"])
         self._tick = asyncio.create_task(self._housekeeping(), name="sip-housekeeping")
         if s.register_aor:
-            await self._register(s.register_aor)
+            await self.dialer.register(s.register_aor)
         log.info("SIP listening on udp%s:%s:%d", "+tcp" if self.tcp else "", s.host, self.port)
-
-    async def _register(self, aor: str) -> None:
-        s = self.settings
-        try:
-            route = await self.targets.registrar()
-        except TargetError as exc:
-            log.warning("SIP REGISTER %s: %s", aor, exc)
-            return
-        ua = self._ua_by_transport(route.transport)
-        creds = (s.trunk_username, s.trunk_password) if s.trunk_username else None
-        self._apply(ua.register(aor, registrar=route.peer, fallbacks=route.fallbacks,
-                                now=self._now(), expires=s.register_expires_s,
-                                credentials=creds), ua)
 
     async def stop(self) -> None:
         for call in list(self.calls.values()):
             self.hangup_call(call.key, "shutdown")
         for ua in self._uas():
             for aor in list(ua.registrations):
-                self._apply(ua.unregister(aor, self._now()), ua)
+                self.apply(ua.unregister(aor, self.now()), ua)
         tasks = [c.task for c in self.finished + list(self.calls.values()) if c.task]
         if tasks:
             await asyncio.wait(tasks, timeout=2.0)
@@ -142,7 +133,7 @@ class SipChannel:
         await self.transports.stop()
 
     # ---- signalling ----------------------------------------------------------------------
-    def _now(self) -> float:
+    def now(self) -> float:
         return asyncio.get_running_loop().time()
 
     def on_message(self, transport: str, data: bytes, addr: Addr) -> None:
@@ -151,13 +142,13 @@ class SipChannel:
         if ua is None:
             return
         try:
-            events = ua.receive(data, addr, self._now())
+            events = ua.receive(data, addr, self.now())
         except Exception:  # the core answers garbage itself; this is a bug guard
             log.exception("SIP core failed on a message from %s", addr)
             return
-        self._apply(events, ua)
+        self.apply(events, ua)
 
-    def _apply(self, events: list[SipEvent], ua: UserAgent | None = None) -> None:
+    def apply(self, events: list[SipEvent], ua: UserAgent | None = None) -> None:
         ua = ua or self._ua()
         for event in events:
             match event:
@@ -165,20 +156,18 @@ class SipChannel:
                     self.transports.send(ua.config.transport, data, addr)
                 case IncomingCall():
                     self._spawn(self._accept(event, ua))
+                case CallAnswered(key=key, plan=answer):
+                    self._answered(key, answer)
                 case (CallConfirmed(key=key, plan=plan) | CallProgress(key=key, plan=plan)
-                      | MediaUpdated(key=key, plan=plan) | CallAnswered(key=key, plan=plan)):
+                      | MediaUpdated(key=key, plan=plan)):
                     call = self.calls.get(key)  # CallProgress: early media (183)
                     if call is not None and plan is not None:
                         call.leg.set_plan(plan)
-                    if isinstance(event, CallAnswered) and call is not None and call.ringing:
-                        assert call.answered is not None
-                        call.answered.set_result(None)
                 case CallEnded(key=key, reason=reason, status=status):
-                    self._ended(key, reason, status)
+                    if not self.transfers.ended(key, reason, status):
+                        self._ended(key, reason, status)
                 case TransferRequested(key=key, target=target):
-                    # A gateway leg cannot follow a REFER itself: report it and decline.
-                    log.info("SIP %s: peer asked us to transfer to %s (declined)", key, target)
-                    self._apply(ua.notify_refer(key, 603, "Declined", self._now()), ua)
+                    self._spawn(self.transfers.follow(key, target))
                 case TargetFailed(key=key, addr=addr, status=status, next_addr=nxt):
                     log.warning("SIP %s: %s:%d failed (%d), failing over to %s:%d",
                                 key, *addr, status, *nxt)
@@ -198,13 +187,13 @@ class SipChannel:
     def _uas(self) -> list[UserAgent]:
         return [ua for ua in (self.ua, self.tcp_ua) if ua is not None]
 
-    def _ua_for(self, key: str) -> UserAgent:
+    def ua_for(self, key: str) -> UserAgent:
         """The user agent (UDP or TCP) that holds the dialog ``key``."""
         if self.tcp_ua is not None and key in self.tcp_ua.dialogs:
             return self.tcp_ua
         return self._ua()
 
-    def _ua_by_transport(self, transport: str) -> UserAgent:
+    def ua_by_transport(self, transport: str) -> UserAgent:
         if transport == "TCP":
             if self.tcp_ua is None:
                 raise CallFailed(0, "SIP over TCP is not available (no TCP listener)")
@@ -214,7 +203,7 @@ class SipChannel:
     def on_unreachable(self, addr: Addr) -> None:
         """A TCP connection to ``addr`` could not be opened: fail over now (RFC 3263 §4.3)."""
         if self.tcp_ua is not None:
-            self._apply(self.tcp_ua.transport_failed(addr, self._now()), self.tcp_ua)
+            self.apply(self.tcp_ua.transport_failed(addr, self.now()), self.tcp_ua)
 
     def _rearm(self, ua: UserAgent) -> None:
         name = ua.config.transport
@@ -231,7 +220,7 @@ class SipChannel:
 
     def _on_timer(self, ua: UserAgent) -> None:
         self._timers.pop(ua.config.transport, None)
-        self._apply(ua.handle_timer(self._now()), ua)
+        self.apply(ua.handle_timer(self.now()), ua)
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)
@@ -241,7 +230,7 @@ class SipChannel:
     # ---- calls ---------------------------------------------------------------------------
     async def _accept(self, event: IncomingCall, ua: UserAgent) -> None:
         if self.settings.answer_delay_ms > 0:
-            self._apply(ua.ringing(event.key, self._now()), ua)
+            self.apply(ua.ringing(event.key, self.now()), ua)
             await asyncio.sleep(self.settings.answer_delay_ms / 1000)
             if event.key not in ua.dialogs:
                 return
@@ -249,26 +238,26 @@ class SipChannel:
             sockets = await LegSockets.open(self.pool)
         except RuntimeError:
             log.warning("SIP %s: no RTP port free, rejecting", event.key)
-            self._apply(ua.reject(event.key, 503, self._now()), ua)
+            self.apply(ua.reject(event.key, 503, self.now()), ua)
             return
         dialog = ua.dialogs.get(event.key)
         if dialog is None:  # CANCELled while we opened the socket
             sockets.close()
             return
-        leg = self._make_leg(sockets, event.key, dialog.call_id, event.plan)
+        leg = self.make_leg(sockets, event.key, dialog.call_id, event.plan)
         info = CallInfo(call_id=dialog.call_id, channel="sip", caller=event.caller,
                         callee=event.callee)
         call = SipCall(key=event.key, call_id=dialog.call_id, leg=leg, info=info)
         self.calls[event.key] = call
         media_host = self.settings.public_host or self.settings.host
-        self._apply(ua.answer(event.key, media_host=media_host, media_port=leg.rtp_port,
-                              now=self._now()), ua)
+        self.apply(ua.answer(event.key, media_host=media_host, media_port=leg.rtp_port,
+                              now=self.now()), ua)
         call.task = asyncio.create_task(self._run(call), name=f"sip:{dialog.call_id}")
 
-    def _make_leg(self, sockets: LegSockets, key: str, call_id: str,
+    def make_leg(self, sockets: LegSockets, key: str, call_id: str,
                   plan: MediaPlan | None) -> SipLeg:
         return sockets.make_leg(key=key, call_id=call_id, control=self, plan=plan,
-                                clock=self._now, on_rtcp=self._on_rtcp)
+                                clock=self.now, on_rtcp=self._on_rtcp)
 
     def _on_rtcp(self, leg: SipLeg, events: list[RtcpEvent]) -> None:
         self.media.observe_received(leg, events, time.time())
@@ -281,6 +270,15 @@ class SipChannel:
         finally:
             if call.key in self.calls:
                 self.hangup_call(call.key, "flow-ended")
+
+    def _answered(self, key: str, plan: MediaPlan) -> None:
+        call = self.calls.get(key)
+        if call is None:
+            self.transfers.answered(key, plan)  # a REFER's follow-up INVITE
+            return
+        call.leg.set_plan(plan)
+        if call.answered is not None and not call.answered.done():
+            call.answered.set_result(None)
 
     def _ended(self, key: str, reason: str, status: int) -> None:
         call = self.calls.pop(key, None)
@@ -297,50 +295,22 @@ class SipChannel:
 
     # CallControl (used by SipLeg)
     def hangup_call(self, key: str, reason: str) -> None:
-        ua = self._ua_for(key)
-        self._apply(ua.hangup(key, self._now(), reason=reason), ua)
+        ua = self.ua_for(key)
+        self.apply(ua.hangup(key, self.now(), reason=reason), ua)
         if key in self.calls:  # the core had already forgotten the dialog
             self._ended(key, reason, 0)
 
     def refer_call(self, key: str, target: str) -> bool:
-        ua = self._ua_for(key)
-        events = ua.refer(key, self.targets.request_uri(target), self._now())
-        self._apply(events, ua)
+        ua = self.ua_for(key)
+        events = ua.refer(key, self.targets.request_uri(target), self.now())
+        self.apply(events, ua)
         return bool(events)
 
     async def dial(self, target: str, *, timeout: float = 30.0) -> SipLeg:
         """Outbound call (UAC) to a sip:/tel: URI; returns the answered leg (CallFailed if not).
 
-        The INVITE goes over the route's transport and fails over along its targets. The
-        caller runs the leg (``runtime.run_call`` / ``start_call``).
-        """
-        s = self.settings
-        try:
-            route: Route = await self.targets.route(target)
-        except TargetError as exc:
-            raise CallFailed(0, str(exc)) from None
-        ua = self._ua_by_transport(route.transport)
-        sockets = await LegSockets.open(self.pool)
-        creds = (s.trunk_username, s.trunk_password) if s.trunk_username else None
-        key, events = ua.invite(route.uri, media_host=s.public_host or s.host,
-                                media_port=sockets.port, now=self._now(), peer=route.peer,
-                                fallbacks=route.fallbacks, caller=s.caller_id,
-                                credentials=creds)
-        dialog = ua.dialogs[key]
-        leg = self._make_leg(sockets, key, dialog.call_id, None)
-        info = CallInfo(call_id=dialog.call_id, channel="sip", caller=dialog.local,
-                        callee=route.uri)
-        call = SipCall(key=key, call_id=dialog.call_id, leg=leg, info=info,
-                     answered=asyncio.get_running_loop().create_future())
-        self.calls[key] = call
-        self._apply(events, ua)
-        assert call.answered is not None
-        try:
-            await asyncio.wait_for(asyncio.shield(call.answered), timeout)
-        except TimeoutError:
-            self.hangup_call(key, "no-answer")
-            raise CallFailed(408, "no answer") from None
-        return leg
+        The caller runs the leg (``runtime.run_call`` / ``start_call``)."""
+        return await self.dialer.dial(target, timeout=timeout)
 
     def start_call(self, leg: SipLeg) -> asyncio.Task[None]:
         """Run an answered outbound leg through the runtime (as inbound calls are)."""
@@ -351,7 +321,7 @@ class SipChannel:
     async def _housekeeping(self) -> None:
         while True:
             await asyncio.sleep(1.0)
-            now, wallclock = self._now(), time.time()
+            now, wallclock = self.now(), time.time()
             for call in list(self.calls.values()):
                 if self.media.tick(call.leg, ringing=call.ringing, now=now,
                                    wallclock=wallclock):

@@ -8,7 +8,9 @@ from pathlib import Path
 import callport.channels.sip as sip_pkg
 
 CORES = ["errors", "headers", "message", "transaction", "dialog", "auth", "sdp", "rtp",
-         "dtmf4733", "media", "useragent", "requests", "events", "framing", "srv", "rtcp"]
+         "dtmf4733", "media", "useragent", "ua_core", "ua_inbound", "ua_outbound",
+         "ua_register", "registration", "requests", "events", "framing", "srv", "rtcp",
+         "targets"]
 FORBIDDEN = {"asyncio", "socket", "time", "selectors", "threading"}
 
 

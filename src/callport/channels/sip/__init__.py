@@ -1,8 +1,13 @@
 """Native SIP channel: callport as a SIP user agent (UAS and UAC) with RTP G.711 media.
 
 Sans-IO cores: ``message`` (parser/serializer), ``transaction`` (RFC 3261 §17), ``dialog``,
-``auth`` (digest), ``sdp`` (offer/answer), ``rtp`` / ``dtmf4733`` / ``media``; the asyncio
-driver is ``channel`` (UDP) with ``rtpsocket``; ``leg`` makes each call a ``Leg``.
+``auth`` (digest), ``sdp`` (offer/answer), ``rtp`` / ``rtcp`` / ``dtmf4733`` / ``media``,
+``srv`` (RFC 3263 ordering), and the user agent: ``useragent`` owns a shared ``ua_core`` and
+the ``ua_inbound`` / ``ua_outbound`` / ``ua_register`` parts. The asyncio driver is
+``channel`` with ``transports`` (UDP + ``tcp``), ``targets`` (trunk, transport, RFC 3263
+addresses), ``dialer`` (outbound INVITE/REGISTER), ``transferee`` (following a REFER),
+``legsockets`` / ``rtpsocket`` (RTP/RTCP ports) and ``mediawatch`` (RTCP tick, media timeout,
+RTCP metrics); ``leg`` makes each call a ``Leg``.
 """
 
 from __future__ import annotations

@@ -88,7 +88,8 @@ class CallEnded(SipEvent):
 
 @dataclass(frozen=True, slots=True)
 class TransferRequested(SipEvent):
-    """The peer sent REFER (we answered 202); report progress with ``notify_refer``."""
+    """The peer sent REFER (we answered 202 and NOTIFYed 100 Trying); the driver follows it
+    (``transferee``) and reports the outcome with ``notify_refer``."""
 
     key: str
     target: str

@@ -18,7 +18,7 @@ from sip_support import BARESIP, free_udp_port, rtp_range, stop_baresip, write_b
 
 from callport.audio.resample import resample
 from callport.audio.wav import read_wav, write_wav
-from callport.config import ServerSettings, Settings, SipSettings
+from callport.config import ServerSettings, Settings, SipSettings, SpeechSettings
 
 pytestmark = [pytest.mark.slow, pytest.mark.interop,
               pytest.mark.skipif(BARESIP is None, reason="baresip not installed")]
@@ -49,13 +49,14 @@ async def test_baresip_caller_adds_a_task_by_voice(tmp_path: Path) -> None:
     loop = asyncio.get_running_loop()
     low, high = rtp_range()
     settings = dataclasses.replace(
-        Settings(server=ServerSettings(db=str(tmp_path / "tasks.db"))),
+        Settings(server=ServerSettings(db=str(tmp_path / "tasks.db")),
+                 speech=SpeechSettings(piper_variation=False)),  # repeatable audio both ways
         sip=SipSettings(enabled=True, host="127.0.0.1", port=0, rtp_port_min=low,
                         rtp_port_max=high, media_timeout_s=10.0))
     runtime = build_runtime(settings)
     await runtime.warmup()  # Silero, Whisper, Piper, the intent model: before the call
 
-    piper = PiperTTS()
+    piper = PiperTTS(deterministic=True)
     chunks = [c async for c in piper.synthesize(CALLER_SAYS)]
     speech = resample(np.concatenate([c.pcm for c in chunks]), chunks[0].sample_rate, 8000)
     pcm = np.concatenate([np.zeros(int(LEAD_S * 8000), np.int16), speech,

@@ -232,3 +232,24 @@ async def udp_peer() -> AsyncIterator[PeerFactory]:
     yield make
     for transport in made:
         transport.close()
+
+
+async def start_sipp_uas(tmp_path: Path, *args: str) -> tuple[asyncio.subprocess.Process, int]:
+    """A one-call sipp server (``-sn uas`` or ``-sf FILE``) on a free port; (process, port)."""
+    assert SIPP is not None
+    port = free_udp_port()
+    proc = await asyncio.create_subprocess_exec(
+        SIPP, *args, "-i", "127.0.0.1", "-p", str(port), "-mp", str(free_udp_port() & ~1),
+        "-m", "1", "-nostdin", "-timeout", "20s", cwd=str(tmp_path),
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+    await asyncio.sleep(0.3)
+    return proc, port
+
+
+async def finish(proc: asyncio.subprocess.Process) -> int:
+    try:
+        return await asyncio.wait_for(proc.wait(), 10)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        return -1

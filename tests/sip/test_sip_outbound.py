@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from sip_support import (
-    SIPP,
     RecordingRuntime,
-    free_udp_port,
+    finish,
     needs_sipp,
     rtp_range,
+    start_sipp_uas,
 )
 
 from callport.call.events import AudioIn, HungUp
@@ -21,26 +21,6 @@ from callport.config import SipSettings
 
 pytestmark = [pytest.mark.slow, pytest.mark.interop, needs_sipp]
 SCENARIOS = Path(__file__).parent / "scenarios"
-
-
-async def start_sipp_uas(tmp_path: Path, *args: str) -> tuple[asyncio.subprocess.Process, int]:
-    assert SIPP is not None
-    port = free_udp_port()
-    proc = await asyncio.create_subprocess_exec(
-        SIPP, *args, "-i", "127.0.0.1", "-p", str(port), "-mp", str(free_udp_port() & ~1),
-        "-m", "1", "-nostdin", "-timeout", "20s", cwd=str(tmp_path),
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
-    await asyncio.sleep(0.3)
-    return proc, port
-
-
-async def finish(proc: asyncio.subprocess.Process) -> int:
-    try:
-        return await asyncio.wait_for(proc.wait(), 10)
-    except TimeoutError:
-        proc.kill()
-        await proc.wait()
-        return -1
 
 
 async def test_outbound_call_to_sipp_uas_echoes_audio(channel: SipChannel,

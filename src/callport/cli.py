@@ -150,7 +150,8 @@ def _serve(settings: Settings, *, warmup: bool) -> int:
         asyncio.run(runtime.warmup())
     app = create_app(runtime)
     host, port = settings.server.host, settings.server.port
-    print(f"callport: open http://{host}:{port}/ to talk to the Task Manager", file=sys.stderr)
+    who = settings.server.agent or "the Task Manager"
+    print(f"callport: open http://{host}:{port}/ to talk to {who}", file=sys.stderr)
     uvicorn.run(app, host=host, port=port, log_level=settings.server.log_level, ws="websockets")
     return 0
 

@@ -26,7 +26,7 @@ from callport.agents.base import CallInfo
 from callport.audio.g711 import ulaw_decode, ulaw_encode
 from callport.call.events import AudioIn, Dtmf, HungUp, Marked
 from callport.call.leg import Leg
-from callport.channels.media_leg import Admission, run_media_stream
+from callport.channels.media_stream import Admission, run_media_stream
 from callport.channels.provider import (
     CallControl,
     MediaCore,

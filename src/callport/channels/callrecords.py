@@ -26,7 +26,7 @@ from typing import Any, Protocol
 from callport.agents.base import CallInfo
 from callport.call.leg import Leg
 from callport.channels.callbook import CallBook, ProviderCall, StreamGrant
-from callport.channels.media_leg import Admission
+from callport.channels.media_stream import Admission
 from callport.channels.provider import CallControl, CallEvent
 from callport.config import Settings
 from callport.store.calls import TERMINAL, CallRecord, CallStore

@@ -33,7 +33,7 @@ What a third provider module (Plivo, Vonage, SignalWire, Exotel) has to supply:
   ``callport.channels.callbook.CallBook(provider=name)`` wrapped by
   ``callport.channels.callrecords.CallRecords`` (the runtime's ``CallStore`` mirror): it
   ``enter``s offered and placed calls, passes every ``CallEvent`` to ``apply``, and runs the
-  socket with ``callport.channels.media_leg.run_websocket_stream`` whose ``admit`` checks
+  socket with ``callport.channels.media_stream.run_websocket_stream`` whose ``admit`` checks
   the token and returns ``CallRecords.admit(grant, ...)``. Our URLs come from
   ``public_base``/``stream_url`` below.
 

@@ -34,7 +34,8 @@ from callport.agents.base import CallInfo
 from callport.call.leg import Leg
 from callport.channels.callbook import CallBook
 from callport.channels.callrecords import CallRecords, CallRunner
-from callport.channels.media_leg import Admission, MediaStreamLeg, run_websocket_stream
+from callport.channels.media_leg import MediaStreamLeg
+from callport.channels.media_stream import Admission, run_websocket_stream
 from callport.channels.provider import (
     CallControl,
     CallEnded,

@@ -27,7 +27,7 @@ from starlette.websockets import WebSocket
 
 from callport.channels.callbook import CallBook, ProviderCall
 from callport.channels.callrecords import CallRecords, CallRunner
-from callport.channels.media_leg import Admission, run_websocket_stream
+from callport.channels.media_stream import Admission, run_websocket_stream
 from callport.channels.provider import (
     CallControl,
     CallEvent,

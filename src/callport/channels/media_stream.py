@@ -1,0 +1,158 @@
+"""The asyncio driver of one provider media-stream WebSocket, feeding a ``MediaStreamLeg``.
+
+``run_media_stream`` reads frames through the provider's sans-IO ``MediaCore``, admits the
+stream on its ``start`` (``admit`` checks the token and returns an ``Admission``), starts
+the call flow on a ``MediaStreamLeg`` and feeds it until the socket ends;
+``run_websocket_stream`` runs it on a Starlette WebSocket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from callport.agents.base import CallInfo
+from callport.call.leg import Leg
+from callport.channels.media_leg import (
+    DEFAULT_LEAD_MS,
+    CloseSocket,
+    MediaStreamLeg,
+    SendText,
+)
+from callport.channels.provider import (
+    CallControl,
+    MediaCore,
+    StreamConnected,
+    StreamStart,
+    StreamViolation,
+)
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Admission", "run_media_stream", "run_websocket_stream"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Admission:
+    """What ``admit`` grants a stream whose ``start`` checked out."""
+
+    info: CallInfo
+    control: CallControl | None = None
+    on_transfer: Callable[[str], None] | None = None
+
+
+Receive = Callable[[], Awaitable[str | bytes | None]]  # None: the socket closed
+Admit = Callable[[StreamStart, StreamConnected | None], Admission | None]
+RunCall = Callable[[Leg, CallInfo], Awaitable[object]]
+
+POLICY_VIOLATION = 1008
+PROTOCOL_ERROR = 1002
+
+
+async def run_media_stream(
+    *,
+    receive: Receive,
+    send_text: SendText,
+    close_socket: CloseSocket,
+    core: MediaCore,
+    admit: Admit,
+    run_call: RunCall,
+    lead_ms: float = DEFAULT_LEAD_MS,
+    on_violation: Callable[[StreamViolation], None] | None = None,
+) -> MediaStreamLeg | None:
+    """Drive one media WebSocket to its end; returns the leg (None if none was admitted).
+
+    Nothing starts before a ``start`` that ``admit`` accepts; a refused start closes the
+    socket with 1008. Bad frames are reported to ``on_violation`` and skipped; only a fatal
+    one closes the socket. When the call flow returns, the leg is hung up.
+    """
+    leg: MediaStreamLeg | None = None
+    connected: StreamConnected | None = None
+    task: asyncio.Task[None] | None = None
+    try:
+        while (frame := await receive()) is not None:
+            if isinstance(frame, str):
+                events = core.receive_text(frame)
+            else:
+                events = core.receive_bytes(frame)
+            for event in events:
+                match event:
+                    case StreamViolation(fatal=fatal):
+                        if on_violation is not None:
+                            on_violation(event)
+                        if fatal:
+                            await close_socket(PROTOCOL_ERROR)
+                            return leg
+                    case StreamConnected():
+                        connected = event
+                    case StreamStart() if leg is None:
+                        admission = admit(event, connected)
+                        if admission is None:
+                            await close_socket(POLICY_VIOLATION)
+                            return None
+                        leg = MediaStreamLeg(
+                            call_id=admission.info.call_id,
+                            start=event,
+                            core=core,
+                            send_text=send_text,
+                            close_socket=close_socket,
+                            control=admission.control,
+                            lead_ms=lead_ms,
+                            on_transfer=admission.on_transfer,
+                        )
+                        task = asyncio.create_task(_run_flow(run_call, leg, admission.info))
+                    case _ if leg is not None:
+                        leg.feed(event)
+    finally:
+        if leg is not None:
+            leg.close("disconnected")
+        if task is not None:
+            await asyncio.shield(task)
+    return leg
+
+
+async def run_websocket_stream(
+    websocket: WebSocket,
+    *,
+    core: MediaCore,
+    admit: Admit,
+    run_call: RunCall,
+    lead_ms: float = DEFAULT_LEAD_MS,
+    on_violation: Callable[[StreamViolation], None] | None = None,
+) -> MediaStreamLeg | None:
+    """Accept ``websocket`` and drive it with ``run_media_stream`` (text or binary frames)."""
+    await websocket.accept()
+
+    async def receive() -> str | bytes | None:
+        try:
+            message = await websocket.receive()
+        except (WebSocketDisconnect, RuntimeError):
+            return None
+        if message["type"] == "websocket.disconnect":
+            return None
+        text = message.get("text")
+        return str(text) if text is not None else bytes(message.get("bytes") or b"")
+
+    async def close_socket(code: int) -> None:
+        with contextlib.suppress(Exception):  # already closed
+            await websocket.close(code)
+
+    return await run_media_stream(
+        receive=receive, send_text=websocket.send_text, close_socket=close_socket, core=core,
+        admit=admit, run_call=run_call, lead_ms=lead_ms, on_violation=on_violation,
+    )
+
+
+async def _run_flow(run_call: RunCall, leg: MediaStreamLeg, info: CallInfo) -> None:
+    try:
+        await run_call(leg, info)
+    except Exception:
+        log.exception("call %s: call flow failed", info.call_id)
+    finally:
+        await leg.hangup("flow-ended")
+

@@ -34,6 +34,11 @@ class ServerSettings:
     api_path: str = "/api/tasks"
     agent: str = ""  # "module:attribute" of your agent factory; empty: the Task Manager
     flow: str = ""  # "module:attribute" of your call flow; empty: greet, then the agent
+    # Host headers answered; others get 421. Empty: the bind host, localhost, 127.0.0.1, ::1
+    # and the hosts of every configured public URL (twilio/telnyx public_base_url).
+    allowed_hosts: tuple[str, ...] = ()
+    metrics_public: bool = False  # false: /metrics needs an API token (Prometheus bearer_token)
+    shutdown_grace_s: float = 5.0  # SIGTERM: stop admitting, hang up live calls, exit by then
 
     def problems(self) -> list[str]:
         out = []
@@ -45,6 +50,37 @@ class ServerSettings:
                 out.append(f"server.{name}={ref!r}: expected 'package.module:attribute'")
         if self.log_level.lower() not in {"debug", "info", "warning", "error"}:
             out.append(f"server.log_level={self.log_level!r}: use debug, info, warning or error")
+        if not 0 < self.shutdown_grace_s <= 60:
+            out.append("server.shutdown_grace_s: use 0-60 seconds")
+        return out
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IdentitySettings:
+    """Who a caller is: phone callers by caller ID (then PIN), browsers by signing in."""
+
+    # A caller whose number no user has: "reject" (a polite goodbye), "guest" (a throw-away
+    # list for this call only) or "owner" (single-user mode: every caller acts as the owner).
+    unknown: str = "reject"
+    owner: str = "owner"  # the account `serve` creates on first run; talk/tasks default to it
+    pin_attempts: int = 3  # wrong PINs before the call ends
+    pin_timeout_s: float = 10.0  # silence while a PIN is asked for counts as a wrong attempt
+    session_ttl_s: int = 12 * 3600  # a signed-in browser's cookie
+    signin_ttl_s: int = 24 * 3600  # the one-time sign-in link
+
+    def problems(self) -> list[str]:
+        out = []
+        if self.unknown not in {"reject", "guest", "owner"}:
+            out.append(f"identity.unknown={self.unknown!r}: use reject, guest or owner")
+        if not self.owner:
+            out.append("identity.owner: must not be empty")
+        if not 1 <= self.pin_attempts <= 10:
+            out.append("identity.pin_attempts: use 1-10")
+        if self.pin_timeout_s <= 0:
+            out.append("identity.pin_timeout_s: must be > 0")
+        for name in ("session_ttl_s", "signin_ttl_s"):
+            if getattr(self, name) <= 0:
+                out.append(f"identity.{name}: must be positive")
         return out
 
 
@@ -99,7 +135,7 @@ class TwilioSettings:
     status_path: str = "/twilio/status"  # call, stream and AMD status callbacks
     after_path: str = "/twilio/after"  # <Connect action>: what to do when the stream ends
     calls_path: str = "/twilio/calls"  # JSON API placing outbound calls
-    calls_api_token: str = ""  # bearer token for calls_path; empty: loopback clients only
+    calls_api_token: str = ""  # extra static bearer token for calls_path (API tokens also work)
     token_ttl_s: int = 120  # how long a stream token minted for a call stays valid
 
     def problems(self) -> list[str]:
@@ -176,6 +212,10 @@ class SipSettings:
     # Telnyx credential connections), with the trunk credentials.
     register_aor: str = ""
     register_expires_s: int = 300
+    # REFER we are asked to follow: targets (fnmatch patterns over the Refer-To URI, e.g.
+    # "sip:*@pbx.example.com", "tel:+4420*") we may dial; empty: every REFER is refused (603).
+    # A REFER is followed only from a trusted peer (in allow_from, or digest-authenticated).
+    refer_allow: tuple[str, ...] = ()
 
     def problems(self) -> list[str]:
         import ipaddress
@@ -252,6 +292,7 @@ class Settings:
     telnyx: TelnyxSettings = field(default_factory=TelnyxSettings)
     sip: SipSettings = field(default_factory=SipSettings)
     browser: BrowserSettings = field(default_factory=BrowserSettings)
+    identity: IdentitySettings = field(default_factory=IdentitySettings)
 
 
 def _convert(raw: Any, typ: Any, key: str, problems: list[str]) -> Any:

@@ -13,6 +13,13 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+from callport.types import CallInfo, User
+
+__all__ = [
+    "Agent", "AgentFactory", "AgentInput", "AgentOutput", "CallInfo", "HangUpCall", "HasGreeting",
+    "HasVocabulary", "Say", "TransferCall", "TurnInfo", "User", "UserPressed", "UserSaid",
+]
+
 
 @dataclass(frozen=True, slots=True)
 class AgentInput:
@@ -56,16 +63,6 @@ class TurnInfo(AgentOutput):
     intent: str | None
     score: float = 0.0
     slots: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class CallInfo:
-    """What an agent factory knows about the call it is made for."""
-
-    call_id: str
-    channel: str
-    caller: str = ""
-    callee: str = ""
 
 
 class Agent(Protocol):

@@ -243,6 +243,18 @@ class TaskStore(Protocol):
     def subscribe(self) -> AsyncIterator[TaskChange]: ...
 
 
+class TaskLists(Protocol):
+    """Every user's task list. ``of(owner)`` is one user's list as a ``TaskStore``: it reads and
+    changes only that owner's tasks, and its ``subscribe()`` sees only that owner's changes
+    (stores for the same owner share one feed, so the page hears what the phone agent did)."""
+
+    def of(self, owner: str) -> TaskStore: ...
+
+    async def owners(self) -> builtins.list[str]:
+        """The owners that have at least one task."""
+        ...
+
+
 class ChangeFeed:
     """Fan-out of ``TaskChange`` to subscribers; a slow subscriber drops old changes, not new."""
 

@@ -97,3 +97,34 @@ async def test_tasks_and_calls_share_one_file(tmp_path: Path) -> None:
     await calls.create(rec("c1"))
     assert len(await tasks.list()) == 1 and await calls.get("c1") is not None
     db.close()
+
+
+async def test_close_unfinished_ends_live_calls_with_the_cause(store: CallStore) -> None:
+    done_at = T0 + timedelta(seconds=30)
+    await store.create(rec("ringing"))
+    await store.create(rec("live", minutes=1))
+    await store.update_status("live", "in-progress")
+    await store.create(rec("done", minutes=2))
+    await store.update_status("done", "completed", at=done_at)
+    crash = T0 + timedelta(hours=1)
+    assert await store.close_unfinished("crash", at=crash) == 2
+    for call_id in ("ringing", "live"):
+        r = await store.get(call_id)
+        assert r is not None and r.status == "ended" and r.ended_at == crash
+        [event] = await store.events(call_id)
+        assert (event.kind, event.detail, event.at) == ("ended", "crash", crash)
+    done = await store.get("done")
+    assert done is not None and done.status == "completed" and done.ended_at == done_at
+    assert await store.events("done") == []
+    assert await store.close_unfinished("crash", at=crash) == 0  # idempotent
+
+
+async def test_close_unfinished_survives_reopening_the_file(tmp_path: Path) -> None:
+    first = SqliteCallStore(tmp_path / "calls.db", clock=lambda: T0)
+    await first.create(rec("c1"))
+    first.close()  # the process is gone; its call was never ended
+    again = SqliteCallStore(tmp_path / "calls.db", clock=lambda: T0)
+    assert await again.close_unfinished("crash") == 1
+    r = await again.get("c1")
+    assert r is not None and r.status == "ended" and r.ended_at == T0
+    again.close()

@@ -4,6 +4,11 @@ Channels create a record when a call starts, move its ``status`` as the provider
 (status callbacks are the truth, not the media WebSocket) and append ``CallEvent``s for what
 happened on the way (answered, transferred, DTMF, errors). A terminal status sets
 ``ended_at``. Times are passed in (``at``) or taken from the store's clock.
+
+``close_unfinished`` is for start-up: a record still ringing or in progress then belongs to a
+process that died (kill -9, power loss), so it is ended with an ``ended`` event naming the
+cause (``crash``), not left in progress forever. One process owns a store's live calls (the
+embedded SQLite file); a store shared by several live processes must not be swept this way.
 """
 
 from __future__ import annotations
@@ -65,6 +70,11 @@ class CallStore(Protocol):
     async def by_provider_id(self, provider_call_id: str) -> CallRecord | None: ...
 
     async def list_recent(self, limit: int = 50) -> list[CallRecord]: ...
+
+    async def close_unfinished(self, cause: str, *, at: datetime | None = None) -> int:
+        """End every record not in a ``TERMINAL`` status (status ``ended``, ``ended_at`` =
+        ``at``) and add an ``ended`` event with ``cause`` as its detail; returns how many."""
+        ...
 
 
 def _with_status(record: CallRecord, status: str, at: datetime) -> CallRecord:
@@ -131,6 +141,14 @@ class MemoryCallStore:
     async def list_recent(self, limit: int = 50) -> list[CallRecord]:
         ordered = sorted(self._calls.values(), key=lambda r: r.started_at, reverse=True)
         return ordered[: max(limit, 0)]
+
+    async def close_unfinished(self, cause: str, *, at: datetime | None = None) -> int:
+        when = at or self._clock()
+        open_ids = [r.call_id for r in self._calls.values() if r.status not in TERMINAL]
+        for call_id in open_ids:
+            self._calls[call_id] = _with_status(self._calls[call_id], "ended", when)
+            self._events[call_id].append(CallEvent(call_id, when, "ended", cause))
+        return len(open_ids)
 
 
 # -- SQLite ----------------------------------------------------------------------------------
@@ -295,5 +313,23 @@ class SqliteCallStore:
                 f"SELECT {_COLS} FROM calls ORDER BY started_at DESC LIMIT ?", (max(limit, 0),)
             ).fetchall()
             return [_record(r) for r in rows]
+
+        return await self.db.transaction(run)
+
+    async def close_unfinished(self, cause: str, *, at: datetime | None = None) -> int:
+        when = _iso(at or self._clock())
+        terminal = sorted(TERMINAL)
+        marks = ", ".join("?" * len(terminal))
+
+        def run(conn: sqlite3.Connection) -> int:
+            ids = [row["call_id"] for row in conn.execute(
+                f"SELECT call_id FROM calls WHERE status NOT IN ({marks})", terminal)]
+            for call_id in ids:
+                conn.execute("UPDATE calls SET status = 'ended', ended_at = COALESCE(ended_at, ?)"
+                             " WHERE call_id = ?", (when, call_id))
+                conn.execute(
+                    "INSERT INTO call_events (call_id, at, kind, detail) VALUES (?, ?, ?, ?)",
+                    (call_id, when, "ended", cause))
+            return len(ids)
 
         return await self.db.transaction(run)

@@ -1,4 +1,8 @@
-"""Process metrics in Prometheus text format (no client library needed)."""
+"""Process metrics in Prometheus text format (no client library needed).
+
+A ground-floor module: the call core, channels and the server all count into one ``Metrics``,
+so it depends on nothing of callport's. ``callport.server.metrics`` re-exports it.
+"""
 
 from __future__ import annotations
 

@@ -1,12 +1,19 @@
 """Ground-floor names every layer may use: who is calling, and what a call is.
 
 Nothing here imports anything of callport's: stores, the call core, agents, channels and the
-server all depend on these records, never the other way round.
+server all depend on these records, never the other way round. ``PCM16`` (a numpy int16 array
+of mono samples) is the audio type DSP, VAD, speech, the call core and every channel share.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+PCM16 = NDArray[np.int16]
+"""Mono 16-bit PCM samples (the sample rate travels alongside, never inside)."""
 
 ROLES = ("admin", "agent", "user")
 

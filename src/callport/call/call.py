@@ -21,11 +21,10 @@ from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from callport.agents.base import (
+from callport.call.agent import (
     Agent,
     AgentFactory,
     AgentInput,
-    CallInfo,
     HangUpCall,
     HasVocabulary,
     Say,
@@ -34,10 +33,10 @@ from callport.agents.base import (
     UserPressed,
     UserSaid,
 )
-from callport.call.events import PCM16
 from callport.call.notes import AgentState, AgentText, CallerTranscript, TurnLatency
 from callport.call.session import CallerDigit, CallSession, Utterance
 from callport.speech.base import STT, TTS, Transcript
+from callport.types import PCM16, CallInfo
 
 log = logging.getLogger(__name__)
 

@@ -8,10 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-from numpy.typing import NDArray
-
-PCM16 = NDArray[np.int16]
+from callport.types import PCM16 as PCM16  # lives on the ground floor; re-exported here
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
-from callport.call.events import PCM16
+from callport.types import PCM16
 
 
 @dataclass(frozen=True, slots=True, eq=False)

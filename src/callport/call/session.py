@@ -30,7 +30,7 @@ from callport.call.events import PCM16, AudioIn, Dtmf, HungUp, Marked, TransferS
 from callport.call.leg import Leg
 from callport.call.notes import AgentState, NotifiableLeg, SessionNote
 from callport.call.playout import FrameItem, MarkItem, Playout
-from callport.server.metrics import Metrics
+from callport.metrics import Metrics
 from callport.vad.base import VadScore, VadStream
 from callport.vad.turn import BargeIn, SpeechStarted, TurnDetector, TurnEnded, TurnState
 

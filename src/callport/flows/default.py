@@ -5,7 +5,7 @@ The agent's own ``greeting`` (see ``HasGreeting``) is used when it has one.
 
 from __future__ import annotations
 
-from callport.agents.base import HasGreeting
+from callport.call.agent import HasGreeting
 from callport.call.call import Call
 
 GREETING = "Hi, I'm an automated assistant. How can I help?"

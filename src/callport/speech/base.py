@@ -6,11 +6,11 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from callport.call.events import PCM16
+from callport.errors import MissingSpeechDependency
+from callport.types import PCM16
 
-
-class MissingSpeechDependency(RuntimeError):
-    """A speech engine's package or model is not installed; the message names what to install."""
+# MissingSpeechDependency lives on the ground floor (callport.errors); re-exported here.
+__all__ = ["STT", "TTS", "MissingSpeechDependency", "SpeechChunk", "Transcript"]
 
 
 @dataclass(frozen=True, slots=True)

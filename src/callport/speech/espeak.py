@@ -17,9 +17,9 @@ from collections.abc import AsyncIterator
 
 import numpy as np
 
-from callport.call.events import PCM16
 from callport.speech.base import MissingSpeechDependency, SpeechChunk
 from callport.speech.text import normalize_for_speech, split_clauses
+from callport.types import PCM16
 
 __all__ = ["ESPEAK_RATE", "EspeakTTS", "parse_wav"]
 

@@ -25,9 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from callport.call.events import PCM16
 from callport.speech.base import MissingSpeechDependency, SpeechChunk
 from callport.speech.text import normalize_for_speech, split_clauses
+from callport.types import PCM16
 
 __all__ = ["PiperTTS", "piper_voice_paths"]
 

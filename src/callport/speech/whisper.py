@@ -27,8 +27,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from callport.call.events import PCM16
 from callport.speech.base import MissingSpeechDependency, Transcript
+from callport.types import PCM16
 
 __all__ = ["DEFAULT_PROMPT", "WHISPER_RATE", "WhisperSTT", "whisper_model_path"]
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from callport.call.events import PCM16
+from callport.types import PCM16
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from callport.call.events import PCM16
+from callport.types import PCM16
 from callport.vad.base import VadEngine, VadScore, VadStream
 
 log = logging.getLogger(__name__)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from callport.call.events import PCM16
+from callport.types import PCM16
 from callport.vad.base import VadUsageError
 
 

@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 
 from callport.audio.resample import StreamResampler
-from callport.call.events import PCM16
-from callport.speech.base import MissingSpeechDependency
+from callport.errors import MissingSpeechDependency
+from callport.types import PCM16
 from callport.vad.base import VadScore, VadStream, VadUsageError
 from callport.vad.buffer import WindowBuffer, check_pcm
 

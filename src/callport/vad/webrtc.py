@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from callport.call.events import PCM16
-from callport.speech.base import MissingSpeechDependency
+from callport.errors import MissingSpeechDependency
+from callport.types import PCM16
 from callport.vad.base import VadScore, VadStream, VadUsageError
 from callport.vad.buffer import WindowBuffer
 

@@ -51,7 +51,7 @@ from callport.channels.sip.transferee import ReferFollower
 from callport.channels.sip.transports import SipTransports
 from callport.channels.sip.useragent import UaConfig, UserAgent
 from callport.config import SipSettings
-from callport.server.metrics import Metrics
+from callport.metrics import Metrics
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from callport.channels.sip.rtcp import (
     ntp_timestamp,
     round_trip,
 )
-from callport.server.metrics import Metrics
+from callport.metrics import Metrics
 
 log = logging.getLogger(__name__)
 

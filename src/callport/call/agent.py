@@ -1,0 +1,100 @@
+"""The Agent protocol: what talks on a call, as the call core consumes it.
+
+callport wraps turn-based text agents with STT and TTS: the session transcribes each caller
+turn, hands the agent an ``AgentInput`` and speaks every ``Say`` it yields (sentence by
+sentence, so the first audio leaves early). Agents may also yield actions. When the caller
+barges in, the session cancels the running ``respond`` and calls ``interrupted`` with the
+part of the reply the caller actually heard (from the leg's marks).
+
+The protocol lives in the call layer because the call core is what consumes it; agents (one
+layer up) implement it. The public import path for agent authors is ``callport.agents.base``,
+which re-exports everything here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+from callport.types import CallInfo
+
+__all__ = [
+    "Agent", "AgentFactory", "AgentInput", "AgentOutput", "HangUpCall", "HasGreeting",
+    "HasVocabulary", "Say", "TransferCall", "TurnInfo", "UserPressed", "UserSaid",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class AgentInput:
+    """Base of what the session hands an agent."""
+
+
+@dataclass(frozen=True, slots=True)
+class UserSaid(AgentInput):
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class UserPressed(AgentInput):
+    digits: str
+
+
+@dataclass(frozen=True, slots=True)
+class AgentOutput:
+    """Base of what an agent yields."""
+
+
+@dataclass(frozen=True, slots=True)
+class Say(AgentOutput):
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class HangUpCall(AgentOutput):
+    reason: str = "agent"
+
+
+@dataclass(frozen=True, slots=True)
+class TransferCall(AgentOutput):
+    target: str
+
+
+@dataclass(frozen=True, slots=True)
+class TurnInfo(AgentOutput):
+    """What the agent understood (intent, score, slots), for logs, ``callport talk`` and tests."""
+
+    intent: str | None
+    score: float = 0.0
+    slots: Mapping[str, str] = field(default_factory=dict)
+
+
+class Agent(Protocol):
+    def respond(self, event: AgentInput) -> AsyncIterator[AgentOutput]: ...
+
+    def interrupted(self, heard: str) -> None: ...
+
+
+@runtime_checkable
+class HasVocabulary(Protocol):
+    """An agent that knows what the caller is likely to say next (optional).
+
+    The call asks before each caller turn and hands the phrases to STT as hints, so a
+    small model hears "buy milk" rather than "by Mocha" when the caller has that task.
+    """
+
+    async def vocabulary(self) -> Sequence[str]: ...
+
+
+@runtime_checkable
+class HasGreeting(Protocol):
+    """An agent with its own first words (optional); the default flow says them.
+
+    A greeting must say plainly that the caller is talking to an automated assistant.
+    """
+
+    @property
+    def greeting(self) -> str: ...
+
+
+AgentFactory = Callable[[CallInfo], Agent]

@@ -1,0 +1,14 @@
+"""Ground-floor errors every layer may raise or catch.
+
+Nothing here imports anything of callport's. An error lives here when more than one layer
+must know it: ``MissingSpeechDependency`` is raised by speech engines and VAD models alike and
+caught by the CLI and ``doctor``.
+"""
+
+from __future__ import annotations
+
+__all__ = ["MissingSpeechDependency"]
+
+
+class MissingSpeechDependency(RuntimeError):
+    """A speech engine's package or model is not installed; the message names what to install."""

@@ -49,7 +49,8 @@ class CallInfo:
 
     ``caller``/``callee`` are what the channel was told (caller ID, SIP From/P-Asserted-Identity,
     the browser's address); ``user`` is who callport decided the caller is (``None`` until the
-    caller has been identified, e.g. while a PIN is being asked for).
+    caller has been identified, e.g. while a PIN is being asked for). ``direction`` is
+    ``"outbound"`` for calls callport placed: then the callee is the person on the line.
     """
 
     call_id: str
@@ -57,3 +58,4 @@ class CallInfo:
     caller: str = ""
     callee: str = ""
     user: User | None = None
+    direction: str = "inbound"

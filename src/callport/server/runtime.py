@@ -19,14 +19,15 @@ from callport.call.leg import Leg
 from callport.call.session import CallSession, VadScorer
 from callport.config import Settings
 from callport.logs import current_call_id
-from callport.server.metrics import Metrics
+from callport.metrics import Metrics
 from callport.speech.base import STT, TTS
 from callport.vad.turn import TurnDetector
 
 if TYPE_CHECKING:
     from callport.nlu.intents import IntentClassifier
     from callport.store.calls import CallStore
-    from callport.store.tasks import TaskStore
+    from callport.store.tasks import TaskLists, TaskStore
+    from callport.store.users import TokenStore, UserStore
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +39,11 @@ class Runtime:
         self,
         *,
         settings: Settings,
-        store: TaskStore,
         calls: CallStore,
+        store: TaskStore | None = None,
+        tasks: TaskLists | None = None,
+        users: UserStore | None = None,
+        tokens: TokenStore | None = None,
         metrics: Metrics | None = None,
         agent_factory: AgentFactory | None = None,
         stt: STT | None = None,
@@ -49,7 +53,25 @@ class Runtime:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
-        self.store = store
+        owner = settings.identity.owner
+        if tasks is None:
+            from callport.store.tasks import MemoryTaskLists
+
+            tasks = MemoryTaskLists(lists={owner: store} if store is not None else None)
+        if users is None:
+            from callport.store.memory_users import MemoryUserStore
+
+            users = MemoryUserStore()
+        if tokens is None:
+            from callport.store.memory_users import MemoryTokenStore
+
+            tokens = MemoryTokenStore(users=users)
+        self.tasks: TaskLists = tasks
+        """Every user's task list: ``tasks.of(user.name)``."""
+        self.users: UserStore = users
+        self.tokens: TokenStore = tokens
+        self.store: TaskStore = store if store is not None else tasks.of(owner)
+        """The owner's list (``identity.owner``); per-caller code uses ``tasks.of(name)``."""
         self.calls = calls
         self.metrics = metrics or Metrics()
         self._agent_factory = agent_factory
@@ -222,8 +244,14 @@ def build_runtime(
     flow: Flow | None = None,
     store: TaskStore | None = None,
     calls: CallStore | None = None,
+    tasks: TaskLists | None = None,
+    users: UserStore | None = None,
+    tokens: TokenStore | None = None,
 ) -> Runtime:
     """A Runtime on the configured embedded defaults; pass fakes to replace any service.
+
+    Users, tokens, every user's tasks and the call records share one SQLite database
+    (``server.db``); ``store`` (one list) stands in for the owner's list when given.
 
     ``settings.server.agent`` / ``.flow`` name the user's own agent factory and flow
     (``module:attribute``); a reference that cannot be loaded raises ``ConfigError``.
@@ -231,17 +259,39 @@ def build_runtime(
     from callport.plugins import load_reference
     from callport.store.calls import SqliteCallStore
     from callport.store.sqlite import SqliteDb
-    from callport.store.sqlite_tasks import SqliteTaskStore
+    from callport.store.sqlite_tasks import SqliteTaskLists
+    from callport.store.sqlite_users import SqliteTokenStore, SqliteUserStore
 
     if agent_factory is None and settings.server.agent:
         agent_factory = load_reference(settings.server.agent, setting="server.agent")
     if flow is None and settings.server.flow:
         flow = load_reference(settings.server.flow, setting="server.flow")
-    db = SqliteDb(settings.server.db) if store is None or calls is None else None
+    needs_db = tasks is None or users is None or tokens is None or calls is None
+    db = SqliteDb(settings.server.db) if needs_db else None
+    owner = settings.identity.owner
+    if tasks is None and store is not None:
+        from callport.store.tasks import MemoryTaskLists
+
+        tasks = MemoryTaskLists(lists={owner: store})
+    if tasks is None:
+        assert db is not None
+        tasks = SqliteTaskLists(db, default_owner=owner)
+    if users is None:
+        assert db is not None
+        users = SqliteUserStore(db)
+    if tokens is None:
+        assert db is not None
+        tokens = SqliteTokenStore(db)
+    if calls is None:
+        assert db is not None
+        calls = SqliteCallStore(db)
     return Runtime(
         settings=settings,
-        store=store or SqliteTaskStore(db),  # type: ignore[arg-type]
-        calls=calls or SqliteCallStore(db),  # type: ignore[arg-type]
+        store=store,
+        tasks=tasks,
+        users=users,
+        tokens=tokens,
+        calls=calls,
         agent_factory=agent_factory,
         stt=stt,
         tts=tts,

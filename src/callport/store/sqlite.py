@@ -53,6 +53,14 @@ class SqliteDb:
             self._executor.submit(self._run_script, script).result()
             self._schemas.add(name)
 
+    def ensure_migration(self, name: str, fn: Callable[[sqlite3.Connection], None]) -> None:
+        """Run ``fn(conn)`` (an idempotent migration) once per database, in one transaction."""
+        with self._lock:
+            if name in self._schemas:
+                return
+            self._executor.submit(self._in_transaction, fn).result()
+            self._schemas.add(name)
+
     def _run_script(self, script: str) -> None:
         assert self._conn is not None
         self._conn.executescript(script)

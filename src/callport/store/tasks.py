@@ -15,8 +15,9 @@ import builtins
 import contextlib
 import difflib
 import enum
+import itertools
 import re
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol, TypeVar
@@ -289,9 +290,9 @@ class ChangeFeed:
 class MemoryTaskStore:
     """Tasks in a dict: for tests and for ``callport talk`` without a database."""
 
-    def __init__(self, *, clock: Clock = local_now) -> None:
+    def __init__(self, *, clock: Clock = local_now, ids: Iterator[int] | None = None) -> None:
         self._tasks: dict[int, Task] = {}
-        self._next = 1
+        self._ids = ids if ids is not None else itertools.count(1)  # shared by MemoryTaskLists
         self._clock = clock
         self._feed = ChangeFeed()
 
@@ -300,9 +301,9 @@ class MemoryTaskStore:
 
     async def add(self, title: str, due: datetime | None = None) -> Task:
         now = self._clock()
-        task = Task(id=self._next, title=clean_title(title), due=clean_due(due), done=False,
+        title = clean_title(title)
+        task = Task(id=next(self._ids), title=title, due=clean_due(due), done=False,
                     created_at=now, updated_at=now)  # fmt: skip
-        self._next += 1
         self._tasks[task.id] = task
         self._feed.publish(TaskChange("added", task))
         return task
@@ -358,3 +359,27 @@ class MemoryTaskStore:
         self, query: str, *, include_done: bool = False
     ) -> builtins.list[Task]:
         return rank_by_title(query, await self.list(include_done=include_done))
+
+
+class MemoryTaskLists:
+    """Every owner's ``MemoryTaskStore``: ``of(owner)`` always returns the same store (one feed
+    per owner); task ids are unique across owners, so one owner's id is "no such task" to all
+    the others."""
+
+    def __init__(
+        self, *, clock: Clock = local_now, lists: dict[str, TaskStore] | None = None
+    ) -> None:
+        self._clock = clock
+        self._ids = itertools.count(1)
+        self._lists: dict[str, TaskStore] = dict(lists or {})
+
+    def of(self, owner: str) -> TaskStore:
+        if not isinstance(owner, str) or not owner:
+            raise TaskError("a task list needs an owner name")
+        store = self._lists.get(owner)
+        if store is None:
+            store = self._lists[owner] = MemoryTaskStore(clock=self._clock, ids=self._ids)
+        return store
+
+    async def owners(self) -> builtins.list[str]:
+        return sorted([o for o, s in self._lists.items() if await s.list(include_done=True)])

@@ -229,6 +229,9 @@ class SipChannel:
 
     # ---- calls ---------------------------------------------------------------------------
     async def _accept(self, event: IncomingCall, ua: UserAgent) -> None:
+        if getattr(self.runtime, "draining", False):  # shutting down: admit no new call
+            self.apply(ua.reject(event.key, 503, self.now()), ua)
+            return
         if self.settings.answer_delay_ms > 0:
             self.apply(ua.ringing(event.key, self.now()), ua)
             await asyncio.sleep(self.settings.answer_delay_ms / 1000)

@@ -139,9 +139,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _serve(settings: Settings, *, warmup: bool) -> int:
-    import uvicorn
-
     from callport.server.app import create_app
+    from callport.server.lifecycle import serve
     from callport.server.runtime import build_runtime
 
     runtime = build_runtime(settings)
@@ -152,8 +151,9 @@ def _serve(settings: Settings, *, warmup: bool) -> int:
     host, port = settings.server.host, settings.server.port
     who = settings.server.agent or "the Task Manager"
     print(f"callport: open http://{host}:{port}/ to talk to {who}", file=sys.stderr)
-    uvicorn.run(app, host=host, port=port, log_level=settings.server.log_level, ws="websockets")
-    return 0
+    # SIGTERM: stop admitting calls, hang up live ones, exit 0 within server.shutdown_grace_s.
+    return serve(app, runtime, host=host, port=port, log_level=settings.server.log_level,
+                 grace_s=settings.server.shutdown_grace_s)
 
 
 async def _talk(settings: Settings, args: argparse.Namespace) -> int:

@@ -116,6 +116,7 @@ class Call:
         self.turns: list[TurnRecord] = []
         self.turn_listeners: list[TurnListener] = []
         self.turns_handled = 0  # caller turns taken from the session, heard or not
+        self.secret_turns = 0  # of those, answers to a secret prompt (a PIN): not in turns
         self.listening = asyncio.Event()  # set while waiting for the caller's next turn
         # Phrases the caller is likely to say next, handed to STT as hints. A flow may set
         # them (menu options); ``connect`` refreshes them from an agent with a vocabulary.
@@ -186,8 +187,14 @@ class Call:
             early[2].cancel()
         return await self._stt.transcribe(turn.pcm, turn.sample_rate, hints=self.hints), False
 
-    async def listen(self, *, timeout: float | None = None) -> AgentInput | None:
-        """The caller's next turn as text or digits; None on timeout or hang-up."""
+    async def listen(
+        self, *, timeout: float | None = None, secret: bool = False
+    ) -> AgentInput | None:
+        """The caller's next turn as text or digits; None on timeout or hang-up.
+
+        A ``secret`` turn (a PIN) is neither logged, shown (``CallerTranscript``) nor kept in
+        ``turns``; ``secret_turns`` counts them.
+        """
         while True:
             self.listening.set()
             try:
@@ -198,13 +205,16 @@ class Call:
                 return None
             self.turns_handled += 1
             record = TurnRecord(index=len(self.turns) + 1)
-            event = await self._understand(turn, record)
+            event = await self._understand(turn, record, secret=secret)
             if event is not None:
-                self.turns.append(record)
+                if secret:
+                    self.secret_turns += 1
+                else:
+                    self.turns.append(record)
                 return event
 
     async def _understand(
-        self, turn: Utterance | CallerDigit, record: TurnRecord
+        self, turn: Utterance | CallerDigit, record: TurnRecord, *, secret: bool = False
     ) -> AgentInput | None:
         match turn:
             case CallerDigit(digit=digit):
@@ -225,8 +235,11 @@ class Call:
                     self.session.set_state(AgentState("listening"))
                     return None
                 record.transcript = text
-                self.session.notify(CallerTranscript(text))
-                log.info("call %s: caller said %r", self.info.call_id, text)
+                if secret:
+                    log.info("call %s: caller answered a secret prompt", self.info.call_id)
+                else:
+                    self.session.notify(CallerTranscript(text))
+                    log.info("call %s: caller said %r", self.info.call_id, text)
                 return UserSaid(text)
         return None
 

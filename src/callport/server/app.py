@@ -15,6 +15,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from callport import __version__
 from callport.channels import CHANNEL_MODULES
 from callport.channels.base import Channel
+from callport.server.lifecycle import close_crashed_calls, drain
 from callport.server.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,8 @@ def create_app(runtime: Runtime, *, channels: Sequence[Channel] | None = None) -
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         started: list[Channel] = []
+        # Records a dead process left live are ended now (cause "crash"), not left open.
+        await close_crashed_calls(runtime.calls)
         try:
             for channel in active:
                 await channel.start()
@@ -72,6 +75,8 @@ def create_app(runtime: Runtime, *, channels: Sequence[Channel] | None = None) -
                 log.info("channel %s started", channel.name)
             yield
         finally:
+            # Usually done already (``lifecycle.serve`` drains before uvicorn closes sockets).
+            await drain(runtime, grace_s=runtime.settings.server.shutdown_grace_s)
             for channel in reversed(started):
                 try:
                     await channel.stop()

@@ -20,6 +20,7 @@ from callport.call.session import CallSession, VadScorer
 from callport.config import Settings
 from callport.logs import current_call_id
 from callport.metrics import Metrics
+from callport.server.lifecycle import record_end, record_start
 from callport.speech.base import STT, TTS
 from callport.vad.turn import TurnDetector
 
@@ -81,6 +82,8 @@ class Runtime:
         self._flow = flow
         self.clock = clock
         self.active: dict[str, Call] = {}
+        self.draining = False
+        """SIGTERM: no new calls are admitted (``callport.server.lifecycle.drain``)."""
         self._classifier: IntentClassifier | None = None
 
     # ---- services (lazy) -------------------------------------------------------------
@@ -193,6 +196,8 @@ class Runtime:
         if on_call is not None:
             on_call(call)
         session = call.session
+        # Every call leaves a record; Twilio/Telnyx calls already have their channel's one.
+        recorded = await record_start(self.calls, info)
         self.active[info.call_id] = call
         self.metrics.active_calls.inc()
         self.metrics.calls_total.inc()
@@ -223,6 +228,8 @@ class Runtime:
             await session.close()
             self.active.pop(info.call_id, None)
             self.metrics.active_calls.dec()
+            if recorded:
+                await record_end(self.calls, info.call_id, session.hangup_reason or "flow-ended")
             log.info(
                 "call %s: ended (%s), %d turns, %d frames in, %d out",
                 info.call_id,

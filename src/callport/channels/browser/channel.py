@@ -110,7 +110,9 @@ class BrowserChannel:
         return True
 
     def _full(self) -> bool:
-        return self._active >= self._settings.browser.max_calls
+        """No room for a call: at ``browser.max_calls``, or the runtime is draining (SIGTERM)."""
+        return (self._active >= self._settings.browser.max_calls
+                or bool(getattr(self._runtime, "draining", False)))
 
     # -- endpoints
 

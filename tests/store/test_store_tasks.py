@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from callport.store.sqlite_tasks import SqliteTaskStore
+from callport.store.sqlite_tasks import SqliteTaskLists, SqliteTaskStore
 from callport.store.tasks import (
+    MemoryTaskLists,
     MemoryTaskStore,
     TaskChange,
     TaskError,
+    TaskLists,
     TaskStore,
     title_score,
 )
@@ -200,3 +203,130 @@ def test_title_score_prefers_exact() -> None:
     assert score("buy milk", "buy milk") == 1.0
     assert score("milk", "buy milk") > score("milk", "buy bread and milk and eggs")
     assert score("dentist", "buy milk") == 0.0
+
+
+# -- one list per owner (TaskLists) ----------------------------------------------------------
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+async def lists(
+    request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock
+) -> AsyncIterator[TaskLists]:
+    if request.param == "memory":
+        yield MemoryTaskLists(clock=clock)
+    else:
+        sq = SqliteTaskLists(tmp_path / "tasks.db", clock=clock)
+        yield sq
+        sq.close()
+
+
+async def test_owners_see_only_their_own_tasks(lists: TaskLists) -> None:
+    alice, bob = lists.of("alice"), lists.of("bob")
+    a = await alice.add("call mum", D)
+    b = await bob.add("call mum")
+    await bob.add("buy milk")
+    assert a.id != b.id
+    assert [t.id for t in await alice.list(include_done=True)] == [a.id]
+    assert [t.title for t in await bob.list()] == ["call mum", "buy milk"]
+    assert await alice.get(b.id) is None
+    assert [t.id for t in await alice.find_by_title("call mum")] == [a.id]
+    assert [t.id for t in await bob.find_by_title("call mum")] == [b.id]
+    assert await lists.owners() == ["alice", "bob"]
+    assert await lists.of("carol").list(include_done=True) == []
+
+
+async def test_owners_cannot_change_or_delete_each_others_tasks(lists: TaskLists) -> None:
+    alice, bob = lists.of("alice"), lists.of("bob")
+    b = await bob.add("bob's task", D)
+    assert await alice.update(b.id, title="hijacked") is None
+    assert await alice.complete(b.id) is None
+    assert await alice.reschedule(b.id, None) is None
+    assert not await alice.delete(b.id)
+    await alice.add("alice's task")
+    assert await alice.complete_all() == 1
+    assert await bob.get(b.id) == b  # untouched by all of the above
+    assert await bob.delete(b.id)
+
+
+async def test_the_same_owner_gets_the_same_list_and_feed(lists: TaskLists) -> None:
+    assert lists.of("alice") is lists.of("alice")
+    seen: list[TaskChange] = []
+
+    async def watch(store: TaskStore, count: int) -> None:
+        async for change in store.subscribe():
+            seen.append(change)
+            if len(seen) == count:
+                return
+
+    watcher = asyncio.create_task(watch(lists.of("alice"), 2))
+    await asyncio.sleep(0)
+    await lists.of("bob").add("bob's, unseen")
+    await lists.of("alice").add("alice's, seen")
+    await lists.of("alice").complete_all()
+    await asyncio.wait_for(watcher, 2)
+    assert [(c.kind, c.task.title) for c in seen] == [
+        ("added", "alice's, seen"),
+        ("updated", "alice's, seen"),
+    ]
+
+
+async def test_an_owner_needs_a_name(lists: TaskLists) -> None:
+    with pytest.raises(TaskError):
+        lists.of("")
+
+
+OLD_SCHEMA = """
+CREATE TABLE tasks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    title TEXT NOT NULL CHECK (length(title) > 0),
+    due TEXT,
+    done INTEGER NOT NULL DEFAULT 0 CHECK (done IN (0, 1)),
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX tasks_open_due ON tasks (done, due);
+INSERT INTO tasks (title, due, done, created_at, updated_at)
+    VALUES ('from before owners', '2025-03-13T15:00:00', 0, '2025-03-12T09:00:00',
+            '2025-03-12T09:00:00'),
+           ('done before owners', NULL, 1, '2025-03-12T09:00:00', '2025-03-12T09:00:00');
+"""
+
+
+async def test_sqlite_migrates_a_database_from_before_owners(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path)
+    conn.executescript(OLD_SCHEMA)
+    conn.close()
+    lists = SqliteTaskLists(path, default_owner="dana")
+    dana = lists.of("dana")
+    assert [t.title for t in await dana.list(include_done=True)] == [
+        "from before owners",
+        "done before owners",
+    ]
+    assert (await dana.list())[0].due == D
+    assert await lists.of("owner").list(include_done=True) == []
+    new = await lists.of("erin").add("after owners")
+    assert await dana.get(new.id) is None
+    lists.close()
+    # opening again migrates nothing twice and keeps every row where it was
+    again = SqliteTaskLists(path, default_owner="someone-else")
+    assert len(await again.of("dana").list(include_done=True)) == 2
+    assert await again.owners() == ["dana", "erin"]
+    again.close()
+    conn = sqlite3.connect(path)
+    columns = [r[1] for r in conn.execute("PRAGMA table_info(tasks)")]
+    indexes = {r[1] for r in conn.execute("PRAGMA index_list(tasks)")}
+    conn.close()
+    assert columns.count("owner") == 1
+    assert "tasks_owner_open_due" in indexes and "tasks_open_due" not in indexes
+
+
+async def test_sqlite_task_store_alone_is_the_owner_list(tmp_path: Path) -> None:
+    path = tmp_path / "t.db"
+    single = SqliteTaskStore(path)
+    t = await single.add("mine")
+    single.close()
+    lists = SqliteTaskLists(path)
+    assert await lists.of("owner").get(t.id) == t
+    assert await lists.of("alice").get(t.id) is None
+    lists.close()

@@ -311,7 +311,7 @@ async def test_ensure_owner_creates_the_owner_only_on_an_empty_store(stores: Sto
 
 async def test_ensure_owner_does_not_recreate_a_removed_owner(stores: Stores) -> None:
     await stores.users.add("alice", roles=["admin"])
-    with pytest.raises(UserError, match="identity.owner"):
+    with pytest.raises(UserError, match=r"identity\.owner"):
         await ensure_owner(stores.users, name="owner")
     assert await stores.users.get("owner") is None
 

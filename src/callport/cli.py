@@ -11,13 +11,9 @@ import sys
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from callport import __version__
+from callport import __version__, cli_users
 from callport.config import ConfigError, Settings, load_settings
-
-if TYPE_CHECKING:
-    from callport.store.tasks import Task
 
 log = logging.getLogger("callport")
 
@@ -58,11 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     talk.add_argument("--json", action="store_true", help="print the turns as JSON")
     _agent_options(talk)
 
-    tasks = sub.add_parser("tasks", help="inspect the Task Manager's tasks")
-    tasks_sub = tasks.add_subparsers(dest="tasks_command", required=True, metavar="ACTION")
-    tasks_list = tasks_sub.add_parser("list", help="list tasks")
-    tasks_list.add_argument("--json", action="store_true")
-    tasks_list.add_argument("--all", action="store_true", help="include completed tasks")
+    cli_users.add_parsers(sub)  # users, tokens, tasks
 
     call = sub.add_parser("call", help="place an outbound call that runs the default flow")
     call.add_argument("to", help="+15551234567, tel:+1555..., or sip:user@host")
@@ -110,7 +102,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     from callport.logs import setup_logging
 
-    setup_logging("warning" if args.command in {"talk", "tasks"} else settings.server.log_level)
+    quiet = args.command == "talk" or args.command in cli_users.COMMANDS
+    setup_logging("warning" if quiet else settings.server.log_level)
     from callport.speech.base import MissingSpeechDependency
 
     try:
@@ -119,8 +112,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return _serve(settings, warmup=not args.no_warmup)
             case "talk":
                 return asyncio.run(_talk(settings, args))
-            case "tasks":
-                return asyncio.run(_tasks(settings, args))
+            case "users" | "tokens" | "tasks":
+                return asyncio.run(cli_users.run(settings, args))
             case "call":
                 return asyncio.run(_call(settings, args))
             case "doctor":
@@ -203,33 +196,6 @@ async def _talk(settings: Settings, args: argparse.Namespace) -> int:
             f"{r.agent_ms:.0f} ms + tts {r.tts_ms:.0f} ms -> first audio {first} ms"
         )
     return 0
-
-
-async def _tasks(settings: Settings, args: argparse.Namespace) -> int:
-    from callport.store.sqlite_tasks import SqliteTaskStore
-
-    store = SqliteTaskStore(settings.server.db)
-    tasks = await store.list(include_done=args.all)
-    if args.json:
-        print(json.dumps([_task_json(t) for t in tasks], indent=2))
-        return 0
-    if not tasks:
-        print("no tasks")
-    for t in tasks:
-        due = t.due.strftime("%a %d %b %H:%M") if t.due else "no due date"
-        print(f"{'[x]' if t.done else '[ ]'} {t.id:>4}  {t.title}  ({due})")
-    return 0
-
-
-def _task_json(task: Task) -> dict[str, object]:
-    return {
-        "id": task.id,
-        "title": task.title,
-        "due": task.due.isoformat() if task.due else None,
-        "done": task.done,
-        "created_at": task.created_at.isoformat(),
-        "updated_at": task.updated_at.isoformat(),
-    }
 
 
 async def _call(settings: Settings, args: argparse.Namespace) -> int:

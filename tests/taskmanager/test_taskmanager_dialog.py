@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import pytest
 from taskmanager_support import NOW, info, said, turn
 
 from callport.agents.base import CallInfo, HangUpCall
 from callport.agents.taskmanager.agent import TaskManagerAgent, task_manager_factory
 from callport.nlu.intents import IntentClassifier
-from callport.store.tasks import MemoryTaskStore
+from callport.store.tasks import MemoryTaskLists, MemoryTaskStore
+from callport.types import User
 
 
 async def test_add_with_due_and_whisper_slip(
@@ -165,14 +167,36 @@ async def test_dtmf_menu(agent: TaskManagerAgent, store: MemoryTaskStore) -> Non
     assert "Press 1" in said(await turn(agent, digits="7"))
 
 
-async def test_factory_shares_store_and_classifier(
-    store: MemoryTaskStore, classifier: IntentClassifier
-) -> None:
-    make = task_manager_factory(store, classifier=classifier, now=lambda: NOW)
-    first = make(CallInfo(call_id="c1", channel="test"))
-    second = make(CallInfo(call_id="c2", channel="test"))
+async def test_factory_gives_each_user_their_own_list(classifier: IntentClassifier) -> None:
+    tasks = MemoryTaskLists(clock=lambda: NOW)
+    make = task_manager_factory(tasks, classifier=classifier, now=lambda: NOW)
+    alice = User(name="alice", display_name="Alice")
+    first = make(CallInfo(call_id="c1", channel="test", user=alice))
+    second = make(CallInfo(call_id="c2", channel="test", user=alice))
+    bob = make(CallInfo(call_id="c3", channel="test", user=User(name="bob")))
+    assert first.greeting.startswith("Hi Alice, you've reached the Task Manager.")
     await turn(first, "add a task to feed the cat")
     assert said(await turn(second, "list my tasks")) == "You have 1 task. Feed the cat."
+    assert said(await turn(bob, "list my tasks")) == "You have no open tasks."
+    await turn(bob, "add a task to walk the dog")
+    assert [t.title for t in await tasks.of("alice").list()] == ["feed the cat"]
+    assert [t.title for t in await tasks.of("bob").list()] == ["walk the dog"]
+
+
+async def test_factory_guests_and_unidentified_calls_get_throwaway_lists(
+    classifier: IntentClassifier, caplog: pytest.LogCaptureFixture
+) -> None:
+    tasks = MemoryTaskLists(clock=lambda: NOW)
+    await tasks.of("owner").add("the owner's secret plan")
+    make = task_manager_factory(tasks, classifier=classifier, now=lambda: NOW)
+    guest = User(name="guest-1234abcd", display_name="guest", guest=True)
+    for user in (guest, guest, None):
+        agent = make(CallInfo(call_id="g", channel="test", user=user))
+        assert not agent.greeting.startswith("Hi guest")
+        assert said(await turn(agent, "list my tasks")) == "You have no open tasks."
+        await turn(agent, "add a task to buy stamps")
+    assert "no identified user" in caplog.text
+    assert await tasks.owners() == ["owner"]  # nothing a guest or nobody did was kept
 
 
 async def test_vocabulary_is_open_titles_newest_first(

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from callport.agents.base import AgentFactory, CallInfo
@@ -127,7 +128,7 @@ class Runtime:
 
             self._classifier = build_classifier()
             self._agent_factory = task_manager_factory(
-                store=self.store, classifier=self._classifier
+                self.tasks, classifier=self._classifier
             )
         return self._agent_factory
 
@@ -181,6 +182,17 @@ class Runtime:
             clock=self.clock,
         )
 
+    async def _identified(self, call: Call, flow: Flow) -> None:
+        """The identification gate (``flows.gate``), then ``flow`` as the identified user:
+        ``call.info.user`` is set before the flow's first ``call.new_agent()``."""
+        from callport.flows.gate import identify_caller
+
+        user = await identify_caller(call, users=self.users, settings=self.settings.identity)
+        if user is None or call.ended:
+            return
+        call.info = replace(call.info, user=user)
+        await flow(call)
+
     async def run_call(
         self,
         leg: Leg,
@@ -190,7 +202,11 @@ class Runtime:
         on_call: Callable[[Call], None] | None = None,
         inband_dtmf: bool = False,
     ) -> Call:
-        """Run ``flow`` (default: greeting + Task Manager) on ``leg`` until the call ends."""
+        """Run ``flow`` (default: greeting + Task Manager) on ``leg`` until the call ends.
+
+        The caller is identified first (caller ID, PIN, ``identity.unknown``) unless
+        ``info.user`` is already set; a caller turned away never reaches the flow.
+        """
         current_call_id.set(info.call_id)  # tasks made below inherit it: logs carry the id
         call = self.new_call(leg, info, inband_dtmf=inband_dtmf)
         if on_call is not None:
@@ -203,7 +219,9 @@ class Runtime:
         self.metrics.calls_total.inc()
         log.info("call %s: started on %s", info.call_id, info.channel)
         session.start()
-        flow_task = asyncio.create_task((flow or self.flow)(call), name=f"flow:{info.call_id}")
+        flow_task = asyncio.create_task(
+            self._identified(call, flow or self.flow), name=f"flow:{info.call_id}"
+        )
         ended = asyncio.create_task(session.hung_up.wait())
         try:
             await asyncio.wait({flow_task, ended}, return_when=asyncio.FIRST_COMPLETED)

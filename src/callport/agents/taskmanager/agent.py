@@ -49,7 +49,7 @@ from callport.agents.taskmanager.slots import extract_title
 from callport.nlu.dates import When, extract_when
 from callport.nlu.intents import IntentClassifier, IntentResult
 from callport.nlu.text import normalize
-from callport.store.tasks import TaskStore, local_now
+from callport.store.tasks import MemoryTaskStore, TaskLists, TaskStore, local_now
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ _PICK_DROPPED = "Sorry, I didn't get which one, so I left your tasks as they are
 class TaskManagerAgent:
     """One call's Task Manager. Build it with :func:`task_manager_factory`."""
 
-    greeting = replies.GREETING  # the default flow's first words (says it is automated)
+    greeting: str  # the default flow's first words (says it is automated; names the caller)
 
     def __init__(
         self,
@@ -73,7 +73,9 @@ class TaskManagerAgent:
         now: Callable[[], datetime] = local_now,
         page_size: int = 3,
         offload: bool = True,
+        greeting: str = replies.GREETING,
     ) -> None:
+        self.greeting = greeting
         self._store = store
         self._classifier = classifier
         self._now = now
@@ -287,17 +289,34 @@ def _slots(title: str, when: When | None, *, due_time: bool = False) -> dict[str
 
 
 def task_manager_factory(
-    store: TaskStore,
+    tasks: TaskLists,
     *,
     classifier: IntentClassifier | None = None,
     now: Callable[[], datetime] = local_now,
     page_size: int = 3,
 ) -> Callable[[CallInfo], TaskManagerAgent]:
-    """An ``AgentFactory``: one agent per call, all sharing the store and the classifier."""
+    """An ``AgentFactory``: one agent per call on the caller's own list, ``tasks.of(name)``.
+
+    A guest (``identity.unknown = "guest"``) gets a fresh in-memory list that lives as long as
+    the call. A call nobody identified (``info.user`` is None: a flow or channel that skipped
+    the gate) gets an empty throw-away list too, and a warning: never someone else's tasks.
+    """
     shared = classifier or build_classifier()
 
     def make(info: CallInfo) -> TaskManagerAgent:
+        user = info.user
+        store: TaskStore
+        if user is None:
+            log.warning("call %s (%s): no identified user; the Task Manager uses an empty "
+                        "throw-away list", info.call_id, info.channel)  # fmt: skip
+            store = MemoryTaskStore(clock=now)
+        elif user.guest:
+            store = MemoryTaskStore(clock=now)
+        else:
+            store = tasks.of(user.name)
         log.debug("task manager for call %s (%s)", info.call_id, info.channel)
-        return TaskManagerAgent(store=store, classifier=shared, now=now, page_size=page_size)
+        greeting = replies.greeting_for(user.spoken_name if user and not user.guest else "")
+        return TaskManagerAgent(store=store, classifier=shared, now=now, page_size=page_size,
+                                greeting=greeting)  # fmt: skip
 
     return make

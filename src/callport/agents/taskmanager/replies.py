@@ -12,6 +12,13 @@ GREETING = (
     "Hi, you've reached the Task Manager. I'm an automated assistant. "
     "You can add, list, complete or reschedule tasks. How can I help?"
 )
+
+
+def greeting_for(name: str) -> str:
+    """The greeting, by name when the caller is known ("Hi Alice, you've reached ...")."""
+    return GREETING.replace("Hi,", f"Hi {name},", 1) if name else GREETING
+
+
 FALLBACK = "Sorry, I didn't get that. You can say things like: add a task to buy milk tomorrow."
 HELP = (
     "You can add a task, like: add a task to buy milk tomorrow at 3 PM. "

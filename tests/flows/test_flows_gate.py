@@ -147,9 +147,10 @@ async def test_three_wrong_pins_end_the_call_politely() -> None:
     leg, holder, task = start(h, inbound(ALICE_PHONE))
     await listening(holder)
     await say(leg)  # wrong, spoken
-    await until(lambda: h.tts.spoken.count("Please try again") == 1 and holder[0].listening.is_set())
+    retries = h.tts.spoken.count
+    await until(lambda: retries("Please try again") == 1 and holder[0].listening.is_set())
     await say(leg)  # wrong again
-    await until(lambda: h.tts.spoken.count("Please try again") == 2 and holder[0].listening.is_set())
+    await until(lambda: retries("Please try again") == 2 and holder[0].listening.is_set())
     for d in "0000#":  # wrong on the keypad
         leg.press(d)
     call = await asyncio.wait_for(task, TIMEOUT)
@@ -160,7 +161,7 @@ async def test_three_wrong_pins_end_the_call_politely() -> None:
 
 async def test_silence_counts_as_wrong_attempts() -> None:
     h = await harness(pin_attempts=2, pin_timeout_s=0.2)
-    leg, holder, task = start(h, inbound(ALICE_PHONE))
+    leg, _, task = start(h, inbound(ALICE_PHONE))
     call = await asyncio.wait_for(task, TIMEOUT)  # the caller never answers
     assert h.tts.spoken.count("Sorry, I didn't get your PIN") == 1
     assert h.tts.spoken[-2:] == ["Sorry, that PIN didn't match", "Goodbye"]

@@ -52,6 +52,8 @@ def _parser() -> argparse.ArgumentParser:
     talk.add_argument("--out", type=Path, help="write the agent's audio to this WAV file")
     talk.add_argument("--phone", action="store_true", help="8 kHz mu-law both ways, like PSTN")
     talk.add_argument("--json", action="store_true", help="print the turns as JSON")
+    talk.add_argument("--caller", metavar="+E164", help="caller ID: the call is identified as "
+                      "that number's user (PIN and all); default: act as the owner")
     _agent_options(talk)
 
     cli_users.add_parsers(sub)  # users, tokens, tasks
@@ -136,6 +138,10 @@ def _serve(settings: Settings, *, warmup: bool) -> int:
     from callport.server.lifecycle import serve
     from callport.server.runtime import build_runtime
 
+    if settings.sip.enabled:  # before anything loads: a public SIP bind needs a guard
+        from callport.channels.sip.trust import check_exposure
+
+        check_exposure(settings.sip)
     runtime = build_runtime(settings)
     if warmup:
         print("callport: loading speech models (VAD, Whisper, TTS, intents)...", file=sys.stderr)
@@ -160,7 +166,7 @@ async def _talk(settings: Settings, args: argparse.Namespace) -> int:
             return 2
     runtime = build_runtime(settings)
     try:
-        result = await run_talk(runtime, args.wavs, phone=args.phone)
+        result = await run_talk(runtime, args.wavs, phone=args.phone, caller=args.caller)
     except TalkError as exc:
         print(f"callport: {exc}", file=sys.stderr)
         return 1
@@ -170,10 +176,13 @@ async def _talk(settings: Settings, args: argparse.Namespace) -> int:
         out = {
             "call_id": result.call_id,
             "phone": args.phone,
+            "user": result.user,
+            "hangup": result.hangup_reason,
             "turns": [
                 {
                     "file": t.source,
                     **(t.record.as_dict() if t.record else {"transcript": None}),
+                    "secret": t.secret,
                     "reply_audio_s": [round(t.reply_start_s, 3), round(t.reply_end_s, 3)],
                 }
                 for t in result.turns
@@ -184,7 +193,7 @@ async def _talk(settings: Settings, args: argparse.Namespace) -> int:
     for t in result.turns:
         print(f"--- {t.source}")
         if t.record is None:
-            print("  (no speech detected)")
+            print("  (PIN entered)" if t.secret else "  (no speech detected)")
             continue
         r = t.record
         print(f"  caller : {r.transcript or r.digits}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import random
 import shutil
@@ -10,6 +11,7 @@ import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -92,17 +94,24 @@ def runtime() -> RecordingRuntime:
     return RecordingRuntime()
 
 
-@pytest.fixture
-async def channel(runtime: RecordingRuntime) -> AsyncIterator[SipChannel]:
+@contextlib.asynccontextmanager
+async def open_channel(runtime: object, **settings: Any) -> AsyncIterator[SipChannel]:
+    """A started SipChannel on 127.0.0.1 (free port, own RTP range) with ``settings``."""
     low, high = rtp_range()
-    settings = SipSettings(host="127.0.0.1", port=0, rtp_port_min=low, rtp_port_max=high,
-                           media_timeout_s=5.0)
-    ch = SipChannel(runtime, settings=settings)
+    values: dict[str, Any] = {"host": "127.0.0.1", "port": 0, "rtp_port_min": low,
+                              "rtp_port_max": high, "media_timeout_s": 5.0, **settings}
+    ch = SipChannel(runtime, settings=SipSettings(**values))  # type: ignore[arg-type]
     await ch.start()
     try:
         yield ch
     finally:
         await ch.stop()
+
+
+@pytest.fixture
+async def channel(runtime: RecordingRuntime) -> AsyncIterator[SipChannel]:
+    async with open_channel(runtime) as ch:
+        yield ch
 
 
 async def run_sipp(*args: str, cwd: Path, timeout: float = 30.0) -> tuple[int, str]:

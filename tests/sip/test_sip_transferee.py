@@ -5,6 +5,7 @@ media and BYE the transferor. A failed follow-up leaves the original call runnin
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ from sip_support import (
     RecordingRuntime,
     free_udp_port,
     needs_sipp,
+    open_channel,
     run_sipp,
 )
 
@@ -36,9 +38,18 @@ async def transferor(scenario: str, port: int, carol: int, tmp_path: Path) -> tu
                           "-key", "carol", f"127.0.0.1:{carol}", cwd=tmp_path)
 
 
+@pytest.fixture
+async def trusting(runtime: RecordingRuntime) -> AsyncIterator[SipChannel]:
+    """The transferor (sipp on 127.0.0.1) is a trusted peer and carol an allowed target."""
+    async with open_channel(runtime, allow_from=("127.0.0.1",),
+                            refer_allow=("sip:carol@127.0.0.1:*",)) as ch:
+        yield ch
+
+
 async def test_refer_is_followed_and_the_call_moves_to_the_new_dialog(
-        channel: SipChannel, runtime: RecordingRuntime, tmp_path: Path) -> None:
+        trusting: SipChannel, runtime: RecordingRuntime, tmp_path: Path) -> None:
     assert SIPP is not None
+    channel = trusting
     carol_port = free_udp_port()
     carol = await asyncio.create_subprocess_exec(
         SIPP, "-sn", "uas", "-rtp_echo", "-i", "127.0.0.1", "-p", str(carol_port),
@@ -74,11 +85,11 @@ async def test_refer_is_followed_and_the_call_moves_to_the_new_dialog(
 
 
 async def test_failed_refer_target_is_reported_and_the_call_goes_on(
-        channel: SipChannel, runtime: RecordingRuntime, tmp_path: Path,
+        trusting: SipChannel, runtime: RecordingRuntime, tmp_path: Path,
         udp_peer: PeerFactory) -> None:
     busy, busy_port = await udp_peer(486)
     # uac_refer_in: 202, NOTIFY 100, a final NOTIFY (terminated), then sipp's own BYE.
-    rc, out = await transferor("uac_refer_in.xml", channel.port, busy_port, tmp_path)
+    rc, out = await transferor("uac_refer_in.xml", trusting.port, busy_port, tmp_path)
     assert rc == 0, out[-2000:]
     assert [r.method for r in busy.requests] == ["INVITE", "ACK"]  # 486, ACKed
     await asyncio.sleep(0.1)

@@ -157,7 +157,7 @@ def test_hold_reinvite_answers_recvonly_then_resume() -> None:
 
 
 def test_refer_received_202_and_notify() -> None:
-    agent = ua()
+    agent = ua(allow_from=("10.0.0.0/8",), refer_allow=("sip:carol@10.0.0.*",))
     key, tag = answered_call(agent)
     refer = request("REFER", branch="z9hG4bK-r", to_tag=tag, cseq=2,
                     extra="Refer-To: <sip:carol@10.0.0.7>\r\n")

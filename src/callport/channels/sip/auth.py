@@ -1,7 +1,8 @@
 """HTTP digest for SIP (RFC 3261 §22, RFC 2617 / RFC 7616 MD5 and SHA-256, qop=auth).
 
 Client: ``authorization(challenge_header, ...)`` answers a 401/407 challenge.
-Server: ``DigestServer`` issues nonces bound to time (an argument) and verifies answers.
+Server: ``DigestServer`` issues nonces bound to time (an argument) and verifies answers
+(qop=auth required, nonce counts tracked against replay, expiring nonces, bounded memory).
 """
 
 from __future__ import annotations
@@ -74,53 +75,98 @@ def authorization(challenge: str, *, username: str, password: str, method: str, 
 
 @dataclass(frozen=True, slots=True)
 class AuthResult:
+    """``ok``: accepted. Otherwise ``stale`` means the answer was right for a nonce that has
+    expired (challenge again with ``stale=true``: the client retries without asking for a
+    password); ``reason`` says why it was refused (logs and tests)."""
+
     ok: bool
     username: str = ""
     stale: bool = False
+    reason: str = ""
+
+
+@dataclass(slots=True)
+class _Nonce:
+    issued: float
+    nc: int = 0  # highest nonce-count accepted so far (0: none yet)
 
 
 class DigestServer:
-    """Stateless nonces: ``time-hex:hmac(secret, time)``, valid for ``lifetime`` seconds."""
+    """Digest challenges and verification with replay protection (RFC 7616 §3.3-§3.4, §5.9).
+
+    Every challenge offers ``qop="auth"`` and every answer must use it: a response without
+    ``qop``, ``nc`` and ``cnonce`` is refused. A nonce is ``stamp.random.hmac`` (forgeries
+    are refused) and lives ``lifetime`` seconds; the highest ``nc`` accepted per nonce is
+    kept, so an answer whose ``nc`` is not higher (a replayed request) is refused. At most
+    ``max_nonces`` nonces are remembered; the oldest is forgotten first, and an answer for a
+    forgotten or expired nonce gets ``stale`` (a fresh challenge, ``stale=true``).
+    """
 
     def __init__(self, *, realm: str, users: dict[str, str], secret: bytes | None = None,
-                 lifetime: float = 30.0) -> None:
+                 lifetime: float = 30.0, max_nonces: int = 1024) -> None:
         self.realm = realm
         self.users = users
         self._secret = secret or secrets.token_bytes(16)
         self.lifetime = lifetime
+        self.max_nonces = max_nonces
+        self._nonces: dict[str, _Nonce] = {}  # insertion order = issue order
 
     def _sign(self, stamp: str) -> str:
         return hmac.new(self._secret, stamp.encode(), hashlib.sha256).hexdigest()[:24]
 
+    def nonces(self) -> int:
+        """How many nonces are remembered now (bounded by ``max_nonces``)."""
+        return len(self._nonces)
+
     def challenge(self, now: float, *, stale: bool = False) -> str:
-        stamp = f"{int(now * 1000):x}"
+        self._forget_expired(now)
+        stamp = f"{int(now * 1000):x}.{secrets.token_hex(6)}"
         nonce = f"{stamp}.{self._sign(stamp)}"
+        self._nonces[nonce] = _Nonce(issued=now)
+        while len(self._nonces) > self.max_nonces:
+            del self._nonces[next(iter(self._nonces))]
         text = f'Digest realm="{self.realm}", nonce="{nonce}", qop="auth", algorithm=MD5'
         return text + (", stale=true" if stale else "")
+
+    def _forget_expired(self, now: float) -> None:
+        while self._nonces:
+            nonce, state = next(iter(self._nonces.items()))
+            if now - state.issued <= self.lifetime:
+                return
+            del self._nonces[nonce]
 
     def verify(self, header: str, *, method: str, now: float) -> AuthResult:
         params = parse_digest(header)
         user = params.get("username", "")
         nonce = params.get("nonce", "")
-        stamp, _, sig = nonce.partition(".")
+        stamp, _, sig = nonce.rpartition(".")
         if not user or user not in self.users or params.get("realm") != self.realm:
-            return AuthResult(False)
-        if not hmac.compare_digest(sig, self._sign(stamp)):
-            return AuthResult(False)
-        try:
-            issued = int(stamp, 16) / 1000
-        except ValueError:
-            return AuthResult(False)
+            return AuthResult(False, reason="unknown user or realm")
+        if not stamp or not hmac.compare_digest(sig, self._sign(stamp)):
+            return AuthResult(False, reason="not our nonce")
         alg = params.get("algorithm", "MD5").upper()
         if alg not in _ALGS:
-            return AuthResult(False)
-        qop = params.get("qop") or None
+            return AuthResult(False, reason="unsupported algorithm")
+        qop, nc_text, cnonce = params.get("qop", ""), params.get("nc", ""), params.get("cnonce")
+        if qop.lower() != "auth" or not cnonce or not _is_nc(nc_text):
+            return AuthResult(False, user, reason="qop=auth with nc and cnonce required")
         expected = digest_response(
             alg=alg, username=user, realm=self.realm, password=self.users[user], method=method,
-            uri=params.get("uri", ""), nonce=nonce, qop=qop, nc=params.get("nc", ""),
-            cnonce=params.get("cnonce", ""))
+            uri=params.get("uri", ""), nonce=nonce, qop=qop, nc=nc_text, cnonce=cnonce)
         if not hmac.compare_digest(expected, params.get("response", "")):
-            return AuthResult(False)
-        if now - issued > self.lifetime or now < issued - 1:
-            return AuthResult(False, user, stale=True)
+            return AuthResult(False, user, reason="wrong response")
+        state = self._nonces.get(nonce)
+        if state is None or now - state.issued > self.lifetime or now < state.issued:
+            self._nonces.pop(nonce, None)
+            return AuthResult(False, user, stale=True, reason="nonce expired")
+        nc = int(nc_text, 16)
+        if nc <= state.nc:
+            return AuthResult(False, user, reason=f"nonce count {nc} replayed (seen {state.nc})")
+        state.nc = nc
         return AuthResult(True, user)
+
+
+def _is_nc(text: str) -> bool:
+    """RFC 7616: ``nc`` is exactly 8 hex digits, counting from 1."""
+    return (len(text) == 8 and all(c in "0123456789abcdefABCDEF" for c in text)
+            and int(text, 16) > 0)

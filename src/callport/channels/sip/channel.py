@@ -49,6 +49,7 @@ from callport.channels.sip.targets import TargetLocator
 from callport.channels.sip.tcp import SipTcpTransport
 from callport.channels.sip.transferee import ReferFollower
 from callport.channels.sip.transports import SipTransports
+from callport.channels.sip.trust import check_exposure
 from callport.channels.sip.useragent import UaConfig, UserAgent
 from callport.config import SipSettings
 from callport.metrics import Metrics
@@ -67,6 +68,7 @@ class SipChannel:
                  resolver: Resolver | None = None, metrics: Metrics | None = None) -> None:
         self.runtime = runtime
         self.settings: SipSettings = settings or runtime.settings.sip
+        check_exposure(self.settings)  # ConfigError: a public bind with nothing guarding it
         # The runtime's metrics when it has them (the app's /metrics), else our own.
         self.metrics = metrics or getattr(runtime, "metrics", None) or Metrics()
         self.media = MediaWatch(metrics=self.metrics,
@@ -104,7 +106,8 @@ class SipChannel:
             host=s.public_host or s.host, port=self.port, user=s.user, transport=transport,
             allow_from=s.allow_from, auth_realm=s.auth_realm,
             auth_users=users,  # type: ignore[arg-type]
-            max_calls=s.max_calls, target_timeout=s.target_timeout_s)
+            max_calls=s.max_calls, target_timeout=s.target_timeout_s,
+            refer_allow=s.refer_allow)
             for transport in ("UDP", "TCP")}
         self.ua = UserAgent(config=configs["UDP"])
         if self.tcp is not None:

@@ -78,6 +78,10 @@ class Dialog:
     auth_tries: int = 0
     refer_pending: bool = False
     credentials: tuple[str, str] | None = None
+    # Who the peer is (UAS dialogs): its INVITE came from inside sip.allow_from, and/or the
+    # digest user it authenticated as. A REFER is followed only when one of them holds.
+    trusted: bool = False
+    authenticated: str = ""
 
     @property
     def remote_tag(self) -> str:

@@ -24,13 +24,20 @@ class Transmit(SipEvent):
 
 @dataclass(frozen=True, slots=True)
 class IncomingCall(SipEvent):
-    """A new INVITE passed checks; answer with ``UserAgent.answer`` or ``reject``."""
+    """A new INVITE passed checks; answer with ``UserAgent.answer`` or ``reject``.
+
+    ``caller`` is the caller ID callport acts on (``trust.caller_identity``: the
+    P-Asserted-Identity user from a trusted peer, else the From user; E.164 kept with its
+    ``+``); ``trusted``: the source is inside ``sip.allow_from``; ``authenticated``: the
+    digest user the INVITE authenticated as ("" when not challenged)."""
 
     key: str
     caller: str
     callee: str
     plan: MediaPlan | None  # None: INVITE without offer (we offer in the 200)
     source: Addr
+    trusted: bool = False
+    authenticated: str = ""
 
 
 @dataclass(frozen=True, slots=True)

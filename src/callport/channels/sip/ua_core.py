@@ -38,6 +38,8 @@ class UaConfig:
     auth_realm: str = "callport"
     auth_users: tuple[tuple[str, str], ...] = ()  # digest users; empty = no challenge
     max_calls: int = 1000
+    # REFER targets we may follow (fnmatch over ``trust.refer_target``); empty: refuse all.
+    refer_allow: tuple[str, ...] = ()
     # Timer B / F for an INVITE or REGISTER sent to a target: no answer at all this long and
     # the next RFC 3263 target is tried (or the request fails with 408).
     target_timeout: float = 64 * T1
@@ -63,7 +65,7 @@ class UaCore:
         self.server: dict[tuple[str, str], tuple[ServerTx, Addr]] = {}
         self.client: dict[str, ClientCtx] = {}
         self.merged: dict[tuple[str, str, tuple[int, str]], str] = {}
-        self.stats = {"malformed": 0, "rejected": 0}
+        self.stats = {"malformed": 0, "rejected": 0, "refer_refused": 0, "auth_refused": 0}
 
     @property
     def contact(self) -> str:

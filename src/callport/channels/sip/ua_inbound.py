@@ -7,7 +7,7 @@ it is given; it owns only what is inbound-only (source allowlist, digest server)
 
 from __future__ import annotations
 
-import ipaddress
+import logging
 import secrets
 
 from callport.channels.sip import requests as rq
@@ -37,7 +37,10 @@ from callport.channels.sip.transaction import (
     ServerNonInviteTransaction,
     State,
 )
+from callport.channels.sip.trust import Networks, caller_identity, refer_allowed, refer_target
 from callport.channels.sip.ua_core import ServerTx, UaCore
+
+log = logging.getLogger(__name__)
 
 
 class InboundCalls:
@@ -46,7 +49,7 @@ class InboundCalls:
     def __init__(self, *, core: UaCore) -> None:
         self.core = core
         config = core.config
-        self._networks = [ipaddress.ip_network(n, strict=False) for n in config.allow_from]
+        self._networks = Networks(config.allow_from)
         self._digest = (DigestServer(realm=config.auth_realm, users=dict(config.auth_users))
                         if config.auth_users else None)
 
@@ -97,30 +100,26 @@ class InboundCalls:
         assert isinstance(tx, ServerInviteTransaction)
         return self._new_invite(req, tx, addr, now)
 
-    def _allowed(self, addr: Addr) -> bool:
-        if not self._networks:
-            return True
-        try:
-            ip = ipaddress.ip_address(addr[0])
-        except ValueError:
-            return False
-        return any(ip in net for net in self._networks)
-
     def _new_invite(self, req: SipRequest, tx: ServerInviteTransaction, addr: Addr,
                     now: float) -> list[SipEvent]:
-        if not self._allowed(addr):
+        if not self._networks.admits(addr):
             self.core.stats["rejected"] += 1
             return self.core.respond(tx, make_response(req, 403, to_tag=new_tag()), addr, now)
+        authenticated = ""
         if self._digest is not None:
             header = req.get("Authorization")
             result = (self._digest.verify(header, method="INVITE", now=now)
                       if header else None)
             if result is None or not result.ok:
+                if result is not None:
+                    self.core.stats["auth_refused"] += 1
+                    log.info("SIP digest from %s:%d refused: %s", *addr, result.reason)
                 stale = result is not None and result.stale
                 challenge = self._digest.challenge(now, stale=stale)
                 return self.core.respond(tx, make_response(
                     req, 401, to_tag=new_tag(), extra=(("WWW-Authenticate", challenge),)),
                     addr, now)
+            authenticated = result.username
         unsupported = [opt for opt in _tokens(req.get_all("Require")) if opt not in {"timer"}]
         if unsupported:
             return self.core.respond(tx, make_response(
@@ -152,13 +151,17 @@ class InboundCalls:
             remote_target=remote_target, peer=addr,
             route_set=req.get_all("Record-Route"), remote_cseq=req.cseq[0], invite=req,
             server_tx=tx, offer=offer, plan=plan, sdp_session=secrets.randbelow(2**31),
+            trusted=self._networks.contains(addr), authenticated=authenticated,
         )
         self.core.dialogs[key] = dialog
         self.core.by_id[(req.call_id, tag)] = key
         out = self.core.respond(tx, make_response(req, 100), addr, now)
-        caller = NameAddr.parse(req.get("From") or "").uri
+        caller = caller_identity(from_header=req.get("From"),
+                                 asserted=req.get_all("P-Asserted-Identity"),
+                                 trusted=dialog.trusted)
         callee = NameAddr.parse(req.get("To") or "").uri
-        out.append(IncomingCall(key=key, caller=caller, callee=callee, plan=plan, source=addr))
+        out.append(IncomingCall(key=key, caller=caller, callee=callee, plan=plan, source=addr,
+                                trusted=dialog.trusted, authenticated=authenticated))
         return out
 
     def _dialog_for(self, req: SipRequest) -> Dialog | None:
@@ -183,13 +186,7 @@ class InboundCalls:
                 assert isinstance(tx, ServerInviteTransaction)
                 return self._reinvite(dialog, req, tx, addr, now)
             case "REFER":
-                refer_to = req.get("Refer-To")
-                if not refer_to:
-                    return self.core.respond(tx, make_response(req, 400), addr, now)
-                out = self.core.respond(tx, make_response(req, 202, extra=(
-                    ("Contact", self.core.contact),)), addr, now)
-                out += self.core.notify(dialog, "SIP/2.0 100 Trying", active=True, now=now)
-                return [*out, TransferRequested(dialog.key, NameAddr.parse(refer_to).uri)]
+                return self._on_refer(dialog, req, tx, addr, now)
             case "NOTIFY":
                 out = self.core.respond(tx, make_response(req, 200), addr, now)
                 return out + self._on_notify(dialog, req, now)
@@ -201,6 +198,38 @@ class InboundCalls:
             case _:
                 return self.core.respond(tx, make_response(req, 405, extra=(("Allow", rq.ALLOW),)),
                                      addr, now)
+
+    def _on_refer(self, dialog: Dialog, req: SipRequest, tx: ServerTx, addr: Addr,
+                  now: float) -> list[SipEvent]:
+        """RFC 3515 §2.4.2: accept (202, NOTIFY 100) only a REFER we may follow: from a
+        trusted peer (source in allow_from, or a digest-authenticated dialog) and to a
+        target matching ``refer_allow``; anything else is declined (603) and nothing is
+        dialled (a REFER is the peer asking us to place a call on our trunk)."""
+        refer_to = req.get("Refer-To")
+        if not refer_to:
+            return self.core.respond(tx, make_response(req, 400), addr, now)
+        target = refer_target(refer_to)
+        why = self._refer_refusal(dialog, target, addr)
+        if why:
+            self.core.stats["refer_refused"] += 1
+            log.warning("SIP %s: REFER to %s from %s:%d declined: %s",
+                        dialog.key, refer_to[:120], *addr, why)
+            return self.core.respond(tx, make_response(req, 603), addr, now)
+        assert target is not None
+        out = self.core.respond(tx, make_response(req, 202, extra=(
+            ("Contact", self.core.contact),)), addr, now)
+        out += self.core.notify(dialog, "SIP/2.0 100 Trying", active=True, now=now)
+        return [*out, TransferRequested(dialog.key, target)]
+
+    def _refer_refusal(self, dialog: Dialog, target: str | None, addr: Addr) -> str:
+        """Why a REFER (to ``target``, from ``addr``) is not followed; "" when it is."""
+        if not (self._networks.contains(addr) or dialog.authenticated):
+            return "the peer is not trusted (not in sip.allow_from, not digest-authenticated)"
+        if target is None:
+            return "the target is not a plain sip:/tel: URI"
+        if not refer_allowed(target, self.core.config.refer_allow):
+            return "the target matches no sip.refer_allow pattern"
+        return ""
 
     def _reinvite(self, dialog: Dialog, req: SipRequest, tx: ServerInviteTransaction,
                   addr: Addr, now: float) -> list[SipEvent]:

@@ -4,6 +4,12 @@ Each WAV file is the caller's next turn. The audio goes through the same leg -> 
 turn detector -> STT -> agent -> TTS -> pacer path as a live call (``phone=True`` adds the
 8 kHz mu-law round trip of a PSTN call both ways), and each turn reports what was heard,
 understood and answered, with a timing breakdown.
+
+Who is talking: ``caller="+E164"`` sets the caller ID, so the call goes through the
+identification gate like a phone call from that number (a PIN, when the user has one, is a
+WAV file of spoken digits, or of DTMF tones with ``phone=True``: end the tones with ``#``).
+Without a caller the conversation acts as the owner (``identity.owner``, created on first
+run), as on a personal line.
 """
 
 from __future__ import annotations
@@ -21,7 +27,11 @@ from callport.audio.wav import read_wav
 from callport.call.call import Call, TurnRecord
 from callport.call.events import PCM16
 from callport.call.memory import MemoryLeg
+from callport.flows.gate import HANGUP_UNKNOWN
 from callport.server.runtime import Runtime
+from callport.store.owner import ensure_owner
+from callport.store.users import UserError
+from callport.types import User
 
 TRAILING_SILENCE_S = 1.0  # after each file: lets the end-of-turn timer run out
 
@@ -33,10 +43,11 @@ class TalkError(RuntimeError):
 @dataclass(slots=True)
 class TalkTurn:
     source: str
-    record: TurnRecord | None
+    record: TurnRecord | None  # None: no speech heard, or a secret turn (a PIN)
     reply_pcm: PCM16
     reply_start_s: float  # where this reply starts and ends in ``TalkResult.output``
     reply_end_s: float
+    secret: bool = False  # the turn answered the PIN prompt (what it said is not kept)
 
 
 @dataclass(slots=True)
@@ -46,6 +57,8 @@ class TalkResult:
     greeting_pcm: PCM16
     turns: list[TalkTurn] = field(default_factory=list)
     output: PCM16 = field(default_factory=lambda: np.zeros(0, dtype=np.int16))
+    user: str | None = None  # who the call acted as (None: the caller was turned away)
+    hangup_reason: str = ""
 
 
 async def run_talk(
@@ -55,13 +68,21 @@ async def run_talk(
     phone: bool = False,
     realtime: bool = False,
     turn_timeout_s: float = 60.0,
+    caller: str | None = None,
 ) -> TalkResult:
     """Play each input as one caller turn and collect the agent's replies.
 
     ``realtime`` paces caller audio and agent playout at 1x, as on a live call (so early STT
     during the caller's pause shows in the latency); otherwise audio runs as fast as it can.
+    ``caller`` is the caller ID the identification gate sees; None acts as the owner.
     """
     call_id = "talk-" + uuid.uuid4().hex[:8]
+    user: User | None = None
+    if caller is None:
+        try:
+            user, _ = await ensure_owner(runtime.users, name=runtime.settings.identity.owner)
+        except UserError as exc:
+            raise TalkError(str(exc)) from None
     leg = MemoryLeg(
         call_id=call_id,
         sample_rate=8000 if phone else 16000,
@@ -69,7 +90,8 @@ async def run_talk(
         realtime=realtime,
     )
     holder: list[Call] = []
-    info = CallInfo(call_id=call_id, channel="memory-phone" if phone else "memory")
+    info = CallInfo(call_id=call_id, channel="memory-phone" if phone else "memory",
+                    caller=caller or "", user=user)  # fmt: skip
     task = asyncio.create_task(
         runtime.run_call(leg, info, on_call=holder.append, inband_dtmf=phone)
     )
@@ -77,7 +99,13 @@ async def run_talk(
         while not holder:
             await asyncio.sleep(0)
         call = holder[0]
-        await _until_listening(call, task, turn_timeout_s)
+        try:
+            await _until_listening(call, task, turn_timeout_s)
+        except TalkError:
+            if leg.hung_up_reason == HANGUP_UNKNOWN:
+                raise TalkError(f"caller {caller!r} is not a known user's number and "
+                                "identity.unknown is reject") from None  # fmt: skip
+            raise
         result = TalkResult(call_id=call_id, sample_rate=leg.sample_rate, greeting_pcm=leg.output())
         for item in inputs:
             if isinstance(item, Path):
@@ -87,6 +115,7 @@ async def run_talk(
                 pcm, rate = item
                 source = "<array>"
             before_frames, before_turns = len(leg.sent), len(call.turns)
+            before_secret = call.secret_turns
             await leg.speak(pcm, rate, trailing_silence_s=TRAILING_SILENCE_S)
             await _until_reply(call, task, leg, turn_timeout_s)
             record = call.turns[-1] if len(call.turns) > before_turns else None
@@ -100,6 +129,7 @@ async def run_talk(
                     reply_pcm=reply,
                     reply_start_s=before_frames * frame_s,
                     reply_end_s=len(leg.sent) * frame_s,
+                    secret=call.secret_turns > before_secret,
                 )
             )
             if call.ended:
@@ -107,6 +137,8 @@ async def run_talk(
         leg.caller_hangup()
         await task
         result.output = leg.output()
+        result.user = call.info.user.name if call.info.user is not None else None
+        result.hangup_reason = call.session.hangup_reason
         return result
     finally:
         if not task.done():

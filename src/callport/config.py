@@ -165,9 +165,12 @@ class TelnyxSettings:
     media_path: str = "/telnyx/media"
     codec: str = "PCMU"  # PCMU (8 kHz) or L16 (16 kHz)
     stream_secret: str = ""  # signs per-call stream tokens; empty: derived from api_key
+    token_ttl_s: int = 120  # a stream token must be used this soon after the answer or dial
 
     def problems(self) -> list[str]:
         out = []
+        if self.token_ttl_s <= 0:
+            out.append("telnyx.token_ttl_s: must be positive")
         if self.codec not in {"PCMU", "L16"}:
             out.append(f"telnyx.codec={self.codec!r}: use PCMU or L16")
         for name in ("public_base_url", "api_base_url"):

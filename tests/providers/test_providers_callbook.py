@@ -44,9 +44,11 @@ def twilio_grant(call_id: str, *, sid: str = CA, expires_at: float = NOW + 60) -
     return grant
 
 
-def telnyx_grant(call_id: str) -> StreamGrant:
-    token = telnyx_tokens.mint(TELNYX_SECRET, call_id)
-    grant = telnyx_tokens.check(TELNYX_SECRET, call_id=call_id, token=token)
+def telnyx_grant(call_id: str, *, ccid: str = CCID) -> StreamGrant:
+    token = telnyx_tokens.mint(TELNYX_SECRET, call_id, provider_call_id=ccid,
+                               expires_at=NOW + 60)
+    grant = telnyx_tokens.check(TELNYX_SECRET, call_id=call_id, token=token,
+                                provider_call_id=ccid, now=NOW)
     assert grant is not None
     return grant
 
@@ -141,7 +143,7 @@ def test_a_grant_admits_one_stream_only(style: str) -> None:
     assert book.admit(grant, provider_call_id=pid, now=NOW + 1) is call
     assert call.streamed and call.log[-1] == (NOW + 1, "stream admitted")
     assert book.admit(grant, provider_call_id=pid, now=NOW + 2) is None  # replayed
-    fresh = StreamGrant(call_id="c1", token_id="another-token")
+    fresh = StreamGrant(call_id="c1", token_id="another-token", expires_at=NOW + 60)
     assert book.admit(fresh, provider_call_id=pid, now=NOW + 2) is None  # already streamed
 
 
@@ -157,7 +159,8 @@ def test_streams_for_ended_calls_are_refused() -> None:
 def test_a_stream_for_another_provider_call_is_refused() -> None:
     book = CallBook(provider="telnyx")
     entered(book, "tx-1", CCID)
-    assert book.admit(telnyx_grant("tx-1"), provider_call_id="v3:other", now=NOW) is None
+    stolen = telnyx_grant("tx-1", ccid="v3:other")
+    assert book.admit(stolen, provider_call_id="v3:other", now=NOW) is None
     assert book.admit(telnyx_grant("tx-1"), provider_call_id=CCID, now=NOW) is not None
 
 
@@ -168,7 +171,7 @@ def test_a_call_placed_elsewhere_is_entered_from_its_grant() -> None:
     assert call is not None and book.by_provider_id(CA) is call
     assert (call.direction, call.caller, call.callee, call.status) == (
         "inbound", "+1555", "+1666", "in-progress")
-    empty = StreamGrant(call_id="x", token_id="")
+    empty = StreamGrant(call_id="x", token_id="", expires_at=NOW + 60)
     assert book.admit(empty, provider_call_id="CA2", now=NOW) is None
 
 
@@ -187,7 +190,7 @@ def test_prune_forgets_ended_calls_after_keep_ended_s() -> None:
     assert book.get("tx-2") is live  # live calls stay, however old
 
 
-def test_a_spent_token_is_remembered_until_it_expires_and_its_call_is_gone() -> None:
+def test_a_spent_token_is_remembered_until_it_expires() -> None:
     book = CallBook(provider="twilio", keep_ended_s=10)
     grant = twilio_grant("c1", expires_at=NOW + 1000)
     call = book.admit(grant, provider_call_id=CA, now=NOW)
@@ -195,7 +198,29 @@ def test_a_spent_token_is_remembered_until_it_expires_and_its_call_is_gone() -> 
     book.ended(call, reason="completed", now=NOW + 1)
     book.prune(NOW + 100)  # the call is forgotten, the token has not expired: still spent
     assert book.get("c1") is None
-    assert book.admit(grant, provider_call_id=CA, now=NOW + 100) is None
-    book.prune(NOW + 1001)
-    assert book.admit(grant, provider_call_id=CA, now=NOW + 1001) is not None  # expired:
-    # a real token check refuses it by then (twilio_tokens.check), the book need not remember
+    assert book.admit(grant, provider_call_id=CA, now=NOW + 100) is None  # not re-created
+    assert book.get("c1") is None
+    book.prune(NOW + 1001)  # forgotten once expired: the book refuses it by its expiry
+    assert book.admit(grant, provider_call_id=CA, now=NOW + 1001) is None
+    assert book.get("c1") is None and len(book) == 0
+
+
+@pytest.mark.parametrize("style", ["twilio", "telnyx"])
+def test_a_token_replayed_after_its_call_was_pruned_does_not_recreate_it(style: str) -> None:
+    book = CallBook(provider=style, keep_ended_s=10)
+    pid = CA if style == "twilio" else CCID
+    grant = twilio_grant("c1") if style == "twilio" else telnyx_grant("c1")
+    call = book.admit(grant, provider_call_id=pid, now=NOW)
+    assert call is not None
+    book.ended(call, reason="completed", now=NOW + 1)
+    for later in (NOW + 20, NOW + 61):  # pruned, token live; then token expired too
+        book.prune(later)
+        assert book.admit(grant, provider_call_id=pid, now=later) is None
+        assert book.get("c1") is None and book.by_provider_id(pid) is None
+
+
+def test_an_expired_grant_is_refused_by_the_book() -> None:
+    book = CallBook(provider="telnyx")
+    entered(book, "tx-1", CCID)
+    late = StreamGrant(call_id="tx-1", token_id="t", expires_at=NOW - 1)
+    assert book.admit(late, provider_call_id=CCID, now=NOW) is None

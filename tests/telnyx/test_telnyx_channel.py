@@ -5,96 +5,17 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import dataclass, field
 
-import httpx
 import numpy as np
 import pytest
-from providers_support import echo
-from starlette.applications import Starlette
-from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
+from telnyx_channel_sim import CCID, NOW, Sim, make_sim
 from telnyx_sim import Signer, connected_frame, event_body, media_frame, start_frame
 
 from callport.agents.base import CallInfo
 from callport.audio.g711 import ulaw_decode, ulaw_encode
 from callport.call.events import AudioIn, Dtmf, HungUp, Marked
-from callport.call.leg import Leg
-from callport.channels.telnyx.channel import TelnyxChannel
-from callport.channels.telnyx.rest import TelnyxCallControl
-from callport.config import Settings, TelnyxSettings
-
-NOW = 1_760_000_000
-CCID = "v3:inbound-1"
-
-
-@dataclass
-class EchoRunner:
-    """A call flow that echoes caller audio, marks every 5 frames, hangs up on '#'."""
-
-    settings: Settings
-    infos: list[CallInfo] = field(default_factory=list)
-    events: list[object] = field(default_factory=list)
-
-    async def run_call(self, leg: Leg, info: CallInfo) -> None:
-        self.infos.append(info)
-        await echo(leg, self.events.append, mark_every=5, hangup_reason="agent")
-
-
-class FakeTelnyxApi:
-    def __init__(self) -> None:
-        self.requests: list[tuple[str, dict[str, object]]] = []
-        self.hangup_status = 200
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        body = json.loads(request.content)
-        assert request.headers["authorization"] == "Bearer KEY"
-        self.requests.append((request.url.path, body))
-        if request.url.path.endswith("/hangup") and self.hangup_status == 422:
-            return httpx.Response(422, json={"errors": [{"code": "90018",
-                                                         "title": "Call has already ended"}]})
-        return httpx.Response(200, json={"data": {"result": "ok"}})
-
-    @property
-    def paths(self) -> list[str]:
-        return [p for p, _ in self.requests]
-
-
-@dataclass
-class Sim:
-    client: TestClient
-    api: FakeTelnyxApi
-    runner: EchoRunner
-    signer: Signer
-    channel: TelnyxChannel
-
-    def post(self, body: bytes, *, timestamp: int = NOW, signer: Signer | None = None,
-             path: str = "/telnyx/webhook") -> httpx.Response:
-        headers = (signer or self.signer).headers(body, timestamp=timestamp)
-        return self.client.post(path, content=body, headers=headers)
-
-    def ring(self) -> dict[str, object]:
-        """An inbound call.initiated; returns the body of the answer command it caused."""
-        r = self.post(event_body("call.initiated", CCID, direction="incoming",
-                                 **{"from": "+15550001111", "to": "+15550002222"}))
-        assert r.status_code == 200
-        path, answer = self.api.requests[-1]
-        assert path == f"/v2/calls/{CCID}/actions/answer"
-        return answer
-
-
-def make_sim(codec: str = "PCMU") -> Sim:
-    signer = Signer()
-    settings = Settings(telnyx=TelnyxSettings(
-        api_key="KEY", public_key=signer.public_b64, public_base_url="https://gw.example",
-        api_base_url="http://telnyx.local", codec=codec))
-    api = FakeTelnyxApi()
-    control = TelnyxCallControl(api_key="KEY", base_url="http://telnyx.local", codec=codec,
-                                http=httpx.AsyncClient(transport=httpx.MockTransport(api)))
-    runner = EchoRunner(settings)
-    channel = TelnyxChannel(runner=runner, control=control, clock=lambda: float(NOW))
-    client = TestClient(Starlette(routes=list(channel.routes())))
-    return Sim(client=client, api=api, runner=runner, signer=signer, channel=channel)
+from callport.channels.telnyx import tokens
 
 
 @pytest.fixture
@@ -131,7 +52,10 @@ def test_answer_carries_stream_settings_and_our_call_id(sim: Sim) -> None:
     assert answer["stream_codec"] == "PCMU"
     call_id = base64.b64decode(str(answer["client_state"])).decode()
     assert call_id.startswith("tx-")
-    assert answer["stream_auth_token"] == sim.channel.stream_token(call_id)
+    assert answer["stream_auth_token"] == sim.channel.stream_token(call_id, CCID)
+    grant = tokens.check(tokens.stream_secret(sim.runner.settings.telnyx), call_id=call_id,
+                         token=str(answer["stream_auth_token"]), provider_call_id=CCID, now=NOW)
+    assert grant is not None and grant.expires_at == NOW + 120  # telnyx.token_ttl_s
     # a retried webhook for the same call does not answer twice
     sim.post(event_body("call.initiated", CCID, direction="incoming"))
     assert sim.api.paths == [f"/v2/calls/{CCID}/actions/answer"]
@@ -180,7 +104,8 @@ def test_call_end_to_end_with_out_of_order_frames(codec: str, rate: int) -> None
         src = ulaw_decode(wire[k]) if codec == "PCMU" else pcm[k]
         np.testing.assert_array_equal(back, src)
     assert sim.runner.infos == [CallInfo(call_id=call_id, channel="telnyx",
-                                         caller="+15550001111", callee="+15550002222")]
+                                         caller="+15550001111", callee="+15550002222",
+                                         direction="inbound")]
     audio = [e for e in sim.runner.events if isinstance(e, AudioIn)]
     assert [round(e.at, 3) for e in audio] == [round(0.02 * (k + 1), 3) for k in range(10)]
     assert isinstance(sim.runner.events[-1], HungUp)
@@ -290,7 +215,8 @@ def test_texml_setup_returns_connect_stream(sim: Sim) -> None:
     call = sim.channel.book.by_provider_id("v3:texml-1")
     assert call is not None
     assert f'<Parameter name="call_id" value="{call.call_id}"/>' in xml
-    assert f'<Parameter name="token" value="{sim.channel.stream_token(call.call_id)}"/>' in xml
+    token = sim.channel.stream_token(call.call_id, "v3:texml-1")
+    assert f'<Parameter name="token" value="{token}"/>' in xml
     bad = sim.client.post("/telnyx/texml", content=form, headers=Signer().headers(form,
                                                                                   timestamp=NOW))
     assert bad.status_code == 403

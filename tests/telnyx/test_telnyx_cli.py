@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 
 import httpx
 import pytest
@@ -17,6 +18,7 @@ from callport.config import Settings, TelnyxSettings
 
 def settings(**kw: object) -> Settings:
     base: dict[str, object] = dict(api_key="KEY", connection_id="conn-1",
+                                   public_key=Signer().public_b64,
                                    public_base_url="https://gw.example",
                                    api_base_url="http://telnyx.local", numbers=("+15550009999",))
     base.update(kw)
@@ -32,6 +34,7 @@ async def test_place_call_dials_with_a_token_the_server_accepts() -> None:
 
     s = settings()
     http = httpx.AsyncClient(transport=httpx.MockTransport(api))
+    before = time.time()
     call_id = await place_call(s, "+15550004444", "", http=http)
     (req,) = seen
     assert str(req.url) == "http://telnyx.local/v2/calls"
@@ -41,11 +44,17 @@ async def test_place_call_dials_with_a_token_the_server_accepts() -> None:
     assert body["webhook_url"] == "https://gw.example/telnyx/webhook"
     assert base64.b64decode(body["client_state"]).decode() == call_id
     # a server process with the same settings admits the stream (no shared state)
+    now = time.time()
     grant = tokens.check(tokens.stream_secret(s.telnyx), call_id=call_id,
-                         token=body["stream_auth_token"])
+                         token=body["stream_auth_token"], provider_call_id="v3:out-1", now=now)
     assert grant is not None
-    admitted = CallBook(provider="telnyx").admit(grant, provider_call_id="v3:out-1", now=0.0)
+    assert before + 119 <= grant.expires_at <= now + 120  # telnyx.token_ttl_s
+    admitted = CallBook(provider="telnyx").admit(grant, provider_call_id="v3:out-1", now=now)
     assert admitted is not None and admitted.direction == "outbound"
+    late = grant.expires_at + 1
+    assert tokens.check(tokens.stream_secret(s.telnyx), call_id=call_id,
+                        token=body["stream_auth_token"], provider_call_id="v3:out-1",
+                        now=late) is None
 
 
 async def test_place_call_needs_credentials() -> None:
@@ -53,6 +62,8 @@ async def test_place_call_needs_credentials() -> None:
         await place_call(settings(api_key=""), "+1555", "+1666")
     with pytest.raises(ValueError, match="caller id"):
         await place_call(settings(numbers=()), "+1555", "")
+    with pytest.raises(ValueError, match="PUBLIC_KEY"):
+        await place_call(settings(public_key=""), "+1555", "+1666")
 
 
 def test_doctor_reports_each_setting() -> None:

@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import time
+from dataclasses import dataclass
 from urllib.parse import parse_qs
 
 import httpx
+import pytest
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 from twilio_sim import ACCOUNT_SID, AUTH_TOKEN, parse_twiml
 from twilio_support import FakeRuntime, Server, twilio_settings
 
 from callport.channels.twilio import tokens
-from callport.channels.twilio.channel import TwilioChannel
+from callport.channels.provider import ProviderError
+from callport.channels.twilio.channel import TwilioChannel, dial_out
 from callport.channels.twilio.cli import doctor_checks, place_call
 from callport.channels.twilio.rest import TwilioClient
 from callport.config import Settings
+from callport.store.memory_users import MemoryTokenStore, MemoryUserStore
 
 CA = "CA" + "b" * 32
 
@@ -71,37 +77,110 @@ async def _until(predicate, timeout: float = 5.0) -> None:  # type: ignore[no-un
         await asyncio.sleep(0.01)
 
 
-def test_calls_endpoint_needs_loopback_or_bearer_token() -> None:
+@dataclass
+class Accounts:
+    """A real in-memory user and token store with an admin and a plain user."""
+
+    tokens: MemoryTokenStore
+    admin: str  # bearer secrets
+    user: str
+    revoked: str
+
+
+def accounts() -> Accounts:
+    async def build() -> Accounts:
+        users = MemoryUserStore()
+        await users.add("ada", roles=("admin",))
+        await users.add("bob", roles=("user",))
+        store = MemoryTokenStore(users=users)
+        admin = await store.create("ada", now=time.time())
+        user = await store.create("bob", now=time.time())
+        revoked = await store.create("ada", now=time.time())
+        assert await store.revoke(revoked.info.id)
+        return Accounts(store, admin.secret, user.secret, revoked.secret)
+
+    return asyncio.run(build())
+
+
+def calls_client(
+    api: FakeTwilioApi, *, host: str = "127.0.0.1", tokens: object = None, **kw: object
+) -> tuple[TwilioChannel, TestClient]:
+    settings = outbound_settings(**kw)
+    channel = TwilioChannel(
+        runtime=FakeRuntime(settings=settings, tokens=tokens),
+        control=TwilioClient.from_settings(settings.twilio, transport=httpx.MockTransport(api)),
+    )
+    return channel, TestClient(Starlette(routes=list(channel.routes())), client=(host, 5000))
+
+
+def place(client: TestClient, auth: str = "") -> httpx.Response:
+    headers = {"Authorization": auth} if auth else {}
+    return client.post("/twilio/calls", json={"to": "+15550009999"}, headers=headers)
+
+
+def test_calls_endpoint_refuses_loopback_without_a_token() -> None:
+    """No loopback trust: a local process (or a proxy) without a token places nothing."""
     api = FakeTwilioApi()
-    for token, client_host, auth, expected in (
-        ("", "127.0.0.1", "", 201),  # no token configured: loopback peers only
-        ("", "203.0.113.7", "", 403),
-        ("s3cret", "127.0.0.1", "", 403),
-        ("s3cret", "203.0.113.7", "Bearer s3cret", 201),
-        ("s3cret", "127.0.0.1", "Bearer wrong", 403),
-    ):
-        settings = outbound_settings(calls_api_token=token)
-        channel = TwilioChannel(
-            runtime=FakeRuntime(settings=settings),
-            control=TwilioClient.from_settings(settings.twilio, transport=httpx.MockTransport(api)),
-        )
-        client = TestClient(Starlette(routes=list(channel.routes())), client=(client_host, 5000))
-        headers = {"Authorization": auth} if auth else {}
-        response = client.post("/twilio/calls", json={"to": "+15550009999"}, headers=headers)
-        assert response.status_code == expected, (token, auth, response.text)
-        if expected == 201:
-            body = response.json()
-            assert body["provider_call_id"] == CA
-            assert channel.book.get(body["call_id"]) is not None
-    bad = client.post("/twilio/calls", content=b"nope", headers={"Authorization": "Bearer s3cret"})
+    for host in ("127.0.0.1", "::1"):
+        _, client = calls_client(api, host=host, tokens=accounts().tokens)
+        response = place(client)
+        assert response.status_code == 401, response.text
+        assert response.headers["www-authenticate"] == "Bearer"
+    _, client = calls_client(api)  # a runtime without a token store: still 401
+    assert place(client).status_code == 401
+    assert place(client, "Basic YWRhOnB3").status_code == 401
+    assert api.forms == []
+
+
+def test_calls_endpoint_takes_only_a_live_admin_token() -> None:
+    api = FakeTwilioApi()
+    acc = accounts()
+    channel, client = calls_client(api, tokens=acc.tokens)
+    assert place(client, f"Bearer {acc.revoked}").status_code == 401  # revoked
+    assert place(client, f"Bearer {acc.admin}x").status_code == 401  # forged
+    refused = place(client, f"Bearer {acc.user}")  # a live token of a non-admin
+    assert refused.status_code == 403 and "not an admin" in refused.json()["error"]
+    assert api.forms == []
+    response = place(client, f"Bearer {acc.admin}")
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["provider_call_id"] == CA
+    call = channel.book.get(body["call_id"])
+    assert call is not None and (call.caller, call.callee) == ("+15550002222", "+15550009999")
+    (form,) = api.forms
+    assert form["To"] == ["+15550009999"]
+    bad = client.post("/twilio/calls", content=b"nope", headers={"Authorization":
+                                                                 f"Bearer {acc.admin}"})
     assert bad.status_code == 400
 
 
+def test_calls_endpoint_static_token() -> None:
+    api = FakeTwilioApi()
+    _, client = calls_client(api, host="203.0.113.7", calls_api_token="s3cret")
+    assert place(client).status_code == 401
+    assert place(client, "Bearer wrong").status_code == 401
+    assert place(client, "Bearer s3cret").status_code == 201
+    assert len(api.forms) == 1
+
+
 def test_calls_endpoint_without_credentials_is_503() -> None:
-    channel = TwilioChannel(runtime=FakeRuntime(settings=twilio_settings()))
+    settings = twilio_settings(calls_api_token="s3cret")
+    channel = TwilioChannel(runtime=FakeRuntime(settings=settings))
     client = TestClient(Starlette(routes=list(channel.routes())), client=("::1", 5000))
-    response = client.post("/twilio/calls", json={"to": "+15550009999"})
+    response = place(client, "Bearer s3cret")
     assert response.status_code == 503 and "account SID" in response.json()["error"]
+
+
+async def test_outbound_calls_need_the_auth_token_that_signs_the_stream() -> None:
+    """An API key alone can dial, but the stream token would be keyed by "": refused."""
+    settings = outbound_settings(auth_token="", api_key_sid="SK" + "1" * 32,
+                                 api_key_secret="secret")
+    api = FakeTwilioApi()
+    client = TwilioClient.from_settings(settings.twilio, transport=httpx.MockTransport(api))
+    with pytest.raises(ProviderError, match="auth_token"):
+        await dial_out(settings.twilio, client, "+15550009999", now=time.time())
+    await client.aclose()
+    assert api.forms == []
 
 
 def test_tokens_reject_tampering_expiry_and_wrong_call() -> None:

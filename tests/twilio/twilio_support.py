@@ -25,10 +25,11 @@ _sids = itertools.count(1)
 
 @dataclass
 class FakeRuntime:
-    """Stands in for ``callport.server.runtime.Runtime``: settings plus ``run_call``."""
+    """Stands in for ``callport.server.runtime.Runtime``: settings, ``run_call``, ``tokens``."""
 
     settings: Settings
     flow: Flow | None = None
+    tokens: Any = None  # a TokenStore for the calls API, when a test gives one
     started: list[tuple[Leg, CallInfo]] = field(default_factory=list)
     finished: list[str] = field(default_factory=list)
 

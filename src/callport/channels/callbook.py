@@ -12,7 +12,9 @@ Stream admission is split in two so the book never branches on the provider:
   the provider's call id: Twilio signs the stream parameters with an expiry, Telnyx signs our
   call id) and turns a good one into a ``StreamGrant``;
 - ``CallBook.admit`` spends the grant's ``token_id`` once and admits one stream per call:
-  never for a call that ended, that already streamed, or whose provider call id differs.
+  never for an expired grant, a call that ended, that already streamed, or whose provider
+  call id differs. Every grant expires, and a spent token is remembered until it does, so a
+  token replayed after its call was pruned cannot enter that call again.
 """
 
 from __future__ import annotations
@@ -61,15 +63,16 @@ class ProviderCall:
 class StreamGrant:
     """What a provider's token check vouches for: a stream may carry ``call_id``.
 
-    ``token_id`` is what the book spends (once). ``expires_at`` is when the token stops
-    being valid anyway; the book remembers a spent token at least that long, and at least as
-    long as its call. ``direction``/``caller``/``callee`` describe a call the book does not
-    know yet (placed by another process).
+    ``token_id`` is what the book spends (once). ``expires_at`` (unix seconds, required:
+    a token that never expires could be replayed once its call is forgotten) is when the
+    token stops being valid; the book refuses it after that and remembers a spent token
+    until then. ``direction``/``caller``/``callee`` describe a call the book does not know
+    yet (placed by another process).
     """
 
     call_id: str
     token_id: str
-    expires_at: float | None = None
+    expires_at: float
     direction: Direction = "outbound"
     caller: str = ""
     callee: str = ""
@@ -78,7 +81,7 @@ class StreamGrant:
 @dataclass(slots=True)
 class _Spent:
     call_id: str
-    expires_at: float | None
+    expires_at: float
 
 
 class CallBook:
@@ -188,10 +191,12 @@ class CallBook:
     def admit(
         self, grant: StreamGrant, *, provider_call_id: str, now: float
     ) -> ProviderCall | None:
-        """The call a stream may carry, or None: a spent token, an ended call, a call that
-        already has its stream, or a call known under another provider call id."""
+        """The call a stream may carry, or None: an expired or spent token, an ended call, a
+        call that already has its stream, or a call known under another provider call id."""
         self.prune(now)
         if not grant.call_id or not grant.token_id or grant.token_id in self._spent:
+            return None
+        if now > grant.expires_at:
             return None
         call = self._calls.get(grant.call_id)
         if call is None:  # placed by another process: the token suffices
@@ -218,15 +223,14 @@ class CallBook:
 
     def prune(self, now: float) -> None:
         """Forget calls ended more than ``keep_ended_s`` ago, and spent tokens that have
-        expired whose call is forgotten."""
+        expired (the book refuses those anyway)."""
         for call in list(self._calls.values()):
             if call.ended_at is not None and now - call.ended_at > self._keep_ended_s:
                 del self._calls[call.call_id]
                 if self._by_provider_id.get(call.provider_call_id) == call.call_id:
                     del self._by_provider_id[call.provider_call_id]
         for token_id, spent in list(self._spent.items()):
-            expired = spent.expires_at is None or now > spent.expires_at
-            if expired and spent.call_id not in self._calls:
+            if now > spent.expires_at:
                 del self._spent[token_id]
 
 

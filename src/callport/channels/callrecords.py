@@ -92,7 +92,13 @@ class CallRecords:
         caller: str = "",
         callee: str = "",
     ) -> Admission | None:
-        """Admit a stream whose token the provider module checked (see ``CallBook.admit``)."""
+        """Admit a stream whose token the provider module checked (see ``CallBook.admit``).
+
+        ``CallInfo.caller``/``callee`` are the provider's From/To as its signed webhook (or our
+        own dial, or the signed token) recorded them; ``caller``/``callee`` (what the stream's
+        start says) only fill in what the record lacks. Inbound: caller = the party that
+        called, callee = our number; outbound: caller = our number, callee = who we dialled.
+        """
         call = self.book.admit(grant, provider_call_id=provider_call_id, now=self._clock())
         if call is None:
             return None
@@ -103,7 +109,8 @@ class CallRecords:
             self._soon(self._logged(call, "transfer"))
 
         info = CallInfo(call_id=call.call_id, channel=self.book.provider,
-                        caller=caller or call.caller, callee=callee or call.callee)
+                        caller=call.caller or caller, callee=call.callee or callee,
+                        direction=call.direction)
         return Admission(info=info, control=control, on_transfer=on_transfer)
 
     async def settle(self) -> None:

@@ -3,11 +3,13 @@
 Call Control set-up (default):
 
 1. ``call.initiated`` (incoming) arrives signed at ``webhook_path``: we verify it (403 and
-   nothing else on failure), mint our call id and a stream token, and ``answer`` with
-   bidirectional ``rtp`` streaming to ``media_path`` (``client_state`` = our call id).
+   nothing else on failure), mint our call id and a stream token (expiring after
+   ``telnyx.token_ttl_s``, bound to the call id and the ``call_control_id``), and ``answer``
+   with bidirectional ``rtp`` streaming to ``media_path`` (``client_state`` = our call id).
 2. Telnyx opens the media WebSocket; ``start`` names the call; the token (``connected``
-   frame or ``x-telnyx-streaming-auth-token`` header) must match the call id; the shared
-   ``run_media_stream`` builds a ``MediaStreamLeg`` and runs ``runtime.run_call`` on it.
+   frame or ``x-telnyx-streaming-auth-token`` header) must be one we minted for that call,
+   unexpired and unused (the call book spends it); the shared ``run_media_stream`` builds a
+   ``MediaStreamLeg`` and runs ``runtime.run_call`` on it.
 3. ``call.hangup`` is the truth about the call ending: it ends the leg (and the socket).
    A stream that stops while Telnyx has not said the call ended is followed by a REST
    hang-up (unless the call was transferred), so no caller is left in silence; "already
@@ -15,6 +17,9 @@ Call Control set-up (default):
 
 TeXML set-up: the TeXML application's voice URL is ``texml_path``; we answer
 ``<Connect><Stream>`` with our call id and token as ``<Parameter>``s.
+
+Without a valid ``telnyx.public_key`` nothing is accepted: every webhook gets 403 and every
+media socket is closed before anything starts (a warning at start says what to set).
 """
 
 from __future__ import annotations
@@ -64,6 +69,12 @@ __all__ = ["CallRunner", "TelnyxChannel", "media_url"]
 
 log = logging.getLogger(__name__)
 
+UNCONFIGURED = (
+    "telnyx: CALLPORT_TELNYX_PUBLIC_KEY (telnyx.public_key) is unset or not a valid Ed25519 "
+    "key: every Telnyx webhook gets 403 and every media stream is refused; set it to the "
+    "public key from the Telnyx portal (base64)"
+)
+
 
 def media_url(settings: TelnyxSettings, request_url: str = "") -> str:
     """``wss://`` URL of our media route, under ``public_base_url`` or the request's origin."""
@@ -110,7 +121,7 @@ class TelnyxChannel:
 
     async def start(self) -> None:
         if not self._webhooks.configured:
-            log.warning("telnyx: CALLPORT_TELNYX_PUBLIC_KEY unset or invalid: webhooks get 403")
+            log.warning(UNCONFIGURED)
 
     async def stop(self) -> None:
         for leg in list(self._legs.values()):
@@ -165,19 +176,23 @@ class TelnyxChannel:
         ))
         await self.records.apply(event)
         target = StreamTarget(url=media_url(self._cfg, request_url),
-                              parameters=self._stream_parameters(call.call_id))
+                              parameters=self._stream_parameters(call.call_id,
+                                                                 event.provider_call_id))
         try:
             await self._control.answer(event.provider_call_id, target)
         except ProviderError as exc:
             log.error("telnyx: answering %s failed: %s", event.provider_call_id, exc)
             await self.records.ended(call, reason="answer-failed")
 
-    def stream_token(self, call_id: str) -> str:
-        """The token a stream for ``call_id`` must present to this channel."""
-        return tokens.mint(self._secret, call_id)
+    def stream_token(self, call_id: str, provider_call_id: str = "") -> str:
+        """A token a stream for ``call_id`` (on Telnyx call ``provider_call_id`` when known)
+        may present once, within ``telnyx.token_ttl_s`` from now."""
+        return tokens.mint(self._secret, call_id, provider_call_id=provider_call_id,
+                           expires_at=self._clock() + self._cfg.token_ttl_s)
 
-    def _stream_parameters(self, call_id: str) -> dict[str, str]:
-        return {PARAM_CALL_ID: call_id, PARAM_TOKEN: self.stream_token(call_id)}
+    def _stream_parameters(self, call_id: str, provider_call_id: str) -> dict[str, str]:
+        return {PARAM_CALL_ID: call_id,
+                PARAM_TOKEN: self.stream_token(call_id, provider_call_id)}
 
     async def _end_stream(self, call_id: str, *, reason: str) -> None:
         leg = self._legs.get(call_id)
@@ -205,13 +220,16 @@ class TelnyxChannel:
         xml = connect_stream(
             url=media_url(self._cfg, str(request.url)),
             codec=self._cfg.codec,
-            parameters=self._stream_parameters(call.call_id),
+            parameters=self._stream_parameters(call.call_id, ccid),
         )
         return Response(xml, media_type="application/xml")
 
     # ---- media -----------------------------------------------------------------------
 
     async def media(self, ws: WebSocket) -> None:
+        if not self._webhooks.configured:  # no public key: refuse before accepting anything
+            await ws.close(1008)
+            return
         header_token = ws.headers.get(AUTH_TOKEN_FIELD, "")
         core = TelnyxMediaCore()
         admitted: list[str] = []
@@ -223,6 +241,7 @@ class TelnyxChannel:
                 PARAM_TOKEN, ""
             )
             grant = tokens.check(self._secret, call_id=call_id, token=token,
+                                 provider_call_id=start.provider_call_id, now=self._clock(),
                                  caller=start.caller, callee=start.callee)
             admission = None if grant is None else self.records.admit(
                 grant, provider_call_id=start.provider_call_id, control=self._control,

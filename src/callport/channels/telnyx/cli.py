@@ -2,11 +2,14 @@
 
 ``place_call`` dials through Call Control with streaming requested at dial time, so the
 running server's media route gets the call as soon as it is answered; the stream token is
-signed with the secret the server shares (``stream_secret``), so this can run in another
-process than the server.
+signed with the secret the server shares (``stream_secret``) and expires after
+``telnyx.token_ttl_s``, so this can run in another process than the server. The server takes
+Telnyx calls only with ``telnyx.public_key`` set, so dialling without one is refused here.
 """
 
 from __future__ import annotations
+
+import time
 
 import httpx
 
@@ -27,11 +30,15 @@ async def place_call(
     cfg = settings.telnyx
     if not cfg.api_key or not cfg.public_base_url:
         raise ValueError("set CALLPORT_TELNYX_API_KEY and CALLPORT_TELNYX_PUBLIC_BASE_URL first")
+    if not cfg.public_key:
+        raise ValueError("set CALLPORT_TELNYX_PUBLIC_KEY first: the server refuses Telnyx "
+                         "webhooks and streams without it")
     caller = from_ or (cfg.numbers[0] if cfg.numbers else "")
     if not caller:
         raise ValueError("no caller id: pass --from or set CALLPORT_TELNYX_NUMBERS")
     call_id = tokens.new_call_id()
-    token = tokens.mint(tokens.stream_secret(cfg), call_id)
+    token = tokens.mint(tokens.stream_secret(cfg), call_id,
+                        expires_at=time.time() + cfg.token_ttl_s)
     control = TelnyxCallControl(api_key=cfg.api_key, base_url=cfg.api_base_url,
                                 connection_id=cfg.connection_id, codec=cfg.codec, http=http)
     try:

@@ -2,6 +2,10 @@
 
 Routes (paths from ``[twilio]`` settings):
 
+Nothing is accepted without ``twilio.auth_token`` (it verifies ``X-Twilio-Signature`` and keys
+the stream tokens; an API key secret cannot verify webhooks): every webhook gets 403 and every
+media socket is closed before anything starts.
+
 - ``POST voice_path``: signed voice webhook -> TwiML ``<Connect action><Stream>`` with a
   single-use token in ``<Parameter name="token">``; a bad or missing signature gets 403;
 - ``POST status_path``: signed call / stream / AMD status callbacks, recorded on the call;
@@ -9,12 +13,13 @@ Routes (paths from ``[twilio]`` settings):
   transfer target or ``<Hangup/>``;
 - ``WS media_path``: the media stream; the ``start`` must carry a live token for its CallSid,
   else the socket is closed (1008) and nothing starts;
-- ``POST calls_path``: JSON ``{"to": "+1...", "from": "+1..."}`` places an outbound call.
+- ``POST calls_path``: JSON ``{"to": "+1...", "from": "+1..."}`` places an outbound call; it
+  needs a bearer token (an admin's API token or ``twilio.calls_api_token``, see
+  ``callport.channels.api_auth``): 401 without one, 403 for a non-admin, whoever connects.
 """
 
 from __future__ import annotations
 
-import hmac
 import logging
 import time
 import uuid
@@ -25,6 +30,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
+from callport.channels.api_auth import check_admin_bearer
 from callport.channels.callbook import CallBook, ProviderCall
 from callport.channels.callrecords import CallRecords, CallRunner
 from callport.channels.media_stream import Admission, run_websocket_stream
@@ -51,7 +57,10 @@ from callport.config import TwilioSettings
 log = logging.getLogger(__name__)
 
 XML = "application/xml"
-LOOPBACK = frozenset({"127.0.0.1", "::1"})
+UNCONFIGURED = (
+    "twilio: CALLPORT_TWILIO_AUTH_TOKEN (twilio.auth_token) is not set: every Twilio webhook "
+    "gets 403 and every media stream is refused; set it to the account's auth token"
+)
 
 
 class TwilioChannel:
@@ -72,7 +81,9 @@ class TwilioChannel:
         self.records = CallRecords(book=self.book, store=getattr(runtime, "calls", None),
                                    clock=now)
         self.control = control if control is not None else _control_from(self.settings)
-        self._key = tokens.derive_key(self.settings.auth_token)
+        # No auth token, no key: a key derived from "" would let anyone mint stream tokens.
+        secret = self.settings.auth_token
+        self._key = tokens.derive_key(secret) if secret else None
         self.violations = 0
         self.rejected_webhooks = 0
 
@@ -89,8 +100,8 @@ class TwilioChannel:
         ]
 
     async def start(self) -> None:
-        if not self.settings.auth_token:
-            log.warning("twilio: no auth token configured; every webhook will be refused")
+        if self._key is None:
+            log.warning(UNCONFIGURED)
 
     async def stop(self) -> None:
         await self.records.settle()
@@ -151,6 +162,7 @@ class TwilioChannel:
         return Response(body, media_type=XML)
 
     def _mint(self, call: ProviderCall, *, now: float) -> dict[str, str]:
+        assert self._key is not None  # only reached after a verified webhook
         return tokens.mint(
             self._key,
             call_id=call.call_id,
@@ -185,6 +197,10 @@ class TwilioChannel:
     # ---------------------------------------------------------------- media stream
 
     async def media(self, websocket: WebSocket) -> None:
+        if self._key is None:  # not configured: refuse before accepting anything
+            self.violations += 1
+            await websocket.close(1008)
+            return
         await run_websocket_stream(
             websocket,
             core=TwilioMediaCore(),
@@ -194,6 +210,8 @@ class TwilioChannel:
         )
 
     def _admit(self, start: StreamStart, _: StreamConnected | None) -> Admission | None:
+        if self._key is None:
+            return None
         grant = tokens.check(self._key, start.custom_parameters,
                              provider_call_id=start.provider_call_id, now=self._now())
         admission = None if grant is None else self.records.admit(
@@ -219,8 +237,18 @@ class TwilioChannel:
         return await self.records.enter(call)
 
     async def place_call_endpoint(self, request: Request) -> Response:
-        if not self._api_allowed(request):
-            return JSONResponse({"error": "forbidden"}, status_code=403)
+        verdict = await check_admin_bearer(
+            request.headers.get("authorization", ""),
+            tokens=getattr(self.runtime, "tokens", None),
+            static_token=self.settings.calls_api_token,
+            now=self._now(),
+        )
+        if not verdict.allowed:
+            log.warning("twilio: %s refused (%d): %s", self.settings.calls_path,
+                        verdict.status, verdict.reason)
+            headers = {"WWW-Authenticate": "Bearer"} if verdict.status == 401 else None
+            return JSONResponse({"error": verdict.reason}, status_code=verdict.status,
+                                headers=headers)
         try:
             body = await request.json()
         except ValueError:
@@ -236,13 +264,6 @@ class TwilioChannel:
         return JSONResponse(
             {"call_id": call.call_id, "provider_call_id": call.provider_call_id}, status_code=201
         )
-
-    def _api_allowed(self, request: Request) -> bool:
-        expected = self.settings.calls_api_token
-        if expected:
-            given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
-            return hmac.compare_digest(given.encode(), expected.encode())
-        return request.client is not None and request.client.host in LOOPBACK
 
 
 def _control_from(settings: TwilioSettings) -> CallControl | None:
@@ -265,6 +286,8 @@ async def dial_out(
     settings: TwilioSettings, control: CallControl, to: str, from_: str = "", *, now: float
 ) -> tuple[ProviderCall, str]:
     """Place an outbound call whose stream comes back to ``public_base_url``."""
+    if not settings.auth_token:
+        raise ProviderError("twilio: outbound calls need twilio.auth_token (it signs the stream)")
     base = public_base(settings.public_base_url)
     if not base:
         raise ProviderError("twilio: outbound calls need twilio.public_base_url")

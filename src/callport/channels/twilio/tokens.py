@@ -2,15 +2,19 @@
 
 Stateless, so ``callport call`` in another process can place a call the server then admits:
 the parameters name our call id, direction, caller and callee plus an expiry (unix seconds), and
-``token`` is an HMAC-SHA256 over all of them (and the CallSid when known) under a key derived
-from the Twilio auth token. Single use is enforced by the channel remembering spent tokens
-until they expire (``callport.channels.callbook.CallBook.admit``). Pure: time is an argument.
+``token`` is an HMAC-SHA256 over all of them (and the CallSid when known: inbound calls, where
+the signed voice webhook told us) under a key derived from the Twilio auth token. Only this
+deployment (whoever holds the auth token) can mint one; without an auth token there is no key
+at all (``derive_key`` refuses an empty secret) and the channel admits nothing. Single use is
+enforced by the channel remembering spent tokens until they expire
+(``callport.channels.callbook.CallBook.admit``). Pure: time is an argument.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 from collections.abc import Mapping
 from typing import Literal
 
@@ -21,11 +25,16 @@ FIELDS = ("call_id", "direction", "caller", "callee", "expires")
 
 
 def derive_key(auth_token: str) -> bytes:
-    return hmac.new(auth_token.encode(), b"callport twilio stream token v1", "sha256").digest()
+    """The stream-token key; ``ValueError`` for an empty auth token (anyone could mint)."""
+    if not auth_token:
+        raise ValueError("no Twilio auth token: stream tokens cannot be signed")
+    return hmac.new(auth_token.encode(), b"callport twilio stream token v2", "sha256").digest()
 
 
 def _mac(key: bytes, values: Mapping[str, str], provider_call_id: str) -> str:
-    message = "\n".join([provider_call_id, *(values.get(f, "") for f in FIELDS)])
+    # JSON framing: no field can bleed into the next (a caller id holding a separator).
+    fields = [values.get(f, "") for f in FIELDS]
+    message = json.dumps(["v2", bool(provider_call_id), provider_call_id, *fields])
     return hmac.new(key, message.encode(), hashlib.sha256).hexdigest()
 
 
@@ -57,7 +66,7 @@ def check(
     """The grant in a stream's custom parameters, or None if forged, mismatched or expired."""
     token = params.get(TOKEN, "")
     expires = params.get("expires", "")
-    if len(token) < 2 or not expires.isdigit() or now > int(expires):
+    if len(token) < 2 or not expires.isdigit() or len(expires) > 12 or now > int(expires):
         return None
     bound = token[0] == "s"
     expected = _mac(key, params, provider_call_id if bound else "")

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Protocol
+from typing import Any, Protocol
 
 from starlette.routing import BaseRoute
-
-if TYPE_CHECKING:
-    from callport.server.runtime import Runtime
 
 
 class Channel(Protocol):
@@ -26,4 +23,8 @@ class Channel(Protocol):
 
 
 class ChannelFactory(Protocol):
-    def __call__(self, runtime: Runtime) -> Channel: ...
+    """A channel module's ``create``. ``runtime`` is the server's ``Runtime``; each channel
+    names the part it uses as its own Protocol (channels sit below the server and never import
+    it, not even for types)."""
+
+    def __call__(self, runtime: Any) -> Channel: ...

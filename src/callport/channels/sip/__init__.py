@@ -8,17 +8,19 @@ the ``ua_inbound`` / ``ua_outbound`` / ``ua_register`` parts. The asyncio driver
 addresses), ``dialer`` (outbound INVITE/REGISTER), ``transferee`` (following a REFER),
 ``legsockets`` / ``rtpsocket`` (RTP/RTCP ports) and ``mediawatch`` (RTCP tick, media timeout,
 RTCP metrics); ``leg`` makes each call a ``Leg``.
+
+This package face imports nothing: importing a core (``callport.channels.sip.message``) must
+not load the asyncio driver, so ``create`` imports ``channel`` only when the server calls it.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from callport.channels.sip.channel import SipChannel
-
 if TYPE_CHECKING:
+    from callport.channels.sip.calls import CallRunner
+    from callport.channels.sip.channel import SipChannel
     from callport.config import Settings
-    from callport.server.runtime import Runtime
 
 
 def enabled(settings: Settings) -> bool:
@@ -26,8 +28,10 @@ def enabled(settings: Settings) -> bool:
     return settings.sip.enabled
 
 
-def create(runtime: Runtime) -> SipChannel:
+def create(runtime: CallRunner) -> SipChannel:
+    from callport.channels.sip.channel import SipChannel  # the driver, loaded on demand
+
     return SipChannel(runtime)
 
 
-__all__ = ["SipChannel", "create", "enabled"]
+__all__ = ["create", "enabled"]

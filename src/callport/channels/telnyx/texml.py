@@ -11,11 +11,17 @@ stream's ``start.custom_parameters``. Pure: no I/O.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from xml.sax.saxutils import quoteattr
+from html import escape
 
 from callport.channels.telnyx.media import wire_format
 
 __all__ = ["connect_stream"]
+
+
+def quoteattr(value: str) -> str:
+    """``value`` as a double-quoted XML attribute (xml.sax.saxutils would pull in urllib and
+    socket, and this module is pure)."""
+    return f'"{escape(value, quote=True)}"'
 
 
 def connect_stream(*, url: str, codec: str, parameters: Mapping[str, str]) -> str:

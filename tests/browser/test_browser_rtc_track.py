@@ -13,6 +13,7 @@ from callport.call.leg import Leg
 from callport.channels.browser import create
 from callport.channels.browser.echo import EchoRuntime
 from callport.channels.browser.rtc import RTC_FRAME, AgentTrack, RtcCalls
+from callport.channels.browser.session import SESSION_COOKIE
 from callport.config import BrowserSettings, Settings
 
 ORIGIN = {"origin": "http://testserver"}
@@ -71,9 +72,15 @@ async def test_offer_never_uses_a_default_stun_server() -> None:
         ("turn:turn.example:3478", "u", "p")]
 
 
+def signed_in(runtime: EchoRuntime) -> TestClient:
+    client = TestClient(Starlette(routes=list(create(runtime).routes())))
+    client.cookies.set(SESSION_COOKIE, asyncio.run(runtime.sign_in("alice")))
+    return client
+
+
 def test_offer_endpoint_rejects_bad_requests() -> None:
     runtime = EchoRuntime(settings=Settings())
-    client = TestClient(Starlette(routes=list(create(runtime).routes())))
+    client = signed_in(runtime)
     token = client.post("/browser/token", headers=ORIGIN).json()["token"]
     assert client.post("/browser/offer", json={"type": "offer", "sdp": "x", "token": token}
                        ).status_code == 403  # no Origin
@@ -86,12 +93,15 @@ def test_offer_endpoint_rejects_bad_requests() -> None:
     r = client.post("/browser/offer", json={"type": "offer", "sdp": "garbage", "token": token},
                     headers=ORIGIN)
     assert r.status_code == 400 and "bad offer" in r.json()["error"]
+    r = client.post("/browser/offer", json={"type": "offer", "sdp": "garbage", "token": token},
+                    headers=ORIGIN)
+    assert r.status_code == 403  # the token was spent by the first offer: single use
     assert runtime.calls == []
 
 
 def test_page_is_served_with_its_config_and_disabled_channel_has_no_routes() -> None:
     runtime = EchoRuntime(settings=Settings())
-    client = TestClient(Starlette(routes=list(create(runtime).routes())))
+    client = signed_in(runtime)
     page = client.get("/")
     assert page.status_code == 200 and "{{" not in page.text
     assert '"ws": "/browser/ws"' in page.text and "/browser/static/app.js" in page.text

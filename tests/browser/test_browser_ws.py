@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from typing import Any
@@ -11,6 +12,8 @@ import pytest
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
+
+from callport.channels.browser.session import SESSION_COOKIE
 
 from callport.agents.base import CallInfo
 from callport.call.events import AudioIn, HungUp, Marked
@@ -24,10 +27,15 @@ from callport.config import Settings
 ORIGIN = {"origin": "http://testserver"}
 
 
-def make(runtime: Any | None = None) -> tuple[TestClient, EchoRuntime]:
+def make(runtime: Any | None = None, *, signed_in: str | None = "caller"
+         ) -> tuple[TestClient, EchoRuntime]:
+    """A client of the channel's routes, signed in as ``signed_in`` (a session cookie)."""
     rt = runtime or EchoRuntime(settings=Settings())
     channel = create(rt)
-    return TestClient(Starlette(routes=list(channel.routes()))), rt
+    client = TestClient(Starlette(routes=list(channel.routes())))
+    if signed_in is not None:
+        client.cookies.set(SESSION_COOKIE, asyncio.run(rt.sign_in(signed_in)))
+    return client, rt
 
 
 def token(client: TestClient) -> str:
@@ -47,6 +55,70 @@ def test_token_needs_same_origin() -> None:
     assert client.post("/browser/token").status_code == 403
     assert client.post("/browser/token", headers={"origin": "http://evil.example"}).status_code \
         == 403
+
+
+def test_token_needs_a_live_session() -> None:
+    client, rt = make(signed_in=None)
+    assert client.post("/browser/token", headers=ORIGIN).status_code == 401
+    client.cookies.set(SESSION_COOKIE, "cp_forged_secret")
+    assert client.post("/browser/token", headers=ORIGIN).status_code == 401
+    page = client.get("/", follow_redirects=False)
+    assert page.status_code == 303 and page.headers["location"] == "/login"
+    client.cookies.set(SESSION_COOKIE, asyncio.run(rt.sign_in("alice")))
+    assert client.post("/browser/token", headers=ORIGIN).status_code == 200
+    assert client.get("/").status_code == 200
+
+
+def refused(client: TestClient, url: str, headers: dict[str, str] = ORIGIN) -> int:
+    with pytest.raises(WebSocketDisconnect) as exc, client.websocket_connect(url, headers=headers):
+        pass
+    return exc.value.code
+
+
+def one_call(client: TestClient, url: str) -> None:
+    with client.websocket_connect(url, headers=ORIGIN) as ws:
+        ws.send_text(json.dumps({"type": "start", "sample_rate": 16000, "gated": False}))
+        assert ws.receive_json()["type"] == "ready"
+        ws.send_text(json.dumps({"type": "hangup"}))
+        with pytest.raises(WebSocketDisconnect):
+            ws.receive_json()
+
+
+def test_call_runs_as_the_signed_in_user_and_a_token_is_single_use() -> None:
+    client, rt = make(signed_in="alice")
+    url = f"/browser/ws?token={token(client)}"
+    one_call(client, url)
+    [call] = rt.calls
+    assert call.info.user is not None and call.info.user.name == "alice"
+    assert refused(client, url) == 1008  # replayed: refused, no second call
+    assert len(rt.calls) == 1
+
+
+def test_token_of_one_session_does_not_work_for_another() -> None:
+    alice, rt = make(signed_in="alice")
+    stolen = token(alice)
+    other = TestClient(alice.app)
+    other.cookies.set(SESSION_COOKIE, asyncio.run(rt.sign_in("bob")))
+    assert refused(other, f"/browser/ws?token={stolen}") == 1008
+    second = TestClient(alice.app)  # the same user, another session: still refused
+    second.cookies.set(SESSION_COOKIE, asyncio.run(rt.sign_in("alice")))
+    assert refused(second, f"/browser/ws?token={stolen}") == 1008
+    nobody = TestClient(alice.app)
+    assert refused(nobody, f"/browser/ws?token={stolen}") == 1008
+    assert rt.calls == []
+    one_call(alice, f"/browser/ws?token={stolen}")  # its own session: fine (and unspent)
+    assert len(rt.calls) == 1
+
+
+def test_signed_out_session_cannot_use_a_token_it_already_holds() -> None:
+    client, rt = make(signed_in="alice")
+    held = token(client)
+    secret = client.cookies[SESSION_COOKIE]
+    assert asyncio.run(rt.tokens.revoke(secret.split("_")[1]))
+    assert refused(client, f"/browser/ws?token={held}") == 1008
+    assert client.post("/browser/offer", json={"type": "offer", "sdp": "v=0", "token": held},
+                       headers=ORIGIN).status_code == 403
+    assert rt.calls == []
 
 
 def test_websocket_refuses_bad_token_and_foreign_origin() -> None:
@@ -116,6 +188,10 @@ class NotingRuntime:
     def __init__(self) -> None:
         self.settings = Settings()
         self.events: list[object] = []
+        echo = EchoRuntime(settings=self.settings)
+        self.users, self.tokens = echo.users, echo.tokens
+
+    sign_in = EchoRuntime.sign_in
 
     async def run_call(self, leg: BrowserLeg, info: CallInfo) -> None:
         leg.notify(CallerTranscript("add a task"))

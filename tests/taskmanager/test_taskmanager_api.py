@@ -10,10 +10,12 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 from starlette.routing import Mount
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from callport.agents.taskmanager.api import task_routes
 from callport.store.sqlite_tasks import SqliteTaskStore
-from callport.store.tasks import MemoryTaskStore, TaskStore
+from callport.store.tasks import MemoryTaskLists, MemoryTaskStore, TaskStore
+from callport.types import User
 
 NOW = datetime(2025, 3, 12, 9, 0)
 
@@ -28,12 +30,41 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         sq.close()
 
 
+def as_user(app: ASGIApp, name: str | None) -> ASGIApp:
+    """What the server's AuthMiddleware does once it has authenticated ``name``."""
+
+    async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            scope["user"] = User(name=name) if name is not None else None
+        await app(scope, receive, send)
+
+    return wrapped
+
+
+def api(store: TaskStore, name: str | None = "alice") -> httpx.AsyncClient:
+    lists = MemoryTaskLists(lists={"alice": store})
+    app = Starlette(routes=[Mount("/api/tasks", routes=task_routes(lists))])
+    transport = httpx.ASGITransport(app=as_user(app, name))
+    return httpx.AsyncClient(transport=transport, base_url="http://test")
+
+
 @pytest.fixture
 async def client(store: TaskStore) -> AsyncIterator[httpx.AsyncClient]:
-    app = Starlette(routes=[Mount("/api/tasks", routes=task_routes(store))])
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+    async with api(store) as c:
         yield c
+
+
+async def test_every_route_needs_a_user_and_sees_only_theirs(store: TaskStore) -> None:
+    await store.add("alice's")
+    async with api(store, None) as anonymous, api(store, "bob") as bob:
+        for method, url in [("GET", "/api/tasks/"), ("POST", "/api/tasks/"),
+                            ("GET", "/api/tasks/1"), ("PATCH", "/api/tasks/1"),
+                            ("DELETE", "/api/tasks/1")]:
+            r = await anonymous.request(method, url, json={"title": "x", "done": True})
+            assert r.status_code == 401, (method, url)
+        assert (await bob.get("/api/tasks/")).json() == []
+        assert (await bob.delete("/api/tasks/1")).status_code == 404
+    assert [t.title for t in await store.list()] == ["alice's"]
 
 
 async def test_create_list_get(client: httpx.AsyncClient) -> None:

@@ -1,4 +1,8 @@
-"""The ASGI app: health, metrics, the task API and every enabled channel's routes."""
+"""The ASGI app: health, metrics, sign-in, the task API and every enabled channel's routes.
+
+Everything sits behind ``AuthMiddleware`` (``server.auth``): Host allow-list, bearer token or
+session cookie, the ``/api`` and ``/metrics`` locks and the CSRF rules.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import logging
 from collections.abc import AsyncIterator, Sequence
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
@@ -15,7 +20,9 @@ from starlette.routing import BaseRoute, Mount, Route
 from callport import __version__
 from callport.channels import CHANNEL_MODULES
 from callport.channels.base import Channel
+from callport.server.auth import AuthMiddleware, user_of
 from callport.server.lifecycle import close_crashed_calls, drain
+from callport.server.login import login_routes
 from callport.server.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -38,6 +45,8 @@ def create_app(runtime: Runtime, *, channels: Sequence[Channel] | None = None) -
     active = list(channels) if channels is not None else load_channels(runtime)
 
     async def healthz(request: Request) -> Response:
+        if user_of(request.scope) is None:  # anonymous: alive, and nothing more
+            return JSONResponse({"status": "ok", "version": __version__})
         return JSONResponse(
             {
                 "status": "ok",
@@ -57,7 +66,8 @@ def create_app(runtime: Runtime, *, channels: Sequence[Channel] | None = None) -
     routes: list[BaseRoute] = [
         Route("/healthz", healthz),
         Route("/metrics", metrics),
-        Mount(runtime.settings.server.api_path, routes=task_routes(runtime.store)),
+        *login_routes(settings=runtime.settings, users=runtime.users, tokens=runtime.tokens),
+        Mount(runtime.settings.server.api_path, routes=task_routes(runtime.tasks)),
     ]
     # Channels last: the browser channel serves the page at "/" and must not shadow the API.
     for channel in active:
@@ -83,6 +93,7 @@ def create_app(runtime: Runtime, *, channels: Sequence[Channel] | None = None) -
                 except Exception:
                     log.exception("channel %s failed to stop", channel.name)
 
-    app = Starlette(routes=routes, lifespan=lifespan)
+    middleware = [Middleware(AuthMiddleware, settings=runtime.settings, tokens=runtime.tokens)]
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
     app.state.runtime = runtime
     return app

@@ -8,7 +8,7 @@ const ui = {
   call: $('call'), label: $('call-label'), status: $('status'), orb: $('orb'), agentState: $('agent-state'),
   transport: $('transport'), headphones: $('headphones'), you: $('you'), meter: $('meter'),
   latency: $('latency'), vad: $('vad-state'), error: $('error'), transcript: $('transcript'),
-  tasks: $('tasks'), taskCount: $('task-count'),
+  tasks: $('tasks'), taskCount: $('task-count'), who: $('who'), whoName: $('who-name'), logout: $('logout'),
 };
 const STATE_TEXT = {
   listening: 'Listening…', thinking: 'Thinking…', speaking: 'Speaking — talk over me to interrupt',
@@ -19,7 +19,35 @@ if (params.get('transport')) ui.transport.value = params.get('transport');
 if (params.get('apm') === '0') ui.headphones.checked = true;
 
 let call = null;
-const page = (window.callport = { config, call: null, log: [], transcripts: [], tasks: [], state: 'idle' });
+const page = (window.callport = { config, call: null, log: [], transcripts: [], tasks: [], state: 'idle', user: null });
+
+// ---- who is signed in; a 401 anywhere means the session ended: back to the sign-in page
+
+function toLogin() {
+  if (call) call.hangup(false, 'signed out');
+  location.replace(config.login || '/login');
+}
+
+async function loadMe() {
+  try {
+    const res = await fetch(config.me, { cache: 'no-store', credentials: 'same-origin' });
+    if (res.status === 401) return toLogin();
+    if (!res.ok) return;
+    const { user } = await res.json();
+    page.user = user;
+    ui.whoName.textContent = user.display_name || user.name;
+    ui.who.hidden = false;
+  } catch { /* server restarting */ }
+}
+
+ui.logout.addEventListener('click', async () => {
+  try {
+    await fetch(config.logout, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}', credentials: 'same-origin' });
+  } finally {
+    toLogin();
+  }
+});
+loadMe();
 
 function setStatus(kind, text) {
   ui.status.className = `pill ${kind}`;
@@ -76,6 +104,7 @@ async function startCall() {
     setAgentState('listening');
     if (!call.gate) ui.vad.textContent = 'server only';
   } catch (err) {
+    if (err.kind === 'signed-out') return toLogin();
     const message = err instanceof CallError ? err.message : `Could not start the call: ${err.message || err}`;
     showError(message);
     setStatus('error', err.kind === 'denied' ? 'Microphone blocked' : 'Not connected');
@@ -111,7 +140,8 @@ async function refreshTasks() {
   if (polling) return;
   polling = true;
   try {
-    const res = await fetch(config.tasks, { cache: 'no-store' });
+    const res = await fetch(config.tasks, { cache: 'no-store', credentials: 'same-origin' });
+    if (res.status === 401) return toLogin();
     if (!res.ok) return;
     const body = await res.json();
     renderTasks(Array.isArray(body) ? body : body.tasks || []);

@@ -72,6 +72,7 @@ export class Call {
     } catch {
       throw new CallError('unreachable', 'Cannot reach the callport server. Is it running?');
     }
+    if (res.status === 401) throw new CallError('signed-out', 'You are signed out. Sign in again to call.');
     if (!res.ok) throw new CallError('refused', `The server refused the call (HTTP ${res.status}).`);
     return res.json();
   }

@@ -5,6 +5,10 @@
 clears it), ``DELETE /{id}`` removes. Due times are ISO 8601; a date without a time means the
 end of that day. Malformed JSON or fields get 400 with a message naming the problem, an unknown
 id 404; nothing is written unless the whole request is valid.
+
+Every request acts on the signed-in user's own list (``TaskLists.of(user.name)``): the server's
+``AuthMiddleware`` puts the ``User`` in ``scope["user"]``; without one the answer is 401. Another
+user's task id is "no such task".
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from callport.agents.taskmanager.replies import DAY_ONLY
-from callport.store.tasks import KEEP, MAX_TITLE, Keep, Task, TaskError, TaskStore
+from callport.store.tasks import KEEP, MAX_TITLE, Keep, Task, TaskError, TaskLists, TaskStore
+from callport.types import User
 
 MAX_BODY = 16 * 1024
 
@@ -113,15 +118,29 @@ def _task_id(request: Request) -> int | None:
     return value if 0 < value < 2**63 else None
 
 
-def task_routes(store: TaskStore) -> list[BaseRoute]:
-    """Routes relative to where they are mounted (``/`` and ``/{task_id}``)."""
+def _owner_store(tasks: TaskLists, request: Request) -> TaskStore | JSONResponse:
+    user = request.scope.get("user")
+    if not isinstance(user, User) or user.guest:
+        return _error(401, "sign in or send a token")
+    return tasks.of(user.name)
+
+
+def task_routes(lists: TaskLists) -> list[BaseRoute]:
+    """Routes relative to where they are mounted (``/`` and ``/{task_id}``), each on the
+    requesting user's own list."""
 
     async def list_tasks(request: Request) -> Response:
+        store = _owner_store(lists, request)
+        if isinstance(store, JSONResponse):
+            return store
         include_done = request.query_params.get("all", "").lower() in {"1", "true", "yes"}
         tasks = await store.list(include_done=include_done)
         return JSONResponse([TaskOut.of(t).model_dump(mode="json") for t in tasks])
 
     async def create_task(request: Request) -> Response:
+        store = _owner_store(lists, request)
+        if isinstance(store, JSONResponse):
+            return store
         data = await _body(request)
         if isinstance(data, JSONResponse):
             return data
@@ -135,11 +154,17 @@ def task_routes(store: TaskStore) -> list[BaseRoute]:
         return _task(task, 201)
 
     async def get_task(request: Request) -> Response:
+        store = _owner_store(lists, request)
+        if isinstance(store, JSONResponse):
+            return store
         task_id = _task_id(request)
         task = await store.get(task_id) if task_id is not None else None
         return _task(task) if task is not None else _error(404, "no such task")
 
     async def patch_task(request: Request) -> Response:
+        store = _owner_store(lists, request)
+        if isinstance(store, JSONResponse):
+            return store
         task_id = _task_id(request)
         if task_id is None or await store.get(task_id) is None:
             return _error(404, "no such task")
@@ -165,6 +190,9 @@ def task_routes(store: TaskStore) -> list[BaseRoute]:
         return _task(task) if task is not None else _error(404, "no such task")
 
     async def delete_task(request: Request) -> Response:
+        store = _owner_store(lists, request)
+        if isinstance(store, JSONResponse):
+            return store
         task_id = _task_id(request)
         if task_id is None or not await store.delete(task_id):
             return _error(404, "no such task")

@@ -2,11 +2,17 @@
 
 Routes (paths from ``settings.browser`` / ``settings.server.web_path``):
 
-* ``GET  web_path``      the page (index.html with its configuration filled in)
+* ``GET  web_path``      the page (index.html with its configuration filled in); a browser
+                         that is not signed in is sent to ``/login``
 * ``GET  static_path/*`` the client's JS/CSS/worklets and vendored VAD + ONNX runtime files
-* ``POST token_path``    a short-lived signed session token, same origin only
+* ``POST token_path``    a short-lived call token: same origin and a signed-in session only
 * ``WS   ws_path``       PCM16 + JSON control (needs ``?token=``)
 * ``POST offer_path``    WebRTC offer/answer (JSON ``{sdp, type, token}``)
+
+A call token is bound to the session that fetched it (its token id and user name are in the
+signed payload) and starts one call: the WebSocket and offer endpoints check that the request
+carries that same session, still live, and spend the token's nonce. The call runs as the
+signed-in user (``CallInfo.user``), so no further identification is asked for.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from starlette.requests import HTTPConnection, Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
@@ -29,9 +35,12 @@ from starlette.websockets import WebSocket
 from callport.agents.base import CallInfo
 from callport.channels.browser.leg import BrowserLeg
 from callport.channels.browser.protocol import CLOSE_POLICY
-from callport.channels.browser.tokens import TokenError, TokenSigner, origin_allowed
+from callport.channels.browser.session import BrowserSession, session_of
+from callport.channels.browser.tokens import SpentNonces, TokenError, TokenSigner, origin_allowed
 from callport.channels.browser.ws import WebSocketCall
 from callport.config import Settings
+from callport.store.users import TokenStore
+from callport.types import User
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +52,9 @@ class BrowserRuntime(Protocol):
 
     @property
     def settings(self) -> Settings: ...
+
+    @property
+    def tokens(self) -> TokenStore: ...
 
     def run_call(self, leg: BrowserLeg, info: CallInfo) -> Awaitable[object]: ...
 
@@ -56,6 +68,7 @@ class BrowserChannel:
         self._settings = runtime.settings
         cfg = self._settings.browser
         self._signer = TokenSigner.from_setting(secret=cfg.token_secret, ttl_s=cfg.token_ttl_s)
+        self._spent = SpentNonces()
         self._clock = clock
         self._web_dir = web_dir
         self._calls: set[asyncio.Task[None]] = set()
@@ -101,13 +114,24 @@ class BrowserChannel:
             secure=conn.url.scheme in {"https", "wss"},
             allowed=self._settings.browser.allowed_origins)
 
-    def _token_ok(self, conn: HTTPConnection, token: str) -> bool:
+    async def _session(self, conn: HTTPConnection) -> BrowserSession | None:
+        return await session_of(conn, self._runtime.tokens, now=self._clock())
+
+    async def _caller(self, conn: HTTPConnection, token: str) -> User | None:
+        """The signed-in user a call token admits, spending it; None (logged) if refused."""
+        now = self._clock()
         try:
-            self._signer.verify(token, origin=conn.headers.get("origin", ""), now=self._clock())
+            claims = self._signer.verify(token, origin=conn.headers.get("origin", ""), now=now)
+            session = await self._session(conn)
+            if session is None:
+                raise TokenError("no live session")
+            if claims.session != session.token_id or claims.user != session.user.name:
+                raise TokenError("token was issued to another session")
+            self._spent.spend(claims, now=now)
         except TokenError as exc:
             log.info("browser: refused token from %s: %s", conn.client, exc)
-            return False
-        return True
+            return None
+        return session.user
 
     def _full(self) -> bool:
         """No room for a call: at ``browser.max_calls``, or the runtime is draining (SIGTERM)."""
@@ -117,20 +141,28 @@ class BrowserChannel:
     # -- endpoints
 
     async def _page(self, request: Request) -> Response:
+        if await self._session(request) is None:
+            return RedirectResponse("/login", status_code=303,
+                                    headers={"Cache-Control": "no-store"})
         cfg = self._settings.browser
         config = {
             "static": cfg.static_path, "token": cfg.token_path, "ws": cfg.ws_path,
             "offer": cfg.offer_path, "tasks": self._settings.server.api_path,
+            "me": "/api/me", "login": "/login", "logout": "/logout",
             "vad": (self._web_dir / "vendor" / "vad" / "bundle.min.js").exists(),
         }
         html = (self._web_dir / "index.html").read_text(encoding="utf-8")
         html = html.replace("{{STATIC}}", cfg.static_path).replace(
             "{{CONFIG}}", json.dumps(config).replace("<", "\\u003c"))
-        return HTMLResponse(html, headers={"Cache-Control": "no-cache"})
+        return HTMLResponse(html, headers={"Cache-Control": "no-store"})
 
     async def _token(self, request: Request) -> Response:
         if not self._origin_ok(request):
             return JSONResponse({"error": "origin not allowed"}, status_code=403)
+        session = await self._session(request)
+        if session is None:
+            return JSONResponse({"error": "sign in first"}, status_code=401,
+                                headers={"Cache-Control": "no-store"})
         cfg = self._settings.browser
         origin = request.headers["origin"]
         ice: list[dict[str, Any]] = []
@@ -140,13 +172,15 @@ class BrowserChannel:
                 server.update(username=cfg.turn_username, credential=cfg.turn_credential)
             ice.append(server)
         return JSONResponse({
-            "token": self._signer.issue(origin=origin, now=self._clock()),
+            "token": self._signer.issue(origin=origin, session=session.token_id,
+                                        user=session.user.name, now=self._clock()),
             "expires_in": cfg.token_ttl_s, "ice_servers": ice,
         }, headers={"Cache-Control": "no-store"})
 
     async def _websocket(self, websocket: WebSocket) -> None:
-        if not self._origin_ok(websocket) or not self._token_ok(
-                websocket, websocket.query_params.get("token", "")):
+        user = (await self._caller(websocket, websocket.query_params.get("token", ""))
+                if self._origin_ok(websocket) else None)
+        if user is None:
             await websocket.close(code=CLOSE_POLICY)  # before accept: HTTP 403
             return
         if self._full():
@@ -155,7 +189,7 @@ class BrowserChannel:
         await websocket.accept()
         call = WebSocketCall(websocket=websocket, run_call=self._runtime.run_call,
                              lead_ms=float(self._settings.browser.lead_ms),
-                             caller=_client_name(websocket))
+                             caller=_client_name(websocket), user=user)
         await self._track(call.run())
 
     async def _offer(self, request: Request) -> Response:
@@ -168,18 +202,19 @@ class BrowserChannel:
         if (not isinstance(body, dict) or body.get("type") != "offer"
                 or not isinstance(body.get("sdp"), str) or len(body["sdp"]) > 20_000):
             return JSONResponse({"error": "need {type: 'offer', sdp, token}"}, status_code=400)
-        if not self._token_ok(request, str(body.get("token", ""))):
-            return JSONResponse({"error": "bad or expired token"}, status_code=403)
         if self._full():
             return JSONResponse({"error": "too many calls"}, status_code=503)
+        user = await self._caller(request, str(body.get("token", "")))
+        if user is None:
+            return JSONResponse({"error": "bad, used or expired token"}, status_code=403)
         if self._rtc is None:
             from callport.channels.browser.rtc import RtcCalls
 
             self._rtc = RtcCalls(settings=self._settings.browser, run_call=self._runtime.run_call,
                                  track=self._track)
         try:
-            answer: dict[str, str] = await self._rtc.answer(body["sdp"],
-                                                            caller=_client_name(request))
+            answer: dict[str, str] = await self._rtc.answer(
+                body["sdp"], caller=_client_name(request), user=user)
         except ValueError as exc:
             return JSONResponse({"error": f"bad offer: {exc}"}, status_code=400)
         return JSONResponse(answer)

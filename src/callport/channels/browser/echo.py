@@ -1,12 +1,15 @@
 """Echo mode: a stand-in Runtime that plays the caller's audio straight back.
 
 Used by the transport tests and ``bench/bench_browser.py`` (mouth-to-ear latency, audio
-fidelity) where the speech stack is beside the point. It records what it received.
+fidelity) where the speech stack is beside the point. It records what it received. Its users
+and tokens live in memory: ``await runtime.sign_in(name)`` makes a user and returns a session
+cookie value for them (the page needs one to get a call token).
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -15,6 +18,8 @@ from callport.agents.base import CallInfo
 from callport.call.events import PCM16, AudioIn, HungUp, Marked
 from callport.call.leg import Leg
 from callport.config import Settings
+from callport.store.memory_users import MemoryTokenStore, MemoryUserStore
+from callport.store.users import TokenStore
 
 
 @dataclass(slots=True)
@@ -34,6 +39,19 @@ class EchoRuntime:
     echo: bool = True
     calls: list[EchoRecord] = field(default_factory=list)
     ended: asyncio.Event = field(default_factory=asyncio.Event)
+    users: MemoryUserStore = field(default_factory=MemoryUserStore)
+    tokens: TokenStore = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.tokens = MemoryTokenStore(users=self.users)
+
+    async def sign_in(self, name: str = "caller", *, now: float | None = None) -> str:
+        """A session token (the ``callport_session`` cookie value) for ``name``, made if new."""
+        if await self.users.get(name) is None:
+            await self.users.add(name)
+        issued = await self.tokens.create(name, kind="session", ttl_s=3600.0,
+                                          now=time.time() if now is None else now)
+        return issued.secret
 
     async def run_call(self, leg: Leg, info: CallInfo) -> None:
         record = EchoRecord(info)

@@ -48,6 +48,7 @@ from callport.channels.browser.protocol import (
     ready_message,
 )
 from callport.config import BrowserSettings
+from callport.types import User
 
 log = logging.getLogger(__name__)
 
@@ -142,11 +143,12 @@ class RtcCall:
     """One peer connection carrying one call."""
 
     def __init__(self, *, pc: RTCPeerConnection, run_call: RunCall, lead_ms: float,
-                 caller: str) -> None:
+                 caller: str, user: User | None = None) -> None:
         self.pc = pc
         self.call_id = "rtc-" + uuid.uuid4().hex[:12]
         self._run_call = run_call
         self._caller = caller
+        self._user = user
         self._inbox = EventInbox()
         self._core = BrowserProtocol(require_start=False)
         self._channel: Any = None
@@ -185,7 +187,8 @@ class RtcCall:
 
     async def run(self) -> None:
         self._send_text(ready_message(call_id=self.call_id))
-        info = CallInfo(call_id=self.call_id, channel="browser", caller=self._caller)
+        info = CallInfo(call_id=self.call_id, channel="browser", caller=self._caller,
+                        user=self._user)
         try:
             await self._run_call(self.leg, info)
         except Exception:
@@ -272,10 +275,12 @@ class RtcCalls:
                    for url in self._settings.ice_servers]
         return RTCConfiguration(iceServers=servers)  # never None: that means Google STUN
 
-    async def answer(self, sdp: str, *, caller: str) -> dict[str, str]:
+    async def answer(self, sdp: str, *, caller: str, user: User | None = None
+                     ) -> dict[str, str]:
+        """Answer an offer; the call runs as ``user`` (the signed-in browser's)."""
         pc = RTCPeerConnection(self._configuration())
         call = RtcCall(pc=pc, run_call=self._run_call, lead_ms=float(self._settings.lead_ms),
-                       caller=caller)
+                       caller=caller, user=user)
 
         @pc.on("track")
         def on_track(track: MediaStreamTrack) -> None:

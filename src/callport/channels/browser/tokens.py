@@ -1,8 +1,10 @@
-"""Short-lived session tokens: HMAC-SHA256 signed, bound to the page's origin.
+"""Call tokens: short-lived, HMAC-SHA256 signed, bound to the page's origin and its session.
 
 A token is ``<payload>.<signature>``, both base64url without padding. The payload is
-``v1|<expiry unix seconds>|<nonce>|<origin>``. The page fetches one from the token endpoint
-(same origin only) and presents it when it opens the WebSocket or posts a WebRTC offer.
+``v2|<expiry unix seconds>|<nonce>|<session token id>|<user name>|<origin>``. A signed-in page
+fetches one from the token endpoint (same origin, live session only) and presents it once when
+it opens the WebSocket or posts a WebRTC offer; the channel checks that the request carries the
+same live session and spends the nonce (``SpentNonces``), so a token starts at most one call.
 Pure: the secret and ``now`` are arguments.
 """
 
@@ -12,13 +14,13 @@ import base64
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-VERSION = "v1"
+VERSION = "v2"
 
 
 class TokenError(ValueError):
-    """The presented token is malformed, forged, expired or for another origin."""
+    """The presented token is malformed, forged, expired, spent or for another origin."""
 
 
 def _b64(data: bytes) -> str:
@@ -27,6 +29,16 @@ def _b64(data: bytes) -> str:
 
 def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallToken:
+    """What a verified token says: its nonce and expiry, and whose session it was issued to."""
+
+    nonce: str
+    expires: int
+    session: str
+    user: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -40,13 +52,18 @@ class TokenSigner:
         key = secret.encode("utf-8") if secret else secrets.token_bytes(32)
         return cls(secret=key, ttl_s=ttl_s)
 
-    def issue(self, *, origin: str, now: float, nonce: str | None = None) -> str:
-        nonce = nonce if nonce is not None else secrets.token_hex(8)
-        payload = f"{VERSION}|{int(now + self.ttl_s)}|{nonce}|{origin}".encode()
+    def issue(self, *, origin: str, session: str, user: str, now: float,
+              nonce: str | None = None) -> str:
+        nonce = nonce if nonce is not None else secrets.token_hex(12)
+        for name, value in (("nonce", nonce), ("session", session), ("user", user)):
+            if not value or "|" in value:
+                raise ValueError(f"token {name} must be non-empty and without '|'")
+        fields = (VERSION, str(int(now + self.ttl_s)), nonce, session, user, origin)
+        payload = "|".join(fields).encode()
         return f"{_b64(payload)}.{_b64(self._sign(payload))}"
 
-    def verify(self, token: str, *, origin: str, now: float) -> str:
-        """Return the token's nonce, or raise TokenError."""
+    def verify(self, token: str, *, origin: str, now: float) -> CallToken:
+        """The token's claims, or raise TokenError. Does not spend it (see ``SpentNonces``)."""
         if not token or len(token) > 1024 or token.count(".") != 1:
             raise TokenError("malformed token")
         body, sig = token.split(".")
@@ -58,35 +75,66 @@ class TokenSigner:
         if not hmac.compare_digest(signature, self._sign(payload)):
             raise TokenError("bad signature")
         try:
-            version, expiry, nonce, bound = payload.decode("utf-8").split("|", 3)
-            expires = int(expiry)
+            version, rest = payload.decode("utf-8").split("|", 1)
         except ValueError:
             raise TokenError("malformed token") from None
         if version != VERSION:
             raise TokenError(f"unsupported token version {version!r}")
+        try:
+            expiry, nonce, session, user, bound = rest.split("|", 4)
+            expires = int(expiry)
+        except ValueError:
+            raise TokenError("malformed token") from None
         if now >= expires:
             raise TokenError("token expired")
         if bound != origin:
             raise TokenError("token was issued to another origin")
-        return nonce
+        return CallToken(nonce=nonce, expires=expires, session=session, user=user)
 
     def _sign(self, payload: bytes) -> bytes:
         return hmac.new(self.secret, payload, hashlib.sha256).digest()
+
+
+@dataclass(slots=True, kw_only=True)
+class SpentNonces:
+    """The nonces of tokens already used, each kept until its token expires (then it could not
+    be replayed anyway). Bounded: with ``max_size`` live nonces remembered, ``spend`` refuses
+    further tokens until some expire, rather than forget one that could then be replayed."""
+
+    max_size: int = 10_000
+    _spent: dict[str, float] = field(default_factory=dict)
+
+    def spend(self, token: CallToken, *, now: float) -> None:
+        """Mark ``token`` used; raise TokenError if it already was (or memory is full)."""
+        if token.nonce in self._spent:
+            raise TokenError("token already used")
+        if len(self._spent) >= self.max_size:
+            self._purge(now)
+            if len(self._spent) >= self.max_size:
+                raise TokenError("too many live call tokens; try again shortly")
+        self._spent[token.nonce] = float(token.expires)
+
+    def _purge(self, now: float) -> None:
+        self._spent = {n: exp for n, exp in self._spent.items() if exp > now}
+
+    def __len__(self) -> int:
+        return len(self._spent)
 
 
 def origin_allowed(origin: str | None, *, host: str, secure: bool,
                    allowed: tuple[str, ...]) -> bool:
     """Is a request's ``Origin`` header acceptable?
 
-    With no configured ``allowed`` origins only the page's own origin passes (the origin the
-    request was addressed to: scheme plus ``Host``). ``*`` in ``allowed`` accepts any origin.
+    The page's own origin (the one the request was addressed to: scheme plus ``Host``) always
+    passes, and so does any origin in ``allowed`` (``*`` in ``allowed`` accepts any origin).
     A missing Origin (not a browser) is refused: browsers always send one on WebSocket
     handshakes and on POSTs.
     """
     if not origin or origin == "null":
         return False
     origin = origin.rstrip("/").lower()
-    if allowed:
-        return "*" in allowed or origin in {a.rstrip("/").lower() for a in allowed}
     own = f"{'https' if secure else 'http'}://{host.lower()}"
-    return origin == own
+    if origin == own:
+        return True
+    return bool(allowed) and ("*" in allowed or origin in {a.rstrip("/").lower()
+                                                           for a in allowed})

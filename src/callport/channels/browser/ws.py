@@ -37,6 +37,7 @@ from callport.channels.browser.protocol import (
     error_message,
     ready_message,
 )
+from callport.types import User
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +74,7 @@ class WebSocketCall:
     """One accepted page WebSocket carrying one call."""
 
     def __init__(self, *, websocket: WebSocket, run_call: RunCall, lead_ms: float = 200.0,
-                 caller: str = "") -> None:
+                 caller: str = "", user: User | None = None) -> None:
         self._ws = websocket
         self._run_call = run_call
         self._core = BrowserProtocol()
@@ -82,6 +83,7 @@ class WebSocketCall:
         self._loop = asyncio.get_running_loop()
         self.call_id = "br-" + uuid.uuid4().hex[:12]
         self._caller = caller
+        self._user = user
         self._close_code = CLOSE_NORMAL
         self.leg = BrowserLeg(call_id=self.call_id, inbox=self._inbox,
                               audio_out=_WsAudioOut(self._core, self._out),
@@ -95,7 +97,8 @@ class WebSocketCall:
                 return
             reader = asyncio.create_task(self._reader())
             timer = asyncio.create_task(self._timer())
-            info = CallInfo(call_id=self.call_id, channel="browser", caller=self._caller)
+            info = CallInfo(call_id=self.call_id, channel="browser", caller=self._caller,
+                            user=self._user)
             try:
                 await self._run_call(self.leg, info)
             except Exception:

@@ -1,0 +1,36 @@
+"""Who a browser is: the signed-in session behind a request's ``callport_session`` cookie.
+
+The cookie's value is a ``session`` token of the ``TokenStore`` (``cp_<id>_<secret>``); the
+server's sign-in page sets it. The channel re-checks it on every call-starting request, so a
+session that was signed out or expired starts nothing, whatever call token it holds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from starlette.requests import HTTPConnection
+
+from callport.store.users import TokenStore, token_id_of
+from callport.types import User
+
+SESSION_COOKIE = "callport_session"
+
+
+@dataclass(frozen=True, slots=True)
+class BrowserSession:
+    """A live session: its token id (the ``cp_<id>_`` part) and the user it signs in."""
+
+    token_id: str
+    user: User
+
+
+async def session_of(conn: HTTPConnection, tokens: TokenStore, *, now: float
+                     ) -> BrowserSession | None:
+    """The live session of ``conn``'s cookie, or None (no cookie, unknown, expired, revoked)."""
+    secret = conn.cookies.get(SESSION_COOKIE, "")
+    token_id = token_id_of(secret) if secret else None
+    if token_id is None:
+        return None
+    user = await tokens.verify(secret, kinds=("session",), now=now)
+    return BrowserSession(token_id, user) if user is not None else None

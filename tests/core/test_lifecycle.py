@@ -198,3 +198,53 @@ async def test_sip_answers_503_to_a_new_invite_while_draining() -> None:
     finally:
         sock.close()
         await channel.stop()
+
+
+class ProviderControl:
+    """The REST call control of a provider channel (what ``MediaStreamLeg`` hangs up with)."""
+
+    sends_dtmf = False
+
+    def __init__(self) -> None:
+        self.hung_up: list[str] = []
+
+    async def hangup(self, provider_call_id: str) -> None:
+        self.hung_up.append(provider_call_id)
+
+    async def transfer(self, provider_call_id: str, target: str) -> None:
+        raise AssertionError("no transfer here")
+
+
+async def test_drain_hangs_up_a_provider_call_through_its_rest_control(tmp_path: Path) -> None:
+    import json
+
+    from callport.channels.media_leg import MediaStreamLeg
+    from callport.channels.twilio.media import TwilioMediaCore
+
+    core = TwilioMediaCore()
+    core.receive_text('{"event":"connected","protocol":"Call","version":"1.0.0"}')
+    core.receive_text(json.dumps({
+        "event": "start", "sequenceNumber": "1", "streamSid": "MZ1",
+        "start": {"accountSid": "AC1", "streamSid": "MZ1", "callSid": "CA1",
+                  "tracks": ["inbound"], "customParameters": {},
+                  "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000,
+                                  "channels": 1}}}))
+    assert core.started is not None
+    closed: list[int] = []
+
+    async def send_text(text: str) -> None:
+        pass
+
+    async def close_socket(code: int) -> None:
+        closed.append(code)
+
+    control = ProviderControl()
+    leg = MediaStreamLeg(call_id="tw2", start=core.started, core=core, send_text=send_text,
+                         close_socket=close_socket, control=control)  # type: ignore[arg-type]
+    runtime = make_runtime(tmp_path)
+    task = asyncio.create_task(runtime.run_call(
+        leg, CallInfo(call_id="tw2", channel="twilio", user=OWNER), flow=stay_on_line))
+    await wait_for(lambda: "tw2" in runtime.active)
+    assert await drain(runtime, grace_s=10) == 0
+    await asyncio.wait_for(task, 5)
+    assert control.hung_up == ["CA1"] and closed == [1000]

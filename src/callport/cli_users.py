@@ -59,6 +59,14 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     add.add_argument("--role", action="append", default=[], choices=["admin", "agent", "user"],
                      help="admin, agent or user (repeatable; default user)")  # fmt: skip
     add.add_argument("--display-name", default="", metavar="TEXT", help="how the agent says it")
+    change = users_sub.add_parser("set", parents=common, help="set or clear a PIN or password")
+    change.add_argument("name")
+    pin = change.add_mutually_exclusive_group()
+    pin.add_argument("--pin", metavar="DIGITS", help="a new PIN (4-12 digits)")
+    pin.add_argument("--no-pin", action="store_true", help="remove the PIN")
+    pw = change.add_mutually_exclusive_group()
+    pw.add_argument("--password-stdin", action="store_true", help="read a new password from stdin")
+    pw.add_argument("--no-password", action="store_true", help="remove the password")
     listing = users_sub.add_parser("list", parents=common, help="list users (no secrets)")
     listing.add_argument("--json", action="store_true")
     remove = users_sub.add_parser("remove", parents=common,
@@ -132,16 +140,14 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
 async def _users(stores: _Stores, args: argparse.Namespace) -> int:
     match args.users_command:
         case "add":
-            password = None
-            if args.password_stdin:
-                password = sys.stdin.readline().rstrip("\r\n")
-                if not password:
-                    raise CliError("--password-stdin: no password on stdin")
+            password = _read_password() if args.password_stdin else None
             user = await stores.users.add(args.name, display_name=args.display_name,
                                           phones=args.phone, pin=args.pin, password=password,
                                           roles=args.role or ["user"])  # fmt: skip
             print(f"added {_describe(user)}")
             return 0
+        case "set":
+            return await _set_secrets(stores, args)
         case "list":
             users = await stores.users.list()
             if args.json:
@@ -156,6 +162,33 @@ async def _users(stores: _Stores, args: argparse.Namespace) -> int:
                 raise CliError(f"no user {args.name!r}")
             print(f"removed {args.name} (their tokens are revoked; their tasks are kept)")
             return 0
+
+
+def _read_password() -> str:
+    password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        raise CliError("--password-stdin: no password on stdin")
+    return password
+
+
+async def _set_secrets(stores: _Stores, args: argparse.Namespace) -> int:
+    if await stores.users.get(args.name) is None:
+        raise CliError(f"no user {args.name!r}")
+    if not (args.pin or args.no_pin or args.password_stdin or args.no_password):
+        raise CliError("users set: give --pin/--no-pin and/or --password-stdin/--no-password")
+    from callport.store.users import clean_password, clean_pin
+
+    # validate both before changing either, so a bad password leaves the PIN as it was
+    pin = clean_pin(args.pin) if args.pin else None
+    password = clean_password(_read_password()) if args.password_stdin else None
+    if args.pin or args.no_pin:
+        await stores.users.set_pin(args.name, pin)
+    if args.password_stdin or args.no_password:
+        await stores.users.set_password(args.name, password)
+    user = await stores.users.get(args.name)
+    assert user is not None
+    print(f"updated {_describe(user)}")
+    return 0
 
 
 def user_json(user: User) -> dict[str, object]:

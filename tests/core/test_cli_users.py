@@ -188,3 +188,31 @@ def test_db_and_config_after_the_action(
     assert main(["tasks", "list", "--config", str(config)]) == 0
     assert "no tasks for olga" in capsys.readouterr().out
     assert (tmp_path / "from-config.db").exists()
+
+
+def test_users_set_changes_and_clears_secrets(
+    db: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert run(db, "users", "add", "owner", "--role", "admin") == 0
+
+    async def check(pin: str, password: str) -> tuple[bool, bool]:
+        users = SqliteUserStore(db)
+        try:
+            return (await users.check_pin("owner", pin),
+                    await users.check_password("owner", password) is not None)  # fmt: skip
+        finally:
+            users.close()
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("a fine password\n"))
+    assert run(db, "users", "set", "owner", "--pin", "1357", "--password-stdin") == 0
+    assert "PIN and password" in capsys.readouterr().out
+    assert asyncio.run(check("1357", "a fine password")) == (True, True)
+    monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
+    assert run(db, "users", "set", "owner", "--pin", "8642", "--password-stdin") == 2
+    assert asyncio.run(check("1357", "a fine password")) == (True, True)  # nothing changed
+    assert run(db, "users", "set", "owner", "--no-pin", "--no-password") == 0
+    assert "no PIN or password" in capsys.readouterr().out
+    assert asyncio.run(check("1357", "a fine password")) == (False, False)
+    assert run(db, "users", "set", "owner") == 2
+    assert run(db, "users", "set", "ghost", "--no-pin") == 2
+    assert "no user 'ghost'" in capsys.readouterr().err

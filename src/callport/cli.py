@@ -11,9 +11,13 @@ import sys
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from callport import __version__, cli_users
 from callport.config import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from callport.server.runtime import Runtime
 
 log = logging.getLogger("callport")
 
@@ -150,9 +154,25 @@ def _serve(settings: Settings, *, warmup: bool) -> int:
     host, port = settings.server.host, settings.server.port
     who = settings.server.agent or "the Task Manager"
     print(f"callport: open http://{host}:{port}/ to talk to {who}", file=sys.stderr)
+    _print_signin_link(settings, runtime)
     # SIGTERM: stop admitting calls, hang up live ones, exit 0 within server.shutdown_grace_s.
     return serve(app, runtime, host=host, port=port, log_level=settings.server.log_level,
                  grace_s=settings.server.shutdown_grace_s)
+
+
+def _print_signin_link(settings: Settings, runtime: Runtime) -> None:
+    """First run: create the owner; while it has no password, a fresh one-time sign-in link."""
+    from callport.server.firstrun import owner_signin_link
+    from callport.store.users import UserError
+
+    try:
+        link = asyncio.run(owner_signin_link(settings, users=runtime.users,
+                                             tokens=runtime.tokens))
+    except UserError as exc:
+        print(f"callport: {exc}", file=sys.stderr)
+        return
+    if link is not None:
+        print(f"callport: sign in at {link}", file=sys.stderr)
 
 
 async def _talk(settings: Settings, args: argparse.Namespace) -> int:

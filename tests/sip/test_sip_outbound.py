@@ -27,6 +27,8 @@ async def test_outbound_call_to_sipp_uas_echoes_audio(channel: SipChannel,
                                                       tmp_path: Path) -> None:
     proc, port = await start_sipp_uas(tmp_path, "-sn", "uas", "-rtp_echo")
     leg = await channel.dial(f"sip:service@127.0.0.1:{port}", timeout=5)
+    info = channel.calls[leg.key].info  # the gate identifies the callee of our own calls
+    assert (info.direction, info.callee) == ("outbound", f"sip:service@127.0.0.1:{port}")
     tone = (8000 * np.sin(2 * np.pi * 440 * np.arange(160) / 8000)).astype(np.int16)
     loud = 0
     frames = 0

@@ -85,7 +85,7 @@ class Dialer:
         dialog = ua.dialogs[key]
         leg = host.make_leg(sockets, key, dialog.call_id, None)
         info = CallInfo(call_id=dialog.call_id, channel="sip", caller=dialog.local,
-                        callee=route.uri)
+                        callee=route.uri, direction="outbound")  # the callee is identified
         call = SipCall(key=key, call_id=dialog.call_id, leg=leg, info=info,
                        answered=asyncio.get_running_loop().create_future())
         host.calls[key] = call

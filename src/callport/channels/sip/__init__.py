@@ -1,7 +1,8 @@
 """Native SIP channel: callport as a SIP user agent (UAS and UAC) with RTP G.711 media.
 
 Sans-IO cores: ``message`` (parser/serializer), ``transaction`` (RFC 3261 §17), ``dialog``,
-``auth`` (digest), ``sdp`` (offer/answer), ``rtp`` / ``rtcp`` / ``dtmf4733`` / ``media``,
+``auth`` (digest), ``trust`` (allowlist, REFER policy, caller ID, the public-bind guard),
+``sdp`` (offer/answer), ``rtp`` / ``rtcp`` / ``dtmf4733`` / ``media``,
 ``srv`` (RFC 3263 ordering), and the user agent: ``useragent`` owns a shared ``ua_core`` and
 the ``ua_inbound`` / ``ua_outbound`` / ``ua_register`` parts. The asyncio driver is
 ``channel`` with ``transports`` (UDP + ``tcp``), ``targets`` (trunk, transport, RFC 3263

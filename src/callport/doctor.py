@@ -1,4 +1,5 @@
-"""``callport doctor``: check models, ports and optional dependencies, and say what to install."""
+"""``callport doctor``: check models, ports and optional dependencies, and say what to install;
+then warn about every open door in the configuration (``callport.doctor_doors``)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from callport.config import Settings
+from callport.doctor_doors import OpenDoor, open_doors
+from callport.types import User
 
 Check = tuple[str, bool, str]
 
@@ -90,12 +93,44 @@ def _channel_checks(settings: Settings) -> list[Check]:
     return out
 
 
+def _users(settings: Settings) -> list[User]:
+    """The users in ``server.db`` (none when the file does not exist yet; never creates it)."""
+    db = Path(settings.server.db)
+    if settings.server.db == ":memory:" or not db.is_file():
+        return []
+    import asyncio
+
+    from callport.store.sqlite_users import SqliteUserStore
+
+    try:
+        store = SqliteUserStore(db)
+    except Exception:  # an unreadable file is reported by the database check
+        return []
+    try:
+        return asyncio.run(store.list())
+    except Exception:
+        return []
+    finally:
+        store.close()
+
+
+def doors(settings: Settings) -> list[OpenDoor]:
+    """The open doors of this configuration and its user store."""
+    return open_doors(settings, users=_users(settings))
+
+
 def run_doctor(settings: Settings) -> int:
+    """Print every check and warning; 1 when a check failed (warnings alone do not fail)."""
+    warnings = doors(settings)
     checks = _core_checks(settings) + _channel_checks(settings)
     width = max(len(name) for name, _, _ in checks)
     failed = 0
     for name, ok, detail in checks:
         failed += not ok
         print(f"{'ok  ' if ok else 'FAIL'}  {name:<{width}}  {detail}")
-    print(f"\n{len(checks) - failed} ok, {failed} to fix" + ("" if failed else " - ready"))
+    for door in warnings:
+        print(f"WARN  {door.setting:<{width}}  {door.problem}; {door.fix}")
+    warned = f", {len(warnings)} open door(s) to consider" if warnings else ""
+    print(f"\n{len(checks) - failed} ok, {failed} to fix{warned}"
+          + ("" if failed or warnings else " - ready"))
     return 0 if failed == 0 else 1

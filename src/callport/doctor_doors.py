@@ -84,8 +84,9 @@ def open_doors(settings: Settings, *, users: Sequence[User] = ()) -> list[OpenDo
     if "*" in s.browser.allowed_origins:
         doors.append(OpenDoor(
             "browser.allowed_origins",
-            'browser.allowed_origins contains "*": a page on any site may open browser calls '
-            "for a signed-in visitor",
+            'browser.allowed_origins contains "*": a page on any site passes the browser '
+            "channel's Origin check; only the SameSite=Strict session cookie still keeps "
+            "other sites from opening calls as a signed-in visitor",
             "list the origins that embed the page (https://app.example.com), or leave it "
             "empty for the page's own origin only"))
     if _configured(s.twilio) and not s.twilio.auth_token:
@@ -94,13 +95,14 @@ def open_doors(settings: Settings, *, users: Sequence[User] = ()) -> list[OpenDo
             "Twilio is configured but twilio.auth_token is empty: no webhook signature can "
             "be checked, so every webhook is refused (403) and no call gets in",
             "set CALLPORT_TWILIO_AUTH_TOKEN to the account's auth token"))
-    if s.twilio.trust_forwarded:
+    if s.twilio.trust_forwarded and not s.twilio.public_base_url:
         doors.append(OpenDoor(
             "twilio.trust_forwarded",
-            "twilio.trust_forwarded=true: X-Forwarded-Proto/Host from any client decide "
-            "which URL webhook signatures are checked against",
-            "keep it only behind a proxy that overwrites those headers; otherwise set "
-            "twilio.trust_forwarded = false and twilio.public_base_url"))
+            "twilio.trust_forwarded=true without twilio.public_base_url: the X-Forwarded-Proto"
+            "/-Host headers of whoever reaches the port decide which URL webhook signatures "
+            "are checked against",
+            "set twilio.public_base_url (it takes precedence), or keep trust_forwarded only "
+            "behind a proxy that overwrites those headers"))
     if s.twilio.calls_api_token:
         doors.append(OpenDoor(
             "twilio.calls_api_token",

@@ -81,7 +81,7 @@ def test_public_bind_without_allowed_hosts_and_a_wildcard() -> None:
 def test_any_origin_for_the_browser() -> None:
     door = doors_of(CALLPORT_BROWSER_ALLOWED_ORIGINS="https://a.example,*")[
         "browser.allowed_origins"]
-    assert "any site" in door.problem
+    assert "any site" in door.problem and "Origin check" in door.problem
     assert "browser.allowed_origins" not in doors_of(
         CALLPORT_BROWSER_ALLOWED_ORIGINS="https://a.example")
 
@@ -99,6 +99,9 @@ def test_trusting_forwarded_headers() -> None:
     door = doors_of(CALLPORT_TWILIO_TRUST_FORWARDED="true", CALLPORT_TWILIO_AUTH_TOKEN="x")[
         "twilio.trust_forwarded"]
     assert "proxy" in door.fix and "public_base_url" in door.fix
+    assert "twilio.trust_forwarded" not in doors_of(  # the public URL wins over the headers
+        CALLPORT_TWILIO_TRUST_FORWARDED="true", CALLPORT_TWILIO_AUTH_TOKEN="x",
+        CALLPORT_TWILIO_PUBLIC_BASE_URL="https://voice.example.com")
 
 
 def test_static_calls_api_token() -> None:

@@ -36,12 +36,13 @@ def _rms_frames(remote: np.ndarray) -> np.ndarray:
 
 async def run_agent_call(transport: str, wav: Path, seconds: float,
                          screenshot: Path | None = None) -> dict[str, Any]:
-    from browser_harness import chromium, dump, serve
+    from browser_harness import chromium, dump, serve, sign_in_by_link
 
     from callport.channels.browser import create
     from callport.config import ServerSettings, Settings, SpeechSettings
     from callport.server.app import create_app
     from callport.server.runtime import build_runtime
+    from callport.store.owner import ensure_owner
 
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(server=ServerSettings(db=str(Path(tmp) / "tasks.db")),
@@ -57,6 +58,8 @@ async def run_agent_call(transport: str, wav: Path, seconds: float,
         app = create_app(runtime, channels=[create(runtime)])
         async with serve(app) as base, chromium(wav) as browser:
             page = await browser.new_page(viewport={"width": 1280, "height": 640})
+            owner, _ = await ensure_owner(runtime.users, name=settings.identity.owner)
+            await sign_in_by_link(page, base, runtime, owner.name)  # as after `serve`
             errors: list[str] = []
             page.on("pageerror", lambda e: errors.append(str(e)))
             if os.environ.get("CALLPORT_TEST_CONSOLE"):

@@ -154,6 +154,29 @@ async def chromium(wav: Path, *, loop: bool = False) -> AsyncIterator[Any]:
             await browser.close()
 
 
+SESSION_COOKIE = "callport_session"
+
+
+async def session_page(browser: Any, base: str, secret: str, **context: Any) -> Any:
+    """A page in a fresh browser context signed in with the session ``secret`` (the cookie a
+    sign-in sets), for apps serving only the browser channel's routes (no ``/login``)."""
+    ctx = await browser.new_context(**context)
+    await ctx.add_cookies([{"name": SESSION_COOKIE, "value": secret, "url": base,
+                            "httpOnly": True, "sameSite": "Strict"}])
+    return await ctx.new_page()
+
+
+async def sign_in_by_link(page: Any, base: str, runtime: Any, name: str) -> None:
+    """Sign ``page`` in as ``name`` the way the owner does on first run: visit a one-time
+    ``/login?token=`` link (minted here), which lands on the Task Manager page."""
+    import time
+
+    issued = await runtime.tokens.create(name, kind="signin", ttl_s=300, now=time.time())
+    await page.goto(f"{base}/login?token={issued.secret}")
+    await page.wait_for_url(f"{base}/", timeout=15_000)
+    await page.wait_for_function("window.callport && window.callport.user", timeout=15_000)
+
+
 @dataclass(frozen=True, slots=True)
 class Recording:
     rate: int

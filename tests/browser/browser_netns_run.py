@@ -54,6 +54,7 @@ async def run_echo_call(transport: str, wav: Path, seconds: float, *, gate: bool
         dump,
         read_wav_16k,
         serve,
+        session_page,
         window_delays_ms,
         windowed_r,
     )
@@ -67,7 +68,7 @@ async def run_echo_call(transport: str, wav: Path, seconds: float, *, gate: bool
     app = Starlette(routes=list(create(runtime).routes()))
     source = read_wav_16k(wav)
     async with serve(app) as base, chromium(wav) as browser:
-        page = await browser.new_page()
+        page = await session_page(browser, base, await runtime.sign_in())
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
         await page.goto(f"{base}/?transport={transport}&apm=0&gate={int(gate)}&record=1")

@@ -21,6 +21,7 @@ from browser_harness import (
     have_chromium,
     read_wav_16k,
     serve,
+    session_page,
     synth_wav,
     windowed_r,
 )
@@ -51,7 +52,7 @@ async def test_websocket_echo_fidelity(speech_wav: Path) -> None:
     source = read_wav_16k(speech_wav)
     duration = len(source) / 16_000
     async with serve(app) as base, chromium(speech_wav) as browser:
-        page = await browser.new_page()
+        page = await session_page(browser, base, await runtime.sign_in())
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
         await page.goto(f"{base}/?transport=ws&apm=0&gate=0&record=1")

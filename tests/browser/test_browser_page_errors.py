@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from browser_harness import CHROMIUM, have_chromium, serve
+from browser_harness import CHROMIUM, have_chromium, serve, session_page
 from starlette.applications import Starlette
 
 from callport.channels.browser import create
@@ -26,15 +26,14 @@ async def test_microphone_denied_and_server_unreachable_are_explained() -> None:
         browser = await p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
         try:
             async with serve(app) as base:
-                page = await browser.new_page()
+                page = await session_page(browser, base, await runtime.sign_in())
                 await page.goto(f"{base}/")
                 await page.click("#call")
                 await page.wait_for_selector("#error:not([hidden])", timeout=15_000)
                 assert "denied" in (await page.text_content("#error") or "").lower()
                 assert await page.text_content("#status") == "Microphone blocked"
-                context = await browser.new_context()
-                await context.grant_permissions(["microphone"])
-                page2 = await context.new_page()
+                page2 = await session_page(browser, base, await runtime.sign_in(),
+                                           permissions=["microphone"])
                 await page2.goto(f"{base}/")
             # The server is gone now; the page is still open.
             await page2.click("#call")

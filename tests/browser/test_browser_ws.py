@@ -13,8 +13,6 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
-from callport.channels.browser.session import SESSION_COOKIE
-
 from callport.agents.base import CallInfo
 from callport.call.events import AudioIn, HungUp, Marked
 from callport.call.leg import UnsupportedControl
@@ -22,6 +20,7 @@ from callport.call.notes import AgentState, AgentText, CallerTranscript, TurnLat
 from callport.channels.browser import create
 from callport.channels.browser.echo import EchoRuntime
 from callport.channels.browser.leg import BrowserLeg
+from callport.channels.browser.session import SESSION_COOKIE
 from callport.config import Settings
 
 ORIGIN = {"origin": "http://testserver"}

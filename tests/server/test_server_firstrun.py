@@ -46,7 +46,7 @@ def test_owner_link_is_fresh_each_start_and_stops_once_a_password_is_set(tmp_pat
 def test_missing_owner_among_other_users_is_reported(tmp_path: Path) -> None:
     rt = runtime_at(tmp_path)
     add_user(rt, "alice")
-    with pytest.raises(UserError, match="identity.owner"):
+    with pytest.raises(UserError, match=r"identity\.owner"):
         asyncio.run(owner_signin_link(rt.settings, users=rt.users, tokens=rt.tokens))
 
 

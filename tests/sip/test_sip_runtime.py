@@ -30,7 +30,10 @@ from callport.config import Settings, SipSettings
 def settings_for(tmp_path: Path) -> Settings:
     low, high = rtp_range()
     base = Settings()
+    # sipp's callers ("sipp", "svc") are no user: they go through as guests here (the
+    # identity gate itself is tested in test_sip_two_users and tests/flows).
     return replace(base, server=replace(base.server, db=str(tmp_path / "cp.db")),
+                   identity=replace(base.identity, unknown="guest"),
                    sip=SipSettings(enabled=True, host="127.0.0.1", port=0, rtp_port_min=low,
                                    rtp_port_max=high))
 

@@ -22,8 +22,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.interop,
               pytest.mark.skipif(not have_chromium(), reason="needs chromium + playwright")]
 
 ADD = """async (title) => {
-  const r = await fetch('/api/tasks/', {method: 'POST', headers: {'content-type': 'application/json'},
-                                        body: JSON.stringify({title})});
+  const r = await fetch('/api/tasks/', {method: 'POST',
+    headers: {'content-type': 'application/json'}, body: JSON.stringify({title})});
   return r.status;
 }"""
 

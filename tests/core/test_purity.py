@@ -60,7 +60,7 @@ CORES: tuple[str, ...] = (
     "callport.channels.sip.ua_outbound", "callport.channels.sip.ua_register",
     "callport.channels.sip.useragent",
     # server: pure request rules
-    "callport.server.hosts", "callport.server.throttle",
+    "callport.server.hosts", "callport.server.throttle", "callport.server.csrf",
 )
 
 # Modules whose docstrings say "pure" or "sans-IO" about something other than themselves.
@@ -74,8 +74,6 @@ DESCRIBES_OTHERS: dict[str, str] = {
     "callport.channels.media_stream": "the WebSocket driver around a provider's MediaCore",
     "callport.channels.callrecords": "the async companion of the pure callbook",
     "callport.agents.taskmanager.picker": "pure functions over the (async) task store's types",
-    "callport.server.csrf": "pure functions, but it takes the cookie name from the browser "
-                            "session driver (starlette)",
 }
 
 PROBE = (

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from callport.channels.browser.session import SESSION_COOKIE
+from callport.channels.browser.tokens import SESSION_COOKIE
 
 __all__ = ["SESSION_COOKIE", "UNSAFE_METHODS", "bearer_token", "clear_session_cookie", "is_json",
            "origin_ok", "own_origin", "session_cookie"]

@@ -11,10 +11,11 @@ from dataclasses import dataclass
 
 from starlette.requests import HTTPConnection
 
+from callport.channels.browser.tokens import SESSION_COOKIE
 from callport.store.users import TokenStore, token_id_of
 from callport.types import User
 
-SESSION_COOKIE = "callport_session"
+__all__ = ["SESSION_COOKIE", "BrowserSession", "session_of"]
 
 
 @dataclass(frozen=True, slots=True)

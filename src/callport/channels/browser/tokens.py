@@ -17,6 +17,7 @@ import secrets
 from dataclasses import dataclass, field
 
 VERSION = "v2"
+SESSION_COOKIE = "callport_session"  # the signed-in browser's cookie (a session token secret)
 
 
 class TokenError(ValueError):

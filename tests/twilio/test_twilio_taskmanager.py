@@ -18,7 +18,13 @@ from twilio_sim import AUTH_TOKEN
 from twilio_support import Server, serve
 
 from callport.audio.resample import resample
-from callport.config import ServerSettings, Settings, SpeechSettings, TwilioSettings
+from callport.config import (
+    IdentitySettings,
+    ServerSettings,
+    Settings,
+    SpeechSettings,
+    TwilioSettings,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -53,7 +59,8 @@ async def test_spoken_task_manager_call_over_twilio(tmp_path: Path) -> None:
 
     settings = dataclasses.replace(
         Settings(server=ServerSettings(db=str(tmp_path / "tasks.db")),
-                 speech=SpeechSettings(piper_variation=False)),  # repeatable audio both ways
+                 speech=SpeechSettings(piper_variation=False),  # repeatable audio both ways
+                 identity=IdentitySettings(unknown="owner")),  # a personal line: the owner's list
         twilio=TwilioSettings(auth_token=AUTH_TOKEN),
     )
     runtime = build_runtime(settings)

@@ -175,6 +175,13 @@ class TelnyxChannel:
             direction="inbound", caller=event.caller, callee=event.callee,
         ))
         await self.records.apply(event)
+        if getattr(self._runner, "draining", False):  # SIGTERM: answer no new call
+            try:
+                await self._control.hangup(event.provider_call_id)
+            except ProviderError as exc:
+                log.warning("telnyx: refusing %s failed: %s", event.provider_call_id, exc)
+            await self.records.ended(call, reason="shutdown")
+            return
         target = StreamTarget(url=media_url(self._cfg, request_url),
                               parameters=self._stream_parameters(call.call_id,
                                                                  event.provider_call_id))

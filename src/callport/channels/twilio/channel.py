@@ -139,6 +139,8 @@ class TwilioChannel:
         call_sid = fields.get("CallSid", "")
         now = self._now()
         call = self.book.by_provider_id(call_sid)
+        if getattr(self.runtime, "draining", False):  # SIGTERM: Twilio tries the fallback URL
+            return Response("shutting down", status_code=503, headers={"Retry-After": "5"})
         if call is None or call.ended:
             inbound = fields.get("Direction", "inbound") == "inbound"
             call = await self.records.enter(

@@ -3,7 +3,9 @@
 baresip dials callport and plays a WAV (synthesized here by Piper): ~3 s of silence, "Add a
 task to buy milk tomorrow.", then silence. The embedded stack (Silero VAD, Whisper, the Task
 Manager on a tmp SQLite db, Piper) answers over RTP; baresip records what it heard, and that
-recording, transcribed by Whisper, must carry the greeting and the agent's reply.
+recording, transcribed by Whisper, must carry the greeting and the agent's reply. baresip
+calls as +15550001111, alice's number: the identity gate makes it her call, and the task
+lands on her list (not the owner's).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.interop,
 
 CALLER_SAYS = "Add a task to buy milk tomorrow."
 LEAD_S, TAIL_S = 3.0, 25.0
+ALICE = "+15550001111"
 
 
 def baresip_caller(root: Path, wav: Path) -> tuple[Path, int]:
@@ -33,7 +36,7 @@ def baresip_caller(root: Path, wav: Path) -> tuple[Path, int]:
     conf = write_baresip_config(
         root, source_wav=wav, sip_port=free_udp_port(), ctrl_port=ctrl_port,
         rtp_low=rtp_range()[0],
-        account="<sip:caller@127.0.0.1>;regint=0;answermode=manual;audio_codecs=PCMU,PCMA")
+        account=f"<sip:{ALICE}@127.0.0.1>;regint=0;answermode=manual;audio_codecs=PCMU,PCMA")
     return conf, ctrl_port
 
 
@@ -54,6 +57,7 @@ async def test_baresip_caller_adds_a_task_by_voice(tmp_path: Path) -> None:
         sip=SipSettings(enabled=True, host="127.0.0.1", port=0, rtp_port_min=low,
                         rtp_port_max=high, media_timeout_s=10.0))
     runtime = build_runtime(settings)
+    await runtime.users.add("alice", display_name="Alice", phones=[ALICE])
     await runtime.warmup()  # Silero, Whisper, Piper, the intent model: before the call
 
     piper = PiperTTS(deterministic=True)
@@ -91,7 +95,8 @@ async def test_baresip_caller_adds_a_task_by_voice(tmp_path: Path) -> None:
         call = await asyncio.wait_for(converse(), 35)
         while runtime.active:
             await asyncio.sleep(0.05)
-        tasks = await runtime.store.list(include_done=True)
+        tasks = await runtime.tasks.of("alice").list(include_done=True)
+        owners = await runtime.store.list(include_done=True)
     finally:
         await asyncio.sleep(0.3)  # baresip handles the BYE and closes its recording
         await stop_baresip(proc, ctrl_port)
@@ -100,6 +105,9 @@ async def test_baresip_caller_adds_a_task_by_voice(tmp_path: Path) -> None:
     turn = replied.result()
     assert "milk" in turn.transcript.lower(), turn
     assert any("milk" in t.title.lower() for t in tasks), tasks
+    assert owners == []  # alice's task, on alice's list only
+    assert call.info.user is not None and call.info.user.name == "alice"
+    assert call.info.caller == ALICE
     assert call.session.hangup_reason == "test"
     assert channel.calls == {} and channel.pool.in_use == set()
 

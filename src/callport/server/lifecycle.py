@@ -132,7 +132,10 @@ def serve(app: Any, runtime: Drainable, *, host: str, port: int, log_level: str,
     class _Server(uvicorn.Server):
         async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
             start = time.monotonic()
-            await drain(runtime, grace_s=grace_s)
+            try:
+                await drain(runtime, grace_s=grace_s)
+            except Exception:  # never let a drain bug keep the process from stopping
+                log.exception("draining failed")
             # What is left of the grace period bounds uvicorn's wait for connections.
             left = max(grace_s - (time.monotonic() - start), 0.5)
             self.config.timeout_graceful_shutdown = int(left) or 1

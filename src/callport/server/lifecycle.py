@@ -8,7 +8,8 @@
 - ``close_crashed_calls``: at start-up, a record still ringing or in progress belongs to a
   process that died (kill -9, power loss); it is ended with cause ``crash``.
 - ``drain``: SIGTERM. ``runtime.draining`` goes up (channels stop admitting: SIP answers 503,
-  the browser channel refuses new sockets), every live call is hung up the way its leg hangs
+  a new Twilio call's voice webhook gets 503, a ringing Telnyx call is hung up, the browser
+  channel refuses new calls), every live call is hung up the way its leg hangs
   up (SIP BYE, provider hang-up through the REST control, browser ``bye`` and socket close),
   and the runtime waits for the calls to finish, up to ``server.shutdown_grace_s``.
 - ``serve``: uvicorn with ``drain`` run before uvicorn closes connections, and the rest of

@@ -168,6 +168,7 @@ def test_networks_trust_only_configured_sources() -> None:
     assert anyone.admits(PEER) and not anyone.contains(PEER)
     trunk = Networks(("192.0.2.0/24", "2001:db8::/32"))
     assert trunk.contains(TRUNK) and trunk.contains(("2001:db8::5", 5060))
+    assert trunk.contains(("::ffff:192.0.2.10", 5060))  # dual-stack socket, IPv4 peer
     assert not trunk.admits(PEER) and not trunk.contains(("not-an-ip", 1))
 
 

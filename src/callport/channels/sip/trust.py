@@ -39,9 +39,11 @@ class Networks:
     def contains(self, addr: Addr) -> bool:
         """True only when ``addr`` lies in a configured network (empty list: False)."""
         try:
-            ip = ipaddress.ip_address(addr[0])
+            ip = ipaddress.ip_address(addr[0].split("%", 1)[0])
         except ValueError:
             return False
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped  # a dual-stack socket's view of an IPv4 peer
         return any(ip in net for net in self.networks)
 
     def admits(self, addr: Addr) -> bool:

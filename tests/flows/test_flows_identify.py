@@ -78,6 +78,9 @@ def test_unknown_caller_policies() -> None:
     guest = decide(None, unknown="guest", owner="owner", call_id="CA0123456789abcdef")
     assert guest == Identified(User(name="guest-89abcdef", display_name="guest", guest=True))
     assert decide(None, unknown="nonsense", owner="o", call_id="c") == Reject()
+    callee = decide(None, unknown="reject", owner="o", call_id="c", outbound=True)
+    assert isinstance(callee, Reject) and "calling from" not in callee.message
+    assert "automated assistant" in callee.message and "Goodbye" in callee.message
 
 
 def test_guest_names_are_safe_and_per_call() -> None:

@@ -69,5 +69,5 @@ async def test_talk_with_an_unknown_caller_says_why() -> None:
 async def test_talk_without_caller_when_the_owner_was_removed() -> None:
     users, seen = MemoryUserStore(), []
     await users.add("alice")
-    with pytest.raises(TalkError, match="identity.owner"):
+    with pytest.raises(TalkError, match=r"identity\.owner"):
         await run_talk(runtime(users, ScriptedSTT([]), seen), [UTTERANCE])

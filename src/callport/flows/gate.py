@@ -55,7 +55,8 @@ async def identify_caller(
         return info.user
     number = caller_number(info)
     known = await users.by_phone(number) if number is not None else None
-    decision = decide(known, unknown=settings.unknown, owner=settings.owner, call_id=info.call_id)
+    decision = decide(known, unknown=settings.unknown, owner=settings.owner,
+                      call_id=info.call_id, outbound=info.direction == "outbound")  # fmt: skip
     match decision:
         case Identified(user=user):
             how = "a guest" if user.guest else f"{user.name} by caller ID"

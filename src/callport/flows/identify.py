@@ -35,6 +35,9 @@ GOODBYE_UNKNOWN = (
     "Sorry, I don't recognise the number you're calling from, so I can't help you on this "
     "line. Goodbye."
 )
+GOODBYE_UNKNOWN_CALLEE = (  # a call callport placed, to a number no user has
+    "Hello, this is an automated assistant. Sorry, I can't help on this number. Goodbye."
+)
 MAX_PIN = 12  # digits: a longer keypad entry is submitted as it stands (and fails)
 MIN_PIN = 4
 DIGIT_GAP_S = 3.0  # after at least MIN_PIN keypad digits, this pause submits the entry
@@ -101,8 +104,11 @@ def guest_user(call_id: str) -> User:
     return User(name=f"guest-{tail}", display_name="guest", guest=True)
 
 
-def decide(user: User | None, *, unknown: str, owner: str, call_id: str) -> Decision:
-    """What to do with a caller whose number matched ``user`` (None: no user has it)."""
+def decide(
+    user: User | None, *, unknown: str, owner: str, call_id: str, outbound: bool = False
+) -> Decision:
+    """What to do with a caller whose number matched ``user`` (None: no user has it).
+    ``outbound``: callport placed the call (the goodbye then does not say "calling from")."""
     if user is not None:
         return NeedPin(user) if user.has_pin else Identified(user)
     match unknown:
@@ -111,7 +117,7 @@ def decide(user: User | None, *, unknown: str, owner: str, call_id: str) -> Deci
         case "owner":
             return ActAsOwner(owner)
         case _:  # "reject", and anything a validated setting cannot be
-            return Reject()
+            return Reject(GOODBYE_UNKNOWN_CALLEE) if outbound else Reject()
 
 
 # -- spoken digits --------------------------------------------------------------------------

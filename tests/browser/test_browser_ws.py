@@ -14,8 +14,8 @@ from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
 from callport.agents.base import CallInfo
+from callport.call.controls import Capability, Refusal, Refused
 from callport.call.events import AudioIn, HungUp, Marked
-from callport.call.leg import UnsupportedControl
 from callport.call.notes import AgentState, AgentText, CallerTranscript, TurnLatency
 from callport.channels.browser import create
 from callport.channels.browser.echo import EchoRuntime
@@ -200,8 +200,9 @@ class NotingRuntime:
         await leg.send_audio(np.zeros(320, np.int16))
         await leg.mark("m1")
         await leg.clear()
-        with pytest.raises(UnsupportedControl):
-            await leg.transfer("tel:+15550100")
+        refused = await leg.transfer("tel:+15550100")
+        assert isinstance(refused, Refused) and refused.refusal is Refusal.UNSUPPORTED
+        assert refused.control is Capability.TRANSFER and not leg.capabilities
         while True:
             event = await leg.recv()
             self.events.append(event)

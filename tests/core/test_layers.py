@@ -54,11 +54,12 @@ LAYERS: dict[str, int] = {
     # channels together, auth.
     "callport.server": 5,
     # 6: entry points for people: the command line (cli_users: its users/tokens/tasks commands),
-    # `callport talk`, `callport doctor`.
+    # `callport talk`, `callport doctor` (doctor_doors: its pure open-door checks).
     "callport.cli": 6,
     "callport.cli_users": 6,
     "callport.talk": 6,
     "callport.doctor": 6,
+    "callport.doctor_doors": 6,
     "callport.doctor_doors": 6,  # the open-door warnings `callport doctor` prints
 }
 

@@ -35,7 +35,8 @@ CORES: tuple[str, ...] = (
     "callport.vad", "callport.vad.base", "callport.vad.buffer", "callport.vad.turn",
     "callport.speech.text",
     # the call core's definitions and pure bookkeeping
-    "callport.call.events", "callport.call.leg", "callport.call.agent", "callport.call.playout",
+    "callport.call.events", "callport.call.leg", "callport.call.controls", "callport.call.agent",
+    "callport.call.playout",
     # flows: the identification gate's decisions
     "callport.flows.identify",
     # channels: package faces (they must not import their drivers) and provider-neutral cores
@@ -59,8 +60,8 @@ CORES: tuple[str, ...] = (
     "callport.channels.sip.ua_core", "callport.channels.sip.ua_inbound",
     "callport.channels.sip.ua_outbound", "callport.channels.sip.ua_register",
     "callport.channels.sip.useragent",
-    # server: pure request rules
-    "callport.server.hosts", "callport.server.throttle", "callport.server.csrf",
+    # server: pure request rules; doctor: the open-door checks
+    "callport.server.hosts", "callport.server.throttle", "callport.doctor_doors", "callport.server.csrf",
 )
 
 # Modules whose docstrings say "pure" or "sans-IO" about something other than themselves.

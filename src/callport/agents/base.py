@@ -14,6 +14,7 @@ downwards only) and ``callport.types`` (``CallInfo``, ``User``); this module re-
 from __future__ import annotations
 
 from callport.call.agent import (
+    ActionRefused,
     Agent,
     AgentFactory,
     AgentInput,
@@ -27,9 +28,11 @@ from callport.call.agent import (
     UserPressed,
     UserSaid,
 )
+from callport.call.controls import Refusal, Refused
 from callport.types import CallInfo, User
 
 __all__ = [
-    "Agent", "AgentFactory", "AgentInput", "AgentOutput", "CallInfo", "HangUpCall", "HasGreeting",
-    "HasVocabulary", "Say", "TransferCall", "TurnInfo", "User", "UserPressed", "UserSaid",
+    "ActionRefused", "Agent", "AgentFactory", "AgentInput", "AgentOutput", "CallInfo",
+    "HangUpCall", "HasGreeting", "HasVocabulary", "Refusal", "Refused", "Say", "TransferCall",
+    "TurnInfo", "User", "UserPressed", "UserSaid",
 ]

@@ -17,11 +17,12 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+from callport.call.controls import Refused
 from callport.types import CallInfo
 
 __all__ = [
-    "Agent", "AgentFactory", "AgentInput", "AgentOutput", "HangUpCall", "HasGreeting",
-    "HasVocabulary", "Say", "TransferCall", "TurnInfo", "UserPressed", "UserSaid",
+    "ActionRefused", "Agent", "AgentFactory", "AgentInput", "AgentOutput", "HangUpCall",
+    "HasGreeting", "HasVocabulary", "Say", "TransferCall", "TurnInfo", "UserPressed", "UserSaid",
 ]
 
 
@@ -43,6 +44,17 @@ class UserPressed(AgentInput):
 @dataclass(frozen=True, slots=True)
 class AgentOutput:
     """Base of what an agent yields."""
+
+
+@dataclass(frozen=True, slots=True)
+class ActionRefused(AgentInput):
+    """An action the agent yielded could not be carried out on this call (a ``TransferCall``
+    on a browser call, a carrier that said no). The caller has already heard an apology; the
+    call goes on, and whatever the agent yields now is said next. ``refused.refusal`` says
+    why (``callport.call.controls.Refusal``), ``refused.detail`` says more."""
+
+    action: AgentOutput
+    refused: Refused
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,9 +22,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from callport.call.agent import (
+    ActionRefused,
     Agent,
     AgentFactory,
     AgentInput,
+    AgentOutput,
     HangUpCall,
     HasVocabulary,
     Say,
@@ -33,12 +35,21 @@ from callport.call.agent import (
     UserPressed,
     UserSaid,
 )
+from callport.call.controls import Capability, ControlResult, Refusal, Refused
 from callport.call.notes import AgentState, AgentText, CallerTranscript, TurnLatency
 from callport.call.session import CallerDigit, CallSession, Utterance
 from callport.speech.base import STT, TTS, Transcript
 from callport.types import PCM16, CallInfo
 
 log = logging.getLogger(__name__)
+
+# What the caller hears when a leg refuses an action the agent asked for (Call._refused).
+APOLOGIES: dict[tuple[Capability, Refusal], str] = {
+    (Capability.TRANSFER, Refusal.UNSUPPORTED): "Sorry, I can't transfer calls on this line.",
+    (Capability.TRANSFER, Refusal.BAD_TARGET): "Sorry, I can't transfer you to that number.",
+    (Capability.TRANSFER, Refusal.FAILED): "Sorry, the transfer didn't go through.",
+}
+APOLOGY = "Sorry, I can't do that on this call."
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,6 +281,22 @@ class Call:
 
     async def reply(self, agent: Agent, event: AgentInput, record: TurnRecord) -> bool:
         """Run one agent turn with barge-in; True when the agent ended the call."""
+        outcome = await self._run_turn(agent, event, record)
+        first = self.session.stats.first_audio_wall
+        if first is not None:
+            latency = self._endpoint_s + (first - self._turn_started_wall)
+            record.first_audio_ms = latency * 1000.0
+            self.session.metrics.turn_latency_seconds.observe(latency)
+            self.session.notify(TurnLatency(record.first_audio_ms))
+        self.session.set_state(AgentState("listening"))
+        if record.interrupted or self.ended:
+            return self.ended
+        return await self._act(agent, outcome, record, tell=True)
+
+    async def _run_turn(
+        self, agent: Agent, event: AgentInput, record: TurnRecord
+    ) -> list[HangUpCall | TransferCall]:
+        """``agent.respond(event)`` spoken with barge-in; the actions it asked for."""
         self.session.new_reply()
         outcome: list[HangUpCall | TransferCall] = []
         task = asyncio.create_task(self._agent_turn(agent, event, record, outcome))
@@ -289,24 +316,46 @@ class Call:
         record.interrupted = self.session.interrupted and not self.ended
         if record.interrupted:
             agent.interrupted(record.heard)
-        first = self.session.stats.first_audio_wall
-        if first is not None:
-            latency = self._endpoint_s + (first - self._turn_started_wall)
-            record.first_audio_ms = latency * 1000.0
-            self.session.metrics.turn_latency_seconds.observe(latency)
-            self.session.notify(TurnLatency(record.first_audio_ms))
-        self.session.set_state(AgentState("listening"))
-        if record.interrupted or self.ended:
-            return self.ended
+        return outcome
+
+    async def _act(
+        self, agent: Agent, outcome: list[HangUpCall | TransferCall], record: TurnRecord,
+        *, tell: bool,
+    ) -> bool:
+        """Carry out the agent's actions; True when the call is over for us."""
         for action in outcome:
             match action:
                 case HangUpCall(reason=reason):
                     await self.hangup(reason)
                     return True
                 case TransferCall(target=target):
-                    await self.transfer(target)
+                    result = await self.transfer(target)
+                    if isinstance(result, Refused):
+                        return await self._refused(agent, action, result, record, tell=tell)
                     return True
         return False
+
+    async def _refused(
+        self, agent: Agent, action: AgentOutput, refused: Refused, record: TurnRecord,
+        *, tell: bool,
+    ) -> bool:
+        """The leg refused ``action``: the caller hears an apology, the agent gets
+        ``ActionRefused`` (once: a refusal while answering a refusal is only apologised for)
+        and may answer; the call goes on. True only if the call ended meanwhile."""
+        if self.ended:
+            return True
+        apology = APOLOGIES.get((refused.control, refused.refusal), APOLOGY)
+        await self.say(apology)
+        record.reply = f"{record.reply} {apology}".strip()
+        if not tell or self.ended:
+            return self.ended
+        follow = TurnRecord(index=record.index)
+        outcome = await self._run_turn(agent, ActionRefused(action=action, refused=refused), follow)
+        self.session.set_state(AgentState("listening"))
+        record.reply = f"{record.reply} {follow.reply}".strip()
+        if follow.interrupted or self.ended:
+            return self.ended
+        return await self._act(agent, outcome, record, tell=False)
 
     async def _wait_barge_in(self) -> None:
         while not (self.session.interrupted or self.ended):
@@ -343,8 +392,20 @@ class Call:
     async def hangup(self, reason: str = "normal") -> None:
         await self.session.hangup(reason)
 
-    async def transfer(self, target: str) -> None:
-        await self.session.leg.transfer(target)
+    async def transfer(self, target: str) -> ControlResult:
+        """Blind transfer; ``Refused`` (nothing happened, the call goes on) when the leg has no
+        transfer, cannot reach ``target`` or the carrier said no. A flow decides what the caller
+        hears then; in ``connect`` the caller hears an apology and the agent is told."""
+        leg = self.session.leg
+        if Capability.TRANSFER not in leg.capabilities:
+            result: ControlResult = Refused(Capability.TRANSFER, Refusal.UNSUPPORTED,
+                                            f"a {self.info.channel} leg has no transfer")
+        else:
+            result = await leg.transfer(target)
+        if isinstance(result, Refused):
+            log.info("call %s: transfer to %s refused (%s: %s)", self.info.call_id, target,
+                     result.refusal.value, result.detail)
+        return result
 
 
 Flow = Callable[[Call], Coroutine[Any, Any, None]]

@@ -10,26 +10,26 @@ before it has been played. Legs with no remote buffer report ``played=True`` as 
 frames before the mark have been transmitted. ``clear()`` drops remote-buffered audio;
 marks still pending come back with ``played=False``.
 
+Controls (``transfer``, ``send_dtmf``) are gated by ``capabilities`` and never raise for what
+the leg cannot do: they return ``Accepted()`` or ``Refused(control, refusal, detail)``
+(``callport.call.controls``), so a flow or an agent asking for too much gets an answer, not a
+crash.
+
 What a third channel has to supply: an object with the attributes and coroutines below,
 usually built on ``callport.call.inbox.EventInbox`` for ``recv``.
 """
 
 from __future__ import annotations
 
-import enum
 from typing import Protocol
 
+from callport.call.controls import Capability as Capability  # re-exported: its old home
+from callport.call.controls import ControlResult
 from callport.call.events import PCM16, LegEvent
 
 
-class Capability(enum.Enum):
-    TRANSFER = "transfer"
-    HOLD = "hold"
-    SEND_DTMF = "send_dtmf"
-
-
 class UnsupportedControl(RuntimeError):
-    """A capability-gated control was used on a leg that does not offer it (our misuse)."""
+    """Kept for code that catches it; legs now return ``Refused`` instead of raising it."""
 
 
 class Leg(Protocol):
@@ -64,8 +64,11 @@ class Leg(Protocol):
         """End the call. Idempotent: hanging up an ended call succeeds."""
         ...
 
-    async def transfer(self, target: str) -> None:
-        """Blind transfer to ``tel:+...`` or ``sip:...``; UnsupportedControl if not capable."""
+    async def transfer(self, target: str) -> ControlResult:
+        """Blind transfer to ``tel:+...`` or ``sip:...``: ``Accepted()`` (``TransferStarted``
+        follows) or ``Refused`` (not capable, a target it cannot reach, the carrier said no)."""
         ...
 
-    async def send_dtmf(self, digits: str) -> None: ...
+    async def send_dtmf(self, digits: str) -> ControlResult:
+        """Send ``digits`` to the far end: ``Accepted()`` or ``Refused``."""
+        ...

@@ -18,9 +18,9 @@ import numpy as np
 from callport.audio.frame import Reframer, frame_samples
 from callport.audio.g711 import ulaw_decode, ulaw_encode
 from callport.audio.resample import resample
+from callport.call.controls import Accepted, Capability, ControlResult, Refusal, Refused
 from callport.call.events import PCM16, AudioIn, Dtmf, HungUp, LegEvent, Marked
 from callport.call.inbox import EventInbox
-from callport.call.leg import Capability, UnsupportedControl
 
 Codec = Literal["pcm", "ulaw"]
 
@@ -98,14 +98,19 @@ class MemoryLeg:
             self.hung_up_reason = reason
         self._inbox.close(reason)
 
-    async def transfer(self, target: str) -> None:
+    async def transfer(self, target: str) -> ControlResult:
         if not target.startswith(("tel:", "sip:")):
-            raise UnsupportedControl(f"transfer target must be tel: or sip:, got {target!r}")
+            return Refused(Capability.TRANSFER, Refusal.BAD_TARGET,
+                           f"transfer target must be tel: or sip:, got {target!r}")
+        if self._inbox.closed:
+            return Refused(Capability.TRANSFER, Refusal.ENDED, "the call has ended")
         self.transfers.append(target)
         await self.hangup("transferred")
+        return Accepted()
 
-    async def send_dtmf(self, digits: str) -> None:
+    async def send_dtmf(self, digits: str) -> ControlResult:
         self.digits_sent.append(digits)
+        return Accepted()
 
     # ---- the caller's side -----------------------------------------------------------
 

@@ -27,6 +27,7 @@ import numpy as np
 
 from callport.audio.g711 import alaw_decode, alaw_encode, ulaw_decode, ulaw_encode
 from callport.audio.tones import dtmf_sequence
+from callport.call.controls import Accepted, Capability, ControlResult, Refusal, Refused
 from callport.call.events import (
     PCM16,
     AudioIn,
@@ -37,7 +38,6 @@ from callport.call.events import (
     TransferStarted,
 )
 from callport.call.inbox import EventInbox
-from callport.call.leg import Capability, UnsupportedControl
 from callport.channels.provider import (
     CallControl,
     DtmfIn,
@@ -191,29 +191,38 @@ class MediaStreamLeg:
         self._finish(reason)
         await self._close(1000)
 
-    async def transfer(self, target: str) -> None:
+    async def transfer(self, target: str) -> ControlResult:
         if self._control is None:
-            raise UnsupportedControl("this media stream has no call control (no credentials)")
-        split_target(target)  # ValueError on a malformed target: our misuse
+            return Refused(Capability.TRANSFER, Refusal.UNSUPPORTED,
+                           "this media stream has no call control (no credentials)")
+        try:
+            split_target(target)
+        except ValueError as exc:
+            return Refused(Capability.TRANSFER, Refusal.BAD_TARGET, str(exc))
         if self._ended:
-            return
+            return Refused(Capability.TRANSFER, Refusal.ENDED, "the call has ended")
         self._handoff = target
         if self._on_transfer is not None:
             self._on_transfer(target)
         self._inbox.put(TransferStarted(target))
         try:
             await self._control.transfer(self.provider_call_id, target)
-        except ProviderError:
+        except ProviderError as exc:
             self._handoff = None
-            raise
+            return Refused(Capability.TRANSFER, Refusal.FAILED, str(exc))
+        return Accepted()
 
-    async def send_dtmf(self, digits: str) -> None:
+    async def send_dtmf(self, digits: str) -> ControlResult:
         if self._ended:
-            return
+            return Refused(Capability.SEND_DTMF, Refusal.ENDED, "the call has ended")
         if self._control is not None and self._control.sends_dtmf:
-            await self._control.send_dtmf(self.provider_call_id, digits)
-            return
+            try:
+                await self._control.send_dtmf(self.provider_call_id, digits)
+            except ProviderError as exc:
+                return Refused(Capability.SEND_DTMF, Refusal.FAILED, str(exc))
+            return Accepted()
         await self.send_audio(dtmf_sequence(digits, sample_rate=self._rate))  # in-band
+        return Accepted()
 
     # ----------------------------------------------------------------- driver side
 

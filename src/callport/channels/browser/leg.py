@@ -12,9 +12,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
+from callport.call.controls import Capability, ControlResult, Refusal, Refused
 from callport.call.events import PCM16, LegEvent, Marked
 from callport.call.inbox import EventInbox
-from callport.call.leg import Capability, UnsupportedControl
 from callport.call.notes import AgentState, AgentText, CallerTranscript, SessionNote, TurnLatency
 from callport.channels.browser.protocol import (
     FRAME_MS,
@@ -128,11 +128,12 @@ class BrowserLeg:
         self._inbox.close(reason)
         await self._close()
 
-    async def transfer(self, target: str) -> None:
-        raise UnsupportedControl("a browser leg cannot be transferred")
+    async def transfer(self, target: str) -> ControlResult:
+        return Refused(Capability.TRANSFER, Refusal.UNSUPPORTED,
+                       "a browser call has no phone network to transfer to")
 
-    async def send_dtmf(self, digits: str) -> None:
-        raise UnsupportedControl("a browser leg has no DTMF")
+    async def send_dtmf(self, digits: str) -> ControlResult:
+        return Refused(Capability.SEND_DTMF, Refusal.UNSUPPORTED, "a browser call has no DTMF")
 
     def notify(self, note: SessionNote) -> None:
         if self._inbox.closed:

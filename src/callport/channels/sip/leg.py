@@ -16,9 +16,9 @@ import logging
 from collections import deque
 from typing import Protocol
 
+from callport.call.controls import Accepted, Capability, ControlResult, Refusal, Refused
 from callport.call.events import PCM16, HungUp, LegEvent, Marked, TransferStarted
 from callport.call.inbox import EventInbox
-from callport.call.leg import Capability, UnsupportedControl
 from callport.channels.sip.media import MediaStream
 from callport.channels.sip.rtcp import (
     Goodbye,
@@ -116,20 +116,24 @@ class SipLeg:
         if not self._inbox.closed:
             self._control.hangup_call(self.key, reason)
 
-    async def transfer(self, target: str) -> None:
+    async def transfer(self, target: str) -> ControlResult:
         if not target.startswith(("sip:", "sips:", "tel:")):
-            raise UnsupportedControl(f"SIP transfer needs a sip: or tel: URI, got {target!r}")
-        if self._control.refer_call(self.key, target):
-            self._inbox.put(TransferStarted(target))
+            return Refused(Capability.TRANSFER, Refusal.BAD_TARGET,
+                           f"SIP transfer needs a sip: or tel: URI, got {target!r}")
+        if not self._control.refer_call(self.key, target):
+            return Refused(Capability.TRANSFER, Refusal.ENDED, "no confirmed dialog to REFER in")
+        self._inbox.put(TransferStarted(target))
+        return Accepted()
 
-    async def send_dtmf(self, digits: str) -> None:
+    async def send_dtmf(self, digits: str) -> ControlResult:
         for digit in digits:
             if self.media is None or self._inbox.closed:
-                return
+                return Refused(Capability.SEND_DTMF, Refusal.ENDED, "no media to send DTMF on")
             remote = self.media.remote
             for packet in self.media.dtmf(digit):
                 self._transport.sendto(packet, remote)
                 await asyncio.sleep(0.02)
+        return Accepted()
 
     # ---- driver side ---------------------------------------------------------------------
     @property

@@ -77,6 +77,16 @@ async def test_two_users_each_see_only_their_own_tasks(tmp_path: Path) -> None:
             bob = await (await browser.new_context()).new_page()
             await sign_in_by_link(bob, base, runtime, "bob")
             assert await bob.text_content("#who-name") == "Bob"
+            # Bob came in by link and has no password yet: he sets one on the page.
+            assert await bob.text_content("#password-open") == "Set a password"
+            assert await bob.is_hidden("#password-dialog")
+            await bob.click("#password-open")
+            assert await bob.is_hidden("#current-field")
+            await bob.fill("#new-password", "bob's new password")
+            await bob.click("#password-save")
+            await bob.wait_for_function("window.callport.user.has_password === true")
+            assert await bob.is_hidden("#password-dialog")
+            assert await runtime.users.check_password("bob", "bob's new password") is not None
 
             assert await alice.evaluate(ADD, "alice: buy milk") == 201
             assert await bob.evaluate(ADD, "bob: call mom") == 201

@@ -116,3 +116,29 @@ def test_sign_out_kills_the_session(tmp_path: Path) -> None:
         assert replay.get("/api/tasks/").status_code == 401
         assert replay.get("/", follow_redirects=False).status_code == 303
         assert replay.post("/browser/token", headers=JSON_ORIGIN).status_code == 401
+
+
+def test_set_and_change_own_password(tmp_path: Path) -> None:
+    rt = runtime_at(tmp_path)
+    add_user(rt, "owner", roles=("admin",))
+    spare_link = signin_link_token(rt, "owner")
+    with client_of(rt) as client:
+        sign_in(client, rt, "owner")
+        assert client.post("/api/me/password", json={"password": "short"},
+                           headers=JSON_ORIGIN).status_code == 400
+        assert client.post("/api/me/password", json={"password": "a long password"},
+                           headers={"origin": "http://evil.example"}).status_code == 403
+        r = client.post("/api/me/password", json={"password": "a long password"},
+                        headers=JSON_ORIGIN)
+        assert r.status_code == 200 and r.json()["user"]["has_password"] is True
+        # changing it again needs the current one
+        assert client.post("/api/me/password", json={"password": "another password"},
+                           headers=JSON_ORIGIN).status_code == 403
+        assert client.post("/api/me/password", json={"password": "another password",
+                                                      "current": "a long password"},
+                           headers=JSON_ORIGIN).status_code == 200
+    assert asyncio.run(rt.users.check_password("owner", "another password")) is not None
+    with client_of(rt) as late:  # the unused first-run link is retired with the password set
+        assert late.get(f"/login?token={spare_link}").status_code == 401
+        assert late.post("/api/me/password", json={"password": "x" * 9},
+                         headers=JSON_ORIGIN).status_code == 401

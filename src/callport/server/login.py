@@ -8,6 +8,9 @@
 * ``POST /login``              JSON ``{name, password}``; sets the cookie, returns ``{user}``
 * ``POST /logout``             revokes this browser's session and clears the cookie
 * ``GET  /api/me``             ``{user}``: who is signed in (no secrets)
+* ``POST /api/me/password``    JSON ``{password, current?}``: set or change one's own password
+  (``current`` is needed when there is one already; a wrong one counts as a failed sign-in).
+  Setting it retires unused sign-in links: the owner signs in with the password from then on.
 
 ``AuthMiddleware`` enforces the JSON content type and same-origin rule on the POSTs and the
 sign-in on ``/api/me``. Failed password sign-ins answer one generic message and are throttled
@@ -33,7 +36,7 @@ from callport.config import Settings
 from callport.server.auth import user_of
 from callport.server.csrf import SESSION_COOKIE, clear_session_cookie, session_cookie
 from callport.server.throttle import Throttle
-from callport.store.users import TokenStore, UserStore, token_id_of
+from callport.store.users import TokenStore, UserError, UserStore, clean_password, token_id_of
 from callport.types import User
 
 log = logging.getLogger(__name__)
@@ -133,11 +136,41 @@ def login_routes(*, settings: Settings, users: UserStore, tokens: TokenStore,
             return JSONResponse({"error": "sign in or send a token"}, status_code=401)
         return JSONResponse({"user": user_json(user)}, headers=_NO_CACHE)
 
+    async def set_password(request: Request) -> Response:
+        user = user_of(request.scope)
+        if user is None:
+            return JSONResponse({"error": "sign in or send a token"}, status_code=401)
+        raw = await request.body()
+        try:
+            data = json.loads(raw) if len(raw) <= MAX_BODY else None
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            data = None
+        password = data.get("password") if isinstance(data, dict) else None
+        current = data.get("current", "") if isinstance(data, dict) else None
+        if not isinstance(password, str) or not isinstance(current, str):
+            return JSONResponse({"error": "send {password, current}"}, status_code=400)
+        now, key = clock(), f"name:{user.name}"
+        if user.has_password:
+            if attempts.blocked(key, now=now):
+                return JSONResponse({"error": THROTTLED}, status_code=429)
+            if await users.check_password(user.name, current) is None:
+                attempts.failed(key, now=now)
+                return JSONResponse({"error": "the current password is wrong"}, status_code=403)
+        try:
+            await users.set_password(user.name, clean_password(password))
+        except UserError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        await tokens.revoke_user(user.name, kinds=("signin",))
+        log.info("login: %s set a password", user.name)
+        updated = await users.get(user.name)
+        return JSONResponse({"user": user_json(updated or user)}, headers=_NO_CACHE)
+
     return [
         Route("/login", login_page, methods=["GET"]),
         Route("/login", login, methods=["POST"]),
         Route("/logout", logout, methods=["POST"]),
         Route("/api/me", me, methods=["GET"]),
+        Route("/api/me/password", set_password, methods=["POST"]),
     ]
 
 

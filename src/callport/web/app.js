@@ -35,10 +35,45 @@ async function loadMe() {
     if (!res.ok) return;
     const { user } = await res.json();
     page.user = user;
+    if (!user.has_password) $('password-open').textContent = 'Set a password';
     ui.whoName.textContent = user.display_name || user.name;
     ui.who.hidden = false;
   } catch { /* server restarting */ }
 }
+
+// ---- set or change the password (the first-run owner has none: the sign-in link let them in)
+
+const pw = {
+  dialog: $('password-dialog'), form: $('password-form'), title: $('password-title'),
+  currentField: $('current-field'), current: $('current-password'), next: $('new-password'),
+  error: $('password-error'),
+};
+$('password-open').addEventListener('click', () => {
+  const has = !!(page.user && page.user.has_password);
+  pw.title.textContent = has ? 'Change password' : 'Set a password';
+  pw.currentField.hidden = !has;
+  pw.current.value = pw.next.value = '';
+  pw.error.hidden = true;
+  pw.dialog.showModal();
+});
+$('password-cancel').addEventListener('click', () => pw.dialog.close());
+pw.form.addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const res = await fetch('/api/me/password', {
+    method: 'POST', headers: { 'content-type': 'application/json' }, credentials: 'same-origin',
+    body: JSON.stringify({ password: pw.next.value, current: pw.current.value }),
+  }).catch(() => null);
+  if (res && res.status === 401) return toLogin();
+  if (res && res.ok) {
+    page.user = (await res.json()).user;
+    $('password-open').textContent = 'Password';
+    pw.dialog.close();
+    return;
+  }
+  const body = res ? await res.json().catch(() => ({})) : {};
+  pw.error.textContent = body.error || 'Cannot reach the callport server.';
+  pw.error.hidden = false;
+});
 
 ui.logout.addEventListener('click', async () => {
   try {

@@ -35,6 +35,9 @@ from callport.call.inbox import EventInbox
 from callport.call.memory import MemoryLeg
 from callport.call.session import CallSession
 from callport.channels.browser.leg import BrowserLeg
+from callport.channels.media_leg import MediaStreamLeg
+from callport.channels.provider import ProviderError
+from callport.channels.twilio.media import TwilioMediaCore
 from callport.metrics import Metrics
 from callport.types import PCM16
 from callport.vad.turn import TurnDetector
@@ -200,3 +203,53 @@ async def test_a_bad_target_is_refused_and_nothing_happens_on_a_capable_leg() ->
     assert await leg.transfer("tel:+15550101") == Refused(
         Capability.TRANSFER, Refusal.ENDED, "the call has ended")
     assert await leg.send_dtmf("12") == Accepted() and leg.digits_sent == ["12"]
+
+
+def twilio_leg(control: object | None) -> MediaStreamLeg:
+    """A Twilio media-stream leg after ``connected`` + ``start`` (the socket is a list)."""
+    core = TwilioMediaCore()
+    core.receive_text('{"event":"connected","protocol":"Call","version":"1.0.0"}')
+    core.receive_text(json.dumps({
+        "event": "start", "sequenceNumber": "1", "streamSid": "MZ1",
+        "start": {"accountSid": "AC1", "streamSid": "MZ1", "callSid": "CA1",
+                  "tracks": ["inbound"], "customParameters": {},
+                  "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000,
+                                  "channels": 1}},
+    }))
+    assert core.started is not None
+    sent: list[str] = []
+
+    async def send_text(text: str) -> None:
+        sent.append(text)
+
+    async def close_socket(code: int) -> None:
+        return None
+
+    return MediaStreamLeg(call_id="tw-1", start=core.started, core=core, send_text=send_text,
+                          close_socket=close_socket, control=control)  # type: ignore[arg-type]
+
+
+class RefusingControl:
+    """Twilio's REST API saying no to the transfer."""
+
+    sends_dtmf = False
+
+    async def transfer(self, sid: str, target: str) -> None:
+        raise ProviderError("twilio: 400 Invalid 'To' Phone Number")
+
+    async def hangup(self, sid: str) -> None:
+        return None
+
+
+async def test_twilio_without_credentials_or_with_a_refusing_carrier_refuses() -> None:
+    bare = twilio_leg(None)  # no auth token / REST client: no call control
+    assert Capability.TRANSFER not in bare.capabilities
+    assert await bare.transfer("tel:+15550100") == Refused(
+        Capability.TRANSFER, Refusal.UNSUPPORTED,
+        "this media stream has no call control (no credentials)")
+    refusing = twilio_leg(RefusingControl())
+    result = await refusing.transfer("tel:+15550100")
+    assert isinstance(result, Refused) and result.refusal is Refusal.FAILED
+    assert "Invalid 'To'" in result.detail and refusing.handed_off_to is None
+    bad = await refusing.transfer("not a target")
+    assert isinstance(bad, Refused) and bad.refusal is Refusal.BAD_TARGET

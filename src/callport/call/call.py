@@ -8,7 +8,9 @@ A flow is plain async Python over one call::
 
 ``say`` speaks text (clause by clause), ``listen`` returns the caller's next turn as text
 or digits, ``connect`` runs a conversation with an agent (with barge-in) until someone hangs
-up, ``play`` sends raw audio, ``transfer``/``hangup`` end the call's time with us. IVR,
+up, ``play`` sends raw audio, ``transfer``/``hangup`` end the call's time with us. A leg
+that cannot transfer answers ``Refused`` (``callport.call.controls``) and the call goes on;
+in ``connect`` the caller then hears an apology and the agent gets ``ActionRefused``. IVR,
 queue and recording work adds primitives here rather than replacing the session.
 """
 

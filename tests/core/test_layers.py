@@ -59,7 +59,6 @@ LAYERS: dict[str, int] = {
     "callport.cli_users": 6,
     "callport.talk": 6,
     "callport.doctor": 6,
-    "callport.doctor_doors": 6,
     "callport.doctor_doors": 6,  # the open-door warnings `callport doctor` prints
 }
 

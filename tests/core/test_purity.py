@@ -61,7 +61,8 @@ CORES: tuple[str, ...] = (
     "callport.channels.sip.ua_outbound", "callport.channels.sip.ua_register",
     "callport.channels.sip.useragent",
     # server: pure request rules; doctor: the open-door checks
-    "callport.server.hosts", "callport.server.throttle", "callport.doctor_doors", "callport.server.csrf",
+    "callport.server.hosts", "callport.server.throttle", "callport.server.csrf",
+    "callport.doctor_doors",
 )
 
 # Modules whose docstrings say "pure" or "sans-IO" about something other than themselves.

@@ -15,8 +15,8 @@ from starlette.testclient import TestClient
 from twilio_sim import ACCOUNT_SID, AUTH_TOKEN, parse_twiml
 from twilio_support import FakeRuntime, Server, twilio_settings
 
-from callport.channels.twilio import tokens
 from callport.channels.provider import ProviderError
+from callport.channels.twilio import tokens
 from callport.channels.twilio.channel import TwilioChannel, dial_out
 from callport.channels.twilio.cli import doctor_checks, place_call
 from callport.channels.twilio.rest import TwilioClient

@@ -21,8 +21,8 @@ from providers_support import serve
 from twilio_sim import AUTH_TOKEN, StreamSim, call_params, parse_twiml, signed_form
 from twilio_support import FakeRuntime, twilio_settings
 
-from callport.channels.twilio import tokens
 from callport.channels.twilio import channel as twilio_channel
+from callport.channels.twilio import tokens
 from callport.channels.twilio.channel import TwilioChannel
 
 NOW = 1_760_000_000.0
@@ -113,7 +113,7 @@ async def test_no_auth_token_refuses_every_stream_before_it_starts(open_site: Si
 
 async def test_no_auth_token_refuses_every_webhook(open_site: Site) -> None:
     for token in ("", AUTH_TOKEN):  # signed with an empty key, or with any key at all
-        sid, response = await open_site.ring(token)
+        _, response = await open_site.ring(token)
         assert response.status_code == 403
     url = open_site.base + "/twilio/status"
     body, headers = signed_form(url, call_params("CA" + "1" * 32, status="completed"), token="")
@@ -151,7 +151,7 @@ async def test_forged_token_is_refused(site: Site) -> None:
 
 
 async def test_token_from_another_call_sid_is_refused(site: Site) -> None:
-    sid_a, a = await site.ring()
+    _, a = await site.ring()
     sid_b, _ = await site.ring()
     await site.refused(sid_b, parse_twiml(a.text).parameters)
     assert site.runtime.started == []

@@ -60,7 +60,8 @@ async def test_cli_place_call_stream_is_admitted_by_the_server(server: Server) -
     sim = await server.open_stream(CA, twiml.parameters)  # Twilio connects once answered
     await _until(lambda: len(server.runtime.started) == 1)
     _, info = server.runtime.started[0]
-    assert (info.channel, info.caller, info.callee) == ("twilio", "+15550002222", "+15550009999")
+    assert (info.channel, info.caller, info.callee, info.direction) == (
+        "twilio", "+15550002222", "+15550009999", "outbound")
     assert info.call_id == twiml.parameters["call_id"]
     record = server.channel.book.by_provider_id(CA)
     assert record is not None and record.direction == "outbound"

@@ -198,3 +198,14 @@ def test_absurd_expiry_is_refused_not_raised() -> None:
                          provider_call_id="", expires_at=NOW + 60)
     assert tokens.check(key, dict(params, expires="9" * 5000), provider_call_id="CA1",
                         now=NOW) is None
+
+
+async def test_call_info_names_the_caller_from_the_signed_webhook(site: Site) -> None:
+    """Inbound: caller is Twilio's From, callee its To (what identity checks the user by)."""
+    sid, response = await site.ring()
+    params = parse_twiml(response.text).parameters
+    sim = await site.stream(sid, params)
+    await sim.wait_closed_by_server()
+    ((_, info),) = site.runtime.started
+    assert (info.channel, info.caller, info.callee, info.direction) == (
+        "twilio", "+15550001111", "+15550002222", "inbound")

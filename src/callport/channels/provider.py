@@ -23,11 +23,16 @@ What a third provider module (Plivo, Vonage, SignalWire, Exotel) has to supply:
 - a ``ProviderWebhooks`` mapping its signature scheme and callbacks onto ``CallEvent``s
   (ending reasons in the shared vocabulary: completed, busy, no-answer, failed, canceled);
 - a ``CallControl`` over its REST API, treating its "call already gone" answer as success;
-- a ``tokens`` module: ``mint`` a stream token bound to our call id (and to the provider's
-  call id or an expiry where it can), and ``check`` what a stream presents into a
-  ``callport.channels.callbook.StreamGrant`` (``token_id`` is spent once, ``expires_at`` says
-  how long to remember it). Twilio signs the stream parameters with an expiry; Telnyx signs
-  our call id;
+- a ``tokens`` module: ``mint`` a stream token bound to our call id, an expiry and (when
+  known) the provider's call id, keyed by a configured secret (never derived from an empty
+  one), and ``check`` what a stream presents into a
+  ``callport.channels.callbook.StreamGrant`` (``token_id`` is spent once, ``expires_at`` is
+  required: the book refuses the grant after it and remembers the spent token until then).
+  Twilio signs the stream parameters; Telnyx signs call id, expiry and call_control_id;
+- no credentials, no calls: without the secret that verifies its webhooks the channel
+  refuses every webhook (403) and closes every media socket before accepting it, and says
+  at ``start`` what to set; a call-placing endpoint checks
+  ``callport.channels.api_auth.check_admin_bearer`` first;
 - a channel module (routes: the answer webhook or REST ``answer`` carrying the token, the
   status webhook, the media WebSocket). It keeps its calls in a
   ``callport.channels.callbook.CallBook(provider=name)`` wrapped by

@@ -65,7 +65,8 @@ def doctor_checks(settings: Settings) -> list[tuple[str, bool, str]]:
         out.append(("telnyx public key", True, "Ed25519 key loaded"))
     except ValueError as exc:
         detail = str(exc) if cfg.public_key else "CALLPORT_TELNYX_PUBLIC_KEY is empty"
-        out.append(("telnyx public key", False, detail + ": every webhook will get 403"))
+        out.append(("telnyx public key", False,
+                    detail + ": every webhook will get 403 and every media stream is refused"))
     base = cfg.public_base_url
     out.append(("telnyx public url", base.startswith("https://"),
                 f"webhook {base}{cfg.webhook_path}, media {media_url(cfg)}" if base
@@ -76,5 +77,7 @@ def doctor_checks(settings: Settings) -> list[tuple[str, bool, str]]:
     out.append(("telnyx stream tokens", shared,
                 "signed with a configured secret" if shared
                 else "random per process: `callport call --via telnyx` streams will be refused"))
+    out.append(("telnyx stream token ttl", True,
+                f"{cfg.token_ttl_s} s, single use (telnyx.token_ttl_s)"))
     out.append(("telnyx codec", True, f"{cfg.codec} ({'16' if cfg.codec == 'L16' else '8'} kHz)"))
     return out

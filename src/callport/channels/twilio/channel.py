@@ -200,7 +200,6 @@ class TwilioChannel:
 
     async def media(self, websocket: WebSocket) -> None:
         if self._key is None:  # not configured: refuse before accepting anything
-            self.violations += 1
             await websocket.close(1008)
             return
         await run_websocket_stream(

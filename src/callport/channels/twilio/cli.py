@@ -50,8 +50,9 @@ def doctor_checks(settings: Settings) -> list[Check]:
                 "set" if sid_ok else "CALLPORT_TWILIO_ACCOUNT_SID: AC followed by 32 hex digits"))
     token_ok = len(cfg.auth_token) == 32
     out.append(("twilio auth token", token_ok,
-                "set (verifies webhooks)" if token_ok
-                else "CALLPORT_TWILIO_AUTH_TOKEN is needed to verify X-Twilio-Signature"))
+                "set (verifies webhooks, signs stream tokens)" if token_ok
+                else "CALLPORT_TWILIO_AUTH_TOKEN is needed to verify X-Twilio-Signature: "
+                "without it every Twilio webhook gets 403 and every media stream is refused"))
     if cfg.api_key_sid or cfg.api_key_secret:
         key_ok = cfg.api_key_sid.startswith("SK") and bool(cfg.api_key_secret)
         out.append(("twilio API key", key_ok,
@@ -71,6 +72,9 @@ def doctor_checks(settings: Settings) -> list[Check]:
     out.append(("twilio numbers", bool(cfg.numbers) and not bad,
                 f"bad E.164: {', '.join(bad)}" if bad
                 else (", ".join(cfg.numbers) or "none: outbound calls need --from")))
+    out.append(("twilio calls API", True,
+                f"{cfg.calls_path} needs an admin API token (`callport tokens create`)"
+                + (" or twilio.calls_api_token" if cfg.calls_api_token else "")))
     api_ok = cfg.api_base_url.startswith("https://")
     out.append(("twilio REST base URL", api_ok or cfg.api_base_url.startswith("http://127."),
                 cfg.api_base_url))

@@ -9,8 +9,8 @@ call has ended.
 Stream admission is split in two so the book never branches on the provider:
 
 - the provider module checks the token its stream presents (signature, expiry, binding to
-  the provider's call id: Twilio signs the stream parameters with an expiry, Telnyx signs our
-  call id) and turns a good one into a ``StreamGrant``;
+  the provider's call id: Twilio signs the stream parameters, Telnyx our call id and the
+  call_control_id, both with an expiry) and turns a good one into a ``StreamGrant``;
 - ``CallBook.admit`` spends the grant's ``token_id`` once and admits one stream per call:
   never for an expired grant, a call that ended, that already streamed, or whose provider
   call id differs. Every grant expires, and a spent token is remembered until it does, so a

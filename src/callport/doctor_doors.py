@@ -141,5 +141,6 @@ def open_doors(settings: Settings, *, users: Sequence[User] = ()) -> list[OpenDo
             f"({', '.join(u.name for u in admins) or 'no users yet'}): admins sign in only "
             "through one-time links (serve prints one for the owner on every start, valid "
             "identity.signin_ttl_s), so whoever reads the log or the link signs in as them",
-            f"set a password: callport users set {name} --password-stdin"))
+            f"set a password: callport users set {name} --password-stdin, or the page's "
+            "Password button once signed in"))
     return doors

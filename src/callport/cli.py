@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from callport import __version__, cli_users
+from callport import __version__, cli_skills, cli_users
 from callport.config import ConfigError, Settings, load_settings
 
 if TYPE_CHECKING:
@@ -61,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     _agent_options(talk)
 
     cli_users.add_parsers(sub)  # users, tokens, tasks
+    cli_skills.add_parsers(sub)  # skills install DIR
 
     call = sub.add_parser("call", help="place an outbound call that runs the default flow")
     call.add_argument("to", help="+15551234567, tel:+1555..., or sip:user@host")
@@ -101,6 +102,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     args = _parser().parse_args(argv)
+    if args.command == "skills":  # needs no configuration
+        return cli_skills.run(args)
     try:
         settings = _settings(args)
     except ConfigError as exc:

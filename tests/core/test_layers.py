@@ -57,6 +57,9 @@ LAYERS: dict[str, int] = {
     # `callport talk`, `callport doctor` (doctor_doors: its pure open-door checks).
     "callport.cli": 6,
     "callport.cli_users": 6,
+    "callport.cli_skills": 6,  # `callport skills install DIR`
+    # the Agent Skills shipped as package data; their scripts import nothing of callport
+    "callport.skills": 6,
     "callport.talk": 6,
     "callport.doctor": 6,
     "callport.doctor_doors": 6,  # the open-door warnings `callport doctor` prints

@@ -1,6 +1,7 @@
 """web-audio-capture's smoke test in headless Chromium: the capture and playback worklets in
 assets/ load, 20 ms frames arrive at about 50 a second, a tone comes out of playback with its
-mark reported played, and ``clear`` drops queued audio (its mark reported not played)."""
+mark reported played, ``clear`` drops queued audio (its mark reported not played), and
+voice-page.js streams 640-byte frames to a WebSocket, plays the echo and answers marks."""
 
 from __future__ import annotations
 
@@ -39,3 +40,6 @@ def test_worklets_deliver_frames_and_play_in_headless_chromium() -> None:
     assert 25 <= result["framesPerSecond"] <= 75
     assert result["markPlayed"] and result["tapPeak"] > 0.1
     assert result["clearDropped"] == ["long"] and not result["longPlayed"]
+    ws = result["websocket"]  # websockets is in the dev extra: the page's socket path ran too
+    assert ws["framesIn"] >= 30 and ws["frameSizes"] == [640]
+    assert {"type": "mark", "name": "echo-25", "played": True} in ws["markReplies"]

@@ -133,5 +133,17 @@ async function smokeTest({ captureSeconds = 1.0 } = {}) {
   return result;
 }
 
+// The WebSocket path end to end, for scripts/worklet_smoke.py's echo server: run a VoicePage
+// against `url` for `seconds`, then stop.
+async function wsTest(url, seconds = 1.5) {
+  const states = [];
+  const page = new VoicePage({ apm: false, onState: (s) => states.push(s) });
+  await page.start(url);
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  await page.stop();
+  return states;
+}
+
 window.VoicePage = VoicePage;
 window.smokeTest = smokeTest;
+window.wsTest = wsTest;

@@ -8,7 +8,10 @@ opens ``index.html`` with Chromium's fake microphone, runs the page's ``smokeTes
   whatever rate the AudioContext runs at (headless Chromium picks 44.1 kHz, hardware often 48);
 - a 440 Hz tone sent to the playback worklet comes out (a second capture node taps it) and the
   mark after it is reported as played;
-- ``clear`` drops queued audio at once and reports the mark it dropped as not played.
+- ``clear`` drops queued audio at once and reports the mark it dropped as not played;
+- with the ``websockets`` package installed, ``voice-page.js`` end to end against a local echo
+  server: binary 640-byte frames arrive, the echoed audio plays, and a server ``mark`` comes
+  back as ``{"type": "mark", "played": true}``.
 
 Needs Python Playwright and a Chromium (``--chromium``, ``$CHROMIUM`` or /usr/bin/chromium; the
 browser Playwright downloads also works). Nothing leaves the machine. Exit status: 0 all checks
@@ -18,6 +21,7 @@ pass, 1 a check failed, 2 Playwright or Chromium is missing.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import functools
 import http.server
@@ -54,6 +58,60 @@ def serve(root: Path) -> Iterator[str]:
         server.server_close()
 
 
+class EchoServer:
+    """A WebSocket server on 127.0.0.1 that echoes binary frames and sends one mark."""
+
+    def __init__(self) -> None:
+        self.frames: list[int] = []  # sizes of binary frames received
+        self.replies: list[dict[str, Any]] = []  # JSON text frames from the page
+        self.url = ""
+        self._ready = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Future[None] | None = None
+
+    async def _handler(self, ws: Any) -> None:
+        async for message in ws:
+            if isinstance(message, bytes):
+                self.frames.append(len(message))
+                await ws.send(message)
+                if len(self.frames) == 25:
+                    await ws.send(json.dumps({"type": "mark", "name": "echo-25"}))
+            else:
+                self.replies.append(json.loads(message))
+
+    async def _main(self) -> None:
+        import websockets
+
+        self._loop = asyncio.get_running_loop()
+        self._stop = self._loop.create_future()
+        async with websockets.serve(self._handler, "127.0.0.1", 0) as server:
+            port = next(iter(server.sockets)).getsockname()[1]
+            self.url = f"ws://127.0.0.1:{port}/audio"
+            self._ready.set()
+            await self._stop
+
+    @contextlib.contextmanager
+    def running(self) -> Iterator[EchoServer]:
+        thread = threading.Thread(target=asyncio.run, args=(self._main(),), daemon=True)
+        thread.start()
+        if not self._ready.wait(10):
+            raise RuntimeError("the echo server did not start")
+        try:
+            yield self
+        finally:
+            if self._loop and self._stop:
+                self._loop.call_soon_threadsafe(self._stop.set_result, None)
+            thread.join(10)
+
+
+def have_websockets() -> bool:
+    try:
+        import websockets  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def find_chromium(explicit: str) -> str | None:
     for candidate in (explicit, os.environ.get("CHROMIUM", ""), "/usr/bin/chromium",
                       shutil.which("chromium") or "", shutil.which("chromium-browser") or ""):
@@ -75,6 +133,12 @@ def run(chromium: str | None, timeout_s: float) -> dict[str, Any]:
             page.goto(f"{base}/index.html")
             result: dict[str, Any] = page.evaluate(
                 "() => window.smokeTest({captureSeconds: 1.0})")
+            if have_websockets():
+                with EchoServer().running() as echo:
+                    states = page.evaluate("(url) => window.wsTest(url, 1.5)", echo.url)
+                result["websocket"] = {"framesIn": len(echo.frames),
+                                       "frameSizes": sorted(set(echo.frames)),
+                                       "markReplies": echo.replies, "states": states}
             result["pageErrors"] = errors
         finally:
             browser.close()
@@ -95,6 +159,15 @@ def failures(r: dict[str, Any]) -> list[str]:
         out.append(f"playback: tapped output peak {r.get('tapPeak')}, the tone did not come out")
     if r.get("clearDropped") != ["long"] or r.get("longPlayed"):
         out.append(f"clear: dropped {r.get('clearDropped')}, long played {r.get('longPlayed')}")
+    ws = r.get("websocket")
+    if ws is not None:
+        if ws["framesIn"] < 30 or ws["frameSizes"] != [640]:
+            out.append(f"websocket: {ws['framesIn']} frames of sizes {ws['frameSizes']} "
+                       "(expected about 75 frames of 640 bytes)")
+        if {"type": "mark", "name": "echo-25", "played": True} not in ws["markReplies"]:
+            out.append(f"websocket: the server's mark came back as {ws['markReplies']}")
+        if "speaking" not in ws["states"]:
+            out.append(f"websocket: echoed audio never played (states {ws['states']})")
     return out
 
 

@@ -9,6 +9,7 @@ import numpy as np
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
+from callport.call.controls import Capability
 from callport.call.leg import Leg
 from callport.channels.browser import create
 from callport.channels.browser.echo import EchoRuntime
@@ -130,4 +131,5 @@ def test_browser_leg_satisfies_the_leg_protocol() -> None:
     leg: Leg = BrowserLeg(call_id="x", inbox=EventInbox(), audio_out=Out(),
                           send_text=lambda t: None, close=close, lead_ms=200)
     assert isinstance(leg, NotifiableLeg)
-    assert leg.sample_rate == 16_000 and leg.frame_ms == 20 and leg.capabilities == frozenset()
+    assert leg.sample_rate == 16_000 and leg.frame_ms == 20
+    assert leg.capabilities == frozenset({Capability.HOLD})

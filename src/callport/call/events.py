@@ -60,3 +60,11 @@ class TransferStarted(LegEvent):
     """The channel began handing the call to ``target`` (the session stops its agent)."""
 
     target: str
+
+
+@dataclass(frozen=True, slots=True)
+class HoldChanged(LegEvent):
+    """``Leg.hold()`` / ``Leg.resume()`` took effect: while ``held``, no caller audio arrives
+    (the session's audio source decides what the caller hears)."""
+
+    held: bool

@@ -10,10 +10,21 @@ before it has been played. Legs with no remote buffer report ``played=True`` as 
 frames before the mark have been transmitted. ``clear()`` drops remote-buffered audio;
 marks still pending come back with ``played=False``.
 
-Controls (``transfer``, ``send_dtmf``) are gated by ``capabilities`` and never raise for what
-the leg cannot do: they return ``Accepted()`` or ``Refused(control, refusal, detail)``
-(``callport.call.controls``), so a flow or an agent asking for too much gets an answer, not a
-crash.
+Controls (``transfer``, ``send_dtmf``, ``hold`` / ``resume``) are gated by ``capabilities``
+and never raise for what the leg cannot do: they return ``Accepted()`` or
+``Refused(control, refusal, detail)`` (``callport.call.controls``), so a flow or an agent asking
+for too much gets an answer, not a crash; a control named in ``capabilities`` is one the leg
+really carries out, and one not named is refused ``Refusal.UNSUPPORTED``.
+
+Hold is callport-side where the channel has no better way: the leg stops delivering caller
+audio (``AudioIn``) while held and reports ``HoldChanged(held)``; what the caller hears is the
+session's audio source (hold music, silence). A SIP leg would signal it with a re-INVITE
+(``a=sendonly``, RFC 3264 §8.4 / RFC 6337 §5.3) and refuses while its UA cannot send one.
+
+Marks, clears and the end of a leg follow ``callport.call.marks.MarkBook`` (every leg composes
+it): answers in order, ``clear()`` answers every pending mark ``played=False`` at once, marks
+pending or placed at the end are answered ``played=False``, ``HungUp`` is the last event and
+``hangup()`` is idempotent. ``tests/call/test_leg_contract.py`` runs these rules over every leg.
 
 What a third channel has to supply: an object with the attributes and coroutines below,
 usually built on ``callport.call.inbox.EventInbox`` for ``recv``.
@@ -71,4 +82,14 @@ class Leg(Protocol):
 
     async def send_dtmf(self, digits: str) -> ControlResult:
         """Send ``digits`` to the far end: ``Accepted()`` or ``Refused``."""
+        ...
+
+    async def hold(self) -> ControlResult:
+        """Put the caller on hold: ``Accepted()`` (``HoldChanged(True)`` follows; holding a
+        held call is accepted and changes nothing) or ``Refused``."""
+        ...
+
+    async def resume(self) -> ControlResult:
+        """Take the caller off hold: ``Accepted()`` (``HoldChanged(False)`` follows when the
+        call was held) or ``Refused``."""
         ...

@@ -19,7 +19,7 @@ from callport.audio.frame import Reframer, frame_samples
 from callport.audio.g711 import ulaw_decode, ulaw_encode
 from callport.audio.resample import resample
 from callport.call.controls import Accepted, Capability, ControlResult, Refusal, Refused
-from callport.call.events import PCM16, AudioIn, Dtmf, HungUp, LegEvent, Marked
+from callport.call.events import PCM16, AudioIn, Dtmf, HoldChanged, LegEvent, TransferStarted
 from callport.call.inbox import EventInbox
 
 Codec = Literal["pcm", "ulaw"]
@@ -46,6 +46,7 @@ class MemoryLeg:
         self._codec = codec
         self._realtime = realtime
         self._inbox = EventInbox()
+        self._held = False
         self._media_time = 0.0
         self.sent: list[PCM16] = []
         self.sent_at_media: list[float] = []  # caller media time when each agent frame was sent
@@ -75,7 +76,11 @@ class MemoryLeg:
 
     @property
     def capabilities(self) -> frozenset[Capability]:
-        return frozenset({Capability.TRANSFER, Capability.SEND_DTMF})
+        return frozenset({Capability.TRANSFER, Capability.SEND_DTMF, Capability.HOLD})
+
+    @property
+    def held(self) -> bool:
+        return self._held
 
     async def recv(self) -> LegEvent:
         return await self._inbox.get()
@@ -87,16 +92,23 @@ class MemoryLeg:
         self.sent_at_media.append(self._media_time)
 
     async def mark(self, name: str) -> None:
+        # No remote buffer: everything sent before the mark has been "played" already.
         self.marks.append(name)
-        self._inbox.put(Marked(name, played=True))
+        token = self._inbox.mark(name)
+        if token is not None:
+            self._inbox.mark_played(token)
 
     async def clear(self) -> None:
         self.cleared += 1
+        self._inbox.clear_marks()
 
     async def hangup(self, reason: str = "normal") -> None:
         if self.hung_up_reason is None:
             self.hung_up_reason = reason
-        self._inbox.close(reason)
+        self._end(reason)
+
+    def _end(self, reason: str) -> None:
+        self._inbox.close(reason)  # pending marks are answered unplayed first
 
     async def transfer(self, target: str) -> ControlResult:
         if not target.startswith(("tel:", "sip:")):
@@ -105,11 +117,28 @@ class MemoryLeg:
         if self._inbox.closed:
             return Refused(Capability.TRANSFER, Refusal.ENDED, "the call has ended")
         self.transfers.append(target)
+        self._inbox.put(TransferStarted(target))
         await self.hangup("transferred")
         return Accepted()
 
     async def send_dtmf(self, digits: str) -> ControlResult:
+        if self._inbox.closed:
+            return Refused(Capability.SEND_DTMF, Refusal.ENDED, "the call has ended")
         self.digits_sent.append(digits)
+        return Accepted()
+
+    async def hold(self) -> ControlResult:
+        return self._set_held(True)
+
+    async def resume(self) -> ControlResult:
+        return self._set_held(False)
+
+    def _set_held(self, held: bool) -> ControlResult:
+        if self._inbox.closed:
+            return Refused(Capability.HOLD, Refusal.ENDED, "the call has ended")
+        if self._held != held:
+            self._held = held
+            self._inbox.put(HoldChanged(held))
         return Accepted()
 
     # ---- the caller's side -----------------------------------------------------------
@@ -136,7 +165,8 @@ class MemoryLeg:
         if self._codec == "ulaw":
             frame = ulaw_decode(ulaw_encode(frame))
         self._media_time += self._frame_ms / 1000.0
-        self._inbox.put(AudioIn(frame, at=self._media_time))
+        if not self._held:  # on hold the caller's audio does not reach the session
+            self._inbox.put(AudioIn(frame, at=self._media_time))
         if self._realtime:
             await asyncio.sleep(self._frame_ms / 1000.0)
         else:
@@ -151,7 +181,7 @@ class MemoryLeg:
         self._inbox.put(Dtmf(digit, at=self._media_time))
 
     def caller_hangup(self) -> None:
-        self._inbox.put(HungUp("caller"))
+        self._end("caller")
 
     def output(self) -> PCM16:
         """Everything the agent sent, concatenated."""

@@ -104,7 +104,10 @@ class CallRecords:
             return None
         self._soon(self._opened(call))
 
-        def on_transfer(target: str) -> None:
+        def on_transfer(target: str | None) -> None:
+            if target is None:  # the carrier refused: the call stays ours, no handoff
+                call.handoff = None
+                return
             self.book.handed_off(call, target, now=self._clock())
             self._soon(self._logged(call, "transfer"))
 

@@ -8,9 +8,14 @@ Rules it implements (see ``callport.call.leg``):
 
 - audio is decoded from the stream's inbound codec to PCM16 at its rate; media time ``at``
   comes from sample counts, and gaps in the provider's timestamps are filled with silence;
-- every ``mark`` is sent under a unique wire name; marks pending when ``clear`` is sent (the
-  provider echoes them at once) come back ``played=False``, as do marks still pending when
-  the stream ends;
+- marks follow ``callport.call.marks.MarkBook``: each goes out under a unique wire name; ``clear``
+  answers every pending mark ``played=False`` at once (the provider's later echoes of them are
+  ignored), as are marks still pending when the stream ends;
+- ``hold`` is callport-side (the providers' streams have no hold): caller audio stops reaching
+  the session (media time still advances) and ``HoldChanged`` tells it; the session's audio
+  source decides what the caller hears;
+- ``transfer`` asks the carrier first; only when it accepts does ``TransferStarted`` follow, so a
+  refused transfer leaves the call with the agent (the caller hears the apology);
 - ``lead_ms`` is 80: the session runs at most 80 ms ahead, so the provider's buffer holds
   under 100 ms and ``clear`` stops the agent quickly;
 - the provider's ``stop`` ends the leg (``HungUp("stream-stopped")``) but is not a hang-up:
@@ -32,9 +37,9 @@ from callport.call.events import (
     PCM16,
     AudioIn,
     Dtmf,
+    HoldChanged,
     HungUp,
     LegEvent,
-    Marked,
     TransferStarted,
 )
 from callport.call.inbox import EventInbox
@@ -98,7 +103,7 @@ class MediaStreamLeg:
         close_socket: CloseSocket,
         control: CallControl | None = None,
         lead_ms: float = DEFAULT_LEAD_MS,
-        on_transfer: Callable[[str], None] | None = None,
+        on_transfer: Callable[[str | None], None] | None = None,
     ) -> None:
         if start.outbound.sample_rate != start.inbound.sample_rate:
             raise ValueError("MediaStreamLeg needs the same sample rate in and out")
@@ -113,8 +118,7 @@ class MediaStreamLeg:
         self._inbox = EventInbox()
         self._rate = start.inbound.sample_rate
         self._samples_in = 0
-        self._marks: dict[str, tuple[str, bool]] = {}  # wire name -> (name, cleared)
-        self._mark_serial = 0
+        self._held = False
         self._handoff: str | None = None
         self._ended = False
         self.frames_out = 0
@@ -144,8 +148,12 @@ class MediaStreamLeg:
     @property
     def capabilities(self) -> frozenset[Capability]:
         if self._control is None:
-            return frozenset({Capability.SEND_DTMF})
-        return frozenset({Capability.SEND_DTMF, Capability.TRANSFER})
+            return frozenset({Capability.SEND_DTMF, Capability.HOLD})
+        return frozenset({Capability.SEND_DTMF, Capability.HOLD, Capability.TRANSFER})
+
+    @property
+    def held(self) -> bool:
+        return self._held
 
     @property
     def ended(self) -> bool:
@@ -165,19 +173,14 @@ class MediaStreamLeg:
         await self._send(self._core.media(encode(self._start.outbound, pcm)))
 
     async def mark(self, name: str) -> None:
-        if self._ended:
-            self._inbox.put(Marked(name, played=False))
-            return
-        self._mark_serial += 1
-        wire = f"m{self._mark_serial}"
-        self._marks[wire] = (name, False)
-        await self._send(self._core.mark(wire))
+        wire = self._inbox.mark(name)
+        if wire is not None:
+            await self._send(self._core.mark(wire))
 
     async def clear(self) -> None:
         if self._ended:
             return
-        for wire, (name, _) in self._marks.items():
-            self._marks[wire] = (name, True)
+        self._inbox.clear_marks()
         await self._send(self._core.clear())
 
     async def hangup(self, reason: str = "normal") -> None:
@@ -201,15 +204,23 @@ class MediaStreamLeg:
             return Refused(Capability.TRANSFER, Refusal.BAD_TARGET, str(exc))
         if self._ended:
             return Refused(Capability.TRANSFER, Refusal.ENDED, "the call has ended")
+        if self._handoff is not None:
+            return Refused(Capability.TRANSFER, Refusal.FAILED,
+                           f"a transfer to {self._handoff} is under way")
+        # Pending while the carrier answers: a ``stop`` arriving meanwhile ends us "transferred",
+        # and the channel learns the target first (Twilio may fetch the action URL that dials
+        # it before the REST update returns). ``on_transfer(None)`` takes it back on a refusal.
         self._handoff = target
         if self._on_transfer is not None:
             self._on_transfer(target)
-        self._inbox.put(TransferStarted(target))
         try:
             await self._control.transfer(self.provider_call_id, target)
         except ProviderError as exc:
             self._handoff = None
+            if self._on_transfer is not None:
+                self._on_transfer(None)
             return Refused(Capability.TRANSFER, Refusal.FAILED, str(exc))
+        self._inbox.put(TransferStarted(target))
         return Accepted()
 
     async def send_dtmf(self, digits: str) -> ControlResult:
@@ -224,6 +235,20 @@ class MediaStreamLeg:
         await self.send_audio(dtmf_sequence(digits, sample_rate=self._rate))  # in-band
         return Accepted()
 
+    async def hold(self) -> ControlResult:
+        return self._set_held(True)
+
+    async def resume(self) -> ControlResult:
+        return self._set_held(False)
+
+    def _set_held(self, held: bool) -> ControlResult:
+        if self._ended:
+            return Refused(Capability.HOLD, Refusal.ENDED, "the call has ended")
+        if self._held != held:
+            self._held = held
+            self._inbox.put(HoldChanged(held))
+        return Accepted()
+
     # ----------------------------------------------------------------- driver side
 
     def feed(self, event: MediaEvent) -> None:
@@ -236,16 +261,13 @@ class MediaStreamLeg:
                 if ts is not None:
                     self._fill_gap(ts)
                 self._samples_in += pcm.size
-                self._inbox.put(AudioIn(pcm, self._samples_in / self._rate))
+                if not self._held:
+                    self._inbox.put(AudioIn(pcm, self._samples_in / self._rate))
             case DtmfIn(digit=digit):
                 self._inbox.put(Dtmf(digit, at=self._samples_in / self._rate))
             case MarkIn(name=wire):
-                entry = self._marks.pop(wire, None)
-                if entry is None:
-                    log.debug("call %s: echo of unknown mark %r", self._call_id, wire)
-                    return
-                name, cleared = entry
-                self._inbox.put(Marked(name, played=not cleared))
+                if not self._inbox.mark_played(wire):  # cleared, or not ours
+                    log.debug("call %s: echo of a mark not pending %r", self._call_id, wire)
             case StreamStop():
                 self._finish("transferred" if self._handoff else "stream-stopped")
             case StreamStart() | StreamConnected() | StreamViolation():
@@ -261,18 +283,16 @@ class MediaStreamLeg:
         if 2 * self.frame_ms <= gap_ms <= MAX_GAP_FILL_S * 1000:
             missing = int(gap_ms * self._rate / 1000)
             self._samples_in += missing
-            self._inbox.put(
-                AudioIn(np.zeros(missing, dtype=np.int16), self._samples_in / self._rate)
-            )
+            if not self._held:
+                self._inbox.put(
+                    AudioIn(np.zeros(missing, dtype=np.int16), self._samples_in / self._rate)
+                )
 
     def _finish(self, reason: str) -> None:
         if self._ended:
             return
         self._ended = True
-        for name, _ in self._marks.values():
-            self._inbox.put(Marked(name, played=False))
-        self._marks.clear()
-        self._inbox.put(HungUp(reason))
+        self._inbox.put(HungUp(reason))  # pending marks are answered unplayed first
 
     async def _send(self, text: str) -> None:
         try:

@@ -43,7 +43,7 @@ class Admission:
 
     info: CallInfo
     control: CallControl | None = None
-    on_transfer: Callable[[str], None] | None = None
+    on_transfer: Callable[[str | None], None] | None = None  # None: the carrier refused
 
 
 Receive = Callable[[], Awaitable[str | bytes | None]]  # None: the socket closed

@@ -2,8 +2,12 @@
 
 RTP has no remote playout buffer, so ``lead_ms`` is 0: the session paces frames in real
 time, each ``send_audio`` goes out at once, and a mark is ``played`` as soon as it is
-reached (every frame before it has been transmitted). ``clear()`` has nothing remote to
-drop. ``transfer`` is a blind REFER; the leg ends when the peer's NOTIFY reports success.
+reached (every frame before it has been transmitted); marks follow
+``callport.call.marks.MarkBook``. ``clear()`` has nothing remote to drop. ``transfer`` is a blind
+REFER; the leg ends when the peer's NOTIFY reports success. ``hold`` would be a re-INVITE with
+``a=sendonly`` (RFC 3264 §8.4, RFC 6337 §5.3); callport's UA answers the peer's hold re-INVITEs
+but does not send its own yet, so ``hold``/``resume`` are refused ``UNSUPPORTED`` and HOLD is
+not in ``capabilities``.
 RTCP (RFC 3550 §6) runs on the RTP port + 1: the driver calls ``rtcp_report`` every ~5 s
 (compound SR or RR + SDES) and feeds what arrives to ``on_rtcp``, which keeps the peer's
 latest reports in ``peer_reports``.
@@ -17,7 +21,7 @@ from collections import deque
 from typing import Protocol
 
 from callport.call.controls import Accepted, Capability, ControlResult, Refusal, Refused
-from callport.call.events import PCM16, HungUp, LegEvent, Marked, TransferStarted
+from callport.call.events import PCM16, HungUp, LegEvent, TransferStarted
 from callport.call.inbox import EventInbox
 from callport.channels.sip.media import MediaStream
 from callport.channels.sip.rtcp import (
@@ -107,7 +111,9 @@ class SipLeg:
 
     async def mark(self, name: str) -> None:
         # Everything before the mark has already left: with no remote buffer it is "played".
-        self._inbox.put(Marked(name, not self._inbox.closed))
+        token = self._inbox.mark(name)
+        if token is not None:
+            self._inbox.mark_played(token)
 
     async def clear(self) -> None:
         return None  # nothing buffered remotely; the session stops feeding frames
@@ -120,7 +126,13 @@ class SipLeg:
         if not target.startswith(("sip:", "sips:", "tel:")):
             return Refused(Capability.TRANSFER, Refusal.BAD_TARGET,
                            f"SIP transfer needs a sip: or tel: URI, got {target!r}")
-        if not self._control.refer_call(self.key, target):
+        if self._inbox.closed:
+            return Refused(Capability.TRANSFER, Refusal.ENDED, "the call has ended")
+        try:
+            referred = self._control.refer_call(self.key, target)
+        except ValueError as exc:  # a URI the target rules cannot route
+            return Refused(Capability.TRANSFER, Refusal.BAD_TARGET, str(exc))
+        if not referred:
             return Refused(Capability.TRANSFER, Refusal.ENDED, "no confirmed dialog to REFER in")
         self._inbox.put(TransferStarted(target))
         return Accepted()
@@ -134,6 +146,14 @@ class SipLeg:
                 self._transport.sendto(packet, remote)
                 await asyncio.sleep(0.02)
         return Accepted()
+
+    async def hold(self) -> ControlResult:
+        return Refused(Capability.HOLD, Refusal.UNSUPPORTED,
+                       "callport's SIP UA does not send hold re-INVITEs (a=sendonly) yet")
+
+    async def resume(self) -> ControlResult:
+        return Refused(Capability.HOLD, Refusal.UNSUPPORTED,
+                       "callport's SIP UA does not send hold re-INVITEs (a=sendonly) yet")
 
     # ---- driver side ---------------------------------------------------------------------
     @property
@@ -205,7 +225,7 @@ class SipLeg:
         if self._inbox.closed:
             return
         self.hangup_reason = reason
-        self._inbox.put(HungUp(reason))
+        self._inbox.put(HungUp(reason))  # pending marks are answered unplayed first
         self._transport.close()
         if self.rtcp_transport is not None:
             self.rtcp_transport.close()

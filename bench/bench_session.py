@@ -61,7 +61,7 @@ async def run(n: int, seconds: float, vad: str) -> tuple[float, int]:
         leg = legs[i]
         call = runtime.new_call(leg, CallInfo(call_id=leg.call_id, channel="bench"))
         if vad == "none":
-            call.session._vad = None  # measure the media path alone
+            call.session.set_turns(False)  # measure the media path alone (no VAD)
         call.session.start()
         flow = asyncio.create_task(echo_flow(call))
         await asyncio.sleep(0.02 * i / max(n, 1))  # spread frame phases like real calls
@@ -69,7 +69,7 @@ async def run(n: int, seconds: float, vad: str) -> tuple[float, int]:
         await leg.hangup("bench")
         await flow
         await call.session.close()
-        return call.session.stats.frames_out
+        return call.session.frames_out
 
     cpu0, wall0 = time.process_time(), time.perf_counter()
     outs = await asyncio.gather(*(one(i) for i in range(n)))

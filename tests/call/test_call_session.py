@@ -209,13 +209,17 @@ async def test_stt_starts_at_the_first_pause_and_is_reused_at_end_of_turn() -> N
 
 
 async def test_a_failing_service_hangs_up_instead_of_leaving_silence() -> None:
+    class BrokenVad(EnergyVad):
+        async def score(self, stream: object, pcm: PCM16) -> list[object]:
+            raise RuntimeError("boom")
+
     leg = MemoryLeg(call_id="t1", sample_rate=8000)
-    call = make_call(leg, ScriptedSTT([]), EchoTextAgent())
-
-    def broken(utterance: object) -> None:
-        raise RuntimeError("boom")
-
-    call.session.on_pause = broken
+    session = CallSession(leg=leg, vad=BrokenVad(),  # type: ignore[arg-type]
+                          turn=TurnDetector(min_speech_ms=60, end_of_turn_ms=300),
+                          metrics=Metrics())
+    call = Call(session=session, info=CallInfo(call_id="t1", channel="test"),
+                stt=ScriptedSTT([]), tts=ToneTTS(), agent_factory=lambda info: EchoTextAgent(),
+                clock=lambda: 0.0)
     task = await run_flow(call)
     await until(call.listening.is_set)
     await leg.speak(tone(0.4, 8000), 8000, trailing_silence_s=0.4)

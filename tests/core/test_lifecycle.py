@@ -43,7 +43,7 @@ async def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
 
 
 async def stay_on_line(call: Call) -> None:
-    await call.session.hung_up.wait()
+    await call.session.wait_ended()
 
 
 async def test_a_call_no_channel_recorded_is_recorded_and_ended_with_its_cause(

@@ -6,9 +6,11 @@ A flow is plain async Python over one call::
         await call.say("Hello! I'm an automated assistant.")
         await call.connect(call.new_agent())
 
-``say`` speaks text (clause by clause), ``listen`` returns the caller's next turn as text
-or digits, ``connect`` runs a conversation with an agent (with barge-in) until someone hangs
-up, ``play`` sends raw audio, ``transfer``/``hangup`` end the call's time with us. A leg
+``say`` speaks text (clause by clause), ``listen`` returns the caller's next turn as an
+explicit result (``Heard``, ``Pressed``, ``Timeout``, ``HungUp``: ``callport.call.results``),
+``connect`` runs a conversation with an agent (with barge-in) until someone hangs up, ``play``
+sends audio (raw PCM or any ``AudioSource``: a file, a bridged party), ``hold``/``unhold``
+play hold music until stopped, ``transfer``/``hangup`` end the call's time with us. A leg
 that cannot transfer answers ``Refused`` (``callport.call.controls``) and the call goes on;
 in ``connect`` the caller then hears an apology and the agent gets ``ActionRefused``. IVR,
 queue and recording work adds primitives here rather than replacing the session.
@@ -22,6 +24,8 @@ import logging
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from callport.call.agent import (
     ActionRefused,
@@ -38,8 +42,18 @@ from callport.call.agent import (
     UserSaid,
 )
 from callport.call.controls import Capability, ControlResult, Refusal, Refused
-from callport.call.notes import AgentState, AgentText, CallerTranscript, TurnLatency
-from callport.call.session import CallerDigit, CallSession, Utterance
+from callport.call.notes import (
+    AgentState,
+    AgentText,
+    CallerPartial,
+    CallerTranscript,
+    ReplyHeard,
+    TurnLatency,
+)
+from callport.call.results import Heard, HungUp, ListenResult, Pressed, Timeout
+from callport.call.session import CallerDigit, CallSession, PauseReady, Utterance
+from callport.call.sources import AudioSource, ClipSource, HoldMusic
+from callport.errors import AgentFailed
 from callport.speech.base import STT, TTS, Transcript
 from callport.types import PCM16, CallInfo
 
@@ -137,11 +151,11 @@ class Call:
         self._turn_started_wall = 0.0
         self._endpoint_s = 0.0
         self._early: tuple[float, float, asyncio.Task[Transcript]] | None = None
-        session.on_pause = self._early_stt
+        self._secret = False  # listening for a secret answer (a PIN): no live captions
 
     @property
     def ended(self) -> bool:
-        return self.session.hung_up.is_set()
+        return self.session.ended
 
     def new_agent(self) -> Agent:
         return self._agent_factory(self.info)
@@ -151,14 +165,19 @@ class Call:
     async def say(self, text: str, *, interruptible: bool = True) -> SayResult:
         """Speak ``text``; returns when it has played or the caller barged in."""
         self.session.new_reply()
-        self.session.barge_in_enabled = interruptible
-        await self._speak(text, record=None)
-        played = await self.session.wait_played()
-        self.session.barge_in_enabled = True
-        return SayResult(heard=self.session.heard_text(), interrupted=not played)
+        self.session.set_barge_in(interruptible)
+        try:
+            await self._speak(text, record=None)
+            played = await self.session.wait_played()
+        finally:
+            self.session.set_barge_in(True)
+        heard = self.session.heard_text()
+        if not played and not self.ended:
+            self.session.notify(ReplyHeard(self.session.reply_serial, heard, interrupted=True))
+        return SayResult(heard=heard, interrupted=not played)
 
     async def _speak(self, text: str, record: TurnRecord | None) -> None:
-        self.session.notify(AgentText(text))
+        self.session.notify(AgentText(text, reply=self.session.reply_serial))
         self.session.set_state(AgentState("speaking"))
         started = self._clock()
         first = True
@@ -170,11 +189,25 @@ class Call:
                 return
             self.session.enqueue_clause(chunk.text, chunk.pcm, chunk.sample_rate)
 
-    async def play(self, pcm: PCM16, sample_rate: int) -> bool:
-        """Play raw audio; True if it played to the end."""
+    async def play(
+        self, audio: AudioSource | PCM16, sample_rate: int = 0, *, interruptible: bool = True
+    ) -> bool:
+        """Play raw audio (``pcm`` at ``sample_rate``) or a source until it ends or the caller
+        barges in; True if it played to the end. ``session.heard()`` says how much was heard."""
+        source = (ClipSource(pcm=audio, sample_rate=sample_rate, label="audio")
+                  if isinstance(audio, np.ndarray) else audio)
         self.session.new_reply()
-        self.session.enqueue_audio(pcm, sample_rate)
+        self.session.play(source, interruptible=interruptible)
         return await self.session.wait_played()
+
+    def hold(self, music: AudioSource | None = None) -> None:
+        """Start hold music (the built-in loop by default); it plays until ``unhold``. The
+        caller speaking or pressing a key over it stops it (``listen`` then returns that)."""
+        self.session.new_reply()
+        self.session.play(music if music is not None else HoldMusic())
+
+    async def unhold(self) -> None:
+        await self.session.stop_audio()
 
     # ---- listening -------------------------------------------------------------------
 
@@ -185,6 +218,16 @@ class Call:
             self._stt.transcribe(utterance.pcm, utterance.sample_rate, hints=self.hints)
         )
         self._early = (utterance.started_at, utterance.ended_at, task)
+        if not self._secret:
+            task.add_done_callback(self._show_partial)
+
+    def _show_partial(self, task: asyncio.Task[Transcript]) -> None:
+        """The speculative pass is the caller's words so far: a live caption for the page."""
+        if task.cancelled() or task.exception() is not None or self._secret or self.ended:
+            return
+        text = task.result().text.strip()
+        if text:
+            self.session.notify(CallerPartial(text))
 
     def _drop_early(self) -> None:
         if self._early is not None:
@@ -202,20 +245,26 @@ class Call:
 
     async def listen(
         self, *, timeout: float | None = None, secret: bool = False
-    ) -> AgentInput | None:
-        """The caller's next turn as text or digits; None on timeout or hang-up.
+    ) -> ListenResult:
+        """The caller's next turn: ``Heard``, ``Pressed``, ``Timeout`` or ``HungUp``.
 
-        A ``secret`` turn (a PIN) is neither logged, shown (``CallerTranscript``) nor kept in
-        ``turns``; ``secret_turns`` counts them.
+        Speech that transcribes to nothing is skipped (the wait goes on, the timeout starts
+        again). A ``secret`` turn (a PIN) is neither logged, shown (``CallerTranscript``) nor
+        kept in ``turns``; ``secret_turns`` counts them.
         """
+        self._secret = secret
         while True:
             self.listening.set()
             try:
                 turn = await self.session.next_turn(timeout)
+                while isinstance(turn, PauseReady):
+                    self._early_stt(turn.utterance)
+                    turn = await self.session.next_turn(timeout)
             finally:
                 self.listening.clear()
-            if turn is None:
-                return None
+            if isinstance(turn, Timeout | HungUp):
+                self._drop_early()
+                return turn
             self.turns_handled += 1
             record = TurnRecord(index=len(self.turns) + 1)
             event = await self._understand(turn, record, secret=secret)
@@ -228,13 +277,13 @@ class Call:
 
     async def _understand(
         self, turn: Utterance | CallerDigit, record: TurnRecord, *, secret: bool = False
-    ) -> AgentInput | None:
+    ) -> Heard | Pressed | None:
         match turn:
             case CallerDigit(digit=digit):
                 self._turn_started_wall = self._clock()
                 self._endpoint_s = 0.0
                 record.digits = digit
-                return UserPressed(digit)
+                return Pressed(digit)
             case Utterance():
                 self.session.set_state(AgentState("thinking"))
                 record.endpoint_ms = turn.endpoint_delay * 1000.0
@@ -252,8 +301,8 @@ class Call:
                     log.info("call %s: caller answered a secret prompt", self.info.call_id)
                 else:
                     self.session.notify(CallerTranscript(text))
-                    log.info("call %s: caller said %r", self.info.call_id, text)
-                return UserSaid(text)
+                    log.debug("call %s: caller said %r", self.info.call_id, text)  # DEBUG: private
+                return Heard(text, started_at=turn.started_at, ended_at=turn.ended_at)
         return None
 
     # ---- conversation ----------------------------------------------------------------
@@ -263,9 +312,13 @@ class Call:
         self.session.set_state(AgentState("listening"))
         while not self.ended:
             await self._refresh_hints(agent)
-            event = await self.listen()
-            if event is None:
-                return
+            match await self.listen():
+                case Heard(text=text):
+                    event: AgentInput = UserSaid(text)
+                case Pressed(digits=digits):
+                    event = UserPressed(digits)
+                case _:
+                    return
             record = self.turns[-1]
             done = await self.reply(agent, event, record)
             for listener in self.turn_listeners:
@@ -284,7 +337,7 @@ class Call:
     async def reply(self, agent: Agent, event: AgentInput, record: TurnRecord) -> bool:
         """Run one agent turn with barge-in; True when the agent ended the call."""
         outcome = await self._run_turn(agent, event, record)
-        first = self.session.stats.first_audio_wall
+        first = self.session.first_audio_wall
         if first is not None:
             latency = self._endpoint_s + (first - self._turn_started_wall)
             record.first_audio_ms = latency * 1000.0
@@ -311,12 +364,14 @@ class Call:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        elif task.exception() is not None:
-            log.error("call %s: agent turn failed", self.info.call_id, exc_info=task.exception())
-            await self.say("Sorry, something went wrong on my side. Please try again.")
+        elif (failure := task.exception()) is not None:
+            # The runtime apologises and applies server.fallback (Runtime.run_call).
+            raise AgentFailed(failure) from failure
         record.heard = self.session.heard_text()
         record.interrupted = self.session.interrupted and not self.ended
         if record.interrupted:
+            self.session.notify(ReplyHeard(self.session.reply_serial, record.heard,
+                                           interrupted=True))
             agent.interrupted(record.heard)
         return outcome
 
@@ -360,9 +415,7 @@ class Call:
         return await self._act(agent, outcome, record, tell=False)
 
     async def _wait_barge_in(self) -> None:
-        while not (self.session.interrupted or self.ended):
-            await self.session.barged.wait()
-            self.session.barged.clear()
+        await self.session.wait_barge_in()
 
     async def _agent_turn(
         self,
@@ -388,6 +441,8 @@ class Call:
                 case _:
                     log.warning("call %s: unknown agent output %r", self.info.call_id, output)
         await self.session.wait_played()
+        if replies:
+            log.info("call %s: agent replied %r", self.info.call_id, " ".join(replies))
 
     # ---- call control ----------------------------------------------------------------
 

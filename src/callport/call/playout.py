@@ -1,10 +1,12 @@
-"""Playout: the agent's queued audio, its marks, and what the caller actually heard.
+"""Playout: the queued audio, its marks, and what the caller actually heard.
 
-Pure bookkeeping, no I/O. Speech is queued as frames with a mark after every
-``mark_every`` frames and at the end of each clause; when the leg reports marks back, the
-tracker knows how much of each clause was played. After a barge-in, ``heard_text`` gives
-the played clauses plus the leading words of a partly played clause, in proportion to the
-frames played.
+Pure bookkeeping, no I/O. Everything queued is a *segment* of the ledger: a spoken clause
+(text), raw frames, or a source (hold music, a file, a bridged party, pulled a frame at a
+time by the pacer). Every segment carries a mark after every ``mark_every`` frames and at its
+end; when the leg reports marks back, the ledger knows how much of each segment was played.
+After a barge-in, ``heard_text`` gives the played clauses plus the leading words of a partly
+played clause, in proportion to the frames played; ``heard()`` gives seconds heard of every
+segment, whatever its audio was.
 """
 
 from __future__ import annotations
@@ -12,17 +14,26 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
+from callport.call.sources import AudioSource
 from callport.types import PCM16
 
 
 @dataclass(frozen=True, slots=True, eq=False)
 class FrameItem:
     pcm: PCM16
+    label: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class MarkItem:
     name: str
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Starved:
+    """The head is a live source with nothing to give yet: await ``source.ready()``."""
+
+    source: AudioSource
 
 
 PlayItem = FrameItem | MarkItem
@@ -32,78 +43,169 @@ PlayItem = FrameItem | MarkItem
 class _Clause:
     text: str
     frames: int
+    label: str = "speech"
     played_frames: int = 0
     done: bool = False
+    interruptible: bool = True
+
+
+@dataclass(slots=True, eq=False)
+class _SourceItem:
+    source: AudioSource
+    clause: int
+    pulled: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class HeardSegment:
+    """One segment of the ledger: ``label`` (text for speech), frames played of ``frames``
+    queued (``frames`` grows while a source is still playing)."""
+
+    label: str
+    text: str
+    frames: int
+    played_frames: int
+    done: bool
 
 
 @dataclass(slots=True)
 class _MarkInfo:
     clause: int
     frames_through: int  # frames of the clause covered once this mark is played
+    final: bool = False
 
 
 @dataclass(slots=True)
 class Playout:
-    """Queued agent audio (frames and marks), plus the heard-text ledger."""
+    """Queued audio (frames, marks, sources), plus the heard ledger."""
 
     mark_every: int = 10  # one mark per 200 ms at 20 ms frames
-    _items: deque[PlayItem] = field(default_factory=deque)
+    _items: deque[FrameItem | MarkItem | _SourceItem] = field(default_factory=deque)
     _clauses: list[_Clause] = field(default_factory=list)
     _marks: dict[str, _MarkInfo] = field(default_factory=dict)
     _serial: int = 0
+    _fixed_items: int = 0  # queued sources that a barge-in leaves playing
+    _fixed_marks: int = 0
     queued_frames: int = 0
 
-    def add_clause(self, text: str, frames: list[PCM16]) -> list[str]:
-        """Queue one clause; returns the mark names placed for it."""
+    def _mark(self, index: int, through: int, *, final: bool) -> MarkItem:
+        self._serial += 1
+        name = f"c{index}.{self._serial}"
+        self._marks[name] = _MarkInfo(clause=index, frames_through=through, final=final)
+        if not self._clauses[index].interruptible:
+            self._fixed_marks += 1
+        return MarkItem(name)
+
+    def _frames(self, text: str, label: str, frames: list[PCM16]) -> list[str]:
         index = len(self._clauses)
-        self._clauses.append(_Clause(text=text, frames=len(frames)))
+        self._clauses.append(_Clause(text=text, frames=len(frames), label=label))
         names: list[str] = []
         for i, frame in enumerate(frames, start=1):
-            self._items.append(FrameItem(frame))
+            self._items.append(FrameItem(frame, label))
             self.queued_frames += 1
             if i % self.mark_every == 0 or i == len(frames):
-                self._serial += 1
-                name = f"c{index}.{self._serial}"
-                self._marks[name] = _MarkInfo(clause=index, frames_through=i)
-                self._items.append(MarkItem(name))
-                names.append(name)
+                mark = self._mark(index, i, final=i == len(frames))
+                self._items.append(mark)
+                names.append(mark.name)
         return names
 
-    def add_frames(self, frames: list[PCM16]) -> None:
-        """Queue raw audio (echo, hold music) with no text and no marks."""
-        for frame in frames:
-            self._items.append(FrameItem(frame))
-            self.queued_frames += 1
+    def add_clause(self, text: str, frames: list[PCM16]) -> list[str]:
+        """Queue one spoken clause; returns the mark names placed for it."""
+        return self._frames(text, "speech", frames)
 
-    def pop(self) -> PlayItem | None:
-        if not self._items:
-            return None
-        item = self._items.popleft()
-        if isinstance(item, FrameItem):
-            self.queued_frames -= 1
-        return item
+    def add_frames(self, frames: list[PCM16], *, label: str = "audio") -> list[str]:
+        """Queue raw audio (no text), with marks like a clause."""
+        return self._frames("", label, frames)
+
+    def add_source(self, source: AudioSource, *, interruptible: bool = True) -> None:
+        """Queue an (opened) source; frames are pulled from it when it reaches the head."""
+        index = len(self._clauses)
+        self._clauses.append(_Clause(text="", frames=0, label=source.label,
+                                     interruptible=interruptible))
+        self._items.append(_SourceItem(source, index))
+        if not interruptible:
+            self._fixed_items += 1
+
+    def pop(self, samples: int = 0) -> PlayItem | Starved | None:
+        """Next thing to do; ``samples`` is the frame size sources are read in."""
+        while self._items:
+            head = self._items[0]
+            if not isinstance(head, _SourceItem):
+                self._items.popleft()
+                if isinstance(head, FrameItem):
+                    self.queued_frames -= 1
+                return head
+            frame = head.source.read(samples)
+            clause = self._clauses[head.clause]
+            if frame is None:  # finished: the end mark says when it was all heard
+                self._items.popleft()
+                if not clause.interruptible:
+                    self._fixed_items -= 1
+                clause.frames = head.pulled
+                if head.pulled == 0:
+                    clause.done = True
+                    continue
+                return self._mark(head.clause, head.pulled, final=True)
+            if len(frame) == 0:
+                return Starved(head.source)
+            head.pulled += 1
+            clause.frames = head.pulled
+            if head.pulled % self.mark_every == 0:
+                self._items.insert(1, self._mark(head.clause, head.pulled, final=False))
+            return FrameItem(frame, clause.label)
+        return None
 
     def __len__(self) -> int:
         return len(self._items)
 
-    def clear(self) -> list[str]:
-        """Drop everything queued; returns the marks that will never be played."""
-        dropped = [item.name for item in self._items if isinstance(item, MarkItem)]
-        self._items.clear()
+    @property
+    def head_endless(self) -> bool:
+        head = self._items[0] if self._items else None
+        return isinstance(head, _SourceItem) and head.source.endless
+
+    @property
+    def interruptible(self) -> bool:
+        """True while something a barge-in may cut is queued or not yet confirmed played."""
+        return (len(self._items) > self._fixed_items
+                or len(self._marks) > self._fixed_marks)
+
+    def clear(self, *, keep_fixed: bool = False) -> list[str]:
+        """Drop what is queued (all, or all but the sources a barge-in leaves playing);
+        returns the marks that will never be played."""
+        kept: deque[FrameItem | MarkItem | _SourceItem] = deque()
+        dropped: list[str] = []
+        for item in self._items:
+            if isinstance(item, MarkItem):
+                info = self._marks.get(item.name)
+                if keep_fixed and info is not None and not self._clauses[info.clause].interruptible:
+                    kept.append(item)
+                    continue
+                dropped.append(item.name)
+            elif isinstance(item, _SourceItem) and keep_fixed \
+                    and not self._clauses[item.clause].interruptible:
+                kept.append(item)
+        self._items = kept
+        self._fixed_items = sum(1 for i in kept if isinstance(i, _SourceItem))
         self.queued_frames = 0
         for name in dropped:
-            self._marks.pop(name, None)
+            self._forget(name)
         return dropped
+
+    def _forget(self, name: str) -> _MarkInfo | None:
+        info = self._marks.pop(name, None)
+        if info is not None and not self._clauses[info.clause].interruptible:
+            self._fixed_marks -= 1
+        return info
 
     def marked(self, name: str, played: bool) -> bool:
         """Record a mark coming back; returns True if it was ours."""
-        info = self._marks.pop(name, None)
+        info = self._forget(name)
         if info is None:
             return False
         clause = self._clauses[info.clause]
         if played:
             clause.played_frames = max(clause.played_frames, info.frames_through)
-            if info.frames_through >= clause.frames:
+            if info.final:
                 clause.done = True
         return True
 
@@ -115,6 +217,8 @@ class Playout:
         """Text the caller heard: whole clauses played, plus a played prefix of a partial one."""
         words: list[str] = []
         for clause in self._clauses:
+            if not clause.text:
+                continue
             if clause.done:
                 words.extend(clause.text.split())
             elif clause.played_frames > 0 and clause.frames > 0:
@@ -126,10 +230,19 @@ class Playout:
                 break
         return " ".join(words)
 
+    def heard(self) -> list[HeardSegment]:
+        """Every segment since the ledger was reset: how much of it the caller heard."""
+        return [HeardSegment(c.label, c.text, c.frames, c.played_frames, c.done)
+                for c in self._clauses]
+
     def full_text(self) -> str:
-        return " ".join(c.text for c in self._clauses)
+        return " ".join(c.text for c in self._clauses if c.text)
 
     def reset_ledger(self) -> None:
-        """Start a new reply: forget clauses (marks still in flight are ignored)."""
+        """Start a new reply: forget segments (marks still in flight are ignored); sources
+        still queued keep their segments."""
+        if self._items:
+            return  # a source (or audio) is still playing: its marks must keep their meaning
         self._clauses.clear()
         self._marks.clear()
+        self._fixed_marks = 0

@@ -1,44 +1,66 @@
-"""CallSession: the media engine of one call.
+"""CallSession: the asyncio shell around one call's media.
 
-leg audio -> VAD -> turn detector -> caller turns (for the flow) ; flow audio -> playout ->
-paced frames -> leg. Barge-in: when the caller speaks over queued agent audio, the playout
-is cleared at once (in the same event the VAD reported it), the leg is told to ``clear``
-its remote buffer, and waiters learn the reply was interrupted; what the caller heard comes
-from the marks the leg reports back.
+leg events -> ``SessionCore`` (pure: history, DTMF, VAD scores -> turn events) -> caller turns
+for the flow; queued audio (clauses, raw frames, sources) -> ``Playout`` -> ``Pacer`` -> leg.
+Barge-in: when the caller speaks over interruptible audio, the playout is cleared at once (in
+the same event the VAD reported it), the leg is told to ``clear`` its remote buffer, and
+waiters learn the audio was interrupted; what the caller heard comes from the marks the leg
+reports back (``Playout.heard``).
 
-The session is an asyncio driver; the decisions it drives (turn detection, playout
-bookkeeping, heard text) live in pure modules. The flow-facing API is ``callport.call.call``.
+Nothing here is set from outside: the flow-facing ``Call`` (``callport.call.call``) holds a
+session and uses its methods; taps are added with ``add_tap``. The decisions live in pure
+modules (``turns``, ``playout``, ``vad.turn``); this module only moves events between them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-import numpy as np
-
 from callport.audio.frame import Reframer, frame_samples
 from callport.audio.resample import resample
-from callport.audio.tones import DtmfDetector
 from callport.call.events import PCM16, AudioIn, Dtmf, HungUp, Marked, TransferStarted
 from callport.call.leg import Leg
-from callport.call.notes import AgentState, NotifiableLeg, SessionNote
-from callport.call.playout import FrameItem, MarkItem, Playout
+from callport.call.notes import AgentState, CallerSpeaking, NotifiableLeg, SessionNote
+from callport.call.pacer import Pacer, Sleep
+from callport.call.playout import HeardSegment, Playout
+from callport.call.results import HungUp as Ended
+from callport.call.results import Timeout
+from callport.call.sources import AudioSource
+from callport.call.taps import Direction, MediaTap, TapFrame, TapList
+from callport.call.turns import (
+    EARLY_CUT_S as EARLY_CUT_S,
+)
+from callport.call.turns import (
+    HISTORY_S as HISTORY_S,
+)
+from callport.call.turns import (
+    PRE_ROLL_S as PRE_ROLL_S,
+)
+from callport.call.turns import (
+    CallerBarged,
+    CallerDigit,
+    CoreEvent,
+    DigitReady,
+    PauseReady,
+    SessionCore,
+    SpeechBegan,
+    TurnReady,
+    Utterance,
+)
 from callport.metrics import Metrics
 from callport.vad.base import VadScore, VadStream
-from callport.vad.turn import BargeIn, SpeechStarted, TurnDetector, TurnEnded, TurnState
+from callport.vad.turn import TurnDetector
 
 log = logging.getLogger(__name__)
 
-PRE_ROLL_S = 0.25  # caller audio kept before the detected start of speech
-HISTORY_S = 30.0  # longest caller turn kept for STT
-EARLY_CUT_S = 0.25  # a pause this long hands the flow a speculative utterance (early STT)
+__all__ = ["CallSession", "CallerDigit", "CallerTurn", "PauseReady", "SessionStats",
+           "Utterance", "VadScorer"]
 
 
 class VadScorer(Protocol):
@@ -47,93 +69,121 @@ class VadScorer(Protocol):
     async def score(self, stream: VadStream, pcm: PCM16) -> list[VadScore]: ...
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class Utterance:
-    """One caller turn, ready for STT."""
-
-    pcm: PCM16
-    sample_rate: int
-    started_at: float  # media seconds
-    ended_at: float
-    detected_at: float  # media time the end of turn was decided
-    detected_wall: float  # session clock at that moment
-
-    @property
-    def endpoint_delay(self) -> float:
-        return self.detected_at - self.ended_at
-
-
-@dataclass(frozen=True, slots=True)
-class CallerDigit:
-    digit: str
-
-
 CallerTurn = Utterance | CallerDigit
 
 
 @dataclass(slots=True)
 class SessionStats:
     frames_in: int = 0
-    frames_out: int = 0
     barge_ins: int = 0
-    first_audio_wall: float | None = None
-    history: deque[tuple[float, PCM16]] = field(default_factory=deque)
-
-
-AudioTap = Callable[[AudioIn], None]
+    history: deque[tuple[float, PCM16]] = field(default_factory=deque)  # kept for old readers
 
 
 class CallSession:
     """Runs one call's media: turns in, paced audio out, barge-in."""
 
     def __init__(
-        self,
-        *,
-        leg: Leg,
-        vad: VadScorer | None,
-        turn: TurnDetector,
-        metrics: Metrics,
-        clock: Callable[[], float] = time.monotonic,
-        inband_dtmf: bool = False,
+        self, *, leg: Leg, vad: VadScorer | None, turn: TurnDetector, metrics: Metrics,
+        clock: Callable[[], float] = time.monotonic, sleep: Sleep = asyncio.sleep,
+        inband_dtmf: bool = False, early_cuts: bool = True,
     ) -> None:
         self.leg = leg
         self.metrics = metrics
         self._clock = clock
         self._vad = vad
         self._vad_stream = vad.new_stream(leg.sample_rate) if vad is not None else None
-        self._turn = turn
-        self._dtmf = DtmfDetector(sample_rate=leg.sample_rate) if inband_dtmf else None
+        self._core = SessionCore(sample_rate=leg.sample_rate, frame_ms=leg.frame_ms, turn=turn,
+                                 inband_dtmf=inband_dtmf, early_cuts=early_cuts)
         self._frame = frame_samples(leg.sample_rate, leg.frame_ms)
-        self._frame_s = leg.frame_ms / 1000.0
         self._playout = Playout()
-        self._wake = asyncio.Event()
-        self._turns: asyncio.Queue[CallerTurn | None] = asyncio.Queue()
+        self._pacer = Pacer(leg=leg, playout=self._playout, clock=clock, sleep=sleep,
+                            on_idle=self._check_idle, on_sent=metrics.frames_out.inc)
+        self._taps_in = TapList()
+        self._turns: asyncio.Queue[CallerTurn | PauseReady | Ended] = asyncio.Queue()
         self._idle = asyncio.Event()
         self._idle.set()
+        self._ended = asyncio.Event()
+        self._barged = asyncio.Event()
         self._interrupted = False
-        self._speech_started_at: float | None = None
+        self._barge_in = True
+        self._turns_on = True
         self._tasks: list[asyncio.Task[None]] = []
-        self.hung_up = asyncio.Event()
-        self.hangup_reason = ""
-        self.transferred_to: str | None = None
-        self.barge_in_enabled = True
+        self._reason = ""
+        self._transferred_to: str | None = None
+        self._turns_produced = 0
+        self._reply_serial = 0
         self.stats = SessionStats()
-        self.taps: list[AudioTap] = []
-        # Speculative end of turn: called with the utterance so far once the caller has paused
-        # EARLY_CUT_S, so STT can run while the end-of-turn timer is still counting.
-        self.on_pause: Callable[[Utterance], None] | None = None
-        self._early_cut: float | None = None
-        self._media_now = 0.0
-        self.turns_produced = 0  # caller turns (speech or digits) handed to the flow
-        self.barged = asyncio.Event()
-        self._generation = 0  # bumped by every barge-in, so a frame popped before it is dropped
+
+    # ---- read-only state -------------------------------------------------------------
+
+    @property
+    def ended(self) -> bool:
+        return self._ended.is_set()
+
+    async def wait_ended(self) -> None:
+        await self._ended.wait()
+
+    @property
+    def hangup_reason(self) -> str:
+        return self._reason
+
+    @property
+    def transferred_to(self) -> str | None:
+        return self._transferred_to
+
+    @property
+    def turns_produced(self) -> int:
+        """Caller turns (speech or digits) handed to the flow so far."""
+        return self._turns_produced
+
+    @property
+    def frames_out(self) -> int:
+        return self._pacer.frames_out
+
+    @property
+    def first_audio_wall(self) -> float | None:
+        return self._pacer.first_audio_wall
+
+    @property
+    def interrupted(self) -> bool:
+        return self._interrupted
+
+    @property
+    def reply_serial(self) -> int:
+        """Bumped by every ``new_reply``: the notes of one reply share it."""
+        return self._reply_serial
+
+    @property
+    def agent_audible(self) -> bool:
+        """True while interruptible audio is queued here or not yet confirmed played."""
+        return self._playout.interruptible
+
+    # ---- settings the flow changes through methods ----------------------------------
+
+    def set_barge_in(self, enabled: bool) -> None:
+        self._barge_in = enabled
+
+    def set_early_cuts(self, enabled: bool) -> None:
+        """Speculative utterances (``PauseReady``) from ``next_turn``: on for STT flows."""
+        self._core.set_early_cuts(enabled)
+
+    def set_turns(self, enabled: bool) -> None:
+        """Off: caller speech is neither scored nor turned into turns (a bridge, echo);
+        digits still arrive."""
+        self._turns_on = enabled
+
+    def add_tap(self, tap: MediaTap, direction: Direction) -> None:
+        (self._taps_in if direction is Direction.IN else self._pacer.taps).add(tap)
+
+    def remove_tap(self, tap: MediaTap, direction: Direction) -> None:
+        (self._taps_in if direction is Direction.IN else self._pacer.taps).remove(tap)
 
     # ---- lifecycle -------------------------------------------------------------------
 
     def start(self) -> None:
         self._tasks = [
             asyncio.create_task(self._read_loop(), name=f"leg-reader:{self.leg.call_id}"),
-            asyncio.create_task(self._pace_loop(), name=f"pacer:{self.leg.call_id}"),
+            asyncio.create_task(self._pacer.run(), name=f"pacer:{self.leg.call_id}"),
         ]
 
     async def close(self) -> None:
@@ -167,13 +217,13 @@ class CallSession:
             match event:
                 case AudioIn():
                     await self._on_audio(event)
-                case Dtmf(digit=digit):
-                    self._on_digit(digit)
+                case Dtmf(digit=digit, at=at):
+                    self._on_core(self._core.digit(digit, at))
                 case Marked(name=name, played=played):
                     self._playout.marked(name, played)
                     self._check_idle()
                 case TransferStarted(target=target):
-                    self.transferred_to = target
+                    self._transferred_to = target
                     self._end("transferred")
                     return
                 case HungUp(reason=reason):
@@ -183,102 +233,88 @@ class CallSession:
                     log.warning("call %s: unexpected leg event %r", self.leg.call_id, event)
 
     def _end(self, reason: str) -> None:
-        self.hangup_reason = reason
-        self.hung_up.set()
+        self._reason = reason
+        self._ended.set()
         self._playout.clear()
         self._interrupted = True
         self._idle.set()
-        self.barged.set()
-        self._wake.set()
-        self._turns.put_nowait(None)
+        self._barged.set()
+        self._pacer.cleared()
+        self._turns.put_nowait(Ended(reason))
 
     async def _on_audio(self, event: AudioIn) -> None:
         self.stats.frames_in += 1
         self.metrics.frames_in.inc()
-        self._media_now = event.at
-        for tap in self.taps:
-            tap(event)
-        history = self.stats.history
-        history.append((event.at, event.pcm))
-        while history and event.at - history[0][0] > HISTORY_S:
-            history.popleft()
-        if self._dtmf is not None:
-            for hit in self._dtmf.feed(event.pcm, event.at):
-                self._on_digit(hit.digit)
-        if self._vad is None or self._vad_stream is None:
+        if self._taps_in:
+            self._taps_in.emit(TapFrame(Direction.IN, event.pcm, self.leg.sample_rate,
+                                        self._clock(), event.at))
+        events = self._core.audio(event.pcm, event.at)
+        if events:
+            self._on_core(events)
+        if self._vad is None or self._vad_stream is None or not self._turns_on:
             return
         started = self._clock()
         scores = await self._vad.score(self._vad_stream, event.pcm)
         if scores:
-            self.metrics.vad_seconds.observe(self._clock() - started)
-        for score in scores:
-            for turn_event in self._turn.feed(score):
-                self._on_turn_event(turn_event)
-            if self.on_pause is not None and self._turn.state is TurnState.PAUSING:
-                since = self._turn.pause_started_at
-                if since != self._early_cut and score.at - since >= EARLY_CUT_S - 1e-9:
-                    self._early_cut = since
-                    self.on_pause(self._cut_utterance(self._turn.speech_started_at, since))
+            now = self._clock()
+            self.metrics.vad_seconds.observe(now - started)
+            self._on_core(self._core.scores(scores, now))
 
-    def _on_turn_event(self, event: object) -> None:
-        match event:
-            case SpeechStarted(at=at):
-                self._speech_started_at = at
-            case BargeIn():
-                if self.agent_audible and self.barge_in_enabled:
-                    self.barge_in()
-            case TurnEnded(started_at=start, ended_at=end):
-                self.turns_produced += 1
-                self._turns.put_nowait(self._cut_utterance(start, end))
-            case _:
-                pass
-
-    def _cut_utterance(self, start: float, end: float) -> Utterance:
-        lo = start - PRE_ROLL_S
-        chunks = [pcm for at, pcm in self.stats.history if lo < at <= end + self._frame_s]
-        pcm = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16)
-        return Utterance(
-            pcm=pcm,
-            sample_rate=self.leg.sample_rate,
-            started_at=start,
-            ended_at=end,
-            detected_at=self._media_now,
-            detected_wall=self._clock(),
-        )
-
-    def _on_digit(self, digit: str) -> None:
-        if self.agent_audible and self.barge_in_enabled:
-            self.barge_in()
-        self.turns_produced += 1
-        self._turns.put_nowait(CallerDigit(digit))
+    def _on_core(self, events: list[CoreEvent]) -> None:
+        for event in events:
+            match event:
+                case SpeechBegan():
+                    if self._turns_on:
+                        self.notify(CallerSpeaking(True))
+                case CallerBarged():
+                    if self._barge_in and self._playout.interruptible:
+                        self.barge_in()
+                case TurnReady(utterance=utterance):
+                    if self._turns_on:
+                        self.notify(CallerSpeaking(False))
+                        self._turns_produced += 1
+                        self._turns.put_nowait(utterance)
+                case PauseReady():
+                    if self._turns_on:
+                        self._turns.put_nowait(event)
+                case DigitReady(digit=digit):
+                    if self._barge_in and self._playout.interruptible:
+                        self.barge_in()
+                    self._turns_produced += 1
+                    self._turns.put_nowait(digit)
+                case _:
+                    pass
 
     # ---- barge-in --------------------------------------------------------------------
 
-    @property
-    def agent_audible(self) -> bool:
-        """True while agent audio is queued here or not yet confirmed played by the leg."""
-        return len(self._playout) > 0 or self._playout.pending_marks > 0
-
     def barge_in(self) -> None:
-        """Caller spoke over the agent: drop queued audio now and clear the leg's buffer."""
+        """Caller spoke over interruptible audio: drop it now and clear the leg's buffer
+        (sources queued as not interruptible, such as a bridged party, keep playing)."""
         self.stats.barge_ins += 1
         self.metrics.barge_ins.inc()
-        self._playout.clear()
-        self._generation += 1
+        self._playout.clear(keep_fixed=True)
+        self._pacer.cleared()
         self._interrupted = True
         self._idle.set()
-        self.barged.set()
+        self._barged.set()
         task = asyncio.get_running_loop().create_task(self.leg.clear())
         task.add_done_callback(_log_failure)
+
+    async def wait_barge_in(self) -> None:
+        """Return once the current audio was interrupted (barge-in) or the call ended."""
+        while not (self._interrupted or self.ended):
+            await self._barged.wait()
+            self._barged.clear()
 
     # ---- outbound --------------------------------------------------------------------
 
     def new_reply(self) -> None:
-        """A new agent reply begins: reset the heard-text ledger and the interrupted flag."""
+        """New audio begins: reset the heard ledger and the interrupted flag."""
         self._playout.reset_ledger()
+        self._reply_serial += 1
         self._interrupted = False
-        self.barged.clear()
-        self.stats.first_audio_wall = None
+        self._barged.clear()
+        self._pacer.first_audio_wall = None
 
     def _frames(self, pcm: PCM16, sample_rate: int) -> list[PCM16]:
         if sample_rate == self.leg.sample_rate and len(pcm) == self._frame:
@@ -292,28 +328,46 @@ class CallSession:
             frames.append(last)
         return frames
 
+    def _queued(self) -> None:
+        self._idle.clear()
+        self._pacer.wake()
+
     def enqueue_clause(self, text: str, pcm: PCM16, sample_rate: int) -> None:
         """Queue one spoken clause (with marks) unless the reply was interrupted."""
-        if self._interrupted or self.hung_up.is_set():
+        if self._interrupted or self.ended:
             return
         self._playout.add_clause(text, self._frames(pcm, sample_rate))
-        self._idle.clear()
-        self._wake.set()
+        self._queued()
 
-    def enqueue_audio(self, pcm: PCM16, sample_rate: int) -> None:
-        """Queue raw audio (echo, music); not tracked as text."""
-        if self.hung_up.is_set():
+    def enqueue_audio(self, pcm: PCM16, sample_rate: int, *, label: str = "audio") -> None:
+        """Queue raw audio; it carries marks like speech (``heard()`` says how much played)."""
+        if self.ended:
             return
-        self._playout.add_frames(self._frames(pcm, sample_rate))
-        self._idle.clear()
-        self._wake.set()
+        self._playout.add_frames(self._frames(pcm, sample_rate), label=label)
+        self._queued()
 
-    @property
-    def interrupted(self) -> bool:
-        return self._interrupted
+    def play(self, source: AudioSource, *, interruptible: bool = True) -> None:
+        """Queue ``source`` (opened here at the leg's rate); the pacer pulls it frame by frame.
+        A source that is not ``interruptible`` survives barge-in (a bridged party)."""
+        if self.ended:
+            return
+        source.open(self.leg.sample_rate)
+        self._playout.add_source(source, interruptible=interruptible)
+        self._queued()
+
+    async def stop_audio(self) -> None:
+        """Drop everything queued (hold music included) and clear the leg's buffer."""
+        self._playout.clear()
+        self._pacer.cleared()
+        self._check_idle()
+        if not self.ended:
+            await self.leg.clear()
 
     def heard_text(self) -> str:
         return self._playout.heard_text()
+
+    def heard(self) -> list[HeardSegment]:
+        return self._playout.heard()
 
     async def wait_played(self) -> bool:
         """Wait until queued audio has played (True) or was interrupted (False)."""
@@ -321,50 +375,21 @@ class CallSession:
         return not self._interrupted
 
     def _check_idle(self) -> None:
-        if not self.agent_audible:
+        if len(self._playout) == 0 and self._playout.pending_marks == 0:
             self._idle.set()
-
-    async def _pace_loop(self) -> None:
-        """Hand frames to the leg in real time, running at most ``lead_ms`` ahead."""
-        lead = self.leg.lead_ms / 1000.0
-        due = 0.0  # session clock time at which the next frame is due to be heard
-        while True:
-            item = self._playout.pop()
-            if item is None:
-                self._check_idle()
-                self._wake.clear()
-                await self._wake.wait()
-                continue
-            if isinstance(item, MarkItem):
-                await self.leg.mark(item.name)
-                continue
-            assert isinstance(item, FrameItem)
-            now = self._clock()
-            due = max(due, now)
-            if not math.isinf(lead):
-                wait = due - lead - now
-                if wait > 0:
-                    generation = self._generation
-                    await asyncio.sleep(wait)
-                    if generation != self._generation:
-                        continue  # barge-in while we waited: this frame was cleared too
-            if self.stats.first_audio_wall is None:
-                self.stats.first_audio_wall = self._clock()
-            await self.leg.send_audio(item.pcm)
-            self.stats.frames_out += 1
-            self.metrics.frames_out.inc()
-            due += self._frame_s
 
     # ---- caller turns ----------------------------------------------------------------
 
-    async def next_turn(self, timeout: float | None = None) -> CallerTurn | None:
-        """Next caller turn; None when the call ended or on timeout."""
-        if self.hung_up.is_set() and self._turns.empty():
-            return None
+    async def next_turn(
+        self, timeout: float | None = None
+    ) -> CallerTurn | PauseReady | Timeout | Ended:
+        """Next caller turn, a speculative pause, ``Timeout()``, or ``HungUp`` once ended."""
+        if self.ended and self._turns.empty():
+            return Ended(self._reason)
         try:
             return await asyncio.wait_for(self._turns.get(), timeout)
         except TimeoutError:
-            return None
+            return Timeout()
 
     def notify(self, note: SessionNote) -> None:
         if isinstance(self.leg, NotifiableLeg):
@@ -375,10 +400,6 @@ class CallSession:
 
     async def hangup(self, reason: str = "normal") -> None:
         await self.leg.hangup(reason)
-
-    def watch(self, aw: Awaitable[None]) -> None:  # pragma: no cover - convenience
-        task = asyncio.ensure_future(aw)
-        task.add_done_callback(_log_failure)
 
 
 def _log_failure(task: asyncio.Future[None]) -> None:

@@ -1,21 +1,33 @@
-"""Echo flow: the caller hears their own audio back. Used by benchmarks and transport tests."""
+"""Echo flow: the caller hears their own audio back. Used by benchmarks and transport tests.
+
+The caller's audio (an inbound tap) is pushed into a ``LiveSource`` the pacer plays back, so
+the echo carries marks and is tapped outbound like any other audio.
+"""
 
 from __future__ import annotations
 
 from callport.call.call import Call
-from callport.call.events import AudioIn
+from callport.call.sources import LiveSource
+from callport.call.taps import Direction, TapFrame
+
+
+class _Echo:
+    def __init__(self, source: LiveSource) -> None:
+        self._source = source
+
+    def on_frame(self, frame: TapFrame) -> None:
+        self._source.push(frame.pcm)
 
 
 async def echo_flow(call: Call) -> None:
     session = call.session
-    rate = session.leg.sample_rate
-
-    def tap(event: AudioIn) -> None:
-        session.enqueue_audio(event.pcm, rate)
-
-    session.on_pause = None  # nobody listens for turns here: no speculative STT
-    session.taps.append(tap)
+    session.set_early_cuts(False)  # nobody listens for turns here: no speculative STT
+    source = LiveSource(sample_rate=session.leg.sample_rate, label="echo", max_s=2.0)
+    tap = _Echo(source)
+    session.add_tap(tap, Direction.IN)
+    session.play(source, interruptible=False)
     try:
-        await session.hung_up.wait()
+        await session.wait_ended()
     finally:
-        session.taps.remove(tap)
+        session.remove_tap(tap, Direction.IN)
+        source.close()

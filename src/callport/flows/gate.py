@@ -18,8 +18,8 @@ import asyncio
 import logging
 from collections import deque
 
-from callport.agents.base import UserPressed, UserSaid
 from callport.call.call import Call
+from callport.call.results import Heard, HungUp, Pressed, Timeout
 from callport.config import IdentitySettings
 from callport.flows.identify import (
     HINTS,
@@ -122,17 +122,16 @@ async def _ask_pin(
                 continue
             timer = entry.get_timer()
             timeout = None if timer is None else max(0.0, timer - loop.time())
-            event = await call.listen(timeout=timeout, secret=True)
-            match event:
-                case None:
-                    if call.ended:
-                        return False
+            match await call.listen(timeout=timeout, secret=True):
+                case HungUp():
+                    return False
+                case Timeout():
                     if timer is not None and entry.state == "waiting":
                         pending.extend(entry.handle_timer(max(loop.time(), timer)))
-                case UserPressed(digits=digits):
+                case Pressed(digits=digits):
                     for digit in digits:
                         pending.extend(entry.digit(digit, loop.time()))
-                case UserSaid(text=text):
+                case Heard(text=text):
                     pending.extend(entry.speech(text))
         return False
     finally:

@@ -1,0 +1,156 @@
+"""SessionCore: the pure half of a call session (caller audio -> turns), sans-IO.
+
+The shell (``callport.call.session.CallSession``) feeds it what the leg delivered and what the
+VAD scored, each with the media time ``at`` it happened, and acts on the typed events it
+returns. Nothing here awaits, sleeps or reads a clock: the wall time an utterance was decided
+is passed in (``wall``), so every turn outcome can be replayed in simulated time::
+
+    core = SessionCore(sample_rate=8000, frame_ms=20, turn=detector)
+    events = core.audio(pcm, at=0.02)          # history kept; in-band DTMF -> DigitReady
+    events += core.scores(scores, wall=now)    # VAD -> SpeechBegan / CallerBarged / TurnReady
+
+``PauseReady`` (the caller paused ``EARLY_CUT_S``: an utterance so far, for speculative STT)
+is only emitted while ``early_cuts`` is on.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from callport.audio.tones import DtmfDetector
+from callport.types import PCM16
+from callport.vad.base import VadScore
+from callport.vad.turn import BargeIn, SpeechStarted, TurnDetector, TurnEnded, TurnState
+
+PRE_ROLL_S = 0.25  # caller audio kept before the detected start of speech
+HISTORY_S = 30.0  # longest caller turn kept for STT
+EARLY_CUT_S = 0.25  # a pause this long hands the flow a speculative utterance (early STT)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Utterance:
+    """One caller turn (or, in ``PauseReady``, the turn so far), ready for STT."""
+
+    pcm: PCM16
+    sample_rate: int
+    started_at: float  # media seconds
+    ended_at: float
+    detected_at: float  # media time the end of turn was decided
+    detected_wall: float  # session clock at that moment
+
+    @property
+    def endpoint_delay(self) -> float:
+        return self.detected_at - self.ended_at
+
+
+@dataclass(frozen=True, slots=True)
+class CallerDigit:
+    digit: str
+    at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class CoreEvent:
+    """Base of what the session core reports."""
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechBegan(CoreEvent):
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class CallerBarged(CoreEvent):
+    """Caller speech lasted long enough to interrupt whatever is playing (the shell decides)."""
+
+    at: float
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class TurnReady(CoreEvent):
+    utterance: Utterance
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class PauseReady(CoreEvent):
+    utterance: Utterance
+
+
+@dataclass(frozen=True, slots=True)
+class DigitReady(CoreEvent):
+    digit: CallerDigit
+
+
+class SessionCore:
+    """Caller audio history, in-band DTMF and the turn detector of one call."""
+
+    def __init__(
+        self, *, sample_rate: int, frame_ms: int, turn: TurnDetector, inband_dtmf: bool = False,
+        early_cuts: bool = True,
+    ) -> None:
+        self._rate = sample_rate
+        self._frame_s = frame_ms / 1000.0
+        self._turn = turn
+        self._dtmf = DtmfDetector(sample_rate=sample_rate) if inband_dtmf else None
+        self._history: deque[tuple[float, PCM16]] = deque()
+        self._early_cuts = early_cuts
+        self._early_cut: float | None = None
+        self.media_now = 0.0
+        self.speech_started_at: float | None = None
+
+    @property
+    def early_cuts(self) -> bool:
+        return self._early_cuts
+
+    def set_early_cuts(self, enabled: bool) -> None:
+        self._early_cuts = enabled
+
+    def audio(self, pcm: PCM16, at: float) -> list[CoreEvent]:
+        """Caller audio ending at media time ``at``: kept for STT, scanned for DTMF tones."""
+        self.media_now = at
+        history = self._history
+        history.append((at, pcm))
+        while history and at - history[0][0] > HISTORY_S:
+            history.popleft()
+        if self._dtmf is None:
+            return []
+        return [DigitReady(CallerDigit(hit.digit, at)) for hit in self._dtmf.feed(pcm, at)]
+
+    def digit(self, digit: str, at: float) -> list[CoreEvent]:
+        """A digit the channel signalled (RFC 4733, a DTMF message)."""
+        return [DigitReady(CallerDigit(digit, at))]
+
+    def scores(self, scores: Sequence[VadScore], wall: float) -> list[CoreEvent]:
+        """VAD scores (media time); ``wall`` is the session clock now."""
+        out: list[CoreEvent] = []
+        turn = self._turn
+        for score in scores:
+            for event in turn.feed(score):
+                match event:
+                    case SpeechStarted(at=at):
+                        self.speech_started_at = at
+                        out.append(SpeechBegan(at))
+                    case BargeIn(at=at):
+                        out.append(CallerBarged(at))
+                    case TurnEnded(started_at=start, ended_at=end):
+                        out.append(TurnReady(self.cut(start, end, wall)))
+                    case _:
+                        pass
+            if self._early_cuts and turn.state is TurnState.PAUSING:
+                since = turn.pause_started_at
+                if since != self._early_cut and score.at - since >= EARLY_CUT_S - 1e-9:
+                    self._early_cut = since
+                    out.append(PauseReady(self.cut(turn.speech_started_at, since, wall)))
+        return out
+
+    def cut(self, start: float, end: float, wall: float) -> Utterance:
+        """The caller audio from ``start`` (less the pre-roll) to ``end``."""
+        lo = start - PRE_ROLL_S
+        chunks = [pcm for at, pcm in self._history if lo < at <= end + self._frame_s]
+        pcm = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16)
+        return Utterance(pcm=pcm, sample_rate=self._rate, started_at=start, ended_at=end,
+                         detected_at=self.media_now, detected_wall=wall)

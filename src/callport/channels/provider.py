@@ -131,6 +131,10 @@ class CallEnded(CallEvent):
 
     reason: str = "completed"  # completed, busy, no-answer, failed, canceled, ...
     duration_s: float | None = None
+    # Diagnostics for dial results (not compared): the provider's own word (Telnyx
+    # hangup_cause) and the far end's SIP final response when the provider reports one.
+    cause: str = field(default="", compare=False)
+    sip_status: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

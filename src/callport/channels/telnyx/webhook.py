@@ -136,7 +136,9 @@ def parse_event(body: bytes) -> CallEvent:
             return CallAnswered(**ids, caller=_text(payload, "from"), callee=_text(payload, "to"))
         case "call.hangup":
             cause = _text(payload, "hangup_cause") or "normal_clearing"
-            return CallEnded(**ids, reason=_END_REASONS.get(cause, cause[:40]))
+            sip = _text(payload, "sip_hangup_cause")
+            return CallEnded(**ids, reason=_END_REASONS.get(cause, cause[:40]), cause=cause[:40],
+                             sip_status=int(sip) if sip.isdigit() and len(sip) == 3 else 0)
         case "call.dtmf.received":
             return DtmfReceived(**ids, digit=_text(payload, "digit")[:1])
         case "streaming.started":

@@ -140,6 +140,8 @@ def parse_fields(fields: Mapping[str, str]) -> list[CallEvent]:
                 provider_call_id=call_sid,
                 reason=status,
                 duration_s=float(duration) if duration.isdigit() else None,
+                sip_status=int(sip) if (sip := fields.get("SipResponseCode", "")).isdigit()
+                and len(sip) == 3 else 0,
             )
         )
     elif not events:

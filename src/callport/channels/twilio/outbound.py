@@ -1,0 +1,94 @@
+"""Twilio's part of the neutral outbound protocol: how a dial request is built.
+
+``prepare`` turns (target, caller id, options) into our call record and a REST ``DialRequest``
+whose inline TwiML streams the answered call back to ``twilio.public_base_url`` with a
+stateless stream token (keyed by the auth token), so the server admits the call even when
+another process (``callport call``) placed it. ``dialer`` is the ``callport.call.dial.Dialer``
+for such a process: it polls the call's status over REST, since no callback reaches it.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+
+import httpx
+
+from callport.call.dial import Dialer, DialOptions
+from callport.channels.callbook import ProviderCall
+from callport.channels.provider import (
+    CallControl,
+    DialRequest,
+    StreamTarget,
+    public_base,
+    split_target,
+    stream_url,
+)
+from callport.channels.pstn_dial import NotConfigured, PstnDialer
+from callport.channels.twilio import tokens
+from callport.channels.twilio.rest import TwilioClient
+from callport.config import TwilioSettings
+
+__all__ = ["dial_out", "dialer", "prepare"]
+
+
+def prepare(
+    settings: TwilioSettings, target: str, caller_id: str, options: DialOptions, now: float
+) -> tuple[ProviderCall, DialRequest]:
+    """Our record of the call and Twilio's dial request (``NotConfigured``, ``ValueError``)."""
+    if not settings.auth_token:
+        raise NotConfigured("twilio: outbound calls need twilio.auth_token (it signs the stream)")
+    base = public_base(settings.public_base_url)
+    if not base:
+        raise NotConfigured("twilio: outbound calls need twilio.public_base_url")
+    caller = caller_id or (settings.numbers[0] if settings.numbers else "")
+    if not caller:
+        raise NotConfigured("twilio: no caller number: pass from or set twilio.numbers")
+    _, to = split_target(target)
+    call = ProviderCall(call_id=uuid.uuid4().hex, provider="twilio", direction="outbound",
+                        caller=caller, callee=to)
+    parameters = tokens.mint(
+        tokens.derive_key(settings.auth_token), call_id=call.call_id, direction="outbound",
+        caller=caller, callee=to, provider_call_id="", expires_at=now + settings.token_ttl_s,
+    )
+    status_url = base + settings.status_path
+    request = DialRequest(
+        to=to, from_=caller,
+        stream=StreamTarget(url=stream_url(base, settings.media_path), parameters=parameters,
+                            action_url=base + settings.after_path, status_url=status_url),
+        status_url=status_url,
+        machine_detection=options.machine_detection,
+        machine_detection_url=status_url,
+        timeout_s=max(5, min(600, round(options.timeout_s))),
+    )
+    return call, request
+
+
+async def dial_out(
+    settings: TwilioSettings, control: CallControl, to: str, from_: str = "", *, now: float
+) -> tuple[ProviderCall, str]:
+    """Place an outbound call whose stream comes back to ``public_base_url`` (no waiting)."""
+    call, request = prepare(settings, to, from_, DialOptions(), now)
+    call.provider_call_id = await control.dial(request)
+    return call, call.provider_call_id
+
+
+def dialer(
+    settings: TwilioSettings, *, transport: httpx.AsyncBaseTransport | None = None,
+    clock: Callable[[], float] = time.time,
+) -> tuple[Dialer, TwilioClient | None]:
+    """A standalone Twilio ``Dialer`` (and its client, to close) for a process without the
+    channel: it learns the outcome by fetching the call's status."""
+    has_secret = settings.auth_token or (settings.api_key_sid and settings.api_key_secret)
+    client = (TwilioClient.from_settings(settings, transport=transport)
+              if settings.account_sid and has_secret else None)
+
+    async def poll(sid: str) -> str:
+        assert client is not None
+        return str((await client.fetch_call(sid)).get("status", ""))
+
+    return PstnDialer(
+        name="twilio", control=lambda: client, clock=clock, poll=poll,
+        prepare=lambda t, c, o, n: prepare(settings, t, c, o, n),
+    ), client

@@ -150,13 +150,19 @@ class WhisperSTT:
         return await loop.run_in_executor(_EXECUTOR, run)
 
     def prompt_for(self, hints: Sequence[str]) -> str | None:
-        """The decoding prompt: the configured one plus this call's hints, if any."""
+        """The decoding prompt: the configured one plus this call's hints, if any (each
+        phrase once, whatever its case or punctuation; at most ``HINT_WORDS`` words)."""
         words: list[str] = []
         phrases: list[str] = []
+        seen: set[str] = set()
         for hint in hints:
             hint_words = hint.split()
+            key = " ".join(w.strip(".,!?;:").casefold() for w in hint_words)
+            if key in seen:  # a repeated title makes Whisper drop words ("...for Friday.")
+                continue
             if not hint_words or len(words) + len(hint_words) > HINT_WORDS:
                 continue
+            seen.add(key)
             words.extend(hint_words)
             phrases.append(" ".join(hint_words))
         if not phrases:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import datetime
+from difflib import SequenceMatcher
 
 from callport.agents.base import AgentOutput, HangUpCall, Say, TurnInfo
 from callport.agents.taskmanager import picker, replies
@@ -27,9 +28,11 @@ from callport.agents.taskmanager.examples import (
 from callport.agents.taskmanager.slots import mentions_all
 from callport.nlu.dates import When
 from callport.nlu.intents import IntentResult
-from callport.store.tasks import Task, TaskError, TaskStore, close_matches
+from callport.nlu.text import normalize
+from callport.store.tasks import Task, TaskError, TaskStore, close_matches, local_now
 
 Outputs = AsyncIterator[AgentOutput]
+DUPLICATE_RATIO = 0.92  # "buy milk" vs "buy milks": the same task said twice
 
 
 class TaskActions:
@@ -44,13 +47,36 @@ class TaskActions:
             self._state.pending = AskTitle(ADD)
             yield Say(replies.ASK_TITLE[ADD])
             return
+        due = when.as_datetime() if when else None
+        same = await self._duplicate(title)
+        if same is not None:  # saying "add" twice should not silently make two
+            due_text = replies.say_due(same.due, now)
+            question = (f"You already have {same.title}" + (f", due {due_text}" if due_text
+                                                               else "") + ". Add it again?")
+            self._state.pending = Confirm("add_again", (same.id,), question, title, due)
+            yield Say(question)
+            return
+        async for out in self._add(title, due, now):
+            yield out
+
+    async def _add(self, title: str, due: datetime | None, now: datetime) -> Outputs:
         try:
-            task = await self._store.add(title, when.as_datetime() if when else None)
+            task = await self._store.add(title, due)
         except TaskError as exc:
             yield Say(f"Sorry, I couldn't add that: {exc}.")
             return
         self._state.last_task_id = task.id
         yield Say(replies.added(task, now))
+
+    async def _duplicate(self, title: str) -> Task | None:
+        """An open task whose title is the same as ``title`` or nearly (case, punctuation,
+        fillers and number words aside, or at most a letter or two apart)."""
+        key = normalize(title)
+        for task in await self._store.find_by_title(title):
+            other = normalize(task.title)
+            if other == key or SequenceMatcher(None, other, key).ratio() >= DUPLICATE_RATIO:
+                return task
+        return None
 
     async def complete(self, title: str, rest: str, now: datetime) -> Outputs:
         if not title and mentions_all(rest):
@@ -104,7 +130,8 @@ class TaskActions:
         async for out in self._act(pick.intent, task, when or pick.when, now):
             yield out
 
-    async def confirm(self, pending: Confirm, result: IntentResult) -> Outputs:
+    async def confirm(self, pending: Confirm, result: IntentResult,
+                      now: datetime | None = None) -> Outputs:
         yield TurnInfo(result.intent, round(result.score, 3), {"confirming": pending.action})
         if result.intent == NO:
             self._state.pending = None
@@ -119,6 +146,10 @@ class TaskActions:
             yield Say(f"{replies.CONFIRM_AGAIN} {pending.question}")
             return
         self._state.pending = None
+        if pending.action == "add_again":
+            async for out in self._add(pending.title, pending.due, now or local_now()):
+                yield out
+            return
         if pending.action == "complete_all":
             n = await self._store.complete_all()
             yield Say(f"Done. I marked {n} {'task' if n == 1 else 'tasks'} as done.")

@@ -98,9 +98,19 @@ class TaskManagerAgent:
                 yield TurnInfo(None)
 
     async def vocabulary(self) -> list[str]:
-        """Open task titles, newest first: STT hints for the caller's next turn."""
+        """Open task titles, newest first, each once (case and spacing aside), at most
+        ``VOCABULARY_TITLES``: STT hints for the caller's next turn."""
         tasks = await self._store.list()
-        return [t.title for t in sorted(tasks, key=lambda t: -t.id)[:VOCABULARY_TITLES]]
+        out: list[str] = []
+        seen: set[str] = set()
+        for task in sorted(tasks, key=lambda t: -t.id):
+            key = normalize(task.title)
+            if key and key not in seen:
+                seen.add(key)
+                out.append(task.title)
+            if len(out) == VOCABULARY_TITLES:
+                break
+        return out
 
     def interrupted(self, heard: str) -> None:
         """The caller cut the reply off after ``heard``: unheard list lines stay for "more";
@@ -144,7 +154,7 @@ class TaskManagerAgent:
         result = await self._classify(text)
         if isinstance(self.state.pending, Confirm):
             if result.intent in {YES, NO, None}:
-                async for out in self._actions.confirm(self.state.pending, result):
+                async for out in self._actions.confirm(self.state.pending, result, now):
                     yield out
                 return
             self.state.pending = None  # a new request instead of an answer: drop the question
@@ -156,7 +166,8 @@ class TaskManagerAgent:
         pending = self.state.pending
         if isinstance(pending, Confirm) and digit in {"1", "2"}:
             answer = YES if digit == "1" else NO
-            async for out in self._actions.confirm(pending, IntentResult(answer, 1.0)):
+            async for out in self._actions.confirm(pending, IntentResult(answer, 1.0),
+                                                   self._now()):
                 yield out
             return
         if isinstance(pending, Pick) and pending.listed:

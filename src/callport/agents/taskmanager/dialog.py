@@ -2,7 +2,8 @@
 
 At most one thing is pending at a time:
 
-- ``Confirm``: a destructive action (delete, complete all) awaiting yes/no in the next turn;
+- ``Confirm``: a destructive action (delete, complete all), or adding a task whose title an
+  open task already has, awaiting yes/no in the next turn;
 - ``AskTitle``: an intent that came without a task name ("delete a task") awaiting the name;
 - ``AskDue``: a reschedule that named a task but no date, awaiting the date;
 - ``Pick``: an action whose title named several open tasks about equally well, awaiting
@@ -16,6 +17,7 @@ pending, which cancels the action.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from callport.nlu.dates import When
 from callport.store.tasks import Task
@@ -28,10 +30,11 @@ class Pending:
 
 @dataclass(frozen=True, slots=True)
 class Confirm(Pending):
-    action: str  # "delete", "delete_all", "complete_all" or "end_call"
+    action: str  # "delete", "delete_all", "complete_all", "end_call" or "add_again"
     task_ids: tuple[int, ...]
     question: str
-    title: str = ""  # the task's title when there is one task
+    title: str = ""  # the task's title when there is one task (the new one for "add_again")
+    due: datetime | None = None  # "add_again": the new task's due date
 
 
 @dataclass(frozen=True, slots=True)

@@ -62,7 +62,7 @@ class Page:
         self.frames.append(pcm)
 
     def mark(self, name: str) -> None:
-        self.inbox.put(Marked(name, played=True))
+        self.inbox.mark_played(name)  # the leg's mark token: played as soon as it is sent
 
     def clear(self) -> tuple[str, ...]:
         return ()

@@ -6,6 +6,7 @@ answers, and closing (``close`` or ``put(HungUp)``, whoever does it) answers eve
 ``played=False`` before the ``HungUp``. ``HungUp`` is always the last event: once the inbox is
 closed only answers to marks may still be queued, and only until the ``HungUp`` has been taken;
 after that every ``get`` returns the same ``HungUp`` and ``put`` drops what it is given.
+While ``muted`` (a callport-side hold) caller audio (``AudioIn``) is dropped at the door.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 
-from callport.call.events import HungUp, LegEvent, Marked
+from callport.call.events import AudioIn, HungUp, LegEvent, Marked
 from callport.call.marks import MarkBook
 
 
@@ -26,6 +27,7 @@ class EventInbox:
         self._closed: HungUp | None = None
         self._delivered = False  # the HungUp has been taken
         self._marks = MarkBook()
+        self.muted = False  # on hold: caller audio does not reach the session
 
     # ---- marks (see MarkBook) --------------------------------------------------------------
 
@@ -66,6 +68,8 @@ class EventInbox:
         return len(self._events)
 
     def put(self, event: LegEvent) -> None:
+        if self.muted and isinstance(event, AudioIn):
+            return
         if self._closed is not None:
             if isinstance(event, Marked) and not self._delivered:
                 self._events.append(event)  # an answer to a mark still precedes the HungUp

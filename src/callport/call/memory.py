@@ -138,6 +138,7 @@ class MemoryLeg:
             return Refused(Capability.HOLD, Refusal.ENDED, "the call has ended")
         if self._held != held:
             self._held = held
+            self._inbox.muted = held  # on hold the caller's audio does not reach the session
             self._inbox.put(HoldChanged(held))
         return Accepted()
 
@@ -165,8 +166,7 @@ class MemoryLeg:
         if self._codec == "ulaw":
             frame = ulaw_decode(ulaw_encode(frame))
         self._media_time += self._frame_ms / 1000.0
-        if not self._held:  # on hold the caller's audio does not reach the session
-            self._inbox.put(AudioIn(frame, at=self._media_time))
+        self._inbox.put(AudioIn(frame, at=self._media_time))
         if self._realtime:
             await asyncio.sleep(self._frame_ms / 1000.0)
         else:

@@ -246,6 +246,7 @@ class MediaStreamLeg:
             return Refused(Capability.HOLD, Refusal.ENDED, "the call has ended")
         if self._held != held:
             self._held = held
+            self._inbox.muted = held  # media time still advances; the audio stops at the inbox
             self._inbox.put(HoldChanged(held))
         return Accepted()
 
@@ -261,8 +262,7 @@ class MediaStreamLeg:
                 if ts is not None:
                     self._fill_gap(ts)
                 self._samples_in += pcm.size
-                if not self._held:
-                    self._inbox.put(AudioIn(pcm, self._samples_in / self._rate))
+                self._inbox.put(AudioIn(pcm, self._samples_in / self._rate))
             case DtmfIn(digit=digit):
                 self._inbox.put(Dtmf(digit, at=self._samples_in / self._rate))
             case MarkIn(name=wire):
@@ -283,10 +283,9 @@ class MediaStreamLeg:
         if 2 * self.frame_ms <= gap_ms <= MAX_GAP_FILL_S * 1000:
             missing = int(gap_ms * self._rate / 1000)
             self._samples_in += missing
-            if not self._held:
-                self._inbox.put(
-                    AudioIn(np.zeros(missing, dtype=np.int16), self._samples_in / self._rate)
-                )
+            self._inbox.put(
+                AudioIn(np.zeros(missing, dtype=np.int16), self._samples_in / self._rate)
+            )
 
     def _finish(self, reason: str) -> None:
         if self._ended:

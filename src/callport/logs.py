@@ -1,11 +1,38 @@
-"""Logging set-up: every record carries the call id of the task that logged it."""
+"""Logging set-up: every record carries the call id of the task that logged it.
+
+Privacy rules (every handler applies them, uvicorn's access log included):
+
+- secrets never reach a log line: ``token=``/``password=``/``pin=`` values in URLs and
+  messages, ``Bearer`` credentials and ``cp_...`` tokens are replaced by ``[redacted]``;
+- what the caller said is logged at DEBUG only (``log_caller_words``); call events
+  (started, the agent's replies, transfers, ended) are INFO, one line each with the call id.
+
+``server.log_format = "json"`` writes one JSON object per line (time, level, logger,
+call_id, message).
+"""
 
 from __future__ import annotations
 
 import contextvars
+import json
 import logging
+import re
 
 current_call_id: contextvars.ContextVar[str] = contextvars.ContextVar("call_id", default="-")
+
+REDACTED = "[redacted]"
+_SECRETS = (
+    re.compile(r"(?i)\b((?:token|access_token|password|secret|pin|auth)=)[^&\s\"']+"),
+    re.compile(r"(?i)(\bbearer\s+)[^\s\"']+"),
+    re.compile(r"()\bcp_[A-Za-z0-9]+_[A-Za-z0-9_\-]+"),
+)
+
+
+def redact(text: str) -> str:
+    """``text`` with every secret-looking value replaced by ``[redacted]``."""
+    for pattern in _SECRETS:
+        text = pattern.sub(lambda m: m.group(1) + REDACTED, text)
+    return text
 
 
 class CallIdFilter(logging.Filter):
@@ -14,12 +41,57 @@ class CallIdFilter(logging.Filter):
         return True
 
 
-def setup_logging(level: str = "info") -> None:
+class RedactFilter(logging.Filter):
+    """Render the message once, redacted (uvicorn's access log passes the URL as an arg)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string: leave it to the formatter to report
+            return True
+        clean = redact(message)
+        if clean != message or record.args:
+            record.msg, record.args = clean, ()
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        out = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "call_id": getattr(record, "call_id", "-"),
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            out["exception"] = redact(self.formatException(record.exc_info))
+        return json.dumps(out, ensure_ascii=False)
+
+
+TEXT_FORMAT = "%(asctime)s %(levelname)-7s call=%(call_id)s %(name)s: %(message)s"
+
+
+def make_handler(log_format: str = "text") -> logging.Handler:
     handler = logging.StreamHandler()
     handler.addFilter(CallIdFilter())
-    handler.setFormatter(
-        logging.Formatter("%(asctime)s %(levelname)-7s call=%(call_id)s %(name)s: %(message)s")
-    )
+    handler.addFilter(RedactFilter())
+    formatter = JsonFormatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT)
+    handler.setFormatter(formatter)
+    return handler
+
+
+def setup_logging(level: str = "info", log_format: str = "text") -> None:
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [make_handler(log_format)]
     root.setLevel(level.upper())
+    # uvicorn's own loggers go through the root handler (redacted, same format).
+    for name in ("uvicorn", "uvicorn.access", "uvicorn.error"):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = []
+        logger.propagate = True
+
+
+def log_config() -> dict[str, object]:
+    """uvicorn's ``log_config``: keep the handlers ``setup_logging`` installed."""
+    return {"version": 1, "disable_existing_loggers": False}

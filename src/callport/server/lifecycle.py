@@ -142,8 +142,11 @@ def serve(app: Any, runtime: Drainable, *, host: str, port: int, log_level: str,
             self.config.timeout_graceful_shutdown = int(left) or 1
             await super().shutdown(sockets)
 
+    from callport.logs import log_config
+
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level, ws="websockets",
-                            timeout_graceful_shutdown=max(int(grace_s), 1))
+                            timeout_graceful_shutdown=max(int(grace_s), 1),
+                            log_config=log_config())  # our handlers: redacted access log
     server = _Server(config)
 
     def stopped_before_serving(signum: int, frame: FrameType | None) -> None:

@@ -13,11 +13,13 @@ embedded SQLite file); a store shared by several live processes must not be swep
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from dataclasses import dataclass, replace
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from callport.store.sqlite import SqliteDb
 from callport.store.tasks import Clock, local_now
@@ -27,6 +29,15 @@ TERMINAL = frozenset({"completed", "failed", "busy", "no-answer", "canceled", "e
 
 class CallStoreError(ValueError):
     """A call-store request is invalid (duplicate id, unknown call)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallAttempt:
+    """One carrier tried for an outbound call (``callport.routing``)."""
+
+    carrier: str
+    outcome: str  # answered, placed, failed
+    cause: str = ""  # the carrier's failure ("sip 503 Service Unavailable", "http 500")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -40,6 +51,33 @@ class CallRecord:
     status: str = "ringing"
     started_at: datetime
     ended_at: datetime | None = None
+    user: str = ""  # the identified user's name (empty: not identified)
+    answered_at: datetime | None = None
+    # answered, busy, no-answer, declined, invalid-number, unavailable, canceled, failed,
+    # refused (by routing's rules); empty: see ``outcome``
+    disposition: str = ""
+    hangup_cause: str = ""  # why it ended (the session's hang-up reason, a provider's)
+    carrier: str = ""  # twilio, telnyx, sip, a trunk's name
+    attempts: tuple[CallAttempt, ...] = ()
+    billable_s: int = 0
+    cost: Decimal | None = None  # None: no rate known
+    currency: str = ""
+
+    @property
+    def duration_s(self) -> float:
+        """Seconds from the answer to the end (0 when unanswered or still running)."""
+        if self.answered_at is None or self.ended_at is None:
+            return 0.0
+        return max((self.ended_at - self.answered_at).total_seconds(), 0.0)
+
+    @property
+    def outcome(self) -> str:
+        """``disposition``, else what the status says (answered, in-progress, busy, ...)."""
+        if self.disposition:
+            return self.disposition
+        if self.status in ("completed", "ended"):
+            return "answered" if self.answered_at is not None else self.status
+        return self.status
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,10 +109,49 @@ class CallStore(Protocol):
 
     async def list_recent(self, limit: int = 50) -> list[CallRecord]: ...
 
+    async def amend(
+        self,
+        call_id: str,
+        *,
+        user: str | None = None,
+        answered_at: datetime | None = None,
+        disposition: str | None = None,
+        hangup_cause: str | None = None,
+        carrier: str | None = None,
+        attempts: tuple[CallAttempt, ...] | None = None,
+        billable_s: int | None = None,
+        cost: Decimal | None = None,
+        currency: str | None = None,
+    ) -> CallRecord | None:
+        """Set the given details (None: keep); None when the call is unknown."""
+        ...
+
+    async def list_calls(
+        self, *, since: datetime | None = None, user: str | None = None, limit: int = 100
+    ) -> list[CallRecord]:
+        """Newest first; ``since``: started at or after; ``user``: that user's calls only."""
+        ...
+
     async def close_unfinished(self, cause: str, *, at: datetime | None = None) -> int:
         """End every record not in a ``TERMINAL`` status (status ``ended``, ``ended_at`` =
         ``at``) and add an ``ended`` event with ``cause`` as its detail; returns how many."""
         ...
+
+
+def _amended(record: CallRecord, **changes: object) -> CallRecord:
+    return replace(record, **{k: v for k, v in changes.items() if v is not None})  # type: ignore[arg-type]
+
+
+def _matches(record: CallRecord, since: datetime | None, user: str | None) -> bool:
+    if user is not None and record.user != user:
+        return False
+    return since is None or _after(record.started_at, since)
+
+
+def _after(at: datetime, since: datetime) -> bool:
+    if (at.tzinfo is None) != (since.tzinfo is None):  # compare naive local with aware
+        at, since = at.astimezone(), since.astimezone()
+    return at >= since
 
 
 def _with_status(record: CallRecord, status: str, at: datetime) -> CallRecord:
@@ -142,6 +219,19 @@ class MemoryCallStore:
         ordered = sorted(self._calls.values(), key=lambda r: r.started_at, reverse=True)
         return ordered[: max(limit, 0)]
 
+    async def amend(self, call_id: str, **changes: Any) -> CallRecord | None:
+        record = self._calls.get(call_id)
+        if record is None:
+            return None
+        record = self._calls[call_id] = _amended(record, **changes)
+        return record
+
+    async def list_calls(
+        self, *, since: datetime | None = None, user: str | None = None, limit: int = 100
+    ) -> list[CallRecord]:
+        found = [r for r in self._calls.values() if _matches(r, since, user)]
+        return sorted(found, key=lambda r: r.started_at, reverse=True)[: max(limit, 0)]
+
     async def close_unfinished(self, cause: str, *, at: datetime | None = None) -> int:
         when = at or self._clock()
         open_ids = [r.call_id for r in self._calls.values() if r.status not in TERMINAL]
@@ -177,9 +267,43 @@ CREATE TABLE IF NOT EXISTS call_events (
 CREATE INDEX IF NOT EXISTS call_events_call ON call_events (call_id, seq);
 """
 
+# Details added after the first schema: (column, SQL type and default).
+DETAILS = (
+    ("user_name", "TEXT NOT NULL DEFAULT ''"), ("answered_at", "TEXT"),
+    ("disposition", "TEXT NOT NULL DEFAULT ''"), ("hangup_cause", "TEXT NOT NULL DEFAULT ''"),
+    ("carrier", "TEXT NOT NULL DEFAULT ''"), ("attempts", "TEXT NOT NULL DEFAULT '[]'"),
+    ("billable_s", "INTEGER NOT NULL DEFAULT 0"), ("cost", "TEXT"),
+    ("currency", "TEXT NOT NULL DEFAULT ''"),
+)
+
+
+def _add_details(conn: sqlite3.Connection) -> None:
+    have = {row["name"] for row in conn.execute("PRAGMA table_info(calls)")}
+    for column, decl in DETAILS:
+        if column not in have:
+            conn.execute(f"ALTER TABLE calls ADD COLUMN {column} {decl}")
+
 _COLS = (
     "call_id, channel, direction, caller, callee, provider_call_id, status, started_at, ended_at"
+    ", " + ", ".join(column for column, _ in DETAILS)
 )
+
+
+def _details(r: CallRecord) -> tuple[object, ...]:
+    attempts = json.dumps([{"carrier": a.carrier, "outcome": a.outcome, "cause": a.cause}
+                           for a in r.attempts])
+    return (r.user, _iso(r.answered_at), r.disposition, r.hangup_cause, r.carrier, attempts,
+            r.billable_s, str(r.cost) if r.cost is not None else None, r.currency)
+
+
+def _attempts(text: str) -> tuple[CallAttempt, ...]:
+    try:
+        items = json.loads(text or "[]")
+    except ValueError:
+        return ()
+    return tuple(CallAttempt(carrier=str(i.get("carrier", "")), outcome=str(i.get("outcome", "")),
+                             cause=str(i.get("cause", "")))
+                 for i in items if isinstance(i, dict))
 
 
 def _record(row: sqlite3.Row) -> CallRecord:
@@ -193,6 +317,15 @@ def _record(row: sqlite3.Row) -> CallRecord:
         status=row["status"],
         started_at=datetime.fromisoformat(row["started_at"]),
         ended_at=datetime.fromisoformat(row["ended_at"]) if row["ended_at"] else None,
+        user=row["user_name"],
+        answered_at=datetime.fromisoformat(row["answered_at"]) if row["answered_at"] else None,
+        disposition=row["disposition"],
+        hangup_cause=row["hangup_cause"],
+        carrier=row["carrier"],
+        attempts=_attempts(row["attempts"]),
+        billable_s=int(row["billable_s"]),
+        cost=Decimal(row["cost"]) if row["cost"] else None,
+        currency=row["currency"],
     )
 
 
@@ -212,6 +345,7 @@ class SqliteCallStore:
         self._own_db = not isinstance(path, SqliteDb)
         self.db = path if isinstance(path, SqliteDb) else SqliteDb(path)
         self.db.ensure_schema("calls", SCHEMA)
+        self.db.ensure_migration("calls-details", _add_details)
         self._clock = clock
 
     def close(self) -> None:
@@ -224,9 +358,9 @@ class SqliteCallStore:
         def run(conn: sqlite3.Connection) -> None:
             try:
                 conn.execute(
-                    f"INSERT INTO calls ({_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    f"INSERT INTO calls ({_COLS}) VALUES ({', '.join('?' * (9 + len(DETAILS)))})",
                     (r.call_id, r.channel, r.direction, r.caller, r.callee, r.provider_call_id,
-                     r.status, _iso(r.started_at), _iso(r.ended_at)),
+                     r.status, _iso(r.started_at), _iso(r.ended_at), *_details(r)),
                 )  # fmt: skip
             except sqlite3.IntegrityError:
                 raise CallStoreError(f"call {r.call_id!r} already exists") from None
@@ -313,6 +447,32 @@ class SqliteCallStore:
                 f"SELECT {_COLS} FROM calls ORDER BY started_at DESC LIMIT ?", (max(limit, 0),)
             ).fetchall()
             return [_record(r) for r in rows]
+
+        return await self.db.transaction(run)
+
+    async def amend(self, call_id: str, **changes: Any) -> CallRecord | None:
+        def run(conn: sqlite3.Connection) -> CallRecord | None:
+            record = _get(conn, call_id)
+            if record is None:
+                return None
+            record = _amended(record, **changes)
+            sets = ", ".join(f"{column} = ?" for column, _ in DETAILS)
+            conn.execute(f"UPDATE calls SET {sets} WHERE call_id = ?",
+                         (*_details(record), call_id))
+            return record
+
+        return await self.db.transaction(run)
+
+    async def list_calls(
+        self, *, since: datetime | None = None, user: str | None = None, limit: int = 100
+    ) -> list[CallRecord]:
+        def run(conn: sqlite3.Connection) -> list[CallRecord]:
+            query, args = f"SELECT {_COLS} FROM calls", []
+            if user is not None:
+                query, args = query + " WHERE user_name = ?", [user]
+            rows = conn.execute(query + " ORDER BY started_at DESC", args).fetchall()
+            found = [r for r in map(_record, rows) if _matches(r, since, None)]
+            return found[: max(limit, 0)]
 
         return await self.db.transaction(run)
 

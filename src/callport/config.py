@@ -19,17 +19,37 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from callport.agentref import AgentRefError, parse_agent_ref
+from callport.config_routing import RoutingSettings, SipTrunk
+
 
 class ConfigError(ValueError):
     """Configuration is invalid; the message lists every problem and how to fix it."""
+
+
+def data_dir(env: Mapping[str, str] | None = None) -> Path:
+    """The per-user data directory: ``$XDG_DATA_HOME/callport``, else
+    ``~/.local/share/callport`` (the default home of ``callport.db``)."""
+    env = os.environ if env is None else env
+    base = env.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "callport"
+
+
+def default_db(env: Mapping[str, str] | None = None) -> str:
+    """``server.db`` when nothing sets it: ``callport.db`` in the per-user data directory."""
+    return str(data_dir(env) / "callport.db")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ServerSettings:
     host: str = "127.0.0.1"
     port: int = 8080
-    db: str = "callport.db"
+    db: str = field(default_factory=default_db)  # the data directory's callport.db
     log_level: str = "info"
+    log_format: str = "text"  # text, or json: one JSON object per line
+    # What a caller hears after an apology when the agent or flow fails mid-call:
+    # "goodbye" (hang up) or "transfer:<target>" (tel:+1555..., sip:...; goodbye if refused).
+    fallback: str = "goodbye"
     web_path: str = "/"
     api_path: str = "/api/tasks"
     agent: str = ""  # "module:attribute" of your agent factory; empty: the Task Manager
@@ -44,14 +64,23 @@ class ServerSettings:
         out = []
         if not 0 <= self.port <= 65535:
             out.append(f"server.port={self.port}: must be 0-65535")
-        for name, ref in (("agent", self.agent), ("flow", self.flow)):
-            module, sep, attr = ref.partition(":")
-            if ref and not (sep and module and attr):
-                out.append(f"server.{name}={ref!r}: expected 'package.module:attribute'")
+        module, sep, attr = self.flow.partition(":")
+        if self.flow and not (sep and module and attr):
+            out.append(f"server.flow={self.flow!r}: expected 'package.module:attribute'")
+        if self.agent:
+            try:
+                parse_agent_ref(self.agent)
+            except AgentRefError as exc:
+                out.append(f"server.agent={exc}")
         if self.log_level.lower() not in {"debug", "info", "warning", "error"}:
             out.append(f"server.log_level={self.log_level!r}: use debug, info, warning or error")
         if not 0 < self.shutdown_grace_s <= 60:
             out.append("server.shutdown_grace_s: use 0-60 seconds")
+        if self.log_format not in {"text", "json"}:
+            out.append(f"server.log_format={self.log_format!r}: use text or json")
+        if not (self.fallback == "goodbye" or (self.fallback.startswith("transfer:")
+                                               and len(self.fallback) > len("transfer:"))):
+            out.append(f"server.fallback={self.fallback!r}: use goodbye or transfer:<target>")
         return out
 
 
@@ -219,6 +248,9 @@ class SipSettings:
     # "sip:*@pbx.example.com", "tel:+4420*") we may dial; empty: every REFER is refused (603).
     # A REFER is followed only from a trusted peer (in allow_from, or digest-authenticated).
     refer_allow: tuple[str, ...] = ()
+    # More outbound trunks, [sip.trunks.NAME] tables (callport.config_routing.SipTrunk):
+    # routing carriers with their own address, transport, credentials and caller ID.
+    trunks: tuple[SipTrunk, ...] = ()
 
     def problems(self) -> list[str]:
         import ipaddress
@@ -287,6 +319,84 @@ class BrowserSettings:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class AgentSettings:
+    """The adapters ``server.agent`` may name (``relay:wss://...``, ``llm:http://host/v1``)."""
+
+    api_key: str = ""  # llm: sent as "Authorization: Bearer"; relay: none is sent when empty
+    model: str = ""  # llm: the chat model ("llama3.2", "gpt-4o-mini"); empty: the server's choice
+    system_prompt: str = ""  # llm: instructions; empty: a short phone-assistant prompt
+    greeting: str = ""  # first words (ConversationRelay's welcomeGreeting); empty: the default
+    connect_timeout_s: float = 5.0  # opening the agent's WebSocket / HTTP connection
+    reply_timeout_s: float = 15.0  # caller's turn to the agent's first words (or an action)
+    handoff: str = ""  # relay `end` whose handoffData names no target: transfer here; else bye
+
+    def problems(self) -> list[str]:
+        out = []
+        for name in ("connect_timeout_s", "reply_timeout_s"):
+            if not 0 < getattr(self, name) <= 120:
+                out.append(f"agent.{name}: use 0-120 seconds")
+        return out
+
+
+PAGE_PANELS = ("transcript", "tasks", "keypad", "devices", "details")
+_LOGO_TYPES = (".png", ".svg", ".jpg", ".jpeg", ".webp", ".gif", ".ico")
+
+
+def _colour_ok(value: str) -> bool:
+    hexpart = value[1:]
+    return (value.startswith("#") and len(hexpart) in (3, 6)
+            and all(c in "0123456789abcdefABCDEF" for c in hexpart))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PageSettings:
+    """The browser page and widget as the product users ship (docs/configuration.md)."""
+
+    name: str = ""  # empty: "Task Manager" with the built-in agent, else "Voice assistant"
+    tagline: str = ""  # the line under the name; empty: a default for the agent
+    logo: str = ""  # http(s) URL, or a file name inside assets_dir; empty: a coloured tile
+    assets_dir: str = ""  # a directory served at <static_path>/brand/ (logo and friends)
+    accent: str = ""  # "#rrggbb" or "#rgb": buttons, caller bubbles, focus
+    background: str = ""  # "#rrggbb" or "#rgb": the page behind the panels
+    greeting: str = ""  # shown in the conversation before the call; empty: a default
+    panels: tuple[str, ...] = ()  # of PAGE_PANELS; empty: all, "tasks" only for Task Manager
+    language: str = "en"  # BCP 47 tag; en, de, es and fr have the page's words, others en
+    embed_path: str = "/browser/embed"  # the widget's iframe page and its grant endpoints
+
+    def problems(self) -> list[str]:
+        out = []
+        for name in ("accent", "background"):
+            value = getattr(self, name)
+            if value and not _colour_ok(value):
+                out.append(f"page.{name}={value!r}: use a hex colour like #5b8cff")
+        for panel in self.panels:
+            if panel not in PAGE_PANELS:
+                out.append(f"page.panels: {panel!r} is not one of {', '.join(PAGE_PANELS)}")
+        if self.logo and not self.logo.startswith(("https://", "http://")):
+            if not self.assets_dir:
+                out.append(f"page.logo={self.logo!r}: a file needs page.assets_dir (or use "
+                           "an https:// URL)")
+            elif "/" in self.logo or "\\" in self.logo or self.logo.startswith("."):
+                out.append(f"page.logo={self.logo!r}: give a file name inside page.assets_dir")
+            elif not self.logo.lower().endswith(_LOGO_TYPES):
+                out.append(f"page.logo={self.logo!r}: use an image ({', '.join(_LOGO_TYPES)})")
+            elif not (Path(self.assets_dir) / self.logo).is_file():
+                out.append(f"page.logo={self.logo!r}: no such file in {self.assets_dir}")
+        if self.assets_dir and not Path(self.assets_dir).is_dir():
+            out.append(f"page.assets_dir={self.assets_dir!r}: not a directory")
+        parts = self.language.split("-")
+        if not (2 <= len(parts[0]) <= 3 and parts[0].isalpha()
+                and all(0 < len(p) <= 8 and p.isalnum() for p in parts[1:])):
+            out.append(f"page.language={self.language!r}: use a language tag like en or pt-BR")
+        if not self.embed_path.startswith("/") or self.embed_path == "/":
+            out.append(f"page.embed_path={self.embed_path!r}: must be a path like /browser/embed")
+        for name in ("name", "tagline", "greeting"):
+            if len(getattr(self, name)) > 300:
+                out.append(f"page.{name}: at most 300 characters")
+        return out
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Settings:
     server: ServerSettings = field(default_factory=ServerSettings)
     speech: SpeechSettings = field(default_factory=SpeechSettings)
@@ -296,6 +406,9 @@ class Settings:
     sip: SipSettings = field(default_factory=SipSettings)
     browser: BrowserSettings = field(default_factory=BrowserSettings)
     identity: IdentitySettings = field(default_factory=IdentitySettings)
+    routing: RoutingSettings = field(default_factory=RoutingSettings)
+    page: PageSettings = field(default_factory=PageSettings)
+    agent: AgentSettings = field(default_factory=AgentSettings)
 
 
 def _convert(raw: Any, typ: Any, key: str, problems: list[str]) -> Any:
@@ -320,6 +433,8 @@ def _convert(raw: Any, typ: Any, key: str, problems: list[str]) -> Any:
             if not isinstance(raw, str | int | float):
                 raise ValueError("expected a string")
             return str(raw)
+        if origin is tuple and dataclasses.is_dataclass(typing.get_args(typ)[0]):
+            return _tables(raw, typing.get_args(typ)[0], key, problems)
         if origin is tuple:
             if isinstance(raw, str):
                 return tuple(part.strip() for part in raw.split(",") if part.strip())
@@ -331,6 +446,28 @@ def _convert(raw: Any, typ: Any, key: str, problems: list[str]) -> Any:
         return None
     problems.append(f"{key}: unsupported type {typ}")
     return None
+
+
+def _tables(raw: Any, item: Any, key: str, problems: list[str]) -> tuple[Any, ...] | None:
+    """``[key.NAME]`` tables -> a tuple of ``item`` dataclasses (``name`` = NAME), each checked
+    with its ``problems(key)``; TOML only."""
+    if not isinstance(raw, dict) or not all(isinstance(v, dict) for v in raw.values()):
+        problems.append(f"{key}: use [{key}.NAME] tables in the TOML file")
+        return None
+    hints = typing.get_type_hints(item)
+    out = []
+    for name, table in raw.items():
+        where = f"{key}.{name}"
+        values: dict[str, Any] = {"name": str(name)}
+        for f in dataclasses.fields(item):
+            if f.name != "name" and f.name in table:
+                values[f.name] = _convert(table.pop(f.name), hints[f.name], f"{where}.{f.name}",
+                                          problems)
+        problems.extend(f"{where}.{unknown}: unknown setting" for unknown in table)
+        entry = item(**{k: v for k, v in values.items() if v is not None})
+        problems.extend(entry.problems(where))
+        out.append(entry)
+    return tuple(out)
 
 
 def load_settings(
@@ -348,7 +485,10 @@ def load_settings(
             raise ConfigError(f"config file {path} not found: create it or drop --config") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    from callport.config_check import range_problems, unknown_variables
+
     problems: list[str] = []
+    known_env: list[str] = []
     sections: dict[str, Any] = {}
     hints = typing.get_type_hints(Settings)
     for top in dataclasses.fields(Settings):
@@ -359,14 +499,20 @@ def load_settings(
             table = {}
         field_hints = typing.get_type_hints(cls)
         values: dict[str, Any] = {}
+        sources: dict[str, str] = {}
         for f in dataclasses.fields(cls):
             prefix = "CALLPORT_" if top.name == "server" else f"CALLPORT_{top.name.upper()}_"
             env_name = prefix + f.name.upper()
             key = f"{top.name}.{f.name}"
+            known_env.append(env_name)
             if f.name in table:
+                sources[f.name] = key
                 values[f.name] = _convert(table.pop(f.name), field_hints[f.name], key, problems)
             if env_name in env:
+                sources[f.name] = env_name
                 values[f.name] = _convert(env[env_name], field_hints[f.name], env_name, problems)
+        if top.name == "server" and "db" not in values:  # the data directory of this env
+            values["db"] = default_db(env)
         for unknown in table:
             problems.append(f"{top.name}.{unknown}: unknown setting")
         try:
@@ -374,12 +520,16 @@ def load_settings(
         except TypeError as exc:  # pragma: no cover - guarded by the field loop
             problems.append(str(exc))
             section = cls()
-        problems.extend(section.problems())
+        problems.extend(range_problems(top.name, section, sources, own=section.problems()))
         sections[top.name] = section
     for unknown in data:
         problems.append(f"[{unknown}]: unknown section")
+    problems.extend(unknown_variables(env, known_env))
     if problems:
         where = f" in {path}" if path else ""
+        if len(problems) == 1:  # one mistake, one line
+            raise ConfigError(f"invalid configuration{where}: {problems[0]} "
+                              "(see docs/configuration.md)")
         raise ConfigError(
             f"invalid configuration{where}:\n  - " + "\n  - ".join(problems)
             + "\nSee docs/configuration.md for every setting."

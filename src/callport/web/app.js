@@ -1,5 +1,9 @@
-// The page: call button, transcripts, agent state, task list, latency, errors.
+// The page: branding, call button, live captions, one bubble per reply (as heard), task list,
+// mute, device pickers, keypad, call timer, error and reconnect states. In embed mode (the
+// widget's iframe) it also answers the host page's postMessage API (embed.js).
 import { Call, CallError } from './call.js';
+import { words } from './i18n.js';
+import { connectEmbed } from './embed.js';
 
 const config = JSON.parse(document.getElementById('callport-config').textContent);
 const params = new URLSearchParams(location.search);
@@ -7,24 +11,66 @@ const $ = (id) => document.getElementById(id);
 const ui = {
   call: $('call'), label: $('call-label'), status: $('status'), orb: $('orb'), agentState: $('agent-state'),
   transport: $('transport'), headphones: $('headphones'), you: $('you'), meter: $('meter'),
-  latency: $('latency'), vad: $('vad-state'), error: $('error'), transcript: $('transcript'),
-  tasks: $('tasks'), taskCount: $('task-count'), who: $('who'), whoName: $('who-name'), logout: $('logout'),
+  latency: $('latency'), vad: $('vad-state'), error: $('error'), errorBox: $('error-box'), retry: $('retry'),
+  transcript: $('transcript'), tasks: $('tasks'), taskCount: $('task-count'), who: $('who'),
+  whoName: $('who-name'), logout: $('logout'), caption: $('caption'), captionText: $('caption-text'),
+  captionLevel: $('caption-level'), timer: $('timer'), mute: $('mute'), keypadToggle: $('keypad-toggle'),
+  keypad: $('keypad'), mic: $('mic'), speaker: $('speaker'), speakerOpt: $('speaker-opt'), connect: $('connect'),
 };
-const STATE_TEXT = {
-  listening: 'Listening…', thinking: 'Thinking…', speaking: 'Speaking — talk over me to interrupt',
-};
+const W = words(config.language);
+const STATE_TEXT = { listening: W.listening, thinking: W.thinking, speaking: W.speaking };
+const panels = new Set(config.panels || ['transcript', 'keypad', 'devices', 'details']);
+
+// ---- branding: name, tagline, logo, greeting, panels, language (from [page])
+
+function brand() {
+  $('name').textContent = config.name;
+  document.title = config.name;
+  $('tagline').textContent = config.tagline;
+  $('greeting').textContent = config.greeting;
+  if (config.logo) {
+    $('logo').src = config.logo;
+    $('logo').hidden = false;
+    $('logo-tile').hidden = true;
+  }
+  for (const el of document.querySelectorAll('[data-panel]')) {
+    if (!panels.has(el.dataset.panel)) el.hidden = true;
+  }
+  const stage = document.querySelector('.stage');
+  stage.classList.toggle('no-tasks', !panels.has('tasks'));
+  stage.classList.toggle('no-transcript', !panels.has('transcript'));
+  document.body.classList.toggle('embed', !!config.embed);
+  ui.label.textContent = W.call;
+  ui.mute.textContent = W.mute;
+  ui.keypadToggle.textContent = W.keypad;
+  ui.retry.textContent = W.retry;
+  ui.connect.textContent = W.connect;
+  $('mic-label').textContent = W.mic;
+  $('speaker-label').textContent = W.speaker;
+  $('conversation-title').textContent = W.conversation;
+  $('tasks-title').textContent = W.tasks;
+  ui.agentState.textContent = W.idleState;
+  setStatus('idle', W.ready);
+  if (!('setSinkId' in AudioContext.prototype) && !('setSinkId' in HTMLMediaElement.prototype)) ui.speakerOpt.hidden = true;
+}
 
 // Test and power-user switches: ?transport=webrtc&apm=0&gate=0&record=1
 if (params.get('transport')) ui.transport.value = params.get('transport');
 if (params.get('apm') === '0') ui.headphones.checked = true;
 
 let call = null;
-const page = (window.callport = { config, call: null, log: [], transcripts: [], tasks: [], state: 'idle', user: null });
+const page = (window.callport = {
+  config, call: null, log: [], transcripts: [], tasks: [], state: 'idle', user: null,
+  captions: [], digits: [], errors: [], ended: [], muted: false, bearer: '', listeners: [],
+});
+const emit = (name, detail) => { for (const fn of page.listeners) fn(name, detail); };
+brand();
 
 // ---- who is signed in; a 401 anywhere means the session ended: back to the sign-in page
 
 function toLogin() {
   if (call) call.hangup(false, 'signed out');
+  if (config.embed) { embed?.signedOut(); return; }
   location.replace(config.login || '/login');
 }
 
@@ -82,7 +128,10 @@ ui.logout.addEventListener('click', async () => {
     toLogin();
   }
 });
-loadMe();
+let embed = null;
+if (config.embed) embed = connectEmbed({ config, page, words: W, start: () => startCall(), hangup: () => call?.hangup(true, 'hung up'),
+  mute: (on) => setMute(on), press: (d) => pressDigit(d), show: showError, ui });
+else loadMe();
 
 function setStatus(kind, text) {
   ui.status.className = `pill ${kind}`;
@@ -90,77 +139,250 @@ function setStatus(kind, text) {
   page.state = kind;
 }
 
-function showError(message) {
+function showError(message, retry = false) {
   ui.error.textContent = message;
-  ui.error.hidden = !message;
+  ui.error.hidden = ui.errorBox.hidden = !message;
+  ui.retry.hidden = !retry;
+  if (message) { page.errors.push(message); emit('error', { message }); }
 }
 
 function setAgentState(state) {
   ui.orb.className = `orb ${state}`;
   ui.agentState.textContent = STATE_TEXT[state] || state;
+  emit('state', { state: page.state, agent: state });
 }
 
-function addLine(role, text) {
+// ---- the conversation: caller lines (partial, then final), one bubble per agent reply
+
+let partialLi = null;
+function bubble(role, cls = '') {
   ui.transcript.querySelector('.hint')?.remove();
   const li = document.createElement('li');
-  li.className = role;
-  li.textContent = text;
+  li.className = `${role} ${cls}`.trim();
   ui.transcript.append(li);
   ui.transcript.scrollTop = ui.transcript.scrollHeight;
-  page.transcripts.push({ role, text });
+  return li;
 }
 
+function onTranscript(m) {
+  if (m.role === 'caller') {
+    const li = partialLi || bubble('caller');
+    partialLi = null;
+    li.className = 'caller';
+    li.textContent = m.text;
+    page.transcripts.push({ role: 'caller', text: m.text });
+    setCaption(m.text, true);
+    return;
+  }
+  const reply = m.reply ?? null;
+  const last = page.transcripts[page.transcripts.length - 1];
+  if (reply !== null && last && last.role === 'agent' && last.reply === reply) {
+    last.text = `${last.text} ${m.text}`;
+    last.li.textContent = last.text;
+  } else {
+    const entry = { role: 'agent', text: m.text, reply, li: bubble('agent') };
+    entry.li.textContent = m.text;
+    entry.li.dataset.reply = String(reply);
+    Object.defineProperty(entry, 'li', { enumerable: false, value: entry.li });
+    page.transcripts.push(entry);
+  }
+  const entry = page.transcripts[page.transcripts.length - 1];
+  emit('reply', { reply, text: entry.text, heard: null, interrupted: false });
+  if (panels.has('tasks')) refreshTasks();
+}
+
+// What the caller heard of an interrupted reply: the heard words, the rest struck through.
+function onHeard(m) {
+  const entry = [...page.transcripts].reverse().find((t) => t.role === 'agent' && t.reply === m.reply);
+  if (!entry) return;
+  entry.heard = m.text;
+  entry.interrupted = !!m.interrupted;
+  const full = entry.text;
+  const heardWords = m.text ? m.text.split(/\s+/).length : 0;
+  const rest = full.split(/\s+/).slice(heardWords).join(' ');
+  entry.li.replaceChildren();
+  if (m.text) entry.li.append(document.createTextNode(`${m.text} `));
+  if (rest) {
+    const span = document.createElement('span');
+    span.className = 'unheard';
+    span.textContent = rest;
+    entry.li.append(span);
+  }
+  const tag = document.createElement('span');
+  tag.className = 'tag';
+  tag.textContent = W.interrupted;
+  entry.li.append(tag);
+  emit('reply', { reply: m.reply, text: full, heard: m.text, interrupted: entry.interrupted });
+}
+
+function setCaption(text, final = false, speaking = false) {
+  ui.caption.hidden = !text;
+  ui.captionText.textContent = text || '';
+  ui.caption.classList.toggle('final', final);
+  ui.captionLevel.hidden = !speaking;
+  if (text) {
+    page.captions.push({ text, final, speaking });
+    emit('caption', { text, final, speaking });
+  }
+}
+
+function onPartial(text) {
+  if (!partialLi) partialLi = bubble('caller', 'partial');
+  partialLi.textContent = text;
+  setCaption(text, false, true);
+}
+
+function onHearing(on) {
+  if (on) setCaption(partialLi ? partialLi.textContent : W.hearing, false, true);
+}
+
+// ---- mute, keypad, devices, timer
+
+function setMute(on) {
+  page.muted = !!on;
+  ui.mute.setAttribute('aria-pressed', String(page.muted));
+  ui.mute.textContent = page.muted ? W.unmute : W.mute;
+  call?.mute(page.muted);
+  if (page.muted) setStatus('live', W.muted);
+  else if (call?.ready) setStatus('live', W.live);
+  emit('state', { state: page.state, muted: page.muted });
+}
+ui.mute.addEventListener('click', () => setMute(!page.muted));
+
+function pressDigit(digit) {
+  if (!call || !call.ready) return;
+  call.pressDigit(digit);
+  page.digits.push(digit);
+  const last = ui.transcript.lastElementChild;
+  if (last && last.classList.contains('digit')) last.textContent += digit;
+  else bubble('caller', 'digit').textContent = `${W.pressed} ${digit}`;
+}
+ui.keypad.addEventListener('click', (e) => {
+  const digit = e.target?.dataset?.digit;
+  if (digit) pressDigit(digit);
+});
+ui.keypadToggle.addEventListener('click', () => {
+  ui.keypad.hidden = !ui.keypad.hidden;
+  ui.keypadToggle.setAttribute('aria-expanded', String(!ui.keypad.hidden));
+});
+document.addEventListener('keydown', (e) => {
+  if (call && call.ready && /^[0-9*#]$/.test(e.key) && !['INPUT', 'SELECT', 'TEXTAREA'].includes(e.target.tagName)) pressDigit(e.key);
+});
+
+async function listDevices() {
+  if (!navigator.mediaDevices?.enumerateDevices) return;
+  const devices = await navigator.mediaDevices.enumerateDevices().catch(() => []);
+  for (const [select, kind] of [[ui.mic, 'audioinput'], [ui.speaker, 'audiooutput']]) {
+    const keep = select.value;
+    select.replaceChildren(new Option(W.defaultDevice, ''));
+    for (const d of devices.filter((x) => x.kind === kind && x.deviceId && x.deviceId !== 'default')) {
+      select.append(new Option(d.label || `${kind === 'audioinput' ? W.mic : W.speaker} ${select.length}`, d.deviceId));
+    }
+    select.value = [...select.options].some((o) => o.value === keep) ? keep : '';
+  }
+}
+navigator.mediaDevices?.addEventListener?.('devicechange', listDevices);
+listDevices();
+ui.mic.addEventListener('change', () => call?.setMic(ui.mic.value).catch((err) => showError(`${W.mic}: ${err.message || err}`)));
+ui.speaker.addEventListener('change', () => call?.setSpeaker(ui.speaker.value));
+
+let timer = null;
+function startTimer() {
+  const t0 = Date.now();
+  ui.timer.hidden = false;
+  const tick = () => {
+    const s = Math.floor((Date.now() - t0) / 1000);
+    ui.timer.textContent = `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
+    page.elapsed = s;
+  };
+  tick();
+  timer = setInterval(tick, 1000);
+}
+function stopTimer() { clearInterval(timer); timer = null; }
+
 async function startCall() {
+  if (call) return;
+  if (config.embed && !page.bearer) { embed?.needGrant(); return; }
   showError('');
   ui.call.disabled = true;
   ui.transport.disabled = ui.headphones.disabled = true;
   call = new Call({
     config, transport: ui.transport.value, headphones: ui.headphones.checked,
     gate: params.get('gate') !== '0', record: params.get('record') === '1',
+    micId: ui.mic.value, speakerId: ui.speaker.value, bearer: page.bearer,
   });
   page.call = call;
-  call.on('state', (s) => setStatus(s === 'live' ? 'live' : 'connecting', s === 'live' ? 'On call' : 'Connecting…'))
+  call.on('state', (s) => {
+    setStatus(s === 'live' ? 'live' : 'connecting', s === 'live' ? (page.muted ? W.muted : W.live) : W.connecting);
+    if (s === 'live') { startTimer(); ui.mute.disabled = false; listDevices(); }
+    emit('state', { state: s });
+  })
     .on('agentState', setAgentState)
-    .on('transcript', (m) => { addLine(m.role, m.text); if (m.role === 'agent') refreshTasks(); })
+    .on('transcript', onTranscript)
+    .on('partial', onPartial)
+    .on('hearing', onHearing)
+    .on('heard', onHeard)
+    .on('error', (message) => {
+      showError(`${W.crashed}: ${message}`);
+      setStatus('error', W.error);
+    })
     .on('latency', (l) => {
       page.log.push({ latency: l });
       if (l.source === 'page' || !ui.latency.dataset.page) ui.latency.textContent = `${Math.round(l.ms)} ms`;
       if (l.source === 'page') ui.latency.dataset.page = '1';
     })
     .on('speaking', (on) => { ui.you.textContent = on ? 'speaking' : 'quiet'; ui.you.classList.toggle('speaking', on); })
-    .on('level', (v) => { ui.meter.value = Math.min(1, v * 4); })
+    .on('level', (v) => { ui.meter.value = ui.captionLevel.value = Math.min(1, v * 4); })
     .on('vad', (v) => { ui.vad.textContent = v === 'on' ? 'in browser (Silero)' : 'server only'; })
-    .on('ended', (reason) => endedUi(reason));
+    .on('ended', (end) => endedUi(end));
   try {
     await call.start();
+    if (page.muted) call.mute(true);
     ui.call.classList.add('hangup');
     ui.label.textContent = 'Hang up';
     ui.call.setAttribute('aria-label', 'Hang up');
     setAgentState('listening');
     if (!call.gate) ui.vad.textContent = 'server only';
   } catch (err) {
+    const failed = call;
+    call = null;
+    page.call = failed;
+    failed.handlers.ended = [];
+    failed.hangup(false, 'failed');
+    endedUi({ reason: 'failed', error: true, message: '' }, false);
     if (err.kind === 'signed-out') return toLogin();
     const message = err instanceof CallError ? err.message : `Could not start the call: ${err.message || err}`;
-    showError(message);
-    setStatus('error', err.kind === 'denied' ? 'Microphone blocked' : 'Not connected');
-    call.hangup(false, 'failed');
-    call = null;
+    showError(message, err.kind === 'unreachable');
+    setStatus('error', err.kind === 'denied' ? W.micBlocked : W.notConnected);
   } finally {
     ui.call.disabled = false;
   }
 }
 
-function endedUi(reason) {
+function endedUi(end, record = true) {
   ui.transport.disabled = ui.headphones.disabled = false;
   ui.call.classList.remove('hangup');
-  ui.label.textContent = 'Call';
-  ui.call.setAttribute('aria-label', 'Start call');
+  ui.label.textContent = W.call;
+  ui.call.setAttribute('aria-label', W.call);
   ui.orb.className = 'orb idle';
-  ui.agentState.textContent = reason === 'failed' ? 'Call failed' : 'Call ended';
-  if (page.state !== 'error') setStatus('idle', 'Ready to call');
+  ui.mute.disabled = true;
+  stopTimer();
+  setCaption('');
+  partialLi?.remove();
+  partialLi = null;
+  ui.agentState.textContent = end.error ? W.failed : W.ended;
+  if (record) page.ended.push({ reason: end.reason, error: end.error });
+  if (end.error && record) {
+    // A crash or a dropped connection mid-call: say so, and offer to call again.
+    const why = end.message ? `${W.crashed}: ${end.message}` : `${W.lost} (${end.reason})`;
+    showError(why, true);
+    setStatus('error', W.failed);
+  } else if (page.state !== 'error') setStatus('idle', W.ready);
   ui.meter.value = 0;
   call = null;
+  emit('state', { state: end.error ? 'error' : 'ended', reason: end.reason });
 }
+ui.retry.addEventListener('click', () => { showError(''); startCall(); });
 
 ui.call.addEventListener('click', () => {
   if (call) call.hangup(true, 'hung up');
@@ -175,6 +397,7 @@ async function refreshTasks() {
   if (polling) return;
   polling = true;
   try {
+    if (config.embed) return;
     const res = await fetch(config.tasks, { cache: 'no-store', credentials: 'same-origin' });
     if (res.status === 401) return toLogin();
     if (!res.ok) return;
@@ -188,6 +411,7 @@ async function refreshTasks() {
 }
 
 function renderTasks(tasks) {
+  if (!panels.has('tasks')) return;
   page.tasks = tasks;
   ui.tasks.replaceChildren();
   const open = tasks.filter((t) => !t.done).length;
@@ -225,7 +449,9 @@ function renderTasks(tasks) {
   known = next;
 }
 
-refreshTasks();
-setInterval(() => { if (!document.hidden) refreshTasks(); }, 1000);
+if (panels.has('tasks') && !config.embed) {
+  refreshTasks();
+  setInterval(() => { if (!document.hidden) refreshTasks(); }, 1000);
+}
 if (!window.isSecureContext) showError('This page is not a secure context: the microphone only works over HTTPS or on localhost.');
 if (!config.vad || window.__noVadBundle) ui.vad.textContent = 'server only';

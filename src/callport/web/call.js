@@ -1,13 +1,26 @@
 // One call from the page: microphone, worklets, client VAD, and a WebSocket or WebRTC link.
-// Emits events through `on(name, fn)`: state, transcript, agentState, latency, speaking,
-// level, vad, error, ended. No DOM access here (app.js owns the page).
+// Emits events through `on(name, fn)`: state, transcript, partial, hearing (the server's VAD
+// hears the caller), heard (what was heard of an interrupted reply), agentState, latency,
+// speaking, level, vad, error (a server `error` message), ended ({reason, error, message}).
+// No DOM access here (app.js owns the page), except the <audio id="remote"> element of WebRTC.
+// Mute, device choice and the keypad: mute(on), setMic(id), setSpeaker(id), pressDigit(d).
+// `bearer` (the embedded widget's granted session) goes out as Authorization: Bearer and as
+// the WebSocket subprotocol callport.bearer.<secret>; the normal page uses its cookie.
+
+const ERROR_REASONS = /error|fail|crash|lost|closed \(/i;
 
 const PRE_ROLL_FRAMES = 15; // 300 ms of audio sent before the VAD's speech start
 const ICE_WAIT_MS = 2000;
 const BARGE_FRAMES = 3; // Silero v5 frames are 32 ms
 
 export class Call {
-  constructor({ config, transport, headphones, gate = true, record = false, vadOptions = {} }) {
+  constructor({ config, transport, headphones, gate = true, record = false, vadOptions = {},
+    micId = '', speakerId = '', bearer = '' }) {
+    this.micId = micId;
+    this.speakerId = speakerId;
+    this.bearer = bearer;
+    this.muted = false;
+    this.serverError = '';
     this.config = config;
     this.transport = transport;
     this.headphones = headphones;
@@ -38,9 +51,7 @@ export class Call {
     this.emit('state', 'connecting');
     const apm = !this.headphones;
     try {
-      this.stream = await navigator.mediaDevices.getUserMedia({
-        audio: { channelCount: 1, echoCancellation: apm, noiseSuppression: apm, autoGainControl: apm },
-      });
+      this.stream = await navigator.mediaDevices.getUserMedia({ audio: this.micConstraints() });
     } catch (err) {
       await this.ctx.close();
       if (err.name === 'NotAllowedError' || err.name === 'SecurityError') {
@@ -49,6 +60,7 @@ export class Call {
       throw new CallError('mic', `No microphone available (${err.name}).`);
     }
     await resumed;
+    if (this.speakerId) await this.setSpeaker(this.speakerId);
     const token = await this.fetchToken();
     try {
       await this.ctx.audioWorklet.addModule(`${this.config.static}/worklets.js`);
@@ -68,13 +80,83 @@ export class Call {
   async fetchToken() {
     let res;
     try {
-      res = await fetch(this.config.token, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      res = await fetch(this.config.token, {
+        method: 'POST', headers: this.headers(), body: '{}', credentials: this.bearer ? 'omit' : 'same-origin',
+      });
     } catch {
       throw new CallError('unreachable', 'Cannot reach the callport server. Is it running?');
     }
     if (res.status === 401) throw new CallError('signed-out', 'You are signed out. Sign in again to call.');
     if (!res.ok) throw new CallError('refused', `The server refused the call (HTTP ${res.status}).`);
     return res.json();
+  }
+
+  headers() {
+    const h = { 'content-type': 'application/json' };
+    if (this.bearer) h.authorization = `Bearer ${this.bearer}`;
+    return h;
+  }
+
+  micConstraints() {
+    const apm = !this.headphones;
+    const audio = { channelCount: 1, echoCancellation: apm, noiseSuppression: apm, autoGainControl: apm };
+    if (this.micId) audio.deviceId = { exact: this.micId };
+    return audio;
+  }
+
+  // ---- mute, devices, keypad
+
+  mute(on = true) {
+    this.muted = !!on;
+    for (const t of this.stream?.getAudioTracks() || []) t.enabled = !this.muted; // WebRTC sends silence
+    if (this.muted && this.gateOpen && this.gate) this.onSpeechEnd(true);
+    this.emit('muted', this.muted);
+  }
+
+  async setMic(id) {
+    this.micId = id;
+    if (!this.stream || this.ended) return;
+    const next = await navigator.mediaDevices.getUserMedia({ audio: this.micConstraints() });
+    const [track] = next.getAudioTracks();
+    track.enabled = !this.muted;
+    this.source?.disconnect();
+    this.source = this.ctx.createMediaStreamSource(next);
+    this.source.connect(this.capture);
+    const sender = this.pc?.getSenders().find((s) => s.track && s.track.kind === 'audio');
+    if (sender) await sender.replaceTrack(track);
+    this.stream.getTracks().forEach((t) => t.stop());
+    this.stream = next;
+  }
+
+  // setSinkId where the browser has it (Chromium: AudioContext and media elements).
+  async setSpeaker(id) {
+    this.speakerId = id;
+    if (this.ctx && typeof this.ctx.setSinkId === 'function') await this.ctx.setSinkId(id || '').catch(() => {});
+    const el = this.remoteAudio || document.getElementById('remote');
+    if (el && typeof el.setSinkId === 'function') await el.setSinkId(id || '').catch(() => {});
+  }
+
+  pressDigit(digit) {
+    this.sendControl({ type: 'dtmf', digit: String(digit) });
+    this.tone(String(digit));
+  }
+
+  // The local key-press tone (the standard DTMF pair, 120 ms), heard only on this page.
+  tone(digit) {
+    const rows = { 1: 697, 2: 697, 3: 697, 4: 770, 5: 770, 6: 770, 7: 852, 8: 852, 9: 852, '*': 941, 0: 941, '#': 941 };
+    const cols = { 1: 1209, 4: 1209, 7: 1209, '*': 1209, 2: 1336, 5: 1336, 8: 1336, 0: 1336, 3: 1477, 6: 1477, 9: 1477, '#': 1477 };
+    if (!this.ctx || this.ctx.state === 'closed' || !(digit in rows)) return;
+    const gain = this.ctx.createGain();
+    gain.gain.value = 0.08;
+    gain.connect(this.ctx.destination);
+    const end = this.ctx.currentTime + 0.12;
+    for (const f of [rows[digit], cols[digit]]) {
+      const o = this.ctx.createOscillator();
+      o.frequency.value = f;
+      o.connect(gain);
+      o.start();
+      o.stop(end);
+    }
   }
 
   // ---- client VAD (Silero v5 in onnxruntime-web, self-hosted assets)
@@ -113,6 +195,7 @@ export class Call {
   }
 
   onSpeechStart() {
+    if (this.muted) return;
     this.emit('speaking', true);
     if (!this.gate || this.gateOpen) return;
     this.gateOpen = true;
@@ -129,6 +212,7 @@ export class Call {
   }
 
   onBargeIn() {
+    if (this.muted) return;
     if (this.agentState !== 'speaking' && !this.playing) return;
     // Instant local barge-in: silence the agent now; the server's VAD decides the turn.
     this.stats.interrupts++;
@@ -148,6 +232,7 @@ export class Call {
   // ---- audio in
 
   onCaptured({ pcm, at, level }) {
+    if (this.muted) { pcm = new Int16Array(pcm.length); level = 0; } // silence keeps the media clock
     this.emit('level', level);
     if (this.record) {
       if (this.rec.micStart === null) this.rec.micStart = at;
@@ -222,6 +307,9 @@ export class Call {
     switch (m.type) {
       case 'ready': this.ready = true; this.callId = m.call_id; this.emit('state', 'live'); break;
       case 'transcript': this.emit('transcript', m); break;
+      case 'partial': this.emit('partial', m.text); break;
+      case 'speaking': this.emit('hearing', !!m.speaking); break;
+      case 'heard': this.emit('heard', m); break;
       case 'state':
         this.agentState = m.state;
         if (m.state !== 'speaking') this.resumeAgentAudio();
@@ -230,8 +318,12 @@ export class Call {
       case 'latency': this.emit('latency', { source: 'server', ms: m.ms }); break;
       case 'mark': this.playback?.port.postMessage({ type: 'mark', name: m.name }); break;
       case 'clear': this.stats.serverClears++; this.flushPlayback(); this.resumeAgentAudio(); break;
-      case 'error': console.warn('callport:', m.message); break;
-      case 'bye': this.hangup(false, m.reason); break;
+      case 'error':
+        console.warn('callport:', m.message);
+        this.serverError = m.message || 'error';
+        this.emit('error', this.serverError);
+        break;
+      case 'bye': this.byeReason = m.reason || 'ended'; this.hangup(false, this.byeReason); break;
       default: break;
     }
   }
@@ -247,7 +339,7 @@ export class Call {
     const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
     const url = `${proto}//${location.host}${this.config.ws}?token=${encodeURIComponent(token.token)}`;
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(url);
+      const ws = this.bearer ? new WebSocket(url, ['callport', `callport.bearer.${this.bearer}`]) : new WebSocket(url);
       ws.binaryType = 'arraybuffer';
       this.ws = ws;
       let opened = false;
@@ -265,7 +357,7 @@ export class Call {
       ws.onerror = () => { if (!opened) reject(new CallError('unreachable', 'Cannot open the call connection to the server.')); };
       ws.onclose = (e) => {
         if (!opened) { reject(new CallError('unreachable', 'The server closed the call connection.')); return; }
-        this.hangup(false, e.code === 1000 ? 'ended' : `connection closed (${e.code})`);
+        this.hangup(false, this.byeReason || (e.code === 1000 ? 'ended' : `connection closed (${e.code})`));
       };
     });
   }
@@ -285,6 +377,7 @@ export class Call {
       // Chromium only decodes a remote track that some element plays; the <audio> element is
       // also the standard echo-cancellation reference.
       this.remoteAudio.srcObject = remote;
+      if (this.speakerId && typeof this.remoteAudio.setSinkId === 'function') this.remoteAudio.setSinkId(this.speakerId).catch(() => {});
       this.remoteAudio.play().catch(() => {});
       this.remoteSource = this.ctx.createMediaStreamSource(remote);
       if (this.record) this.tap(this.remoteSource);
@@ -303,7 +396,7 @@ export class Call {
     let res;
     try {
       res = await fetch(this.config.offer, {
-        method: 'POST', headers: { 'content-type': 'application/json' },
+        method: 'POST', headers: this.headers(), credentials: this.bearer ? 'omit' : 'same-origin',
         body: JSON.stringify({ sdp: pc.localDescription.sdp, type: 'offer', token: token.token }),
       });
     } catch {
@@ -325,7 +418,9 @@ export class Call {
     this.stream?.getTracks().forEach((t) => t.stop());
     if (this.remoteAudio) this.remoteAudio.srcObject = null;
     await this.ctx?.close().catch(() => {});
-    this.emit('ended', reason);
+    // A crash, a lost connection or a server error is a failure, not a normal hang-up.
+    const error = !local && (ERROR_REASONS.test(String(reason)) || !!this.serverError);
+    this.emit('ended', { reason, error, message: this.serverError });
   }
 
   // For tests and the bench: recordings as base64 PCM16 at 16 kHz, aligned by context frame.

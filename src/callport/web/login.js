@@ -23,7 +23,9 @@ form.addEventListener('submit', async (event) => {
       credentials: 'same-origin',
     });
     if (res.ok) {
-      location.replace(config.home);
+      // ?next= may only name a path on this server (the widget's connect popup comes back).
+      const next = new URLSearchParams(location.search).get('next') || '';
+      location.replace(/^\/(?![\/\\])/.test(next) ? next : config.home);
       return;
     }
     const body = await res.json().catch(() => ({}));

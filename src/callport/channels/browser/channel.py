@@ -8,6 +8,12 @@ Routes (paths from ``settings.browser`` / ``settings.server.web_path``):
 * ``POST token_path``    a short-lived call token: same origin and a signed-in session only
 * ``WS   ws_path``       PCM16 + JSON control (needs ``?token=``)
 * ``POST offer_path``    WebRTC offer/answer (JSON ``{sdp, type, token}``)
+* ``GET  embed_path``    the page for the widget's iframe (``web/widget.js``; see ``page``)
+* ``GET  embed_path/connect``, ``POST embed_path/grant``  the popup that grants one host
+                         origin a session for the iframe (SameSite cookies stay home)
+* ``GET  static_path/brand/*``  ``page.assets_dir`` (the logo)
+
+The page's name, logo, colours, greeting, panels and language come from ``[page]``.
 
 A call token is bound to the session that fetched it (its token id and user name are in the
 signed payload) and starts one call: the WebSocket and offer endpoints check that the request
@@ -19,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -34,6 +39,13 @@ from starlette.websockets import WebSocket
 
 from callport.agents.base import CallInfo
 from callport.channels.browser.leg import BrowserLeg
+from callport.channels.browser.page import (
+    WS_PROTOCOL,
+    embed_allowed,
+    frame_ancestors,
+    page_config,
+    render,
+)
 from callport.channels.browser.protocol import CLOSE_POLICY
 from callport.channels.browser.session import BrowserSession, session_of
 from callport.channels.browser.tokens import SpentNonces, TokenError, TokenSigner, origin_allowed
@@ -82,11 +94,20 @@ class BrowserChannel:
         cfg = self._settings.browser
         if not cfg.enabled:
             return []
+        embed = self._settings.page.embed_path
         routes: list[BaseRoute] = [
             Route(self._settings.server.web_path, self._page, methods=["GET"]),
+            Route(embed, self._embed, methods=["GET"]),
+            Route(embed + "/connect", self._connect, methods=["GET"]),
+            Route(embed + "/grant", self._grant, methods=["POST"]),
             Route(cfg.token_path, self._token, methods=["POST"]),
             Route(cfg.offer_path, self._offer, methods=["POST"]),
             WebSocketRoute(cfg.ws_path, self._websocket),
+        ]
+        if self._settings.page.assets_dir:
+            routes.append(Mount(cfg.static_path + "/brand", name="browser-brand", app=StaticFiles(
+                directory=self._settings.page.assets_dir, check_dir=False)))
+        routes += [
             Mount(cfg.static_path, app=StaticFiles(directory=self._web_dir, check_dir=False),
                   name="browser-static"),
         ]
@@ -144,17 +165,62 @@ class BrowserChannel:
         if await self._session(request) is None:
             return RedirectResponse("/login", status_code=303,
                                     headers={"Cache-Control": "no-store"})
-        cfg = self._settings.browser
-        config = {
-            "static": cfg.static_path, "token": cfg.token_path, "ws": cfg.ws_path,
-            "offer": cfg.offer_path, "tasks": self._settings.server.api_path,
-            "me": "/api/me", "login": "/login", "logout": "/logout",
-            "vad": (self._web_dir / "vendor" / "vad" / "bundle.min.js").exists(),
-        }
-        html = (self._web_dir / "index.html").read_text(encoding="utf-8")
-        html = html.replace("{{STATIC}}", cfg.static_path).replace(
-            "{{CONFIG}}", json.dumps(config).replace("<", "\\u003c"))
-        return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+        return self._html("index.html", page_config(self._settings, vad=self._vad()),
+                          csp="frame-ancestors 'self'")
+
+    def _vad(self) -> bool:
+        return (self._web_dir / "vendor" / "vad" / "bundle.min.js").exists()
+
+    def _html(self, name: str, config: dict[str, Any], *, csp: str) -> Response:
+        html = render((self._web_dir / name).read_text(encoding="utf-8"), self._settings, config)
+        return HTMLResponse(html, headers={"Cache-Control": "no-store",
+                                           "Content-Security-Policy": csp})
+
+    async def _embed(self, request: Request) -> Response:
+        """The widget's iframe: the page in embed mode; only allowed origins may frame it."""
+        host = request.query_params.get("host", "")
+        if not embed_allowed(host, self._settings):
+            return Response("this site may not embed callport (browser.allowed_origins)\n",
+                            status_code=403, media_type="text/plain",
+                            headers={"Content-Security-Policy": "frame-ancestors 'none'"})
+        config = page_config(self._settings, vad=self._vad(), embed=True, host_origin=host)
+        return self._html("index.html", config, csp=frame_ancestors(self._settings))
+
+    async def _connect(self, request: Request) -> Response:
+        """The grant popup (top level on callport's origin, so the session cookie flows)."""
+        host = request.query_params.get("host", "")
+        if not embed_allowed(host, self._settings):
+            return Response("this site may not embed callport (browser.allowed_origins)\n",
+                            status_code=403, media_type="text/plain")
+        session = await self._session(request)
+        config = page_config(self._settings, vad=False, embed=True, host_origin=host)
+        config["user"] = (session.user.display_name or session.user.name) if session else ""
+        return self._html("connect.html", config, csp="frame-ancestors 'none'")
+
+    async def _grant(self, request: Request) -> Response:
+        """Mint a session token for the iframe on ``host``: JSON from callport's own page."""
+        own = f"{request.url.scheme}://{request.headers.get('host', '')}".lower()
+        if (request.headers.get("origin", "").lower() != own
+                or request.headers.get("content-type", "").split(";")[0] != "application/json"):
+            return JSONResponse({"error": "grant from callport's own page only"}, status_code=403)
+        session = await self._session(request)
+        if session is None:
+            return JSONResponse({"error": "sign in first"}, status_code=401)
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        host = body.get("host", "") if isinstance(body, dict) else ""
+        if not isinstance(host, str) or not embed_allowed(host, self._settings):
+            return JSONResponse({"error": "that site may not embed callport"}, status_code=403)
+        issued = await self._runtime.tokens.create(
+            session.user.name, kind="session", label=f"widget on {host}"[:120],
+            ttl_s=float(self._settings.identity.session_ttl_s), now=self._clock())
+        log.info("browser: %s granted the widget on %s a session", session.user.name, host)
+        return JSONResponse({"session": issued.secret, "user": {
+            "name": session.user.name,
+            "display_name": session.user.display_name or session.user.name}},
+            headers={"Cache-Control": "no-store"})
 
     async def _token(self, request: Request) -> Response:
         if not self._origin_ok(request):
@@ -186,7 +252,8 @@ class BrowserChannel:
         if self._full():
             await websocket.close(code=1013)  # try again later
             return
-        await websocket.accept()
+        offered = websocket.scope.get("subprotocols") or []
+        await websocket.accept(subprotocol=WS_PROTOCOL if WS_PROTOCOL in offered else None)
         call = WebSocketCall(websocket=websocket, run_call=self._runtime.run_call,
                              lead_ms=float(self._settings.browser.lead_ms),
                              caller=_client_name(websocket), user=user)

@@ -10,10 +10,17 @@ Page -> server (``type``): ``start`` (must come first: ``{"type": "start", "samp
 16000, "gated": true}``), ``interrupt`` (the page's VAD heard the caller over the agent and
 flushed its playback), ``vad`` (``{"speaking": bool}``: the page stops sending audio while
 its VAD hears nobody), ``played`` (``{"name": ...}``: playback reached a mark), ``ping``
-(``{"id": n}``), ``hangup``.
+(``{"id": n}``), ``dtmf`` (``{"digit": "5"}``: the page's keypad; one of ``0-9*#A-D``),
+``hangup``.
 
-Server -> page: ``ready``, ``transcript`` (``role`` caller/agent), ``state``, ``latency``,
-``mark``, ``clear``, ``pong``, ``error``, ``bye``; binary frames are agent audio.
+Server -> page: ``ready``, ``transcript`` (``role`` caller/agent; an agent line carries
+``reply``, a serial shared by every line of one reply), ``speaking`` (``{"speaking": bool}``:
+the server's VAD hears the caller, the page's "listening…" caption), ``partial``
+(``{"text"}``: a provisional transcript of the caller's turn so far, from the speculative STT
+pass at the caller's first pause; the final ``transcript`` replaces it), ``heard``
+(``{"reply", "text", "interrupted"}``: what the caller heard of an interrupted reply, from the
+played marks), ``state``, ``latency``, ``mark``, ``clear``, ``pong``, ``error``, ``bye``;
+binary frames are agent audio.
 
 While the page is gated (not sending), the core keeps the caller's media clock running by
 producing silent frames from ``handle_timer(now)``, so server-side turn detection (the
@@ -104,6 +111,16 @@ class HangupRequested(BrowserEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class DigitPressed(BrowserEvent):
+    """The page's keypad: one DTMF digit (``0-9*#A-D``)."""
+
+    digit: str
+
+
+DTMF_DIGITS = frozenset("0123456789*#ABCD")
+
+
+@dataclass(frozen=True, slots=True)
 class ProtocolError(BrowserEvent):
     """The page sent something we cannot use. ``fatal`` errors end the connection."""
 
@@ -126,8 +143,23 @@ def ready_message(*, call_id: str) -> str:
                   "frame_ms": FRAME_MS})
 
 
-def transcript_message(*, role: Role, text: str) -> str:
-    return _dump({"type": "transcript", "role": role, "text": text})
+def transcript_message(*, role: Role, text: str, reply: int | None = None) -> str:
+    msg: dict[str, Any] = {"type": "transcript", "role": role, "text": text}
+    if reply is not None:
+        msg["reply"] = reply
+    return _dump(msg)
+
+
+def partial_message(*, text: str) -> str:
+    return _dump({"type": "partial", "text": text})
+
+
+def speaking_message(*, speaking: bool) -> str:
+    return _dump({"type": "speaking", "speaking": speaking})
+
+
+def heard_message(*, reply: int, text: str, interrupted: bool) -> str:
+    return _dump({"type": "heard", "reply": reply, "text": text, "interrupted": interrupted})
 
 
 def state_message(*, state: str) -> str:
@@ -140,6 +172,11 @@ def latency_message(*, ms: float) -> str:
 
 def error_message(*, message: str) -> str:
     return _dump({"type": "error", "message": message})
+
+
+def hold_message(*, held: bool) -> str:
+    """The caller was put on hold (or taken off it): the page shows it; audio keeps flowing."""
+    return _dump({"type": "hold", "held": held})
 
 
 def bye_message(*, reason: str) -> str:
@@ -235,6 +272,12 @@ class BrowserProtocol:
             case "hangup":
                 self._state = "closed"
                 return [HangupRequested()]
+            case "dtmf":
+                digit = msg.get("digit")
+                if not isinstance(digit, str) or digit.upper() not in DTMF_DIGITS:
+                    return [ProtocolError("'dtmf' needs a 'digit' of 0-9, *, # or A-D",
+                                          CLOSE_UNSUPPORTED_DATA, False)]
+                return [DigitPressed(digit.upper())]
             case _:
                 return [ProtocolError(f"unknown control message {kind!r}",
                                       CLOSE_UNSUPPORTED_DATA, False)]

@@ -61,7 +61,7 @@ async def run(n: int, seconds: float, vad: str) -> tuple[float, int]:
         leg = legs[i]
         call = runtime.new_call(leg, CallInfo(call_id=leg.call_id, channel="bench"))
         if vad == "none":
-            call.session.set_turns(False)  # measure the media path alone (no VAD)
+            call.session.disable_vad()  # measure the media path alone
         call.session.start()
         flow = asyncio.create_task(echo_flow(call))
         await asyncio.sleep(0.02 * i / max(n, 1))  # spread frame phases like real calls

@@ -84,28 +84,41 @@ class Playout:
     _clauses: list[_Clause] = field(default_factory=list)
     _marks: dict[str, _MarkInfo] = field(default_factory=dict)
     _serial: int = 0
-    _fixed_items: int = 0  # queued sources that a barge-in leaves playing
-    _fixed_marks: int = 0
+    _soft_items: int = 0  # queued items a barge-in cuts (not of a fixed source)
+    _soft_marks: int = 0  # marks in flight of such segments
     queued_frames: int = 0
 
     def _mark(self, index: int, through: int, *, final: bool) -> MarkItem:
         self._serial += 1
         name = f"c{index}.{self._serial}"
         self._marks[name] = _MarkInfo(clause=index, frames_through=through, final=final)
-        if not self._clauses[index].interruptible:
-            self._fixed_marks += 1
+        if self._clauses[index].interruptible:
+            self._soft_marks += 1
         return MarkItem(name)
+
+    def _push(self, item: FrameItem | MarkItem | _SourceItem, soft: bool) -> None:
+        self._items.append(item)
+        if soft:
+            self._soft_items += 1
+
+    def _soft(self, item: FrameItem | MarkItem | _SourceItem) -> bool:
+        if isinstance(item, _SourceItem):
+            return self._clauses[item.clause].interruptible
+        if isinstance(item, MarkItem):
+            info = self._marks.get(item.name)
+            return info is None or self._clauses[info.clause].interruptible
+        return True
 
     def _frames(self, text: str, label: str, frames: list[PCM16]) -> list[str]:
         index = len(self._clauses)
         self._clauses.append(_Clause(text=text, frames=len(frames), label=label))
         names: list[str] = []
         for i, frame in enumerate(frames, start=1):
-            self._items.append(FrameItem(frame, label))
+            self._push(FrameItem(frame, label), True)
             self.queued_frames += 1
             if i % self.mark_every == 0 or i == len(frames):
                 mark = self._mark(index, i, final=i == len(frames))
-                self._items.append(mark)
+                self._push(mark, True)
                 names.append(mark.name)
         return names
 
@@ -122,15 +135,15 @@ class Playout:
         index = len(self._clauses)
         self._clauses.append(_Clause(text="", frames=0, label=source.label,
                                      interruptible=interruptible))
-        self._items.append(_SourceItem(source, index))
-        if not interruptible:
-            self._fixed_items += 1
+        self._push(_SourceItem(source, index), interruptible)
 
     def pop(self, samples: int = 0) -> PlayItem | Starved | None:
         """Next thing to do; ``samples`` is the frame size sources are read in."""
         while self._items:
             head = self._items[0]
             if not isinstance(head, _SourceItem):
+                if self._soft(head):
+                    self._soft_items -= 1
                 self._items.popleft()
                 if isinstance(head, FrameItem):
                     self.queued_frames -= 1
@@ -139,8 +152,8 @@ class Playout:
             clause = self._clauses[head.clause]
             if frame is None:  # finished: the end mark says when it was all heard
                 self._items.popleft()
-                if not clause.interruptible:
-                    self._fixed_items -= 1
+                if clause.interruptible:
+                    self._soft_items -= 1
                 clause.frames = head.pulled
                 if head.pulled == 0:
                     clause.done = True
@@ -150,8 +163,10 @@ class Playout:
                 return Starved(head.source)
             head.pulled += 1
             clause.frames = head.pulled
-            if head.pulled % self.mark_every == 0:
-                self._items.insert(1, self._mark(head.clause, head.pulled, final=False))
+            if head.pulled % self.mark_every == 0:  # sent right after this frame
+                self._items.appendleft(self._mark(head.clause, head.pulled, final=False))
+                if clause.interruptible:
+                    self._soft_items += 1
             return FrameItem(frame, clause.label)
         return None
 
@@ -166,8 +181,7 @@ class Playout:
     @property
     def interruptible(self) -> bool:
         """True while something a barge-in may cut is queued or not yet confirmed played."""
-        return (len(self._items) > self._fixed_items
-                or len(self._marks) > self._fixed_marks)
+        return self._soft_items > 0 or self._soft_marks > 0
 
     def clear(self, *, keep_fixed: bool = False) -> list[str]:
         """Drop what is queued (all, or all but the sources a barge-in leaves playing);
@@ -175,26 +189,21 @@ class Playout:
         kept: deque[FrameItem | MarkItem | _SourceItem] = deque()
         dropped: list[str] = []
         for item in self._items:
-            if isinstance(item, MarkItem):
-                info = self._marks.get(item.name)
-                if keep_fixed and info is not None and not self._clauses[info.clause].interruptible:
-                    kept.append(item)
-                    continue
-                dropped.append(item.name)
-            elif isinstance(item, _SourceItem) and keep_fixed \
-                    and not self._clauses[item.clause].interruptible:
+            if keep_fixed and not self._soft(item):
                 kept.append(item)
+            elif isinstance(item, MarkItem):
+                dropped.append(item.name)
         self._items = kept
-        self._fixed_items = sum(1 for i in kept if isinstance(i, _SourceItem))
-        self.queued_frames = 0
+        self._soft_items = 0
+        self.queued_frames = sum(1 for i in kept if isinstance(i, FrameItem))
         for name in dropped:
             self._forget(name)
         return dropped
 
     def _forget(self, name: str) -> _MarkInfo | None:
         info = self._marks.pop(name, None)
-        if info is not None and not self._clauses[info.clause].interruptible:
-            self._fixed_marks -= 1
+        if info is not None and self._clauses[info.clause].interruptible:
+            self._soft_marks -= 1
         return info
 
     def marked(self, name: str, played: bool) -> bool:
@@ -245,4 +254,4 @@ class Playout:
             return  # a source (or audio) is still playing: its marks must keep their meaning
         self._clauses.clear()
         self._marks.clear()
-        self._fixed_marks = 0
+        self._soft_marks = 0

@@ -168,9 +168,18 @@ class CallSession:
         self._core.set_early_cuts(enabled)
 
     def set_turns(self, enabled: bool) -> None:
-        """Off: caller speech is neither scored nor turned into turns (a bridge, echo);
-        digits still arrive."""
+        """Off: caller speech neither barges in nor becomes turns (a bridge); digits still
+        arrive. The VAD keeps scoring, so media time stays aligned; speech in progress when
+        turns come back on is forgotten."""
+        if enabled and not self._turns_on:
+            self._core.reset()
         self._turns_on = enabled
+
+    def disable_vad(self) -> None:
+        """Stop scoring caller audio for the rest of the call (a media-only call: a
+        benchmark of the media path); digits still arrive."""
+        self._vad = None
+        self._vad_stream = None
 
     def add_tap(self, tap: MediaTap, direction: Direction) -> None:
         (self._taps_in if direction is Direction.IN else self._pacer.taps).add(tap)
@@ -251,7 +260,7 @@ class CallSession:
         events = self._core.audio(event.pcm, event.at)
         if events:
             self._on_core(events)
-        if self._vad is None or self._vad_stream is None or not self._turns_on:
+        if self._vad is None or self._vad_stream is None:
             return
         started = self._clock()
         scores = await self._vad.score(self._vad_stream, event.pcm)
@@ -267,7 +276,7 @@ class CallSession:
                     if self._turns_on:
                         self.notify(CallerSpeaking(True))
                 case CallerBarged():
-                    if self._barge_in and self._playout.interruptible:
+                    if self._turns_on and self._barge_in and self._playout.interruptible:
                         self.barge_in()
                 case TurnReady(utterance=utterance):
                     if self._turns_on:

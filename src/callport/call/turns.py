@@ -109,6 +109,11 @@ class SessionCore:
     def set_early_cuts(self, enabled: bool) -> None:
         self._early_cuts = enabled
 
+    def reset(self) -> None:
+        """Forget speech in progress (turns resume after a bridge)."""
+        self._turn.reset()
+        self._early_cut = None
+
     def audio(self, pcm: PCM16, at: float) -> list[CoreEvent]:
         """Caller audio ending at media time ``at``: kept for STT, scanned for DTMF tones."""
         self.media_now = at

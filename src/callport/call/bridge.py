@@ -1,0 +1,164 @@
+"""Bridge: two parties (any channels) talking through callport, each direction tapped.
+
+    result = await Bridge(a=caller.session, b=agent.session,
+                          taps_a_to_b=[recorder.caller_side], taps_b_to_a=[...]).run()
+    match result:
+        case PartyLeft(side="a", reason=reason): ...
+
+Each session keeps its own leg, reader and pacer: A's inbound audio is pushed into a
+``LiveSource`` that B's pacer plays (resampled to B's rate, at B's pace, with marks), and
+vice versa. A tap on the A->B direction sees A's audio at the moment B's pacer sent it, so a
+recording or a supervisor hears what B actually heard. DTMF pressed on one side is sent to
+the other (``Leg.send_dtmf``; a leg that refuses is logged, the bridge goes on). Either
+party hanging up ends the bridge with ``PartyLeft``; ``stop()`` ends it with ``Stopped``
+(warm transfer, unbridge), leaving both calls up. While bridged, neither session runs turn
+detection (digits still arrive); both are restored when the bridge ends. This is the seam
+queues, warm transfer, supervisor listen-in and recording build on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from callport.call.controls import Refused
+from callport.call.results import HungUp
+from callport.call.session import CallerDigit, CallSession
+from callport.call.sources import LiveSource
+from callport.call.taps import Direction, MediaTap, TapFrame
+
+log = logging.getLogger(__name__)
+
+Side = Literal["a", "b"]
+
+
+@dataclass(frozen=True, slots=True)
+class BridgeResult:
+    """Base of how a bridge ended."""
+
+
+@dataclass(frozen=True, slots=True)
+class PartyLeft(BridgeResult):
+    """``side`` hung up (or its leg ended: transferred, error) with ``reason``."""
+
+    side: Side
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Stopped(BridgeResult):
+    """``Bridge.stop()`` was called; both parties are still on their calls."""
+
+
+class _Feed:
+    """Inbound tap of one side: its audio goes into the other side's source."""
+
+    def __init__(self, source: LiveSource) -> None:
+        self._source = source
+
+    def on_frame(self, frame: TapFrame) -> None:
+        self._source.push(frame.pcm)
+
+
+class _Only:
+    """An outbound tap that passes on only the frames of one source (the bridged party)."""
+
+    def __init__(self, tap: MediaTap, label: str) -> None:
+        self._tap = tap
+        self._label = label
+
+    def on_frame(self, frame: TapFrame) -> None:
+        if frame.source == self._label:
+            self._tap.on_frame(frame)
+
+
+class Bridge:
+    def __init__(
+        self, *, a: CallSession, b: CallSession, taps_a_to_b: Sequence[MediaTap] = (),
+        taps_b_to_a: Sequence[MediaTap] = (), hang_up_other: bool = True,
+        max_delay_s: float = 0.5,
+    ) -> None:
+        self._a = a
+        self._b = b
+        self._hang_up_other = hang_up_other
+        self._label_ab = f"bridge:{a.leg.call_id}->{b.leg.call_id}"
+        self._label_ba = f"bridge:{b.leg.call_id}->{a.leg.call_id}"
+        self._src_ab = LiveSource(sample_rate=a.leg.sample_rate, label=self._label_ab,
+                                  max_s=max_delay_s)
+        self._src_ba = LiveSource(sample_rate=b.leg.sample_rate, label=self._label_ba,
+                                  max_s=max_delay_s)
+        self._taps_ab = [_Only(t, self._label_ab) for t in taps_a_to_b]
+        self._taps_ba = [_Only(t, self._label_ba) for t in taps_b_to_a]
+        self._stop = asyncio.Event()
+        self.digits_relayed: list[tuple[Side, str]] = []
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def run(self) -> BridgeResult:
+        a, b = self._a, self._b
+        feed_a, feed_b = _Feed(self._src_ab), _Feed(self._src_ba)
+        for session in (a, b):
+            session.set_turns(False)
+            session.new_reply()
+        a.add_tap(feed_a, Direction.IN)
+        b.add_tap(feed_b, Direction.IN)
+        for tap in self._taps_ab:
+            b.add_tap(tap, Direction.OUT)
+        for tap in self._taps_ba:
+            a.add_tap(tap, Direction.OUT)
+        b.play(self._src_ab, interruptible=False)
+        a.play(self._src_ba, interruptible=False)
+        sides = {
+            asyncio.create_task(self._side(a, b, "a")),
+            asyncio.create_task(self._side(b, a, "b")),
+        }
+        stopped = asyncio.create_task(self._stop.wait())
+        try:
+            done, _ = await asyncio.wait({*sides, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            finished = [t for t in sides if t in done]
+            result: BridgeResult = finished[0].result() if finished else Stopped()
+        finally:
+            for task in (*sides, stopped):
+                task.cancel()
+            await asyncio.gather(*sides, stopped, return_exceptions=True)
+            await self._undo(feed_a, feed_b)
+        if isinstance(result, PartyLeft) and self._hang_up_other:
+            other = b if result.side == "a" else a
+            if not other.ended:
+                await other.hangup(result.reason if result.reason == "error" else "bridge-ended")
+        log.info("bridge %s <-> %s ended: %r", a.leg.call_id, b.leg.call_id, result)
+        return result
+
+    async def _side(self, mine: CallSession, other: CallSession, side: Side) -> PartyLeft:
+        while True:
+            turn = await mine.next_turn()
+            match turn:
+                case HungUp(reason=reason):
+                    return PartyLeft(side, reason)
+                case CallerDigit(digit=digit):
+                    self.digits_relayed.append((side, digit))
+                    result = await other.leg.send_dtmf(digit)
+                    if isinstance(result, Refused):
+                        log.info("bridge: %s refused DTMF %s (%s)", other.leg.call_id, digit,
+                                 result.refusal.value)
+                case _:
+                    pass  # speech is not turned into turns while bridged
+
+    async def _undo(self, feed_a: _Feed, feed_b: _Feed) -> None:
+        a, b = self._a, self._b
+        a.remove_tap(feed_a, Direction.IN)
+        b.remove_tap(feed_b, Direction.IN)
+        for tap in self._taps_ab:
+            b.remove_tap(tap, Direction.OUT)
+        for tap in self._taps_ba:
+            a.remove_tap(tap, Direction.OUT)
+        self._src_ab.close()
+        self._src_ba.close()
+        for session in (a, b):
+            session.set_turns(True)
+            if not session.ended:
+                await session.stop_audio()

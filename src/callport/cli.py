@@ -37,7 +37,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--version", action="version", version=f"callport {__version__}")
     p.add_argument("--config", type=Path, help="TOML configuration file")
-    p.add_argument("--db", help="SQLite database file (default: callport.db; env CALLPORT_DB)")
+    p.add_argument("--db", help="SQLite database file (default: callport.db in the data "
+                   "directory, see `callport where`; env CALLPORT_DB)")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = sub.add_parser("serve", help="run the gateway (web, Twilio, Telnyx, SIP channels)")
@@ -65,13 +66,29 @@ def _parser() -> argparse.ArgumentParser:
 
     call = sub.add_parser("call", help="place an outbound call that runs the default flow")
     call.add_argument("to", help="+15551234567, tel:+1555..., or sip:user@host")
-    call.add_argument("--via", choices=["twilio", "telnyx", "sip"], help="provider (default: "
-                      "sip for sip: URIs, else twilio)")
+    call.add_argument("--via", choices=["twilio", "telnyx", "sip"], help="carrier (default: "
+                      "sip for sip: URIs, else the only configured one; required when several "
+                      "are configured)")
     call.add_argument("--from", dest="from_", default="", help="caller ID / from number")
     _agent_options(call)
 
     sub.add_parser("doctor", help="check models, ports and optional dependencies")
+    sub.add_parser("where", help="print where callport keeps its database, configuration, "
+                   "web assets and models")
+    _options_anywhere(sub)
     return p
+
+
+def _options_anywhere(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``--config``/``--db`` after any subcommand too (``callport serve --db x.db``); given
+    there they win over the same option before the subcommand."""
+    for parser in sub.choices.values():
+        have = {opt for action in parser._actions for opt in action.option_strings}
+        if "--config" not in have:
+            parser.add_argument("--config", type=Path, default=argparse.SUPPRESS,
+                                help="TOML configuration file")
+        if "--db" not in have:
+            parser.add_argument("--db", default=argparse.SUPPRESS, help="SQLite database file")
 
 
 def _agent_options(parser: argparse.ArgumentParser) -> None:
@@ -94,6 +111,12 @@ def _settings(args: argparse.Namespace) -> Settings:
             settings = replace(settings, server=replace(settings.server, **{name: ref}))
     if getattr(args, "sip_port", None) is not None:
         settings = replace(settings, sip=replace(settings.sip, enabled=True, port=args.sip_port))
+    from callport.config_check import range_problems
+
+    wrong = range_problems("server", settings.server, {"port": "--port"}) + range_problems(
+        "sip", settings.sip, {"port": "--sip-port"})
+    if wrong:  # an option out of range, checked as its setting would be
+        raise ConfigError(wrong[0])
     return settings
 
 
@@ -112,7 +135,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     from callport.logs import setup_logging
 
     quiet = args.command == "talk" or args.command in cli_users.COMMANDS
-    setup_logging("warning" if quiet else settings.server.log_level)
+    setup_logging("warning" if quiet else settings.server.log_level,
+                  settings.server.log_format)
+    if args.command == "where":
+        from callport.cli_where import print_where
+
+        return print_where(settings, config=args.config)
+    if args.command != "doctor":  # doctor changes nothing
+        from callport.cli_where import prepare_db
+
+        try:
+            prepare_db(settings, explicit=bool(args.db))
+        except OSError as exc:
+            print(f"callport: cannot create the database folder for {settings.server.db}: "
+                  f"{exc.strerror}; pass --db PATH or set CALLPORT_DB", file=sys.stderr)
+            return 2
+    from callport.cli_where import UsageError
     from callport.speech.base import MissingSpeechDependency
 
     try:
@@ -135,6 +173,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MissingSpeechDependency as exc:
         print(f"callport: {exc}", file=sys.stderr)
         return 3
+    except UsageError as exc:  # a mistake of the person at the keyboard: one line, exit 2
+        print(f"callport: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
     return 2
@@ -149,6 +190,9 @@ def _serve(settings: Settings, *, warmup: bool) -> int:
         from callport.channels.sip.trust import check_exposure
 
         check_exposure(settings.sip)
+    from callport.cli_where import check_ports
+
+    check_ports(settings)  # busy ports: one line, before models load or "open http://" shows
     runtime = build_runtime(settings)
     if warmup:
         print("callport: loading speech models (VAD, Whisper, TTS, intents)...", file=sys.stderr)
@@ -179,17 +223,24 @@ def _print_signin_link(settings: Settings, runtime: Runtime) -> None:
 
 
 async def _talk(settings: Settings, args: argparse.Namespace) -> int:
+    from callport.audio.decode import AudioFileError, read_audio
     from callport.audio.wav import write_wav
     from callport.server.runtime import build_runtime
     from callport.talk import TalkError, run_talk
 
+    runtime = build_runtime(settings)  # a bad --agent is said first
+    inputs = []
     for wav in args.wavs:
-        if not wav.is_file():
-            print(f"callport: {wav}: no such file", file=sys.stderr)
+        try:
+            inputs.append(read_audio(wav))
+        except AudioFileError as exc:
+            print(f"callport: {exc}", file=sys.stderr)
             return 2
-    runtime = build_runtime(settings)
+    print("callport: loading speech models (VAD, Whisper, TTS, intents)...", file=sys.stderr)
+    await runtime.warmup()  # before the first turn, so its latency is the call's, not loading
     try:
-        result = await run_talk(runtime, args.wavs, phone=args.phone, caller=args.caller)
+        result = await run_talk(runtime, inputs, phone=args.phone, caller=args.caller,
+                                sources=[str(w) for w in args.wavs])
     except TalkError as exc:
         print(f"callport: {exc}", file=sys.stderr)
         return 1
@@ -212,7 +263,7 @@ async def _talk(settings: Settings, args: argparse.Namespace) -> int:
             ],
         }
         print(json.dumps(out, indent=2))
-        return 0
+        return _talk_status(result.hangup_reason)
     for t in result.turns:
         print(f"--- {t.source}")
         if t.record is None:
@@ -227,38 +278,52 @@ async def _talk(settings: Settings, args: argparse.Namespace) -> int:
             f"  timing : endpoint {r.endpoint_ms:.0f} ms + stt {r.stt_ms:.0f} ms + agent "
             f"{r.agent_ms:.0f} ms + tts {r.tts_ms:.0f} ms -> first audio {first} ms"
         )
+    return _talk_status(result.hangup_reason)
+
+
+def _talk_status(hangup_reason: str) -> int:
+    """1 when the agent or flow failed mid-call (its error was logged above), else 0."""
+    from callport.flows.default import FAILED_REASON
+
+    if hangup_reason == FAILED_REASON:
+        print("callport: the agent failed mid-call (the error is above); the caller heard "
+              "an apology and server.fallback", file=sys.stderr)
+        return 1
     return 0
 
 
 async def _call(settings: Settings, args: argparse.Namespace) -> int:
-    from callport.channels.provider import ProviderError
+    """``callport call TARGET [--via CARRIER]`` through the neutral ``Dialer`` only."""
+    from callport.call.dial import Answered, DialFailed, DialOptions
+    from callport.channels.carriers import choose, open_dialer
 
-    via = args.via or ("sip" if args.to.startswith("sip:") else "twilio")
-    to = args.to.removeprefix("tel:")
     try:
-        return await _place(settings, via, to, args.from_)
-    except (ValueError, ProviderError) as exc:
-        print(f"callport: {via} call failed: {exc}", file=sys.stderr)
-        return 1
+        via = choose(settings, args.to, args.via or "")
+    except ValueError as exc:  # a malformed target, or no (single) carrier configured
+        print(f"callport: {exc}", file=sys.stderr)
+        return 2
 
-
-async def _place(settings: Settings, via: str, to: str, from_: str) -> int:
-    if via == "twilio":
-        from callport.channels.twilio.cli import place_call as twilio_call
-
-        sid = await twilio_call(settings, to, from_)
-    elif via == "telnyx":
-        from callport.channels.telnyx.cli import place_call as telnyx_call
-
-        sid = await telnyx_call(settings, to, from_)
-    else:
-        from callport.channels.sip.cli import place_call as sip_call
+    def runtime() -> object:
         from callport.server.runtime import build_runtime
 
-        target = to if to.startswith("sip:") else f"tel:{to}"
-        print(f"callport: calling {target} over SIP; the call runs until hang-up", file=sys.stderr)
-        sid = await sip_call(build_runtime(settings), target)
-    print(sid)
+        return build_runtime(settings)
+
+    async with open_dialer(settings, via, runtime=runtime) as (dialer, wait):
+        print(f"callport: calling {args.to} via {via}", file=sys.stderr)
+        result = await dialer.dial(args.to, args.from_, DialOptions())
+        match result:
+            case DialFailed():
+                print(f"callport: call failed: {result.describe()}", file=sys.stderr)
+                return 1
+            case Answered():
+                print(f"callport: answered; call {result.call_id} runs until hang-up",
+                      file=sys.stderr)
+                print(result.provider_call_id or result.call_id, flush=True)
+                await wait(result)
+            case _:
+                print(f"callport: placed; the server at the public URL runs call "
+                      f"{result.call_id} once answered", file=sys.stderr)
+                print(result.provider_call_id or result.call_id)
     return 0
 
 

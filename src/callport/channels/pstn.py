@@ -263,9 +263,9 @@ class PstnCalls:
 
         async def endpoint(request: Request) -> Response:
             return await calls_endpoint(
-                request, dialers={self.name: self.dialer},
+                request, dialers={self.name: self.dialer}, choose=lambda to, via: self.name,
                 tokens=getattr(self.runner, "tokens", None), static_token=static_token,
-                now=self.clock(), default=self.name)
+                now=self.clock())
 
         return Route(path, endpoint, methods=["POST"])
 

@@ -23,9 +23,9 @@ it the result is ``Placed``.
 
 ``calls_endpoint`` is the shared JSON handler of ``POST /twilio/calls`` and
 ``POST /api/calls``: the admin bearer check of ``callport.channels.api_auth`` first, then
-``{"to", "from"?}`` through a Dialer with ``until="placed"``: 201 ``{call_id,
-provider_call_id, carrier}``, 400 bad body or target, 502 the carrier refused, 503 not
-configured here.
+``{"to", "from"?, "via"?}`` through a Dialer with ``until="placed"``: 201 ``{call_id,
+provider_call_id, carrier}``, 400 bad body, target or carrier choice, 502 the carrier
+refused, 503 not configured or not running here.
 """
 
 from __future__ import annotations
@@ -225,7 +225,7 @@ class PstnDialer:
         match event:
             case CallRinging():
                 pending.rang = True
-            case CallAnswered():
+            case CallAnswered() | CallEnded(reason="completed"):  # completed: it connected
                 pending.future.set_result(Answered(
                     carrier=self._name, call_id=call.call_id,
                     provider_call_id=call.provider_call_id))
@@ -246,12 +246,13 @@ async def calls_endpoint(
     request: Request,
     *,
     dialers: Mapping[str, Dialer],
+    choose: Callable[[str, str], str],
     tokens: TokenStore | None,
     static_token: str,
     now: float,
-    default: str = "",
 ) -> Response:
-    """``POST {"to", "from"?, "via"?}``: place a call (see the module docstring)."""
+    """``POST {"to", "from"?, "via"?}``: place a call (see the module docstring).
+    ``choose(to, via)`` names the carrier (``ValueError`` with the reason: 400)."""
     verdict = await check_admin_bearer(request.headers.get("authorization", ""),
                                        tokens=tokens, static_token=static_token, now=now)
     if not verdict.allowed:
@@ -264,21 +265,18 @@ async def calls_endpoint(
     except ValueError:
         return JSONResponse({"error": "body must be JSON"}, status_code=400)
     fields = body if isinstance(body, dict) else {}
-    to, from_, via = fields.get("to"), fields.get("from", ""), fields.get("via", default)
+    to, from_, via = fields.get("to"), fields.get("from", ""), fields.get("via", "")
     if not isinstance(to, str) or not to or not isinstance(from_, str) or not isinstance(via, str):
         return JSONResponse({"error": 'need {"to": "+1...", "from"?: "+1...", "via"?: ...}'},
                             status_code=400)
-    if not via:
-        if len(dialers) != 1:
-            names = ", ".join(sorted(dialers)) or "none"
-            return JSONResponse({"error": f"say which carrier with \"via\" (configured: "
-                                          f"{names})"}, status_code=400)
-        (via,) = dialers
-    dialer = dialers.get(via)
+    try:
+        carrier = choose(to, via)
+    except ValueError as exc:
+        return JSONResponse({"error": str(exc)}, status_code=400)
+    dialer = dialers.get(carrier)
     if dialer is None:
-        names = ", ".join(sorted(dialers)) or "none"
-        return JSONResponse({"error": f"carrier {via!r} is not configured (configured: "
-                                      f"{names})"}, status_code=400)
+        return JSONResponse({"error": f"{carrier}: its channel is not running here"},
+                            status_code=503)
     result = await dialer.dial(to, from_, DialOptions(until="placed"))
     match result:
         case DialFailed():
@@ -286,6 +284,6 @@ async def calls_endpoint(
                                 status_code=_status_of(result))
         case Placed() | Answered():
             log.info("%s: %s placed a call to %s via %s", request.url.path, verdict.who, to,
-                     via)
+                     carrier)
             return JSONResponse({"call_id": result.call_id, "carrier": result.carrier,
                                  "provider_call_id": result.provider_call_id}, status_code=201)

@@ -22,7 +22,7 @@ from starlette.routing import BaseRoute
 
 from callport.agents.base import CallInfo
 from callport.channels.sip.calls import CallFailed, CallRunner, SipCall
-from callport.channels.sip.dialer import Dialer
+from callport.channels.sip.dialer import Dialer, SipOutbound
 from callport.channels.sip.dnsresolver import DnsResolver
 from callport.channels.sip.events import (
     CallAnswered,
@@ -75,6 +75,7 @@ class SipChannel:
                                 media_timeout_s=self.settings.media_timeout_s)
         self.targets = TargetLocator(settings=self.settings, resolver=resolver or DnsResolver())
         self.dialer = Dialer(host=self)
+        self.outbound = SipOutbound(host=self)  # the neutral Dialer (callport.call.dial)
         self.transfers = ReferFollower(host=self, dialer=self.dialer)
         self.transports = SipTransports(on_message=self.on_message,
                                         on_unreachable=self.on_unreachable)

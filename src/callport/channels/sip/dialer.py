@@ -1,6 +1,7 @@
 """Outbound requests of the SIP channel driver: ``dial`` (INVITE, wait for the answer),
 ``register`` (keep the configured AOR bound) and ``invite`` (one INVITE along a route, also
-used to follow a REFER).
+used to follow a REFER); and ``SipOutbound``, the SIP trunk as a neutral
+``callport.call.dial.Dialer``.
 
 Each resolves its target with ``targets.TargetLocator`` (trunk rules, transport, RFC 3263
 addresses), hands the request to the ``UserAgent`` of that transport with every address,
@@ -14,6 +15,14 @@ import logging
 from typing import Protocol
 
 from callport.agents.base import CallInfo
+from callport.call.dial import (
+    Answered,
+    DialCause,
+    DialFailed,
+    DialOptions,
+    DialResult,
+    cause_of_sip,
+)
 from callport.channels.sip.calls import CallFailed, SipCall
 from callport.channels.sip.events import SipEvent
 from callport.channels.sip.leg import SipLeg
@@ -93,9 +102,9 @@ class Dialer:
         assert call.answered is not None
         try:
             await asyncio.wait_for(asyncio.shield(call.answered), timeout)
-        except TimeoutError:
+        except TimeoutError:  # it rang (or not) for the whole ring time: 480, not Timer B's 408
             host.hangup_call(key, "no-answer")
-            raise CallFailed(408, "no answer") from None
+            raise CallFailed(480, "no answer") from None
         return leg
 
     async def register(self, aor: str) -> None:
@@ -110,3 +119,50 @@ class Dialer:
         host.apply(ua.register(aor, registrar=route.peer, fallbacks=route.fallbacks,
                                now=host.now(), expires=s.register_expires_s,
                                credentials=self.credentials), ua)
+
+
+class OutboundHost(Protocol):
+    """What ``SipOutbound`` needs of the SIP channel driver."""
+
+    async def dial(self, target: str, *, timeout: float = 30.0) -> SipLeg: ...
+
+    def start_call(self, leg: SipLeg) -> asyncio.Task[None]: ...
+
+
+class SipOutbound:
+    """The SIP channel as a ``Dialer``: INVITE, and on the answer the call runs its flow
+    through the runtime (``start_call``); ``Answered.leg`` is the live ``SipLeg``.
+
+    Every failure keeps the final SIP status (``CallFailed.status``): 486/600 busy, 480 or
+    our ring timer no-answer, 603 rejected, 401/403/407 after our credentials auth error,
+    5xx carrier error, 408 (Timer B: nobody answered the INVITE) timeout, 0 unreachable.
+    The caller id is ``sip.caller_id`` (a per-call one is not offered by the trunk core).
+    ``until="placed"`` waits for the answer too: an INVITE is accepted by being answered.
+    """
+
+    name = "sip"
+
+    def __init__(self, *, host: OutboundHost) -> None:
+        self.host = host
+        self._running: dict[str, asyncio.Task[None]] = {}
+
+    async def dial(
+        self, target: str, caller_id: str = "", options: DialOptions | None = None
+    ) -> DialResult:
+        opts = options or DialOptions()
+        try:
+            leg = await self.host.dial(target, timeout=opts.timeout_s)
+        except CallFailed as exc:
+            cause = DialCause.AUTH_ERROR if exc.status == 403 else cause_of_sip(exc.status)
+            return DialFailed(carrier=self.name, cause=cause, detail=str(exc),
+                              sip_status=exc.status)
+        task = self._running[leg.call_id] = self.host.start_call(leg)
+        task.add_done_callback(lambda _: self._running.pop(leg.call_id, None))
+        return Answered(carrier=self.name, call_id=leg.call_id, provider_call_id=leg.call_id,
+                        leg=leg)
+
+    async def finished(self, call_id: str) -> None:
+        """Return once the answered call ``call_id`` (its flow) has ended."""
+        task = self._running.get(call_id)
+        if task is not None:
+            await asyncio.shield(task)

@@ -13,7 +13,7 @@ Call Control set-up (default):
 3. ``call.hangup`` is the truth about the call ending: it ends the leg (and the socket).
    The rest of the hang-up policy is the template's (``callport.channels.pstn``).
 
-Outbound calls go through ``self.dialer`` (``callport.call.dial.Dialer``): their verdict
+Outbound calls go through ``self.outbound`` (``callport.call.dial.Dialer``): their verdict
 (answered, or the hang-up cause) arrives at ``webhook_path`` too.
 
 TeXML set-up: the TeXML application's voice URL is ``texml_path``; we answer
@@ -90,7 +90,7 @@ class TelnyxChannel:
         )
         self.book = self.calls.book
         self.records = self.calls.records
-        self.dialer: PstnDialer = self.calls.dialer
+        self.outbound: PstnDialer = self.calls.dialer  # the neutral Dialer (call.dial)
 
     # ---- Channel protocol ------------------------------------------------------------
 

@@ -1,22 +1,16 @@
-"""``callport call ... --via telnyx`` and ``callport doctor``'s Telnyx checks.
+"""``callport call ... --via telnyx`` helpers and ``callport doctor``'s Telnyx checks.
 
-``place_call`` dials through Call Control with streaming requested at dial time, so the
-running server's media route gets the call as soon as it is answered; the stream token is
-signed with the secret the server shares (``stream_secret``) and expires after
-``telnyx.token_ttl_s``, so this can run in another process than the server. The server takes
-Telnyx calls only with ``telnyx.public_key`` set, so dialling without one is refused here.
+``place_call`` dials through the neutral ``Dialer`` of ``callport.channels.telnyx.outbound``
+(Call Control with streaming requested at dial time, a stream token the running server
+admits although another process placed the call).
 """
 
 from __future__ import annotations
 
-import time
-
 import httpx
 
-from callport.channels.provider import DialRequest, StreamTarget
-from callport.channels.telnyx import tokens
-from callport.channels.telnyx.channel import media_url
-from callport.channels.telnyx.rest import PARAM_CALL_ID, PARAM_TOKEN, TelnyxCallControl
+from callport.call.dial import DialFailed, DialOptions
+from callport.channels.telnyx.outbound import dialer, media_url
 from callport.channels.telnyx.webhook import load_public_key
 from callport.config import Settings
 
@@ -26,32 +20,16 @@ __all__ = ["doctor_checks", "place_call"]
 async def place_call(
     settings: Settings, to: str, from_: str, *, http: httpx.AsyncClient | None = None
 ) -> str:
-    """Dial ``to`` from ``from_`` (default: the first configured number); returns our call id."""
-    cfg = settings.telnyx
-    if not cfg.api_key or not cfg.public_base_url:
-        raise ValueError("set CALLPORT_TELNYX_API_KEY and CALLPORT_TELNYX_PUBLIC_BASE_URL first")
-    if not cfg.public_key:
-        raise ValueError("set CALLPORT_TELNYX_PUBLIC_KEY first: the server refuses Telnyx "
-                         "webhooks and streams without it")
-    caller = from_ or (cfg.numbers[0] if cfg.numbers else "")
-    if not caller:
-        raise ValueError("no caller id: pass --from or set CALLPORT_TELNYX_NUMBERS")
-    call_id = tokens.new_call_id()
-    token = tokens.mint(tokens.stream_secret(cfg), call_id,
-                        expires_at=time.time() + cfg.token_ttl_s)
-    control = TelnyxCallControl(api_key=cfg.api_key, base_url=cfg.api_base_url,
-                                connection_id=cfg.connection_id, codec=cfg.codec, http=http)
+    """Dial ``to`` from ``from_`` (default: the first configured number); returns our call id
+    (``ValueError`` saying what failed)."""
+    telnyx, control = dialer(settings.telnyx, http=http)
     try:
-        await control.dial(DialRequest(
-            to=to, from_=caller,
-            stream=StreamTarget(url=media_url(cfg),
-                                parameters={PARAM_CALL_ID: call_id, PARAM_TOKEN: token}),
-            status_url=cfg.public_base_url.rstrip("/") + cfg.webhook_path,
-            machine_detection=False,
-        ))
+        result = await telnyx.dial(to, from_, DialOptions(until="placed"))
     finally:
         await control.aclose()
-    return call_id
+    if isinstance(result, DialFailed):
+        raise ValueError(result.describe())
+    return result.call_id
 
 
 def doctor_checks(settings: Settings) -> list[tuple[str, bool, str]]:

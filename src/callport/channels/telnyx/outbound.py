@@ -12,12 +12,13 @@ hang-up cause, so it answers ``Placed`` once Telnyx accepted the call.
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import httpx
 
-from callport.call.dial import Dialer, DialOptions
+from callport.call.dial import Answered, Dialer, DialOptions
 from callport.channels.callbook import ProviderCall
 from callport.channels.provider import (
     DialRequest,
@@ -29,9 +30,9 @@ from callport.channels.provider import (
 from callport.channels.pstn_dial import NotConfigured, PstnDialer
 from callport.channels.telnyx import tokens
 from callport.channels.telnyx.rest import PARAM_CALL_ID, PARAM_TOKEN, TelnyxCallControl
-from callport.config import TelnyxSettings
+from callport.config import Settings, TelnyxSettings
 
-__all__ = ["dialer", "media_url", "prepare"]
+__all__ = ["dialer", "media_url", "open_dialer", "prepare"]
 
 
 def media_url(settings: TelnyxSettings, request_url: str = "") -> str:
@@ -86,3 +87,19 @@ def dialer(
         name="telnyx", control=lambda: control, clock=clock,
         prepare=lambda t, c, o, n: prepare(settings, t, c, o, n),
     ), control
+
+
+async def _no_wait(_: Answered) -> None:
+    return None  # the answered call's media goes to the server, not to this process
+
+
+@contextlib.asynccontextmanager
+async def open_dialer(
+    settings: Settings, *, runtime: Callable[[], object]
+) -> AsyncIterator[tuple[Dialer, Callable[[Answered], Awaitable[None]]]]:
+    """``callport.channels.carriers.open_dialer`` for Telnyx."""
+    telnyx, control = dialer(settings.telnyx)
+    try:
+        yield telnyx, _no_wait
+    finally:
+        await control.aclose()

@@ -16,7 +16,7 @@ media socket is closed before anything starts.
 - ``WS media_path``: the media stream; the ``start`` must carry a live token for its CallSid,
   else the socket is closed (1008) and nothing starts;
 - ``POST calls_path``: JSON ``{"to": "+1...", "from": "+1..."}`` places an outbound call
-  through the neutral dialer (``self.dialer``); it needs a bearer token (an admin's API token
+  through the neutral dialer (``self.outbound``); it needs a bearer token (an admin's API token
   or ``twilio.calls_api_token``, see ``callport.channels.api_auth``): 401 without one, 403 for
   a non-admin, whoever connects.
 
@@ -91,7 +91,7 @@ class TwilioChannel:
         )
         self.book = self.calls.book
         self.records: CallRecords = self.calls.records
-        self.dialer: PstnDialer = self.calls.dialer
+        self.outbound: PstnDialer = self.calls.dialer  # the neutral Dialer (call.dial)
 
     @property
     def control(self) -> HangupLedger | None:

@@ -1,18 +1,17 @@
-"""``callport call +1555... --via twilio`` and ``callport doctor``'s Twilio checks.
+"""``callport call ... --via twilio`` helpers and ``callport doctor``'s Twilio checks.
 
-``place_call`` dials through the REST API with inline TwiML that streams the call to the
-running server (``twilio.public_base_url``); the stream token is stateless (signed with a key
-derived from the auth token), so the server admits the call although another process placed it.
+``place_call`` dials through the neutral ``Dialer`` of ``callport.channels.twilio.outbound``
+(inline TwiML that streams the call to the running server at ``twilio.public_base_url``; the
+stream token is stateless, signed with a key derived from the auth token, so the server admits
+the call although another process placed it).
 """
 
 from __future__ import annotations
 
-import time
-
 import httpx
 
-from callport.channels.twilio.channel import dial_out
-from callport.channels.twilio.rest import TwilioClient
+from callport.call.dial import DialFailed, DialOptions
+from callport.channels.twilio.outbound import dialer
 from callport.config import Settings
 
 __all__ = ["doctor_checks", "place_call"]
@@ -27,18 +26,20 @@ async def place_call(
     *,
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> str:
-    """Dial ``to`` from ``from_`` (default: the first configured number); returns the CallSid."""
+    """Dial ``to`` from ``from_`` (default: the first configured number); returns the CallSid
+    as soon as Twilio accepted the call (``ValueError`` saying what failed)."""
     cfg = settings.twilio
     if not cfg.account_sid or not (cfg.auth_token or cfg.api_key_secret):
         raise ValueError("set CALLPORT_TWILIO_ACCOUNT_SID and CALLPORT_TWILIO_AUTH_TOKEN first")
-    if not cfg.auth_token:
-        raise ValueError("CALLPORT_TWILIO_AUTH_TOKEN is needed to sign the stream token")
-    client = TwilioClient.from_settings(cfg, transport=transport)
+    twilio, client = dialer(cfg, transport=transport)
     try:
-        _, sid = await dial_out(cfg, client, to, from_, now=time.time())
+        result = await twilio.dial(to, from_, DialOptions(until="placed"))
     finally:
-        await client.aclose()
-    return sid
+        if client is not None:
+            await client.aclose()
+    if isinstance(result, DialFailed):
+        raise ValueError(result.describe())
+    return result.provider_call_id
 
 
 def doctor_checks(settings: Settings) -> list[Check]:

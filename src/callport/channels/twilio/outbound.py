@@ -9,13 +9,14 @@ for such a process: it polls the call's status over REST, since no callback reac
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import httpx
 
-from callport.call.dial import Dialer, DialOptions
+from callport.call.dial import Answered, Dialer, DialOptions
 from callport.channels.callbook import ProviderCall
 from callport.channels.provider import (
     CallControl,
@@ -28,9 +29,9 @@ from callport.channels.provider import (
 from callport.channels.pstn_dial import NotConfigured, PstnDialer
 from callport.channels.twilio import tokens
 from callport.channels.twilio.rest import TwilioClient
-from callport.config import TwilioSettings
+from callport.config import Settings, TwilioSettings
 
-__all__ = ["dial_out", "dialer", "prepare"]
+__all__ = ["dial_out", "dialer", "open_dialer", "prepare"]
 
 
 def prepare(
@@ -92,3 +93,20 @@ def dialer(
         name="twilio", control=lambda: client, clock=clock, poll=poll,
         prepare=lambda t, c, o, n: prepare(settings, t, c, o, n),
     ), client
+
+
+async def _no_wait(_: Answered) -> None:
+    return None  # the answered call's media goes to the server, not to this process
+
+
+@contextlib.asynccontextmanager
+async def open_dialer(
+    settings: Settings, *, runtime: Callable[[], object]
+) -> AsyncIterator[tuple[Dialer, Callable[[Answered], Awaitable[None]]]]:
+    """``callport.channels.carriers.open_dialer`` for Twilio."""
+    twilio, client = dialer(settings.twilio)
+    try:
+        yield twilio, _no_wait
+    finally:
+        if client is not None:
+            await client.aclose()

@@ -145,10 +145,11 @@ def test_echo_call_audio_marks_and_hangup() -> None:
             ws.send_bytes(data)
             received.append(ws.receive_bytes())
         assert received == sent  # byte-exact echo through core, leg and runtime
-        assert ws.receive_json() == {"type": "mark", "name": "echo50"}
+        # On the wire a mark is the leg's unique token (MarkBook), not the session's name.
+        assert ws.receive_json() == {"type": "mark", "name": "m1"}
         ws.send_text(json.dumps({"type": "ping", "id": 7}))
         assert ws.receive_json() == {"type": "pong", "id": 7}
-        ws.send_text(json.dumps({"type": "played", "name": "echo50"}))
+        ws.send_text(json.dumps({"type": "played", "name": "m1"}))
         ws.send_text(json.dumps({"type": "hangup"}))
         with pytest.raises(WebSocketDisconnect) as exc:
             ws.receive_json()
@@ -202,7 +203,8 @@ class NotingRuntime:
         await leg.clear()
         refused = await leg.transfer("tel:+15550100")
         assert isinstance(refused, Refused) and refused.refusal is Refusal.UNSUPPORTED
-        assert refused.control is Capability.TRANSFER and not leg.capabilities
+        assert refused.control is Capability.TRANSFER
+        assert leg.capabilities == frozenset({Capability.HOLD})
         while True:
             event = await leg.recv()
             self.events.append(event)
@@ -218,7 +220,8 @@ def test_notes_become_control_messages_and_clear_drops_marks() -> None:
         assert ws.receive_json()["type"] == "ready"
         assert ws.receive_json() == {"type": "transcript", "role": "caller", "text": "add a task"}
         assert ws.receive_json() == {"type": "state", "state": "thinking"}
-        assert ws.receive_json() == {"type": "transcript", "role": "agent", "text": "Added."}
+        assert ws.receive_json() == {"type": "transcript", "role": "agent", "text": "Added.",
+                                     "reply": 0}
         assert ws.receive_json() == {"type": "latency", "ms": 412.3}
         assert ws.receive_bytes() == bytes(640)
         assert ws.receive_json() == {"type": "mark", "name": "m1"}

@@ -30,7 +30,7 @@ from callport.agents.base import (
 from callport.audio.frame import Reframer
 from callport.call.call import APOLOGIES, Call
 from callport.call.controls import Accepted, Capability, Refusal, Refused
-from callport.call.events import AudioIn, Marked
+from callport.call.events import AudioIn
 from callport.call.inbox import EventInbox
 from callport.call.memory import MemoryLeg
 from callport.call.session import CallSession
@@ -181,7 +181,7 @@ async def test_the_browser_leg_itself_refuses_transfer_and_dtmf() -> None:
     page = Page()
     leg = BrowserLeg(call_id="br-2", inbox=page.inbox, audio_out=page, send_text=page.send_text,
                      close=page.close, lead_ms=0.0)
-    assert leg.capabilities == frozenset()
+    assert leg.capabilities == frozenset({Capability.HOLD})  # a local hold, nothing else
     transfer = await leg.transfer("tel:+15550100")
     dtmf = await leg.send_dtmf("1")
     assert isinstance(transfer, Refused) and transfer.control is Capability.TRANSFER
@@ -202,7 +202,8 @@ async def test_a_bad_target_is_refused_and_nothing_happens_on_a_capable_leg() ->
     assert leg.transfers == ["tel:+15550100"] and leg.hung_up_reason == "transferred"
     assert await leg.transfer("tel:+15550101") == Refused(
         Capability.TRANSFER, Refusal.ENDED, "the call has ended")
-    assert await leg.send_dtmf("12") == Accepted() and leg.digits_sent == ["12"]
+    ended = await leg.send_dtmf("12")  # the call was handed over: nothing to send on
+    assert isinstance(ended, Refused) and ended.refusal is Refusal.ENDED and not leg.digits_sent
 
 
 def twilio_leg(control: object | None) -> MediaStreamLeg:

@@ -14,7 +14,8 @@ socket with no buffer at all), the rules are the same, and they live here once:
 - every mark goes to the wire under a unique token (``m1``, ``m2``, ...), so two marks with the
   same name never answer each other.
 
-Answers queue up in the book; the leg moves them to its inbox with ``take()``. No I/O.
+Answers queue up in the book until ``take()``; ``callport.call.inbox.EventInbox`` holds one book
+per leg and moves its answers into the event stream, so every leg composes it. No I/O.
 """
 
 from __future__ import annotations

@@ -19,7 +19,9 @@ the server's VAD hears the caller, the page's "listening…" caption), ``partial
 (``{"text"}``: a provisional transcript of the caller's turn so far, from the speculative STT
 pass at the caller's first pause; the final ``transcript`` replaces it), ``heard``
 (``{"reply", "text", "interrupted"}``: what the caller heard of an interrupted reply, from the
-played marks), ``state``, ``latency``, ``mark``, ``clear``, ``pong``, ``error``, ``bye``;
+played marks), ``state``, ``latency``, ``mark`` (``{"name"}``: the leg's unique mark token,
+echoed back in ``played``), ``clear``, ``hold`` (``{"held": bool}``: the caller is on hold; the
+server ignores the page's audio until ``held`` is false), ``pong``, ``error``, ``bye``;
 binary frames are agent audio.
 
 While the page is gated (not sending), the core keeps the caller's media clock running by

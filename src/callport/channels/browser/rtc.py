@@ -32,7 +32,7 @@ from aiortc import (
 from aiortc.mediastreams import MediaStreamError
 
 from callport.agents.base import CallInfo
-from callport.call.events import PCM16, AudioIn, Marked
+from callport.call.events import PCM16, AudioIn, Dtmf
 from callport.call.inbox import EventInbox
 from callport.channels.browser.leg import BrowserLeg
 from callport.channels.browser.protocol import (
@@ -40,6 +40,7 @@ from callport.channels.browser.protocol import (
     SAMPLE_RATE,
     BrowserEvent,
     BrowserProtocol,
+    DigitPressed,
     HangupRequested,
     Interrupted,
     PingReceived,
@@ -63,7 +64,7 @@ class AgentTrack(MediaStreamTrack):
 
     kind = "audio"
 
-    def __init__(self, *, on_mark: Callable[[str], None]) -> None:
+    def __init__(self, *, on_mark: Callable[[str], object]) -> None:
         super().__init__()
         self._on_mark = on_mark
         self._up = av.AudioResampler(format="s16", layout="mono", rate=RTC_RATE)
@@ -153,7 +154,7 @@ class RtcCall:
         self._core = BrowserProtocol(require_start=False)
         self._channel: Any = None
         self._pending_text: list[str] = []
-        self.track = AgentTrack(on_mark=lambda n: self._inbox.put(Marked(n, played=True)))
+        self.track = AgentTrack(on_mark=self._inbox.mark_played)
         self.leg = BrowserLeg(call_id=self.call_id, inbox=self._inbox,
                               audio_out=_RtcAudioOut(self.track), send_text=self._send_text,
                               close=self._close, lead_ms=lead_ms)
@@ -228,10 +229,12 @@ class RtcCall:
             match event:
                 case Interrupted():
                     # The page stopped playing: drop what we still hold for it.
-                    for name in self.track.clear():
-                        self._inbox.put(Marked(name, played=False))
+                    self.track.clear()
+                    self._inbox.clear_marks()
                 case PingReceived(reply=reply):
                     self._send_text(reply)
+                case DigitPressed(digit=digit):
+                    self._inbox.put(Dtmf(digit))
                 case HangupRequested():
                     self._inbox.close("caller hung up")
                 case ProtocolError(reason=reason):

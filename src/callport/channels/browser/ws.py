@@ -17,7 +17,7 @@ from typing import Any
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from callport.agents.base import CallInfo
-from callport.call.events import PCM16, AudioIn, Marked
+from callport.call.events import PCM16, AudioIn, Dtmf
 from callport.call.inbox import EventInbox
 from callport.channels.browser.leg import BrowserLeg
 from callport.channels.browser.protocol import (
@@ -26,6 +26,7 @@ from callport.channels.browser.protocol import (
     BrowserEvent,
     BrowserProtocol,
     CallerAudio,
+    DigitPressed,
     HangupRequested,
     Interrupted,
     MarkPlayed,
@@ -195,13 +196,14 @@ class WebSocketCall:
             match event:
                 case CallerAudio(pcm=pcm, at=at):
                     self._inbox.put(AudioIn(pcm, at))
-                case MarkPlayed(name=name):
-                    self._inbox.put(Marked(name, played=True))
-                case Interrupted(dropped=dropped):
-                    for name in dropped:
-                        self._inbox.put(Marked(name, played=False))
+                case MarkPlayed(name=token):
+                    self._inbox.mark_played(token)
+                case Interrupted():  # the page dropped its audio: pending marks unplayed
+                    self._inbox.clear_marks()
                 case PingReceived(reply=reply):
                     self._send_text(reply)
+                case DigitPressed(digit=digit):
+                    self._inbox.put(Dtmf(digit))
                 case HangupRequested():
                     self._inbox.close("caller hung up")
                 case ProtocolError(reason=reason, close_code=code, fatal=fatal):

@@ -33,6 +33,7 @@ LAYERS: dict[str, int] = {
     "callport.logs": 0,
     "callport.config": 0,
     "callport.plugins": 0,
+    "callport.agentref": 0,  # what --agent names: module:attribute or an adapter scheme (pure)
     # 1: the ground floor's services, pure DSP and behind-Protocol engines: they know PCM16 and
     # settings but nothing of calls. vad may use audio (resampling) and store may use types.
     "callport.audio": 1,

@@ -37,6 +37,9 @@ CORES: tuple[str, ...] = (
     # the call core's definitions and pure bookkeeping
     "callport.call.events", "callport.call.leg", "callport.call.controls", "callport.call.agent",
     "callport.call.playout",
+    # agents: the adapters' wire formats (ConversationRelay, OpenAI-compatible chat streams)
+    "callport.agentref", "callport.agents.adapters.relay_protocol",
+    "callport.agents.adapters.llm_protocol",
     # flows: the identification gate's decisions
     "callport.flows.identify",
     # channels: package faces (they must not import their drivers) and provider-neutral cores

@@ -22,11 +22,15 @@ from callport.config import Settings
 from callport.logs import current_call_id
 from callport.metrics import Metrics
 from callport.server.lifecycle import record_end, record_start
+from callport.server.records import record_answered, record_finished
 from callport.speech.base import STT, TTS
 from callport.vad.turn import TurnDetector
 
 if TYPE_CHECKING:
+    from callport.agentref import AgentRef
+    from callport.agents.adapters.base import Line
     from callport.nlu.intents import IntentClassifier
+    from callport.routing.service import RoutingService
     from callport.store.calls import CallStore
     from callport.store.tasks import TaskLists, TaskStore
     from callport.store.users import TokenStore, UserStore
@@ -84,6 +88,8 @@ class Runtime:
         self.clock = clock
         self.active: dict[str, Call] = {}
         self.draining = False
+        self.routing: RoutingService | None = None
+        """Outbound routing (``[routing]``), set by the app when carriers are configured."""
         """SIGTERM: no new calls are admitted (``callport.server.lifecycle.drain``)."""
         self._classifier: IntentClassifier | None = None
 
@@ -131,6 +137,21 @@ class Runtime:
                 self.tasks, classifier=self._classifier
             )
         return self._agent_factory
+
+    def use_adapter(self, ref: AgentRef) -> None:
+        """Calls talk to the external agent ``ref`` names (``relay:``, ``llm:``; see
+        ``callport.agents.adapters``); ``ConfigError`` for one not available yet."""
+        from callport.agents.adapters import adapter_factory
+
+        self._agent_factory = adapter_factory(
+            ref, settings=self.settings, tasks=self.tasks, calls=self.calls, lines=self.line_of)
+
+    def line_of(self, call_id: str) -> Line | None:
+        """What an adapter needs of the live call ``call_id`` (DTMF, audio, heard time)."""
+        from callport.agents.adapters.base import CallLine
+
+        call = self.active.get(call_id)
+        return CallLine(call) if call is not None else None
 
     @property
     def flow(self) -> Flow:
@@ -214,6 +235,7 @@ class Runtime:
         session = call.session
         # Every call leaves a record; Twilio/Telnyx calls already have their channel's one.
         recorded = await record_start(self.calls, info)
+        await record_answered(self.calls, info.call_id)
         self.active[info.call_id] = call
         self.metrics.active_calls.inc()
         self.metrics.calls_total.inc()
@@ -248,6 +270,9 @@ class Runtime:
             self.metrics.active_calls.dec()
             if recorded:
                 await record_end(self.calls, info.call_id, session.hangup_reason or "flow-ended")
+            await record_finished(self.calls, info.call_id, user=call.info.user,
+                                  cause=session.hangup_reason or "flow-ended",
+                                  routing=self.routing)
             log.info(
                 "call %s: ended (%s), %d turns, %d frames in, %d out",
                 info.call_id,
@@ -281,14 +306,24 @@ def build_runtime(
     ``settings.server.agent`` / ``.flow`` name the user's own agent factory and flow
     (``module:attribute``); a reference that cannot be loaded raises ``ConfigError``.
     """
+    from callport.agentref import AgentRefError, parse_agent_ref
+    from callport.config import ConfigError
     from callport.plugins import load_reference
     from callport.store.calls import SqliteCallStore
     from callport.store.sqlite import SqliteDb
     from callport.store.sqlite_tasks import SqliteTaskLists
     from callport.store.sqlite_users import SqliteTokenStore, SqliteUserStore
 
+    adapter: AgentRef | None = None  # relay:/llm:...: wired once the runtime exists
     if agent_factory is None and settings.server.agent:
-        agent_factory = load_reference(settings.server.agent, setting="server.agent")
+        try:
+            ref = parse_agent_ref(settings.server.agent)
+        except AgentRefError as exc:
+            raise ConfigError(f"server.agent={exc}") from None
+        if ref.scheme == "python":
+            agent_factory = load_reference(settings.server.agent, setting="server.agent")
+        else:
+            adapter = ref
     if flow is None and settings.server.flow:
         flow = load_reference(settings.server.flow, setting="server.flow")
     needs_db = tasks is None or users is None or tokens is None or calls is None
@@ -310,7 +345,7 @@ def build_runtime(
     if calls is None:
         assert db is not None
         calls = SqliteCallStore(db)
-    return Runtime(
+    runtime = Runtime(
         settings=settings,
         store=store,
         tasks=tasks,
@@ -323,3 +358,6 @@ def build_runtime(
         vad=vad,
         flow=flow,
     )
+    if adapter is not None:
+        runtime.use_adapter(adapter)
+    return runtime

@@ -24,7 +24,15 @@ from typing import Protocol
 
 from callport.audio.frame import Reframer, frame_samples
 from callport.audio.resample import resample
-from callport.call.events import PCM16, AudioIn, Dtmf, HungUp, Marked, TransferStarted
+from callport.call.events import (
+    PCM16,
+    AudioIn,
+    Dtmf,
+    HoldChanged,
+    HungUp,
+    Marked,
+    TransferStarted,
+)
 from callport.call.leg import Leg
 from callport.call.notes import AgentState, CallerSpeaking, NotifiableLeg, SessionNote
 from callport.call.pacer import Pacer, Sleep
@@ -238,6 +246,8 @@ class CallSession:
                 case HungUp(reason=reason):
                     self._end(reason)
                     return
+                case HoldChanged(held=held):  # the flow asked the leg; caller audio pauses
+                    log.debug("call %s: leg %s", self.leg.call_id, "held" if held else "resumed")
                 case _:
                     log.warning("call %s: unexpected leg event %r", self.leg.call_id, event)
 

@@ -320,6 +320,7 @@ export class Call {
       case 'clear': this.stats.serverClears++; this.flushPlayback(); this.resumeAgentAudio(); break;
       case 'error':
         console.warn('callport:', m.message);
+        if (m.kind !== 'call') break; // a complaint about one of our messages: the call goes on
         this.serverError = m.message || 'error';
         this.emit('error', this.serverError);
         break;

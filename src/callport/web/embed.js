@@ -5,12 +5,19 @@
 // callport's origin (top level: the cookie flows, or the user signs in there); it asks the
 // user, mints the grant and posts it back to this frame (its opener), with callport's own
 // origin as the target so no other window can read it. The grant lives in this frame's
-// localStorage, which browsers partition by top-level site: it is good on this host only.
+// localStorage where the browser allows it, partitioned by top-level site: good on this host
+// only (where third-party storage is blocked, it lasts as long as the page).
 //
 // The host page's API (widget.js) talks to this frame with postMessage. Only messages from
 // the configured host origin (checked against browser.allowed_origins by the server) and from
 // the parent window are obeyed; events go back to that origin only, never to "*".
 const KEY = 'callport.grant';
+// Browsers that block third-party storage throw here: then the grant lasts as long as the page.
+const store = {
+  get() { try { return localStorage.getItem(KEY) || ''; } catch { return ''; } },
+  set(v) { try { localStorage.setItem(KEY, v); } catch { /* kept in memory only */ } },
+  clear() { try { store.clear(); } catch { /* nothing stored */ } },
+};
 
 export function connectEmbed({ config, page, words, start, hangup, mute, press, show, ui }) {
   const host = config.host_origin;
@@ -20,7 +27,7 @@ export function connectEmbed({ config, page, words, start, hangup, mute, press, 
     if (trusted && window.parent !== window) window.parent.postMessage({ callport: 1, event, detail }, host);
   };
   page.listeners.push(post);
-  page.bearer = localStorage.getItem(KEY) || '';
+  page.bearer = store.get();
 
   function showConnect(on) {
     ui.connect.hidden = !on;
@@ -39,7 +46,7 @@ export function connectEmbed({ config, page, words, start, hangup, mute, press, 
     // The grant: only from a window on callport's own origin (the connect popup).
     if (e.origin === location.origin && e.data && e.data.callportGrant) {
       page.bearer = String(e.data.callportGrant.session || '');
-      localStorage.setItem(KEY, page.bearer);
+      store.set(page.bearer);
       page.user = e.data.callportGrant.user || null;
       showConnect(false);
       ui.agentState.textContent = words.idleState;
@@ -62,7 +69,7 @@ export function connectEmbed({ config, page, words, start, hangup, mute, press, 
   return {
     needGrant() { showConnect(true); post('error', { message: 'not connected: press "Connect to callport"' }); },
     signedOut() {
-      localStorage.removeItem(KEY);
+      store.clear();
       page.bearer = '';
       showConnect(true);
       post('error', { message: 'the grant for this site ended: connect again' });

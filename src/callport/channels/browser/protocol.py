@@ -172,8 +172,13 @@ def latency_message(*, ms: float) -> str:
     return _dump({"type": "latency", "ms": round(ms, 1)})
 
 
-def error_message(*, message: str) -> str:
-    return _dump({"type": "error", "message": message})
+ErrorKind = Literal["protocol", "call"]
+
+
+def error_message(*, message: str, kind: ErrorKind = "protocol") -> str:
+    """``kind`` "protocol": the page sent something unusable (the call goes on); "call": the
+    call itself failed (the agent or flow raised), which the page shows as an error."""
+    return _dump({"type": "error", "kind": kind, "message": message})
 
 
 def hold_message(*, held: bool) -> str:

@@ -78,7 +78,7 @@ def note_message(note: SessionNote) -> str | None:
         case ReplyHeard(reply=reply, text=text, interrupted=interrupted):
             return heard_message(reply=reply, text=text, interrupted=interrupted)
         case CallFailed(message=message):
-            return error_message(message=message)
+            return error_message(message=message, kind="call")
         case AgentState(state=state):
             return state_message(state=state)
         case TurnLatency(ms=ms):

@@ -32,6 +32,7 @@ LAYERS: dict[str, int] = {
     "callport.metrics": 0,
     "callport.logs": 0,
     "callport.config": 0,
+    "callport.config_check": 0,  # numeric ranges, unknown CALLPORT_* variables
     "callport.plugins": 0,
     "callport.agentref": 0,  # what --agent names: module:attribute or an adapter scheme (pure)
     # 1: the ground floor's services, pure DSP and behind-Protocol engines: they know PCM16 and
@@ -48,6 +49,9 @@ LAYERS: dict[str, int] = {
     # scripts over call's Call. Neither knows any channel.
     "callport.agents": 3,
     "callport.flows": 3,
+    # routing: carriers, rate tables, least-cost ranking, failover over call's neutral dial,
+    # carrier health; the Router is itself a Dialer, so channels never see it
+    "callport.routing": 3,
     # 4: channels turn a provider's wire into Legs and hand them to whatever runs calls (each
     # names that as its own Protocol, so no channel imports the server).
     "callport.channels": 4,
@@ -58,6 +62,7 @@ LAYERS: dict[str, int] = {
     # `callport talk`, `callport doctor` (doctor_doors: its pure open-door checks).
     "callport.cli": 6,
     "callport.cli_users": 6,
+    "callport.cli_where": 6,  # `callport where`, busy ports, the database folder
     "callport.cli_skills": 6,  # `callport skills install DIR`
     # the Agent Skills shipped as package data; their scripts import nothing of callport
     "callport.skills": 6,

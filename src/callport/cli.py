@@ -92,8 +92,10 @@ def _options_anywhere(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def _agent_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--agent", metavar="MODULE:ATTR", help="your agent factory, e.g. "
-                        "mybot.agent:make_agent (default: the Task Manager; env CALLPORT_AGENT)")
+    parser.add_argument("--agent", metavar="AGENT", help="your agent factory, e.g. "
+                        "mybot.agent:make_agent, or an adapter: relay:wss://app/ws (a "
+                        "ConversationRelay app), llm:http://host/v1 (an OpenAI-compatible chat "
+                        "endpoint) (default: the Task Manager; env CALLPORT_AGENT)")
     parser.add_argument("--flow", metavar="MODULE:ATTR", help="your call flow, e.g. "
                         "mybot.flows:main (default: greet, then the agent; env CALLPORT_FLOW)")
 

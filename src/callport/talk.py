@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from callport.agents.base import CallInfo
-from callport.audio.wav import read_wav
+from callport.audio.decode import read_audio
 from callport.call.call import Call, TurnRecord
 from callport.call.events import PCM16
 from callport.call.memory import MemoryLeg
@@ -69,12 +69,14 @@ async def run_talk(
     realtime: bool = False,
     turn_timeout_s: float = 60.0,
     caller: str | None = None,
+    sources: Sequence[str] = (),
 ) -> TalkResult:
     """Play each input as one caller turn and collect the agent's replies.
 
     ``realtime`` paces caller audio and agent playout at 1x, as on a live call (so early STT
     during the caller's pause shows in the latency); otherwise audio runs as fast as it can.
     ``caller`` is the caller ID the identification gate sees; None acts as the owner.
+    ``sources`` names the decoded inputs in the report (file names), in order.
     """
     call_id = "talk-" + uuid.uuid4().hex[:8]
     user: User | None = None
@@ -107,13 +109,13 @@ async def run_talk(
                                 "identity.unknown is reject") from None  # fmt: skip
             raise
         result = TalkResult(call_id=call_id, sample_rate=leg.sample_rate, greeting_pcm=leg.output())
-        for item in inputs:
+        for n, item in enumerate(inputs):
             if isinstance(item, Path):
-                pcm, rate = read_wav(item)
+                pcm, rate = read_audio(item)
                 source = str(item)
             else:
                 pcm, rate = item
-                source = "<array>"
+                source = sources[n] if n < len(sources) else "<array>"
             before_frames, before_turns = len(leg.sent), len(call.turns)
             before_secret = call.secret_turns
             await leg.speak(pcm, rate, trailing_silence_s=TRAILING_SILENCE_S)

@@ -158,3 +158,70 @@ def test_doctor_prints_warnings_from_the_user_store(
     assert any("server.metrics_public" in w for w in warned)
     assert any("no admin has a password (owner)" in w for w in warned)
     assert "3 open door(s) to consider" in out
+
+
+# -- a running callport, test-only tools, nothing created ------------------------------------
+
+def _serve_on_thread(body: bytes) -> tuple[int, object]:
+    import http.server
+    import threading
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server.server_address[1], server
+
+
+@pytest.mark.parametrize(("body", "ok", "says"), [
+    (b'{"status": "ok", "version": "9.9"}', True, "in use by callport 9.9 (running)"),
+    (b"<html>someone else</html>", False, "in use by another program: pass --port"),
+])
+def test_a_busy_port_is_fine_when_callport_holds_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], body: bytes, ok: bool, says: str
+) -> None:
+    port, server = _serve_on_thread(body)
+    try:
+        env = {"CALLPORT_DB": str(tmp_path / "d.db"), "CALLPORT_PORT": str(port)}
+        code = run_doctor(load_settings(None, env=env))
+    finally:
+        server.shutdown()  # type: ignore[attr-defined]
+    out = capsys.readouterr().out
+    line = next(x for x in out.splitlines() if f"HTTP port 127.0.0.1:{port}" in x)
+    assert line.startswith("ok" if ok else "FAIL") and says in line
+    assert (code == 0) is ok
+    assert not (tmp_path / "d.db").exists()  # doctor changes nothing
+
+
+def test_test_tools_are_listed_apart_with_their_debian_packages(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    real = shutil.which
+    monkeypatch.setattr(shutil, "which", lambda t: None if t in ("sipp", "baresip") else real(t))
+    code = run_doctor(load_settings(None, env={"CALLPORT_DB": str(tmp_path / "d.db"),
+                                               "CALLPORT_PORT": "0"}))
+    out = capsys.readouterr().out
+    tests = out.split("for the test suite only")[1]
+    assert "miss  sipp" in tests and "apt-get install sip-tester" in tests
+    assert code == 0 and "FAIL" not in out  # the gateway runs without them
+
+
+def test_a_broken_agent_reference_fails_the_doctor(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env = {"CALLPORT_DB": str(tmp_path / "d.db"), "CALLPORT_PORT": "0",
+           "CALLPORT_AGENT": "nope_nope_mod:make"}
+    assert run_doctor(load_settings(None, env=env)) == 1
+    out = capsys.readouterr().out
+    assert "FAIL  agent" in out and "cannot import 'nope_nope_mod'" in out
+    assert "web page" in out and "web assets" in out

@@ -1,14 +1,29 @@
 """The default call flow: greet, say plainly it is an automated assistant, connect the agent.
 
 The agent's own ``greeting`` (see ``HasGreeting``) is used when it has one.
+
+``fall_back`` is what every call gets when its agent or flow fails mid-call (the runtime
+calls it): a short apology, then ``server.fallback``: ``goodbye`` hangs up (reason
+``agent-error``), ``transfer:<target>`` puts the caller through (goodbye when refused).
+The page is told with a ``CallFailed`` note (an ``error`` message).
 """
 
 from __future__ import annotations
 
+import logging
+
 from callport.call.agent import HasGreeting
 from callport.call.call import Call
+from callport.call.controls import Refused
+from callport.call.notes import CallFailed
+
+log = logging.getLogger(__name__)
 
 GREETING = "Hi, I'm an automated assistant. How can I help?"
+SORRY = "Sorry, something went wrong on my side."
+GOODBYE = "Please call again later. Goodbye."
+PUTTING_THROUGH = "Let me put you through to someone who can help."
+FAILED_REASON = "agent-error"
 
 
 async def default_flow(call: Call) -> None:
@@ -18,3 +33,27 @@ async def default_flow(call: Call) -> None:
     if call.ended:
         return
     await call.connect(agent)
+
+
+async def fall_back(call: Call, failure: BaseException, fallback: str = "goodbye") -> None:
+    """Apologise for ``failure`` and apply ``fallback`` (``goodbye`` | ``transfer:<target>``)."""
+    log.error("call %s: agent failed (%s: %s); fallback %s", call.info.call_id,
+              type(failure).__name__, failure, fallback)
+    call.session.notify(CallFailed(message="the agent failed; " + (
+        "transferring" if fallback.startswith("transfer:") else "the call ends")))
+    if call.ended:
+        return
+    target = fallback.removeprefix("transfer:") if fallback.startswith("transfer:") else ""
+    if target:
+        await call.say(f"{SORRY} {PUTTING_THROUGH}", interruptible=False)
+        if call.ended:
+            return
+        result = await call.transfer(target)
+        if not isinstance(result, Refused):
+            return
+    else:
+        await call.say(SORRY, interruptible=False)
+    if not call.ended:
+        await call.say(GOODBYE, interruptible=False)
+    if not call.ended:
+        await call.hangup(FAILED_REASON)

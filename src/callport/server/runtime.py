@@ -214,6 +214,16 @@ class Runtime:
         call.info = replace(call.info, user=user)
         await flow(call)
 
+    async def _fall_back(self, call: Call, exc: BaseException) -> None:
+        from callport.errors import AgentFailed
+        from callport.flows.default import fall_back
+
+        cause = exc.cause if isinstance(exc, AgentFailed) else exc
+        try:
+            await asyncio.wait_for(fall_back(call, cause, self.settings.server.fallback), 30.0)
+        except Exception:
+            log.exception("call %s: the fallback failed too", call.info.call_id)
+
     async def run_call(
         self,
         leg: Leg,
@@ -244,14 +254,15 @@ class Runtime:
         flow_task = asyncio.create_task(
             self._identified(call, flow or self.flow), name=f"flow:{info.call_id}"
         )
-        ended = asyncio.create_task(session.hung_up.wait())
+        ended = asyncio.create_task(session.wait_ended())
         try:
             await asyncio.wait({flow_task, ended}, return_when=asyncio.FIRST_COMPLETED)
             if flow_task.done():
                 exc = flow_task.exception()
-                if exc is not None:
+                if exc is not None:  # an apology and server.fallback, then the call ends
                     log.error("call %s: flow failed", info.call_id, exc_info=exc)
-                if not session.hung_up.is_set():
+                    await self._fall_back(call, exc)
+                if not session.ended:
                     await leg.hangup("flow-ended")
             else:
                 flow_task.cancel()
@@ -279,7 +290,7 @@ class Runtime:
                 session.hangup_reason or "flow-ended",
                 len(call.turns),
                 session.stats.frames_in,
-                session.stats.frames_out,
+                session.frames_out,
             )
         return call
 

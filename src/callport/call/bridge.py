@@ -79,7 +79,7 @@ class Bridge:
     def __init__(
         self, *, a: CallSession, b: CallSession, taps_a_to_b: Sequence[MediaTap] = (),
         taps_b_to_a: Sequence[MediaTap] = (), hang_up_other: bool = True,
-        max_delay_s: float = 0.5,
+        max_delay_s: float = 1.0,
     ) -> None:
         self._a = a
         self._b = b

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -118,11 +118,17 @@ class RoutingService:
     def health(self) -> HealthBoard:
         return self.router.health
 
-    def explain(self, target: str, *, via: str = "") -> list[Choice]:
+    def explain(self, target: str, *, via: str = "",
+                available: Collection[str] | None = None) -> list[Choice]:
+        """The ranked choices; a carrier with no dialer here (not in ``available``, by
+        default the router's dialers) is skipped as not running."""
+        known = self.router.dialers if available is None else available
         choices = self.router.explain(target, via=via)
-        return [c if c.carrier in self.router.dialers or c.skip
-                else _skipped(c, "no dialer (its channel is not running here)")
-                for c in choices]
+        usable = [c for c in choices if c.skip or c.carrier in known]
+        missing = [_skipped(c, "not configured or not running here") for c in choices
+                   if not c.skip and c.carrier not in known]
+        return usable[:len([c for c in usable if not c.skip])] + missing + [
+            c for c in usable if c.skip]
 
     def probe(self, carrier: str, ok: bool, error: str = "") -> None:
         """A health check answered (``ok``) or failed."""

@@ -1,0 +1,184 @@
+"""``callport routes explain`` and ``callport calls list|export``.
+
+- ``routes explain +E164 [--via NAME] [--json]``: the carriers ``[routing]`` would try for the
+  number, in order, with the rate matched, the price of a call of
+  ``routing.expected_duration_s``, breaker health and why each skipped one is skipped (and
+  whether the rules refuse the number first). Health here is this process's view: a fresh
+  process has every breaker closed; the server's live view is ``GET /api/routes?to=+E164``.
+- ``calls list [--since WHEN] [--user NAME] [--limit N] [--json]``: the call records, newest
+  first; ``calls export --csv [--since WHEN]``: the same as CSV (``CSV_COLUMNS``) on stdout.
+  ``WHEN`` is an ISO date/time (``2026-01-06``, ``2026-01-06T12:00``) or an age (``30m``,
+  ``24h``, ``7d``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import time
+from datetime import datetime, timedelta
+from typing import Any
+
+from callport.config import Settings
+from callport.routing.rank import Choice
+from callport.store.calls import CallRecord
+
+COMMANDS = ("routes", "calls")
+CSV_COLUMNS = ("call_id", "channel", "direction", "caller", "callee", "user", "started_at",
+               "answered_at", "ended_at", "duration_s", "disposition", "hangup_cause",
+               "carrier", "attempts", "billable_s", "cost", "currency", "status")
+
+
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    routes = sub.add_parser("routes", help="outbound routing: explain the choice for a number")
+    rsub = routes.add_subparsers(dest="action", required=True)
+    explain = rsub.add_parser("explain", help="ranked carriers for +E164 with price, health "
+                              "and skip reasons")
+    explain.add_argument("number", help="+E164 number")
+    explain.add_argument("--via", default="", help="pin one carrier")
+    explain.add_argument("--json", action="store_true")
+    calls = sub.add_parser("calls", help="call records of every channel")
+    csub = calls.add_subparsers(dest="action", required=True)
+    listing = csub.add_parser("list", help="recent calls, newest first")
+    export = csub.add_parser("export", help="calls as CSV on stdout")
+    export.add_argument("--csv", action="store_true", required=True, help="CSV (the format)")
+    for p in (listing, export):
+        p.add_argument("--since", default="", help="ISO date/time or an age: 30m, 24h, 7d")
+        p.add_argument("--user", default=None, help="only this user's calls")
+        p.add_argument("--limit", type=int, default=100 if p is listing else 100000)
+    listing.add_argument("--json", action="store_true")
+
+
+def parse_since(text: str, *, now: datetime) -> datetime | None:
+    """``24h``/``30m``/``7d``/``90s`` before ``now``, or an ISO date/time; ``ValueError``."""
+    text = text.strip()
+    if not text:
+        return None
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    if text[-1:] in units and text[:-1].isdigit():
+        return now - timedelta(seconds=int(text[:-1]) * units[text[-1]])
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"--since {text!r}: use an ISO date/time or an age like 24h") from None
+
+
+def choice_json(c: Choice) -> dict[str, Any]:
+    rate = c.rate
+    return {
+        "carrier": c.carrier, "kind": c.kind, "usable": c.usable, "skip": c.skip,
+        "pinned": c.pinned, "health": c.health, "active": c.active,
+        "prefix": rate.prefix if rate else None,
+        "per_minute": str(rate.per_minute) if rate else None,
+        "increment_s": rate.increment_s if rate else None,
+        "minimum_s": rate.minimum_s if rate else None,
+        "connection_fee": str(rate.connection_fee) if rate else None,
+        "currency": rate.currency if rate else None,
+        "cost": str(c.cost) if c.cost is not None else None,
+    }
+
+
+def record_json(r: CallRecord) -> dict[str, Any]:
+    return {
+        "call_id": r.call_id, "channel": r.channel, "direction": r.direction,
+        "caller": r.caller, "callee": r.callee, "user": r.user, "status": r.status,
+        "started_at": r.started_at.isoformat(),
+        "answered_at": r.answered_at.isoformat() if r.answered_at else None,
+        "ended_at": r.ended_at.isoformat() if r.ended_at else None,
+        "duration_s": round(r.duration_s, 3), "disposition": r.outcome,
+        "hangup_cause": r.hangup_cause, "carrier": r.carrier,
+        "attempts": [{"carrier": a.carrier, "outcome": a.outcome, "cause": a.cause}
+                     for a in r.attempts],
+        "billable_s": r.billable_s, "cost": str(r.cost) if r.cost is not None else None,
+        "currency": r.currency,
+    }
+
+
+def _csv_row(r: CallRecord) -> list[str]:
+    doc = record_json(r)
+    doc["attempts"] = "; ".join(f"{a.carrier}: {a.cause or a.outcome}" for a in r.attempts)
+    return ["" if doc[k] is None else str(doc[k]) for k in CSV_COLUMNS]
+
+
+def available_carriers(settings: Settings) -> set[str]:
+    """Carriers this configuration could dial with (for ``explain`` outside the server)."""
+    from callport.channels.carriers import configured
+
+    return set(configured(settings)) | {t.name for t in settings.sip.trunks}
+
+
+async def run(settings: Settings, args: argparse.Namespace) -> int:
+    if args.command == "routes":
+        return _explain(settings, args)
+    return await _calls(settings, args)
+
+
+def _explain(settings: Settings, args: argparse.Namespace) -> int:
+    from callport.config import ConfigError
+    from callport.routing.service import RoutingService
+
+    if not settings.routing.carriers:
+        print("callport: routing is not configured (add [routing.carriers.NAME] tables, see "
+              "docs/configuration.md)", file=sys.stderr)
+        return 2
+    try:
+        service = RoutingService.build(settings, dialers={}, calls=None, clock=time.monotonic)
+    except ConfigError as exc:
+        print(f"callport: {exc}", file=sys.stderr)
+        return 2
+    refused = service.router.refusal(args.number)
+    choices = service.explain(args.number, via=args.via,
+                              available=available_carriers(settings))
+    if args.json:
+        print(json.dumps({"number": args.number, "refused": refused or None,
+                          "expected_duration_s": settings.routing.expected_duration_s,
+                          "choices": [choice_json(c) for c in choices]}, indent=2))
+        return 0
+    if refused:
+        print(f"refused before any dial: {refused}")
+    print(f"{args.number}: a {settings.routing.expected_duration_s:g} s call")
+    for n, c in enumerate(choices, start=1):
+        price = (f"{c.rate.per_minute}/min {c.rate.minimum_s}/{c.rate.increment_s} "
+                 f"+{c.rate.connection_fee} {c.rate.currency} (prefix {c.rate.prefix}) "
+                 f"= {c.cost}" if c.rate else "price unknown")
+        head = f"{n}." if c.usable else "--"
+        pin = " pinned" if c.pinned else ""
+        tail = f"  skipped: {c.skip}" if c.skip else ""
+        print(f"{head} {c.carrier} [{c.kind}{pin}] {price}, health {c.health}{tail}")
+    return 0
+
+
+async def _calls(settings: Settings, args: argparse.Namespace) -> int:
+    from callport.store.calls import SqliteCallStore
+
+    try:
+        since = parse_since(args.since, now=datetime.now().astimezone())
+    except ValueError as exc:
+        print(f"callport: {exc}", file=sys.stderr)
+        return 2
+    store = SqliteCallStore(settings.server.db)
+    try:
+        records = await store.list_calls(since=since, user=args.user, limit=args.limit)
+    finally:
+        store.close()
+    if args.action == "export":
+        writer = csv.writer(sys.stdout)
+        writer.writerow(CSV_COLUMNS)
+        writer.writerows(_csv_row(r) for r in records)
+        return 0
+    if args.json:
+        print(json.dumps([record_json(r) for r in records], indent=2))
+        return 0
+    for r in records:
+        cost = f" {r.cost} {r.currency}" if r.cost is not None else ""
+        via = f" via {r.carrier}" if r.carrier else ""
+        tries = f" ({len(r.attempts)} attempts)" if len(r.attempts) > 1 else ""
+        who = f" [{r.user}]" if r.user else ""
+        print(f"{r.started_at:%Y-%m-%d %H:%M:%S} {r.channel:<7} {r.direction:<8} "
+              f"{r.caller or '-'} -> {r.callee or '-'}{who} {r.outcome}{via}{tries} "
+              f"{r.duration_s:.0f}s{cost}  {r.call_id}")
+    if not records:
+        print("no calls", file=sys.stderr)
+    return 0

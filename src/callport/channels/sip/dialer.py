@@ -103,6 +103,8 @@ class Dialer:
         try:
             await asyncio.wait_for(asyncio.shield(call.answered), timeout)
         except TimeoutError:  # it rang (or not) for the whole ring time: 480, not Timer B's 408
+            # the CANCEL's 487 still fails the future: retrieve it, nobody waits any more
+            call.answered.add_done_callback(lambda f: f.cancelled() or f.exception())
             host.hangup_call(key, "no-answer")
             raise CallFailed(480, "no answer") from None
         return leg

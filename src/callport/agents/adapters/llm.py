@@ -13,6 +13,7 @@ HTTP error or goes quiet raises ``AgentUnavailable``: an apology and ``server.fa
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -78,7 +79,6 @@ class LlmAgent:
         self._state = DialogState()
         self._log = agent_log or AgentLog(name=f"llm:{base_url}", call_id=info.call_id)
         self._now = now
-        self._transport = transport
         who = info.user.spoken_name if info.user and not info.user.guest else ""
         system = options.system_prompt or SYSTEM
         system += f" Now: {now():%A %d %B %Y, %H:%M}."
@@ -86,7 +86,20 @@ class LlmAgent:
             system += f" The caller is {who}."
         self.messages: list[dict[str, Any]] = [{"role": "system", "content": system}]
         self._speaking: dict[str, Any] | None = None  # the assistant message being spoken
-        del line  # a chat endpoint needs nothing of the call beyond the turns
+        # One client per call (its TLS context and kept-alive connection), closed at the end.
+        self._client = httpx.AsyncClient(
+            timeout=httpx.Timeout(options.reply_timeout_s, connect=options.connect_timeout_s),
+            transport=transport)
+        self._closer = (asyncio.create_task(self._close_when_ended(line))
+                        if line is not None else None)
+
+    async def _close_when_ended(self, line: Line) -> None:
+        await line.wait_ended()
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+        await self._log.event(f"ended, {self._log.summary()}")
 
     @property
     def greeting(self) -> str:
@@ -110,27 +123,24 @@ class LlmAgent:
             case _:
                 return
         actions: list[AgentOutput] = []
-        timeout = httpx.Timeout(self._options.reply_timeout_s,
-                                connect=self._options.connect_timeout_s)
-        async with httpx.AsyncClient(timeout=timeout, transport=self._transport) as client:
-            for _ in range(MAX_ROUNDS):
-                finished: Finished | None = None
-                async for out in self._round(client):
-                    if isinstance(out, Finished):
-                        finished = out
-                    else:
-                        yield out
-                if finished is None or not finished.tool_calls:
-                    break
-                for call in finished.tool_calls:
-                    result = await run_tool(call.name, call.arguments, store=self._store,
-                                            state=self._state, now=self._now())
-                    log.info("call %s: tool %s(%s) -> %s", self.info.call_id, call.name,
-                             call.arguments, result.text)
-                    self.messages.append({"role": "tool", "tool_call_id": call.id,
-                                          "content": result.text})
-                    if result.action is not None:
-                        actions.append(result.action)
+        for _ in range(MAX_ROUNDS):
+            finished: Finished | None = None
+            async for out in self._round(self._client):
+                if isinstance(out, Finished):
+                    finished = out
+                else:
+                    yield out
+            if finished is None or not finished.tool_calls:
+                break
+            for call in finished.tool_calls:
+                result = await run_tool(call.name, call.arguments, store=self._store,
+                                        state=self._state, now=self._now())
+                log.info("call %s: tool %s(%s) -> %s", self.info.call_id, call.name,
+                         call.arguments, result.text)
+                self.messages.append({"role": "tool", "tool_call_id": call.id,
+                                      "content": result.text})
+                if result.action is not None:
+                    actions.append(result.action)
         self._speaking = None
         for action in actions:
             yield action

@@ -84,9 +84,10 @@ def open_doors(settings: Settings, *, users: Sequence[User] = ()) -> list[OpenDo
     if "*" in s.browser.allowed_origins:
         doors.append(OpenDoor(
             "browser.allowed_origins",
-            'browser.allowed_origins contains "*": a page on any site passes the browser '
-            "channel's Origin check; only the SameSite=Strict session cookie still keeps "
-            "other sites from opening calls as a signed-in visitor",
+            'browser.allowed_origins contains "*": a page on any site passes the Origin '
+            "checks and may embed the widget (frame-ancestors *) and ask a signed-in visitor "
+            "to grant it a session; only the SameSite=Strict cookie and that grant popup "
+            "still stand in the way",
             "list the origins that embed the page (https://app.example.com), or leave it "
             "empty for the page's own origin only"))
     if _configured(s.twilio) and not s.twilio.auth_token:

@@ -6,6 +6,6 @@ import sys
 from pathlib import Path
 
 TESTS = Path(__file__).resolve().parent.parent
-for folder in ("twilio", "telnyx", "sip"):
+for folder in ("twilio", "telnyx", "sip", "server"):
     if str(TESTS / folder) not in sys.path:
         sys.path.append(str(TESTS / folder))

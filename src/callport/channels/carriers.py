@@ -31,9 +31,11 @@ from callport.channels.provider import split_target
 from callport.config import Settings
 from callport.store.users import TokenStore
 
-__all__ = ["CARRIERS", "NoCarrier", "api_calls_route", "choose", "configured", "open_dialer"]
+__all__ = ["API_CALLS_PATH", "CARRIERS", "NoCarrier", "api_calls_route", "choose", "configured",
+           "open_dialer"]
 
 CARRIERS = ("twilio", "telnyx", "sip")
+API_CALLS_PATH = "/api/calls"
 HINTS = {
     "twilio": "set twilio.account_sid and twilio.auth_token (CALLPORT_TWILIO_*)",
     "telnyx": "set telnyx.api_key and telnyx.public_key (CALLPORT_TELNYX_*)",

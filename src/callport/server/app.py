@@ -21,7 +21,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from callport import __version__
 from callport.channels import CHANNEL_MODULES
 from callport.channels.base import Channel
-from callport.channels.carriers import api_calls_route
+from callport.channels.carriers import API_CALLS_PATH, api_calls_route
 from callport.server.auth import AuthMiddleware, user_of
 from callport.server.lifecycle import close_crashed_calls, drain
 from callport.server.login import login_routes
@@ -69,9 +69,8 @@ def create_app(runtime: Runtime, *, channels: Sequence[Channel] | None = None) -
         Route("/healthz", healthz),
         Route("/metrics", metrics),
         *login_routes(settings=runtime.settings, users=runtime.users, tokens=runtime.tokens),
-        # POST /api/calls: the neutral outbound API (admin token), before the task API's Mount.
-        api_calls_route(runtime.settings.server.api_path.rstrip("/") + "/calls",
-                        settings=runtime.settings, channels=active,
+        # POST /api/calls: the neutral outbound API (an admin's API token; channels.carriers).
+        api_calls_route(API_CALLS_PATH, settings=runtime.settings, channels=active,
                         tokens=lambda: runtime.tokens, clock=time.time),
         Mount(runtime.settings.server.api_path, routes=task_routes(runtime.tasks)),
     ]

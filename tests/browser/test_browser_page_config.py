@@ -52,7 +52,7 @@ def test_page_settings_problems_name_what_to_fix(tmp_path: Path) -> None:
                                           ).problems()[0]
     assert "use an image" in PageSettings(logo="notes.txt", assets_dir=str(tmp_path)
                                           ).problems()[0]
-    with pytest.raises(ConfigError, match="page.accent"):
+    with pytest.raises(ConfigError, match=r"page\.accent"):
         load_settings(env={"CALLPORT_PAGE_ACCENT": "red"})
     s = load_settings(env={"CALLPORT_PAGE_NAME": "Corner Shop",
                            "CALLPORT_PAGE_PANELS": "transcript,keypad"})
@@ -90,8 +90,9 @@ def test_page_html_carries_branding_escaped(tmp_path: Path) -> None:
     assert "<title>&lt;b&gt;Shop&lt;/b&gt;</title>" in html
     assert ":root{--accent:#e8590c;--bg:#111111;}" in html
     assert "<script>alert(1)" not in html  # the configuration is JSON with < escaped
-    config = json.loads(re.search(r'id="callport-config" type="application/json">(.*?)</script>',
-                                  html).group(1))
+    found = re.search(r'id="callport-config" type="application/json">(.*?)</script>', html)
+    assert found is not None
+    config = json.loads(found.group(1))
     assert config["greeting"] == "</script><script>alert(1)</script>"
     assert config["logo"] == "/browser/static/brand/logo.svg"
     assert client.get("/browser/static/brand/logo.svg").status_code == 200

@@ -261,3 +261,24 @@ async def test_invalid_app_messages_are_answered_with_error_and_the_call_goes_on
     assert "Fine then" in call.tts.spoken
     (error,) = app.messages("error")
     assert "unknown message type 'speak'" in error["description"]
+
+
+async def test_text_the_app_sends_unasked_is_spoken_between_turns() -> None:
+    async def greeter(msg: dict[str, Any], send: Send) -> None:
+        if msg.get("type") == "setup":
+            for t in tokens(f"Welcome to the cafe, caller {msg['from'][-4:]}."):
+                await send(t)
+        elif msg.get("type") == "prompt":
+            for t in tokens("We have cake."):
+                await send(t)
+
+    async with RelayApp(greeter) as app:
+        call = line(f"relay:{app.url}", ["what do you have"])
+        call.start()
+        await call.listening(0)
+        await until(lambda: "Welcome to the cafe, caller 0001" in call.tts.spoken)
+        await call.say()
+        await call.listening(1)
+        call.leg.caller_hangup()
+        ended = await call.ended()
+    assert ended.turns[0].reply == "We have cake."  # the greeting did not take its place

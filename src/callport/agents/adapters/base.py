@@ -66,6 +66,8 @@ class Line(Protocol):
 
     async def end(self, target: str) -> None: ...
 
+    async def say(self, text: str) -> None: ...
+
 
 class CallLine:
     """``Line`` over a live ``Call`` (its session and leg)."""
@@ -100,6 +102,11 @@ class CallLine:
                 return
         if not self._call.ended:
             await self._call.hangup("agent-ended")
+
+    async def say(self, text: str) -> None:
+        """Speak ``text`` between turns (an app talking without being asked)."""
+        if not self._call.ended:
+            await self._call.say(text)
 
     def heard_ms(self) -> int:
         """Milliseconds of the current reply the caller heard, from the marks the leg

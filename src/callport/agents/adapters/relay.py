@@ -6,7 +6,9 @@ and milliseconds when the caller barges in; it speaks the app's ``text`` tokens 
 clause as they stream (``relay_protocol.ClauseBuffer``), plays ``play`` sources (WAV), sends
 ``sendDigits`` to the far end, takes ``language`` for the next prompts' ``lang`` and ends on
 ``end``: a transfer to the target its ``handoffData`` names (``{"to": "tel:+1..."}``) or
-``agent.handoff``, else a hang-up. The wire format is ``relay_protocol`` (sans-IO).
+``agent.handoff``, else a hang-up. What the app sends between turns (an ``end`` right after
+a reply's last token, a greeting after ``setup``) is carried out once the call is listening.
+The wire format is ``relay_protocol`` (sans-IO).
 
 An app that cannot be reached, closes the socket or says nothing for ``agent.reply_timeout_s``
 raises ``AgentUnavailable``: the caller hears an apology and ``server.fallback``.
@@ -125,6 +127,10 @@ class RelayAgent:
         while not self._in_turn and not self._queue.empty():
             item = self._queue.get_nowait()
             match item:
+                case wire.AppText():
+                    text = await self._unasked_text(item)
+                    if text:
+                        await line.say(text)
                 case wire.AppEnd(handoff_data=data):
                     target = wire.handoff_target(data) or self._options.handoff
                     await self._log.event(f"end, handoffData={data!r}")
@@ -140,6 +146,23 @@ class RelayAgent:
                     kept.append(item)
         for item in kept:
             self._queue.put_nowait(item)
+
+    async def _unasked_text(self, first: wire.AppText) -> str:
+        """Tokens the app sent between turns (a greeting after ``setup``), up to ``last``."""
+        parts = [first.token]
+        last = first.last
+        while not last:
+            try:
+                msg = await self._next(self._options.reply_timeout_s)
+            except AgentUnavailable:
+                break
+            if not isinstance(msg, wire.AppText):
+                if msg is not None:
+                    self._queue.put_nowait(msg)
+                break
+            parts.append(msg.token)
+            last = msg.last
+        return "".join(parts).strip()
 
     async def _close_when_ended(self, line: Line) -> None:
         await line.wait_ended()

@@ -67,18 +67,20 @@ async def test_a_call_no_channel_recorded_is_recorded_and_ended_with_its_cause(
 async def test_a_provider_call_keeps_its_channels_record_only(tmp_path: Path) -> None:
     calls = MemoryCallStore()
     runtime = make_runtime(tmp_path, calls)
-    mine = CallRecord(call_id="tw1", channel="twilio", provider_call_id="CA1",
-                      status="in-progress", started_at=datetime(2026, 1, 1, 9))
-    await calls.create(mine)
+    await calls.create(CallRecord(call_id="tw1", channel="twilio", provider_call_id="CA1",
+                                  status="in-progress", started_at=datetime(2026, 1, 1, 9)))
     leg = MemoryLeg(call_id="tw1")
     task = asyncio.create_task(runtime.run_call(
         leg, CallInfo(call_id="tw1", channel="twilio", user=OWNER), flow=stay_on_line))
     await wait_for(lambda: "tw1" in runtime.active)
     await leg.hangup("stream-stopped")
     await asyncio.wait_for(task, 5)
-    # The provider's status callback is the truth for its calls: the runtime adds nothing.
-    assert await calls.get("tw1") == mine and await calls.events("tw1") == []
-    assert len(await calls.list_recent()) == 1
+    # The provider's status callback is the truth for its calls: the runtime neither makes a
+    # second record nor ends this one (it only adds details: who it was, why the leg ended).
+    after = await calls.get("tw1")
+    assert after is not None and (after.status, after.ended_at) == ("in-progress", None)
+    assert (after.channel, after.provider_call_id) == ("twilio", "CA1")
+    assert await calls.events("tw1") == [] and len(await calls.list_recent()) == 1
 
 
 async def test_drain_hangs_up_every_live_call_and_stops_admitting(tmp_path: Path) -> None:

@@ -111,11 +111,12 @@ async def test_close_unfinished_ends_live_calls_with_the_cause(store: CallStore)
     for call_id in ("ringing", "live"):
         r = await store.get(call_id)
         assert r is not None and r.status == "ended" and r.ended_at == crash
+        assert r.hangup_cause == "crash"
         [event] = await store.events(call_id)
         assert (event.kind, event.detail, event.at) == ("ended", "crash", crash)
     done = await store.get("done")
     assert done is not None and done.status == "completed" and done.ended_at == done_at
-    assert await store.events("done") == []
+    assert done.hangup_cause == "" and await store.events("done") == []
     assert await store.close_unfinished("crash", at=crash) == 0  # idempotent
 
 

@@ -134,7 +134,8 @@ class CallStore(Protocol):
 
     async def close_unfinished(self, cause: str, *, at: datetime | None = None) -> int:
         """End every record not in a ``TERMINAL`` status (status ``ended``, ``ended_at`` =
-        ``at``) and add an ``ended`` event with ``cause`` as its detail; returns how many."""
+        ``at``, ``hangup_cause`` = ``cause`` unless one was recorded) and add an ``ended``
+        event with ``cause`` as its detail; returns how many."""
         ...
 
 
@@ -236,7 +237,8 @@ class MemoryCallStore:
         when = at or self._clock()
         open_ids = [r.call_id for r in self._calls.values() if r.status not in TERMINAL]
         for call_id in open_ids:
-            self._calls[call_id] = _with_status(self._calls[call_id], "ended", when)
+            record = _with_status(self._calls[call_id], "ended", when)
+            self._calls[call_id] = replace(record, hangup_cause=record.hangup_cause or cause)
             self._events[call_id].append(CallEvent(call_id, when, "ended", cause))
         return len(open_ids)
 
@@ -485,8 +487,10 @@ class SqliteCallStore:
             ids = [row["call_id"] for row in conn.execute(
                 f"SELECT call_id FROM calls WHERE status NOT IN ({marks})", terminal)]
             for call_id in ids:
-                conn.execute("UPDATE calls SET status = 'ended', ended_at = COALESCE(ended_at, ?)"
-                             " WHERE call_id = ?", (when, call_id))
+                conn.execute(
+                    "UPDATE calls SET status = 'ended', ended_at = COALESCE(ended_at, ?), "
+                    "hangup_cause = CASE WHEN hangup_cause = '' THEN ? ELSE hangup_cause END "
+                    "WHERE call_id = ?", (when, cause, call_id))
                 conn.execute(
                     "INSERT INTO call_events (call_id, at, kind, detail) VALUES (?, ?, ?, ?)",
                     (call_id, when, "ended", cause))

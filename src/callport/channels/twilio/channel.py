@@ -1,26 +1,18 @@
-"""The Twilio channel: Starlette routes filled into the PSTN template (``channels.pstn``).
-
-Routes (paths from ``[twilio]`` settings):
+"""The Twilio channel: routes filled into the PSTN template (``callport.channels.pstn``).
 
 Nothing is accepted without ``twilio.auth_token`` (it verifies ``X-Twilio-Signature`` and keys
 the stream tokens; an API key secret cannot verify webhooks): every webhook gets 403 and every
-media socket is closed before anything starts.
+media socket is closed before anything starts. Routes (paths from ``[twilio]``):
 
 - ``POST voice_path``: signed voice webhook -> TwiML ``<Connect action><Stream>`` with a
-  single-use token in ``<Parameter name="token">``; a bad or missing signature gets 403;
-  while draining, 503 (Twilio tries the fallback URL);
-- ``POST status_path``: signed call / stream / AMD status callbacks, recorded on the call
-  (and the verdict of a call we dialled);
-- ``POST after_path``: signed ``<Connect action>``: once the stream ends, ``<Dial>`` a pending
-  transfer target or ``<Hangup/>``;
-- ``WS media_path``: the media stream; the ``start`` must carry a live token for its CallSid,
-  else the socket is closed (1008) and nothing starts;
-- ``POST calls_path``: JSON ``{"to": "+1...", "from": "+1..."}`` places an outbound call
-  through the neutral dialer (``self.outbound``); it needs a bearer token (an admin's API token
-  or ``twilio.calls_api_token``, see ``callport.channels.api_auth``): 401 without one, 403 for
-  a non-admin, whoever connects.
-
-The hang-up policy is the template's (``callport.channels.pstn``).
+  single-use token in ``<Parameter name="token">``; bad or no signature 403; draining 503
+  (Twilio tries the fallback URL);
+- ``POST status_path``: signed call / stream / AMD callbacks (and our dials' verdicts);
+- ``POST after_path``: signed ``<Connect action>``: ``<Dial>`` a pending transfer target,
+  else ``<Hangup/>``;
+- ``WS media_path``: the stream; its ``start`` must carry a live token for its CallSid;
+- ``POST calls_path``: ``{"to", "from"?}`` through ``self.outbound`` (the neutral Dialer),
+  for an admin's API token or ``twilio.calls_api_token`` only (``channels.api_auth``).
 """
 
 from __future__ import annotations
@@ -50,7 +42,6 @@ from callport.channels.pstn_dial import PstnDialer
 from callport.channels.twilio import outbound, tokens, twiml
 from callport.channels.twilio.media import TwilioMediaCore
 from callport.channels.twilio.outbound import dial_out
-from callport.channels.twilio.rest import TwilioClient
 from callport.channels.twilio.webhooks import TwilioWebhooks, form_params, public_url
 from callport.config import TwilioSettings
 
@@ -80,11 +71,10 @@ class TwilioChannel:
         self._key = tokens.derive_key(secret) if secret else None
         self._now = now
         self.calls = PstnCalls(
-            name=self.name, runner=runtime,
-            webhooks=TwilioWebhooks(auth_token=secret),
+            name=self.name, runner=runtime, webhooks=TwilioWebhooks(auth_token=secret),
             configured=lambda: self._key is not None, unconfigured=UNCONFIGURED,
             public_url=self._public_url,
-            control=control if control is not None else _control_from(self.settings),
+            control=control if control is not None else outbound.client_of(self.settings),
             core=TwilioMediaCore, check=self._check, clock=now,
             no_control="twilio: no account SID / auth token configured",
             prepare=lambda t, c, o, n: outbound.prepare(self.settings, t, c, o, n),
@@ -164,32 +154,28 @@ class TwilioChannel:
 
     def _mint(self, call: ProviderCall, *, now: float) -> dict[str, str]:
         assert self._key is not None  # only reached after a verified webhook
-        return tokens.mint(
-            self._key, call_id=call.call_id, direction=call.direction, caller=call.caller,
-            callee=call.callee, provider_call_id=call.provider_call_id,
-            expires_at=now + self.settings.token_ttl_s,
-        )
+        return tokens.mint(self._key, call_id=call.call_id, direction=call.direction,
+                           caller=call.caller, callee=call.callee, expires_at=now
+                           + self.settings.token_ttl_s, provider_call_id=call.provider_call_id)
 
     async def status(self, request: Request) -> Response:
-        try:
-            _, events = await self.calls.verified(request)
-        except WebhookRejected as exc:
-            return self.calls.rejected(exc)
-        for event in events:
-            await self.calls.apply(event)
-        return Response(status_code=204)
+        return await self._callback(request, after=False)
 
     async def after(self, request: Request) -> Response:
+        return await self._callback(request, after=True)
+
+    async def _callback(self, request: Request, *, after: bool) -> Response:
         try:
             hook, events = await self.calls.verified(request)
         except WebhookRejected as exc:
             return self.calls.rejected(exc)
         for event in events:
             await self.calls.apply(event)
+        if not after:
+            return Response(status_code=204)
         call = self.book.by_provider_id(_fields(hook).get("CallSid", ""))
-        if call is not None and call.handoff:
-            return Response(twiml.dial(call.handoff), media_type=XML)
-        return Response(twiml.hangup(), media_type=XML)
+        body = twiml.dial(call.handoff) if call is not None and call.handoff else twiml.hangup()
+        return Response(body, media_type=XML)
 
     # ---------------------------------------------------------------- media stream
 
@@ -202,13 +188,6 @@ class TwilioChannel:
             return None
         return tokens.check(self._key, start.custom_parameters,
                             provider_call_id=start.provider_call_id, now=now)
-
-
-def _control_from(settings: TwilioSettings) -> CallControl | None:
-    has_secret = settings.auth_token or (settings.api_key_sid and settings.api_key_secret)
-    if not settings.account_sid or not has_secret:
-        return None
-    return TwilioClient.from_settings(settings)
 
 
 def _fields(hook: WebhookRequest) -> dict[str, str]:

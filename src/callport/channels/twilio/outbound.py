@@ -31,7 +31,7 @@ from callport.channels.twilio import tokens
 from callport.channels.twilio.rest import TwilioClient
 from callport.config import Settings, TwilioSettings
 
-__all__ = ["dial_out", "dialer", "open_dialer", "prepare"]
+__all__ = ["client_of", "dial_out", "dialer", "open_dialer", "prepare"]
 
 
 def prepare(
@@ -75,15 +75,23 @@ async def dial_out(
     return call, call.provider_call_id
 
 
+def client_of(
+    settings: TwilioSettings, *, transport: httpx.AsyncBaseTransport | None = None
+) -> TwilioClient | None:
+    """The REST client, when the settings have an account SID and a secret to use it with."""
+    has_secret = settings.auth_token or (settings.api_key_sid and settings.api_key_secret)
+    if not settings.account_sid or not has_secret:
+        return None
+    return TwilioClient.from_settings(settings, transport=transport)
+
+
 def dialer(
     settings: TwilioSettings, *, transport: httpx.AsyncBaseTransport | None = None,
     clock: Callable[[], float] = time.time,
 ) -> tuple[Dialer, TwilioClient | None]:
     """A standalone Twilio ``Dialer`` (and its client, to close) for a process without the
     channel: it learns the outcome by fetching the call's status."""
-    has_secret = settings.auth_token or (settings.api_key_sid and settings.api_key_secret)
-    client = (TwilioClient.from_settings(settings, transport=transport)
-              if settings.account_sid and has_secret else None)
+    client = client_of(settings, transport=transport)
 
     async def poll(sid: str) -> str:
         assert client is not None

@@ -63,6 +63,9 @@ def _parser() -> argparse.ArgumentParser:
 
     cli_users.add_parsers(sub)  # users, tokens, tasks
     cli_skills.add_parsers(sub)  # skills install DIR
+    from callport import cli_routing
+
+    cli_routing.add_parsers(sub)  # routes explain, calls list/export
 
     call = sub.add_parser("call", help="place an outbound call that runs the default flow")
     call.add_argument("to", help="+15551234567, tel:+1555..., or sip:user@host")
@@ -136,7 +139,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     from callport.logs import setup_logging
 
-    quiet = args.command == "talk" or args.command in cli_users.COMMANDS
+    quiet = args.command in ("talk", "routes", "calls") or args.command in cli_users.COMMANDS
     setup_logging("warning" if quiet else settings.server.log_level,
                   settings.server.log_format)
     if args.command == "where":
@@ -163,6 +166,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return asyncio.run(_talk(settings, args))
             case "users" | "tokens" | "tasks":
                 return asyncio.run(cli_users.run(settings, args))
+            case "routes" | "calls":
+                from callport import cli_routing
+
+                return asyncio.run(cli_routing.run(settings, args))
             case "call":
                 return asyncio.run(_call(settings, args))
             case "doctor":

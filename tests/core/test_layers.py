@@ -34,6 +34,7 @@ LAYERS: dict[str, int] = {
     "callport.config": 0,
     "callport.config_check": 0,  # numeric ranges, unknown CALLPORT_* variables
     "callport.plugins": 0,
+    "callport.config_routing": 0,  # [routing], [sip.trunks.NAME] settings
     "callport.agentref": 0,  # what --agent names: module:attribute or an adapter scheme (pure)
     # 1: the ground floor's services, pure DSP and behind-Protocol engines: they know PCM16 and
     # settings but nothing of calls. vad may use audio (resampling) and store may use types.
@@ -62,6 +63,7 @@ LAYERS: dict[str, int] = {
     # `callport talk`, `callport doctor` (doctor_doors: its pure open-door checks).
     "callport.cli": 6,
     "callport.cli_users": 6,
+    "callport.cli_routing": 6,  # `callport routes explain`, `callport calls list|export`
     "callport.cli_where": 6,  # `callport where`, busy ports, the database folder
     "callport.cli_skills": 6,  # `callport skills install DIR`
     # the Agent Skills shipped as package data; their scripts import nothing of callport

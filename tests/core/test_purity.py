@@ -36,12 +36,17 @@ CORES: tuple[str, ...] = (
     "callport.speech.text",
     # the call core's definitions and pure bookkeeping
     "callport.call.events", "callport.call.leg", "callport.call.controls", "callport.call.agent",
-    "callport.call.playout",
+    "callport.call.playout", "callport.call.marks", "callport.call.turns",
+    "callport.call.results", "callport.call.taps",
     # agents: the adapters' wire formats (ConversationRelay, OpenAI-compatible chat streams)
     "callport.agentref", "callport.agents.adapters.relay_protocol",
     "callport.agents.adapters.llm_protocol",
     # flows: the identification gate's decisions
     "callport.flows.identify",
+    # routing: rate tables, failover causes, breakers, outbound rules, zones, ranking
+    "callport.routing", "callport.routing.rates", "callport.routing.causes",
+    "callport.routing.health", "callport.routing.rules", "callport.routing.zones",
+    "callport.routing.rank",
     # channels: package faces (they must not import their drivers) and provider-neutral cores
     "callport.channels", "callport.channels.provider", "callport.channels.callbook",
     "callport.channels.twilio", "callport.channels.twilio.media",

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from callport.cli import main
-from callport.cli_routing import CSV_COLUMNS, parse_since
+from callport.cli_routing import CSV_COLUMNS
+from callport.routing.report import parse_since
 from callport.store.calls import CallAttempt, CallRecord, SqliteCallStore
 
 

@@ -6,6 +6,7 @@ session cookie, the ``/api`` and ``/metrics`` locks and the CSRF rules.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import importlib
 import logging
@@ -45,6 +46,9 @@ def load_channels(runtime: Runtime, modules: Sequence[str] = CHANNEL_MODULES) ->
 def create_app(runtime: Runtime, *, channels: Sequence[Channel] | None = None) -> Starlette:
     """Build the app around ``runtime``; ``channels`` defaults to every enabled module."""
     active = list(channels) if channels is not None else load_channels(runtime)
+    from callport.server.routing import build_routing, health_loop, routing_routes
+
+    routing = build_routing(runtime, active)  # [routing]: runtime.routing, None without it
 
     async def healthz(request: Request) -> Response:
         if user_of(request.scope) is None:  # anonymous: alive, and nothing more
@@ -59,9 +63,10 @@ def create_app(runtime: Runtime, *, channels: Sequence[Channel] | None = None) -
         )
 
     async def metrics(request: Request) -> Response:
-        return PlainTextResponse(
-            runtime.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8"
-        )
+        text = runtime.metrics.render()
+        if routing is not None:  # callport_carrier_up{carrier=...}
+            text = text.rstrip("\n") + "\n" + routing.render_metrics()
+        return PlainTextResponse(text, media_type="text/plain; version=0.0.4; charset=utf-8")
 
     from callport.agents.taskmanager.api import task_routes
 
@@ -69,6 +74,9 @@ def create_app(runtime: Runtime, *, channels: Sequence[Channel] | None = None) -
         Route("/healthz", healthz),
         Route("/metrics", metrics),
         *login_routes(settings=runtime.settings, users=runtime.users, tokens=runtime.tokens),
+        # GET /api/calls (records), GET /api/routes, and POST /api/calls through the router
+        # when routing is configured (server.routing); else the carriers' own choice below.
+        *routing_routes(runtime, routing),
         # POST /api/calls: the neutral outbound API (an admin's API token; channels.carriers).
         api_calls_route(API_CALLS_PATH, settings=runtime.settings, channels=active,
                         tokens=lambda: runtime.tokens, clock=time.time),
@@ -81,6 +89,7 @@ def create_app(runtime: Runtime, *, channels: Sequence[Channel] | None = None) -
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         started: list[Channel] = []
+        pings: asyncio.Task[None] | None = None
         # Records a dead process left live are ended now (cause "crash"), not left open.
         await close_crashed_calls(runtime.calls)
         try:
@@ -88,9 +97,13 @@ def create_app(runtime: Runtime, *, channels: Sequence[Channel] | None = None) -
                 await channel.start()
                 started.append(channel)
                 log.info("channel %s started", channel.name)
+            if routing is not None:  # SIP OPTIONS to the trunks, into their breakers
+                pings = asyncio.create_task(health_loop(routing, runtime.settings))
             yield
         finally:
             # Usually done already (``lifecycle.serve`` drains before uvicorn closes sockets).
+            if pings is not None:
+                pings.cancel()
             await drain(runtime, grace_s=runtime.settings.server.shutdown_grace_s)
             for channel in reversed(started):
                 try:

@@ -21,8 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Coroutine, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import numpy as np
@@ -42,6 +41,7 @@ from callport.call.agent import (
     UserSaid,
 )
 from callport.call.controls import Capability, ControlResult, Refusal, Refused
+from callport.call.early import EarlyStt
 from callport.call.notes import (
     AgentState,
     AgentText,
@@ -50,6 +50,11 @@ from callport.call.notes import (
     ReplyHeard,
     TurnLatency,
 )
+from callport.call.records import APOLOGIES as APOLOGIES
+from callport.call.records import APOLOGY as APOLOGY
+from callport.call.records import SayResult as SayResult
+from callport.call.records import TurnListener as TurnListener
+from callport.call.records import TurnRecord as TurnRecord
 from callport.call.results import Heard, HungUp, ListenResult, Pressed, Timeout
 from callport.call.session import CallerDigit, CallSession, PauseReady, Utterance
 from callport.call.sources import AudioSource, ClipSource, HoldMusic
@@ -58,67 +63,6 @@ from callport.speech.base import STT, TTS, Transcript
 from callport.types import PCM16, CallInfo
 
 log = logging.getLogger(__name__)
-
-# What the caller hears when a leg refuses an action the agent asked for (Call._refused).
-APOLOGIES: dict[tuple[Capability, Refusal], str] = {
-    (Capability.TRANSFER, Refusal.UNSUPPORTED): "Sorry, I can't transfer calls on this line.",
-    (Capability.TRANSFER, Refusal.BAD_TARGET): "Sorry, I can't transfer you to that number.",
-    (Capability.TRANSFER, Refusal.FAILED): "Sorry, the transfer didn't go through.",
-}
-APOLOGY = "Sorry, I can't do that on this call."
-
-
-@dataclass(frozen=True, slots=True)
-class SayResult:
-    heard: str
-    interrupted: bool
-
-
-@dataclass(slots=True)
-class TurnRecord:
-    """One caller turn and the agent's answer, with a timing breakdown (milliseconds)."""
-
-    index: int
-    transcript: str = ""
-    digits: str = ""
-    intent: str | None = None
-    score: float = 0.0
-    slots: Mapping[str, str] = field(default_factory=dict)
-    reply: str = ""
-    heard: str = ""
-    interrupted: bool = False
-    endpoint_ms: float = 0.0
-    stt_ms: float = 0.0
-    stt_early: bool = False  # STT started at the caller's first pause (speculatively)
-    agent_ms: float = 0.0
-    tts_ms: float = 0.0
-    first_audio_ms: float | None = None
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "index": self.index,
-            "transcript": self.transcript,
-            "digits": self.digits,
-            "intent": self.intent,
-            "score": round(self.score, 3),
-            "slots": dict(self.slots),
-            "reply": self.reply,
-            "heard": self.heard,
-            "interrupted": self.interrupted,
-            "timing_ms": {
-                "endpoint": round(self.endpoint_ms, 1),
-                "stt": round(self.stt_ms, 1),
-                "stt_started_early": self.stt_early,
-                "agent": round(self.agent_ms, 1),
-                "tts_first_clause": round(self.tts_ms, 1),
-                "end_of_speech_to_first_audio": (
-                    None if self.first_audio_ms is None else round(self.first_audio_ms, 1)
-                ),
-            },
-        }
-
-
-TurnListener = Callable[[TurnRecord], None]
 
 
 class Call:
@@ -150,7 +94,7 @@ class Call:
         self.hints: tuple[str, ...] = ()
         self._turn_started_wall = 0.0
         self._endpoint_s = 0.0
-        self._early: tuple[float, float, asyncio.Task[Transcript]] | None = None
+        self._early = EarlyStt(stt=stt)
         self._secret = False  # listening for a secret answer (a PIN): no live captions
 
     @property
@@ -213,11 +157,7 @@ class Call:
 
     def _early_stt(self, utterance: Utterance) -> None:
         """The caller paused: start STT now; if the pause becomes the end of turn, use it."""
-        self._drop_early()
-        task = asyncio.create_task(
-            self._stt.transcribe(utterance.pcm, utterance.sample_rate, hints=self.hints)
-        )
-        self._early = (utterance.started_at, utterance.ended_at, task)
+        task = self._early.start(utterance, self.hints)
         if not self._secret:
             task.add_done_callback(self._show_partial)
 
@@ -228,20 +168,6 @@ class Call:
         text = task.result().text.strip()
         if text:
             self.session.notify(CallerPartial(text))
-
-    def _drop_early(self) -> None:
-        if self._early is not None:
-            self._early[2].cancel()
-            self._early = None
-
-    async def _transcribe(self, turn: Utterance) -> tuple[Transcript, bool]:
-        early = self._early
-        self._early = None
-        if early is not None and (early[0], early[1]) == (turn.started_at, turn.ended_at):
-            return await early[2], True
-        if early is not None:
-            early[2].cancel()
-        return await self._stt.transcribe(turn.pcm, turn.sample_rate, hints=self.hints), False
 
     async def listen(
         self, *, timeout: float | None = None, secret: bool = False
@@ -263,7 +189,7 @@ class Call:
             finally:
                 self.listening.clear()
             if isinstance(turn, Timeout | HungUp):
-                self._drop_early()
+                self._early.drop()
                 return turn
             self.turns_handled += 1
             record = TurnRecord(index=len(self.turns) + 1)
@@ -287,7 +213,7 @@ class Call:
             case Utterance():
                 self.session.set_state(AgentState("thinking"))
                 record.endpoint_ms = turn.endpoint_delay * 1000.0
-                result, record.stt_early = await self._transcribe(turn)
+                result, record.stt_early = await self._early.transcribe(turn, self.hints)
                 record.stt_ms = result.seconds * 1000.0
                 self.session.metrics.stt_seconds.observe(result.seconds)
                 text = result.text.strip()

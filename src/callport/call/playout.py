@@ -13,9 +13,14 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from callport.call.sources import AudioSource
+from callport.audio.frame import Reframer
+from callport.audio.resample import resample
 from callport.types import PCM16
+
+if TYPE_CHECKING:  # a Protocol only: the playout stays pure (sources.LiveSource uses asyncio)
+    from callport.call.sources import AudioSource
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -255,3 +260,17 @@ class Playout:
         self._clauses.clear()
         self._marks.clear()
         self._soft_marks = 0
+
+
+def to_frames(pcm: PCM16, sample_rate: int, leg_rate: int, frame: int) -> list[PCM16]:
+    """``pcm`` at the leg's rate in whole frames (the last one zero-padded)."""
+    if sample_rate == leg_rate and len(pcm) == frame:
+        return [pcm]  # the pass-through fast path: already one frame
+    if sample_rate != leg_rate:
+        pcm = resample(pcm, sample_rate, leg_rate)
+    framer = Reframer(frame_samples=frame)
+    frames = framer.push(pcm)
+    last = framer.flush(pad=True)
+    if last is not None:
+        frames.append(last)
+    return frames

@@ -1,15 +1,11 @@
 """CallSession: the asyncio shell around one call's media.
 
-leg events -> ``SessionCore`` (pure: history, DTMF, VAD scores -> turn events) -> caller turns
-for the flow; queued audio (clauses, raw frames, sources) -> ``Playout`` -> ``Pacer`` -> leg.
-Barge-in: when the caller speaks over interruptible audio, the playout is cleared at once (in
-the same event the VAD reported it), the leg is told to ``clear`` its remote buffer, and
-waiters learn the audio was interrupted; what the caller heard comes from the marks the leg
-reports back (``Playout.heard``).
-
-Nothing here is set from outside: the flow-facing ``Call`` (``callport.call.call``) holds a
-session and uses its methods; taps are added with ``add_tap``. The decisions live in pure
-modules (``turns``, ``playout``, ``vad.turn``); this module only moves events between them.
+leg events -> ``SessionCore`` (pure, ``call.turns``: history, DTMF, VAD scores -> turn events)
+-> caller turns for the flow; queued audio (clauses, raw frames, sources) -> ``Playout`` ->
+``Pacer`` -> leg. Barge-in: caller speech over interruptible audio clears the playout at once
+and tells the leg to ``clear``; what the caller heard comes from the marks the leg reports back
+(``Playout.heard``). Nothing here is set from outside: ``Call`` (``callport.call.call``) holds
+a session and uses its methods; taps are added with ``add_tap``.
 """
 
 from __future__ import annotations
@@ -17,13 +13,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
-from callport.audio.frame import Reframer, frame_samples
-from callport.audio.resample import resample
+from callport.audio.frame import frame_samples
 from callport.call.events import (
     PCM16,
     AudioIn,
@@ -36,20 +30,11 @@ from callport.call.events import (
 from callport.call.leg import Leg
 from callport.call.notes import AgentState, CallerSpeaking, NotifiableLeg, SessionNote
 from callport.call.pacer import Pacer, Sleep
-from callport.call.playout import HeardSegment, Playout
+from callport.call.playout import HeardSegment, Playout, to_frames
 from callport.call.results import HungUp as Ended
 from callport.call.results import Timeout
 from callport.call.sources import AudioSource
 from callport.call.taps import Direction, MediaTap, TapFrame, TapList
-from callport.call.turns import (
-    EARLY_CUT_S as EARLY_CUT_S,
-)
-from callport.call.turns import (
-    HISTORY_S as HISTORY_S,
-)
-from callport.call.turns import (
-    PRE_ROLL_S as PRE_ROLL_S,
-)
 from callport.call.turns import (
     CallerBarged,
     CallerDigit,
@@ -67,8 +52,7 @@ from callport.vad.turn import TurnDetector
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CallSession", "CallerDigit", "CallerTurn", "PauseReady", "SessionStats",
-           "Utterance", "VadScorer"]
+__all__ = ["CallSession", "CallerDigit", "CallerTurn", "PauseReady", "SessionStats", "Utterance"]
 
 
 class VadScorer(Protocol):
@@ -84,7 +68,6 @@ CallerTurn = Utterance | CallerDigit
 class SessionStats:
     frames_in: int = 0
     barge_ins: int = 0
-    history: deque[tuple[float, PCM16]] = field(default_factory=deque)  # kept for old readers
 
 
 class CallSession:
@@ -102,6 +85,7 @@ class CallSession:
         self._vad_stream = vad.new_stream(leg.sample_rate) if vad is not None else None
         self._core = SessionCore(sample_rate=leg.sample_rate, frame_ms=leg.frame_ms, turn=turn,
                                  inband_dtmf=inband_dtmf, early_cuts=early_cuts)
+        self._rate = leg.sample_rate
         self._frame = frame_samples(leg.sample_rate, leg.frame_ms)
         self._playout = Playout()
         self._pacer = Pacer(leg=leg, playout=self._playout, clock=clock, sleep=sleep,
@@ -335,18 +319,6 @@ class CallSession:
         self._barged.clear()
         self._pacer.first_audio_wall = None
 
-    def _frames(self, pcm: PCM16, sample_rate: int) -> list[PCM16]:
-        if sample_rate == self.leg.sample_rate and len(pcm) == self._frame:
-            return [pcm]  # the echo / pass-through fast path: already one frame
-        if sample_rate != self.leg.sample_rate:
-            pcm = resample(pcm, sample_rate, self.leg.sample_rate)
-        framer = Reframer(frame_samples=self._frame)
-        frames = framer.push(pcm)
-        last = framer.flush(pad=True)
-        if last is not None:
-            frames.append(last)
-        return frames
-
     def _queued(self) -> None:
         self._idle.clear()
         self._pacer.wake()
@@ -355,14 +327,15 @@ class CallSession:
         """Queue one spoken clause (with marks) unless the reply was interrupted."""
         if self._interrupted or self.ended:
             return
-        self._playout.add_clause(text, self._frames(pcm, sample_rate))
+        self._playout.add_clause(text, to_frames(pcm, sample_rate, self._rate, self._frame))
         self._queued()
 
     def enqueue_audio(self, pcm: PCM16, sample_rate: int, *, label: str = "audio") -> None:
         """Queue raw audio; it carries marks like speech (``heard()`` says how much played)."""
         if self.ended:
             return
-        self._playout.add_frames(self._frames(pcm, sample_rate), label=label)
+        self._playout.add_frames(to_frames(pcm, sample_rate, self._rate, self._frame),
+                                 label=label)
         self._queued()
 
     def play(self, source: AudioSource, *, interruptible: bool = True) -> None:
@@ -424,3 +397,4 @@ class CallSession:
 def _log_failure(task: asyncio.Future[None]) -> None:
     if not task.cancelled() and task.exception() is not None:
         log.error("background call task failed", exc_info=task.exception())
+

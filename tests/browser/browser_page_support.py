@@ -121,6 +121,6 @@ async def serve_on(app: Starlette, port: int, host: str = "127.0.0.1") -> AsyncI
             await asyncio.wait_for(task, 5)
 
 
-async def wait_for(page_or_frame: Any, js: str, timeout_ms: int = 20_000) -> Any:
+async def wait_for(page_or_frame: Any, js: str, timeout_ms: int = 30_000) -> Any:
     handle = await page_or_frame.wait_for_function(js, timeout=timeout_ms)
     return await handle.json_value()

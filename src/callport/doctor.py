@@ -211,7 +211,9 @@ def doors(settings: Settings) -> list[OpenDoor]:
 def run_doctor(settings: Settings) -> int:
     """Print every check and warning; 1 when a check failed (warnings alone do not fail)."""
     warnings = doors(settings)
-    checks = _core_checks(settings) + _channel_checks(settings)
+    from callport.doctor_routing import routing_checks
+
+    checks = _core_checks(settings) + _channel_checks(settings) + routing_checks(settings)
     tests = _test_checks()
     width = max(len(name) for name, _, _ in checks + tests)
     failed = 0

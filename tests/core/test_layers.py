@@ -70,6 +70,7 @@ LAYERS: dict[str, int] = {
     "callport.skills": 6,
     "callport.talk": 6,
     "callport.doctor": 6,
+    "callport.doctor_routing": 6,  # doctor's carrier checks (rate decks, OPTIONS pings)
     "callport.doctor_doors": 6,  # the open-door warnings `callport doctor` prints
 }
 

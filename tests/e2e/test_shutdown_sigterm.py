@@ -37,6 +37,8 @@ def test_sigterm_hangs_up_live_sip_calls_and_exits_zero(tmp_path: Path) -> None:
         stop_callers(callers)
         served.stop()
     log = served.text()
-    assert f"draining: hanging up {CALLS} live call(s)" in log, log
+    # (a call whose record is written may still be joining the runtime's live set: the
+    # lifespan's second drain pass hangs it up, so only the first pass's log line is certain)
+    assert "draining: hanging up" in log, log
     assert ended_causes(db) == {call_id: ["ended", "shutdown"] for call_id in ended_causes(db)}
     assert len(ended_causes(db)) == CALLS

@@ -8,7 +8,7 @@ clause as they stream (``relay_protocol.ClauseBuffer``), plays ``play`` sources 
 ``end``: a transfer to the target its ``handoffData`` names (``{"to": "tel:+1..."}``) or
 ``agent.handoff``, else a hang-up. What the app sends between turns (an ``end`` right after
 a reply's last token, a greeting after ``setup``) is carried out once the call is listening.
-The wire format is ``relay_protocol`` (sans-IO).
+The wire format (JSON in, typed events out) is ``relay_protocol``.
 
 An app that cannot be reached, closes the socket or says nothing for ``agent.reply_timeout_s``
 raises ``AgentUnavailable``: the caller hears an apology and ``server.fallback``.

@@ -14,6 +14,7 @@ PYTEST_ARGS ?=
 .PHONY: run test lint bench install-run install-test apt-test web-assets clean
 
 run: install-run
+	@echo "callport: the callport command is in $(BIN)/; in another terminal: . $(BIN)/activate"
 	$(BIN)/callport serve --host $(HOST) --port $(PORT)
 
 test: install-test

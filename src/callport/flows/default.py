@@ -45,15 +45,23 @@ async def fall_back(call: Call, failure: BaseException, fallback: str = "goodbye
         return
     target = fallback.removeprefix("transfer:") if fallback.startswith("transfer:") else ""
     if target:
-        await call.say(f"{SORRY} {PUTTING_THROUGH}", interruptible=False)
+        await _say(call, f"{SORRY} {PUTTING_THROUGH}")
         if call.ended:
             return
         result = await call.transfer(target)
         if not isinstance(result, Refused):
             return
     else:
-        await call.say(SORRY, interruptible=False)
+        await _say(call, SORRY)
     if not call.ended:
-        await call.say(GOODBYE, interruptible=False)
+        await _say(call, GOODBYE)
     if not call.ended:
         await call.hangup(FAILED_REASON)
+
+
+async def _say(call: Call, text: str) -> None:
+    """Say ``text``; it is the failed turn's reply in the call's record (talk shows it)."""
+    if call.turns:
+        record = call.turns[-1]
+        record.reply = f"{record.reply} {text}".strip()
+    await call.say(text, interruptible=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 from typing import Any
@@ -282,3 +283,56 @@ async def test_text_the_app_sends_unasked_is_spoken_between_turns() -> None:
         call.leg.caller_hangup()
         ended = await call.ended()
     assert ended.turns[0].reply == "We have cake."  # the greeting did not take its place
+
+
+class WavServer:
+    """Serves ``/chime.wav`` (a tone) and ``/song.mp3`` (not a WAV) on 127.0.0.1."""
+
+    def __init__(self) -> None:
+        import numpy as np
+
+        from callport.audio.wav import wav_bytes
+
+        self.wav = wav_bytes((8000 * np.sin(np.arange(4000) / 5.0)).astype(np.int16), 8000)
+        self._server: asyncio.Server | None = None
+
+    async def __aenter__(self) -> str:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        return f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._server is not None
+        self._server.close()
+        await self._server.wait_closed()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = (await reader.readuntil(b"\r\n\r\n")).decode()
+        body = self.wav if " /chime.wav " in head.split("\r\n")[0] else b"ID3 not a wav"
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+        await writer.drain()
+        writer.close()
+
+
+async def test_play_plays_a_wav_source_and_refuses_what_it_cannot_decode() -> None:
+    async with WavServer() as media:
+        async def jukebox(msg: dict[str, Any], send: Send) -> None:
+            if msg.get("type") == "prompt":
+                await send({"type": "play", "source": f"{media}/chime.wav"})
+                await send({"type": "play", "source": f"{media}/song.mp3"})
+                for t in tokens("That was the chime."):
+                    await send(t)
+
+        async with RelayApp(jukebox) as app:
+            call = line(f"relay:{app.url}", ["play the chime"])
+            call.start()
+            await call.listening(0)
+            sent_before = len(call.leg.sent)
+            await call.say()
+            await call.listening(1)
+            call.leg.caller_hangup()
+            await call.ended()
+    # the chime (0.5 s = 25 frames at 20 ms) and the spoken sentence (4 words, 0.4 s) played
+    assert len(call.leg.sent) - sent_before >= 25 + 20
+    assert "That was the chime" in call.tts.spoken
+    (error,) = app.messages("error")
+    assert error["description"].startswith("play: ") and "song.mp3" in error["description"]

@@ -69,9 +69,10 @@ def _parser() -> argparse.ArgumentParser:
 
     call = sub.add_parser("call", help="place an outbound call that runs the default flow")
     call.add_argument("to", help="+15551234567, tel:+1555..., or sip:user@host")
-    call.add_argument("--via", choices=["twilio", "telnyx", "sip"], help="carrier (default: "
-                      "sip for sip: URIs, else the only configured one; required when several "
-                      "are configured)")
+    call.add_argument("--via", help="carrier: twilio, telnyx, sip, or with [routing] a "
+                      "[sip.trunks.NAME] trunk (default: least-cost routing when [routing] "
+                      "is configured, else sip for sip: URIs, else the only configured one; "
+                      "required when several are configured)")
     call.add_argument("--from", dest="from_", default="", help="caller ID / from number")
     _agent_options(call)
 
@@ -305,6 +306,11 @@ async def _call(settings: Settings, args: argparse.Namespace) -> int:
     """``callport call TARGET [--via CARRIER]`` through the neutral ``Dialer`` only."""
     from callport.call.dial import Answered, DialFailed, DialOptions
     from callport.channels.carriers import choose, open_dialer
+
+    if settings.routing.carriers:  # least cost, failover, the rules: callport.cli_routing
+        from callport import cli_routing
+
+        return await cli_routing.call_routed(settings, args)
 
     try:
         via = choose(settings, args.to, args.via or "")

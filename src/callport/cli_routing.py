@@ -18,7 +18,9 @@ import csv
 import json
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import Any
 
 from callport.config import Settings
 from callport.routing.report import choice_json, parse_since, record_json
@@ -136,3 +138,79 @@ async def _calls(settings: Settings, args: argparse.Namespace) -> int:
     if not records:
         print("no calls", file=sys.stderr)
     return 0
+
+
+async def call_routed(settings: Settings, args: argparse.Namespace) -> int:
+    """``callport call +E164 [--via NAME]`` with ``[routing]``: the router over every
+    configured carrier (standalone dialers; SIP and its trunks on one SIP channel), the call
+    recorded in ``server.db``. 0 answered or placed, 1 failed or refused."""
+    import contextlib
+    from dataclasses import replace
+
+    from callport.call.dial import Answered, Dialer, DialFailed, DialOptions
+    from callport.channels.carriers import configured, open_dialer
+    from callport.config import ConfigError
+    from callport.routing.service import RoutingService
+    from callport.server.runtime import build_runtime
+
+    runtime = build_runtime(settings)
+    names = {c.name for c in settings.routing.carriers}
+    waits: dict[str, Callable[[Answered], Awaitable[None]]] = {}
+    dialers: dict[str, Dialer] = {}
+    async with contextlib.AsyncExitStack() as stack:
+        for carrier in ("twilio", "telnyx"):
+            if carrier in names and carrier in configured(settings):
+                dialer, wait = await stack.enter_async_context(
+                    open_dialer(settings, carrier, runtime=lambda: runtime))
+                dialers[carrier], waits[carrier] = dialer, wait
+        if names & ({"sip"} | {t.name for t in settings.sip.trunks}):
+            from callport.channels.sip.channel import SipChannel
+            from callport.channels.sip.trunks import TelTargets, trunk_dialers
+
+            channel = SipChannel(runtime, settings=replace(settings.sip, enabled=True, port=0))
+            await channel.start()
+            stack.push_async_callback(channel.stop)
+            sip: dict[str, Any] = ({"sip": TelTargets(channel.outbound)}
+                                   if settings.sip.trunk_address else {})
+            sip.update(trunk_dialers(channel))
+            dialers.update(sip)
+            for name, out in sip.items():
+                waits[name] = _finished(out)
+        try:
+            service = RoutingService.build(settings, dialers=dialers, calls=runtime.calls,
+                                           clock=time.monotonic)
+        except ConfigError as exc:
+            print(f"callport: {exc}", file=sys.stderr)
+            return 2
+        runtime.routing = service
+        print(f"callport: calling {args.to} by least-cost routing"
+              + (f" via {args.via}" if args.via else ""), file=sys.stderr)
+        result = await service.router.dial(args.to, args.from_, DialOptions(),
+                                           via=args.via or "")
+        outcome = service.router.last
+        for attempt in outcome.attempts if outcome else []:
+            print(f"callport: {attempt.carrier}: {attempt.cause or attempt.outcome}",
+                  file=sys.stderr)
+        if isinstance(result, DialFailed):
+            print(f"callport: call failed: {result.describe()}", file=sys.stderr)
+            return 1
+        print(result.provider_call_id or result.call_id, flush=True)
+        if isinstance(result, Answered):
+            print(f"callport: answered via {result.carrier}; call {result.call_id} runs until "
+                  "hang-up", file=sys.stderr)
+            until_end = waits.get(result.carrier)
+            if until_end is not None:
+                await until_end(result)
+        else:
+            print(f"callport: placed via {result.carrier}; the server runs call "
+                  f"{result.call_id} once answered", file=sys.stderr)
+    return 0
+
+
+def _finished(dialer: Any) -> Callable[[Any], Awaitable[None]]:
+    """A SIP dialer's wait: until the answered call's flow has ended."""
+
+    async def wait(answered: Any) -> None:
+        await dialer.finished(answered.call_id)
+
+    return wait

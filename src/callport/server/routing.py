@@ -43,11 +43,13 @@ def carrier_dialers(channels: Sequence[object]) -> dict[str, Dialer]:
     out: dict[str, Dialer] = {}
     for channel in channels:
         name, dialer = getattr(channel, "name", ""), getattr(channel, "outbound", None)
-        if name in ("twilio", "telnyx", "sip") and dialer is not None:
+        if name in ("twilio", "telnyx") and dialer is not None:
             out[name] = dialer
         if name == "sip":
-            from callport.channels.sip.trunks import trunk_dialers
+            from callport.channels.sip.trunks import TelTargets, trunk_dialers
 
+            if dialer is not None:
+                out[name] = TelTargets(dialer)
             out.update(trunk_dialers(channel))
     return out
 

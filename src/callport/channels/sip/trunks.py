@@ -19,6 +19,7 @@ import secrets
 from dataclasses import replace
 from typing import Any
 
+from callport.call.dial import DialOptions, DialResult
 from callport.channels.sip.dialer import Dialer as InviteDialer
 from callport.channels.sip.dialer import SipOutbound
 from callport.channels.sip.leg import SipLeg
@@ -27,7 +28,7 @@ from callport.channels.sip.targets import TargetError, TargetLocator
 from callport.config import SipSettings
 from callport.config_routing import SipTrunk
 
-__all__ = ["ping", "trunk_dialers", "trunk_settings"]
+__all__ = ["TelTargets", "ping", "trunk_dialers", "trunk_settings"]
 
 
 def trunk_settings(base: SipSettings, trunk: SipTrunk) -> SipSettings:
@@ -50,6 +51,8 @@ class _TrunkHost:
         return getattr(self._channel, name)
 
     async def dial(self, target: str, *, timeout: float = 30.0) -> SipLeg:
+        if target.startswith("+"):  # a bare E.164 number (routing's targets): tel:
+            target = "tel:" + target
         return await self._invites.dial(target, timeout=timeout)
 
     def start_call(self, leg: SipLeg) -> asyncio.Task[None]:
@@ -114,3 +117,21 @@ async def ping(trunk: SipTrunk, *, base: SipSettings, resolver: Any,
         return alive, f"OPTIONS {answer.status} {answer.reason}"
     finally:
         transport.close()
+
+
+class TelTargets:
+    """A SIP Dialer that also takes bare E.164 numbers (``+1555...`` -> ``tel:+1555...``),
+    as routing passes them; everything else goes through unchanged."""
+
+    def __init__(self, dialer: SipOutbound) -> None:
+        self.dialer = dialer
+        self.name = dialer.name
+
+    async def dial(self, target: str, caller_id: str = "",
+                   options: DialOptions | None = None) -> DialResult:
+        if target.startswith("+"):
+            target = "tel:" + target
+        return await self.dialer.dial(target, caller_id, options)
+
+    async def finished(self, call_id: str) -> None:
+        await self.dialer.finished(call_id)

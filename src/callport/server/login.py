@@ -31,6 +31,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from callport.channels.browser.page import page_config
 from callport.channels.browser.session import session_of
 from callport.config import Settings
 from callport.server.auth import user_of
@@ -72,7 +73,9 @@ def login_routes(*, settings: Settings, users: UserStore, tokens: TokenStore,
         return session_cookie(issued.secret, secure=secure(request), max_age=ttl)
 
     def page(notice: str = "", status: int = 200) -> Response:
-        config = {"home": home, "login": "/login", "notice": notice}
+        brand = page_config(settings, vad=False)  # the page's name and tagline ([page])
+        config = {"home": home, "login": "/login", "notice": notice, "name": brand["name"],
+                  "tagline": brand["tagline"]}
         text = (web_dir / "login.html").read_text(encoding="utf-8")
         text = text.replace("{{STATIC}}", settings.browser.static_path).replace(
             "{{CONFIG}}", json.dumps(config).replace("<", "\\u003c"))

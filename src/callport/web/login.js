@@ -10,6 +10,11 @@ function showError(message) {
 }
 
 if (config.notice) showError(config.notice);
+if (config.name) {
+  document.querySelector('h1').textContent = config.name;
+  document.title = `${config.name} · Sign in`;
+}
+if (config.tagline) document.querySelector('.sub').textContent = config.tagline;
 
 form.addEventListener('submit', async (event) => {
   event.preventDefault();

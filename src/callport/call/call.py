@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -61,6 +61,9 @@ from callport.call.sources import AudioSource, ClipSource, HoldMusic
 from callport.errors import AgentFailed
 from callport.speech.base import STT, TTS, Transcript
 from callport.types import PCM16, CallInfo
+
+if TYPE_CHECKING:
+    from callport.call.gather import GatherResult
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +111,8 @@ class Call:
 
     async def say(self, text: str, *, interruptible: bool = True) -> SayResult:
         """Speak ``text``; returns when it has played or the caller barged in."""
+        if self.session.holding:  # hold music never ends: speaking stops it
+            await self.session.stop_audio()
         self.session.new_reply()
         self.session.set_barge_in(interruptible)
         try:
@@ -140,13 +145,16 @@ class Call:
         barges in; True if it played to the end. ``session.heard()`` says how much was heard."""
         source = (ClipSource(pcm=audio, sample_rate=sample_rate, label="audio")
                   if isinstance(audio, np.ndarray) else audio)
+        if self.session.holding:  # hold music never ends: playing something else stops it
+            await self.session.stop_audio()
         self.session.new_reply()
         self.session.play(source, interruptible=interruptible)
         return await self.session.wait_played()
 
     def hold(self, music: AudioSource | None = None) -> None:
-        """Start hold music (the built-in loop by default); it plays until ``unhold``. The
-        caller speaking or pressing a key over it stops it (``listen`` then returns that)."""
+        """Start hold music (the built-in loop by default); it plays until ``unhold``, ``say``
+        or ``play``. The caller speaking or pressing a key over it stops it (``listen`` then
+        returns that)."""
         self.session.new_reply()
         self.session.play(music if music is not None else HoldMusic())
 
@@ -230,6 +238,12 @@ class Call:
                     log.debug("call %s: caller said %r", self.info.call_id, text)  # DEBUG: private
                 return Heard(text, started_at=turn.started_at, ended_at=turn.ended_at)
         return None
+
+    async def gather(self, prompt: str | AudioSource, **options: Any) -> GatherResult:
+        """One menu question with its reprompt ladder (``callport.call.gather.gather``)."""
+        from callport.call.gather import gather
+
+        return await gather(self, prompt, **options)
 
     # ---- conversation ----------------------------------------------------------------
 

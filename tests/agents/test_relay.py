@@ -173,7 +173,20 @@ async def test_end_without_a_target_goes_to_agent_handoff() -> None:
         await call.listening(0)
         await call.say()
         await call.ended()
-    assert call.leg.transfers == ["sip:desk@127.0.0.1"]
+    # a sip: hand-off carries the caller's identity as URI headers (the PBX copies them)
+    assert call.leg.transfers == ["sip:desk@127.0.0.1?X-Callport-Caller=%2B15551230001"
+                                  "&X-Callport-Call-Id=CAr1&X-Callport-User=alice"]
+
+
+def test_sip_handoff_targets_carry_identity_and_the_apps_x_headers() -> None:
+    info = CallInfo(call_id="CA9", channel="twilio", caller="+15551230001",
+                    user=User(name="bob", guest=True))
+    data = '{"to": "sip:+15550100@proj.sip.livekit.cloud", "headers": {"X-Order": "42 a&b", ' \
+        '"Authorization": "no"}}'
+    target = wire.with_identity(wire.handoff_target(data), info, wire.handoff_headers(data))
+    assert target == ("sip:+15550100@proj.sip.livekit.cloud?X-Callport-Caller=%2B15551230001"
+                      "&X-Callport-Call-Id=CA9&X-Order=42%20a%26b")
+    assert wire.with_identity("tel:+15550100", info) == "tel:+15550100"
 
 
 async def long_talker(msg: dict[str, Any], send: Send) -> None:

@@ -132,9 +132,7 @@ class RelayAgent:
                     if text:
                         await line.say(text)
                 case wire.AppEnd(handoff_data=data):
-                    target = wire.handoff_target(data) or self._options.handoff
-                    await self._log.event(f"end, handoffData={data!r}")
-                    await line.end(target)
+                    await line.end(await self._handoff(data))
                     return
                 case wire.AppSendDigits(digits=digits) if self._ws is not None:
                     await self._send_digits(self._ws, digits)
@@ -291,10 +289,15 @@ class RelayAgent:
                 case wire.AppEnd(handoff_data=data):
                     for clause in clauses.flush():
                         yield Say(clause)
-                    target = wire.handoff_target(data) or self._options.handoff
-                    await self._log.event(f"end, handoffData={data!r}")
+                    target = await self._handoff(data)
                     yield TransferCall(target) if target else HangUpCall("agent-ended")
                     return
+
+    async def _handoff(self, data: str) -> str:
+        """Where an ``end`` goes ("" = hang up); a sip: target carries the caller's identity."""
+        await self._log.event(f"end, handoffData={data!r}")
+        target = wire.handoff_target(data) or self._options.handoff
+        return wire.with_identity(target, self.info, wire.handoff_headers(data)) if target else ""
 
     async def _play(self, ws: ClientConnection, msg: wire.AppPlay) -> None:
         from callport.agents.adapters.fetch import fetch_wav

@@ -23,13 +23,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from callport.speech.text import split_clauses
 from callport.types import CallInfo
 
 __all__ = [
     "AppEnd", "AppEvent", "AppInvalid", "AppLanguage", "AppPlay", "AppSendDigits", "AppText",
-    "ClauseBuffer", "dtmf", "error", "interrupt", "parse_app", "prompt", "setup",
+    "ClauseBuffer", "dtmf", "error", "handoff_headers", "handoff_target", "interrupt",
+    "parse_app", "prompt", "setup", "with_identity",
 ]
 
 
@@ -146,6 +148,35 @@ def handoff_target(handoff_data: str) -> str:
             if isinstance(value, str) and value.strip():
                 return value.strip()
     return ""
+
+
+def handoff_headers(handoff_data: str) -> dict[str, str]:
+    """``headers`` of a JSON handoffData object (``{"X-Caller-Number": "+1555..."}``)."""
+    try:
+        data = json.loads(handoff_data) if handoff_data else None
+    except ValueError:
+        return {}
+    headers = data.get("headers") if isinstance(data, dict) else None
+    if not isinstance(headers, dict):
+        return {}
+    return {str(k): str(v) for k, v in headers.items() if str(k).lower().startswith("x-")}
+
+
+def with_identity(target: str, info: CallInfo, extra: dict[str, str] | None = None) -> str:
+    """A ``sip:`` hand-off target carrying the caller's identity as URI headers (RFC 3261
+    §19.1.1; the transferring PBX copies them into its INVITE, RFC 3515 §2.1), e.g. for a
+    LiveKit SIP trunk, which shows them to the agent as ``sip.h.x-callport-caller``. Other
+    targets (``tel:``) are returned as they are."""
+    if not target.startswith(("sip:", "sips:")):
+        return target
+    headers = {"X-Callport-Caller": info.caller, "X-Callport-Call-Id": info.call_id}
+    if info.user is not None and not info.user.guest:
+        headers["X-Callport-User"] = info.user.name
+    headers.update(extra or {})
+    query = "&".join(f"{quote(k, safe='-')}={quote(v, safe='')}" for k, v in headers.items() if v)
+    if not query:
+        return target
+    return f"{target}{'&' if '?' in target else '?'}{query}"
 
 
 def _dump(msg: dict[str, object]) -> str:

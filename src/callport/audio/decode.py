@@ -2,8 +2,8 @@
 
 WAV goes through ``callport.audio.wav`` (every common encoding, any channel count);
 everything else (FLAC, MP3, Ogg/Opus, M4A/AAC, AIFF, WebM...) through FFmpeg's decoders
-via PyAV (``av``, installed with aiortc), down-mixed to mono. Any sample rate (44.1 kHz, 96 kHz, 11.025 kHz...) is
-resampled to 16 kHz with soxr (HQ). A file no decoder reads, such
+via PyAV (``av``, installed with aiortc), down-mixed to mono. Any sample rate (44.1 kHz,
+96 kHz, 11.025 kHz...) is resampled to 16 kHz with soxr (HQ). A file no decoder reads, such
 as a text file, raises ``AudioFileError`` with one line that says what is wrong and what to
 do.
 """

@@ -393,3 +393,31 @@ async def test_bridge_stop_leaves_both_calls_up_and_turns_resume() -> None:
     assert isinstance(heard, Heard) and heard.text == "back with the bot"
     for call in (a, b):
         await call.session.close()
+
+
+async def test_say_and_a_bridge_stop_hold_music_first() -> None:
+    from callport.call.bridge import Bridge, Stopped
+
+    leg_a, leg_b = MemoryLeg(call_id="A", sample_rate=RATE), MemoryLeg(call_id="B")
+    clock = SimClock()
+    a, b = make(leg_a, [], clock), make(leg_b)
+    a.session.start()
+    b.session.start()
+    a.hold()
+    await until(lambda: len(leg_a.sent) >= 10)
+    said = await asyncio.wait_for(a.say("You are next."), 5)  # would wait forever behind it
+    assert not said.interrupted and said.heard == "You are next."
+    assert not a.session.holding and leg_a.cleared == 1
+    a.hold()
+    await until(lambda: a.session.holding)
+    bridge = Bridge(a=a.session, b=b.session)
+    run = asyncio.create_task(bridge.run())
+    await asyncio.sleep(0.01)
+    sent = len(leg_a.sent)
+    await leg_b.speak(tone(0.4, 16000, 500.0), 16000)
+    await until(lambda: len(leg_a.sent) >= sent + 15)  # B's voice, not the music
+    assert not a.session.holding
+    bridge.stop()
+    assert await asyncio.wait_for(run, 5) == Stopped()
+    for call in (a, b):
+        await call.session.close()

@@ -101,8 +101,9 @@ class Bridge:
     async def run(self) -> BridgeResult:
         a, b = self._a, self._b
         feed_a, feed_b = _Feed(self._src_ab), _Feed(self._src_ba)
-        for session in (a, b):
+        for session in (a, b):  # hold music or a prompt still queued would block the party
             session.set_turns(False)
+            await session.stop_audio()
             session.new_reply()
         a.add_tap(feed_a, Direction.IN)
         b.add_tap(feed_b, Direction.IN)

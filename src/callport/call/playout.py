@@ -179,6 +179,11 @@ class Playout:
         return len(self._items)
 
     @property
+    def endless(self) -> bool:
+        """True while an endless source (hold music) is queued: nothing after it would play."""
+        return any(isinstance(i, _SourceItem) and i.source.endless for i in self._items)
+
+    @property
     def head_endless(self) -> bool:
         head = self._items[0] if self._items else None
         return isinstance(head, _SourceItem) and head.source.endless

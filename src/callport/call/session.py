@@ -146,6 +146,11 @@ class CallSession:
         return self._reply_serial
 
     @property
+    def holding(self) -> bool:
+        """Hold music (an endless source) is queued."""
+        return self._playout.endless
+
+    @property
     def agent_audible(self) -> bool:
         """True while interruptible audio is queued here or not yet confirmed played."""
         return self._playout.interruptible

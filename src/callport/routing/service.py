@@ -90,6 +90,7 @@ def _rules(settings: Settings) -> OutboundRules:
 @dataclass(slots=True)
 class _Live:
     outcome: RouteOutcome
+    answered: float | None = None  # router clock at the answer (None: placed, not answered)
 
 
 class RoutingService:
@@ -139,7 +140,8 @@ class RoutingService:
     async def _record(self, outcome: RouteOutcome) -> None:
         result = outcome.result
         if isinstance(result, Answered | Placed):
-            self._live[result.call_id] = _Live(outcome)
+            answered = self.router.clock() if isinstance(result, Answered) else None
+            self._live[result.call_id] = _Live(outcome, answered)
             await self._amend(result.call_id, outcome, disposition="")
             return
         assert isinstance(result, DialFailed)
@@ -180,8 +182,10 @@ class RoutingService:
             return
         await self._amend(call_id, live.outcome, disposition="")  # a record made after dial
         rate = live.outcome.rate
-        answered = record.answered_at is not None
-        duration = record.duration_s
+        answered = record.answered_at is not None or live.answered is not None
+        duration = record.duration_s  # the stored times have whole seconds: measure it too
+        if live.answered is not None:
+            duration = max(duration, self.router.clock() - live.answered)
         await self.calls.amend(
             call_id, disposition=record.disposition or ("answered" if answered else None),
             billable_s=rate.billable_seconds(duration) if rate else None,

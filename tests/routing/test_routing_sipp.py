@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import sys
 import time
-from decimal import Decimal
 from dataclasses import replace
+from decimal import Decimal
 from pathlib import Path
 
 import pytest

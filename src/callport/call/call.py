@@ -59,7 +59,7 @@ from callport.call.results import Heard, HungUp, ListenResult, Pressed, Timeout
 from callport.call.session import CallerDigit, CallSession, PauseReady, Utterance
 from callport.call.sources import AudioSource, ClipSource, HoldMusic
 from callport.errors import AgentFailed
-from callport.speech.base import STT, TTS, Transcript
+from callport.speech.base import STT, TTS
 from callport.types import PCM16, CallInfo
 
 if TYPE_CHECKING:
@@ -152,9 +152,8 @@ class Call:
         return await self.session.wait_played()
 
     def hold(self, music: AudioSource | None = None) -> None:
-        """Start hold music (the built-in loop by default); it plays until ``unhold``, ``say``
-        or ``play``. The caller speaking or pressing a key over it stops it (``listen`` then
-        returns that)."""
+        """Hold music (the built-in loop by default) until ``unhold``, ``say`` or ``play``;
+        the caller speaking or pressing a key stops it (``listen`` returns that)."""
         self.session.new_reply()
         self.session.play(music if music is not None else HoldMusic())
 
@@ -165,16 +164,10 @@ class Call:
 
     def _early_stt(self, utterance: Utterance) -> None:
         """The caller paused: start STT now; if the pause becomes the end of turn, use it."""
-        task = self._early.start(utterance, self.hints)
-        if not self._secret:
-            task.add_done_callback(self._show_partial)
+        self._early.start(utterance, self.hints, None if self._secret else self._show_partial)
 
-    def _show_partial(self, task: asyncio.Task[Transcript]) -> None:
-        """The speculative pass is the caller's words so far: a live caption for the page."""
-        if task.cancelled() or task.exception() is not None or self._secret or self.ended:
-            return
-        text = task.result().text.strip()
-        if text:
+    def _show_partial(self, text: str) -> None:  # the words so far: a live caption for the page
+        if not (self._secret or self.ended):
             self.session.notify(CallerPartial(text))
 
     async def listen(
@@ -295,7 +288,7 @@ class Call:
         self.session.new_reply()
         outcome: list[HangUpCall | TransferCall] = []
         task = asyncio.create_task(self._agent_turn(agent, event, record, outcome))
-        barge = asyncio.create_task(self._wait_barge_in())
+        barge = asyncio.create_task(self.session.wait_barge_in())
         try:
             await asyncio.wait({task, barge}, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -353,9 +346,6 @@ class Call:
         if follow.interrupted or self.ended:
             return self.ended
         return await self._act(agent, outcome, record, tell=False)
-
-    async def _wait_barge_in(self) -> None:
-        await self.session.wait_barge_in()
 
     async def _agent_turn(
         self,

@@ -4,7 +4,7 @@ reused when that pause turns out to be the end of the turn, so the reply starts 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from callport.call.turns import Utterance
 from callport.speech.base import STT, Transcript
@@ -15,13 +15,16 @@ class EarlyStt:
         self._stt = stt
         self._early: tuple[float, float, asyncio.Task[Transcript]] | None = None
 
-    def start(self, utterance: Utterance, hints: Sequence[str]) -> asyncio.Task[Transcript]:
-        """Transcribe the turn so far (dropping an older speculative pass)."""
+    def start(self, utterance: Utterance, hints: Sequence[str],
+              on_text: Callable[[str], None] | None = None) -> None:
+        """Transcribe the turn so far (dropping an older speculative pass); ``on_text`` gets
+        the words when they are ready (a live caption), unless empty or dropped first."""
         self.drop()
         task = asyncio.create_task(
             self._stt.transcribe(utterance.pcm, utterance.sample_rate, hints=hints))
         self._early = (utterance.started_at, utterance.ended_at, task)
-        return task
+        if on_text is not None:
+            task.add_done_callback(lambda t: _words(t, on_text))
 
     def drop(self) -> None:
         if self._early is not None:
@@ -36,3 +39,11 @@ class EarlyStt:
         if early is not None:
             early[2].cancel()
         return await self._stt.transcribe(turn.pcm, turn.sample_rate, hints=hints), False
+
+
+def _words(task: asyncio.Task[Transcript], on_text: Callable[[str], None]) -> None:
+    if task.cancelled() or task.exception() is not None:
+        return
+    text = task.result().text.strip()
+    if text:
+        on_text(text)

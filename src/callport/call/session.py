@@ -15,7 +15,6 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
 
 from callport.audio.frame import frame_samples
 from callport.call.events import (
@@ -45,20 +44,15 @@ from callport.call.turns import (
     SpeechBegan,
     TurnReady,
     Utterance,
+    VadScorer,
 )
 from callport.metrics import Metrics
-from callport.vad.base import VadScore, VadStream
 from callport.vad.turn import TurnDetector
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CallSession", "CallerDigit", "CallerTurn", "PauseReady", "SessionStats", "Utterance"]
-
-
-class VadScorer(Protocol):
-    def new_stream(self, sample_rate: int) -> VadStream: ...
-
-    async def score(self, stream: VadStream, pcm: PCM16) -> list[VadScore]: ...
+__all__ = ["CallSession", "CallerDigit", "CallerTurn", "PauseReady", "SessionStats", "Utterance",
+           "VadScorer"]
 
 
 CallerTurn = Utterance | CallerDigit
@@ -124,8 +118,7 @@ class CallSession:
         return self._transferred_to
 
     @property
-    def turns_produced(self) -> int:
-        """Caller turns (speech or digits) handed to the flow so far."""
+    def turns_produced(self) -> int:  # caller turns (speech or digits) handed to the flow
         return self._turns_produced
 
     @property
@@ -141,13 +134,11 @@ class CallSession:
         return self._interrupted
 
     @property
-    def reply_serial(self) -> int:
-        """Bumped by every ``new_reply``: the notes of one reply share it."""
+    def reply_serial(self) -> int:  # bumped by every ``new_reply``: one reply's notes share it
         return self._reply_serial
 
     @property
-    def holding(self) -> bool:
-        """Hold music (an endless source) is queued."""
+    def holding(self) -> bool:  # hold music (an endless source) is queued
         return self._playout.endless
 
     @property

@@ -18,17 +18,26 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
 from callport.audio.tones import DtmfDetector
 from callport.types import PCM16
-from callport.vad.base import VadScore
+from callport.vad.base import VadScore, VadStream
 from callport.vad.turn import BargeIn, SpeechStarted, TurnDetector, TurnEnded, TurnState
 
 PRE_ROLL_S = 0.25  # caller audio kept before the detected start of speech
 HISTORY_S = 30.0  # longest caller turn kept for STT
 EARLY_CUT_S = 0.25  # a pause this long hands the flow a speculative utterance (early STT)
+
+
+class VadScorer(Protocol):
+    """What the session shell scores caller audio with (``vad.batcher.VadBatcher``)."""
+
+    def new_stream(self, sample_rate: int) -> VadStream: ...
+
+    async def score(self, stream: VadStream, pcm: PCM16) -> list[VadScore]: ...
 
 
 @dataclass(frozen=True, slots=True, eq=False)

@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from callport import __version__, cli_skills, cli_users
+from callport import __version__, cli_ivr, cli_skills, cli_users
 from callport.config import ConfigError, Settings, load_settings
 
 if TYPE_CHECKING:
@@ -47,6 +47,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--sip-port", type=int, help="enable SIP on this UDP/TCP port")
     serve.add_argument("--no-warmup", action="store_true", help="load models on first call")
     _agent_options(serve)
+    cli_ivr.add_ivr_option(serve)
 
     talk = sub.add_parser(
         "talk",
@@ -60,9 +61,12 @@ def _parser() -> argparse.ArgumentParser:
     talk.add_argument("--caller", metavar="+E164", help="caller ID: the call is identified as "
                       "that number's user (PIN and all); default: act as the owner")
     _agent_options(talk)
+    cli_ivr.add_ivr_option(talk)
+    cli_ivr.add_at_option(talk)
 
     cli_users.add_parsers(sub)  # users, tokens, tasks
     cli_skills.add_parsers(sub)  # skills install DIR
+    cli_ivr.add_parsers(sub)  # voicemail list/save
     from callport import cli_routing
 
     cli_routing.add_parsers(sub)  # routes explain, calls list/export
@@ -112,7 +116,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         settings = replace(settings, server=replace(settings.server, host=args.host))
     if getattr(args, "port", None) is not None:
         settings = replace(settings, server=replace(settings.server, port=args.port))
-    for name in ("agent", "flow"):
+    for name in ("agent", "flow", "ivr"):
         if ref := getattr(args, name, None):
             settings = replace(settings, server=replace(settings.server, **{name: ref}))
     if getattr(args, "sip_port", None) is not None:
@@ -140,7 +144,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     from callport.logs import setup_logging
 
-    quiet = args.command in ("talk", "routes", "calls") or args.command in cli_users.COMMANDS
+    quiet = (args.command in ("talk", "routes", "calls", "voicemail")
+             or args.command in cli_users.COMMANDS)
     setup_logging("warning" if quiet else settings.server.log_level,
                   settings.server.log_format)
     if args.command == "where":
@@ -165,6 +170,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return _serve(settings, warmup=not args.no_warmup)
             case "talk":
                 return asyncio.run(_talk(settings, args))
+            case "voicemail":
+                return asyncio.run(cli_ivr.run(settings, args))
             case "users" | "tokens" | "tasks":
                 return asyncio.run(cli_users.run(settings, args))
             case "routes" | "calls":
@@ -239,6 +246,9 @@ async def _talk(settings: Settings, args: argparse.Namespace) -> int:
     from callport.talk import TalkError, run_talk
 
     runtime = build_runtime(settings)  # a bad --agent is said first
+    if (problem := cli_ivr.use_at(runtime, args.at)) is not None:
+        print(f"callport: {problem}", file=sys.stderr)
+        return 2
     inputs = []
     for wav in args.wavs:
         try:
@@ -262,6 +272,7 @@ async def _talk(settings: Settings, args: argparse.Namespace) -> int:
             "phone": args.phone,
             "user": result.user,
             "hangup": result.hangup_reason,
+            **cli_ivr.talk_report(runtime, result.call_id),
             "turns": [
                 {
                     "file": t.source,

@@ -54,6 +54,7 @@ class ServerSettings:
     api_path: str = "/api/tasks"
     agent: str = ""  # "module:attribute" of your agent factory; empty: the Task Manager
     flow: str = ""  # "module:attribute" of your call flow; empty: greet, then the agent
+    ivr: str = ""  # a menu file (TOML, docs/configuration.md "IVR menus"); runs instead of flow
     # Host headers answered; others get 421. Empty: the bind host, localhost, 127.0.0.1, ::1
     # and the hosts of every configured public URL (twilio/telnyx public_base_url).
     allowed_hosts: tuple[str, ...] = ()
@@ -67,6 +68,8 @@ class ServerSettings:
         module, sep, attr = self.flow.partition(":")
         if self.flow and not (sep and module and attr):
             out.append(f"server.flow={self.flow!r}: expected 'package.module:attribute'")
+        if self.ivr and self.flow:
+            out.append("server.ivr and server.flow: set one (the menu file is the call flow)")
         if self.agent:
             try:
                 parse_agent_ref(self.agent)

@@ -37,12 +37,14 @@ CORES: tuple[str, ...] = (
     # the call core's definitions and pure bookkeeping
     "callport.call.events", "callport.call.leg", "callport.call.controls", "callport.call.agent",
     "callport.call.playout", "callport.call.marks", "callport.call.turns",
-    "callport.call.results", "callport.call.taps",
+    "callport.call.results", "callport.call.taps", "callport.call.understand",
     # agents: the adapters' wire formats (ConversationRelay, OpenAI-compatible chat streams)
     "callport.agentref", "callport.agents.adapters.relay_protocol",
     "callport.agents.adapters.llm_protocol",
     # flows: the identification gate's decisions
     "callport.flows.identify",
+    # flows: the IVR's compiled form, its file loader and opening hours
+    "callport.flows.ivr.model", "callport.flows.ivr.load", "callport.flows.ivr.hours",
     # routing: rate tables, failover causes, breakers, outbound rules, zones, ranking
     "callport.routing", "callport.routing.rates", "callport.routing.causes",
     "callport.routing.health", "callport.routing.rules", "callport.routing.zones",

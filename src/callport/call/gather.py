@@ -14,7 +14,7 @@ speech or a key; the choices' phrases are the STT hints while listening. The rep
 no input -> the prompt again; no match -> the choices with their keys; ``max_tries`` misses ->
 ``NoInput``/``NoMatch``. Unsure words are asked back ("Did you want billing?"); two close
 choices are asked apart ("Did you want sales or support?"); ``repeat`` / ``*`` says the prompt
-again (not a miss). The decisions are ``callport.call.understand`` (pure).
+again (not a miss). The decisions are made by ``callport.call.understand``.
 """
 
 from __future__ import annotations

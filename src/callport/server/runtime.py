@@ -166,6 +166,9 @@ class Runtime:
         _ = self.vad, self.stt, self.tts, self.agent_factory
         if self._classifier is not None:
             await asyncio.to_thread(self._classifier.warm)
+        flow_warm = getattr(self._flow, "warm", None)  # an IVR embeds its menus' examples
+        if callable(flow_warm):
+            await asyncio.to_thread(flow_warm)
         for service in (self._stt, self._tts):
             warm = getattr(service, "warmup", None)
             if warm is not None:
@@ -356,6 +359,8 @@ def build_runtime(
     if calls is None:
         assert db is not None
         calls = SqliteCallStore(db)
+    if flow is None and settings.server.ivr:
+        flow = _ivr_flow(settings, db)
     runtime = Runtime(
         settings=settings,
         store=store,
@@ -372,3 +377,32 @@ def build_runtime(
     if adapter is not None:
         runtime.use_adapter(adapter)
     return runtime
+
+
+def _ivr_flow(settings: Settings, db: object) -> Flow:
+    """``server.ivr``: the menu file, validated now (``ConfigError`` naming line and option),
+    with voicemail in the server's database."""
+    from callport.config import ConfigError
+    from callport.flows.ivr import IvrError, IvrFlow, load_ivr
+    from callport.plugins import load_reference
+    from callport.store.sqlite import SqliteDb
+    from callport.store.voicemail import SqliteVoicemailStore
+
+    try:
+        ivr = load_ivr(settings.server.ivr)
+    except IvrError as exc:
+        raise ConfigError(f"server.ivr: {exc}") from None
+
+    def agents(ref: str) -> AgentFactory | None:
+        if ref in ("default", "taskmanager"):
+            return None  # the call's own agent (the Task Manager unless server.agent says)
+        factory: AgentFactory = load_reference(ref, setting="server.ivr agent")
+        return factory
+
+    for menu in ivr.menus.values():  # a bad agent reference is said at start too
+        for option in menu.options:
+            ref = getattr(option.action, "ref", "")
+            if ref and ref not in ("default", "taskmanager"):
+                agents(ref)
+    store = SqliteVoicemailStore(db if isinstance(db, SqliteDb) else SqliteDb(settings.server.db))
+    return IvrFlow(ivr=ivr, voicemail=store, agents=agents, owner=settings.identity.owner)

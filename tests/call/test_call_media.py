@@ -421,3 +421,22 @@ async def test_say_and_a_bridge_stop_hold_music_first() -> None:
     assert await asyncio.wait_for(run, 5) == Stopped()
     for call in (a, b):
         await call.session.close()
+
+
+async def test_a_wav_file_plays_as_a_source_resampled_with_marks(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from callport.audio.wav import write_wav
+    from callport.call.sources import wav_source
+
+    path = Path(str(tmp_path)) / "prompt.wav"
+    write_wav(path, tone(0.5, 16000, 400.0), 16000)  # 16 kHz file on an 8 kHz leg
+    leg = MemoryLeg(call_id="w1", sample_rate=RATE)
+    call = make(leg)
+    call.session.start()
+    assert await asyncio.wait_for(call.play(wav_source(path)), 5) is True
+    [segment] = call.session.heard()
+    assert segment.label == str(path) and segment.done and segment.frames == 25
+    assert len(leg.sent) == 25 and all(len(f) == 160 for f in leg.sent)
+    assert len(leg.marks) == 3  # frames 10, 20 and the end
+    await call.session.close()

@@ -37,6 +37,7 @@ from callport.call.events import (
     TransferStarted,
 )
 from callport.call.leg import Leg
+from callport.call.marks import MarkBook
 from callport.call.memory import MemoryLeg
 from callport.channels.browser.leg import BrowserLeg
 from callport.channels.browser.rtc import RtcCall
@@ -485,10 +486,11 @@ async def test_our_hangup_ends_once_and_nothing_follows(far: Far) -> None:
     await leg.mark("pending")
     await leg.hangup("normal")
     await leg.hangup("again")  # idempotent: no raise, no second HungUp reason
+    await leg.mark("too-late")  # placed after the end: answered unplayed, still before HungUp
     got = await events(leg)
     assert isinstance(got[-1], HungUp)
     assert [e for e in got if isinstance(e, HungUp)] == [got[-1]]
-    assert marks(got) == [Marked("pending", not far.buffered)]
+    assert marks(got) == [Marked("pending", not far.buffered), Marked("too-late", False)]
     reason = got[-1].reason
     # After HungUp: marks, audio, digits and the far end's doings yield nothing new.
     await leg.mark("late")
@@ -634,3 +636,21 @@ async def test_a_stop_during_an_accepted_transfer_ends_transferred(provider: str
     assert got[-1] == HungUp("transferred")
     await leg.hangup()
     assert control.log == [f"transfer {leg.provider_call_id} sip:desk@example.com"]  # no hang-up
+
+
+# --------------------------------------------------------------------------- the book itself
+
+
+def test_mark_book_answers_in_order_and_once() -> None:
+    book = MarkBook()
+    first, second, third = (book.place(n) for n in ("a", "b", "c"))
+    assert (first, second, third) == ("m1", "m2", "m3")
+    assert book.played("m2")  # the far end got past b: a was played before it
+    assert book.take() == [Marked("a", True), Marked("b", True)]
+    assert not book.played("m1") and not book.played("nope")  # answered / unknown: ignored
+    assert book.clear() == ("m3",) and book.take() == [Marked("c", False)]
+    book.place("d")
+    book.close()
+    assert book.place("e") is None and book.closed
+    assert book.take() == [Marked("d", False), Marked("e", False)]
+    assert book.pending == ()

@@ -104,6 +104,22 @@ async def test_503_on_the_cheaper_trunk_goes_out_on_the_other(tmp_path: Path) ->
     assert service.health.of("cheap").consecutive == 1  # type: ignore[attr-defined]
 
 
+async def test_403_channel_limit_fails_over_too(tmp_path: Path) -> None:
+    cheap, dear, channel, dialers, service, calls = await _routed(
+        tmp_path, ["-sf", str(SCENARIOS / "uas_403_limit.xml")])
+    try:
+        result = await service.router.dial(  # type: ignore[attr-defined]
+            "+13125550100", "", DialOptions(timeout_s=5))
+        assert isinstance(result, Answered) and result.carrier == "dear", result
+        await dialers["dear"].finished(result.call_id)  # type: ignore[index]
+    finally:
+        await channel.stop()  # type: ignore[attr-defined]
+    assert await finish(cheap) == 0  # type: ignore[arg-type]
+    assert await finish(dear) == 0  # type: ignore[arg-type]
+    [record] = await calls.list_calls()  # type: ignore[attr-defined]
+    assert "Channel limit reached" in record.attempts[0].cause
+
+
 async def test_486_on_the_cheaper_trunk_is_final(tmp_path: Path) -> None:
     cheap, dear, channel, _dialers, service, calls = await _routed(
         tmp_path, ["-sf", str(SCENARIOS / "uas_486.xml")])

@@ -83,7 +83,7 @@ def test_all_targets_failing_ends_the_call_with_the_last_status() -> None:
     [(_, addr, second)] = [s for s in requests_to(events) if s[1] == B]
     assert addr == B and not any(isinstance(e, CallEnded) for e in events)
     events = agent.receive(reply(second, 503), B, 1.5)
-    assert CallEnded(key, "failed", 503) in events
+    assert CallEnded(key, "failed", 503, "X") in events  # "X": the reason phrase
     assert agent.active_calls() == 0
 
     key2, _ = agent.invite("sip:bob@trunk.example", media_host="127.0.0.1",
@@ -99,7 +99,7 @@ def test_other_failures_do_not_fail_over() -> None:
                                media_port=2, now=0.0, peer=A, fallbacks=(B,))
     [(_, _, inv)] = requests_to(events)
     events = agent.receive(reply(inv, 486), A, 0.1)
-    assert CallEnded(key, "failed", 486) in events
+    assert CallEnded(key, "failed", 486, "X") in events
     assert not any(isinstance(e, TargetFailed) for e in events)
     assert [m for m, _, _ in requests_to(events)] == ["ACK"]
 

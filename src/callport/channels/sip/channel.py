@@ -167,9 +167,9 @@ class SipChannel:
                     call = self.calls.get(key)  # CallProgress: early media (183)
                     if call is not None and plan is not None:
                         call.leg.set_plan(plan)
-                case CallEnded(key=key, reason=reason, status=status):
+                case CallEnded(key=key, reason=reason, status=status, phrase=phrase):
                     if not self.transfers.ended(key, reason, status):
-                        self._ended(key, reason, status)
+                        self._ended(key, f"{reason}: {phrase}" if phrase else reason, status)
                 case TransferRequested(key=key, target=target):
                     self._spawn(self.transfers.follow(key, target))
                 case TargetFailed(key=key, addr=addr, status=status, next_addr=nxt):

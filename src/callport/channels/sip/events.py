@@ -91,6 +91,7 @@ class CallEnded(SipEvent):
     key: str
     reason: str
     status: int = 0
+    phrase: str = ""  # the reason phrase of a final failure response ("Channel limit")
 
 
 @dataclass(frozen=True, slots=True)

@@ -106,12 +106,13 @@ class UaCore:
         self.client[f"{req.top_via.branch}|{req.method}"] = ClientCtx(tx, addr, key, req.method)
         return [Transmit(tx.data, addr)]
 
-    def end(self, dialog: Dialog, reason: str, status: int = 0) -> list[SipEvent]:
+    def end(self, dialog: Dialog, reason: str, status: int = 0,
+            phrase: str = "") -> list[SipEvent]:
         already = dialog.state is DialogState.TERMINATED and dialog.key not in self.dialogs
         dialog.state = DialogState.TERMINATED
         self.dialogs.pop(dialog.key, None)
         self.by_id.pop((dialog.call_id, dialog.local_tag), None)
-        return [] if already else [CallEnded(dialog.key, reason, status)]
+        return [] if already else [CallEnded(dialog.key, reason, status, phrase)]
 
     def bye(self, dialog: Dialog, now: float, *, reason: str) -> list[SipEvent]:
         req = dialog.request("BYE", via=self.via(), contact=self.contact)

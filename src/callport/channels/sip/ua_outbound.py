@@ -68,7 +68,7 @@ class OutboundCalls:
                 return self._send_invite(dialog, now, auth=(name, value))
         if status == 503 and dialog.fallbacks:
             return self._next_target(dialog, status, now)
-        return self.core.end(dialog, "failed", status=status)
+        return self.core.end(dialog, "failed", status=status, phrase=resp.reason)
 
     def timed_out(self, dialog: Dialog, now: float, *, status: int = 408) -> list[SipEvent]:
         """Timer B fired on our INVITE (408), or the transport failed (503): the next target,

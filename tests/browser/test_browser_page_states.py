@@ -4,6 +4,7 @@ works once the server is back, and a normal hang-up stays a normal hang-up."""
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -42,6 +43,17 @@ async def test_server_lost_mid_call_is_an_error_and_call_again_reconnects(
             assert not await page.is_visible("aside.tasks")
             await page.click("#call")
             await wait_for(page, "window.callport.state === 'live'")
+            # Device pickers: the microphone can be switched mid-call; Chromium can pick the
+            # speaker (setSinkId).
+            assert await page.is_visible("#speaker-opt")
+            mics = await page.eval_on_selector_all("#mic option", "els => els.map(e => e.value)")
+            assert len(mics) >= 2, mics  # "Default" and the fake microphone
+            await page.select_option("#mic", mics[1])
+            await wait_for(page, f"window.callport.call.micId === {json.dumps(mics[1])} && "
+                                 "window.callport.call.stream.getAudioTracks()[0].readyState "
+                                 "=== 'live'")
+            frames = await page.evaluate("window.callport.call.stats.framesSent")
+            await wait_for(page, f"window.callport.call.stats.framesSent > {frames + 25}")
             # A normal hang-up first: no error.
             await page.click("#call")
             await wait_for(page, "window.callport.ended.length === 1")

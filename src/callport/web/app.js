@@ -146,7 +146,15 @@ function showError(message, retry = false) {
   if (message) { page.errors.push(message); emit('error', { message }); }
 }
 
+let lastAgentState = 'listening';
 function setAgentState(state) {
+  // Thinking, then listening with no words: STT heard nothing, so the partial caption goes.
+  if (state === 'listening' && lastAgentState === 'thinking' && partialLi) {
+    partialLi.remove();
+    partialLi = null;
+    setCaption('');
+  }
+  lastAgentState = state;
   ui.orb.className = `orb ${state}`;
   ui.agentState.textContent = STATE_TEXT[state] || state;
   emit('state', { state: page.state, agent: state });

@@ -107,3 +107,51 @@ async def test_a_bad_number_is_not_retried_elsewhere() -> None:
         await client.aclose()
     assert isinstance(result, DialFailed) and result.cause is DialCause.BAD_TARGET
     assert seen == ["telnyx POST /v2/calls"]
+
+
+async def test_provider_api_checks_feed_the_breakers() -> None:
+    import asyncio
+    from dataclasses import replace
+
+    from callport.config import Settings
+    from callport.config_routing import CarrierRoute, RoutingSettings
+    from callport.routing.service import RoutingService
+    from callport.server.routing import health_loop, provider_check
+
+    asked: list[str] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        asked.append(f"{request.url.host} {request.url.path}")
+        if request.url.host == "twilio.test":
+            return httpx.Response(200, json={"status": "active"})
+        return httpx.Response(503, json={"errors": []})
+
+    mock = httpx.MockTransport(handle)
+    settings = replace(Settings(), twilio=TWILIO, telnyx=TELNYX, routing=RoutingSettings(
+        breaker_failures=1, carriers=(CarrierRoute(name="twilio"), CarrierRoute(name="telnyx"))))
+    assert await provider_check("twilio", settings, transport=mock) == (True,
+                                                                       "API check: HTTP 200")
+    assert await provider_check("telnyx", settings, transport=mock) == (False,
+                                                                       "API check: HTTP 503")
+    twilio, client = twilio_dialer(TWILIO, transport=twilio_transport(201, []))
+    telnyx, control = telnyx_dialer(TELNYX, http=telnyx_client("ok", []))
+    service = RoutingService.build(settings, dialers={"twilio": twilio, "telnyx": telnyx},
+                                   calls=None, clock=time.monotonic)
+    loop = asyncio.create_task(health_loop(service, settings, transport=mock))
+    try:
+        for _ in range(100):
+            if len(asked) >= 4:
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        loop.cancel()
+        await control.aclose()
+        assert client is not None
+        await client.aclose()
+    assert "twilio.test /2010-04-01/Accounts/AC123.json" in asked
+    assert "telnyx.test /v2/balance" in asked
+    now = time.monotonic()
+    assert service.health.of("telnyx").current(now) == "open"
+    assert service.health.of("twilio").current(now) == "closed"
+    assert any("telnyx [telnyx]: open (API check: HTTP 503)" in line
+               for line in service.health_lines())

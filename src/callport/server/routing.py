@@ -12,8 +12,10 @@ health loop.
 - ``POST /api/calls`` with routing configured: ``{"to", "from"?, "via"?}`` through the router
   (rules, least cost, failover; ``via`` pins one carrier and still obeys the rules), with the
   shared handler of ``callport.channels.pstn_dial``.
-- ``health_loop``: SIP OPTIONS to each trunk every ``options_ping_s``; the results feed the
-  breakers (a failed ping counts like a failed call, a good one closes an open breaker).
+- ``health_loop``: SIP OPTIONS to each trunk every ``options_ping_s`` and a provider API
+  check (``provider_check``) for Twilio and Telnyx every ``routing.check_interval_s``; the
+  results feed the breakers (a failed check counts like a failed call, a good one closes an
+  open breaker).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+import httpx
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -147,28 +150,60 @@ def routing_routes(runtime: Any, service: RoutingService | None) -> list[Route]:
     return routes
 
 
-async def health_loop(service: RoutingService, settings: Any, resolver: Any = None) -> None:
-    """Ping every SIP trunk with OPTIONS at its interval; results go to the breakers."""
+async def provider_check(name: str, settings: Any, *,
+                         transport: httpx.AsyncBaseTransport | None = None) -> tuple[bool, str]:
+    """One API health check: Twilio ``GET /Accounts/{sid}.json``, Telnyx ``GET /v2/balance``.
+    2xx is healthy; a 5xx, 401/403 (our credentials) or no connection is not."""
+    if name == "twilio":
+        s = settings.twilio
+        url = f"{s.api_base_url.rstrip('/')}/2010-04-01/Accounts/{s.account_sid}.json"
+        user = (s.api_key_sid, s.api_key_secret) if s.api_key_sid else (s.account_sid,
+                                                                         s.auth_token)
+        kw: dict[str, Any] = {"auth": user}
+    else:
+        s = settings.telnyx
+        url = f"{s.api_base_url.rstrip('/')}/v2/balance"
+        kw = {"headers": {"Authorization": f"Bearer {s.api_key}"}}
+    try:
+        async with httpx.AsyncClient(transport=transport, timeout=5.0) as http:
+            response = await http.get(url, **kw)
+    except httpx.HTTPError as exc:
+        return False, f"API check: {exc!r}"
+    return response.is_success, f"API check: HTTP {response.status_code}"
+
+
+async def health_loop(service: RoutingService, settings: Any, resolver: Any = None, *,
+                      transport: httpx.AsyncBaseTransport | None = None) -> None:
+    """SIP OPTIONS to every trunk at its ``options_ping_s``, a provider API check for Twilio
+    and Telnyx every ``routing.check_interval_s``; the results go to the breakers."""
     from callport.channels.sip.dnsresolver import DnsResolver
     from callport.channels.sip.trunks import ping
 
-    trunks = [t for t in settings.sip.trunks if t.options_ping_s > 0
-              and any(c.name == t.name for c in service.router.carriers)]
-    if not trunks:
+    names = {c.name for c in service.router.carriers if c.name in service.router.dialers}
+    trunks = {t.name: t for t in settings.sip.trunks if t.options_ping_s > 0 and t.name in names}
+    every = {name: t.options_ping_s for name, t in trunks.items()}
+    if settings.routing.check_interval_s > 0:
+        every.update({n: settings.routing.check_interval_s for n in ("twilio", "telnyx")
+                      if n in names})
+    if not every:
         return
     resolver = resolver or DnsResolver()
-    due = {t.name: 0.0 for t in trunks}
+    due = dict.fromkeys(every, 0.0)
     while True:
         now = time.monotonic()
-        for trunk in trunks:
-            if now < due[trunk.name]:
+        for name, interval in every.items():
+            if now < due[name]:
                 continue
-            due[trunk.name] = now + trunk.options_ping_s
+            due[name] = now + interval
             try:
-                alive, detail = await ping(trunk, base=settings.sip, resolver=resolver)
+                if name in trunks:
+                    alive, detail = await ping(trunks[name], base=settings.sip,
+                                               resolver=resolver)
+                else:
+                    alive, detail = await provider_check(name, settings, transport=transport)
             except OSError as exc:
-                alive, detail = False, f"OPTIONS: {exc}"
+                alive, detail = False, f"health check: {exc}"
             if not alive:
-                log.warning("routing: trunk %s failed its health check: %s", trunk.name, detail)
-            service.probe(trunk.name, alive, "" if alive else detail)
+                log.warning("routing: %s failed its health check: %s", name, detail)
+            service.probe(name, alive, "" if alive else detail)
         await asyncio.sleep(max(min(due.values()) - time.monotonic(), 0.5))

@@ -10,6 +10,7 @@ WebSocket (the page's side is what the test reads: JSON control messages and PCM
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import math
 from collections.abc import AsyncIterator
@@ -28,6 +29,7 @@ from callport.agents.base import (
     UserSaid,
 )
 from callport.audio.frame import Reframer
+from callport.audio.g711 import ulaw_encode
 from callport.call.call import APOLOGIES, Call
 from callport.call.controls import Accepted, Capability, Refusal, Refused
 from callport.call.events import AudioIn
@@ -254,3 +256,83 @@ async def test_twilio_without_credentials_or_with_a_refusing_carrier_refuses() -
     assert "Invalid 'To'" in result.detail and refusing.handed_off_to is None
     bad = await refusing.transfer("not a target")
     assert isinstance(bad, Refused) and bad.refusal is Refusal.BAD_TARGET
+
+
+async def test_a_carrier_refused_twilio_transfer_is_apologised_for_and_the_call_goes_on() -> None:
+    """The agent transfers a Twilio call and Twilio's REST API says no. The leg announces no
+    ``TransferStarted`` (it used to, before asking the carrier: the session then ended as
+    "transferred" and the caller heard nothing); the caller hears the apology, the agent is told
+    and answers, and the call ends as the agent asks."""
+    sent: list[dict[str, object]] = []
+    core = TwilioMediaCore()
+    core.receive_text('{"event":"connected","protocol":"Call","version":"1.0.0"}')
+    core.receive_text(json.dumps({
+        "event": "start", "sequenceNumber": "1", "streamSid": "MZ1",
+        "start": {"accountSid": "AC1", "streamSid": "MZ1", "callSid": "CA1",
+                  "tracks": ["inbound"], "customParameters": {},
+                  "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000,
+                                  "channels": 1}},
+    }))
+    assert core.started is not None
+
+    async def send_text(text: str) -> None:
+        sent.append(json.loads(text))
+
+    async def close_socket(code: int) -> None:
+        return None
+
+    leg = MediaStreamLeg(call_id="tw-2", start=core.started, core=core, send_text=send_text,
+                         close_socket=close_socket, control=RefusingControl(),  # type: ignore[arg-type]
+                         lead_ms=math.inf)
+    seq = 1
+
+    def provider(event: str, body: dict[str, object]) -> None:
+        nonlocal seq
+        seq += 1
+        text = json.dumps({"event": event, "sequenceNumber": str(seq), "streamSid": "MZ1",
+                           event: body})
+        for parsed in core.receive_text(text):
+            leg.feed(parsed)
+
+    async def echo_marks() -> None:  # Twilio plays everything at once and echoes each mark
+        echoed = 0
+        while True:
+            marks = [m for m in sent if m.get("event") == "mark"]
+            for message in marks[echoed:]:
+                provider("mark", {"name": message["mark"]["name"]})  # type: ignore[index]
+            echoed = len(marks)
+            await asyncio.sleep(0.005)
+
+    async def speak(seconds: float) -> None:
+        audio = np.concatenate([tone(seconds, 8000), np.zeros(4800, np.int16)])
+        for start in range(0, len(audio) - 159, 160):
+            chunk = start // 160 + 1
+            payload = base64.b64encode(ulaw_encode(audio[start:start + 160])).decode()
+            provider("media", {"track": "inbound", "chunk": str(chunk),
+                               "timestamp": str(chunk * 20), "payload": payload})
+            await asyncio.sleep(0)
+
+    agent, tts = TransferringAgent(), ToneTTS()
+    call = make_call(leg, ["put me through to sales", "no thanks bye"], agent, "twilio", tts)
+    call.session.start()
+    echo = asyncio.create_task(echo_marks())
+
+    async def flow() -> None:
+        await call.say("Hello. I am an automated assistant.")
+        await call.connect(call.new_agent())
+
+    task = asyncio.create_task(flow())
+    try:
+        await until(call.listening.is_set)
+        await speak(0.5)
+        await until(lambda: len(call.turns) == 1 and call.listening.is_set())
+        await speak(0.4)
+        await asyncio.wait_for(task, 5)
+    finally:
+        echo.cancel()
+    sorry = APOLOGIES[(Capability.TRANSFER, Refusal.FAILED)]
+    assert sorry.rstrip(".") in tts.spoken
+    told = [e for e in agent.inputs if isinstance(e, ActionRefused)]
+    assert len(told) == 1 and told[0].refused.refusal is Refusal.FAILED
+    assert call.session.transferred_to is None and call.session.hangup_reason == "agent"
+    assert leg.handed_off_to is None

@@ -4,6 +4,7 @@
 import { Call, CallError } from './call.js';
 import { words } from './i18n.js';
 import { connectEmbed } from './embed.js';
+import { createConversation } from './conversation.js';
 
 const config = JSON.parse(document.getElementById('callport-config').textContent);
 const params = new URLSearchParams(location.search);
@@ -148,101 +149,16 @@ function showError(message, retry = false) {
 
 let lastAgentState = 'listening';
 function setAgentState(state) {
-  // Thinking, then listening with no words: STT heard nothing, so the partial caption goes.
-  if (state === 'listening' && lastAgentState === 'thinking' && partialLi) {
-    partialLi.remove();
-    partialLi = null;
-    setCaption('');
-  }
+  if (state === 'listening' && lastAgentState === 'thinking' && talk.partial) talk.dropPartial();
   lastAgentState = state;
   ui.orb.className = `orb ${state}`;
   ui.agentState.textContent = STATE_TEXT[state] || state;
   emit('state', { state: page.state, agent: state });
 }
 
-// ---- the conversation: caller lines (partial, then final), one bubble per agent reply
-
-let partialLi = null;
-function bubble(role, cls = '') {
-  ui.transcript.querySelector('.hint')?.remove();
-  const li = document.createElement('li');
-  li.className = `${role} ${cls}`.trim();
-  ui.transcript.append(li);
-  ui.transcript.scrollTop = ui.transcript.scrollHeight;
-  return li;
-}
-
-function onTranscript(m) {
-  if (m.role === 'caller') {
-    const li = partialLi || bubble('caller');
-    partialLi = null;
-    li.className = 'caller';
-    li.textContent = m.text;
-    page.transcripts.push({ role: 'caller', text: m.text });
-    setCaption(m.text, true);
-    return;
-  }
-  const reply = m.reply ?? null;
-  const last = page.transcripts[page.transcripts.length - 1];
-  if (reply !== null && last && last.role === 'agent' && last.reply === reply) {
-    last.text = `${last.text} ${m.text}`;
-    last.li.textContent = last.text;
-  } else {
-    const entry = { role: 'agent', text: m.text, reply, li: bubble('agent') };
-    entry.li.textContent = m.text;
-    entry.li.dataset.reply = String(reply);
-    Object.defineProperty(entry, 'li', { enumerable: false, value: entry.li });
-    page.transcripts.push(entry);
-  }
-  const entry = page.transcripts[page.transcripts.length - 1];
-  emit('reply', { reply, text: entry.text, heard: null, interrupted: false });
-  if (panels.has('tasks')) refreshTasks();
-}
-
-// What the caller heard of an interrupted reply: the heard words, the rest struck through.
-function onHeard(m) {
-  const entry = [...page.transcripts].reverse().find((t) => t.role === 'agent' && t.reply === m.reply);
-  if (!entry) return;
-  entry.heard = m.text;
-  entry.interrupted = !!m.interrupted;
-  const full = entry.text;
-  const heardWords = m.text ? m.text.split(/\s+/).length : 0;
-  const rest = full.split(/\s+/).slice(heardWords).join(' ');
-  entry.li.replaceChildren();
-  if (m.text) entry.li.append(document.createTextNode(`${m.text} `));
-  if (rest) {
-    const span = document.createElement('span');
-    span.className = 'unheard';
-    span.textContent = rest;
-    entry.li.append(span);
-  }
-  const tag = document.createElement('span');
-  tag.className = 'tag';
-  tag.textContent = W.interrupted;
-  entry.li.append(tag);
-  emit('reply', { reply: m.reply, text: full, heard: m.text, interrupted: entry.interrupted });
-}
-
-function setCaption(text, final = false, speaking = false) {
-  ui.caption.hidden = !text;
-  ui.captionText.textContent = text || '';
-  ui.caption.classList.toggle('final', final);
-  ui.captionLevel.hidden = !speaking;
-  if (text) {
-    page.captions.push({ text, final, speaking });
-    emit('caption', { text, final, speaking });
-  }
-}
-
-function onPartial(text) {
-  if (!partialLi) partialLi = bubble('caller', 'partial');
-  partialLi.textContent = text;
-  setCaption(text, false, true);
-}
-
-function onHearing(on) {
-  if (on) setCaption(partialLi ? partialLi.textContent : W.hearing, false, true);
-}
+const talk = createConversation({ ui, page, words: W, emit,
+  onAgentLine: () => { if (panels.has('tasks')) refreshTasks(); } });
+const { bubble, onTranscript, onHeard, onPartial, onHearing, setCaption } = talk;
 
 // ---- mute, keypad, devices, timer
 
@@ -375,9 +291,7 @@ function endedUi(end, record = true) {
   ui.orb.className = 'orb idle';
   ui.mute.disabled = true;
   stopTimer();
-  setCaption('');
-  partialLi?.remove();
-  partialLi = null;
+  talk.dropPartial();
   ui.agentState.textContent = end.error ? W.failed : W.ended;
   if (record) page.ended.push({ reason: end.reason, error: end.error });
   if (end.error && record) {

@@ -400,6 +400,32 @@ class PageSettings:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class RecordingSettings:
+    """Call recording with consent (``callport.recording``)."""
+
+    # off: nothing recorded; notify: a notice, staying on the line is consent; consent: the
+    # caller must say yes. A party in an all-party-consent place makes notify act as consent.
+    mode: str = "off"
+    notice: str = "This call may be recorded for quality."  # after the automated-assistant line
+    question: str = "Do you agree to the recording? Please say yes or no."
+    answer_s: float = 6.0  # consent: how long to wait for the answer
+    stay_s: float = 2.0  # notify: how long after the notice staying on the line is consent
+    paused: str = "silence"  # a paused span is written as silence or skipped
+    dir: str = ""  # where recordings go; empty = recordings/ beside server.db
+
+    def problems(self) -> list[str]:
+        out = []
+        if self.mode not in {"off", "notify", "consent"}:
+            out.append(f"recording.mode={self.mode!r}: use off, notify or consent")
+        if self.paused not in {"silence", "skip"}:
+            out.append(f"recording.paused={self.paused!r}: use silence or skip")
+        for name in ("answer_s", "stay_s"):
+            if getattr(self, name) < 0:
+                out.append(f"recording.{name}: must be >= 0")
+        return out
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Settings:
     server: ServerSettings = field(default_factory=ServerSettings)
     speech: SpeechSettings = field(default_factory=SpeechSettings)
@@ -412,6 +438,7 @@ class Settings:
     routing: RoutingSettings = field(default_factory=RoutingSettings)
     page: PageSettings = field(default_factory=PageSettings)
     agent: AgentSettings = field(default_factory=AgentSettings)
+    recording: RecordingSettings = field(default_factory=RecordingSettings)
 
 
 def _convert(raw: Any, typ: Any, key: str, problems: list[str]) -> Any:

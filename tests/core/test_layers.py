@@ -53,6 +53,8 @@ LAYERS: dict[str, int] = {
     # routing: carriers, rate tables, least-cost ranking, failover over call's neutral dial,
     # carrier health; the Router is itself a Dialer, so channels never see it
     "callport.routing": 3,
+    # recording: consent machine, all-party rules, the two-channel recorder over call taps
+    "callport.recording": 3,
     # 4: channels turn a provider's wire into Legs and hand them to whatever runs calls (each
     # names that as its own Protocol, so no channel imports the server).
     "callport.channels": 4,

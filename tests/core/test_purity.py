@@ -49,6 +49,8 @@ CORES: tuple[str, ...] = (
     "callport.routing", "callport.routing.rates", "callport.routing.causes",
     "callport.routing.health", "callport.routing.rules", "callport.routing.zones",
     "callport.routing.rank",
+    # recording: the consent machine and the all-party table
+    "callport.recording", "callport.recording.consent", "callport.recording.rules",
     # channels: package faces (they must not import their drivers) and provider-neutral cores
     "callport.channels", "callport.channels.provider", "callport.channels.callbook",
     "callport.channels.twilio", "callport.channels.twilio.media",

@@ -440,3 +440,18 @@ async def test_a_wav_file_plays_as_a_source_resampled_with_marks(tmp_path: objec
     assert len(leg.sent) == 25 and all(len(f) == 160 for f in leg.sent)
     assert len(leg.marks) == 3  # frames 10, 20 and the end
     await call.session.close()
+
+
+def test_a_live_source_drops_a_backlog_in_one_cut() -> None:
+    source = LiveSource(sample_rate=RATE, max_s=1.0)
+    source.open(RATE)
+    for i in range(60):  # 1.2 s pushed, none read
+        source.push(np.full(160, i, np.int16))
+    # frame 50 made it over 1 s: cut once, down to 0.5 s (frames 26-50), then 51-59 came
+    assert source.dropped_samples == 26 * 160 and source.queued_samples == 34 * 160
+    out = [source.read(160) for _ in range(34)]
+    assert [int(f[0]) for f in out if f is not None] == list(range(26, 60))  # one cut only
+    empty = source.read(160)
+    assert empty is not None and len(empty) == 0  # nothing more yet: an empty read, not the end
+    source.close()
+    assert source.read(160) is None

@@ -139,9 +139,11 @@ class HoldMusic:
 class LiveSource:
     """Audio pushed by someone else (a bridged party, an echo): played as it arrives.
 
-    ``push`` accepts any chunk size at ``sample_rate``; at most ``max_s`` seconds are kept
-    (older audio is dropped, so a stalled pacer never builds an unbounded delay). ``close``
-    ends the source once what was pushed has been read.
+    ``push`` accepts any chunk size at ``sample_rate``. When more than ``max_s`` seconds are
+    waiting (the party sent a burst, or the pacer fell behind), the oldest audio is dropped in
+    one go, down to half of ``max_s``: one cut, rather than a frame dropped at every push, which
+    would splice the audio all the time while the backlog stays full. ``close`` ends the source
+    once what was pushed has been read.
     """
 
     def __init__(self, *, sample_rate: int, label: str = "live", max_s: float = 1.0) -> None:
@@ -182,11 +184,12 @@ class LiveSource:
             return
         self._chunks.append(pcm)
         self._queued += len(pcm)
-        limit = int(self._max_s * self._out_rate)
-        while self._queued > limit and len(self._chunks) > 1:
-            old = self._chunks.popleft()
-            self._queued -= len(old)
-            self.dropped_samples += len(old)
+        if self._queued > int(self._max_s * self._out_rate):
+            keep = int(self._max_s * self._out_rate / 2)
+            while self._queued > keep and len(self._chunks) > 1:
+                old = self._chunks.popleft()
+                self._queued -= len(old)
+                self.dropped_samples += len(old)
         self._event.set()
 
     def close(self) -> None:

@@ -13,7 +13,9 @@ What it leaves out, and why: ``make test`` (it is this suite); installing (the c
 ``.venv`` is this checkout's virtual environment, linked, with the clone's ``src`` first on
 ``PYTHONPATH`` so the clone's code runs; the web assets npm fetches are copied from this
 checkout, and the stamps make sees are made current so nothing is reinstalled); provider
-calls and ``--sip-port 5060`` in prose (they need the network, a number or a free 5060).
+calls and ``--sip-port 5060`` in prose (they need the network, a number or a free 5060);
+the blocks for external agents (``relay:wss://app.example.com``, ``llm:http://...``), which
+need that app or LLM server running.
 Long-running lines (``make run``, ``callport serve``) run until ``/healthz`` answers,
 then get SIGTERM; the user's terminal would keep them.
 """
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 import socket
 import subprocess
@@ -33,6 +36,9 @@ pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 LEFT_OUT = ("make test",)
+# Blocks that talk to a service outside this machine (a ConversationRelay app, an LLM server):
+# left out whole, they need the network.
+EXTERNAL = re.compile(r"wss?://app\.example\.com|llm:http")
 LONG_RUNNING = re.compile(r"^(make run\b|callport serve\b)")
 
 
@@ -41,6 +47,8 @@ def readme_blocks() -> tuple[list[str], str]:
     text = (ROOT / "README.md").read_text()
     lines: list[str] = []
     for block in re.findall(r"```bash\n(.*?)```", text, re.S):
+        if EXTERNAL.search(block):
+            continue
         for raw in block.splitlines():
             line = raw.split(" #")[0].strip() if not raw.lstrip().startswith("#") else ""
             if line and not line.startswith(LEFT_OUT):
@@ -69,10 +77,10 @@ def script_for(lines: list[str], port: int) -> str:
            '    kill -0 "$SERVER" 2>/dev/null || { cat serve.log; exit 1; }; sleep 0.5',
            '  done; echo "no /healthz after 300 s"; exit 1; }']
     for line in lines:
-        out.append(f"echo {('$ ' + line)!r}")
+        out.append(f"echo {shlex.quote('$ ' + line)}")
         if LONG_RUNNING.match(line):
             cmd = f"{line} PORT={port}" if line.startswith("make run") else line
-            out.append(f"stop; start {cmd!r}")
+            out.append(f"stop; start {shlex.quote(cmd)}")
         else:
             out.append(line)
     out.append("stop")

@@ -81,3 +81,14 @@ async def test_transfer_fallback_puts_the_caller_through_and_the_page_hears_of_i
     assert any(isinstance(n, CallFailed) for n in leg.notes)
     assert PUTTING_THROUGH.split(" someone")[0] in " ".join(tts.spoken)
     assert call.session.hangup_reason == "transferred"
+
+
+def test_the_page_gets_the_failure_as_an_error_message() -> None:
+    import json
+
+    from callport.channels.browser.leg import note_message
+
+    text = note_message(CallFailed(message="the agent failed; the call ends"))
+    assert text is not None
+    assert json.loads(text) == {"type": "error", "kind": "call",
+                                "message": "the agent failed; the call ends"}

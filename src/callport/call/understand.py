@@ -124,9 +124,9 @@ class Understanding:
         *,
         choices: Sequence[Choice],
         embedder: Embedder | None = None,
-        accept: float = 0.62,
-        confirm: float = 0.42,
-        margin: float = 0.06,
+        accept: float = 0.55,
+        confirm: float = 0.33,
+        margin: float = 0.05,
         commands: bool = True,
     ) -> None:
         self.choices = tuple(choices)

@@ -52,6 +52,7 @@ from callport.call.notes import (
 )
 from callport.call.records import APOLOGIES as APOLOGIES
 from callport.call.records import APOLOGY as APOLOGY
+from callport.call.records import RecordingControl
 from callport.call.records import SayResult as SayResult
 from callport.call.records import TurnListener as TurnListener
 from callport.call.records import TurnRecord as TurnRecord
@@ -99,6 +100,8 @@ class Call:
         self._endpoint_s = 0.0
         self._early = EarlyStt(stt=stt)
         self._secret = False  # listening for a secret answer (a PIN): no live captions
+        self._sensitive = False  # in a sensitive gather: every turn is secret, unrecorded
+        self.recording: RecordingControl | None = None  # set while callport.recording records
 
     @property
     def ended(self) -> bool:
@@ -179,7 +182,7 @@ class Call:
         again). A ``secret`` turn (a PIN) is neither logged, shown (``CallerTranscript``) nor
         kept in ``turns``; ``secret_turns`` counts them.
         """
-        self._secret = secret
+        self._secret = secret = secret or self._sensitive
         while True:
             self.listening.set()
             try:
@@ -236,7 +239,29 @@ class Call:
         """One menu question with its reprompt ladder (``callport.call.gather.gather``)."""
         from callport.call.gather import gather
 
-        return await gather(self, prompt, **options)
+        if not options.pop("sensitive", False):  # sensitive: digits neither kept nor recorded
+            return await gather(self, prompt, **options)
+        self._sensitive, paused = True, self.pause_recording()
+        try:
+            return await gather(self, prompt, **options)
+        finally:
+            self._sensitive = False
+            if paused:
+                self.resume_recording()
+
+    def pause_recording(self) -> bool:
+        """Pause the call's recording (silence or skipped; its words are not kept); False
+        when nothing is recording or it was already paused."""
+        if self.recording is None or self.recording.paused:
+            return False
+        self.recording.pause()
+        return True
+
+    def resume_recording(self) -> bool:
+        if self.recording is None or not self.recording.paused:
+            return False
+        self.recording.resume()
+        return True
 
     # ---- conversation ----------------------------------------------------------------
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from callport.call.controls import Capability, Refusal
 
@@ -68,3 +69,14 @@ class TurnRecord:
 
 
 TurnListener = Callable[[TurnRecord], None]
+
+
+class RecordingControl(Protocol):
+    """A call's recording as the call sees it (``callport.recording.run.ActiveRecording``)."""
+
+    @property
+    def paused(self) -> bool: ...
+
+    def pause(self) -> None: ...
+
+    def resume(self) -> None: ...

@@ -85,6 +85,7 @@ class CallSession:
         self._pacer = Pacer(leg=leg, playout=self._playout, clock=clock, sleep=sleep,
                             on_idle=self._check_idle, on_sent=metrics.frames_out.inc)
         self._taps_in = TapList()
+        self.note_listeners: list[Callable[[SessionNote], None]] = []  # e.g. a recording
         self._turns: asyncio.Queue[CallerTurn | PauseReady | Ended] = asyncio.Queue()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -380,6 +381,8 @@ class CallSession:
             return Timeout()
 
     def notify(self, note: SessionNote) -> None:
+        for listener in self.note_listeners:
+            listener(note)
         if isinstance(self.leg, NotifiableLeg):
             self.leg.notify(note)
 

@@ -215,7 +215,14 @@ class Runtime:
         if user is None or call.ended:
             return
         call.info = replace(call.info, user=user)
-        await flow(call)
+        rec = self.settings.recording
+        if rec.mode == "off":
+            await flow(call)
+            return
+        from callport.recording.run import recorded, recordings_dir  # consent, then record
+
+        await recorded(call, flow, settings=rec, calls=self.calls, clock=self.clock,
+                       directory=recordings_dir(self.settings))
 
     async def _fall_back(self, call: Call, exc: BaseException) -> None:
         from callport.errors import AgentFailed

@@ -1,0 +1,156 @@
+"""A call's two directions as one stereo WAV file (caller left, agent right), written as it
+goes.
+
+``Recorder`` is a media tap for both directions of a session (``Direction.IN`` is the caller,
+``Direction.OUT`` what was sent to the caller, whatever its source: speech, a file, a bridged
+human). Frames are placed on the call's timeline by their session clock time, resampled to
+16 kHz, and written in steps of ``step_s`` seconds. After each step the RIFF and data sizes in
+the header are brought up to date and the file is flushed, so a process killed mid-call leaves
+a file that plays up to the last step written.
+
+Why WAV and not Ogg/Opus: nothing in the venv encodes Opus (no soundfile/pyogg/opuslib); WAV
+needs no codec, every browser plays it, and its crash-safety is easy to check. The file format
+is the only thing ``export`` needs; a compressed copy can be made later.
+
+While paused (``pause``/``resume``: a sensitive gather, a flow, the agent), frames are dropped:
+with ``paused="silence"`` the span becomes silence on both channels (the timeline goes on),
+with ``"skip"`` it is left out (the timeline is shifted back). ``paused_s`` counts both.
+"""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+from numpy.typing import NDArray
+
+from callport.audio.resample import resample
+from callport.call.taps import Direction, TapFrame
+
+RATE = 16000
+_HEADER = 44
+
+
+def _header(data_bytes: int) -> bytes:
+    return (b"RIFF" + struct.pack("<I", 36 + data_bytes) + b"WAVEfmt "
+            + struct.pack("<IHHIIHH", 16, 1, 2, RATE, RATE * 4, 4, 16)
+            + b"data" + struct.pack("<I", data_bytes))
+
+
+class _Channel:
+    def __init__(self) -> None:
+        self.chunks: list[NDArray[np.int16]] = []
+        self.end = 0  # sample index (on the recording's timeline) after the last sample held
+
+    def put(self, start: int, pcm: NDArray[np.int16], written: int) -> None:
+        start = max(start, written)
+        if start > self.end + RATE // 50:  # a gap of more than 20 ms: silence
+            self.chunks.append(np.zeros(start - self.end, dtype=np.int16))
+            self.end = start
+        self.chunks.append(pcm)
+        self.end += len(pcm)
+
+    def take(self, upto: int, written: int) -> NDArray[np.int16]:
+        """Samples ``written``..``upto`` (zero-padded), keeping the rest."""
+        held = np.concatenate(self.chunks) if self.chunks else np.zeros(0, dtype=np.int16)
+        want = upto - written
+        out = np.zeros(want, dtype=np.int16)
+        n = min(want, len(held))
+        out[:n] = held[:n]
+        rest = held[n:]
+        self.chunks = [rest] if len(rest) else []
+        self.end = max(self.end, upto)
+        return out
+
+
+class Recorder:
+    """A stereo WAV recorder; a ``MediaTap`` for both directions (see the module doc)."""
+
+    def __init__(self, *, path: Path, started: float, paused: str = "silence",
+                 step_s: float = 1.0, lag_s: float = 0.5) -> None:
+        self.path = path
+        self.started = started  # session clock at sample 0
+        self.skip = paused == "skip"
+        self.paused_s = 0.0
+        self._paused_at: float | None = None
+        self._step = int(step_s * RATE)
+        self._lag = int(lag_s * RATE)
+        self._left = _Channel()
+        self._right = _Channel()
+        self._written = 0  # samples per channel in the file
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._file: BinaryIO | None = open(path, "wb")  # noqa: SIM115 - closed by close()
+        self._file.write(_header(0))
+        self._file.flush()
+
+    @property
+    def paused(self) -> bool:
+        return self._paused_at is not None
+
+    @property
+    def duration_s(self) -> float:
+        return self._written / RATE
+
+    def position(self, at: float) -> float:
+        """Seconds into the recording of session clock time ``at``."""
+        return max(0.0, at - self.started)
+
+    def on_frame(self, frame: TapFrame) -> None:
+        if self._file is None or self.paused:
+            return
+        pcm = resample(frame.pcm, frame.sample_rate, RATE) if frame.sample_rate != RATE \
+            else frame.pcm
+        n = len(pcm)
+        if frame.direction is Direction.IN:  # ``at`` is the end of the caller's frame
+            start = round(self.position(frame.at) * RATE) - n
+            self._left.put(start, pcm, self._written)
+        else:  # ``at`` is when the frame was sent: its start
+            start = round(self.position(frame.at) * RATE)
+            self._right.put(start, pcm, self._written)
+        self._flush(max(self._left.end, self._right.end) - self._lag)
+
+    def pause(self, at: float) -> None:
+        if self._paused_at is None:
+            self._paused_at = at
+
+    def resume(self, at: float) -> None:
+        if self._paused_at is None:
+            return
+        span = max(0.0, at - self._paused_at)
+        self.paused_s += span
+        self._paused_at = None
+        if self.skip:  # leave the span out: the timeline moves back by it
+            self.started += span
+
+    def _flush(self, upto: int) -> None:
+        if self._file is None or upto - self._written < self._step:
+            return
+        self._write(self._written + (upto - self._written) // self._step * self._step)
+
+    def _write(self, upto: int) -> None:
+        assert self._file is not None
+        left = self._left.take(upto, self._written)
+        right = self._right.take(upto, self._written)
+        stereo = np.empty(2 * len(left), dtype="<i2")
+        stereo[0::2] = left
+        stereo[1::2] = right
+        self._file.seek(0, 2)
+        self._file.write(stereo.tobytes())
+        self._written = upto
+        self._file.seek(0)
+        self._file.write(_header(self._written * 4))
+        self._file.flush()
+
+    def close(self, at: float | None = None) -> None:
+        """Write what is held (up to ``at``, or the last frame) and close the file."""
+        if self._file is None:
+            return
+        if at is not None and self.paused:
+            self.resume(at)
+        end = max(self._left.end, self._right.end, self._written)
+        if end > self._written:
+            self._write(end)
+        self._file.close()
+        self._file = None

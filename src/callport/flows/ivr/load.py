@@ -209,8 +209,8 @@ class _Loader:
             for key in o.choice.keys:
                 if key in seen_keys:
                     raise self.fail((*path, "options", str(i), "key"), f"{what}, option "
-                                    f"{o.choice.name!r}", f"key {key} is also "
-                                    f"{seen_keys[key]!r}'s")
+                                    f"{o.choice.name!r}", f"key {key} is also option "
+                                    f"{seen_keys[key]!r}")
                 seen_keys[key] = o.choice.name
         names = [o.choice.name for o in options]
         for i, n in enumerate(names):

@@ -26,7 +26,7 @@ from typing import BinaryIO
 import numpy as np
 from numpy.typing import NDArray
 
-from callport.audio.resample import resample
+from callport.audio.resample import StreamResampler
 from callport.call.taps import Direction, TapFrame
 
 RATE = 16000
@@ -43,12 +43,16 @@ class _Channel:
     def __init__(self) -> None:
         self.chunks: list[NDArray[np.int16]] = []
         self.end = 0  # sample index (on the recording's timeline) after the last sample held
+        self.expected = 0  # where the frames so far end by their clock times
 
-    def put(self, start: int, pcm: NDArray[np.int16], written: int) -> None:
-        start = max(start, written)
-        if start > self.end + RATE // 50:  # a gap of more than 20 ms: silence
-            self.chunks.append(np.zeros(start - self.end, dtype=np.int16))
-            self.end = start
+    def put(self, start: int, n: int, pcm: NDArray[np.int16]) -> None:
+        """A frame meant for samples ``start``..``start + n`` (its clock time); ``pcm`` is what
+        the resampler gave for it (it may hold some back). A gap of more than 20 ms in the
+        frames' times becomes silence; otherwise the audio follows on."""
+        if start > self.expected + RATE // 50:
+            self.chunks.append(np.zeros(start - self.expected, dtype=np.int16))
+            self.end += start - self.expected
+        self.expected = max(self.expected, start) + n
         self.chunks.append(pcm)
         self.end += len(pcm)
 
@@ -61,7 +65,9 @@ class _Channel:
         out[:n] = held[:n]
         rest = held[n:]
         self.chunks = [rest] if len(rest) else []
-        self.end = max(self.end, upto)
+        if upto > self.end:  # padded with silence: the frames' clock moves on too
+            self.expected += upto - self.end
+            self.end = upto
         return out
 
 
@@ -80,6 +86,7 @@ class Recorder:
         self._left = _Channel()
         self._right = _Channel()
         self._written = 0  # samples per channel in the file
+        self._streams: dict[tuple[Direction, int], StreamResampler] = {}
         path.parent.mkdir(parents=True, exist_ok=True)
         self._file: BinaryIO | None = open(path, "wb")  # noqa: SIM115 - closed by close()
         self._file.write(_header(0))
@@ -100,15 +107,21 @@ class Recorder:
     def on_frame(self, frame: TapFrame) -> None:
         if self._file is None or self.paused:
             return
-        pcm = resample(frame.pcm, frame.sample_rate, RATE) if frame.sample_rate != RATE \
-            else frame.pcm
-        n = len(pcm)
+        pcm = frame.pcm
+        n = len(pcm) * RATE // frame.sample_rate  # the frame's length at 16 kHz
+        if frame.sample_rate != RATE:  # one stream per direction: no clicks between frames
+            key = (frame.direction, frame.sample_rate)
+            stream = self._streams.get(key)
+            if stream is None:
+                stream = self._streams[key] = StreamResampler(in_rate=frame.sample_rate,
+                                                              out_rate=RATE)
+            pcm = stream.process(pcm)
         if frame.direction is Direction.IN:  # ``at`` is the end of the caller's frame
             start = round(self.position(frame.at) * RATE) - n
-            self._left.put(start, pcm, self._written)
+            self._left.put(start, n, pcm)
         else:  # ``at`` is when the frame was sent: its start
             start = round(self.position(frame.at) * RATE)
-            self._right.put(start, pcm, self._written)
+            self._right.put(start, n, pcm)
         self._flush(max(self._left.end, self._right.end) - self._lag)
 
     def pause(self, at: float) -> None:
@@ -149,6 +162,11 @@ class Recorder:
             return
         if at is not None and self.paused:
             self.resume(at)
+        for (direction, _rate), stream in self._streams.items():  # what they held back
+            tail = stream.flush()
+            channel = self._left if direction is Direction.IN else self._right
+            channel.chunks.append(tail)
+            channel.end += len(tail)
         end = max(self._left.end, self._right.end, self._written)
         if end > self._written:
             self._write(end)

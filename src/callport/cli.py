@@ -70,6 +70,9 @@ def _parser() -> argparse.ArgumentParser:
     from callport import cli_routing
 
     cli_routing.add_parsers(sub)  # routes explain, calls list/export
+    from callport import cli_recordings
+
+    cli_recordings.add_parsers(sub)  # recordings list/export
 
     call = sub.add_parser("call", help="place an outbound call that runs the default flow")
     call.add_argument("to", help="+15551234567, tel:+1555..., or sip:user@host")
@@ -144,7 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     from callport.logs import setup_logging
 
-    quiet = (args.command in ("talk", "routes", "calls", "voicemail")
+    quiet = (args.command in ("talk", "routes", "calls", "voicemail", "recordings")
              or args.command in cli_users.COMMANDS)
     setup_logging("warning" if quiet else settings.server.log_level,
                   settings.server.log_format)
@@ -178,6 +181,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 from callport import cli_routing
 
                 return asyncio.run(cli_routing.run(settings, args))
+            case "recordings":
+                from callport import cli_recordings
+
+                return asyncio.run(cli_recordings.run(settings, args))
             case "call":
                 return asyncio.run(_call(settings, args))
             case "doctor":

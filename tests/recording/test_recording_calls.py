@@ -3,6 +3,7 @@ call-core fakes (energy VAD, scripted STT, tone TTS). Every wait is bounded."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import logging
@@ -14,6 +15,7 @@ import numpy as np
 import pytest
 from call_fakes import EchoTextAgent, EnergyVad, ScriptedSTT, ToneTTS, tone
 
+from callport import cli_recordings
 from callport.call.call import Call
 from callport.call.memory import MemoryLeg
 from callport.config import IdentitySettings, RecordingSettings, Settings
@@ -81,7 +83,9 @@ def channels(path: Path) -> tuple[np.ndarray, np.ndarray, int]:
         return data[0::2], data[1::2], w.getframerate()
 
 
-async def test_consent_records_both_channels_with_transcript(tmp_path: Path) -> None:
+async def test_consent_records_both_channels_with_transcript(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
     rt, tts, calls = await runtime(tmp_path, ["Yes, I agree.", "add milk"], mode="consent")
     leg, holder, task = start(rt)
     await until(lambda: bool(holder) and holder[0].listening.is_set())
@@ -106,6 +110,21 @@ async def test_consent_records_both_channels_with_transcript(tmp_path: Path) -> 
     assert np.count_nonzero(np.abs(right) > 1000) / rate > 0.1  # the agent's replies
     # caller audio on the left only, agent audio on the right only: never both loud at once
     assert np.count_nonzero((np.abs(left) > 1000) & (np.abs(right) > 1000)) < rate * 0.05
+    # the CLI lists it (for its user, not another) and exports the stereo WAV
+    args = argparse.Namespace(action="list", json=True, user="bob")
+    assert await cli_recordings.run(rt.settings, args) == 0
+    [row] = json.loads(capsys.readouterr().out)
+    assert row == {k: meta[k] for k in cli_recordings.COLUMNS}
+    assert await cli_recordings.run(rt.settings, argparse.Namespace(
+        action="list", json=True, user="alice")) == 0
+    assert json.loads(capsys.readouterr().out) == []
+    out = tmp_path / "out" / "x.wav"
+    out.parent.mkdir()
+    assert await cli_recordings.run(rt.settings, argparse.Namespace(
+        action="export", id=row["id"], out=out)) == 0
+    assert np.array_equal(channels(out)[0], left)
+    assert await cli_recordings.run(rt.settings, argparse.Namespace(
+        action="export", id="rec-nope", out=out)) == 1
 
 
 async def test_decline_serves_unrecorded_with_audit(tmp_path: Path) -> None:

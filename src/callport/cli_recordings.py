@@ -1,0 +1,76 @@
+"""``callport recordings list|export``: the recordings in the data directory.
+
+- ``recordings list [--json] [--user NAME]``: id, call_id, user, started_at, duration_s,
+  consent, paused_s, channels, newest first.
+- ``recordings export ID --out FILE.wav``: the stereo WAV (caller left, agent right). A
+  recording whose server was killed mid-call exports up to the last second written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+from callport.config import Settings
+
+COMMANDS = ("recordings",)
+COLUMNS = ("id", "call_id", "user", "started_at", "duration_s", "consent", "paused_s",
+           "channels")
+
+
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    rec = sub.add_parser("recordings", help="list or export call recordings")
+    rsub = rec.add_subparsers(dest="action", required=True)
+    listing = rsub.add_parser("list", help="the recordings, newest first")
+    listing.add_argument("--json", action="store_true", help="one JSON array")
+    listing.add_argument("--user", help="only this user's recordings")
+    export = rsub.add_parser("export", help="write one recording as a stereo WAV")
+    export.add_argument("id", help="the recording id (recordings list)")
+    export.add_argument("--out", required=True, type=Path, help="FILE.wav")
+
+
+def _directory(settings: Settings) -> Path:
+    from callport.recording.run import recordings_dir
+
+    return recordings_dir(settings)
+
+
+def recordings(directory: Path) -> list[dict[str, Any]]:
+    """Every recording's metadata (``ID.json``), newest first."""
+    if not directory.is_dir():
+        return []
+    out = []
+    for path in directory.glob("rec-*.json"):
+        try:
+            out.append(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError):
+            continue
+    return sorted(out, key=lambda m: str(m.get("started_at", "")), reverse=True)
+
+
+async def run(settings: Settings, args: argparse.Namespace) -> int:
+    directory = _directory(settings)
+    if args.action == "list":
+        found = [m for m in recordings(directory) if not args.user or m.get("user") == args.user]
+        rows = [{k: m.get(k) for k in COLUMNS} for m in found]
+        if args.json:
+            print(json.dumps(rows, indent=1))
+            return 0
+        if not rows:
+            print("no recordings")
+        for r in rows:
+            print(f"{r['id']}  {r['started_at']}  {r['user'] or '-'}  {r['duration_s']}s  "
+                  f"consent={r['consent']}  paused={r['paused_s']}s")
+        return 0
+    meta = next((m for m in recordings(directory) if m.get("id") == args.id), None)
+    if meta is None:
+        print(f"callport: no recording {args.id!r} (see: callport recordings list)",
+              file=sys.stderr)
+        return 1
+    shutil.copyfile(directory / str(meta["audio"]), args.out)
+    print(f"wrote {args.out} ({meta['duration_s']} s, stereo: caller left, agent right)")
+    return 0

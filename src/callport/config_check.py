@@ -62,6 +62,8 @@ RANGES: dict[str, tuple[float, float]] = {
     "routing.breaker_failures": (1, 1000),
     "routing.breaker_open_s": (0.1, DAY),
     "routing.check_interval_s": (0, DAY),
+    "recording.answer_s": (0.5, 120),
+    "recording.stay_s": (0, 120),
 }
 
 

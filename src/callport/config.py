@@ -412,6 +412,9 @@ class RecordingSettings:
     stay_s: float = 2.0  # notify: how long after the notice staying on the line is consent
     paused: str = "silence"  # a paused span is written as silence or skipped
     dir: str = ""  # where recordings go; empty = recordings/ beside server.db
+    # outbound calls always open with "This is an automated call from BEHALF..." (FCC 24-17,
+    # EU AI Act art. 50): whose behalf; empty = page.name, else "callport"
+    behalf: str = ""
 
     def problems(self) -> list[str]:
         out = []

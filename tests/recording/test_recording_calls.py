@@ -211,3 +211,28 @@ async def test_sensitive_gather_is_silent_and_not_kept(
     assert np.count_nonzero(np.abs(left) > 1000) / rate == pytest.approx(0.4, abs=0.1)
     assert holder[0].turns[-1].transcript == "bye"
     assert [type(g).__name__ for g in got] == ["Digits"] and got[0].digits == "4242"  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("mode", ["off", "consent"])
+async def test_outbound_calls_open_with_the_ai_disclosure(tmp_path: Path, mode: str) -> None:
+    rt, tts, _calls = await runtime(tmp_path, [], mode=mode, behalf="Acme Dental")
+    info = CallInfo(call_id=CALL_ID, channel="twilio", caller=NEW_YORK, callee=BOB,
+                    direction="outbound")
+    leg = MemoryLeg(call_id=CALL_ID, sample_rate=8000)
+    holder: list[Call] = []
+    task = asyncio.create_task(rt.run_call(leg, info, on_call=holder.append))
+    await until(lambda: bool(holder) and holder[0].listening.is_set())
+    assert tts.spoken[0] == "Hello, this is an automated call from Acme Dental, made by an AI " \
+        "assistant"  # first, whatever the recording mode (it cannot be turned off)
+    assert ("Hello" in tts.spoken) == (mode == "off")  # consent: the question comes next
+    leg.caller_hangup()
+    await asyncio.wait_for(task, TIMEOUT)
+
+
+async def test_inbound_calls_have_no_outbound_notice(tmp_path: Path) -> None:
+    rt, tts, _calls = await runtime(tmp_path, [], mode="off")
+    leg, holder, task = start(rt)
+    await until(lambda: bool(holder) and holder[0].listening.is_set())
+    assert tts.spoken == ["Hello"]
+    leg.caller_hangup()
+    await asyncio.wait_for(task, TIMEOUT)

@@ -25,6 +25,15 @@ from callport.recording.rules import all_party_rule
 AI_NOTICE = "You are talking to an automated assistant."
 
 
+def outbound_notice(behalf: str) -> str:
+    """What every outbound call says first (cannot be turned off): an automated call, from
+    whom, and how to stop it (FCC 24-17: identify, disclose, offer an opt-out; EU AI Act art.
+    50: say it is an AI)."""
+    who = behalf.strip() or "callport"
+    return (f"Hello, this is an automated call from {who}, made by an AI assistant. "
+            "If you do not want these calls, say stop or hang up.")
+
+
 class Mode(enum.Enum):
     OFF = "off"
     NOTIFY = "notify"

@@ -210,7 +210,13 @@ class Runtime:
         """The identification gate (``flows.gate``), then ``flow`` as the identified user:
         ``call.info.user`` is set before the flow's first ``call.new_agent()``."""
         from callport.flows.gate import identify_caller
+        from callport.recording.consent import outbound_notice
 
+        if call.info.direction == "outbound":  # always, first: an automated call, from whom
+            behalf = self.settings.recording.behalf or self.settings.page.name
+            await call.say(outbound_notice(behalf), interruptible=False)
+            if call.ended:
+                return
         user = await identify_caller(call, users=self.users, settings=self.settings.identity)
         if user is None or call.ended:
             return

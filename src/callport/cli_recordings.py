@@ -2,15 +2,15 @@
 
 - ``recordings list [--json] [--user NAME]``: id, call_id, user, started_at, duration_s,
   consent, paused_s, channels, newest first.
-- ``recordings export ID --out FILE.wav``: the stereo WAV (caller left, agent right). A
-  recording whose server was killed mid-call exports up to the last second written.
+- ``recordings export ID --out FILE.wav``: the stereo WAV (caller left, agent right),
+  decrypted (``callport.recording.crypt``). A recording whose server was killed mid-call
+  (still unencrypted) exports up to the last second written.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -71,6 +71,14 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
         print(f"callport: no recording {args.id!r} (see: callport recordings list)",
               file=sys.stderr)
         return 1
-    shutil.copyfile(directory / str(meta["audio"]), args.out)
+    from callport.recording.crypt import load_key
+    from callport.recording.run import open_recording
+
+    try:
+        wav, _words = open_recording(meta, directory, load_key(settings))
+    except (OSError, ValueError) as exc:
+        print(f"callport: recording {args.id}: {exc}", file=sys.stderr)
+        return 1
+    args.out.write_bytes(wav)
     print(f"wrote {args.out} ({meta['duration_s']} s, stereo: caller left, agent right)")
     return 0

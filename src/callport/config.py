@@ -415,6 +415,8 @@ class RecordingSettings:
     # outbound calls always open with "This is an automated call from BEHALF..." (FCC 24-17,
     # EU AI Act art. 50): whose behalf; empty = page.name, else "callport"
     behalf: str = ""
+    key: str = ""  # AES-256-GCM key, base64; empty = generated once into the data directory
+    retention_days: int = 30  # recordings older than this are purged (0 = kept until erased)
 
     def problems(self) -> list[str]:
         out = []

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import logging
 import wave
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -20,6 +22,8 @@ from callport.call.call import Call
 from callport.call.memory import MemoryLeg
 from callport.config import IdentitySettings, RecordingSettings, Settings
 from callport.recording.consent import AI_NOTICE
+from callport.recording.crypt import load_key
+from callport.recording.run import open_recording
 from callport.server.runtime import Runtime
 from callport.store.calls import MemoryCallStore
 from callport.store.memory_users import MemoryUserStore
@@ -28,6 +32,7 @@ from callport.types import CallInfo
 
 BOB, NEW_YORK, CALIFORNIA = "+12125550111", "+12125550100", "+14155550100"
 TIMEOUT = 20.0
+KEY = base64.b64encode(bytes(range(32))).decode()
 CALL_ID = "CA00000000000000000000000000c0ffee"
 
 
@@ -36,7 +41,7 @@ async def runtime(tmp: Path, transcripts: Sequence[str], flow: object = None,
     users = MemoryUserStore()
     await users.add("bob", phones=[BOB])
     settings = Settings(identity=IdentitySettings(),
-                        recording=RecordingSettings(**{"dir": str(tmp), "stay_s": 0.2,
+                        recording=RecordingSettings(**{"dir": str(tmp), "stay_s": 0.2, "key": KEY,
                                                        "answer_s": 2.0, **rec}))  # type: ignore[arg-type]
     stt, tts, calls = ScriptedSTT(transcripts), ToneTTS(), MemoryCallStore()
 
@@ -76,6 +81,19 @@ def files(directory: Path) -> list[Path]:
     return sorted(directory.iterdir())
 
 
+def opened(rt: Runtime, directory: Path) -> tuple[dict[str, Any], Path, list[Any]]:
+    """The recording's metadata, its decrypted WAV (written beside it) and transcript."""
+    meta = json.loads((directory / f"rec-{CALL_ID}.json").read_text())
+    assert meta["audio"] == f"rec-{CALL_ID}.wav.enc"
+    assert not (directory / f"rec-{CALL_ID}.wav").exists()
+    assert b"RIFF" not in (directory / meta["audio"]).read_bytes()  # encrypted at rest
+    wav, transcript = open_recording(meta, directory, load_key(rt.settings))
+    out = directory / "plain" / "r.wav"
+    out.parent.mkdir(exist_ok=True)
+    out.write_bytes(wav)
+    return meta, out, transcript
+
+
 def channels(path: Path) -> tuple[np.ndarray, np.ndarray, int]:
     with wave.open(str(path)) as w:
         assert w.getnchannels() == 2 and w.getsampwidth() == 2
@@ -100,11 +118,12 @@ async def test_consent_records_both_channels_with_transcript(
     [event] = await consent_events(calls)
     assert (event["outcome"], event["record"], event["rule"]) == ("consent", True, "setting")
     assert AI_NOTICE in str(event["words"]) and event["answer"] == "Yes, I agree."
-    meta = json.loads((tmp_path / f"rec-{CALL_ID}.json").read_text())
+    meta, wav, transcript = opened(rt, tmp_path)
     assert (meta["user"], meta["consent"], meta["final"]) == ("bob", "consent", True)
-    assert [(t["who"], t["text"]) for t in meta["transcript"]][:2] == [
+    assert "add milk" not in json.dumps(meta)  # the transcript is encrypted too
+    assert [(t["who"], t["text"]) for t in transcript][:2] == [
         ("agent", "Hello."), ("caller", "add milk")]
-    left, right, rate = channels(tmp_path / f"rec-{CALL_ID}.wav")
+    left, right, rate = channels(wav)
     assert rate == 16000 and meta["duration_s"] == pytest.approx(len(left) / rate, abs=0.01)
     assert np.count_nonzero(np.abs(left) > 1000) / rate == pytest.approx(0.8, abs=0.1)
     assert np.count_nonzero(np.abs(right) > 1000) / rate > 0.1  # the agent's replies
@@ -202,12 +221,13 @@ async def test_sensitive_gather_is_silent_and_not_kept(
     await asyncio.sleep(0.3)
     leg.caller_hangup()
     await asyncio.wait_for(task, TIMEOUT)
-    meta = json.loads((tmp_path / f"rec-{CALL_ID}.json").read_text())
+    meta, wav, transcript = opened(rt, tmp_path)
     assert meta["paused_s"] > 1.0
-    text = json.dumps(meta)
+    assert [t["text"] for t in transcript if t["who"] == "caller"] == ["bye"]
+    text = json.dumps([meta, transcript])
     assert "four two" not in text and "4242" not in text and "Card number" not in text
     assert "4242" not in caplog.text and "four two" not in caplog.text
-    left, _right, rate = channels(tmp_path / f"rec-{CALL_ID}.wav")
+    left, _right, rate = channels(wav)
     assert np.count_nonzero(np.abs(left) > 1000) / rate == pytest.approx(0.4, abs=0.1)
     assert holder[0].turns[-1].transcript == "bye"
     assert [type(g).__name__ for g in got] == ["Digits"] and got[0].digits == "4242"  # type: ignore[attr-defined]

@@ -15,6 +15,7 @@ start (so a killed server still leaves it) and again at the end.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import logging
 import os
@@ -30,6 +31,7 @@ from callport.call.results import Heard, HungUp, Pressed
 from callport.call.taps import Direction
 from callport.config import RecordingSettings
 from callport.recording.consent import ConsentMachine, Decision, Mode
+from callport.recording.crypt import seal, seal_file, unseal
 from callport.recording.recorder import Recorder
 
 log = logging.getLogger(__name__)
@@ -71,8 +73,11 @@ class ActiveRecording:
     """One call's recording in progress: the recorder, the transcript, the metadata."""
 
     def __init__(self, *, call: Call, directory: Path, decision: Decision,
-                 settings: RecordingSettings, clock: Callable[[], float]) -> None:
+                 settings: RecordingSettings, clock: Callable[[], float], key: bytes) -> None:
         self.id = f"rec-{call.info.call_id}"
+        self._key = key
+        self._audio = f"{self.id}.wav"  # until the end: then ID.wav.enc
+        self._sealed_transcript = ""
         self._call = call
         self._clock = clock
         self._decision = decision
@@ -109,7 +114,11 @@ class ActiveRecording:
             self.transcript.append({"who": "agent", "at": round(now, 2), "text": note.text})
 
     def close(self) -> None:
+        """Finish the file, encrypt it and the transcript (``crypt``), write the metadata."""
         self.recorder.close(self._clock())
+        self._audio = seal_file(self._key, self.wav, name=self.id).name
+        words = json.dumps(self.transcript).encode()
+        self._sealed_transcript = base64.b64encode(seal(self._key, words, name=self.id)).decode()
         self._write_meta(final=True)
 
     def _write_meta(self, *, final: bool = False) -> None:
@@ -122,8 +131,8 @@ class ActiveRecording:
             "duration_s": round(self.recorder.duration_s, 2),
             "consent": self._decision.outcome, "rule": self._decision.rule,
             "paused_s": round(self.recorder.paused_s, 2),
-            "channels": ["caller", "agent"], "audio": self.wav.name, "final": final,
-            "decision": asdict(self._decision), "transcript": self.transcript,
+            "channels": ["caller", "agent"], "audio": self._audio, "final": final,
+            "decision": asdict(self._decision), "transcript": self._sealed_transcript,
         }
         tmp = self.meta.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
@@ -131,7 +140,7 @@ class ActiveRecording:
 
 
 async def recorded(call: Call, flow: Flow, *, settings: RecordingSettings, calls: Any,
-                   clock: Callable[[], float], directory: Path) -> None:
+                   clock: Callable[[], float], directory: Path, key: bytes) -> None:
     """Consent, the audit event, then ``flow`` recorded (or not, as decided)."""
     decision = await ask_consent(call, settings, clock)
     detail = json.dumps(asdict(decision))
@@ -147,7 +156,7 @@ async def recorded(call: Call, flow: Flow, *, settings: RecordingSettings, calls
         await flow(call)
         return
     active = ActiveRecording(call=call, directory=directory, decision=decision,
-                             settings=settings, clock=clock)
+                             settings=settings, clock=clock, key=key)
     session = call.session
     session.add_tap(active.recorder, Direction.IN)
     session.add_tap(active.recorder, Direction.OUT)
@@ -167,3 +176,19 @@ def recordings_dir(settings: Any) -> Path:
     """``recording.dir``, or ``recordings/`` beside ``server.db``."""
     rec: RecordingSettings = settings.recording
     return Path(rec.dir) if rec.dir else Path(settings.server.db).parent / "recordings"
+
+
+def open_recording(meta: dict[str, Any], directory: Path, key: bytes) -> tuple[bytes, list[Any]]:
+    """A recording's WAV bytes and transcript, decrypted (a file left unencrypted by a killed
+    server opens as it is, with no transcript)."""
+    audio = directory / str(meta["audio"])
+    name = str(meta["id"])
+    sealed_audio = audio.with_name(audio.name + ".enc")
+    if not audio.exists() and sealed_audio.exists():  # killed between sealing and the metadata
+        audio = sealed_audio
+    if audio.suffix != ".enc":
+        return audio.read_bytes(), []
+    wav = unseal(key, audio.read_bytes(), name=name)
+    sealed = meta.get("transcript") or ""
+    words = json.loads(unseal(key, base64.b64decode(sealed), name=name)) if sealed else []
+    return wav, words

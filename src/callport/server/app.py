@@ -12,6 +12,7 @@ import importlib
 import logging
 import time
 from collections.abc import AsyncIterator, Sequence
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -90,6 +91,7 @@ def create_app(runtime: Runtime, *, channels: Sequence[Channel] | None = None) -
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         started: list[Channel] = []
         pings: asyncio.Task[None] | None = None
+        purging: asyncio.Task[None] | None = None
         # Records a dead process left live are ended now (cause "crash"), not left open.
         await close_crashed_calls(runtime.calls)
         try:
@@ -99,11 +101,14 @@ def create_app(runtime: Runtime, *, channels: Sequence[Channel] | None = None) -
                 log.info("channel %s started", channel.name)
             if routing is not None:  # SIP OPTIONS to the trunks, into their breakers
                 pings = asyncio.create_task(health_loop(routing, runtime.settings))
+            purging = _retention(runtime.settings)  # recordings past recording.retention_days
             yield
         finally:
             # Usually done already (``lifecycle.serve`` drains before uvicorn closes sockets).
             if pings is not None:
                 pings.cancel()
+            if purging is not None:
+                purging.cancel()
             await drain(runtime, grace_s=runtime.settings.server.shutdown_grace_s)
             for channel in reversed(started):
                 try:
@@ -115,3 +120,13 @@ def create_app(runtime: Runtime, *, channels: Sequence[Channel] | None = None) -
     app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
     app.state.runtime = runtime
     return app
+
+
+def _retention(settings: Any) -> asyncio.Task[None] | None:  # Settings
+    if settings.recording.mode == "off" or settings.recording.retention_days <= 0:
+        return None
+    from callport.recording.retention import retention_loop
+    from callport.recording.run import recordings_dir
+
+    return asyncio.create_task(retention_loop(recordings_dir(settings),
+                                              keep_days=settings.recording.retention_days))

@@ -225,10 +225,11 @@ class Runtime:
         if rec.mode == "off":
             await flow(call)
             return
+        from callport.recording.crypt import load_key
         from callport.recording.run import recorded, recordings_dir  # consent, then record
 
         await recorded(call, flow, settings=rec, calls=self.calls, clock=self.clock,
-                       directory=recordings_dir(self.settings))
+                       directory=recordings_dir(self.settings), key=load_key(self.settings))
 
     async def _fall_back(self, call: Call, exc: BaseException) -> None:
         from callport.errors import AgentFailed

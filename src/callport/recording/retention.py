@@ -1,0 +1,58 @@
+"""Storage limitation: recordings older than ``recording.retention_days`` are deleted (the
+audio, encrypted or not, and the metadata with its encrypted transcript).
+
+``purge(directory, now=..., keep_days=...)`` does one pass and returns the ids it removed;
+``retention_loop`` runs it every ``every_s`` with an injectable clock and sleep (simulated time
+in tests); the server starts it beside its other background jobs when recording is on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+def purge(directory: Path, *, now: datetime, keep_days: int) -> list[str]:
+    """Delete every recording that started more than ``keep_days`` before ``now``."""
+    if keep_days <= 0 or not directory.is_dir():
+        return []
+    cutoff = now - timedelta(days=keep_days)
+    removed = []
+    for meta_path in sorted(directory.glob("rec-*.json")):
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            started = datetime.fromisoformat(str(meta["started_at"]))
+        except (OSError, ValueError, KeyError):
+            continue
+        if started.tzinfo is None:
+            started = started.replace(tzinfo=UTC)
+        if started >= cutoff:
+            continue
+        rec_id = meta_path.name.removesuffix(".json")
+        for path in directory.glob(f"{rec_id}.*"):
+            path.unlink(missing_ok=True)
+        removed.append(rec_id)
+    if removed:
+        log.info("recording retention: purged %d recording(s) older than %d days",
+                 len(removed), keep_days)
+    return removed
+
+
+async def retention_loop(
+    directory: Path, *, keep_days: int, every_s: float = 3600.0,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> None:
+    """``purge`` now and then every ``every_s`` until cancelled."""
+    while True:
+        try:
+            await asyncio.to_thread(purge, directory, now=now(), keep_days=keep_days)
+        except Exception:
+            log.exception("recording retention: purge failed")
+        await sleep(every_s)

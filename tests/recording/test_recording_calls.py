@@ -256,3 +256,43 @@ async def test_inbound_calls_have_no_outbound_notice(tmp_path: Path) -> None:
     assert tts.spoken == ["Hello"]
     leg.caller_hangup()
     await asyncio.wait_for(task, TIMEOUT)
+
+
+def _band_energy(pcm: np.ndarray, rate: int, hz: float) -> float:
+    """Share of ``pcm``'s energy within 50 Hz of ``hz``."""
+    spectrum = np.abs(np.fft.rfft(pcm.astype(np.float64))) ** 2
+    freqs = np.fft.rfftfreq(len(pcm), 1 / rate)
+    return float(spectrum[np.abs(freqs - hz) < 50].sum() / max(spectrum.sum(), 1e-9))
+
+
+async def test_a_bridged_human_is_recorded_on_the_agent_channel(tmp_path: Path) -> None:
+    from callport.call.bridge import Bridge
+
+    human_leg = MemoryLeg(call_id="human", sample_rate=16000, realtime=True)
+    bridged = asyncio.Event()
+
+    async def to_human(call: Call) -> None:
+        human = rt.new_call(human_leg, CallInfo(call_id="human", channel="memory",
+                                                caller="", callee="agent"))
+        human.session.start()
+        try:
+            bridge = Bridge(a=call.session, b=human.session)
+            run = asyncio.create_task(bridge.run())
+            bridged.set()
+            await run
+        finally:
+            await human.session.close()
+
+    rt, _tts, _calls = await runtime(tmp_path, [], flow=to_human, mode="notify")
+    leg, _holder, task = start(rt)
+    await asyncio.wait_for(bridged.wait(), TIMEOUT)
+    await leg.speak(tone(0.6, 8000, 600.0), 8000, trailing_silence_s=0.2)  # the caller
+    await human_leg.speak(tone(0.6, 16000, 1000.0), 16000, trailing_silence_s=0.4)  # the human
+    leg.caller_hangup()
+    await asyncio.wait_for(task, TIMEOUT)
+    _meta, wav, _words = opened(rt, tmp_path)
+    left, right, rate = channels(wav)
+    loud_left, loud_right = left[np.abs(left) > 1000], right[np.abs(right) > 1000]
+    assert _band_energy(loud_left, rate, 600.0) > 0.5  # the caller, left
+    tail = right[-int(1.5 * rate):]  # after the notice: the human's words reached the caller
+    assert _band_energy(tail, rate, 1000.0) > 0.5 and len(loud_right) > 0.4 * rate

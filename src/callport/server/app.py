@@ -70,6 +70,7 @@ def create_app(runtime: Runtime, *, channels: Sequence[Channel] | None = None) -
         return PlainTextResponse(text, media_type="text/plain; version=0.0.4; charset=utf-8")
 
     from callport.agents.taskmanager.api import task_routes
+    from callport.server.recordings import recording_routes
 
     routes: list[BaseRoute] = [
         Route("/healthz", healthz),
@@ -78,6 +79,7 @@ def create_app(runtime: Runtime, *, channels: Sequence[Channel] | None = None) -
         # GET /api/calls (records), GET /api/routes, and POST /api/calls through the router
         # when routing is configured (server.routing); else the carriers' own choice below.
         *routing_routes(runtime, routing),
+        *recording_routes(runtime),  # GET /api/recordings[/{id}/audio] (owner, admins)
         # POST /api/calls: the neutral outbound API (an admin's API token; channels.carriers).
         api_calls_route(API_CALLS_PATH, settings=runtime.settings, channels=active,
                         tokens=lambda: runtime.tokens, clock=time.time),

@@ -206,3 +206,22 @@ async def test_out_of_hours_takes_a_voicemail_with_transcript() -> None:
     assert (message.caller, message.for_user, message.menu) == ("+15550001111", "owner",
                                                                  "closed")
     assert message.seconds >= 0.4 and "We are closed right now" in " ".join(run.tts.spoken)
+
+
+def test_a_malformed_menu_file_fails_talk_at_start(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    bad = tmp_path / "menu.toml"
+    bad.write_text(GOOD.replace('action = "menu:more"', 'action = "menu:mroe"'))
+    wav = tmp_path / "x.wav"
+    wav.write_bytes(b"")
+    env = {**os.environ, "CALLPORT_DB": str(tmp_path / "x.db"), "CALLPORT_CONFIG": ""}
+    proc = subprocess.run([sys.executable, "-m", "callport.cli", "talk", "--ivr", str(bad),
+                           str(wav)], env=env, capture_output=True, text=True, timeout=120,
+                          check=False)  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    assert f"{bad}:16: menu 'main', option 'more': action 'menu:mroe': there is no menu" \
+        in proc.stderr
+    assert "Traceback" not in proc.stderr

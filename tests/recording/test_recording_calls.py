@@ -296,3 +296,48 @@ async def test_a_bridged_human_is_recorded_on_the_agent_channel(tmp_path: Path) 
     assert _band_energy(loud_left, rate, 600.0) > 0.5  # the caller, left
     tail = right[-int(1.5 * rate):]  # after the notice: the human's words reached the caller
     assert _band_energy(tail, rate, 1000.0) > 0.5 and len(loud_right) > 0.4 * rate
+
+
+class _PausingAgent:
+    """Pauses the recording around its card-number question, resumes on the next turn."""
+
+    def __init__(self) -> None:
+        self.turn = 0
+
+    async def respond(self, event: object) -> Any:
+        from callport.agents.base import PauseRecording, Say
+
+        self.turn += 1
+        if self.turn == 1:
+            yield PauseRecording()
+            yield Say("Your card number, please.")
+        else:
+            yield PauseRecording(paused=False)
+            yield Say("Thanks.")
+
+    def interrupted(self, heard: str) -> None:
+        pass
+
+
+async def test_an_agent_pauses_and_resumes_the_recording(tmp_path: Path) -> None:
+    async def flow(call: Call) -> None:
+        await call.connect(_PausingAgent())  # type: ignore[arg-type]
+
+    rt, tts, _calls = await runtime(tmp_path, ["pay now", "four two four two", "done"],
+                                    flow=flow, mode="notify")
+    leg, holder, task = start(rt)
+    await until(lambda: bool(holder) and holder[0].recording is not None
+                and holder[0].listening.is_set())
+    await say(leg, 0.4)  # "pay now"
+    await until(lambda: "Your card number, please" in tts.spoken and holder[0].listening.is_set())
+    assert holder[0].recording is not None and holder[0].recording.paused
+    await say(leg, 1.0)  # the card number: while paused
+    await until(lambda: "Thanks" in tts.spoken and holder[0].listening.is_set())
+    assert not holder[0].recording.paused
+    leg.caller_hangup()
+    await asyncio.wait_for(task, TIMEOUT)
+    meta, wav, transcript = opened(rt, tmp_path)
+    assert meta["paused_s"] > 1.0
+    assert [t["text"] for t in transcript] == ["pay now", "Thanks."]
+    left, _right, rate = channels(wav)
+    assert np.count_nonzero(np.abs(left) > 1000) / rate == pytest.approx(0.4, abs=0.1)

@@ -22,6 +22,7 @@ from callport.call.agent import (
     HangUpCall,
     HasGreeting,
     HasVocabulary,
+    PauseRecording,
     Say,
     TransferCall,
     TurnInfo,
@@ -33,6 +34,6 @@ from callport.types import CallInfo, User
 
 __all__ = [
     "ActionRefused", "Agent", "AgentFactory", "AgentInput", "AgentOutput", "CallInfo",
-    "HangUpCall", "HasGreeting", "HasVocabulary", "Refusal", "Refused", "Say", "TransferCall",
-    "TurnInfo", "User", "UserPressed", "UserSaid",
+    "HangUpCall", "HasGreeting", "HasVocabulary", "PauseRecording", "Refusal", "Refused", "Say",
+    "TransferCall", "TurnInfo", "User", "UserPressed", "UserSaid",
 ]

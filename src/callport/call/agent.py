@@ -73,6 +73,14 @@ class TransferCall(AgentOutput):
 
 
 @dataclass(frozen=True, slots=True)
+class PauseRecording(AgentOutput):
+    """Pause (``paused=True``) or resume the call's recording now, e.g. before asking for a
+    card number; nothing happens when the call is not recorded."""
+
+    paused: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class TurnInfo(AgentOutput):
     """What the agent understood (intent, score, slots), for logs, ``callport talk`` and tests."""
 

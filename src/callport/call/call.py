@@ -34,6 +34,7 @@ from callport.call.agent import (
     AgentOutput,
     HangUpCall,
     HasVocabulary,
+    PauseRecording,
     Say,
     TransferCall,
     TurnInfo,
@@ -393,6 +394,8 @@ class Call:
                     await self._speak(text, record if len(replies) == 1 else None)
                 case HangUpCall() | TransferCall():
                     outcome.append(output)
+                case PauseRecording(paused=paused):  # in order with the replies around it
+                    _ = self.pause_recording() if paused else self.resume_recording()
                 case _:
                     log.warning("call %s: unknown agent output %r", self.info.call_id, output)
         await self.session.wait_played()

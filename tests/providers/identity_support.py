@@ -68,7 +68,9 @@ async def identity_runtime(settings: Settings) -> Runtime:
     runtime = Runtime(settings=settings, calls=MemoryCallStore(), users=users,
                       tasks=MemoryTaskLists(), stt=ToneSTT(), tts=ToneTTS(),  # type: ignore[arg-type]
                       vad=EnergyVad())  # type: ignore[arg-type]  # fmt: skip
-    _ = runtime.agent_factory  # the intent model loads here, not during a call
+    # The intent model loads and embeds its examples here, not during a call: on a loaded
+    # machine that first embedding alone can outlast a turn's LIMIT_S.
+    await runtime.warmup()
     return runtime
 
 

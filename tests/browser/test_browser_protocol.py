@@ -108,6 +108,22 @@ def test_clear_drops_pending_marks() -> None:
     assert core.pending_marks == ()
 
 
+def test_late_played_after_clear_or_interrupt_is_ignored_quietly() -> None:
+    """The page played m1 and said so before the server's clear reached it: the late echo
+    is no protocol error (the page would log 'played for unknown mark'); a mark the page
+    was never sent still is."""
+    core = started()
+    core.mark("m1")
+    core.mark("m2")
+    core.clear()
+    assert core.receive_text('{"type":"played","name":"m1"}', 1.0) == []
+    core.mark("m3")
+    assert core.receive_text('{"type":"interrupt"}', 1.0) == [Interrupted(("m3",))]
+    assert core.receive_text('{"type":"played","name":"m3"}', 1.0) == []
+    [err] = core.receive_text('{"type":"played","name":"m9"}', 1.0)
+    assert isinstance(err, ProtocolError) and "unknown mark" in err.reason
+
+
 def test_page_interrupt_reports_dropped_marks() -> None:
     core = started()
     core.mark("a")

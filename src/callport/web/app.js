@@ -237,6 +237,11 @@ async function startCall() {
   });
   page.call = call;
   call.on('state', (s) => {
+    if (s === 'hold' || s === 'resumed') { // the server put the call on hold, or took it off
+      setStatus('live', s === 'hold' ? W.hold : (page.muted ? W.muted : W.live));
+      emit('state', { state: s === 'hold' ? 'hold' : 'live' });
+      return;
+    }
     setStatus(s === 'live' ? 'live' : 'connecting', s === 'live' ? (page.muted ? W.muted : W.live) : W.connecting);
     if (s === 'live') { startTimer(); ui.mute.disabled = false; listDevices(); }
     emit('state', { state: s });

@@ -1,5 +1,6 @@
 // One call from the page: microphone, worklets, client VAD, and a WebSocket or WebRTC link.
-// Emits events through `on(name, fn)`: state, transcript, partial, hearing (the server's VAD
+// Emits events through `on(name, fn)`: state (live; hold / resumed: the server's hold),
+// transcript, partial, hearing (the server's VAD
 // hears the caller), heard (what was heard of an interrupted reply), agentState, latency,
 // speaking, level, vad, error (a server `error` message), ended ({reason, error, message}).
 // No DOM access here (app.js owns the page), except the <audio id="remote"> element of WebRTC.
@@ -318,6 +319,7 @@ export class Call {
       case 'latency': this.emit('latency', { source: 'server', ms: m.ms }); break;
       case 'mark': this.playback?.port.postMessage({ type: 'mark', name: m.name }); break;
       case 'clear': this.stats.serverClears++; this.flushPlayback(); this.resumeAgentAudio(); break;
+      case 'hold': this.held = !!m.held; this.emit('state', this.held ? 'hold' : 'resumed'); break;
       case 'error':
         console.warn('callport:', m.message);
         if (m.kind !== 'call') break; // a complaint about one of our messages: the call goes on

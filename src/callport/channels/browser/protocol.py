@@ -9,8 +9,9 @@ the text half over an ``RTCDataChannel`` named ``control``):
 Page -> server (``type``): ``start`` (must come first: ``{"type": "start", "sample_rate":
 16000, "gated": true}``), ``interrupt`` (the page's VAD heard the caller over the agent and
 flushed its playback), ``vad`` (``{"speaking": bool}``: the page stops sending audio while
-its VAD hears nobody), ``played`` (``{"name": ...}``: playback reached a mark), ``ping``
-(``{"id": n}``), ``dtmf`` (``{"digit": "5"}``: the page's keypad; one of ``0-9*#A-D``),
+its VAD hears nobody), ``played`` (``{"name": ...}``: playback reached a mark; a late one,
+for a mark a clear or interrupt already dropped, is ignored), ``ping`` (``{"id": n}``),
+``dtmf`` (``{"digit": "5"}``: the page's keypad; one of ``0-9*#A-D``),
 ``hangup``.
 
 Server -> page: ``ready``, ``transcript`` (``role`` caller/agent; an agent line carries
@@ -35,6 +36,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import deque
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -207,6 +209,9 @@ class BrowserProtocol:
         self._samples = 0  # caller samples received or filled
         self._t0: float | None = None  # wall time when media started
         self._pending_marks: list[str] = []
+        # Marks dropped by a clear or interrupt: the page may still report one 'played'
+        # (it played it before the clear reached it); such a late echo is ignored quietly.
+        self._cleared: deque[str] = deque(maxlen=256)
         self._carry = b""  # odd trailing byte of a binary message
 
     # -- state
@@ -248,6 +253,7 @@ class BrowserProtocol:
             case "interrupt":
                 dropped = tuple(self._pending_marks)
                 self._pending_marks.clear()
+                self._cleared.extend(dropped)
                 return [Interrupted(dropped)]
             case "vad":
                 speaking = msg.get("speaking")
@@ -262,6 +268,8 @@ class BrowserProtocol:
                 return [SpeakingChanged(speaking)]
             case "played":
                 name = msg.get("name")
+                if isinstance(name, str) and name in self._cleared:
+                    return []  # a late echo of a mark already answered unplayed by a clear
                 if not isinstance(name, str) or name not in self._pending_marks:
                     return [ProtocolError(f"'played' for unknown mark {name!r}",
                                           CLOSE_UNSUPPORTED_DATA, False)]
@@ -338,6 +346,7 @@ class BrowserProtocol:
         self._require_active()
         dropped = tuple(self._pending_marks)
         self._pending_marks.clear()
+        self._cleared.extend(dropped)
         return _dump({"type": "clear"}), dropped
 
     def close(self) -> tuple[str, ...]:

@@ -34,8 +34,6 @@ RANGES: dict[str, tuple[float, float]] = {
     "identity.session_ttl_s": (1, 365 * DAY),
     "identity.signin_ttl_s": (1, 30 * DAY),
     "recording.retention_days": (0, 3650),  # 0: kept until erased
-    "recording.answer_s": (0.5, 60),
-    "recording.stay_s": (0, 30),
     "speech.whisper_threads": (1, 64),
     "speech.tts_threads": (1, 64),
     "turn.start_threshold": (0.01, 0.99),

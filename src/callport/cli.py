@@ -73,6 +73,9 @@ def _parser() -> argparse.ArgumentParser:
     from callport import cli_recordings
 
     cli_recordings.add_parsers(sub)  # recordings list/export
+    from callport import cli_privacy
+
+    cli_privacy.add_parsers(sub)  # privacy export
 
     call = sub.add_parser("call", help="place an outbound call that runs the default flow")
     call.add_argument("to", help="+15551234567, tel:+1555..., or sip:user@host")
@@ -147,7 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     from callport.logs import setup_logging
 
-    quiet = (args.command in ("talk", "routes", "calls", "voicemail", "recordings")
+    quiet = (args.command in ("talk", "routes", "calls", "voicemail", "recordings", "privacy")
              or args.command in cli_users.COMMANDS)
     setup_logging("warning" if quiet else settings.server.log_level,
                   settings.server.log_format)
@@ -185,6 +188,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 from callport import cli_recordings
 
                 return asyncio.run(cli_recordings.run(settings, args))
+            case "privacy":
+                from callport import cli_privacy
+
+                return asyncio.run(cli_privacy.run(settings, args))
             case "call":
                 return asyncio.run(_call(settings, args))
             case "doctor":

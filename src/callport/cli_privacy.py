@@ -1,0 +1,123 @@
+"""``callport privacy export --user NAME | --phone +E164 --out DIR``: a data-subject access
+request (GDPR art. 15): every recording (decrypted WAV and transcript), call record, task
+and voicemail of that person, with ``manifest.json`` (each file, its size and sha256).
+
+A person is a user name (their recordings, calls, tasks and voicemail) or a phone number
+(recordings and calls where they are the caller or the callee, voicemail they left).
+``privacy erase`` is not built yet (the call and voicemail stores have no delete).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from callport.config import Settings
+
+COMMANDS = ("privacy",)
+
+
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    priv = sub.add_parser("privacy", help="data-subject requests: export a person's data")
+    psub = priv.add_subparsers(dest="action", required=True)
+    export = psub.add_parser("export", help="write every record of one person to a folder")
+    who = export.add_mutually_exclusive_group(required=True)
+    who.add_argument("--user", help="a user name")
+    who.add_argument("--phone", help="a phone number, +E164")
+    export.add_argument("--out", required=True, type=Path, help="a new or empty folder")
+
+
+def _json(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {k: _json(v) for k, v in dataclasses.asdict(value).items() if k != "audio"}
+    return value
+
+
+async def export(settings: Settings, *, user: str | None, phone: str | None,
+                 out: Path) -> dict[str, Any]:
+    """Write the person's data under ``out``; the manifest (also ``out/manifest.json``)."""
+    import numpy as np
+
+    from callport.audio.wav import write_wav
+    from callport.cli_recordings import recordings
+    from callport.recording.crypt import load_key
+    from callport.recording.run import open_recording, recordings_dir
+    from callport.store.calls import SqliteCallStore
+    from callport.store.sqlite import SqliteDb
+    from callport.store.sqlite_tasks import SqliteTaskLists
+    from callport.store.voicemail import SqliteVoicemailStore
+
+    out.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - a one-shot CLI
+    files: list[dict[str, Any]] = []
+
+    def put(name: str, data: bytes) -> None:
+        path = out / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        files.append({"file": name, "bytes": len(data),
+                      "sha256": hashlib.sha256(data).hexdigest()})
+
+    def mine(m: dict[str, Any]) -> bool:
+        return (m.get("user") == user) if user else phone in (m.get("caller"), m.get("callee"))
+
+    directory = recordings_dir(settings)
+    found = [m for m in recordings(directory) if mine(m)]
+    if found:
+        key = load_key(settings)
+        for meta in found:
+            wav, words = open_recording(meta, directory, key)
+            put(f"recordings/{meta['id']}.wav", wav)
+            put(f"recordings/{meta['id']}.json", json.dumps(
+                {**meta, "transcript": words}, indent=1, default=str).encode())
+    calls = SqliteCallStore(settings.server.db)
+    try:
+        records = await calls.list_calls(user=user, limit=100000)
+    finally:
+        calls.close()
+    if phone:
+        records = [r for r in records if phone in (r.caller, r.callee)]
+    put("calls.json", json.dumps([_json(r) for r in records], indent=1, default=str).encode())
+    db = SqliteDb(settings.server.db)
+    try:
+        tasks = await SqliteTaskLists(db, default_owner=settings.identity.owner).of(
+            user).list(include_done=True) if user else []
+    finally:
+        db.close()
+    put("tasks.json", json.dumps([_json(t) for t in tasks], indent=1, default=str).encode())
+    mail = SqliteVoicemailStore(settings.server.db)
+    try:
+        messages = await mail.list(for_user=user, limit=100000)
+    finally:
+        mail.close()
+    if phone:
+        messages = [m for m in messages if m.caller == phone]
+    for m in messages:
+        path = out / "voicemail" / f"{m.id}.wav"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_wav(path, np.frombuffer(m.audio, dtype="<i2"), m.sample_rate)
+        data = path.read_bytes()
+        files.append({"file": f"voicemail/{m.id}.wav", "bytes": len(data),
+                      "sha256": hashlib.sha256(data).hexdigest()})
+    put("voicemail.json", json.dumps([_json(m) for m in messages], indent=1,
+                                     default=str).encode())
+    manifest = {"subject": {"user": user, "phone": phone},
+                "counts": {"recordings": len(found), "calls": len(records),
+                           "tasks": len(tasks), "voicemail": len(messages)},
+                "files": files}
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+    return manifest
+
+
+async def run(settings: Settings, args: argparse.Namespace) -> int:
+    if args.out.exists() and any(args.out.iterdir()):
+        print(f"callport: {args.out} is not empty; choose a new folder", file=sys.stderr)
+        return 2
+    manifest = await export(settings, user=args.user, phone=args.phone, out=args.out)
+    counts = ", ".join(f"{n} {k}" for k, n in manifest["counts"].items())
+    print(f"wrote {args.out}: {counts} (manifest.json)")
+    return 0

@@ -4,7 +4,10 @@ and voicemail of that person, with ``manifest.json`` (each file, its size and sh
 
 A person is a user name (their recordings, calls, tasks and voicemail) or a phone number
 (recordings and calls where they are the caller or the callee, voicemail they left).
-``privacy erase`` is not built yet (the call and voicemail stores have no delete).
+``privacy erase --user NAME | --phone +E164 --yes`` deletes the same (art. 17): recording
+files, call records with their events, voicemail and, for a user, their tasks; the database is
+vacuumed so deleted rows do not linger in free pages. It keeps the user account itself
+(``callport users remove``) and says so.
 """
 
 from __future__ import annotations
@@ -30,6 +33,11 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     who.add_argument("--user", help="a user name")
     who.add_argument("--phone", help="a phone number, +E164")
     export.add_argument("--out", required=True, type=Path, help="a new or empty folder")
+    erase = psub.add_parser("erase", help="delete every record of one person")
+    who = erase.add_mutually_exclusive_group(required=True)
+    who.add_argument("--user", help="a user name")
+    who.add_argument("--phone", help="a phone number, +E164")
+    erase.add_argument("--yes", action="store_true", required=True, help="yes, delete it all")
 
 
 def _json(value: Any) -> Any:
@@ -113,7 +121,58 @@ async def export(settings: Settings, *, user: str | None, phone: str | None,
     return manifest
 
 
+async def erase(settings: Settings, *, user: str | None, phone: str | None) -> dict[str, Any]:
+    """Delete the person's data; what was deleted and what was kept."""
+    import sqlite3
+
+    from callport.cli_recordings import recordings
+    from callport.recording.run import recordings_dir
+    from callport.store.sqlite import SqliteDb
+    from callport.store.sqlite_tasks import SqliteTaskLists
+
+    directory = recordings_dir(settings)
+    gone = [m for m in recordings(directory)
+            if ((m.get("user") == user) if user else phone in (m.get("caller"), m.get("callee")))]
+    for meta in gone:
+        for path in directory.glob(f"{meta['id']}.*"):
+            path.unlink(missing_ok=True)
+    tasks = 0
+    if user:
+        db = SqliteDb(settings.server.db)
+        try:
+            store = SqliteTaskLists(db, default_owner=settings.identity.owner).of(user)
+            for task in await store.list(include_done=True):
+                tasks += await store.delete(task.id)
+        finally:
+            db.close()
+    with sqlite3.connect(settings.server.db) as conn:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        ids: list[str] = []
+        if "calls" in tables:
+            where, value = ("user_name = ?", user) if user else ("caller = ? OR callee = ?", phone)
+            params = (value,) if user else (value, value)
+            ids = [r[0] for r in conn.execute(f"SELECT call_id FROM calls WHERE {where}", params)]
+            for call_id in ids:
+                conn.execute("DELETE FROM call_events WHERE call_id = ?", (call_id,))
+                conn.execute("DELETE FROM calls WHERE call_id = ?", (call_id,))
+        mail = 0
+        if "voicemail" in tables:
+            column = "for_user" if user else "caller"
+            mail = conn.execute(f"DELETE FROM voicemail WHERE {column} = ?",
+                                (user or phone,)).rowcount
+    with sqlite3.connect(settings.server.db) as conn:
+        conn.execute("VACUUM")
+    return {"subject": {"user": user, "phone": phone},
+            "deleted": {"recordings": len(gone), "calls": len(ids), "tasks": tasks,
+                        "voicemail": mail},
+            "kept": ["the user account (callport users remove NAME)"] if user else []}
+
+
 async def run(settings: Settings, args: argparse.Namespace) -> int:
+    if args.action == "erase":
+        done = await erase(settings, user=args.user, phone=args.phone)
+        print(json.dumps(done, indent=1))
+        return 0
     if args.out.exists() and any(args.out.iterdir()):
         print(f"callport: {args.out} is not empty; choose a new folder", file=sys.stderr)
         return 2

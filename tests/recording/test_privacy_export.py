@@ -69,3 +69,15 @@ def test_export_one_user_and_one_phone(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     calls = json.loads((by_phone / "calls.json").read_text())
     assert [c["call_id"] for c in calls] == ["c2"]
+
+    # erase: nothing of alice's is left in the data directory (files or database)
+    proc = subprocess.run([sys.executable, "-m", "callport.cli", "privacy", "erase",
+                           "--user", "alice", "--yes"],
+                          env={**__import__("os").environ, **env}, capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    done = json.loads(proc.stdout)
+    assert done["deleted"] == {"recordings": 1, "calls": 1, "tasks": 1, "voicemail": 0}
+    left = b"".join(p.read_bytes() for p in (tmp_path / "data").rglob("*") if p.is_file())
+    assert b"bananas" not in left and b"+14155550100" not in left and b"rec-c1" not in left
+    assert b"walk the dog" in left and b"+12125550100" in left  # bob's stays

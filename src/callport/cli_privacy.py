@@ -52,8 +52,8 @@ async def export(settings: Settings, *, user: str | None, phone: str | None,
     import numpy as np
 
     from callport.audio.wav import write_wav
-    from callport.cli_recordings import recordings
     from callport.recording.crypt import load_key
+    from callport.recording.listing import recordings
     from callport.recording.run import open_recording, recordings_dir
     from callport.store.calls import SqliteCallStore
     from callport.store.sqlite import SqliteDb
@@ -125,7 +125,7 @@ async def erase(settings: Settings, *, user: str | None, phone: str | None) -> d
     """Delete the person's data; what was deleted and what was kept."""
     import sqlite3
 
-    from callport.cli_recordings import recordings
+    from callport.recording.listing import recordings
     from callport.recording.run import recordings_dir
     from callport.store.sqlite import SqliteDb
     from callport.store.sqlite_tasks import SqliteTaskLists

@@ -13,13 +13,12 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 from callport.config import Settings
+from callport.recording.listing import COLUMNS as COLUMNS
+from callport.recording.listing import recordings as recordings
 
 COMMANDS = ("recordings",)
-COLUMNS = ("id", "call_id", "user", "started_at", "duration_s", "consent", "paused_s",
-           "channels")
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -37,19 +36,6 @@ def _directory(settings: Settings) -> Path:
     from callport.recording.run import recordings_dir
 
     return recordings_dir(settings)
-
-
-def recordings(directory: Path) -> list[dict[str, Any]]:
-    """Every recording's metadata (``ID.json``), newest first."""
-    if not directory.is_dir():
-        return []
-    out = []
-    for path in directory.glob("rec-*.json"):
-        try:
-            out.append(json.loads(path.read_text(encoding="utf-8")))
-        except (OSError, ValueError):
-            continue
-    return sorted(out, key=lambda m: str(m.get("started_at", "")), reverse=True)
 
 
 async def run(settings: Settings, args: argparse.Namespace) -> int:

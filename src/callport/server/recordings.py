@@ -1,6 +1,6 @@
 """``GET /api/recordings`` and ``GET /api/recordings/{id}/audio``.
 
-- ``/api/recordings``: the recordings' metadata (``cli_recordings.COLUMNS``), newest first; an
+- ``/api/recordings``: the recordings' metadata (``recording.listing.COLUMNS``), newest first; an
   admin sees all, anyone else their own (``user``). 401 without a sign-in or API token.
 - ``/api/recordings/{id}/audio``: the stereo WAV, decrypted, streamed in 64 KiB chunks as
   ``audio/wav`` (a browser's ``<audio>`` plays it); 404 for another user's recording, so its
@@ -23,8 +23,8 @@ CHUNK = 64 * 1024
 
 
 def recording_routes(runtime: Any) -> list[Route]:
-    from callport.cli_recordings import COLUMNS, recordings
     from callport.recording.crypt import load_key
+    from callport.recording.listing import COLUMNS, recordings
     from callport.recording.run import open_recording, recordings_dir
 
     directory = recordings_dir(runtime.settings)

@@ -38,7 +38,10 @@ def request_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def barge_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("browser_barge") / "barge.wav"
-    synth_wav(path, [REQUEST], lead_s=3.0, tail_s=8.0, voice="piper")  # over the greeting
+    # The fake microphone starts at getUserMedia, before the call is up; under load the greeting
+    # can start more than 3 s later, so the caller speaks 5.5 s in: still inside the ~9 s
+    # greeting, and late enough that it is playing (CI once saw nothing played before 3 s).
+    synth_wav(path, [REQUEST], lead_s=5.5, tail_s=8.0, voice="piper")  # over the greeting
     return path
 
 

@@ -55,8 +55,8 @@ async def export(settings: Settings, *, user: str | None, phone: str | None,
     from callport.recording.crypt import load_key
     from callport.recording.listing import recordings
     from callport.recording.run import open_recording, recordings_dir
-    from callport.store.calls import SqliteCallStore
     from callport.store.sqlite import SqliteDb
+    from callport.store.sqlite_calls import SqliteCallStore
     from callport.store.sqlite_tasks import SqliteTaskLists
     from callport.store.voicemail import SqliteVoicemailStore
 

@@ -107,7 +107,7 @@ def _explain(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _calls(settings: Settings, args: argparse.Namespace) -> int:
-    from callport.store.calls import SqliteCallStore
+    from callport.store.sqlite_calls import SqliteCallStore
 
     try:
         since = parse_since(args.since, now=datetime.now().astimezone())

@@ -22,7 +22,8 @@ from callport.config import Settings, SipSettings
 from callport.server.app import create_app
 from callport.server.lifecycle import close_crashed_calls, drain
 from callport.server.runtime import Runtime, build_runtime
-from callport.store.calls import CallRecord, MemoryCallStore, SqliteCallStore
+from callport.store.calls import CallRecord, MemoryCallStore
+from callport.store.sqlite_calls import SqliteCallStore
 from callport.types import User
 
 OWNER = User(name="owner")

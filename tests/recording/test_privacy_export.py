@@ -12,8 +12,9 @@ from datetime import datetime
 from pathlib import Path
 
 from callport.config import load_settings
-from callport.store.calls import CallRecord, SqliteCallStore
+from callport.store.calls import CallRecord
 from callport.store.sqlite import SqliteDb
+from callport.store.sqlite_calls import SqliteCallStore
 from callport.store.sqlite_tasks import SqliteTaskLists
 
 sys.path.insert(0, str(Path(__file__).parent))

@@ -15,7 +15,8 @@ import pytest
 from callport.cli import main
 from callport.cli_routing import CSV_COLUMNS
 from callport.routing.report import parse_since
-from callport.store.calls import CallAttempt, CallRecord, SqliteCallStore
+from callport.store.calls import CallAttempt, CallRecord
+from callport.store.sqlite_calls import SqliteCallStore
 
 
 def config(tmp_path: Path) -> Path:

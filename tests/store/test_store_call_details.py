@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from callport.store.calls import CallAttempt, CallRecord, MemoryCallStore, SqliteCallStore
+from callport.store.calls import CallAttempt, CallRecord, MemoryCallStore
+from callport.store.sqlite_calls import SqliteCallStore
 
 T0 = datetime(2026, 1, 6, 12, 0, 0)
 

@@ -13,9 +13,9 @@ from callport.store.calls import (
     CallStore,
     CallStoreError,
     MemoryCallStore,
-    SqliteCallStore,
 )
 from callport.store.sqlite import SqliteDb
+from callport.store.sqlite_calls import SqliteCallStore
 from callport.store.sqlite_tasks import SqliteTaskStore
 
 T0 = datetime(2025, 3, 12, 9, 0, 0)

@@ -337,8 +337,8 @@ def build_runtime(
     from callport.agentref import AgentRefError, parse_agent_ref
     from callport.config import ConfigError
     from callport.plugins import load_reference
-    from callport.store.calls import SqliteCallStore
     from callport.store.sqlite import SqliteDb
+    from callport.store.sqlite_calls import SqliteCallStore
     from callport.store.sqlite_tasks import SqliteTaskLists
     from callport.store.sqlite_users import SqliteTokenStore, SqliteUserStore
 

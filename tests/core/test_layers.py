@@ -35,6 +35,13 @@ LAYERS: dict[str, int] = {
     "callport.config_check": 0,  # numeric ranges, unknown CALLPORT_* variables
     "callport.plugins": 0,
     "callport.config_routing": 0,  # [routing], [sip.trunks.NAME] settings
+    # one module per settings area; callport.config re-exports them all
+    "callport.config_server": 0,  # [server], [identity]
+    "callport.config_speech": 0,  # [speech], [turn]
+    "callport.config_pstn": 0,  # [twilio], [telnyx]
+    "callport.config_sip": 0,  # [sip]
+    "callport.config_web": 0,  # [browser], [page]
+    "callport.config_calls": 0,  # [agent], [recording]
     "callport.agentref": 0,  # what --agent names: module:attribute or an adapter scheme (pure)
     # 1: the ground floor's services, pure DSP and behind-Protocol engines: they know PCM16 and
     # settings but nothing of calls. vad may use audio (resampling) and store may use types.

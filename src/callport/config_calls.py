@@ -1,0 +1,57 @@
+"""``[agent]`` and ``[recording]`` settings: what runs on a call (part of ``callport.config``,
+which re-exports them)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AgentSettings:
+    """The adapters ``server.agent`` may name (``relay:wss://...``, ``llm:http://host/v1``)."""
+
+    api_key: str = ""  # llm: sent as "Authorization: Bearer"; relay: none is sent when empty
+    model: str = ""  # llm: the chat model ("llama3.2", "gpt-4o-mini"); empty: the server's choice
+    system_prompt: str = ""  # llm: instructions; empty: a short phone-assistant prompt
+    greeting: str = ""  # first words (ConversationRelay's welcomeGreeting); empty: the default
+    connect_timeout_s: float = 5.0  # opening the agent's WebSocket / HTTP connection
+    reply_timeout_s: float = 15.0  # caller's turn to the agent's first words (or an action)
+    handoff: str = ""  # relay `end` whose handoffData names no target: transfer here; else bye
+
+    def problems(self) -> list[str]:
+        out = []
+        for name in ("connect_timeout_s", "reply_timeout_s"):
+            if not 0 < getattr(self, name) <= 120:
+                out.append(f"agent.{name}: use 0-120 seconds")
+        return out
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RecordingSettings:
+    """Call recording with consent (``callport.recording``)."""
+
+    # off: nothing recorded; notify: a notice, staying on the line is consent; consent: the
+    # caller must say yes. A party in an all-party-consent place makes notify act as consent.
+    mode: str = "off"
+    notice: str = "This call may be recorded for quality."  # after the automated-assistant line
+    question: str = "Do you agree to the recording? Please say yes or no."
+    answer_s: float = 6.0  # consent: how long to wait for the answer
+    stay_s: float = 2.0  # notify: how long after the notice staying on the line is consent
+    paused: str = "silence"  # a paused span is written as silence or skipped
+    dir: str = ""  # where recordings go; empty = recordings/ beside server.db
+    # outbound calls always open with "This is an automated call from BEHALF..." (FCC 24-17,
+    # EU AI Act art. 50): whose behalf; empty = page.name, else "callport"
+    behalf: str = ""
+    key: str = ""  # AES-256-GCM key, base64; empty = generated once into the data directory
+    retention_days: int = 30  # recordings older than this are purged (0 = kept until erased)
+
+    def problems(self) -> list[str]:
+        out = []
+        if self.mode not in {"off", "notify", "consent"}:
+            out.append(f"recording.mode={self.mode!r}: use off, notify or consent")
+        if self.paused not in {"silence", "skip"}:
+            out.append(f"recording.paused={self.paused!r}: use silence or skip")
+        for name in ("answer_s", "stay_s"):
+            if getattr(self, name) < 0:
+                out.append(f"recording.{name}: must be >= 0")
+        return out

@@ -1,0 +1,99 @@
+"""``[server]`` and ``[identity]`` settings (part of ``callport.config``, which re-exports them)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from callport.agentref import AgentRefError, parse_agent_ref
+
+
+def data_dir(env: Mapping[str, str] | None = None) -> Path:
+    """The per-user data directory: ``$XDG_DATA_HOME/callport``, else
+    ``~/.local/share/callport`` (the default home of ``callport.db``)."""
+    env = os.environ if env is None else env
+    base = env.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "callport"
+
+
+def default_db(env: Mapping[str, str] | None = None) -> str:
+    """``server.db`` when nothing sets it: ``callport.db`` in the per-user data directory."""
+    return str(data_dir(env) / "callport.db")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServerSettings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    db: str = field(default_factory=default_db)  # the data directory's callport.db
+    log_level: str = "info"
+    log_format: str = "text"  # text, or json: one JSON object per line
+    # What a caller hears after an apology when the agent or flow fails mid-call:
+    # "goodbye" (hang up) or "transfer:<target>" (tel:+1555..., sip:...; goodbye if refused).
+    fallback: str = "goodbye"
+    web_path: str = "/"
+    api_path: str = "/api/tasks"
+    agent: str = ""  # "module:attribute" of your agent factory; empty: the Task Manager
+    flow: str = ""  # "module:attribute" of your call flow; empty: greet, then the agent
+    ivr: str = ""  # a menu file (TOML, docs/configuration.md "IVR menus"); runs instead of flow
+    # Host headers answered; others get 421. Empty: the bind host, localhost, 127.0.0.1, ::1
+    # and the hosts of every configured public URL (twilio/telnyx public_base_url).
+    allowed_hosts: tuple[str, ...] = ()
+    metrics_public: bool = False  # false: /metrics needs an API token (Prometheus bearer_token)
+    shutdown_grace_s: float = 5.0  # SIGTERM: stop admitting, hang up live calls, exit by then
+
+    def problems(self) -> list[str]:
+        out = []
+        if not 0 <= self.port <= 65535:
+            out.append(f"server.port={self.port}: must be 0-65535")
+        module, sep, attr = self.flow.partition(":")
+        if self.flow and not (sep and module and attr):
+            out.append(f"server.flow={self.flow!r}: expected 'package.module:attribute'")
+        if self.ivr and self.flow:
+            out.append("server.ivr and server.flow: set one (the menu file is the call flow)")
+        if self.agent:
+            try:
+                parse_agent_ref(self.agent)
+            except AgentRefError as exc:
+                out.append(f"server.agent={exc}")
+        if self.log_level.lower() not in {"debug", "info", "warning", "error"}:
+            out.append(f"server.log_level={self.log_level!r}: use debug, info, warning or error")
+        if not 0 < self.shutdown_grace_s <= 60:
+            out.append("server.shutdown_grace_s: use 0-60 seconds")
+        if self.log_format not in {"text", "json"}:
+            out.append(f"server.log_format={self.log_format!r}: use text or json")
+        if not (self.fallback == "goodbye" or (self.fallback.startswith("transfer:")
+                                               and len(self.fallback) > len("transfer:"))):
+            out.append(f"server.fallback={self.fallback!r}: use goodbye or transfer:<target>")
+        return out
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IdentitySettings:
+    """Who a caller is: phone callers by caller ID (then PIN), browsers by signing in."""
+
+    # A caller whose number no user has: "reject" (a polite goodbye), "guest" (a throw-away
+    # list for this call only) or "owner" (single-user mode: every caller acts as the owner).
+    unknown: str = "reject"
+    owner: str = "owner"  # the account `serve` creates on first run; talk/tasks default to it
+    pin_attempts: int = 3  # wrong PINs before the call ends
+    pin_timeout_s: float = 10.0  # silence while a PIN is asked for counts as a wrong attempt
+    session_ttl_s: int = 12 * 3600  # a signed-in browser's cookie
+    signin_ttl_s: int = 24 * 3600  # the one-time sign-in link
+
+    def problems(self) -> list[str]:
+        out = []
+        if self.unknown not in {"reject", "guest", "owner"}:
+            out.append(f"identity.unknown={self.unknown!r}: use reject, guest or owner")
+        if not self.owner:
+            out.append("identity.owner: must not be empty")
+        if not 1 <= self.pin_attempts <= 10:
+            out.append("identity.pin_attempts: use 1-10")
+        if self.pin_timeout_s <= 0:
+            out.append("identity.pin_timeout_s: must be > 0")
+        for name in ("session_ttl_s", "signin_ttl_s"):
+            if getattr(self, name) <= 0:
+                out.append(f"identity.{name}: must be positive")
+        return out

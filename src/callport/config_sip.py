@@ -1,0 +1,82 @@
+"""``[sip]`` settings: the SIP user agent, its trunk and RTP (part of ``callport.config``,
+which re-exports them)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from callport.config_routing import SipTrunk
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SipSettings:
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = 5060
+    public_host: str = ""
+    rtp_port_min: int = 20000
+    rtp_port_max: int = 20999
+    user: str = "callport"  # user part of our Contact / From
+    max_calls: int = 200
+    media_timeout_s: float = 30.0  # no RTP for this long (while expected) -> BYE
+    answer_delay_ms: int = 0  # ring (180) this long before answering inbound calls
+    # Inbound trunk: IP/CIDR allowlist (empty: anyone) and/or digest users "name:password".
+    allow_from: tuple[str, ...] = ()
+    auth_realm: str = "callport"
+    auth_users: tuple[str, ...] = ()
+    # Outbound trunk: "host[:port]" that tel: numbers and bare sip: URIs go to, digest
+    # credentials answered on 401/407, and the caller ID user part.
+    trunk_address: str = ""
+    trunk_username: str = ""
+    trunk_password: str = ""
+    caller_id: str = ""
+    # Transport to the trunk: "udp", "tcp", or "" (RFC 3263: SRV _sip._udp, then _sip._tcp).
+    # A target URI's own ;transport= parameter wins.
+    trunk_transport: str = ""
+    # No response at all from one resolved target for this long (INVITE Timer B, REGISTER
+    # Timer F): try the next SRV/A target; the last one failing fails the call (408).
+    target_timeout_s: float = 8.0
+    # REGISTER client: keep this AOR (sip:user@domain) bound at trunk_address (PBX extensions,
+    # Telnyx credential connections), with the trunk credentials.
+    register_aor: str = ""
+    register_expires_s: int = 300
+    # REFER we are asked to follow: targets (fnmatch patterns over the Refer-To URI, e.g.
+    # "sip:*@pbx.example.com", "tel:+4420*") we may dial; empty: every REFER is refused (603).
+    # A REFER is followed only from a trusted peer (in allow_from, or digest-authenticated).
+    refer_allow: tuple[str, ...] = ()
+    # More outbound trunks, [sip.trunks.NAME] tables (callport.config_routing.SipTrunk):
+    # routing carriers with their own address, transport, credentials and caller ID.
+    trunks: tuple[SipTrunk, ...] = ()
+
+    def problems(self) -> list[str]:
+        import ipaddress
+
+        out = []
+        if not 0 <= self.port <= 65535:
+            out.append(f"sip.port={self.port}: must be 0-65535")
+        if not 1024 <= self.rtp_port_min < self.rtp_port_max <= 65535:
+            out.append("sip: need 1024 <= rtp_port_min < rtp_port_max <= 65535")
+        if self.media_timeout_s <= 0:
+            out.append("sip.media_timeout_s: must be > 0")
+        if self.max_calls < 1:
+            out.append("sip.max_calls: must be >= 1")
+        if self.trunk_transport.lower() not in ("", "udp", "tcp"):
+            out.append(f"sip.trunk_transport={self.trunk_transport!r}: use udp, tcp or empty")
+        if self.target_timeout_s <= 0:
+            out.append("sip.target_timeout_s: must be > 0")
+        for net in self.allow_from:
+            try:
+                ipaddress.ip_network(net, strict=False)
+            except ValueError:
+                out.append(f"sip.allow_from: {net!r} is not an IP address or CIDR")
+        for user in self.auth_users:
+            if ":" not in user or not user.split(":", 1)[0]:
+                out.append(f"sip.auth_users: {user!r} must be name:password")
+        if self.register_aor and not (self.register_aor.startswith("sip:")
+                                      and "@" in self.register_aor and self.trunk_address):
+            out.append("sip.register_aor: use sip:user@domain and set sip.trunk_address")
+        if self.trunk_address:
+            host, _, port = self.trunk_address.rpartition(":")
+            if port and host and not (port.isdigit() and 0 < int(port) < 65536):
+                out.append(f"sip.trunk_address={self.trunk_address!r}: use host[:port]")
+        return out

@@ -343,6 +343,12 @@ async def _call(settings: Settings, args: argparse.Namespace) -> int:
         print(f"callport: {exc}", file=sys.stderr)
         return 2
 
+    if via == "sip":  # a name that does not resolve is said before any socket opens
+        problem = await _sip_target_problem(settings, args.to)
+        if problem:
+            print(f"callport: {problem}", file=sys.stderr)
+            return 2
+
     def runtime() -> object:
         from callport.server.runtime import build_runtime
 
@@ -365,6 +371,26 @@ async def _call(settings: Settings, args: argparse.Namespace) -> int:
                       f"{result.call_id} once answered", file=sys.stderr)
                 print(result.provider_call_id or result.call_id)
     return 0
+
+
+async def _sip_target_problem(settings: Settings, target: str) -> str:
+    """What stops ``target`` from being routed over SIP (DNS SRV / A / AAAA, the trunk rules),
+    with what to do; empty when it routes."""
+    from callport.channels.sip.dnsresolver import DnsResolver
+    from callport.channels.sip.targets import TargetError, TargetLocator
+
+    try:
+        await TargetLocator(settings=settings.sip, resolver=DnsResolver()).route(target)
+    except TargetError as exc:
+        text = str(exc)
+        if not text.startswith("cannot resolve "):
+            return f"cannot call {target}: {text}"
+        host = text.removeprefix("cannot resolve ")
+        return (f"cannot call {target}: the host {host!r} does not resolve (no DNS SRV, A or "
+                "AAAA record); check the spelling, dial an IP address "
+                "(sip:user@192.0.2.10:5060), or set sip.trunk_address to call through your "
+                "trunk")
+    return ""
 
 
 if __name__ == "__main__":  # pragma: no cover

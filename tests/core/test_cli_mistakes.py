@@ -76,6 +76,9 @@ MISTAKES: list[tuple[str, dict[str, str], str]] = [
     ("users add bob --phone 123", {}, "phone '123': use E.164, e.g. +15551234567"),
     ("tasks list --user nobody", {}, "no user 'nobody' (see `callport users list`)"),
     ("tokens revoke 999", {}, "999"),
+    ("call sip:bob@no-such-host.invalid", {},  # RFC 6761: .invalid never resolves
+     "the host 'no-such-host.invalid' does not resolve (no DNS SRV, A or AAAA record); check"),
+    ("call sip:bob@no-such-host.invalid --via sip", {}, "or set sip.trunk_address"),
 ]
 
 

@@ -11,7 +11,6 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from callport.agents.base import AgentFactory, CallInfo
@@ -19,10 +18,7 @@ from callport.call.call import Call, Flow
 from callport.call.leg import Leg
 from callport.call.session import CallSession, VadScorer
 from callport.config import Settings
-from callport.logs import current_call_id
 from callport.metrics import Metrics
-from callport.server.lifecycle import record_end, record_start
-from callport.server.records import record_answered, record_finished
 from callport.speech.base import STT, TTS
 from callport.vad.turn import TurnDetector
 
@@ -206,41 +202,6 @@ class Runtime:
             clock=self.clock,
         )
 
-    async def _identified(self, call: Call, flow: Flow) -> None:
-        """The identification gate (``flows.gate``), then ``flow`` as the identified user:
-        ``call.info.user`` is set before the flow's first ``call.new_agent()``."""
-        from callport.flows.gate import identify_caller
-        from callport.recording.consent import outbound_notice
-
-        if call.info.direction == "outbound":  # always, first: an automated call, from whom
-            behalf = self.settings.recording.behalf or self.settings.page.name
-            await call.say(outbound_notice(behalf), interruptible=False)
-            if call.ended:
-                return
-        user = await identify_caller(call, users=self.users, settings=self.settings.identity)
-        if user is None or call.ended:
-            return
-        call.info = replace(call.info, user=user)
-        rec = self.settings.recording
-        if rec.mode == "off":
-            await flow(call)
-            return
-        from callport.recording.crypt import load_key
-        from callport.recording.run import recorded, recordings_dir  # consent, then record
-
-        await recorded(call, flow, settings=rec, calls=self.calls, clock=self.clock,
-                       directory=recordings_dir(self.settings), key=load_key(self.settings))
-
-    async def _fall_back(self, call: Call, exc: BaseException) -> None:
-        from callport.errors import AgentFailed
-        from callport.flows.default import fall_back
-
-        cause = exc.cause if isinstance(exc, AgentFailed) else exc
-        try:
-            await asyncio.wait_for(fall_back(call, cause, self.settings.server.fallback), 30.0)
-        except Exception:
-            log.exception("call %s: the fallback failed too", call.info.call_id)
-
     async def run_call(
         self,
         leg: Leg,
@@ -253,63 +214,13 @@ class Runtime:
         """Run ``flow`` (default: greeting + Task Manager) on ``leg`` until the call ends.
 
         The caller is identified first (caller ID, PIN, ``identity.unknown``) unless
-        ``info.user`` is already set; a caller turned away never reaches the flow.
+        ``info.user`` is already set; a caller turned away never reaches the flow. The run
+        itself (gate, recording, fallback, call record) is ``callport.server.callrun``.
         """
-        current_call_id.set(info.call_id)  # tasks made below inherit it: logs carry the id
-        call = self.new_call(leg, info, inband_dtmf=inband_dtmf)
-        if on_call is not None:
-            on_call(call)
-        session = call.session
-        # Every call leaves a record; Twilio/Telnyx calls already have their channel's one.
-        recorded = await record_start(self.calls, info)
-        await record_answered(self.calls, info.call_id)
-        self.active[info.call_id] = call
-        self.metrics.active_calls.inc()
-        self.metrics.calls_total.inc()
-        log.info("call %s: started on %s", info.call_id, info.channel)
-        session.start()
-        flow_task = asyncio.create_task(
-            self._identified(call, flow or self.flow), name=f"flow:{info.call_id}"
-        )
-        ended = asyncio.create_task(session.wait_ended())
-        try:
-            await asyncio.wait({flow_task, ended}, return_when=asyncio.FIRST_COMPLETED)
-            if flow_task.done():
-                exc = flow_task.exception()
-                if exc is not None:  # an apology and server.fallback, then the call ends
-                    log.error("call %s: flow failed", info.call_id, exc_info=exc)
-                    await self._fall_back(call, exc)
-                if not session.ended:
-                    await leg.hangup("flow-ended")
-            else:
-                flow_task.cancel()
-                try:
-                    await flow_task
-                except asyncio.CancelledError:
-                    pass
-                except Exception:
-                    log.exception("call %s: flow failed while ending", info.call_id)
-        finally:
-            ended.cancel()
-            if not flow_task.done():
-                flow_task.cancel()
-            await session.close()
-            self.active.pop(info.call_id, None)
-            self.metrics.active_calls.dec()
-            if recorded:
-                await record_end(self.calls, info.call_id, session.hangup_reason or "flow-ended")
-            await record_finished(self.calls, info.call_id, user=call.info.user,
-                                  cause=session.hangup_reason or "flow-ended",
-                                  routing=self.routing)
-            log.info(
-                "call %s: ended (%s), %d turns, %d frames in, %d out",
-                info.call_id,
-                session.hangup_reason or "flow-ended",
-                len(call.turns),
-                session.stats.frames_in,
-                session.frames_out,
-            )
-        return call
+        from callport.server.callrun import run_call
+
+        return await run_call(self, leg, info, flow=flow, on_call=on_call,
+                              inband_dtmf=inband_dtmf)
 
 
 def build_runtime(

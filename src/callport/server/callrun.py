@@ -1,0 +1,135 @@
+"""One call's run, from answer to record: the identification gate, consent and recording,
+the flow, the fallback when it fails, and the call record and metrics around it.
+
+``Runtime.run_call`` is the entry point channels use; it hands the call here with the shared
+services it holds (``callport.server.runtime``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from callport.agents.base import CallInfo
+from callport.call.call import Call, Flow
+from callport.call.leg import Leg
+from callport.logs import current_call_id
+from callport.server.lifecycle import record_end, record_start
+from callport.server.records import record_answered, record_finished
+
+if TYPE_CHECKING:
+    from callport.server.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+async def identified(call: Call, flow: Flow, *, runtime: Runtime) -> None:
+    """The identification gate (``flows.gate``), then ``flow`` as the identified user:
+    ``call.info.user`` is set before the flow's first ``call.new_agent()``. With
+    ``recording.mode`` on, consent is asked and the flow runs recorded."""
+    from callport.flows.gate import identify_caller
+    from callport.recording.consent import outbound_notice
+
+    settings = runtime.settings
+    if call.info.direction == "outbound":  # always, first: an automated call, from whom
+        behalf = settings.recording.behalf or settings.page.name
+        await call.say(outbound_notice(behalf), interruptible=False)
+        if call.ended:
+            return
+    user = await identify_caller(call, users=runtime.users, settings=settings.identity)
+    if user is None or call.ended:
+        return
+    call.info = replace(call.info, user=user)
+    rec = settings.recording
+    if rec.mode == "off":
+        await flow(call)
+        return
+    from callport.recording.crypt import load_key
+    from callport.recording.run import recorded, recordings_dir  # consent, then record
+
+    await recorded(call, flow, settings=rec, calls=runtime.calls, clock=runtime.clock,
+                   directory=recordings_dir(settings), key=load_key(settings))
+
+
+async def fall_back(call: Call, exc: BaseException, fallback: str) -> None:
+    """The apology and ``server.fallback`` (goodbye or a transfer) after a failed flow."""
+    from callport.errors import AgentFailed
+    from callport.flows.default import fall_back as say_fallback
+
+    cause = exc.cause if isinstance(exc, AgentFailed) else exc
+    try:
+        await asyncio.wait_for(say_fallback(call, cause, fallback), 30.0)
+    except Exception:
+        log.exception("call %s: the fallback failed too", call.info.call_id)
+
+
+async def run_call(
+    runtime: Runtime,
+    leg: Leg,
+    info: CallInfo,
+    *,
+    flow: Flow | None = None,
+    on_call: Callable[[Call], None] | None = None,
+    inband_dtmf: bool = False,
+) -> Call:
+    """Run ``flow`` (default: the runtime's) on ``leg`` until the call ends; see
+    ``Runtime.run_call``."""
+    current_call_id.set(info.call_id)  # tasks made below inherit it: logs carry the id
+    call = runtime.new_call(leg, info, inband_dtmf=inband_dtmf)
+    if on_call is not None:
+        on_call(call)
+    session = call.session
+    calls, metrics = runtime.calls, runtime.metrics
+    # Every call leaves a record; Twilio/Telnyx calls already have their channel's one.
+    recorded = await record_start(calls, info)
+    await record_answered(calls, info.call_id)
+    runtime.active[info.call_id] = call
+    metrics.active_calls.inc()
+    metrics.calls_total.inc()
+    log.info("call %s: started on %s", info.call_id, info.channel)
+    session.start()
+    flow_task = asyncio.create_task(
+        identified(call, flow or runtime.flow, runtime=runtime), name=f"flow:{info.call_id}"
+    )
+    ended = asyncio.create_task(session.wait_ended())
+    try:
+        await asyncio.wait({flow_task, ended}, return_when=asyncio.FIRST_COMPLETED)
+        if flow_task.done():
+            exc = flow_task.exception()
+            if exc is not None:  # an apology and server.fallback, then the call ends
+                log.error("call %s: flow failed", info.call_id, exc_info=exc)
+                await fall_back(call, exc, runtime.settings.server.fallback)
+            if not session.ended:
+                await leg.hangup("flow-ended")
+        else:
+            flow_task.cancel()
+            try:
+                await flow_task
+            except asyncio.CancelledError:
+                pass
+            except Exception:
+                log.exception("call %s: flow failed while ending", info.call_id)
+    finally:
+        ended.cancel()
+        if not flow_task.done():
+            flow_task.cancel()
+        await session.close()
+        runtime.active.pop(info.call_id, None)
+        metrics.active_calls.dec()
+        if recorded:
+            await record_end(calls, info.call_id, session.hangup_reason or "flow-ended")
+        await record_finished(calls, info.call_id, user=call.info.user,
+                              cause=session.hangup_reason or "flow-ended",
+                              routing=runtime.routing)
+        log.info(
+            "call %s: ended (%s), %d turns, %d frames in, %d out",
+            info.call_id,
+            session.hangup_reason or "flow-ended",
+            len(call.turns),
+            session.stats.frames_in,
+            session.frames_out,
+        )
+    return call

@@ -329,3 +329,53 @@ async def test_sqlite_users_survive_reopen(tmp_path: Path) -> None:
     verified = await SqliteTokenStore(again.db).verify(issued.secret, kinds=["api"], now=NOW)
     assert verified == alice
     again.close()
+
+
+# -- SIP digest keys (agents' desk phones register with their password) ---------------------
+
+
+async def test_digest_keys_only_for_agents_with_a_password(stores: Stores) -> None:
+    from callport.store.users import DIGEST_REALM, digest_keys
+
+    users = stores.users
+    await users.add("alice", password="correct horse", roles=["agent"])
+    await users.add("bob", password="correct horse", roles=["user"])
+    await users.add("carol", roles=["agent"])
+    keys = await users.digest_keys("alice")
+    assert keys == digest_keys("alice", "correct horse", DIGEST_REALM)
+    assert keys is not None and keys.for_algorithm("md5") == keys.md5
+    assert await users.digest_keys("bob") is None  # not an agent: no password-equivalent kept
+    assert await users.digest_keys("carol") is None  # no password yet
+    assert await users.digest_keys("nobody") is None
+    assert await users.set_password("carol", "battery staple")
+    assert await users.digest_keys("carol") == digest_keys("carol", "battery staple")
+    assert await users.set_password("alice", "new password!")
+    assert await users.digest_keys("alice") == digest_keys("alice", "new password!")
+    assert await users.set_password("alice", None)
+    assert await users.digest_keys("alice") is None
+    if stores.db_path is not None:  # never the password itself
+        assert not any("correct horse" in str(r) or "battery" in str(r)
+                       for r in raw_rows(stores.db_path, "SELECT * FROM users"))
+
+
+def test_sqlite_users_table_from_before_digest_keys_gets_the_column(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path)
+    conn.executescript("CREATE TABLE users (name TEXT PRIMARY KEY, display_name TEXT NOT NULL "
+                       "DEFAULT '', roles TEXT NOT NULL, pin_hash TEXT, password_hash TEXT, "
+                       "created_at REAL NOT NULL);"
+                       "INSERT INTO users VALUES ('old', '', 'agent', NULL, NULL, 0);")
+    conn.commit()
+    conn.close()
+
+    async def run() -> None:
+        db = SqliteDb(path)
+        try:
+            users = SqliteUserStore(db)
+            assert await users.digest_keys("old") is None
+            assert await users.set_password("old", "s3cret-pass")
+            assert await users.digest_keys("old") is not None
+        finally:
+            db.close()
+
+    asyncio.run(run())

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 
 from callport.store.users import (
     TOKEN_KINDS,
+    DigestKeys,
     IssuedToken,
     TokenInfo,
     TokenKind,
@@ -26,11 +27,13 @@ from callport.store.users import (
     clean_phone,
     clean_pin,
     clean_roles,
+    digest_keys,
     hash_secret,
     new_token_secret,
     token_digest,
     token_id_of,
     verify_secret,
+    wants_digest_keys,
 )
 from callport.types import User
 
@@ -67,6 +70,7 @@ class _Record:
     user: User
     pin_hash: str | None
     password_hash: str | None
+    digest: DigestKeys | None = None  # agents only (``users.DigestKeys``)
 
 
 class MemoryUserStore:
@@ -103,7 +107,9 @@ class MemoryUserStore:
             owner = self._owner_of(phone)
             if owner is not None:
                 raise UserError(f"phone {phone} already belongs to {owner!r}")
-        self._users[name] = _Record(user, pin_hash, pw_hash)
+        keys = (digest_keys(name, password) if password is not None
+                and wants_digest_keys(user.roles) else None)
+        self._users[name] = _Record(user, pin_hash, pw_hash, keys)
         return user
 
     def _owner_of(self, phone: str) -> str | None:
@@ -140,6 +146,8 @@ class MemoryUserStore:
         if record is None:
             return False
         record.password_hash = digest
+        record.digest = (digest_keys(name, password) if password is not None
+                         and wants_digest_keys(record.user.roles) else None)
         record.user = replace(record.user, has_password=digest is not None)
         return True
 
@@ -160,6 +168,10 @@ class MemoryUserStore:
     async def check_pin(self, name: str, pin: str) -> bool:
         record = self._users.get(name)
         return await verify_in_thread(pin, record.pin_hash if record else None)
+
+    async def digest_keys(self, name: str) -> DigestKeys | None:
+        record = self._users.get(name) if isinstance(name, str) else None
+        return record.digest if record is not None else None
 
 
 @dataclass(slots=True)

@@ -1,6 +1,7 @@
 """``SqliteUserStore`` and ``SqliteTokenStore``: users and their tokens in SQLite (the default).
 
-Tables: ``users`` (name, display name, roles, scrypt hashes of PIN and password),
+Tables: ``users`` (name, display name, roles, scrypt hashes of PIN and password, an agent's
+SIP ``digest_keys``; the column is added to older databases on open),
 ``user_phones`` (one row per number, ``phone`` UNIQUE: a number belongs to one user) and
 ``tokens`` (id, SHA-256 digest of the secret, user, kind, label, times, revoked). Removing a
 user deletes their phones and revokes their tokens in one transaction; a ``signin`` token is
@@ -25,6 +26,7 @@ from callport.store.memory_users import (
 from callport.store.sqlite import SqliteDb
 from callport.store.users import (
     TOKEN_KINDS,
+    DigestKeys,
     IssuedToken,
     TokenInfo,
     TokenKind,
@@ -35,9 +37,11 @@ from callport.store.users import (
     clean_phone,
     clean_pin,
     clean_roles,
+    digest_keys,
     new_token_secret,
     token_digest,
     token_id_of,
+    wants_digest_keys,
 )
 from callport.types import User
 
@@ -48,7 +52,8 @@ CREATE TABLE IF NOT EXISTS users (
     roles TEXT NOT NULL,
     pin_hash TEXT,
     password_hash TEXT,
-    created_at REAL NOT NULL
+    created_at REAL NOT NULL,
+    digest_keys TEXT
 );
 CREATE TABLE IF NOT EXISTS user_phones (
     phone TEXT NOT NULL UNIQUE,
@@ -74,7 +79,15 @@ CREATE INDEX IF NOT EXISTS tokens_user ON tokens (user);
 def _open(path: str | Path | SqliteDb) -> SqliteDb:
     db = path if isinstance(path, SqliteDb) else SqliteDb(path)
     db.ensure_schema("users", SCHEMA)
+    db.ensure_migration("users.digest_keys", _add_digest_keys)
     return db
+
+
+def _add_digest_keys(conn: sqlite3.Connection) -> None:
+    """Databases made before agents' SIP phones lack the ``digest_keys`` column."""
+    columns = {str(r["name"]) for r in conn.execute("PRAGMA table_info(users)")}
+    if "digest_keys" not in columns:
+        conn.execute("ALTER TABLE users ADD COLUMN digest_keys TEXT")
 
 
 def _user(conn: sqlite3.Connection, name: str) -> User | None:
@@ -129,6 +142,8 @@ class SqliteUserStore:
         role_text = ",".join(sorted(clean_roles(roles)))
         pin_hash = await hash_in_thread(clean_pin(pin)) if pin is not None else None
         pw_hash = await hash_in_thread(clean_password(password)) if password is not None else None
+        keys = (digest_keys(name, password).encode() if password is not None
+                and wants_digest_keys(role_text.split(",")) else None)
 
         def run(conn: sqlite3.Connection) -> User:
             if conn.execute("SELECT 1 FROM users WHERE name = ?", (name,)).fetchone():
@@ -141,8 +156,8 @@ class SqliteUserStore:
                     raise UserError(f"phone {phone} already belongs to {row['user']!r}")
             conn.execute(
                 "INSERT INTO users (name, display_name, roles, pin_hash, password_hash, "
-                "created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                (name, shown, role_text, pin_hash, pw_hash, time.time()),
+                "created_at, digest_keys) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (name, shown, role_text, pin_hash, pw_hash, time.time(), keys),
             )
             conn.executemany(
                 "INSERT INTO user_phones (phone, user, position) VALUES (?, ?, ?)",
@@ -204,7 +219,18 @@ class SqliteUserStore:
 
     async def set_password(self, name: str, password: str | None) -> bool:
         digest = await hash_in_thread(clean_password(password)) if password is not None else None
-        return await self._set(name, "password_hash", digest)
+
+        def run(conn: sqlite3.Connection) -> bool:
+            user = _user(conn, name)
+            if user is None:
+                return False
+            keys = (digest_keys(name, password).encode() if password is not None
+                    and wants_digest_keys(user.roles) else None)
+            conn.execute("UPDATE users SET password_hash = ?, digest_keys = ? WHERE name = ?",
+                         (digest, keys, name))
+            return True
+
+        return await self.db.transaction(run)
 
     async def set_pin(self, name: str, pin: str | None) -> bool:
         digest = await hash_in_thread(clean_pin(pin)) if pin is not None else None
@@ -219,6 +245,12 @@ class SqliteUserStore:
     async def check_pin(self, name: str, pin: str) -> bool:
         stored = await self.db.transaction(lambda conn: _hash_of(conn, name, "pin_hash"))
         return await verify_in_thread(pin, stored)
+
+    async def digest_keys(self, name: str) -> DigestKeys | None:
+        if not isinstance(name, str):
+            return None
+        text = await self.db.transaction(lambda conn: _hash_of(conn, name, "digest_keys"))
+        return DigestKeys.decode(text)
 
 
 def _info(row: sqlite3.Row) -> TokenInfo:

@@ -13,6 +13,11 @@ hashes (they carry 256 bits of entropy, so a slow hash adds nothing). Kinds:
 - ``session``: a signed-in browser's cookie value, expiring;
 - ``signin``: a one-time sign-in link (the first-run owner link), consumed on first use.
 
+A user with the ``agent`` role and a password also gets ``DigestKeys``: H(A1) of
+``name:callport:password`` (MD5 and SHA-256, RFC 7616 §3.4.2), what callport's SIP registrar
+checks a desk phone's digest answer against (a digest server cannot work from an scrypt hash).
+They are password-equivalent for the ``callport`` realm only, so nobody else gets them.
+
 Every implementation passes the contract suite in ``tests/store/test_store_users.py``.
 """
 
@@ -38,6 +43,8 @@ PIN = re.compile(r"^[0-9]{4,12}$")
 MAX_DISPLAY_NAME = 100
 MAX_PASSWORD = 1024
 MIN_PASSWORD = 8
+
+DIGEST_REALM = "callport"  # the SIP digest realm agents' phones register in (DigestKeys)
 
 # scrypt at n=2**14, r=8, p=1: ~16 MiB and tens of milliseconds per check (OWASP's floor).
 _SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
@@ -123,6 +130,35 @@ def verify_secret(secret: str, stored: str) -> bool:
     return hmac.compare_digest(got, expected)
 
 
+@dataclass(frozen=True, slots=True)
+class DigestKeys:
+    """H(A1) = H(user:realm:password) in hex for MD5 and SHA-256 (RFC 7616 §3.4.2)."""
+
+    md5: str
+    sha256: str
+
+    def for_algorithm(self, algorithm: str) -> str | None:
+        return {"MD5": self.md5, "SHA-256": self.sha256}.get(algorithm.upper())
+
+    def encode(self) -> str:
+        return f"{self.md5}:{self.sha256}"
+
+    @classmethod
+    def decode(cls, text: str | None) -> DigestKeys | None:
+        md5, _, sha256 = (text or "").partition(":")
+        return cls(md5, sha256) if len(md5) == 32 and len(sha256) == 64 else None
+
+
+def digest_keys(name: str, password: str, realm: str = DIGEST_REALM) -> DigestKeys:
+    a1 = f"{name}:{realm}:{password}".encode()
+    return DigestKeys(hashlib.md5(a1).hexdigest(), hashlib.sha256(a1).hexdigest())
+
+
+def wants_digest_keys(roles: Iterable[str]) -> bool:
+    """Only agents sign in from SIP phones, so only they get ``DigestKeys``."""
+    return "agent" in set(roles)
+
+
 def new_token_secret(token_id: str) -> str:
     """The secret handed out once: ``cp_<id>_<43 url-safe characters>``."""
     return f"cp_{token_id}_{secrets.token_urlsafe(32)}"
@@ -205,6 +241,10 @@ class UserStore(Protocol):
 
     async def check_pin(self, name: str, pin: str) -> bool:
         """Does the PIN match? False for users without one."""
+        ...
+
+    async def digest_keys(self, name: str) -> DigestKeys | None:
+        """An agent's SIP digest keys (set with their password), else None."""
         ...
 
 

@@ -19,6 +19,7 @@ from callport.call.agent import (
     AgentFactory,
     AgentInput,
     AgentOutput,
+    Enqueue,
     HangUpCall,
     HasGreeting,
     HasVocabulary,
@@ -34,6 +35,6 @@ from callport.types import CallInfo, User
 
 __all__ = [
     "ActionRefused", "Agent", "AgentFactory", "AgentInput", "AgentOutput", "CallInfo",
-    "HangUpCall", "HasGreeting", "HasVocabulary", "PauseRecording", "Refusal", "Refused", "Say",
-    "TransferCall", "TurnInfo", "User", "UserPressed", "UserSaid",
+    "Enqueue", "HangUpCall", "HasGreeting", "HasVocabulary", "PauseRecording", "Refusal", "Refused",
+    "Say", "TransferCall", "TurnInfo", "User", "UserPressed", "UserSaid",
 ]

@@ -21,8 +21,9 @@ from callport.call.controls import Refused
 from callport.types import CallInfo
 
 __all__ = [
-    "ActionRefused", "Agent", "AgentFactory", "AgentInput", "AgentOutput", "HangUpCall",
-    "HasGreeting", "HasVocabulary", "Say", "TransferCall", "TurnInfo", "UserPressed", "UserSaid",
+    "ActionRefused", "Agent", "AgentFactory", "AgentInput", "AgentOutput", "Enqueue",
+    "HangUpCall", "HasGreeting", "HasVocabulary", "Say", "TransferCall", "TurnInfo", "UserPressed",
+    "UserSaid",
 ]
 
 
@@ -70,6 +71,17 @@ class HangUpCall(AgentOutput):
 @dataclass(frozen=True, slots=True)
 class TransferCall(AgentOutput):
     target: str
+
+
+@dataclass(frozen=True, slots=True)
+class Enqueue(AgentOutput):
+    """Put the caller in ``queue`` (``[queues.NAME]``) to wait for a person, with hold music.
+    When a person answered, or the caller left the queue some other way (a message, a call
+    back), the call is over for the agent; when the wait ran out or the queue is unavailable
+    the agent gets ``ActionRefused`` and the call goes on with it."""
+
+    queue: str
+    priority: int = 0
 
 
 @dataclass(frozen=True, slots=True)

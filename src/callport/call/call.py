@@ -32,6 +32,7 @@ from callport.call.agent import (
     AgentFactory,
     AgentInput,
     AgentOutput,
+    Enqueue,
     HangUpCall,
     HasVocabulary,
     PauseRecording,
@@ -51,6 +52,7 @@ from callport.call.notes import (
     ReplyHeard,
     TurnLatency,
 )
+from callport.call.queueing import Enqueuer, QueueOutcome, QueueUnavailable
 from callport.call.records import APOLOGIES as APOLOGIES
 from callport.call.records import APOLOGY as APOLOGY
 from callport.call.records import RecordingControl
@@ -97,12 +99,19 @@ class Call:
         # Phrases the caller is likely to say next, handed to STT as hints. A flow may set
         # them (menu options); ``connect`` refreshes them from an agent with a vocabulary.
         self.hints: tuple[str, ...] = ()
-        self._turn_started_wall = 0.0
-        self._endpoint_s = 0.0
+        # When the caller's last turn was detected (wall clock) and how long its end took to
+        # detect: the turn latency ``converse`` measures to the reply's first audio.
+        self.turn_started_wall = 0.0
+        self.endpoint_s = 0.0
         self._early = EarlyStt(stt=stt)
         self._secret = False  # listening for a secret answer (a PIN): no live captions
         self._sensitive = False  # in a sensitive gather: every turn is secret, unrecorded
         self.recording: RecordingControl | None = None  # set while callport.recording records
+        self.queues: Enqueuer | None = None  # callport.queues' service, set by the runtime
+
+    @property
+    def clock(self) -> Callable[[], float]:
+        return self._clock
 
     @property
     def ended(self) -> bool:
@@ -120,7 +129,7 @@ class Call:
         self.session.new_reply()
         self.session.set_barge_in(interruptible)
         try:
-            await self._speak(text, record=None)
+            await self.speak(text, record=None)
             played = await self.session.wait_played()
         finally:
             self.session.set_barge_in(True)
@@ -129,7 +138,9 @@ class Call:
             self.session.notify(ReplyHeard(self.session.reply_serial, heard, interrupted=True))
         return SayResult(heard=heard, interrupted=not played)
 
-    async def _speak(self, text: str, record: TurnRecord | None) -> None:
+    async def speak(self, text: str, record: TurnRecord | None) -> None:
+        """Synthesize ``text`` clause by clause into the playout (no wait for it to play);
+        ``record`` gets the synthesis latency of the first clause."""
         self.session.notify(AgentText(text, reply=self.session.reply_serial))
         self.session.set_state(AgentState("speaking"))
         started = self._clock()
@@ -211,8 +222,8 @@ class Call:
     ) -> Heard | Pressed | None:
         match turn:
             case CallerDigit(digit=digit):
-                self._turn_started_wall = self._clock()
-                self._endpoint_s = 0.0
+                self.turn_started_wall = self._clock()
+                self.endpoint_s = 0.0
                 record.digits = digit
                 return Pressed(digit)
             case Utterance():
@@ -222,8 +233,8 @@ class Call:
                 record.stt_ms = result.seconds * 1000.0
                 self.session.metrics.stt_seconds.observe(result.seconds)
                 text = result.text.strip()
-                self._turn_started_wall = turn.detected_wall
-                self._endpoint_s = turn.endpoint_delay
+                self.turn_started_wall = turn.detected_wall
+                self.endpoint_s = turn.endpoint_delay
                 if not text:
                     self.session.set_state(AgentState("listening"))
                     return None
@@ -264,148 +275,28 @@ class Call:
         self.recording.resume()
         return True
 
-    # ---- conversation ----------------------------------------------------------------
+    # ---- conversation (callport.call.converse) --------------------------------------
 
     async def connect(self, agent: Agent) -> None:
         """Converse with ``agent`` until the caller or the agent ends the call."""
-        self.session.set_state(AgentState("listening"))
-        while not self.ended:
-            await self._refresh_hints(agent)
-            match await self.listen():
-                case Heard(text=text):
-                    event: AgentInput = UserSaid(text)
-                case Pressed(digits=digits):
-                    event = UserPressed(digits)
-                case _:
-                    return
-            record = self.turns[-1]
-            done = await self.reply(agent, event, record)
-            for listener in self.turn_listeners:
-                listener(record)
-            if done:
-                return
-
-    async def _refresh_hints(self, agent: Agent) -> None:
-        if not isinstance(agent, HasVocabulary):
-            return
-        try:
-            self.hints = tuple(await agent.vocabulary())
-        except Exception:  # hints are an optimisation: a failing store must not end the call
-            log.warning("call %s: agent vocabulary failed", self.info.call_id, exc_info=True)
+        await converse.connect(self, agent)
 
     async def reply(self, agent: Agent, event: AgentInput, record: TurnRecord) -> bool:
         """Run one agent turn with barge-in; True when the agent ended the call."""
-        outcome = await self._run_turn(agent, event, record)
-        first = self.session.first_audio_wall
-        if first is not None:
-            latency = self._endpoint_s + (first - self._turn_started_wall)
-            record.first_audio_ms = latency * 1000.0
-            self.session.metrics.turn_latency_seconds.observe(latency)
-            self.session.notify(TurnLatency(record.first_audio_ms))
-        self.session.set_state(AgentState("listening"))
-        if record.interrupted or self.ended:
-            return self.ended
-        return await self._act(agent, outcome, record, tell=True)
-
-    async def _run_turn(
-        self, agent: Agent, event: AgentInput, record: TurnRecord
-    ) -> list[HangUpCall | TransferCall]:
-        """``agent.respond(event)`` spoken with barge-in; the actions it asked for."""
-        self.session.new_reply()
-        outcome: list[HangUpCall | TransferCall] = []
-        task = asyncio.create_task(self._agent_turn(agent, event, record, outcome))
-        barge = asyncio.create_task(self.session.wait_barge_in())
-        try:
-            await asyncio.wait({task, barge}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            barge.cancel()
-        if not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        elif (failure := task.exception()) is not None:
-            # The runtime apologises and applies server.fallback (Runtime.run_call).
-            raise AgentFailed(failure) from failure
-        record.heard = self.session.heard_text()
-        record.interrupted = self.session.interrupted and not self.ended
-        if record.interrupted:
-            self.session.notify(ReplyHeard(self.session.reply_serial, record.heard,
-                                           interrupted=True))
-            agent.interrupted(record.heard)
-        return outcome
-
-    async def _act(
-        self, agent: Agent, outcome: list[HangUpCall | TransferCall], record: TurnRecord,
-        *, tell: bool,
-    ) -> bool:
-        """Carry out the agent's actions; True when the call is over for us."""
-        for action in outcome:
-            match action:
-                case HangUpCall(reason=reason):
-                    await self.hangup(reason)
-                    return True
-                case TransferCall(target=target):
-                    result = await self.transfer(target)
-                    if isinstance(result, Refused):
-                        return await self._refused(agent, action, result, record, tell=tell)
-                    return True
-        return False
-
-    async def _refused(
-        self, agent: Agent, action: AgentOutput, refused: Refused, record: TurnRecord,
-        *, tell: bool,
-    ) -> bool:
-        """The leg refused ``action``: the caller hears an apology, the agent gets
-        ``ActionRefused`` (once: a refusal while answering a refusal is only apologised for)
-        and may answer; the call goes on. True only if the call ended meanwhile."""
-        if self.ended:
-            return True
-        apology = APOLOGIES.get((refused.control, refused.refusal), APOLOGY)
-        await self.say(apology)
-        record.reply = f"{record.reply} {apology}".strip()
-        if not tell or self.ended:
-            return self.ended
-        follow = TurnRecord(index=record.index)
-        outcome = await self._run_turn(agent, ActionRefused(action=action, refused=refused), follow)
-        self.session.set_state(AgentState("listening"))
-        record.reply = f"{record.reply} {follow.reply}".strip()
-        if follow.interrupted or self.ended:
-            return self.ended
-        return await self._act(agent, outcome, record, tell=False)
-
-    async def _agent_turn(
-        self,
-        agent: Agent,
-        event: AgentInput,
-        record: TurnRecord,
-        outcome: list[HangUpCall | TransferCall],
-    ) -> None:
-        started = self._clock()
-        replies: list[str] = []
-        async for output in agent.respond(event):
-            match output:
-                case TurnInfo(intent=intent, score=score, slots=slots):
-                    record.intent, record.score, record.slots = intent, score, slots
-                case Say(text=text):
-                    if not replies:
-                        record.agent_ms = (self._clock() - started) * 1000.0
-                    replies.append(text)
-                    record.reply = " ".join(replies)
-                    await self._speak(text, record if len(replies) == 1 else None)
-                case HangUpCall() | TransferCall():
-                    outcome.append(output)
-                case PauseRecording(paused=paused):  # in order with the replies around it
-                    _ = self.pause_recording() if paused else self.resume_recording()
-                case _:
-                    log.warning("call %s: unknown agent output %r", self.info.call_id, output)
-        await self.session.wait_played()
-        if replies:
-            log.info("call %s: agent replied %r", self.info.call_id, " ".join(replies))
+        return await converse.reply(self, agent, event, record)
 
     # ---- call control ----------------------------------------------------------------
 
     async def hangup(self, reason: str = "normal") -> None:
         await self.session.hangup(reason)
+
+    async def enqueue(self, queue: str, *, priority: int = 0) -> QueueOutcome:
+        """Wait in ``queue`` for a person (hold music, announcements; ``callport.queues``):
+        returns how the caller left it (``callport.call.queueing``). ``QueueUnavailable`` when
+        this call has no queue service."""
+        if self.queues is None:
+            return QueueUnavailable(queue=queue, detail="no queue service on this call")
+        return await self.queues.enqueue(self, queue, priority=priority)
 
     async def transfer(self, target: str) -> ControlResult:
         """Blind transfer; ``Refused`` (nothing happened, the call goes on) when the leg has no

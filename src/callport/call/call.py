@@ -19,29 +19,14 @@ queue and recording work adds primitives here rather than replacing the session.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from callport.call.agent import (
-    ActionRefused,
-    Agent,
-    AgentFactory,
-    AgentInput,
-    AgentOutput,
-    Enqueue,
-    HangUpCall,
-    HasVocabulary,
-    PauseRecording,
-    Say,
-    TransferCall,
-    TurnInfo,
-    UserPressed,
-    UserSaid,
-)
+from callport.call import converse
+from callport.call.agent import Agent, AgentFactory, AgentInput
 from callport.call.controls import Capability, ControlResult, Refusal, Refused
 from callport.call.early import EarlyStt
 from callport.call.notes import (
@@ -50,7 +35,6 @@ from callport.call.notes import (
     CallerPartial,
     CallerTranscript,
     ReplyHeard,
-    TurnLatency,
 )
 from callport.call.queueing import Enqueuer, QueueOutcome, QueueUnavailable
 from callport.call.records import APOLOGIES as APOLOGIES
@@ -62,7 +46,6 @@ from callport.call.records import TurnRecord as TurnRecord
 from callport.call.results import Heard, HungUp, ListenResult, Pressed, Timeout
 from callport.call.session import CallerDigit, CallSession, PauseReady, Utterance
 from callport.call.sources import AudioSource, ClipSource, HoldMusic
-from callport.errors import AgentFailed
 from callport.speech.base import STT, TTS
 from callport.types import PCM16, CallInfo
 

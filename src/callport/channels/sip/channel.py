@@ -83,7 +83,7 @@ class SipChannel:
         self.tcp_ua: UserAgent | None = None
         self.calls: dict[str, SipCall] = {}
         self.finished: list[SipCall] = []  # recent ended calls (tests, metrics); bounded
-        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._timers: dict[str, tuple[asyncio.Handle, float]] = {}  # handle, deadline
         self._tick: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         s = self.settings
@@ -129,8 +129,8 @@ class SipChannel:
             await asyncio.wait(tasks, timeout=2.0)
         if self._tick is not None:
             self._tick.cancel()
-        for timer in self._timers.values():
-            timer.cancel()
+        for handle, _ in self._timers.values():
+            handle.cancel()
         self._timers.clear()
         for task in list(self._tasks):
             task.cancel()
@@ -210,17 +210,21 @@ class SipChannel:
             self.apply(self.tcp_ua.transport_failed(addr, self.now()), self.tcp_ua)
 
     def _rearm(self, ua: UserAgent) -> None:
+        """One loop timer per transport at ``ua.get_timer()``. The deadline it was armed for
+        is kept here: ``call_at`` with a past deadline gives a plain ``Handle`` (no
+        ``when()``) under uvloop, a ``TimerHandle`` under asyncio; both are only cancelled."""
         name = ua.config.transport
         deadline = ua.get_timer()
-        timer = self._timers.get(name)
-        if timer is not None:
-            if deadline is not None and abs(timer.when() - deadline) < 1e-4:
+        armed = self._timers.get(name)
+        if armed is not None:
+            handle, when = armed
+            if deadline is not None and abs(when - deadline) < 1e-4:
                 return
-            timer.cancel()
+            handle.cancel()
             del self._timers[name]
         if deadline is not None:
-            self._timers[name] = asyncio.get_running_loop().call_at(
-                deadline, self._on_timer, ua)
+            handle = asyncio.get_running_loop().call_at(deadline, self._on_timer, ua)
+            self._timers[name] = (handle, deadline)
 
     def _on_timer(self, ua: UserAgent) -> None:
         self._timers.pop(ua.config.transport, None)

@@ -31,8 +31,11 @@ class ServerSettings:
     log_level: str = "info"
     log_format: str = "text"  # text, or json: one JSON object per line
     # What a caller hears after an apology when the agent or flow fails mid-call:
-    # "goodbye" (hang up) or "transfer:<target>" (tel:+1555..., sip:...; goodbye if refused).
+    # "goodbye" (hang up), "voicemail" (leave a message for the owner), "operator" (transfer
+    # to server.operator, else the menu file's operator) or "transfer:<target>" (tel:+1555...,
+    # sip:...); goodbye when a transfer is refused.
     fallback: str = "goodbye"
+    operator: str = ""  # the operator's tel:/sip: target (fallback "operator")
     web_path: str = "/"
     api_path: str = "/api/tasks"
     agent: str = ""  # "module:attribute" of your agent factory; empty: the Task Manager
@@ -64,9 +67,15 @@ class ServerSettings:
             out.append("server.shutdown_grace_s: use 0-60 seconds")
         if self.log_format not in {"text", "json"}:
             out.append(f"server.log_format={self.log_format!r}: use text or json")
-        if not (self.fallback == "goodbye" or (self.fallback.startswith("transfer:")
-                                               and len(self.fallback) > len("transfer:"))):
-            out.append(f"server.fallback={self.fallback!r}: use goodbye or transfer:<target>")
+        if not (self.fallback in ("goodbye", "voicemail", "operator")
+                or (self.fallback.startswith("transfer:") and len(self.fallback) > 9)):
+            out.append(f"server.fallback={self.fallback!r}: use goodbye, voicemail, operator "
+                       "or transfer:<target>")
+        if self.fallback == "operator" and not (self.operator or self.ivr):
+            out.append("server.fallback='operator' needs server.operator (tel:+1555... or "
+                       "sip:desk@pbx.example.com), or a menu file with an operator")
+        if self.operator and not self.operator.startswith(("tel:", "sip:", "sips:")):
+            out.append(f"server.operator={self.operator!r}: use a tel: or sip: target")
         return out
 
 

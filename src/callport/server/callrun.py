@@ -54,14 +54,23 @@ async def identified(call: Call, flow: Flow, *, runtime: Runtime) -> None:
                    directory=recordings_dir(settings), key=load_key(settings))
 
 
-async def fall_back(call: Call, exc: BaseException, fallback: str) -> None:
-    """The apology and ``server.fallback`` (goodbye or a transfer) after a failed flow."""
+async def fall_back(call: Call, exc: BaseException, runtime: Runtime) -> None:
+    """The apology and ``server.fallback`` (goodbye, voicemail, operator or a transfer) after
+    a failed flow; the operator and whose voicemail come from ``server.operator`` and
+    ``identity.owner``, else from the menu file (``[ivr] operator`` / ``voicemail_for``)."""
     from callport.errors import AgentFailed
     from callport.flows.default import fall_back as say_fallback
+    from callport.flows.default import limit_s
 
     cause = exc.cause if isinstance(exc, AgentFailed) else exc
+    server = runtime.settings.server
+    ivr = getattr(runtime.flow, "ivr", None)  # an IvrFlow's menus
+    operator = server.operator or str(getattr(ivr, "operator", "") or "")
+    voicemail_for = str(getattr(ivr, "voicemail_for", "") or runtime.settings.identity.owner)
     try:
-        await asyncio.wait_for(say_fallback(call, cause, fallback), 30.0)
+        await asyncio.wait_for(say_fallback(
+            call, cause, server.fallback, operator=operator, voicemail=runtime.voicemail,
+            voicemail_for=voicemail_for), limit_s(server.fallback))  # fmt: skip
     except Exception:
         log.exception("call %s: the fallback failed too", call.info.call_id)
 
@@ -101,7 +110,7 @@ async def run_call(
             exc = flow_task.exception()
             if exc is not None:  # an apology and server.fallback, then the call ends
                 log.error("call %s: flow failed", info.call_id, exc_info=exc)
-                await fall_back(call, exc, runtime.settings.server.fallback)
+                await fall_back(call, exc, runtime)
             if not session.ended:
                 await leg.hangup("flow-ended")
         else:

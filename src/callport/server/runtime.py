@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from callport.store.calls import CallStore
     from callport.store.tasks import TaskLists, TaskStore
     from callport.store.users import TokenStore, UserStore
+    from callport.store.voicemail import VoicemailStore
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +54,15 @@ class Runtime:
         vad: VadScorer | None = None,
         flow: Flow | None = None,
         clock: Callable[[], float] = time.monotonic,
+        voicemail: VoicemailStore | None = None,
     ) -> None:
         self.settings = settings
+        if voicemail is None:
+            from callport.store.voicemail import MemoryVoicemailStore
+
+            voicemail = MemoryVoicemailStore()
+        self.voicemail: VoicemailStore = voicemail
+        """Messages callers left (IVR voicemail, the ``voicemail`` fallback)."""
         owner = settings.identity.owner
         if tasks is None:
             from callport.store.tasks import MemoryTaskLists
@@ -284,8 +292,13 @@ def build_runtime(
     if calls is None:
         assert db is not None
         calls = SqliteCallStore(db)
+    from callport.store.voicemail import SqliteVoicemailStore
+
+    voicemail = SqliteVoicemailStore(db) if db is not None else None
     if flow is None and settings.server.ivr:
-        flow = _ivr_flow(settings, db)
+        if voicemail is None:
+            voicemail = SqliteVoicemailStore(SqliteDb(settings.server.db))
+        flow = _ivr_flow(settings, voicemail)
     runtime = Runtime(
         settings=settings,
         store=store,
@@ -298,21 +311,19 @@ def build_runtime(
         tts=tts,
         vad=vad,
         flow=flow,
+        voicemail=voicemail,
     )
     if adapter is not None:
         runtime.use_adapter(adapter)
     return runtime
 
 
-def _ivr_flow(settings: Settings, db: object) -> Flow:
+def _ivr_flow(settings: Settings, voicemail: VoicemailStore) -> Flow:
     """``server.ivr``: the menu file, validated now (``ConfigError`` naming line and option),
     with voicemail in the server's database."""
     from callport.config import ConfigError
     from callport.flows.ivr import IvrError, IvrFlow, load_ivr
     from callport.plugins import load_reference
-    from callport.store.sqlite import SqliteDb
-    from callport.store.voicemail import SqliteVoicemailStore
-
     try:
         ivr = load_ivr(settings.server.ivr)
     except IvrError as exc:
@@ -329,5 +340,4 @@ def _ivr_flow(settings: Settings, db: object) -> Flow:
             ref = getattr(option.action, "ref", "")
             if ref and ref not in ("default", "taskmanager"):
                 agents(ref)
-    store = SqliteVoicemailStore(db if isinstance(db, SqliteDb) else SqliteDb(settings.server.db))
-    return IvrFlow(ivr=ivr, voicemail=store, agents=agents, owner=settings.identity.owner)
+    return IvrFlow(ivr=ivr, voicemail=voicemail, agents=agents, owner=settings.identity.owner)

@@ -19,15 +19,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-import numpy as np
-
 from callport.agents.base import AgentFactory
-from callport.audio.tones import tone
 from callport.call.call import Call
 from callport.call.controls import Refused
 from callport.call.gather import Chosen, Digits, NoInput, NoMatch, Said
-from callport.call.results import Heard, HungUp, Pressed, Timeout
-from callport.call.taps import Direction, TapFrame
+from callport.call.results import HungUp
 from callport.call.understand import Understanding
 from callport.flows.ivr.hours import start_menu
 from callport.flows.ivr.model import (
@@ -41,6 +37,7 @@ from callport.flows.ivr.model import (
     TransferAction,
     VoicemailAction,
 )
+from callport.flows.voicemail import take_message
 from callport.nlu.intents import Embedder
 from callport.store.voicemail import Voicemail, VoicemailStore
 
@@ -48,10 +45,6 @@ log = logging.getLogger(__name__)
 
 CANNOT_TRANSFER = "I'm sorry, I can't put you through right now."
 NO_QUEUES = "I'm sorry, waiting in line for {queue} is not available yet. Please call again later."
-AFTER_TONE = "Please leave your message after the tone. Press pound when you are done."
-SAVED = "Thank you, your message has been saved. Goodbye."
-VOICEMAIL_MAX_S = 120.0
-VOICEMAIL_SILENCE_S = 4.0  # a pause this long ends the message
 
 
 class QueueJoiner(Protocol):
@@ -71,18 +64,6 @@ class _Move(Action):
 class IvrJournal:
     steps: list[dict[str, Any]] = field(default_factory=list)
     outcome: str = ""
-
-
-class _Recorder:
-    """An inbound tap that keeps the caller's audio (the voicemail)."""
-
-    def __init__(self) -> None:
-        self.frames: list[np.ndarray[Any, np.dtype[np.int16]]] = []
-        self.sample_rate = 0
-
-    def on_frame(self, frame: TapFrame) -> None:
-        self.sample_rate = frame.sample_rate
-        self.frames.append(frame.pcm)
 
 
 class IvrFlow:
@@ -221,40 +202,6 @@ class IvrFlow:
             await call.hangup("ivr")
 
     async def take_message(self, call: Call, menu: str, for_user: str) -> Voicemail | None:
-        """Record a message after the tone (until pound, a long pause or the caller hangs up)
-        and store it with its transcript; the caller hears it was saved."""
-        await call.say(AFTER_TONE)
-        if call.ended:
-            return None
-        rate = call.session.leg.sample_rate
-        await call.play(tone(1000.0, sample_rate=rate, duration_ms=400.0), rate,
-                        interruptible=False)
-        recorder = _Recorder()
-        call.session.add_tap(recorder, Direction.IN)
-        words: list[str] = []
-        try:
-            for _ in range(int(VOICEMAIL_MAX_S / VOICEMAIL_SILENCE_S)):
-                answer = await call.listen(timeout=VOICEMAIL_SILENCE_S)
-                match answer:
-                    case Heard(text=text):
-                        words.append(text)
-                    case Pressed(digits="#") | Timeout() | HungUp():
-                        break
-                    case _:
-                        pass
-        finally:
-            if not call.ended:
-                call.session.remove_tap(recorder, Direction.IN)
-        audio = (np.concatenate(recorder.frames) if recorder.frames
-                 else np.zeros(0, dtype=np.int16))
-        message = await self.voicemail.add(Voicemail(
-            call_id=call.info.call_id, caller=call.info.caller, for_user=for_user, menu=menu,
-            at=self.now(), transcript=" ".join(words), audio=audio.astype("<i2").tobytes(),
-            sample_rate=recorder.sample_rate or rate))  # fmt: skip
-        log.info("call %s: voicemail %d for %s (%.1f s)", call.info.call_id, message.id,
-                 for_user, message.seconds)
-        if not call.ended:
-            await call.say(SAVED, interruptible=False)
-        if not call.ended:
-            await call.hangup("voicemail")
-        return message
+        """Record a message after the tone (``callport.flows.voicemail.take_message``)."""
+        return await take_message(call, store=self.voicemail, for_user=for_user, menu=menu,
+                                  at=self.now())

@@ -38,6 +38,7 @@ CORES: tuple[str, ...] = (
     "callport.call.events", "callport.call.leg", "callport.call.controls", "callport.call.agent",
     "callport.call.playout", "callport.call.marks", "callport.call.turns",
     "callport.call.results", "callport.call.taps", "callport.call.understand",
+    "callport.call.transfers",
     # agents: the adapters' wire formats (ConversationRelay, OpenAI-compatible chat streams)
     "callport.agentref", "callport.agents.adapters.relay_protocol",
     "callport.agents.adapters.llm_protocol",
@@ -66,6 +67,7 @@ CORES: tuple[str, ...] = (
     "callport.channels.sip.events", "callport.channels.sip.framing",
     "callport.channels.sip.headers", "callport.channels.sip.media",
     "callport.channels.sip.message", "callport.channels.sip.registration",
+    "callport.channels.sip.registrar", "callport.channels.sip.registrar_bindings",
     "callport.channels.sip.requests", "callport.channels.sip.rtcp", "callport.channels.sip.rtp",
     "callport.channels.sip.sdp", "callport.channels.sip.srv", "callport.channels.sip.targets",
     "callport.channels.sip.transaction", "callport.channels.sip.trust",

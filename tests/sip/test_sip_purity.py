@@ -10,7 +10,7 @@ import callport.channels.sip as sip_pkg
 CORES = ["errors", "headers", "message", "transaction", "dialog", "auth", "sdp", "rtp",
          "dtmf4733", "media", "useragent", "ua_core", "ua_inbound", "ua_outbound",
          "ua_register", "registration", "requests", "events", "framing", "srv", "rtcp",
-         "targets", "trust"]
+         "targets", "trust", "registrar", "registrar_bindings"]
 FORBIDDEN = {"asyncio", "socket", "time", "selectors", "threading"}
 
 

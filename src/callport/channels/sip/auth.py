@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from callport.channels.sip.message import split_list
@@ -41,6 +42,13 @@ def _h(alg: str, text: str) -> str:
 def digest_response(*, alg: str, username: str, realm: str, password: str, method: str,
                     uri: str, nonce: str, qop: str | None, nc: str, cnonce: str) -> str:
     ha1 = _h(alg, f"{username}:{realm}:{password}")
+    return response_from_ha1(alg=alg, ha1=ha1, method=method, uri=uri, nonce=nonce, qop=qop,
+                             nc=nc, cnonce=cnonce)
+
+
+def response_from_ha1(*, alg: str, ha1: str, method: str, uri: str, nonce: str,
+                      qop: str | None, nc: str, cnonce: str) -> str:
+    """The digest ``response`` from H(A1) (a server that keeps H(A1), not the password)."""
     ha2 = _h(alg, f"{method}:{uri}")
     if qop:
         return _h(alg, f"{ha1}:{nonce}:{nc}:{cnonce}:{qop}:{ha2}")
@@ -100,12 +108,18 @@ class DigestServer:
     kept, so an answer whose ``nc`` is not higher (a replayed request) is refused. At most
     ``max_nonces`` nonces are remembered; the oldest is forgotten first, and an answer for a
     forgotten or expired nonce gets ``stale`` (a fresh challenge, ``stale=true``).
+
+    ``users`` maps names to passwords; ``keys`` (instead, or as well) looks up H(A1) for
+    ``(name, algorithm)`` (None: no such user), for a server that never sees passwords.
     """
 
-    def __init__(self, *, realm: str, users: dict[str, str], secret: bytes | None = None,
-                 lifetime: float = 30.0, max_nonces: int = 1024) -> None:
+    def __init__(self, *, realm: str, users: dict[str, str] | None = None,
+                 keys: Callable[[str, str], str | None] | None = None,
+                 secret: bytes | None = None, lifetime: float = 30.0,
+                 max_nonces: int = 1024) -> None:
         self.realm = realm
-        self.users = users
+        self.users = users or {}
+        self._keys = keys
         self._secret = secret or secrets.token_bytes(16)
         self.lifetime = lifetime
         self.max_nonces = max_nonces
@@ -118,14 +132,20 @@ class DigestServer:
         """How many nonces are remembered now (bounded by ``max_nonces``)."""
         return len(self._nonces)
 
-    def challenge(self, now: float, *, stale: bool = False) -> str:
+    def _ha1(self, user: str, alg: str) -> str | None:
+        if user in self.users:
+            return _h(alg, f"{user}:{self.realm}:{self.users[user]}")
+        return self._keys(user, alg) if self._keys is not None else None
+
+    def challenge(self, now: float, *, stale: bool = False, algorithm: str = "MD5") -> str:
         self._forget_expired(now)
         stamp = f"{int(now * 1000):x}.{secrets.token_hex(6)}"
         nonce = f"{stamp}.{self._sign(stamp)}"
         self._nonces[nonce] = _Nonce(issued=now)
         while len(self._nonces) > self.max_nonces:
             del self._nonces[next(iter(self._nonces))]
-        text = f'Digest realm="{self.realm}", nonce="{nonce}", qop="auth", algorithm=MD5'
+        text = (f'Digest realm="{self.realm}", nonce="{nonce}", qop="auth", '
+                f"algorithm={algorithm}")
         return text + (", stale=true" if stale else "")
 
     def _forget_expired(self, now: float) -> None:
@@ -140,19 +160,18 @@ class DigestServer:
         user = params.get("username", "")
         nonce = params.get("nonce", "")
         stamp, _, sig = nonce.rpartition(".")
-        if not user or user not in self.users or params.get("realm") != self.realm:
+        alg = params.get("algorithm", "MD5").upper()
+        ha1 = self._ha1(user, alg) if user and alg in _ALGS else None
+        if ha1 is None or params.get("realm") != self.realm:
             return AuthResult(False, reason="unknown user or realm")
         if not stamp or not hmac.compare_digest(sig, self._sign(stamp)):
             return AuthResult(False, reason="not our nonce")
-        alg = params.get("algorithm", "MD5").upper()
-        if alg not in _ALGS:
-            return AuthResult(False, reason="unsupported algorithm")
         qop, nc_text, cnonce = params.get("qop", ""), params.get("nc", ""), params.get("cnonce")
         if qop.lower() != "auth" or not cnonce or not _is_nc(nc_text):
             return AuthResult(False, user, reason="qop=auth with nc and cnonce required")
-        expected = digest_response(
-            alg=alg, username=user, realm=self.realm, password=self.users[user], method=method,
-            uri=params.get("uri", ""), nonce=nonce, qop=qop, nc=nc_text, cnonce=cnonce)
+        expected = response_from_ha1(
+            alg=alg, ha1=ha1, method=method, uri=params.get("uri", ""), nonce=nonce, qop=qop,
+            nc=nc_text, cnonce=cnonce)
         if not hmac.compare_digest(expected, params.get("response", "")):
             return AuthResult(False, user, reason="wrong response")
         state = self._nonces.get(nonce)

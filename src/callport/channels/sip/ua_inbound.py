@@ -23,6 +23,7 @@ from callport.channels.sip.events import (
     TransferResult,
 )
 from callport.channels.sip.message import NameAddr, SipRequest, make_response
+from callport.channels.sip.registrar import Registrar
 from callport.channels.sip.sdp import (
     MediaPlan,
     SdpError,
@@ -31,6 +32,12 @@ from callport.channels.sip.sdp import (
     build_offer,
     negotiate,
     parse_sdp,
+)
+from callport.channels.sip.session_timer import (
+    SessionTimer,
+    TimerPolicy,
+    TooSmall,
+    negotiate_uas,
 )
 from callport.channels.sip.transaction import (
     ServerInviteTransaction,
@@ -52,6 +59,8 @@ class InboundCalls:
         self._networks = Networks(config.allow_from)
         self._digest = (DigestServer(realm=config.auth_realm, users=dict(config.auth_users))
                         if config.auth_users else None)
+        self.registrar: Registrar | None = None  # agents' phones (shared by UDP and TCP)
+        self._timers = TimerPolicy(session_expires=config.session_expires, min_se=config.min_se)
 
     def on_request(self, req: SipRequest, addr: Addr, now: float) -> list[SipEvent]:
         via = req.top_via
@@ -94,6 +103,10 @@ class InboundCalls:
                                                    extra=rq.capabilities()), addr, now)
         if req.method in {"BYE", "REFER", "NOTIFY", "INFO", "UPDATE", "PRACK"}:
             return self.core.respond(tx, make_response(req, 481, to_tag=new_tag()), addr, now)
+        if req.method == "REGISTER" and self.registrar is not None:  # RFC 3261 §10.3
+            result = self.registrar.handle(req, source=addr, now=now,
+                                                transport=self.core.config.transport)
+            return self.core.respond(tx, result.response, addr, now)
         if req.method != "INVITE":
             return self.core.respond(tx, make_response(req, 405, to_tag=new_tag(),
                                                    extra=(("Allow", rq.ALLOW),)), addr, now)
@@ -125,6 +138,12 @@ class InboundCalls:
             return self.core.respond(tx, make_response(
                 req, 420, to_tag=new_tag(), extra=(("Unsupported", ", ".join(unsupported)),)),
                 addr, now)
+        timer = negotiate_uas(session_expires=req.get("Session-Expires"),
+                              min_se=req.get("Min-SE"), supported=_tokens(req.get_all("Supported")),
+                              policy=self._timers)
+        if isinstance(timer, TooSmall):  # RFC 4028 §9
+            return self.core.respond(tx, make_response(
+                req, 422, to_tag=new_tag(), extra=(("Min-SE", str(timer.min_se)),)), addr, now)
         if len(self.core.dialogs) >= self.core.config.max_calls:
             return self.core.respond(tx, make_response(req, 503, to_tag=new_tag(),
                                                    extra=(("Retry-After", "5"),)), addr, now)
@@ -152,6 +171,8 @@ class InboundCalls:
             route_set=req.get_all("Record-Route"), remote_cseq=req.cseq[0], invite=req,
             server_tx=tx, offer=offer, plan=plan, sdp_session=secrets.randbelow(2**31),
             trusted=self._networks.contains(addr), authenticated=authenticated,
+            timer_plan=timer, peer_allows_update="UPDATE" in _tokens(
+                ",".join(req.get_all("Allow")).upper().split(",")),
         )
         self.core.dialogs[key] = dialog
         self.core.by_id[(req.call_id, tag)] = key
@@ -193,7 +214,12 @@ class InboundCalls:
             case "OPTIONS":
                 return self.core.respond(tx, make_response(req, 200, extra=rq.capabilities()),
                                      addr, now)
-            case "UPDATE" | "INFO":
+            case "UPDATE":  # RFC 3311 without an offer: a session refresh (RFC 4028 §7.4)
+                self._refreshed(dialog, req, now)
+                return self.core.respond(tx, make_response(
+                    req, 200, extra=dialog.timer_plan.response_headers()
+                    if dialog.timer_plan else ()), addr, now)
+            case "INFO":
                 return self.core.respond(tx, make_response(req, 200), addr, now)
             case _:
                 return self.core.respond(tx, make_response(req, 405, extra=(("Allow", rq.ALLOW),)),
@@ -231,9 +257,15 @@ class InboundCalls:
             return "the target matches no sip.refer_allow pattern"
         return ""
 
+    def _refreshed(self, dialog: Dialog, req: SipRequest, now: float) -> None:
+        """A re-INVITE or UPDATE from the peer refreshes the session (RFC 4028 §10)."""
+        if dialog.session_timer is not None:
+            dialog.session_timer.refreshed(now)
+
     def _reinvite(self, dialog: Dialog, req: SipRequest, tx: ServerInviteTransaction,
                   addr: Addr, now: float) -> list[SipEvent]:
         """RFC 3264 §8: new offer (hold, resume, new address) -> answer with our direction."""
+        self._refreshed(dialog, req, now)
         if not req.body:
             # Offer-less re-INVITE: offer our current media again (§14.2).
             dialog.sdp_version += 1
@@ -326,6 +358,10 @@ class InboundCalls:
             body = build_offer(host=media_host, port=media_port, session_id=dialog.sdp_session,
                                version=dialog.sdp_version)
         dialog.state = DialogState.ANSWERED
+        if dialog.timer_plan is not None:  # RFC 4028: the timer runs from the 2xx
+            dialog.session_timer = SessionTimer(interval=dialog.timer_plan.interval,
+                                                we_refresh=dialog.timer_plan.refresher == "uas",
+                                                now=now)
         return self.core.respond(dialog.server_tx, self.core.ok(dialog.invite, dialog, body),
                              dialog.peer, now)
 

@@ -26,11 +26,13 @@ from callport.channels.sip.message import (
     make_response,
     parse_message,
 )
+from callport.channels.sip.registrar import Registrar
 from callport.channels.sip.registration import Registration
 from callport.channels.sip.transaction import State
 from callport.channels.sip.ua_core import ClientCtx, UaConfig, UaCore
 from callport.channels.sip.ua_inbound import InboundCalls
 from callport.channels.sip.ua_outbound import OutboundCalls
+from callport.channels.sip.ua_refresh import REFRESH, SessionRefresh
 from callport.channels.sip.ua_register import Registrations
 
 log = logging.getLogger(__name__)
@@ -39,11 +41,13 @@ __all__ = ["UaConfig", "UserAgent"]
 
 
 class UserAgent:
-    def __init__(self, *, config: UaConfig) -> None:
+    def __init__(self, *, config: UaConfig, registrar: Registrar | None = None) -> None:
         self.core = UaCore(config=config)
         self.inbound = InboundCalls(core=self.core)
+        self.inbound.registrar = registrar  # agents' phones; None: REGISTER is answered 405
         self.outbound = OutboundCalls(core=self.core)
         self.registrar = Registrations(core=self.core)
+        self.refresh = SessionRefresh(core=self.core)  # RFC 4028 session timers
 
     # ---- shared state, read-only views -----------------------------------------------------
     @property
@@ -118,6 +122,8 @@ class UserAgent:
         dialog = core.dialogs.get(ctx.key)
         if dialog is None:
             return out
+        if ctx.method == REFRESH:
+            return out + self.refresh.on_response(dialog, resp, now)
         if ctx.method == "INVITE":
             return out + self.outbound.invite_response(dialog, resp, now)
         if ctx.method == "REFER" and resp.status >= 300:
@@ -175,6 +181,7 @@ class UserAgent:
         deadlines = [tx.deadline for tx, _ in core.server.values()]
         deadlines += [ctx.tx.deadline for ctx in core.client.values()]
         deadlines.append(self.registrar.deadline())
+        deadlines.append(self.refresh.deadline())
         live = [d for d in deadlines if d is not None]
         return min(live) if live else None
 
@@ -196,6 +203,7 @@ class UserAgent:
                 del core.client[branch]
                 out += self._client_done(ctx, now)
         out += self.registrar.on_timer(now)
+        out += self.refresh.on_timer(now)
         core.merged_gc()
         return out
 
@@ -219,6 +227,8 @@ class UserAgent:
         dialog = self.core.dialogs.get(ctx.key)
         if dialog is None:
             return []
+        if ctx.method == REFRESH:
+            return self.refresh.timed_out(dialog, now)
         if ctx.method == "INVITE":
             return self.outbound.timed_out(dialog, now, status=status)
         if ctx.method == "REFER":

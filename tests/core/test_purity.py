@@ -50,6 +50,9 @@ CORES: tuple[str, ...] = (
     "callport.routing", "callport.routing.rates", "callport.routing.causes",
     "callport.routing.health", "callport.routing.rules", "callport.routing.zones",
     "callport.routing.rank",
+    # queues: the engine (strategies, waits, call-backs in simulated time) and its vocabulary
+    "callport.queues", "callport.queues.engine", "callport.queues.model",
+    "callport.call.queueing", "callport.config_queues",
     # recording: the consent machine and the all-party table
     "callport.recording", "callport.recording.consent", "callport.recording.rules",
     # channels: package faces (they must not import their drivers) and provider-neutral cores

@@ -1,0 +1,474 @@
+"""The queue engine: pure, sans-IO queue logic in simulated time (Asterisk app_queue's model).
+
+One ``QueueEngine`` holds every queue and every agent (an agent in two queues has one state).
+The driver (``queues.service``) tells it what happened (``join``, ``leave``, ``ring_answered``,
+``ring_failed``, ``call_ended``, ``book_callback``, ``dialled``) and calls
+``tick(now, online)``, which fires due timers and matches waiting callers with free agents;
+both give back ``Action``s to carry out (``Ring``, ``CancelRing``, ``Announce``, ``WaitOver``,
+``DialBack``). ``next_deadline()`` is when ``tick`` wants to run again. Time is an argument;
+nothing here sleeps or reads a clock.
+
+Rules:
+
+- **Order**: higher ``priority`` first, then arrival (``seq``). A caller's position counts
+  everyone ahead of them, booked call-backs included (they keep their place).
+- **Strategies** choose among the queue's members that are available (not ringing, busy, in
+  wrap-up or away), online, and not yet tried for this caller in this round:
+  ``longest-idle`` (earliest ``idle_since``: the end of their last call, or when they
+  became available), ``round-robin`` (the next member after the last one rung, in name
+  order), ``fewest-calls`` (fewest calls taken, then longest idle), ``ring-all`` (all of them
+  at once; the first to answer takes the call, the others' rings are cancelled).
+- **Move-on**: a ring that is declined, busy, offline or not answered within
+  ``ring_timeout_s`` puts the agent back to available and the caller goes on to the next
+  member. When every free member was tried the round starts again after ``RETRY_S``.
+- **Wrap-up**: after a call the agent is in wrap-up for ``wrap_up_s``, then available.
+- **Expected wait** of position ``p`` with ``n`` staffed agents (members not away, online):
+  ``ceil(p / n) * H``; ``H`` is the mean handle time (talk + ``wrap_up_s``) of the queue's
+  last ``HISTORY`` calls, ``expected_handle_s`` until there are any. ``None`` when nobody is
+  staffed.
+- **Callbacks** keep the caller's place without a live call. When a call-back reaches the
+  front of those still to be served and an agent is free, ``DialBack`` is emitted and one
+  free agent is held back for it while callport dials; ``dialled(answered=True)`` turns it
+  into a waiting caller in the same place, ``dialled(answered=False)`` drops it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+from callport.config_queues import QueueDefaults
+from callport.queues.model import (
+    Action,
+    AgentSnapshot,
+    AgentStatus,
+    Announce,
+    CallerSnapshot,
+    CallerState,
+    CancelRing,
+    DialBack,
+    QueueSnapshot,
+    Ring,
+    WaitOver,
+    expected_wait,
+)
+
+__all__ = [
+    "HISTORY", "RETRY_S", "Action", "AgentSnapshot", "AgentStatus", "Announce", "CallerSnapshot",
+    "CallerState", "CancelRing", "DialBack", "QueueEngine", "QueueSnapshot", "Ring", "WaitOver",
+    "expected_wait",
+]
+
+RETRY_S = 5.0  # after every free member was tried for a caller, the next round starts after
+HISTORY = 20  # handle times kept per queue for the expected wait
+
+
+# ---- state ------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Agent:
+    name: str
+    queues: set[str]
+    status: AgentStatus = AgentStatus.AVAILABLE
+    idle_since: float = 0.0
+    calls_taken: int = 0
+    last_call_end: float | None = None
+    wrap_until: float = 0.0
+    call_id: str = ""  # ringing for or talking to
+    answered_at: float = 0.0
+    queue: str = ""  # the queue of that call
+    away_after: bool = False  # asked for away while busy: away once the call is over
+
+
+@dataclass(slots=True)
+class _Caller:
+    call_id: str
+    queue: str
+    priority: int
+    seq: int
+    joined: float
+    caller: str
+    state: CallerState = CallerState.WAITING
+    ringing: set[str] = field(default_factory=set)
+    tried: set[str] = field(default_factory=set)
+    not_before: float = 0.0  # the next round of rings waits until then
+    next_announce: float = math.inf
+    wait_over_at: float = math.inf
+    number: str = ""  # call-back number
+
+
+@dataclass(slots=True)
+class _Queue:
+    rules: QueueDefaults
+    handle_times: deque[float] = field(default_factory=lambda: deque(maxlen=HISTORY))
+    last_rung: str = ""  # round-robin memory
+
+
+Online = Callable[[str], bool]
+
+
+def _always(_agent: str) -> bool:
+    return True
+
+
+class QueueEngine:
+    """Every queue's callers and every agent's state (see the module docstring)."""
+
+    def __init__(self, *, queues: Mapping[str, QueueDefaults]) -> None:
+        self._queues = {name: _Queue(rules=rules) for name, rules in queues.items()}
+        self._agents: dict[str, _Agent] = {}
+        self._callers: dict[str, _Caller] = {}
+        self._seq = 0
+
+    # ---- agents ----------------------------------------------------------------------
+
+    def add_agent(self, name: str, queues: Iterable[str], now: float) -> None:
+        """Add (or update the memberships of) ``name``; a new agent is available from now."""
+        member = {q for q in queues if q in self._queues}
+        if name in self._agents:
+            self._agents[name].queues = member
+        else:
+            self._agents[name] = _Agent(name=name, queues=member, idle_since=now)
+
+    def remove_agent(self, name: str) -> list[Action]:
+        agent = self._agents.get(name)
+        if agent is None:
+            return []
+        out = self._cancel_agent_ring(agent)
+        del self._agents[name]
+        return out
+
+    def set_away(self, name: str, away: bool, now: float) -> list[Action]:
+        """``away``: no offers (a ring in progress is cancelled); back: available now."""
+        agent = self._agents[name]
+        if away:
+            out = self._cancel_agent_ring(agent)
+            if agent.status is AgentStatus.BUSY:
+                agent.away_after = True
+            else:
+                agent.status = AgentStatus.AWAY
+            return out
+        agent.away_after = False
+        if agent.status is AgentStatus.AWAY:
+            agent.status = AgentStatus.AVAILABLE
+            agent.idle_since = now
+        return []
+
+    def agent_status(self, name: str) -> AgentStatus:
+        return self._agents[name].status
+
+    def calls_taken(self, name: str) -> int:
+        return self._agents[name].calls_taken
+
+    def members(self, queue: str) -> list[str]:
+        return sorted(a.name for a in self._agents.values() if queue in a.queues)
+
+    # ---- callers ---------------------------------------------------------------------
+
+    def has_queue(self, queue: str) -> bool:
+        return queue in self._queues
+
+    def join(self, call_id: str, queue: str, now: float, *, priority: int = 0,
+             caller: str = "") -> int:
+        """``call_id`` starts waiting in ``queue``; returns its position."""
+        rules = self._queues[queue].rules
+        self._seq += 1
+        entry = _Caller(call_id=call_id, queue=queue, priority=priority, seq=self._seq,
+                        joined=now, caller=caller)
+        if rules.announce_every_s > 0:
+            entry.next_announce = now + rules.announce_every_s
+        if rules.max_wait_s > 0:
+            entry.wait_over_at = now + rules.max_wait_s
+        self._callers[call_id] = entry
+        return self.position(call_id)
+
+    def leave(self, call_id: str) -> list[Action]:
+        """``call_id`` leaves its queue (hung up, chose something, timed out)."""
+        entry = self._callers.pop(call_id, None)
+        if entry is None:
+            return []
+        out: list[Action] = []
+        for name in sorted(entry.ringing):
+            agent = self._agents.get(name)
+            if agent is not None and agent.call_id == call_id:
+                self._free(agent, agent.idle_since)
+            out.append(CancelRing(name, call_id))
+        return out
+
+    def waiting(self, call_id: str) -> bool:
+        return call_id in self._callers
+
+    def state(self, call_id: str) -> CallerState:
+        return self._callers[call_id].state
+
+    def position(self, call_id: str) -> int:
+        entry = self._callers[call_id]
+        return 1 + sum(1 for other in self._in_order(entry.queue) if self._ahead(other, entry))
+
+    def queue_of(self, call_id: str) -> str:
+        return self._callers[call_id].queue
+
+    def joined_at(self, call_id: str) -> float:
+        return self._callers[call_id].joined
+
+    def staffed(self, queue: str, online: Online = _always) -> int:
+        return sum(1 for a in self._agents.values() if queue in a.queues
+                   and a.status is not AgentStatus.AWAY and online(a.name))
+
+    def handle_s(self, queue: str) -> float:
+        q = self._queues[queue]
+        if not q.handle_times:
+            return q.rules.expected_handle_s
+        return sum(q.handle_times) / len(q.handle_times)
+
+    def expected_wait(self, call_id: str, online: Online = _always) -> float | None:
+        queue = self._callers[call_id].queue
+        return expected_wait(self.position(call_id), self.staffed(queue, online),
+                             self.handle_s(queue))
+
+    # ---- ring outcomes ---------------------------------------------------------------
+
+    def ring_answered(self, agent_name: str, call_id: str, now: float) -> list[Action]:
+        """``agent_name`` answered the offer of ``call_id``: the caller leaves the queue for
+        the bridge, the agent is busy; other rings for that caller are cancelled. An answer
+        that comes too late (the caller left, another agent won) returns ``[]`` and
+        ``won(agent, call)`` is False: the driver hangs that answer up."""
+        agent = self._agents.get(agent_name)
+        entry = self._callers.get(call_id)
+        if agent is None or entry is None or agent_name not in entry.ringing:
+            return []
+        out: list[Action] = []
+        for other in sorted(entry.ringing - {agent_name}):
+            peer = self._agents.get(other)
+            if peer is not None and peer.call_id == call_id:
+                self._free(peer, peer.idle_since)
+            out.append(CancelRing(other, call_id))
+        del self._callers[call_id]
+        agent.status = AgentStatus.BUSY
+        agent.call_id = call_id
+        agent.answered_at = now
+        agent.queue = entry.queue
+        return out
+
+    def won(self, agent_name: str, call_id: str) -> bool:
+        """True when ``agent_name`` is busy with ``call_id`` (their answer counted)."""
+        agent = self._agents.get(agent_name)
+        return agent is not None and agent.status is AgentStatus.BUSY and agent.call_id == call_id
+
+    def ring_failed(self, agent_name: str, call_id: str, now: float) -> list[Action]:
+        """The offer was not taken (declined, busy, offline, no answer): move on."""
+        entry = self._callers.get(call_id)
+        agent = self._agents.get(agent_name)
+        if agent is not None and agent.call_id == call_id and agent.status is AgentStatus.RINGING:
+            self._free(agent, agent.idle_since)
+        if entry is not None and agent_name in entry.ringing:
+            entry.ringing.discard(agent_name)
+            if not entry.ringing:
+                entry.state = CallerState.WAITING
+        return []
+
+    def call_ended(self, agent_name: str, now: float) -> None:
+        """The agent's call (bridge) is over: wrap-up, then available; the handle time counts."""
+        agent = self._agents.get(agent_name)
+        if agent is None or agent.status is not AgentStatus.BUSY:
+            return
+        rules = self._queues[agent.queue].rules if agent.queue in self._queues else None
+        wrap = rules.wrap_up_s if rules is not None else 0.0
+        if agent.queue in self._queues:
+            self._queues[agent.queue].handle_times.append(now - agent.answered_at + wrap)
+        agent.calls_taken += 1
+        agent.last_call_end = now
+        agent.call_id = ""
+        if agent.away_after:
+            agent.status, agent.away_after = AgentStatus.AWAY, False
+        elif wrap > 0:
+            agent.status = AgentStatus.WRAP_UP
+            agent.wrap_until = now + wrap
+        else:
+            self._free(agent, now)
+
+    # ---- call-backs ------------------------------------------------------------------
+
+    def book_callback(self, call_id: str, number: str) -> list[Action]:
+        """``call_id`` hangs up but keeps its place: callport calls ``number`` later."""
+        entry = self._callers[call_id]
+        out: list[Action] = [CancelRing(name, call_id) for name in sorted(entry.ringing)]
+        for name in entry.ringing:
+            agent = self._agents.get(name)
+            if agent is not None and agent.call_id == call_id:
+                self._free(agent, agent.idle_since)
+        entry.ringing.clear()
+        entry.state = CallerState.CALLBACK
+        entry.number = number
+        entry.next_announce = entry.wait_over_at = math.inf
+        return out
+
+    def dialled(self, call_id: str, *, answered: bool, now: float) -> None:
+        """The call back reached the caller (they wait again, in their place) or did not."""
+        entry = self._callers.get(call_id)
+        if entry is None:
+            return
+        if not answered:
+            del self._callers[call_id]
+            return
+        entry.state = CallerState.WAITING
+        entry.tried.clear()
+        rules = self._queues[entry.queue].rules
+        if rules.announce_every_s > 0:
+            entry.next_announce = now + rules.announce_every_s
+
+    # ---- the clock -------------------------------------------------------------------
+
+    def next_deadline(self) -> float | None:
+        times = [a.wrap_until for a in self._agents.values() if a.status is AgentStatus.WRAP_UP]
+        for entry in self._callers.values():
+            times += [entry.next_announce, entry.wait_over_at]
+            if entry.state is CallerState.WAITING and entry.not_before > 0:
+                times.append(entry.not_before)
+        for agent in self._agents.values():
+            if agent.status is AgentStatus.RINGING:
+                times.append(self._ring_deadline(agent))
+        finite = [t for t in times if t < math.inf]
+        return min(finite) if finite else None
+
+    def tick(self, now: float, online: Online = _always) -> list[Action]:
+        """Fire what is due at ``now`` (wrap-ups, ring timeouts, announcements, max waits),
+        then offer waiting callers to free agents."""
+        out: list[Action] = []
+        for agent in self._agents.values():
+            if agent.status is AgentStatus.WRAP_UP and agent.wrap_until <= now:
+                self._free(agent, now)
+            elif agent.status is AgentStatus.RINGING and self._ring_deadline(agent) <= now:
+                call_id = agent.call_id
+                out.append(CancelRing(agent.name, call_id))
+                self.ring_failed(agent.name, call_id, now)
+        for entry in sorted(self._callers.values(), key=lambda e: e.seq):
+            rules = self._queues[entry.queue].rules
+            if entry.next_announce <= now:
+                entry.next_announce = now + rules.announce_every_s
+                out.append(Announce(entry.call_id, self.position(entry.call_id),
+                                    self.expected_wait(entry.call_id, online)))
+            if entry.wait_over_at <= now:
+                entry.wait_over_at = math.inf
+                out.append(WaitOver(entry.call_id))
+        out.extend(self._dispatch(now, online))
+        return out
+
+    def _ring_deadline(self, agent: _Agent) -> float:
+        entry = self._callers.get(agent.call_id)
+        rules = self._queues[entry.queue].rules if entry is not None else None
+        return agent.answered_at + (rules.ring_timeout_s if rules is not None else 0.0)
+
+    # ---- matching --------------------------------------------------------------------
+
+    def _dispatch(self, now: float, online: Online) -> list[Action]:
+        out: list[Action] = []
+        for name in sorted(self._queues):
+            held_back = 0  # free agents kept for call-backs being dialled ahead
+            for entry in self._in_order(name):
+                free = self._free_members(name, online)
+                if len(free) <= held_back:
+                    break
+                match entry.state:
+                    case CallerState.RINGING:
+                        continue  # its agents ring; later callers may take the others
+                    case CallerState.DIALLING:
+                        held_back += 1
+                    case CallerState.CALLBACK:
+                        entry.state = CallerState.DIALLING
+                        held_back += 1
+                        out.append(DialBack(entry.call_id, entry.number))
+                    case CallerState.WAITING:
+                        if entry.not_before > now:
+                            continue
+                        out.extend(self._offer(entry, free, now))
+        return out
+
+    def _offer(self, entry: _Caller, free: list[_Agent], now: float) -> list[Action]:
+        q = self._queues[entry.queue]
+        untried = [a for a in free if a.name not in entry.tried]
+        if not untried:
+            if entry.tried:  # a round went by with nobody taking it: start again, later
+                entry.tried.clear()
+                entry.not_before = now + RETRY_S
+            return []
+        strategy = q.rules.strategy
+        if strategy == "ring-all":
+            chosen = untried
+        elif strategy == "round-robin":
+            chosen = [_next_after(untried, q.last_rung)]
+        elif strategy == "fewest-calls":
+            chosen = [min(untried, key=lambda a: (a.calls_taken, a.idle_since, a.name))]
+        else:  # longest-idle
+            chosen = [min(untried, key=lambda a: (a.idle_since, a.name))]
+        out: list[Action] = []
+        for agent in chosen:
+            agent.status = AgentStatus.RINGING
+            agent.call_id = entry.call_id
+            agent.answered_at = now  # when the ring started, until it is answered
+            entry.ringing.add(agent.name)
+            entry.tried.add(agent.name)
+            q.last_rung = agent.name
+            out.append(Ring(agent.name, entry.call_id, q.rules.ring_timeout_s,
+                            now + q.rules.ring_timeout_s))
+        entry.state = CallerState.RINGING
+        entry.not_before = 0.0
+        return out
+
+    def _free_members(self, queue: str, online: Online) -> list[_Agent]:
+        return sorted((a for a in self._agents.values() if queue in a.queues
+                       and a.status is AgentStatus.AVAILABLE and online(a.name)),
+                      key=lambda a: a.name)
+
+    def _in_order(self, queue: str) -> list[_Caller]:
+        return sorted((e for e in self._callers.values() if e.queue == queue),
+                      key=lambda e: (-e.priority, e.seq))
+
+    @staticmethod
+    def _ahead(other: _Caller, entry: _Caller) -> bool:
+        return (-other.priority, other.seq) < (-entry.priority, entry.seq)
+
+    def _free(self, agent: _Agent, idle_since: float) -> None:
+        agent.status = AgentStatus.AVAILABLE
+        agent.call_id = ""
+        agent.idle_since = idle_since
+
+    def _cancel_agent_ring(self, agent: _Agent) -> list[Action]:
+        if agent.status is not AgentStatus.RINGING:
+            return []
+        call_id = agent.call_id
+        self.ring_failed(agent.name, call_id, 0.0)
+        entry = self._callers.get(call_id)
+        if entry is not None:  # not the agent's answer: they may be rung again when back
+            entry.tried.discard(agent.name)
+        return [CancelRing(agent.name, call_id)]
+
+    # ---- status ----------------------------------------------------------------------
+
+    def snapshot(self, now: float, online: Online = _always) -> tuple[QueueSnapshot, ...]:
+        out = []
+        for name in sorted(self._queues):
+            entries = self._in_order(name)
+            waiting = tuple(
+                CallerSnapshot(position=i + 1, call_id=e.call_id, caller=e.caller,
+                               waited_s=max(0.0, now - e.joined), state=e.state.value,
+                               priority=e.priority, ringing=tuple(sorted(e.ringing)))
+                for i, e in enumerate(entries))
+            agents = tuple(
+                AgentSnapshot(name=a.name, state=a.status.value, online=online(a.name),
+                              calls_taken=a.calls_taken, current_call=a.call_id,
+                              last_call_end=a.last_call_end)
+                for a in sorted(self._agents.values(), key=lambda a: a.name) if name in a.queues)
+            out.append(QueueSnapshot(name=name, strategy=self._queues[name].rules.strategy,
+                                     waiting=waiting, agents=agents,
+                                     expected_handle_s=self.handle_s(name)))
+        return tuple(out)
+
+
+def _next_after(agents: list[_Agent], last: str) -> _Agent:
+    """Round-robin: the first agent (name order) after ``last``, wrapping round."""
+    later = [a for a in agents if a.name > last]
+    return later[0] if later else agents[0]

@@ -51,6 +51,8 @@ RANGES: dict[str, tuple[float, float]] = {
     "sip.answer_delay_ms": (0, 60000),
     "sip.target_timeout_s": (0.1, 120),
     "sip.register_expires_s": (1, DAY),
+    "sip.registrar_min_expires_s": (1, DAY),
+    "sip.registrar_max_expires_s": (1, 7 * DAY),
     "browser.token_ttl_s": (1, DAY),
     "browser.lead_ms": (20, 2000),
     "browser.max_calls": (1, 100000),

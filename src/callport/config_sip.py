@@ -40,6 +40,11 @@ class SipSettings:
     # Telnyx credential connections), with the trunk credentials.
     register_aor: str = ""
     register_expires_s: int = 300
+    # Registrar for human agents' phones: users with the agent role REGISTER with their name
+    # and password (digest, realm "callport"); a binding lives between these bounds.
+    registrar: bool = True
+    registrar_min_expires_s: int = 60
+    registrar_max_expires_s: int = 3600
     # REFER we are asked to follow: targets (fnmatch patterns over the Refer-To URI, e.g.
     # "sip:*@pbx.example.com", "tel:+4420*") we may dial; empty: every REFER is refused (603).
     # A REFER is followed only from a trusted peer (in allow_from, or digest-authenticated).
@@ -72,6 +77,8 @@ class SipSettings:
         for user in self.auth_users:
             if ":" not in user or not user.split(":", 1)[0]:
                 out.append(f"sip.auth_users: {user!r} must be name:password")
+        if not 1 <= self.registrar_min_expires_s <= self.registrar_max_expires_s:
+            out.append("sip: need 1 <= registrar_min_expires_s <= registrar_max_expires_s")
         if self.register_aor and not (self.register_aor.startswith("sip:")
                                       and "@" in self.register_aor and self.trunk_address):
             out.append("sip.register_aor: use sip:user@domain and set sip.trunk_address")

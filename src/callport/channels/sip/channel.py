@@ -41,6 +41,7 @@ from callport.channels.sip.events import (
 from callport.channels.sip.leg import SipLeg
 from callport.channels.sip.legsockets import LegSockets
 from callport.channels.sip.mediawatch import MediaWatch
+from callport.channels.sip.registrar_service import AgentRegistrar
 from callport.channels.sip.rtcp import RtcpEvent
 from callport.channels.sip.rtpsocket import RtpPortPool
 from callport.channels.sip.sdp import MediaPlan
@@ -90,6 +91,7 @@ class SipChannel:
         self.pool = RtpPortPool(host=s.host, low=s.rtp_port_min, high=s.rtp_port_max)
         self.port = 0
         self.registration_state: dict[str, str] = {}
+        self.agents: AgentRegistrar | None = None  # registrar for agents' phones (sip.registrar)
 
     # ---- Channel protocol ----------------------------------------------------------------
     def routes(self) -> Sequence[BaseRoute]:
@@ -110,9 +112,14 @@ class SipChannel:
             max_calls=s.max_calls, target_timeout=s.target_timeout_s,
             refer_allow=s.refer_allow)
             for transport in ("UDP", "TCP")}
-        self.ua = UserAgent(config=configs["UDP"])
+        user_store = getattr(self.runtime, "users", None)
+        if s.registrar and user_store is not None:
+            self.agents = AgentRegistrar.from_settings(s, users=user_store, clock=self.now)
+            await self.agents.start()
+        registrar = self.agents.registrar if self.agents is not None else None
+        self.ua = UserAgent(config=configs["UDP"], registrar=registrar)
         if self.tcp is not None:
-            self.tcp_ua = UserAgent(config=configs["TCP"])
+            self.tcp_ua = UserAgent(config=configs["TCP"], registrar=registrar)
         self._tick = asyncio.create_task(self._housekeeping(), name="sip-housekeeping")
         if s.register_aor:
             await self.dialer.register(s.register_aor)
@@ -127,6 +134,8 @@ class SipChannel:
         tasks = [c.task for c in self.finished + list(self.calls.values()) if c.task]
         if tasks:
             await asyncio.wait(tasks, timeout=2.0)
+        if self.agents is not None:
+            await self.agents.stop()
         if self._tick is not None:
             self._tick.cancel()
         for handle, _ in self._timers.values():

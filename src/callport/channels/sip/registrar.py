@@ -27,10 +27,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from callport.channels.sip.auth import DigestServer
+from callport.channels.sip.auth import DigestServer, parse_digest
 from callport.channels.sip.message import (
     NameAddr,
     SipParseError,
@@ -80,6 +80,8 @@ class Registrar:
         self._digest = DigestServer(realm=self.policy.realm, keys=self._ha1, secret=secret,
                                     lifetime=self.policy.nonce_lifetime_s)
         self.stats = {"registered": 0, "refused": 0, "challenged": 0}
+        # Told the name in a REGISTER from a user it has no keys for (the driver reloads).
+        self.on_unknown: Callable[[str], None] | None = None
 
     # ---- agents ------------------------------------------------------------------------------
     def set_agents(self, keys: Mapping[str, DigestKeys]) -> list[str]:
@@ -123,6 +125,9 @@ class Registrar:
         if not result.ok:
             if result.stale:
                 return self._challenge(req, now, stale=True)
+            user = parse_digest(header).get("username", "")
+            if user and not self.knows(user) and self.on_unknown is not None:
+                self.on_unknown(user[:64])
             return self._refuse(req, 403, f"digest refused: {result.reason}")
         agent = result.username
         try:

@@ -15,13 +15,16 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from callport.call.controls import Refused
 from callport.types import CallInfo
 
+if TYPE_CHECKING:
+    from callport.call.call import Call
+
 __all__ = [
-    "ActionRefused", "Agent", "AgentFactory", "AgentInput", "AgentOutput", "Enqueue",
+    "ActionRefused", "Agent", "AgentFactory", "AgentInput", "AgentOutput", "AudioAgent", "Enqueue",
     "HangUpCall", "HasGreeting", "HasVocabulary", "Say", "TransferCall", "TurnInfo", "UserPressed",
     "UserSaid",
 ]
@@ -127,6 +130,20 @@ class HasGreeting(Protocol):
 
     @property
     def greeting(self) -> str: ...
+
+
+@runtime_checkable
+class AudioAgent(Protocol):
+    """An audio-native agent (optional): it hears the caller and speaks itself (a bot over a
+    media-stream WebSocket, a speech-to-speech model).
+
+    ``Call.connect`` hands it the call instead of running turns: callport's STT, TTS and turn
+    detection stay out, the agent's audio goes to the caller through the call's pacer (marks,
+    taps and recording see both directions), and it returns when the call is over for it.
+    Raising ends the conversation like a failing ``respond``: an apology and the fallback.
+    """
+
+    async def converse(self, call: Call) -> None: ...
 
 
 AgentFactory = Callable[[CallInfo], Agent]

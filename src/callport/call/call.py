@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from callport.call import converse
-from callport.call.agent import Agent, AgentFactory, AgentInput
+from callport.call.agent import Agent, AgentFactory, AgentInput, AudioAgent
 from callport.call.controls import Capability, ControlResult, Refusal, Refused
 from callport.call.early import EarlyStt
 from callport.call.notes import (
@@ -261,7 +261,11 @@ class Call:
     # ---- conversation (callport.call.converse) --------------------------------------
 
     async def connect(self, agent: Agent) -> None:
-        """Converse with ``agent`` until the caller or the agent ends the call."""
+        """Converse with ``agent`` until the caller or the agent ends the call (an
+        ``AudioAgent``, a speech-to-speech bot, is handed the call and does the talking)."""
+        if isinstance(agent, AudioAgent):
+            await agent.converse(self)
+            return
         await converse.connect(self, agent)
 
     async def reply(self, agent: Agent, event: AgentInput, record: TurnRecord) -> bool:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from callport.config_calls import AgentSettings, RecordingSettings
+from callport.config_limits import LimitSettings
 from callport.config_pstn import TelnyxSettings, TwilioSettings
 from callport.config_routing import RoutingSettings, SipTrunk
 from callport.config_server import IdentitySettings, ServerSettings, data_dir, default_db
@@ -36,8 +37,8 @@ class ConfigError(ValueError):
 
 __all__ = [
     "PAGE_PANELS", "AgentSettings", "BrowserSettings", "ConfigError", "IdentitySettings",
-    "PageSettings", "RecordingSettings", "RoutingSettings", "ServerSettings", "Settings",
-    "SipSettings", "SipTrunk", "SpeechSettings", "TelnyxSettings", "TurnSettings",
+    "LimitSettings", "PageSettings", "RecordingSettings", "RoutingSettings", "ServerSettings",
+    "Settings", "SipSettings", "SipTrunk", "SpeechSettings", "TelnyxSettings", "TurnSettings",
     "TwilioSettings", "data_dir", "default_db", "load_settings",
 ]
 
@@ -56,6 +57,7 @@ class Settings:
     page: PageSettings = field(default_factory=PageSettings)
     agent: AgentSettings = field(default_factory=AgentSettings)
     recording: RecordingSettings = field(default_factory=RecordingSettings)
+    limits: LimitSettings = field(default_factory=LimitSettings)  # the HTTP/WebSocket edge
 
 
 def _convert(raw: Any, typ: Any, key: str, problems: list[str]) -> Any:

@@ -29,6 +29,16 @@ DAY = 24 * 3600
 RANGES: dict[str, tuple[float, float]] = {
     "server.port": (0, 65535),
     "server.shutdown_grace_s": (0.1, 60),
+    "limits.body_bytes": (1024, 1 << 30),
+    "limits.body_timeout_s": (0.5, 3600),
+    "limits.header_timeout_s": (0.5, 600),
+    "limits.keepalive_s": (1, 3600),
+    "limits.ws_max_bytes": (4096, 1 << 26),
+    "limits.ws_admission_s": (0.5, 120),
+    "limits.rate_per_s": (0, 100000),  # 0: no limiter
+    "limits.rate_burst": (1, 1000000),
+    "limits.rate_sources": (100, 10000000),
+    "limits.stale_call_s": (60, 30 * DAY),
     "identity.pin_attempts": (1, 10),
     "identity.pin_timeout_s": (0.1, 600),
     "identity.session_ttl_s": (1, 365 * DAY),

@@ -42,6 +42,9 @@ LAYERS: dict[str, int] = {
     "callport.config_sip": 0,  # [sip]
     "callport.config_web": 0,  # [browser], [page]
     "callport.config_calls": 0,  # [agent], [recording]
+    "callport.config_limits": 0,  # [limits]: the HTTP/WebSocket edge's bounds
+    "callport.safejson": 0,  # the one JSON loader for peer input (depth, length, numbers)
+    "callport.edgelog": 0,  # bad-input counters and rate-limited log lines at the edges
     "callport.agentref": 0,  # what --agent names: module:attribute or an adapter scheme (pure)
     # 1: the ground floor's services, pure DSP and behind-Protocol engines: they know PCM16 and
     # settings but nothing of calls. vad may use audio (resampling) and store may use types.

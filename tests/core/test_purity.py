@@ -30,6 +30,7 @@ FORBIDDEN = ("asyncio", "socket", "selectors", "ssl", "starlette", "httpx", "uvi
 CORES: tuple[str, ...] = (
     # ground floor: shared names and pure DSP / decision modules
     "callport.types", "callport.errors", "callport.metrics",
+    "callport.safejson", "callport.edgelog",  # the edge's JSON loader and bad-input counters
     "callport.audio.frame", "callport.audio.g711", "callport.audio.level",
     "callport.audio.resample", "callport.audio.tones", "callport.audio.wav",
     "callport.vad", "callport.vad.base", "callport.vad.buffer", "callport.vad.turn",

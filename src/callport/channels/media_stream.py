@@ -51,6 +51,7 @@ Admit = Callable[[StreamStart, StreamConnected | None], Admission | None]
 RunCall = Callable[[Leg, CallInfo], Awaitable[object]]
 
 POLICY_VIOLATION = 1008
+ADMISSION_S = 5.0  # limits.ws_admission_s: the default of every caller that names none
 PROTOCOL_ERROR = 1002
 
 
@@ -64,18 +65,34 @@ async def run_media_stream(
     run_call: RunCall,
     lead_ms: float = DEFAULT_LEAD_MS,
     on_violation: Callable[[StreamViolation], None] | None = None,
+    admission_s: float = ADMISSION_S,
 ) -> MediaStreamLeg | None:
     """Drive one media WebSocket to its end; returns the leg (None if none was admitted).
 
     Nothing starts before a ``start`` that ``admit`` accepts; a refused start closes the
-    socket with 1008. Bad frames are reported to ``on_violation`` and skipped; only a fatal
-    one closes the socket. When the call flow returns, the leg is hung up.
+    socket with 1008, and so does no admitted start within ``admission_s`` of the first
+    read (``limits.ws_admission_s``: a socket is not held for free). Bad frames are reported
+    to ``on_violation`` and skipped; only a fatal one closes the socket. When the call flow
+    returns, the leg is hung up.
     """
     leg: MediaStreamLeg | None = None
     connected: StreamConnected | None = None
     task: asyncio.Task[None] | None = None
+    admit_by = asyncio.get_running_loop().time() + admission_s
+
+    async def next_frame() -> str | bytes | None:
+        if leg is not None:
+            return await receive()
+        try:
+            async with asyncio.timeout_at(admit_by):
+                return await receive()
+        except TimeoutError:
+            log.info("media stream: no admitted start within %g s; closing", admission_s)
+            await close_socket(POLICY_VIOLATION)
+            return None
+
     try:
-        while (frame := await receive()) is not None:
+        while (frame := await next_frame()) is not None:
             if isinstance(frame, str):
                 events = core.receive_text(frame)
             else:
@@ -124,6 +141,7 @@ async def run_websocket_stream(
     run_call: RunCall,
     lead_ms: float = DEFAULT_LEAD_MS,
     on_violation: Callable[[StreamViolation], None] | None = None,
+    admission_s: float = ADMISSION_S,
 ) -> MediaStreamLeg | None:
     """Accept ``websocket`` and drive it with ``run_media_stream`` (text or binary frames)."""
     await websocket.accept()
@@ -145,6 +163,7 @@ async def run_websocket_stream(
     return await run_media_stream(
         receive=receive, send_text=websocket.send_text, close_socket=close_socket, core=core,
         admit=admit, run_call=run_call, lead_ms=lead_ms, on_violation=on_violation,
+        admission_s=admission_s,
     )
 
 

@@ -58,6 +58,7 @@ from callport.channels.provider import (
     WebhookRequest,
 )
 from callport.channels.pstn_dial import Prepare, PstnDialer, calls_endpoint
+from callport.edgelog import EDGE
 from callport.types import CallInfo
 
 __all__ = ["HangupLedger", "PstnCalls", "StreamCheck"]
@@ -222,7 +223,8 @@ class PstnCalls:
 
         try:
             await run_websocket_stream(ws, core=core, admit=admit, run_call=self._run_call,
-                                       on_violation=self._on_violation)
+                                       on_violation=self._on_violation,
+                                       admission_s=self.runner.settings.limits.ws_admission_s)
         finally:
             for call_id in admitted:
                 self._sockets.pop(call_id, None)
@@ -254,7 +256,10 @@ class PstnCalls:
         self.violations += 1
         self.recent_violations.append(violation)
         del self.recent_violations[:-50]  # the last few for tests and doctor, never grow
-        log.debug("%s stream: %s: %s", self.name, violation.kind.value, violation.detail)
+        allowed, suppressed = EDGE.report(self.name, violation.kind.value, now=self.clock())
+        if allowed:  # counted always (/metrics), logged a few times a minute per kind at most
+            log.info("%s stream: %s: %s%s", self.name, violation.kind.value,
+                     violation.detail[:200], f" ({suppressed} more)" if suppressed else "")
 
     # ---- outbound ------------------------------------------------------------------
 

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from callport import safejson
 from callport.call.dial import (
     Answered,
     DialCause,
@@ -261,7 +262,7 @@ async def calls_endpoint(
         return JSONResponse({"error": verdict.reason}, status_code=verdict.status,
                             headers=headers)
     try:
-        body = await request.json()
+        body = safejson.loads(await request.body())
     except ValueError:
         return JSONResponse({"error": "body must be JSON"}, status_code=400)
     fields = body if isinstance(body, dict) else {}

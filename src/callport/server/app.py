@@ -18,15 +18,17 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import BaseRoute, Route
 
 from callport import __version__
 from callport.channels import CHANNEL_MODULES
 from callport.channels.base import Channel
 from callport.channels.carriers import API_CALLS_PATH, api_calls_route
 from callport.server.auth import AuthMiddleware, user_of
-from callport.server.lifecycle import close_crashed_calls, drain
+from callport.server.lifecycle import close_crashed_calls, drain, stale_loop
+from callport.server.limits import BodyLimitMiddleware, RateLimitMiddleware
 from callport.server.login import login_routes
+from callport.server.procstats import process_lines
 from callport.server.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -65,6 +67,9 @@ def create_app(runtime: Runtime, *, channels: Sequence[Channel] | None = None) -
 
     async def metrics(request: Request) -> Response:
         text = runtime.metrics.render()
+        # RSS, descriptors, sockets, tasks, live calls, edge refusals (server.procstats)
+        text = text.rstrip("\n") + "\n" + "\n".join(process_lines(
+            active_calls=len(runtime.active))) + "\n"
         if routing is not None:  # callport_carrier_up{carrier=...}
             text = text.rstrip("\n") + "\n" + routing.render_metrics()
         return PlainTextResponse(text, media_type="text/plain; version=0.0.4; charset=utf-8")
@@ -83,7 +88,8 @@ def create_app(runtime: Runtime, *, channels: Sequence[Channel] | None = None) -
         # POST /api/calls: the neutral outbound API (an admin's API token; channels.carriers).
         api_calls_route(API_CALLS_PATH, settings=runtime.settings, channels=active,
                         tokens=lambda: runtime.tokens, clock=time.time),
-        Mount(runtime.settings.server.api_path, routes=task_routes(runtime.tasks)),
+        # The documented POST /api/tasks (no slash) is served, not redirected (307).
+        *task_routes(runtime.tasks, prefix=runtime.settings.server.api_path),
     ]
     # Channels last: the browser channel serves the page at "/" and must not shadow the API.
     for channel in active:
@@ -94,8 +100,12 @@ def create_app(runtime: Runtime, *, channels: Sequence[Channel] | None = None) -
         started: list[Channel] = []
         pings: asyncio.Task[None] | None = None
         purging: asyncio.Task[None] | None = None
-        # Records a dead process left live are ended now (cause "crash"), not left open.
+        # Records a dead process left live are ended now (cause "crash"), not left open;
+        # while serving, records left open by a lost status callback (cause "stale").
         await close_crashed_calls(runtime.calls)
+        sweeping = asyncio.create_task(stale_loop(
+            runtime.calls, live=lambda: set(runtime.active),
+            older_than_s=runtime.settings.limits.stale_call_s))
         try:
             for channel in active:
                 await channel.start()
@@ -107,6 +117,7 @@ def create_app(runtime: Runtime, *, channels: Sequence[Channel] | None = None) -
             yield
         finally:
             # Usually done already (``lifecycle.serve`` drains before uvicorn closes sockets).
+            sweeping.cancel()
             if pings is not None:
                 pings.cancel()
             if purging is not None:
@@ -118,7 +129,12 @@ def create_app(runtime: Runtime, *, channels: Sequence[Channel] | None = None) -
                 except Exception:
                     log.exception("channel %s failed to stop", channel.name)
 
-    middleware = [Middleware(AuthMiddleware, settings=runtime.settings, tokens=runtime.tokens)]
+    limits = runtime.settings.limits
+    middleware = [
+        Middleware(BodyLimitMiddleware, settings=limits),  # 413/408 before a body is read
+        Middleware(AuthMiddleware, settings=runtime.settings, tokens=runtime.tokens),
+        Middleware(RateLimitMiddleware, settings=limits),  # anonymous requests, per address
+    ]
     app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
     app.state.runtime = runtime
     return app

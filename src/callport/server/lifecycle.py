@@ -7,6 +7,9 @@
   that record itself with the cause (the session's hang-up reason).
 - ``close_crashed_calls``: at start-up, a record still ringing or in progress belongs to a
   process that died (kill -9, power loss); it is ended with cause ``crash``.
+- ``close_stale_calls`` / ``stale_loop``: while serving, a record still open
+  ``limits.stale_call_s`` after it started and not live in this process (a provider's status
+  callback that never came) is ended with cause ``stale``.
 - ``drain``: SIGTERM. ``runtime.draining`` goes up (channels stop admitting: SIP answers 503,
   a new Twilio call's voice webhook gets 503, a ringing Telnyx call is hung up, the browser
   channel refuses new calls), every live call is hung up the way its leg hangs
@@ -24,6 +27,8 @@ import asyncio
 import logging
 import signal
 import time
+from collections.abc import Callable, Collection
+from datetime import datetime, timedelta
 from types import FrameType
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -35,12 +40,14 @@ if TYPE_CHECKING:
     import socket
 
     from callport.call.call import Call
+    from callport.config_limits import LimitSettings
     from callport.store.calls import CallStore
 
 log = logging.getLogger(__name__)
 
 CRASH = "crash"
 SHUTDOWN = "shutdown"
+STALE = "stale"
 
 
 class Drainable(Protocol):
@@ -93,6 +100,32 @@ async def close_crashed_calls(calls: CallStore) -> int:
     return closed
 
 
+async def close_stale_calls(calls: CallStore, *, live: Collection[str], older_than_s: float,
+                            now: datetime | None = None) -> int:
+    """End records still ringing/in progress ``older_than_s`` after they started that are not
+    ``live`` here (cause ``stale``: a lost status callback); returns how many."""
+    at = now or local_now()
+    try:
+        closed = await calls.close_unfinished(
+            STALE, at=at, started_before=at - timedelta(seconds=older_than_s), keep=live)
+    except Exception:
+        log.exception("could not close stale call records")
+        return 0
+    if closed:
+        log.warning("closed %d stale call record(s) (open > %.0f s, not live here)",
+                    closed, older_than_s)
+    return closed
+
+
+async def stale_loop(calls: CallStore, *, live: Callable[[], Collection[str]],
+                     older_than_s: float) -> None:
+    """``close_stale_calls`` every few minutes (a tenth of ``older_than_s``, 10 s to 10 min)."""
+    every_s = min(max(older_than_s / 10, 10.0), 600.0)
+    while True:
+        await asyncio.sleep(every_s)
+        await close_stale_calls(calls, live=live(), older_than_s=older_than_s)
+
+
 async def drain(runtime: Drainable, *, grace_s: float, poll_s: float = 0.05) -> int:
     """Stop admitting calls, hang up every live one, wait for them up to ``grace_s``.
 
@@ -126,7 +159,7 @@ async def _hang_up(call: Call) -> None:
 
 
 def serve(app: Any, runtime: Drainable, *, host: str, port: int, log_level: str,
-          grace_s: float) -> int:
+          grace_s: float, limits: LimitSettings | None = None) -> int:
     """Run ``app`` on uvicorn until SIGTERM/SIGINT; drain calls first; 0 on a clean stop."""
     import uvicorn
 
@@ -142,10 +175,15 @@ def serve(app: Any, runtime: Drainable, *, host: str, port: int, log_level: str,
             self.config.timeout_graceful_shutdown = int(left) or 1
             await super().shutdown(sockets)
 
+    from callport.config_limits import LimitSettings
     from callport.logs import log_config
+    from callport.server.httpguard import guarded_protocol
 
+    edge = limits or LimitSettings()  # header/idle deadlines and the WebSocket message cap
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level, ws="websockets",
                             timeout_graceful_shutdown=max(int(grace_s), 1),
+                            http=guarded_protocol(edge.header_timeout_s),
+                            timeout_keep_alive=edge.keepalive_s, ws_max_size=edge.ws_max_bytes,
                             log_config=log_config())  # our handlers: redacted access log
     server = _Server(config)
 

@@ -31,6 +31,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from callport import safejson
 from callport.channels.browser.page import page_config
 from callport.channels.browser.session import session_of
 from callport.config import Settings
@@ -98,8 +99,8 @@ def login_routes(*, settings: Settings, users: UserStore, tokens: TokenStore,
     async def login(request: Request) -> Response:
         raw = await request.body()
         try:
-            data = json.loads(raw) if len(raw) <= MAX_BODY else None
-        except (json.JSONDecodeError, UnicodeDecodeError):
+            data = safejson.loads(raw) if len(raw) <= MAX_BODY else None
+        except ValueError:  # safejson.JsonRejected: malformed, too deep, huge numbers
             data = None
         name = data.get("name") if isinstance(data, dict) else None
         password = data.get("password") if isinstance(data, dict) else None
@@ -145,8 +146,8 @@ def login_routes(*, settings: Settings, users: UserStore, tokens: TokenStore,
             return JSONResponse({"error": "sign in or send a token"}, status_code=401)
         raw = await request.body()
         try:
-            data = json.loads(raw) if len(raw) <= MAX_BODY else None
-        except (json.JSONDecodeError, UnicodeDecodeError):
+            data = safejson.loads(raw) if len(raw) <= MAX_BODY else None
+        except ValueError:  # safejson.JsonRejected: malformed, too deep, huge numbers
             data = None
         password = data.get("password") if isinstance(data, dict) else None
         current = data.get("current", "") if isinstance(data, dict) else None

@@ -13,6 +13,7 @@ embedded SQLite file); a store shared by several live processes must not be swep
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
@@ -128,10 +129,13 @@ class CallStore(Protocol):
         """Newest first; ``since``: started at or after; ``user``: that user's calls only."""
         ...
 
-    async def close_unfinished(self, cause: str, *, at: datetime | None = None) -> int:
+    async def close_unfinished(self, cause: str, *, at: datetime | None = None,
+                               started_before: datetime | None = None,
+                               keep: Collection[str] = ()) -> int:
         """End every record not in a ``TERMINAL`` status (status ``ended``, ``ended_at`` =
         ``at``, ``hangup_cause`` = ``cause`` unless one was recorded) and add an ``ended``
-        event with ``cause`` as its detail; returns how many."""
+        event with ``cause`` as its detail; returns how many. ``started_before``: only those
+        that started before then; ``keep``: call ids left alone (calls still live)."""
         ...
 
 
@@ -229,9 +233,13 @@ class MemoryCallStore:
         found = [r for r in self._calls.values() if _matches(r, since, user)]
         return sorted(found, key=lambda r: r.started_at, reverse=True)[: max(limit, 0)]
 
-    async def close_unfinished(self, cause: str, *, at: datetime | None = None) -> int:
+    async def close_unfinished(self, cause: str, *, at: datetime | None = None,
+                               started_before: datetime | None = None,
+                               keep: Collection[str] = ()) -> int:
         when = at or self._clock()
-        open_ids = [r.call_id for r in self._calls.values() if r.status not in TERMINAL]
+        open_ids = [r.call_id for r in self._calls.values()
+                    if r.status not in TERMINAL and r.call_id not in keep
+                    and (started_before is None or not _after(r.started_at, started_before))]
         for call_id in open_ids:
             record = _with_status(self._calls[call_id], "ended", when)
             self._calls[call_id] = replace(record, hangup_cause=record.hangup_cause or cause)

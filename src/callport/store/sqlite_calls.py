@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Collection
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -258,14 +259,20 @@ class SqliteCallStore:
 
         return await self.db.transaction(run)
 
-    async def close_unfinished(self, cause: str, *, at: datetime | None = None) -> int:
+    async def close_unfinished(self, cause: str, *, at: datetime | None = None,
+                               started_before: datetime | None = None,
+                               keep: Collection[str] = ()) -> int:
         when = _iso(at or self._clock())
         terminal = sorted(TERMINAL)
         marks = ", ".join("?" * len(terminal))
+        before = "" if started_before is None else " AND started_at < ?"
+        args = [*terminal, *([] if started_before is None else [_iso(started_before)])]
+        spared = set(keep)
 
         def run(conn: sqlite3.Connection) -> int:
             ids = [row["call_id"] for row in conn.execute(
-                f"SELECT call_id FROM calls WHERE status NOT IN ({marks})", terminal)]
+                f"SELECT call_id FROM calls WHERE status NOT IN ({marks}){before}", args)
+                if row["call_id"] not in spared]
             for call_id in ids:
                 conn.execute(
                     "UPDATE calls SET status = 'ended', ended_at = COALESCE(ended_at, ?), "

@@ -25,6 +25,7 @@ import json
 from dataclasses import dataclass
 from urllib.parse import quote
 
+from callport import safejson
 from callport.speech.text import split_clauses
 from callport.types import CallInfo
 
@@ -94,7 +95,7 @@ def _bool(value: object, default: bool) -> bool:
 def parse_app(text: str | bytes) -> AppEvent:
     """One WebSocket frame from the app as an event (never raises on bad input)."""
     try:
-        msg = json.loads(text)
+        msg = safejson.loads(text)
     except (ValueError, UnicodeDecodeError):
         return AppInvalid("message is not JSON")
     if not isinstance(msg, dict):
@@ -139,7 +140,7 @@ def handoff_target(handoff_data: str) -> str:
     """The transfer target an ``end`` names in its handoffData (``to``, ``target`` or
     ``transferTo`` of a JSON object), or ``""``."""
     try:
-        data = json.loads(handoff_data) if handoff_data else None
+        data = safejson.loads(handoff_data) if handoff_data else None
     except ValueError:
         return ""
     if isinstance(data, dict):
@@ -153,7 +154,7 @@ def handoff_target(handoff_data: str) -> str:
 def handoff_headers(handoff_data: str) -> dict[str, str]:
     """``headers`` of a JSON handoffData object (``{"X-Caller-Number": "+1555..."}``)."""
     try:
-        data = json.loads(handoff_data) if handoff_data else None
+        data = safejson.loads(handoff_data) if handoff_data else None
     except ValueError:
         return {}
     headers = data.get("headers") if isinstance(data, dict) else None

@@ -13,7 +13,6 @@ user's task id is "no such task".
 
 from __future__ import annotations
 
-import json
 from datetime import date, datetime
 from typing import Any
 
@@ -22,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from callport import safejson
 from callport.agents.taskmanager.replies import DAY_ONLY
 from callport.store.tasks import KEEP, MAX_TITLE, Keep, Task, TaskError, TaskLists, TaskStore
 from callport.types import User
@@ -101,9 +101,9 @@ async def _body(request: Request) -> dict[str, Any] | JSONResponse:
     if len(raw) > MAX_BODY:
         return _error(413, f"request body is larger than {MAX_BODY} bytes")
     try:
-        data = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        return _error(400, f"malformed JSON: {exc}")
+        data = safejson.loads(raw)
+    except safejson.JsonRejected as exc:  # malformed, too deep, huge numbers
+        return _error(400, exc.reason)
     if not isinstance(data, dict):
         return _error(400, "expected a JSON object")
     return data
@@ -125,9 +125,9 @@ def _owner_store(tasks: TaskLists, request: Request) -> TaskStore | JSONResponse
     return tasks.of(user.name)
 
 
-def task_routes(lists: TaskLists) -> list[BaseRoute]:
-    """Routes relative to where they are mounted (``/`` and ``/{task_id}``), each on the
-    requesting user's own list."""
+def task_routes(lists: TaskLists, *, prefix: str = "") -> list[BaseRoute]:
+    """Routes under ``prefix`` (``prefix`` and ``prefix/`` alike, ``prefix/{task_id}``; no
+    prefix: relative to where they are mounted), each on the requesting user's own list."""
 
     async def list_tasks(request: Request) -> Response:
         store = _owner_store(lists, request)
@@ -198,10 +198,12 @@ def task_routes(lists: TaskLists) -> list[BaseRoute]:
             return _error(404, "no such task")
         return Response(status_code=204)
 
+    prefix = prefix.rstrip("/")
+    lists_at = [prefix + "/", prefix] if prefix else ["/"]  # with and without the slash
     return [
-        Route("/", list_tasks, methods=["GET"]),
-        Route("/", create_task, methods=["POST"]),
-        Route("/{task_id}", get_task, methods=["GET"]),
-        Route("/{task_id}", patch_task, methods=["PATCH"]),
-        Route("/{task_id}", delete_task, methods=["DELETE"]),
+        *(Route(path, list_tasks, methods=["GET"]) for path in lists_at),
+        *(Route(path, create_task, methods=["POST"]) for path in lists_at),
+        Route(prefix + "/{task_id}", get_task, methods=["GET"]),
+        Route(prefix + "/{task_id}", patch_task, methods=["PATCH"]),
+        Route(prefix + "/{task_id}", delete_task, methods=["DELETE"]),
     ]

@@ -37,6 +37,7 @@ from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 
+from callport import safejson
 from callport.agents.base import CallInfo
 from callport.channels.browser.leg import BrowserLeg
 from callport.channels.browser.page import (
@@ -207,7 +208,7 @@ class BrowserChannel:
         if session is None:
             return JSONResponse({"error": "sign in first"}, status_code=401)
         try:
-            body = await request.json()
+            body = safejson.loads(await request.body())
         except ValueError:
             body = None
         host = body.get("host", "") if isinstance(body, dict) else ""
@@ -263,7 +264,7 @@ class BrowserChannel:
         if not self._origin_ok(request):
             return JSONResponse({"error": "origin not allowed"}, status_code=403)
         try:
-            body = await request.json()
+            body = safejson.loads(await request.body())
         except ValueError:
             return JSONResponse({"error": "body must be JSON"}, status_code=400)
         if (not isinstance(body, dict) or body.get("type") != "offer"

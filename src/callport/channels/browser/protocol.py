@@ -42,6 +42,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from callport import safejson
 from callport.call.events import PCM16
 
 SAMPLE_RATE = 16_000
@@ -236,7 +237,7 @@ class BrowserProtocol:
         if len(text) > MAX_TEXT_CHARS:
             return [self._fail("control message too long", CLOSE_TOO_BIG)]
         try:
-            msg = json.loads(text)
+            msg = safejson.loads(text)
         except ValueError:
             return [ProtocolError("control message is not JSON", CLOSE_UNSUPPORTED_DATA, False)]
         if not isinstance(msg, dict) or not isinstance(msg.get("type"), str):

@@ -38,12 +38,14 @@ from callport.channels.browser.protocol import (
     error_message,
     ready_message,
 )
+from callport.edgelog import EDGE
 from callport.types import User
 
 log = logging.getLogger(__name__)
 
 RunCall = Callable[[BrowserLeg, CallInfo], Awaitable[object]]
 START_TIMEOUT_S = 10.0
+MAX_ERROR_REPLIES = 10  # error messages answered per socket; later junk is only counted
 OUT_QUEUE_FRAMES = 500  # 10 s of audio: a page that stops reading gets cut off, not buffered
 
 
@@ -86,6 +88,7 @@ class WebSocketCall:
         self._caller = caller
         self._user = user
         self._close_code = CLOSE_NORMAL
+        self._bad_frames = 0
         self.leg = BrowserLeg(call_id=self.call_id, inbox=self._inbox,
                               audio_out=_WsAudioOut(self._core, self._out),
                               send_text=self._send_text, close=self._close, lead_ms=lead_ms)
@@ -207,8 +210,12 @@ class WebSocketCall:
                 case HangupRequested():
                     self._inbox.close("caller hung up")
                 case ProtocolError(reason=reason, close_code=code, fatal=fatal):
-                    log.info("browser %s: %s", self.call_id, reason)
-                    self._send_text(error_message(message=reason))
+                    self._bad_frames += 1
+                    allowed, _ = EDGE.report("browser", "protocol-error", now=self._loop.time())
+                    if allowed:  # counted always; logged a few times a minute at most
+                        log.info("browser %s: %s", self.call_id, reason[:200])
+                    if self._bad_frames <= MAX_ERROR_REPLIES:  # no reply per junk frame
+                        self._send_text(error_message(message=reason))
                     if fatal:
                         self._close_code = code
                         self._inbox.close("protocol error")

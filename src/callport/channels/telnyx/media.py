@@ -33,6 +33,7 @@ import binascii
 import json
 from typing import Any
 
+from callport import safejson
 from callport.channels.provider import (
     DtmfIn,
     MarkIn,
@@ -71,6 +72,9 @@ def _silence(fmt: WireFormat) -> bytes:
     return (b"\xff" if fmt.codec == "PCMU" else b"\x00\x00") * fmt.frame_samples
 
 
+MAX_CONCEAL = 50  # frames of silence (1 s) for one gap in the numbering, however wide
+
+
 class _Reorder:
     """Releases media payloads in ``chunk`` order, holding at most ``window`` frames for a gap."""
 
@@ -97,12 +101,21 @@ class _Reorder:
             if self._next in self._held:
                 out.append(self._held.pop(self._next))
             elif len(self._held) > self.window:
-                out.append(None)
-                self.concealed += 1
+                out.extend(self._conceal(min(self._held)))
+                continue
             else:
                 break
             self._next += 1
         return out
+
+    def _conceal(self, upto: int) -> list[bytes | None]:
+        """Skip to ``upto``: silence for the gap, at most ``MAX_CONCEAL`` frames of it (a peer
+        numbering a frame 10**9 must not make us build a billion-frame gap)."""
+        assert self._next is not None
+        gap = upto - self._next
+        self.concealed += gap
+        self._next = upto
+        return [None] * min(gap, MAX_CONCEAL)
 
     def drain(self) -> list[bytes | None]:
         """At the end of the stream: everything held, in order, gaps concealed."""
@@ -110,7 +123,8 @@ class _Reorder:
         while self._held and self._next is not None:
             payload = self._held.pop(self._next, None)
             if payload is None:
-                self.concealed += 1
+                out.extend(self._conceal(min(self._held)))
+                continue
             out.append(payload)
             self._next += 1
         return out
@@ -146,7 +160,7 @@ class TelnyxMediaCore:
         if self._stopped:
             return []
         try:
-            msg = json.loads(text)
+            msg = safejson.loads(text)
         except ValueError:
             return [_violation(ViolationKind.MALFORMED, "malformed JSON")]
         if not isinstance(msg, dict):

@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from callport import safejson
 from callport.channels.provider import (
     CallAnswered,
     CallEnded,
@@ -106,7 +106,7 @@ def _text(payload: dict[str, Any], key: str) -> str:
 def parse_event(body: bytes) -> CallEvent:
     """One Call Control v2 webhook body as a shared ``CallEvent``."""
     try:
-        doc = json.loads(body)
+        doc = safejson.loads(body)
     except ValueError:
         raise WebhookRejected("body is not JSON", status_hint=400) from None
     data = doc.get("data") if isinstance(doc, dict) else None

@@ -18,6 +18,7 @@ import binascii
 import json
 from typing import Any
 
+from callport import safejson
 from callport.channels.provider import (
     MULAW_8K,
     DtmfIn,
@@ -41,8 +42,8 @@ def _int(value: Any) -> int | None:
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 18:
+        return int(value)  # isdigit alone passes "²" (int() refuses) and 5,000-digit strings
     return None
 
 
@@ -76,7 +77,7 @@ class TwilioMediaCore:
         if len(text) > MAX_FRAME_CHARS:
             return _violation(ViolationKind.MALFORMED, f"frame of {len(text)} characters")
         try:
-            msg = json.loads(text)
+            msg = safejson.loads(text)
         except ValueError as exc:
             return _violation(ViolationKind.MALFORMED, f"not JSON: {exc}")
         if not isinstance(msg, dict):

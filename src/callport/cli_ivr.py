@@ -96,7 +96,8 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps([{"id": m.id, "at": m.at.isoformat(), "caller": m.caller,
                                "for": m.for_user, "menu": m.menu, "call_id": m.call_id,
-                               "seconds": round(m.seconds, 2), "transcript": m.transcript}
+                               "seconds": round(m.seconds, 2), "transcript": m.transcript,
+                               "heard": m.heard}
                               for m in messages], indent=2))  # fmt: skip
             return 0
         if not messages:

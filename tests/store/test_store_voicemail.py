@@ -53,3 +53,36 @@ async def test_sqlite_keeps_messages_across_opens(tmp_path: Path) -> None:
     again = SqliteVoicemailStore(tmp_path / "vm.db")
     assert [m.call_id for m in await again.list()] == ["c1"]
     again.close()
+
+
+async def test_messages_start_unheard_and_are_marked_heard(store: VoicemailStore) -> None:
+    first = await store.add(message(1))
+    second = await store.add(message(2))
+    assert not first.heard and not second.heard
+    assert await store.mark_heard(first.id) is True
+    assert await store.mark_heard(999) is False
+    got = await store.get(first.id)
+    assert got is not None and got.heard
+    assert [m.heard for m in await store.list(for_user="alice")] == [False, True]
+
+
+async def test_sqlite_adds_heard_to_an_older_database(tmp_path: Path) -> None:
+    import sqlite3
+
+    conn = sqlite3.connect(tmp_path / "old.db")  # the table as it was before ``heard``
+    conn.executescript("CREATE TABLE voicemail (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+                       " call_id TEXT NOT NULL, caller TEXT NOT NULL, for_user TEXT NOT NULL,"
+                       " menu TEXT NOT NULL, at TEXT NOT NULL, transcript TEXT NOT NULL,"
+                       " audio BLOB NOT NULL, sample_rate INTEGER NOT NULL);"
+                       "INSERT INTO voicemail VALUES (1, 'c1', '+1555', 'alice', 'main',"
+                       " '2026-12-02T10:00:00+00:00', 'hello', x'0100', 8000);")
+    conn.commit()
+    conn.close()
+    s = SqliteVoicemailStore(tmp_path / "old.db")
+    try:
+        [old] = await s.list()
+        assert (old.transcript, old.heard) == ("hello", False)
+        assert await s.mark_heard(old.id)
+        assert (await s.list())[0].heard
+    finally:
+        s.close()

@@ -52,6 +52,9 @@ def create_app(runtime: Runtime, *, channels: Sequence[Channel] | None = None) -
     from callport.server.routing import build_routing, health_loop, routing_routes
 
     routing = build_routing(runtime, active)  # [routing]: runtime.routing, None without it
+    from callport.server.transfers import wire_transfers
+
+    wire_transfers(runtime, active)  # call.transfers: REFER/provider, or dial over SIP + bridge
 
     async def healthz(request: Request) -> Response:
         if user_of(request.scope) is None:  # anonymous: alive, and nothing more
@@ -76,6 +79,7 @@ def create_app(runtime: Runtime, *, channels: Sequence[Channel] | None = None) -
 
     from callport.agents.taskmanager.api import task_routes
     from callport.server.recordings import recording_routes
+    from callport.server.voicemail import voicemail_routes
 
     routes: list[BaseRoute] = [
         Route("/healthz", healthz),
@@ -85,6 +89,7 @@ def create_app(runtime: Runtime, *, channels: Sequence[Channel] | None = None) -
         # when routing is configured (server.routing); else the carriers' own choice below.
         *routing_routes(runtime, routing),
         *recording_routes(runtime),  # GET /api/recordings[/{id}/audio] (owner, admins)
+        *voicemail_routes(runtime),  # GET /api/voicemail: the user's own messages
         # POST /api/calls: the neutral outbound API (an admin's API token; channels.carriers).
         api_calls_route(API_CALLS_PATH, settings=runtime.settings, channels=active,
                         tokens=lambda: runtime.tokens, clock=time.time),

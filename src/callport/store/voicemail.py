@@ -1,9 +1,9 @@
 """Voicemail: messages callers left after the tone, for one user each.
 
 A ``Voicemail`` holds the caller's audio (16-bit mono PCM bytes at ``sample_rate``), its
-transcript, who called, when, from which menu and for whom. ``VoicemailStore`` is the Protocol;
-``MemoryVoicemailStore`` and ``SqliteVoicemailStore`` (sharing the server's database) implement
-it, and one contract suite (tests/store/test_store_voicemail.py) runs over both.
+transcript, who called, when, from which menu, for whom and whether they heard it yet.
+``VoicemailStore`` is the Protocol; ``MemoryVoicemailStore`` and ``SqliteVoicemailStore``
+(sharing the server's database) implement it, and one contract suite (tests/store/test_store_voicemail.py) runs over both.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ class Voicemail:
     transcript: str
     audio: bytes  # PCM16 little-endian mono
     sample_rate: int
+    heard: bool = False  # the user it was left for has listened to it (or marked it)
 
     @property
     def seconds(self) -> float:
@@ -41,6 +42,10 @@ class VoicemailStore(Protocol):
 
     async def list(self, *, for_user: str | None = None, limit: int = 100) -> list[Voicemail]:
         """Newest first; ``for_user`` only that user's messages."""
+        ...
+
+    async def mark_heard(self, message_id: int) -> bool:
+        """Mark one message heard; False when there is no such message."""
         ...
 
 
@@ -60,6 +65,13 @@ class MemoryVoicemailStore:
         found = [m for m in self._messages if for_user is None or m.for_user == for_user]
         return sorted(found, key=lambda m: (m.at, m.id), reverse=True)[:limit]
 
+    async def mark_heard(self, message_id: int) -> bool:
+        for n, m in enumerate(self._messages):
+            if m.id == message_id:
+                self._messages[n] = replace(m, heard=True)
+                return True
+        return False
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS voicemail (
@@ -77,11 +89,19 @@ CREATE INDEX IF NOT EXISTS voicemail_user ON voicemail (for_user, at);
 """
 
 
+def _add_heard(conn: sqlite3.Connection) -> None:
+    """Databases made before ``heard`` existed get the column (every message unheard)."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(voicemail)")}
+    if "heard" not in columns:
+        conn.execute("ALTER TABLE voicemail ADD COLUMN heard INTEGER NOT NULL DEFAULT 0")
+
+
 def _row(row: sqlite3.Row) -> Voicemail:
     return Voicemail(id=row["id"], call_id=row["call_id"], caller=row["caller"],
                      for_user=row["for_user"], menu=row["menu"],
                      at=datetime.fromisoformat(row["at"]), transcript=row["transcript"],
-                     audio=bytes(row["audio"]), sample_rate=row["sample_rate"])  # fmt: skip
+                     audio=bytes(row["audio"]), sample_rate=row["sample_rate"],
+                     heard=bool(row["heard"]))  # fmt: skip
 
 
 class SqliteVoicemailStore:
@@ -91,6 +111,7 @@ class SqliteVoicemailStore:
         self._own_db = not isinstance(path, SqliteDb)
         self.db = path if isinstance(path, SqliteDb) else SqliteDb(path)
         self.db.ensure_schema("voicemail", _SCHEMA)
+        self.db.ensure_migration("voicemail-heard", _add_heard)
 
     def close(self) -> None:
         if self._own_db:
@@ -100,10 +121,10 @@ class SqliteVoicemailStore:
         def run(conn: sqlite3.Connection) -> int:
             cur = conn.execute(
                 "INSERT INTO voicemail (call_id, caller, for_user, menu, at, transcript, audio,"
-                " sample_rate) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                " sample_rate, heard) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (message.call_id, message.caller, message.for_user, message.menu,
                  message.at.isoformat(), message.transcript, message.audio,
-                 message.sample_rate))  # fmt: skip
+                 message.sample_rate, int(message.heard)))  # fmt: skip
             return int(cur.lastrowid or 0)
 
         return replace(message, id=await self.db.transaction(run))
@@ -121,5 +142,12 @@ class SqliteVoicemailStore:
             rows = conn.execute(f"SELECT * FROM voicemail {where} ORDER BY at DESC, id DESC "
                                 "LIMIT ?", (*args, limit)).fetchall()  # fmt: skip
             return [_row(r) for r in rows]
+
+        return await self.db.transaction(run)
+
+    async def mark_heard(self, message_id: int) -> bool:
+        def run(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute("UPDATE voicemail SET heard = 1 WHERE id = ?", (message_id,))
+            return cur.rowcount > 0
 
         return await self.db.transaction(run)

@@ -59,6 +59,9 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     add.add_argument("--role", action="append", default=[], choices=["admin", "agent", "user"],
                      help="admin, agent or user (repeatable; default user)")  # fmt: skip
     add.add_argument("--display-name", default="", metavar="TEXT", help="how the agent says it")
+    add.add_argument("--queue", action="append", default=[], metavar="NAME",
+                     help="a queue this agent takes calls from ([queues.NAME]; repeatable; "
+                          "needs --role agent)")  # fmt: skip
     change = users_sub.add_parser("set", parents=common, help="set or clear a PIN or password")
     change.add_argument("name")
     pin = change.add_mutually_exclusive_group()
@@ -67,6 +70,10 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     pw = change.add_mutually_exclusive_group()
     pw.add_argument("--password-stdin", action="store_true", help="read a new password from stdin")
     pw.add_argument("--no-password", action="store_true", help="remove the password")
+    member = change.add_mutually_exclusive_group()
+    member.add_argument("--queue", action="append", default=[], metavar="NAME",
+                        help="an agent's queues, replacing the old ones (repeatable)")
+    member.add_argument("--no-queues", action="store_true", help="leave every queue")
     listing = users_sub.add_parser("list", parents=common, help="list users (no secrets)")
     listing.add_argument("--json", action="store_true")
     remove = users_sub.add_parser("remove", parents=common,
@@ -101,6 +108,7 @@ class _Stores:
     users: SqliteUserStore
     tokens: SqliteTokenStore
     tasks: SqliteTaskLists
+    settings: Settings | None = None  # for the queues an agent is added to
 
 
 def _open(settings: Settings) -> _Stores:
@@ -110,7 +118,8 @@ def _open(settings: Settings) -> _Stores:
 
     db = SqliteDb(settings.server.db)
     return _Stores(db, SqliteUserStore(db), SqliteTokenStore(db),
-                   SqliteTaskLists(db, default_owner=settings.identity.owner))  # fmt: skip
+                   SqliteTaskLists(db, default_owner=settings.identity.owner),
+                   settings)  # fmt: skip
 
 
 async def run(settings: Settings, args: argparse.Namespace) -> int:
@@ -140,10 +149,14 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
 async def _users(stores: _Stores, args: argparse.Namespace) -> int:
     match args.users_command:
         case "add":
+            if args.queue and "agent" not in args.role:
+                raise CliError("--queue: only agents take calls from a queue; add --role agent")
             password = _read_password() if args.password_stdin else None
             user = await stores.users.add(args.name, display_name=args.display_name,
                                           phones=args.phone, pin=args.pin, password=password,
-                                          roles=args.role or ["user"])  # fmt: skip
+                                          roles=args.role or ["user"],
+                                          queues=args.queue)  # fmt: skip
+            _warn_unknown_queues(stores, user)
             print(f"added {_describe(user)}")
             return 0
         case "set":
@@ -174,9 +187,16 @@ def _read_password() -> str:
 async def _set_secrets(stores: _Stores, args: argparse.Namespace) -> int:
     if await stores.users.get(args.name) is None:
         raise CliError(f"no user {args.name!r}")
-    if not (args.pin or args.no_pin or args.password_stdin or args.no_password):
-        raise CliError("users set: give --pin/--no-pin and/or --password-stdin/--no-password")
-    from callport.store.users import clean_password, clean_pin
+    if not (args.pin or args.no_pin or args.password_stdin or args.no_password or args.queue
+            or args.no_queues):
+        raise CliError("users set: give --pin/--no-pin, --password-stdin/--no-password and/or "
+                       "--queue/--no-queues")
+    from callport.store.users import clean_password, clean_pin, clean_queues
+
+    existing = await stores.users.get(args.name)
+    if args.queue and existing is not None and not existing.has_role("agent"):
+        raise CliError("--queue: only agents take calls from a queue")
+    queues = clean_queues(args.queue)
 
     # validate both before changing either, so a bad password leaves the PIN as it was
     pin = clean_pin(args.pin) if args.pin else None
@@ -185,8 +205,11 @@ async def _set_secrets(stores: _Stores, args: argparse.Namespace) -> int:
         await stores.users.set_pin(args.name, pin)
     if args.password_stdin or args.no_password:
         await stores.users.set_password(args.name, password)
+    if args.queue or args.no_queues:
+        await stores.users.set_queues(args.name, queues)
     user = await stores.users.get(args.name)
     assert user is not None
+    _warn_unknown_queues(stores, user)
     print(f"updated {_describe(user)}")
     return 0
 
@@ -200,14 +223,25 @@ def user_json(user: User) -> dict[str, object]:
         "roles": sorted(user.roles),
         "has_pin": user.has_pin,
         "has_password": user.has_password,
+        "queues": list(user.queues),
     }
+
+
+def _warn_unknown_queues(stores: _Stores, user: User) -> None:
+    if stores.settings is None:
+        return
+    unknown = [q for q in user.queues if stores.settings.queues.get(q) is None]
+    if unknown:
+        print(f"note: no [queues.{unknown[0]}] in the configuration yet; "
+              f"{user.name} takes its calls once it is configured", file=sys.stderr)
 
 
 def _describe(user: User) -> str:
     shown = f" ({user.display_name})" if user.display_name else ""
     phones = ", ".join(user.phones) or "no phone"
     secrets = [s for s, on in (("PIN", user.has_pin), ("password", user.has_password)) if on]
-    return (f"{user.name}{shown}: {phones}; roles {', '.join(sorted(user.roles))}; "
+    queues = f"; queues {', '.join(user.queues)}" if user.queues else ""
+    return (f"{user.name}{shown}: {phones}; roles {', '.join(sorted(user.roles))}{queues}; "
             f"{' and '.join(secrets) or 'no PIN or password'}")  # fmt: skip
 
 

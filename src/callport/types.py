@@ -24,7 +24,8 @@ class User:
 
     ``name`` is the login and the owner key of their data (tasks, calls); ``phones`` are E.164
     numbers their calls are recognised by; ``has_pin`` says a phone caller must also enter the
-    PIN; ``guest`` marks a stand-in for an unknown caller (``identity.unknown = "guest"``).
+    PIN; ``guest`` marks a stand-in for an unknown caller (``identity.unknown = "guest"``);
+    ``queues`` are the queues an ``agent`` takes calls from (``[queues.NAME]``).
     """
 
     name: str
@@ -34,6 +35,7 @@ class User:
     has_pin: bool = False
     has_password: bool = False
     guest: bool = False
+    queues: tuple[str, ...] = ()
 
     @property
     def spoken_name(self) -> str:

@@ -44,9 +44,9 @@ def test_users_add_list_remove(db: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert out_json(capsys) == [
         {"name": "alice", "display_name": "Alice Smith",
          "phones": ["+15551234567", "+442079460000"], "roles": ["admin", "user"],
-         "has_pin": True, "has_password": False},
+         "has_pin": True, "has_password": False, "queues": []},
         {"name": "bob", "display_name": "", "phones": [], "roles": ["user"],
-         "has_pin": False, "has_password": False},
+         "has_pin": False, "has_password": False, "queues": []},
     ]  # fmt: skip
     assert run(db, "users", "list") == 0
     text = capsys.readouterr().out
@@ -216,3 +216,25 @@ def test_users_set_changes_and_clears_secrets(
     assert run(db, "users", "set", "owner") == 2
     assert run(db, "users", "set", "ghost", "--no-pin") == 2
     assert "no user 'ghost'" in capsys.readouterr().err
+
+
+def test_agents_with_queues(db: Path, capsys: pytest.CaptureFixture[str],
+                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO("agent-pass-1\n"))
+    assert run(db, "users", "add", "alice", "--role", "agent", "--queue", "support",
+               "--queue", "sales", "--password-stdin") == 0
+    out = capsys.readouterr()
+    assert "roles agent; queues support, sales; password" in out.out
+    assert "no [queues.support] in the configuration yet" in out.err
+    assert run(db, "users", "add", "bob", "--queue", "support") == 2  # not an agent
+    assert "add --role agent" in capsys.readouterr().err
+    assert run(db, "users", "set", "alice", "--queue", "billing") == 0
+    capsys.readouterr()
+    assert run(db, "users", "list", "--json") == 0
+    assert out_json(capsys)[0]["queues"] == ["billing"]
+    assert run(db, "users", "set", "alice", "--queue", "bad name") == 2
+    assert "queue 'bad name'" in capsys.readouterr().err
+    assert run(db, "users", "set", "alice", "--no-queues") == 0
+    capsys.readouterr()
+    assert run(db, "users", "list", "--json") == 0
+    assert out_json(capsys)[0]["queues"] == []

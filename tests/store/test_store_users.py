@@ -379,3 +379,53 @@ def test_sqlite_users_table_from_before_digest_keys_gets_the_column(tmp_path: Pa
             db.close()
 
     asyncio.run(run())
+
+
+async def test_agents_queue_memberships_are_kept_replaced_and_checked(stores: Stores) -> None:
+    users = stores.users
+    alice = await users.add("alice", roles=["agent"], queues=["support", "sales", "support"])
+    assert alice.queues == ("support", "sales")
+    assert (await users.get("alice")) == alice
+    assert (await users.add("bob")).queues == ()
+    assert await users.set_queues("alice", ["billing"])
+    got = await users.get("alice")
+    assert got is not None and got.queues == ("billing",)
+    assert [u.queues for u in await users.list()] == [("billing",), ()]
+    assert not await users.set_queues("nobody", ["support"])
+    for bad in (["no spaces"], [""], ["a,b"]):
+        with pytest.raises(UserError, match="queue"):
+            await users.add("carol", roles=["agent"], queues=bad)
+        with pytest.raises(UserError, match="queue"):
+            await users.set_queues("alice", bad)
+    assert await users.get("carol") is None
+    got = await users.get("alice")
+    assert got is not None and got.queues == ("billing",)  # a refused change changes nothing
+
+
+def test_sqlite_users_table_from_before_queues_gets_the_column(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path)
+    conn.executescript("CREATE TABLE users (name TEXT PRIMARY KEY, display_name TEXT NOT NULL "
+                       "DEFAULT '', roles TEXT NOT NULL, pin_hash TEXT, password_hash TEXT, "
+                       "created_at REAL NOT NULL, digest_keys TEXT);"
+                       "INSERT INTO users VALUES ('old', '', 'agent', NULL, NULL, 0, NULL);")
+    conn.commit()
+    conn.close()
+
+    async def run() -> None:
+        db = SqliteDb(path)
+        try:
+            users = SqliteUserStore(db)
+            old = await users.get("old")
+            assert old is not None and old.queues == ()
+            assert await users.set_queues("old", ["support"])
+        finally:
+            db.close()
+        db = SqliteDb(path)  # it survives a reopen
+        try:
+            again = await SqliteUserStore(db).get("old")
+            assert again is not None and again.queues == ("support",)
+        finally:
+            db.close()
+
+    asyncio.run(run())

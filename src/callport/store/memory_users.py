@@ -26,6 +26,7 @@ from callport.store.users import (
     clean_password,
     clean_phone,
     clean_pin,
+    clean_queues,
     clean_roles,
     digest_keys,
     hash_secret,
@@ -93,12 +94,13 @@ class MemoryUserStore:
         pin: str | None = None,
         password: str | None = None,
         roles: Iterable[str] = ("user",),
+        queues: Iterable[str] = (),
     ) -> User:
         name = clean_name(name)
         numbers = tuple(dict.fromkeys(clean_phone(p) for p in phones))
         user = User(name=name, display_name=clean_display_name(display_name), phones=numbers,
                     roles=clean_roles(roles), has_pin=pin is not None,
-                    has_password=password is not None)  # fmt: skip
+                    has_password=password is not None, queues=clean_queues(queues))  # fmt: skip
         pin_hash = await hash_in_thread(clean_pin(pin)) if pin is not None else None
         pw_hash = await hash_in_thread(clean_password(password)) if password is not None else None
         if name in self._users:
@@ -158,6 +160,14 @@ class MemoryUserStore:
             return False
         record.pin_hash = digest
         record.user = replace(record.user, has_pin=digest is not None)
+        return True
+
+    async def set_queues(self, name: str, queues: Iterable[str]) -> bool:
+        member = clean_queues(queues)
+        record = self._users.get(name)
+        if record is None:
+            return False
+        record.user = replace(record.user, queues=member)
         return True
 
     async def check_password(self, name: str, password: str) -> User | None:

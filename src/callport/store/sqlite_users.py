@@ -36,6 +36,7 @@ from callport.store.users import (
     clean_password,
     clean_phone,
     clean_pin,
+    clean_queues,
     clean_roles,
     digest_keys,
     new_token_secret,
@@ -53,7 +54,8 @@ CREATE TABLE IF NOT EXISTS users (
     pin_hash TEXT,
     password_hash TEXT,
     created_at REAL NOT NULL,
-    digest_keys TEXT
+    digest_keys TEXT,
+    queues TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS user_phones (
     phone TEXT NOT NULL UNIQUE,
@@ -80,7 +82,15 @@ def _open(path: str | Path | SqliteDb) -> SqliteDb:
     db = path if isinstance(path, SqliteDb) else SqliteDb(path)
     db.ensure_schema("users", SCHEMA)
     db.ensure_migration("users.digest_keys", _add_digest_keys)
+    db.ensure_migration("users.queues", _add_queues)
     return db
+
+
+def _add_queues(conn: sqlite3.Connection) -> None:
+    """Databases made before queues lack the ``queues`` column (an agent's memberships)."""
+    columns = {str(r["name"]) for r in conn.execute("PRAGMA table_info(users)")}
+    if "queues" not in columns:
+        conn.execute("ALTER TABLE users ADD COLUMN queues TEXT NOT NULL DEFAULT ''")
 
 
 def _add_digest_keys(conn: sqlite3.Connection) -> None:
@@ -92,7 +102,8 @@ def _add_digest_keys(conn: sqlite3.Connection) -> None:
 
 def _user(conn: sqlite3.Connection, name: str) -> User | None:
     row = conn.execute(
-        "SELECT name, display_name, roles, pin_hash, password_hash FROM users WHERE name = ?",
+        "SELECT name, display_name, roles, pin_hash, password_hash, queues FROM users "
+        "WHERE name = ?",
         (name,),
     ).fetchone()
     if row is None:
@@ -107,6 +118,7 @@ def _user(conn: sqlite3.Connection, name: str) -> User | None:
         roles=frozenset(r for r in str(row["roles"]).split(",") if r),
         has_pin=row["pin_hash"] is not None,
         has_password=row["password_hash"] is not None,
+        queues=tuple(q for q in str(row["queues"]).split(",") if q),
     )
 
 
@@ -135,8 +147,10 @@ class SqliteUserStore:
         pin: str | None = None,
         password: str | None = None,
         roles: Iterable[str] = ("user",),
+        queues: Iterable[str] = (),
     ) -> User:
         name = clean_name(name)
+        queue_text = ",".join(clean_queues(queues))
         shown = clean_display_name(display_name)
         numbers = tuple(dict.fromkeys(clean_phone(p) for p in phones))
         role_text = ",".join(sorted(clean_roles(roles)))
@@ -156,8 +170,8 @@ class SqliteUserStore:
                     raise UserError(f"phone {phone} already belongs to {row['user']!r}")
             conn.execute(
                 "INSERT INTO users (name, display_name, roles, pin_hash, password_hash, "
-                "created_at, digest_keys) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (name, shown, role_text, pin_hash, pw_hash, time.time(), keys),
+                "created_at, digest_keys, queues) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (name, shown, role_text, pin_hash, pw_hash, time.time(), keys, queue_text),
             )
             conn.executemany(
                 "INSERT INTO user_phones (phone, user, position) VALUES (?, ?, ?)",
@@ -235,6 +249,9 @@ class SqliteUserStore:
     async def set_pin(self, name: str, pin: str | None) -> bool:
         digest = await hash_in_thread(clean_pin(pin)) if pin is not None else None
         return await self._set(name, "pin_hash", digest)
+
+    async def set_queues(self, name: str, queues: Iterable[str]) -> bool:
+        return await self._set(name, "queues", ",".join(clean_queues(queues)))
 
     async def check_password(self, name: str, password: str) -> User | None:
         stored = await self.db.transaction(lambda conn: _hash_of(conn, name, "password_hash"))

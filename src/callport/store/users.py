@@ -88,6 +88,17 @@ def clean_roles(roles: Iterable[str]) -> frozenset[str]:
     return out
 
 
+def clean_queues(queues: Iterable[str]) -> tuple[str, ...]:
+    """Queue names (an agent's memberships): letters, digits, - and _; duplicates dropped."""
+    out = []
+    for queue in queues:
+        name = str(queue).strip()
+        if not name or len(name) > 64 or not name.replace("-", "").replace("_", "").isalnum():
+            raise UserError(f"queue {queue!r}: use letters, digits, - and _")
+        out.append(name)
+    return tuple(dict.fromkeys(out))
+
+
 def clean_password(password: str) -> str:
     if not isinstance(password, str) or not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
         raise UserError(f"password: use {MIN_PASSWORD}-{MAX_PASSWORD} characters")
@@ -211,8 +222,10 @@ class UserStore(Protocol):
         pin: str | None = None,
         password: str | None = None,
         roles: Iterable[str] = ("user",),
+        queues: Iterable[str] = (),
     ) -> User:
-        """Create a user; raises ``UserError`` (invalid field, name taken, phone taken)."""
+        """Create a user; raises ``UserError`` (invalid field, name taken, phone taken).
+        ``queues``: the queues an agent takes calls from (``User.queues``)."""
         ...
 
     async def get(self, name: str) -> User | None: ...
@@ -234,6 +247,10 @@ class UserStore(Protocol):
     async def set_password(self, name: str, password: str | None) -> bool: ...
 
     async def set_pin(self, name: str, pin: str | None) -> bool: ...
+
+    async def set_queues(self, name: str, queues: Iterable[str]) -> bool:
+        """Replace the user's queue memberships; False if there is no such user."""
+        ...
 
     async def check_password(self, name: str, password: str) -> User | None:
         """The user if the password matches (False for users without one), else None."""

@@ -6,8 +6,10 @@ Pure parsing, no I/O, so config validates it once at start and the server picks 
 - ``relay:wss://app/ws``: a ConversationRelay-compatible app (Twilio's and Telnyx's text
   protocol; callport does the VAD, STT, TTS, turns and barge-in);
 - ``llm:http://host/v1``: any OpenAI-compatible chat endpoint (streaming, tool calls);
-- ``twilio-ws:wss://bot/ws``, ``telnyx-ws:wss://bot/ws``, ``openai-realtime``, ``gemini-live``:
-  audio-native adapters, recognised but not available yet (a clear ``ConfigError``).
+- ``twilio-ws:wss://bot/ws``, ``telnyx-ws:wss://bot/ws``: a bot that speaks Twilio Media
+  Streams or Telnyx media streaming (a Pipecat bot with its Twilio or Telnyx serializer);
+- ``openai-realtime``, ``gemini-live``: speech-to-speech models (settings in ``[agent]``);
+  those in ``NOT_YET`` are recognised but refused with a clear ``ConfigError``.
 
 An empty reference means the built-in Task Manager.
 """
@@ -27,7 +29,7 @@ ADAPTERS: dict[str, tuple[str, ...]] = {
     "openai-realtime": (),
     "gemini-live": (),
 }
-NOT_YET = frozenset({"twilio-ws", "telnyx-ws", "openai-realtime", "gemini-live"})
+NOT_YET = frozenset({"openai-realtime", "gemini-live"})
 
 
 class AgentRefError(ValueError):

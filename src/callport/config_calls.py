@@ -17,6 +17,15 @@ class AgentSettings:
     connect_timeout_s: float = 5.0  # opening the agent's WebSocket / HTTP connection
     reply_timeout_s: float = 15.0  # caller's turn to the agent's first words (or an action)
     handoff: str = ""  # relay `end` whose handoffData names no target: transfer here; else bye
+    # twilio-ws / telnyx-ws: where callport serves the REST hang-up bots call (port 0: a free
+    # one) and the account sid it hands them (empty: one per call); agent.api_key is the
+    # auth token when set (else one per call)
+    api_base_url: str = "http://127.0.0.1:0"
+    account_sid: str = ""
+    # openai-realtime / gemini-live: the service's WebSocket base URL (empty: the vendor's),
+    # and the voice (empty: the service's default)
+    base_url: str = ""
+    voice: str = ""
 
     def problems(self) -> list[str]:
         out = []

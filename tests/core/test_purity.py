@@ -42,7 +42,7 @@ CORES: tuple[str, ...] = (
     "callport.call.transfers",
     # agents: the adapters' wire formats (ConversationRelay, OpenAI-compatible chat streams)
     "callport.agentref", "callport.agents.adapters.relay_protocol",
-    "callport.agents.adapters.llm_protocol",
+    "callport.agents.adapters.llm_protocol", "callport.agents.adapters.media_bot_protocol",
     # flows: the identification gate's decisions
     "callport.flows.identify",
     # flows: the IVR's compiled form, its file loader and opening hours
@@ -85,6 +85,7 @@ CORES: tuple[str, ...] = (
 
 # Modules whose docstrings say "pure" or "sans-IO" about something other than themselves.
 DESCRIBES_OTHERS: dict[str, str] = {
+    "callport.agents.adapters.bot_api": "the socket; its routing is media_bot_protocol (pure)",
     "callport.call.session": "the asyncio driver; its decisions live in pure modules",
     "callport.flows.gate": "drives the pure decisions of flows.identify over a live Call",
     "callport.server.auth": "the middleware; its decisions are in server.hosts / server.csrf",

@@ -3,14 +3,15 @@
 ``adapter_factory(ref, ...)`` gives the ``AgentFactory`` for an adapter reference
 (``callport.agentref``): ``relay:wss://...`` (a ConversationRelay app, ``relay``) or
 ``llm:http://host/v1`` (an OpenAI-compatible chat endpoint with the Task Manager's tools,
-``llm``). The audio-native ones (``twilio-ws:``, ``telnyx-ws:``, ``openai-realtime``,
-``gemini-live``) are recognised and refused with a clear ``ConfigError`` until they land.
+``llm``); ``twilio-ws:wss://...`` / ``telnyx-ws:wss://...`` (a bot speaking Media Streams,
+``twilio_ws``: audio both ways, no STT/TTS of ours). Those ``agentref.NOT_YET`` names are
+refused with a clear ``ConfigError``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from callport.agentref import AgentRef
 from callport.agents.adapters.base import AdapterOptions, AgentLog, AgentUnavailable, Line
@@ -64,4 +65,14 @@ def adapter_factory(
                             line=line_of(info))
 
         return make_llm
+    if ref.scheme in ("twilio-ws", "telnyx-ws"):
+        from callport.agents.adapters.twilio_ws import MediaBotAgent
+
+        dialect: Literal["twilio", "telnyx"] = "twilio" if ref.scheme == "twilio-ws" else "telnyx"
+
+        def make_bot(info: CallInfo) -> Agent:
+            return MediaBotAgent(url=ref.target, dialect=dialect, info=info, options=options,
+                                 agent_log=agent_log(info))
+
+        return make_bot
     raise ConfigError(f"server.agent={ref}: no such adapter")  # pragma: no cover - agentref

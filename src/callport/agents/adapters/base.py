@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import statistics
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from callport.call.controls import ControlResult, Refused
 from callport.config import AgentSettings
@@ -45,12 +45,18 @@ class AdapterOptions:
     reply_timeout_s: float = 15.0
     handoff: str = ""
     dtmf_wait_s: float = 2.0  # after a key press, how long to wait for the agent to answer
+    api_base_url: str = "http://127.0.0.1:0"  # twilio-ws/telnyx-ws: the REST hang-up we serve
+    account_sid: str = ""  # twilio-ws: handed to the bot (empty: one per call)
+    base_url: str = ""  # openai-realtime / gemini-live: the service (empty: the vendor's)
+    voice: str = ""
 
     @classmethod
     def from_settings(cls, s: AgentSettings) -> AdapterOptions:
         return cls(api_key=s.api_key, model=s.model, system_prompt=s.system_prompt,
                    greeting=s.greeting, connect_timeout_s=s.connect_timeout_s,
-                   reply_timeout_s=s.reply_timeout_s, handoff=s.handoff)
+                   reply_timeout_s=s.reply_timeout_s, handoff=s.handoff,
+                   api_base_url=s.api_base_url, account_sid=s.account_sid,
+                   base_url=s.base_url, voice=s.voice)
 
 
 class Line(Protocol):
@@ -74,18 +80,13 @@ class CallLine:
 
     def __init__(self, call: Call) -> None:
         self._call = call
-        self._session: Any = call.session  # the session's API is being reshaped: duck-typed
+        self._session = call.session
 
     async def wait_ended(self) -> None:
-        waiter = getattr(self._session, "wait_ended", None)
-        if waiter is not None:
-            await waiter()
-        else:
-            await self._session.hung_up.wait()
+        await self._session.wait_ended()
 
     async def send_dtmf(self, digits: str) -> ControlResult:
-        result: ControlResult = await self._session.leg.send_dtmf(digits)
-        return result
+        return await self._session.leg.send_dtmf(digits)
 
     def play(self, pcm: PCM16, sample_rate: int) -> None:
         self._session.enqueue_audio(pcm, sample_rate)
@@ -111,15 +112,13 @@ class CallLine:
     def heard_ms(self) -> int:
         """Milliseconds of the current reply the caller heard, from the marks the leg
         answered (the playout ledger's played frames, up to the first segment cut short)."""
-        session = self._session
-        heard = getattr(session, "heard", None)
-        segments = heard() if heard is not None else session._playout._clauses
+        segments = self._session.heard()
         frames = 0
         for seg in segments:
             frames += seg.frames if seg.done else seg.played_frames
             if not seg.done:
                 break
-        return int(frames * session.leg.frame_ms)
+        return int(frames * self._session.leg.frame_ms)
 
 
 @dataclass(slots=True)

@@ -1,0 +1,223 @@
+"""twilio-ws: / telnyx-ws: adapters: the wire format, and whole calls against a bot."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+
+import httpx
+import numpy as np
+import pytest
+from adapter_support import line, tone, until
+from media_bot import media_bot
+
+from callport.agentref import AgentRef, parse_agent_ref
+from callport.agents.adapters import media_bot_protocol as wire
+
+# ---- the wire format ------------------------------------------------------------------------
+
+
+def _stream(dialect: wire.Dialect) -> wire.MediaStream:
+    return wire.MediaStream(dialect=dialect, stream_id="MZ1", call_id="CA1", account_sid="AC1",
+                            caller="+15551230001", callee="+15559870000",
+                            custom={"from": "+15551230001", "user": "alice"})
+
+
+def test_twilio_messages_carry_twilio_field_names_and_string_counters() -> None:
+    s = _stream("twilio")
+    assert json.loads(s.connected()) == {"event": "connected", "protocol": "Call",
+                                         "version": "1.0.0"}
+    start = json.loads(s.start())
+    assert start["event"] == "start" and start["sequenceNumber"] == "1"
+    assert start["streamSid"] == "MZ1" and start["start"]["callSid"] == "CA1"
+    assert start["start"]["accountSid"] == "AC1"
+    assert start["start"]["customParameters"] == {"from": "+15551230001", "user": "alice"}
+    assert start["start"]["mediaFormat"] == {"encoding": "audio/x-mulaw", "sampleRate": 8000,
+                                             "channels": 1}
+    first, second = json.loads(s.media(b"\xff" * 160)), json.loads(s.media(b"\x7f" * 160))
+    assert (first["sequenceNumber"], first["media"]["chunk"], first["media"]["timestamp"]) == \
+        ("2", "1", "0")
+    assert (second["sequenceNumber"], second["media"]["chunk"], second["media"]["timestamp"]) == \
+        ("3", "2", "20")
+    assert base64.b64decode(first["media"]["payload"]) == b"\xff" * 160
+    assert json.loads(s.dtmf("5"))["dtmf"] == {"track": "inbound_track", "digit": "5"}
+    assert json.loads(s.mark("m1"))["mark"] == {"name": "m1"}
+    assert json.loads(s.stop())["stop"] == {"accountSid": "AC1", "callSid": "CA1"}
+
+
+def test_telnyx_messages_are_snake_case_with_call_control_id() -> None:
+    s = _stream("telnyx")
+    assert json.loads(s.connected()) == {"event": "connected", "version": "1.0.0"}
+    start = json.loads(s.start())
+    assert start["stream_id"] == "MZ1" and start["sequence_number"] == "1"
+    assert start["start"]["call_control_id"] == "CA1"
+    assert start["start"]["media_format"] == {"encoding": "PCMU", "sample_rate": 8000,
+                                              "channels": 1}
+    assert start["start"]["custom_parameters"]["user"] == "alice"
+    assert json.loads(s.dtmf("#"))["dtmf"] == {"digit": "#"}
+
+
+def test_bot_messages_parse_to_typed_events() -> None:
+    payload = base64.b64encode(b"\x01\x02").decode()
+    assert wire.parse_bot(json.dumps({"event": "media", "streamSid": "MZ1",
+                                      "media": {"payload": payload}})) == wire.BotMedia(b"\x01\x02")
+    assert wire.parse_bot('{"event":"mark","streamSid":"MZ1","mark":{"name":"a"}}') == \
+        wire.BotMark("a")
+    assert wire.parse_bot('{"event":"clear","streamSid":"MZ1"}') == wire.BotClear()
+    assert wire.parse_bot('{"event":"clear"}') == wire.BotClear()  # Telnyx: no stream id
+    assert wire.parse_bot('{"event":"transcript"}') == wire.BotOther("transcript")
+
+
+@pytest.mark.parametrize("raw", ["nope", "[]", '{"media":{}}', '{"event":"media"}',
+                                 '{"event":"media","media":{"payload":"!!"}}',
+                                 '{"event":"mark","mark":{}}', b"\x00"])
+def test_garbage_from_the_bot_is_an_invalid_event(raw: str | bytes) -> None:
+    assert isinstance(wire.parse_bot(raw), wire.BotInvalid)
+
+
+def _basic(user: str, password: str) -> dict[str, str]:
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    return {"authorization": f"Basic {token}"}
+
+
+def test_the_rest_hang_up_needs_the_credentials_handed_to_the_bot() -> None:
+    secrets = {"AC1": "tok"}.get
+
+    def req(path: str, headers: dict[str, str], body: bytes = b"Status=completed") -> object:
+        return wire.rest_request("POST", path, headers, body, prefix="/twilio",
+                                 twilio_secret=secrets, telnyx_secret={"v3:x": "key"}.get)
+
+    path = "/twilio/2010-04-01/Accounts/AC1/Calls/CA1.json"
+    assert req(path, _basic("AC1", "tok")) == wire.RestHangup("twilio", "CA1")
+    for headers in ({}, _basic("AC1", "wrong"), _basic("AC2", "tok"),
+                    {"authorization": "Bearer tok"}):
+        answer = req(path, headers)
+        assert isinstance(answer, wire.RestAnswer) and answer.status == 401
+        assert answer.body["code"] == 20003
+    bad = req(path, _basic("AC1", "tok"), b"Status=in-progress")
+    assert isinstance(bad, wire.RestAnswer) and bad.status == 400
+    outside = req("/2010-04-01/Accounts/AC1/Calls/CA1.json", _basic("AC1", "tok"))
+    assert isinstance(outside, wire.RestAnswer) and outside.status == 404
+    telnyx = "/twilio/v2/calls/v3:x/actions/hangup"
+    assert req(telnyx, {"authorization": "Bearer key"}) == wire.RestHangup("telnyx", "v3:x")
+    denied = req(telnyx, {"authorization": "Bearer nope"})
+    assert isinstance(denied, wire.RestAnswer) and denied.status == 401
+
+
+def test_media_bot_references_are_available() -> None:
+    assert parse_agent_ref("twilio-ws:wss://bot.example/ws") == \
+        AgentRef("twilio-ws", "wss://bot.example/ws")
+    assert parse_agent_ref("telnyx-ws:ws://127.0.0.1:9/ws").available
+
+
+# ---- whole calls against a stand-in bot ----------------------------------------------------
+
+
+async def test_a_call_streams_both_ways_echoes_marks_when_heard_and_relays_keys() -> None:
+    async with media_bot() as bot:
+        ln = line(f"twilio-ws:{bot.url}", [], realtime=True)
+        ln.start()
+        await asyncio.wait_for(bot.connected.wait(), 5)
+        await until(lambda: bot.events("start"))
+        start = bot.start["start"]
+        assert bot.received[0]["event"] == "connected"
+        assert start["customParameters"]["from"] == "+15551230001"
+        assert start["customParameters"]["user"] == "alice"
+        assert start["customParameters"]["callport_api_base"].startswith("http://127.0.0.1:")
+        await ln.leg.speak(tone(0.5, 8000), 8000)
+        await until(lambda: len(bot.events("media")) >= 25)
+        assert float(np.abs(bot.caller_audio()).max()) > 4000  # the caller's tone reached it
+        await bot.media(tone(1.0, 8000, freq=660.0))  # 1 s, sent at once: paced by callport
+        await bot.mark("after-hello")
+        await until(lambda: bot.events("mark"), timeout=5)
+        assert len(ln.leg.sent) >= 50  # echoed only once the second of audio had been sent
+        assert float(np.abs(ln.leg.output()).max()) > 4000
+        ln.leg.press("7")
+        await until(lambda: bot.events("dtmf"))
+        assert bot.events("dtmf")[0]["dtmf"]["digit"] == "7"
+        ln.leg.caller_hangup()
+        await until(lambda: bot.events("stop"))
+        await ln.ended()
+    events = [e.detail for e in await ln.calls.events(ln.info.call_id) if e.kind == "agent"]
+    assert any("connected in" in d for d in events) and any("marks" in d for d in events)
+
+
+async def test_clear_drops_the_bots_queued_audio_and_echoes_pending_marks() -> None:
+    async with media_bot() as bot:
+        ln = line(f"twilio-ws:{bot.url}", [], realtime=True)
+        ln.start()
+        await until(lambda: bot.events("start"))
+        await bot.media(tone(4.0, 8000))
+        await bot.mark("long")
+        await until(lambda: len(ln.leg.sent) >= 10)
+        await bot.clear()
+        await until(lambda: bot.events("mark"))
+        assert bot.events("mark")[0]["mark"]["name"] == "long"
+        assert ln.leg.cleared >= 1
+        sent = len(ln.leg.sent)
+        await asyncio.sleep(0.3)
+        assert sent < 100 and len(ln.leg.sent) - sent <= 2  # the rest of the 4 s never went out
+        ln.leg.caller_hangup()
+        await ln.ended()
+
+
+async def test_the_bots_rest_hang_up_ends_the_call_only_with_its_credentials() -> None:
+    async with media_bot() as bot:
+        ln = line(f"twilio-ws:{bot.url}", [], realtime=True)
+        ln.start()
+        await until(lambda: bot.events("start"))
+        params = bot.start["start"]["customParameters"]
+        account, call_sid = bot.start["start"]["accountSid"], bot.start["start"]["callSid"]
+        url = f"{params['callport_api_base']}/2010-04-01/Accounts/{account}/Calls/{call_sid}.json"
+        async with httpx.AsyncClient() as client:
+            denied = await client.post(url, data={"Status": "completed"},
+                                       auth=(account, "not-the-token"))
+            assert denied.status_code == 401
+            assert not ln.call.ended  # a wrong password changes nothing
+            ok = await client.post(url, data={"Status": "completed"},
+                                   auth=(account, params["callport_auth_token"]))
+            assert ok.status_code == 200 and ok.json()["status"] == "completed"
+            call = await ln.ended()
+            again = await client.post(url, data={"Status": "completed"},
+                                      auth=(account, params["callport_auth_token"]))
+            assert again.status_code == 404 and again.json()["code"] == 20404
+        assert call.session.hangup_reason == "agent-ended"
+        await asyncio.wait_for(bot.closed.wait(), 5)
+        assert bot.events("stop")
+
+
+async def test_an_unreachable_bot_gives_an_apology_and_the_fallback() -> None:
+    ln = line("twilio-ws:ws://127.0.0.1:9/ws", [], fallback="transfer:tel:+15550100")
+    ln.start()
+    call = await ln.ended()
+    assert "Sorry" in ln.spoken()
+    assert ln.leg.transfers == ["tel:+15550100"]
+    assert call.session.transferred_to == "tel:+15550100"
+    events = [e.detail for e in await ln.calls.events(ln.info.call_id) if e.kind == "agent"]
+    assert any("failed: cannot connect" in d for d in events)
+
+
+async def test_a_socket_that_breaks_mid_call_gives_the_apology() -> None:
+    async with media_bot() as bot:
+        ln = line(f"telnyx-ws:{bot.url}", [], realtime=True)
+        ln.start()
+        await until(lambda: bot.events("start"))
+        assert "call_control_id" in bot.start["start"]
+        await bot.close(1011)
+        call = await ln.ended()
+    assert "Sorry" in ln.spoken()
+    assert call.session.hangup_reason == "agent-error"
+
+
+async def test_a_bot_closing_its_socket_ends_the_call_after_its_last_words() -> None:
+    async with media_bot() as bot:
+        ln = line(f"telnyx-ws:{bot.url}", [], realtime=True)
+        ln.start()
+        await until(lambda: bot.events("start"))
+        await bot.media(tone(0.6, 8000))
+        await bot.close(1000)
+        call = await ln.ended()
+    assert call.session.hangup_reason == "agent-ended"
+    assert len(ln.leg.sent) >= 28  # its 0.6 s were heard before the hang-up
+    assert "Sorry" not in ln.spoken()

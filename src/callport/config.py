@@ -25,6 +25,7 @@ from typing import Any
 from callport.config_calls import AgentSettings, RecordingSettings
 from callport.config_limits import LimitSettings
 from callport.config_pstn import TelnyxSettings, TwilioSettings
+from callport.config_queues import QueueSettings, QueuesSettings, split_tables, with_tables
 from callport.config_routing import RoutingSettings, SipTrunk
 from callport.config_server import IdentitySettings, ServerSettings, data_dir, default_db
 from callport.config_sip import SipSettings
@@ -37,9 +38,10 @@ class ConfigError(ValueError):
 
 __all__ = [
     "PAGE_PANELS", "AgentSettings", "BrowserSettings", "ConfigError", "IdentitySettings",
-    "LimitSettings", "PageSettings", "RecordingSettings", "RoutingSettings", "ServerSettings",
-    "Settings", "SipSettings", "SipTrunk", "SpeechSettings", "TelnyxSettings", "TurnSettings",
-    "TwilioSettings", "data_dir", "default_db", "load_settings",
+    "LimitSettings", "PageSettings", "QueueSettings", "QueuesSettings", "RecordingSettings",
+    "RoutingSettings", "ServerSettings", "Settings", "SipSettings", "SipTrunk", "SpeechSettings",
+    "TelnyxSettings", "TurnSettings", "TwilioSettings", "data_dir", "default_db",
+    "load_settings",
 ]
 
 
@@ -58,6 +60,7 @@ class Settings:
     agent: AgentSettings = field(default_factory=AgentSettings)
     recording: RecordingSettings = field(default_factory=RecordingSettings)
     limits: LimitSettings = field(default_factory=LimitSettings)  # the HTTP/WebSocket edge
+    queues: QueuesSettings = field(default_factory=QueuesSettings)  # [queues], [queues.NAME]
 
 
 def _convert(raw: Any, typ: Any, key: str, problems: list[str]) -> Any:
@@ -146,6 +149,7 @@ def load_settings(
         if not isinstance(table, dict):
             problems.append(f"[{top.name}] must be a table")
             table = {}
+        queue_tables = split_tables(table) if top.name == "queues" else {}
         field_hints = typing.get_type_hints(cls)
         values: dict[str, Any] = {}
         sources: dict[str, str] = {}
@@ -170,6 +174,9 @@ def load_settings(
             problems.append(str(exc))
             section = cls()
         problems.extend(range_problems(top.name, section, sources, own=section.problems()))
+        if isinstance(section, QueuesSettings):
+            section = with_tables(section, queue_tables, convert=_convert, ranges=range_problems,
+                                  problems=problems)
         sections[top.name] = section
     for unknown in data:
         problems.append(f"[{unknown}]: unknown section")

@@ -75,6 +75,12 @@ RANGES: dict[str, tuple[float, float]] = {
     "routing.breaker_failures": (1, 1000),
     "routing.breaker_open_s": (0.1, DAY),
     "routing.check_interval_s": (0, DAY),
+    "queues.ring_timeout_s": (1, 600),  # [queues] and every [queues.NAME]
+    "queues.wrap_up_s": (0, 3600),
+    "queues.max_wait_s": (0, DAY),  # 0: wait for ever
+    "queues.announce_every_s": (0, 3600),  # 0: never
+    "queues.expected_handle_s": (1, DAY),
+    "queues.choose_s": (1, 120),
     "recording.answer_s": (0.5, 120),
     "recording.stay_s": (0, 120),
 }

@@ -135,14 +135,18 @@ class OutboundCalls:
     def invite(self, target: str, *, media_host: str, media_port: int, now: float,
                peer: Addr | None = None, caller: str = "",
                credentials: tuple[str, str] | None = None,
-               fallbacks: tuple[Addr, ...] = ()) -> tuple[str, list[SipEvent]]:
+               fallbacks: tuple[Addr, ...] = (),
+               display: str = "") -> tuple[str, list[SipEvent]]:
         """Place a call to ``target`` (sip: URI); ``peer`` overrides where it is sent and
-        ``fallbacks`` are the next targets, in order, should it time out or answer 503."""
+        ``fallbacks`` are the next targets, in order, should it time out or answer 503.
+        ``caller`` is the From user part, ``display`` its display name (a phone shows it)."""
         tag = new_tag()
         call_id = secrets.token_hex(12) + "@" + self.core.config.host
         key = f"{call_id}|{tag}"
         local_user = caller or self.core.config.user
         local = f"<sip:{local_user}@{rq.hostport(self.core.config.host, self.core.config.port)}>"
+        if display:
+            local = f'"{display}" {local}'
         dest = peer or target_addr(target, ("", 0))
         if not dest[0]:
             raise ValueError(f"cannot route to {target!r}: give an IP, a port or a trunk")

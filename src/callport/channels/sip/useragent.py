@@ -148,10 +148,11 @@ class UserAgent:
     def invite(self, target: str, *, media_host: str, media_port: int, now: float,
                peer: Addr | None = None, caller: str = "",
                credentials: tuple[str, str] | None = None,
-               fallbacks: tuple[Addr, ...] = ()) -> tuple[str, list[SipEvent]]:
+               fallbacks: tuple[Addr, ...] = (),
+               display: str = "") -> tuple[str, list[SipEvent]]:
         return self.outbound.invite(target, media_host=media_host, media_port=media_port,
                                     now=now, peer=peer, caller=caller, credentials=credentials,
-                                    fallbacks=fallbacks)
+                                    fallbacks=fallbacks, display=display)
 
     def refer(self, key: str, target: str, now: float) -> list[SipEvent]:
         return self.outbound.refer(key, target, now)

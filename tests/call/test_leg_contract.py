@@ -46,7 +46,7 @@ from callport.channels.media_leg import MediaStreamLeg
 from callport.channels.provider import MediaCore, ProviderError, StreamStart
 from callport.channels.sip.leg import SipLeg
 from callport.channels.sip.media import MediaStream
-from callport.channels.sip.sdp import MediaPlan
+from callport.channels.sip.sdp import MediaPlan, restrict
 from callport.channels.telnyx.media import TelnyxMediaCore, encode_client_state
 from callport.channels.twilio.media import TwilioMediaCore
 
@@ -249,6 +249,8 @@ class SipFar:
         self.transport = Datagrams()
         self.peer = MediaStream(plan=PLAN)
         self.refers: list[str] = []
+        self.reoffers: list[str] = []
+        self.answer_status = 200
         self.sip = SipLeg(key="k1", call_id="sip-1", control=self, transport=self.transport,  # type: ignore[arg-type]
                           rtp_port=30000, plan=PLAN, now=0.0)
         self.leg: Leg = self.sip
@@ -260,6 +262,16 @@ class SipFar:
 
     def refer_call(self, key: str, target: str) -> bool:
         self.refers.append(target)
+        return True
+
+    def reoffer_call(self, key: str, direction: str) -> bool:
+        """Our re-INVITE, answered as the peer's UA does (``ua_hold``): 200 with the plan
+        narrowed to what we offered (``answer_status`` other than 200: the peer refused)."""
+        self.reoffers.append(direction)
+        if self.answer_status != 200:
+            self.sip.reoffer_done(self.answer_status)
+            return True
+        self.sip.reoffer_done(200, restrict(PLAN, direction))
         return True
 
     async def play_all(self) -> None:

@@ -27,7 +27,7 @@ import numpy as np
 
 from callport.call import converse
 from callport.call.agent import Agent, AgentFactory, AgentInput, AudioAgent
-from callport.call.controls import Capability, ControlResult, Refusal, Refused
+from callport.call.controls import Accepted, Capability, ControlResult, Refusal, Refused
 from callport.call.early import EarlyStt
 from callport.call.notes import (
     AgentState,
@@ -157,6 +157,34 @@ class Call:
 
     async def unhold(self) -> None:
         await self.session.stop_audio()
+
+    async def put_on_hold(self, music: AudioSource | None = None) -> ControlResult:
+        """Hold the caller's line: the music starts at once (never silence), then the leg is
+        told (SIP: a re-INVITE ``a=sendonly``; other legs stop delivering the caller's audio),
+        so the caller's voice neither reaches a turn nor stops the music. ``Refused`` when the
+        leg cannot or the peer said no: the music plays on (a callport-side hold, which the
+        caller speaking ends, as with ``hold``)."""
+        self.hold(music)
+        leg = self.session.leg
+        if Capability.HOLD not in leg.capabilities:
+            return Refused(Capability.HOLD, Refusal.UNSUPPORTED,
+                           f"a {self.info.channel} leg has no hold")
+        result = await leg.hold()
+        if isinstance(result, Refused):
+            log.info("call %s: hold refused (%s: %s)", self.info.call_id,
+                     result.refusal.value, result.detail)
+        return result
+
+    async def take_off_hold(self) -> ControlResult:
+        """The line back from ``put_on_hold``: the leg first (SIP: a re-INVITE ``a=sendrecv``),
+        then the music stops, so the caller hears music right up to the moment the line is
+        live again (seamless, no gap of silence)."""
+        leg = self.session.leg
+        result: ControlResult = Accepted()
+        if Capability.HOLD in leg.capabilities:
+            result = await leg.resume()
+        await self.unhold()
+        return result
 
     # ---- listening -------------------------------------------------------------------
 

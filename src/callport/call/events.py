@@ -68,3 +68,12 @@ class HoldChanged(LegEvent):
     (the session's audio source decides what the caller hears)."""
 
     held: bool
+
+
+@dataclass(frozen=True, slots=True)
+class HeldByPeer(LegEvent):
+    """The far end put us on hold (a SIP re-INVITE ``a=sendonly`` / ``a=inactive``), or took
+    us off it (``held=False``). While held, its audio (its own music) does not arrive and ours
+    is not heard; the session records it (``CallSession.peer_held``) for the flow."""
+
+    held: bool

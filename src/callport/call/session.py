@@ -21,6 +21,7 @@ from callport.call.events import (
     PCM16,
     AudioIn,
     Dtmf,
+    HeldByPeer,
     HoldChanged,
     HungUp,
     Marked,
@@ -99,6 +100,7 @@ class CallSession:
         self._transferred_to: str | None = None
         self._turns_produced = 0
         self._reply_serial = 0
+        self._peer_held = False
         self.stats = SessionStats()
 
     # ---- read-only state -------------------------------------------------------------
@@ -137,6 +139,10 @@ class CallSession:
     @property
     def reply_serial(self) -> int:  # bumped by every ``new_reply``: one reply's notes share it
         return self._reply_serial
+
+    @property
+    def peer_held(self) -> bool:  # the far end put us on hold (``HeldByPeer``)
+        return self._peer_held
 
     @property
     def holding(self) -> bool:  # hold music (an endless source) is queued
@@ -229,6 +235,10 @@ class CallSession:
                     return
                 case HoldChanged(held=held):  # the flow asked the leg; caller audio pauses
                     log.debug("call %s: leg %s", self.leg.call_id, "held" if held else "resumed")
+                case HeldByPeer(held=held):  # the far end held us: its audio pauses
+                    self._peer_held = held
+                    log.info("call %s: the far end %s", self.leg.call_id,
+                             "put us on hold" if held else "took us off hold")
                 case _:
                     log.warning("call %s: unexpected leg event %r", self.leg.call_id, event)
 

@@ -31,7 +31,9 @@ from callport.channels.sip.events import (
     CallProgress,
     IncomingCall,
     MediaUpdated,
+    PeerHold,
     RegistrationChanged,
+    ReofferDone,
     SipEvent,
     TargetFailed,
     TransferRequested,
@@ -179,6 +181,12 @@ class SipChannel:
                 case CallEnded(key=key, reason=reason, status=status, phrase=phrase):
                     if not self.transfers.ended(key, reason, status):
                         self._ended(key, f"{reason}: {phrase}" if phrase else reason, status)
+                case ReofferDone(key=key, status=status, plan=plan):  # our hold/resume
+                    if (call := self.calls.get(key)) is not None:
+                        call.leg.reoffer_done(status, plan)
+                case PeerHold(key=key, held=held):  # the peer's hold re-INVITE
+                    if (call := self.calls.get(key)) is not None:
+                        call.leg.peer_hold(held)
                 case TransferRequested(key=key, target=target):
                     self._spawn(self.transfers.follow(key, target))
                 case TargetFailed(key=key, addr=addr, status=status, next_addr=nxt):
@@ -319,6 +327,12 @@ class SipChannel:
         self.apply(ua.hangup(key, self.now(), reason=reason), ua)
         if key in self.calls:  # the core had already forgotten the dialog
             self._ended(key, reason, 0)
+
+    def reoffer_call(self, key: str, direction: str) -> bool:
+        ua = self.ua_for(key)
+        events = ua.reoffer(key, direction, self.now())
+        self.apply(events, ua)
+        return bool(events)
 
     def refer_call(self, key: str, target: str) -> bool:
         ua = self.ua_for(key)

@@ -82,6 +82,14 @@ class Dialog:
     # digest user it authenticated as. A REFER is followed only when one of them holds.
     trusted: bool = False
     authenticated: str = ""
+    # Hold (RFC 3264 §8.4): the direction we want (``sendonly`` while we hold the peer; our
+    # answers to the peer's offers are narrowed to it), whether the peer holds us (its last
+    # offer was sendonly/inactive), our re-INVITE in flight (a peer's re-INVITE meanwhile is
+    # glare: 491, RFC 3261 §14.2) and the peer's re-INVITE whose 2xx awaits its ACK.
+    local_direction: str = "sendrecv"
+    peer_held: bool = False
+    reoffer_pending: bool = False
+    peer_reinvite: ServerInviteTransaction | None = None
 
     @property
     def remote_tag(self) -> str:

@@ -85,6 +85,28 @@ class MediaUpdated(SipEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class ReofferDone(SipEvent):
+    """Our re-INVITE (``UserAgent.reoffer``: hold ``sendonly``, resume ``sendrecv``) finished:
+    ``status`` 2xx with the new ``plan``; 491 after the glare retries ran out; 408 / 481 (the
+    dialog is ended with it); any other failure leaves the media as it was (RFC 3261 §14.1).
+    ``status`` 0: no confirmed dialog to send it in."""
+
+    key: str
+    direction: str
+    status: int
+    plan: MediaPlan | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PeerHold(SipEvent):
+    """The peer's re-INVITE held us (``a=sendonly`` / ``a=inactive`` / ``c=0.0.0.0``) or took
+    us off hold again (``held=False``); sent after its ``MediaUpdated``, only on a change."""
+
+    key: str
+    held: bool
+
+
+@dataclass(frozen=True, slots=True)
 class CallEnded(SipEvent):
     """The call is over (BYE either way, CANCEL, failure, timeout). Always the last for ``key``."""
 

@@ -4,10 +4,15 @@ RTP has no remote playout buffer, so ``lead_ms`` is 0: the session paces frames 
 time, each ``send_audio`` goes out at once, and a mark is ``played`` as soon as it is
 reached (every frame before it has been transmitted); marks follow
 ``callport.call.marks.MarkBook``. ``clear()`` has nothing remote to drop. ``transfer`` is a blind
-REFER; the leg ends when the peer's NOTIFY reports success. ``hold`` would be a re-INVITE with
-``a=sendonly`` (RFC 3264 §8.4, RFC 6337 §5.3); callport's UA answers the peer's hold re-INVITEs
-but does not send its own yet, so ``hold``/``resume`` are refused ``UNSUPPORTED`` and HOLD is
-not in ``capabilities``.
+REFER; the leg ends when the peer's NOTIFY reports success.
+``hold`` is a re-INVITE offering ``a=sendonly`` (RFC 3264 §8.4, RFC 6337 §5.3), ``resume`` one
+offering ``a=sendrecv`` (``ua_hold``); each answers once the peer did: ``Accepted`` on its 2xx
+(then ``HoldChanged``), ``Refused(FAILED, code=status)`` when it refused (488, 491 after the
+glare retries), ``Refused(ENDED)`` when the dialog went. While held the caller's audio does not
+reach the session (its RTP, if any, is dropped at the inbox) and our RTP keeps flowing: the
+session's hold music is what the held party hears. The peer holding us (its re-INVITE
+``sendonly`` / ``inactive``) comes as ``HeldByPeer``; its audio (its own music) is dropped
+too, and no RTP is expected from it meanwhile (``expects_media``).
 RTCP (RFC 3550 §6) runs on the RTP port + 1: the driver calls ``rtcp_report`` every ~5 s
 (compound SR or RR + SDES) and feeds what arrives to ``on_rtcp``, which keeps the peer's
 latest reports in ``peer_reports``.
@@ -21,7 +26,15 @@ from collections import deque
 from typing import Protocol
 
 from callport.call.controls import Accepted, Capability, ControlResult, Refusal, Refused
-from callport.call.events import PCM16, HungUp, LegEvent, TransferStarted
+from callport.call.events import (
+    PCM16,
+    AudioIn,
+    HeldByPeer,
+    HoldChanged,
+    HungUp,
+    LegEvent,
+    TransferStarted,
+)
 from callport.call.inbox import EventInbox
 from callport.channels.sip.media import MediaStream
 from callport.channels.sip.rtcp import (
@@ -46,8 +59,18 @@ log = logging.getLogger(__name__)
 Addr = tuple[str, int]
 
 
+REOFFER_WAIT_S = 40.0  # a re-INVITE's outcome: Timer B (32 s) plus glare retries, bounded
+
+HOLD_DIRECTION = {True: "sendonly", False: "sendrecv"}  # what our re-INVITE offers
+
+
 class CallControl(Protocol):
     """What the leg asks of its channel driver (the SIP signalling side)."""
+
+    def reoffer_call(self, key: str, direction: str) -> bool:
+        """Send a re-INVITE offering ``direction``; its outcome comes to ``reoffer_done``
+        (possibly before this returns). False: no dialog to send it in."""
+        ...
 
     def hangup_call(self, key: str, reason: str) -> None: ...
 
@@ -76,6 +99,10 @@ class SipLeg:
         self.rtcp_errors = 0
         self.rtcp_sent = 0
         self.last_block: ReportBlock | None = None  # our latest report on what we receive
+        self._held = False  # we hold the peer (sendonly answered)
+        self._peer_held = False  # the peer holds us
+        self._hold_lock = asyncio.Lock()
+        self._reoffer: asyncio.Future[int] | None = None
 
     # ---- Leg protocol --------------------------------------------------------------------
     @property
@@ -96,7 +123,7 @@ class SipLeg:
 
     @property
     def capabilities(self) -> frozenset[Capability]:
-        return frozenset({Capability.TRANSFER, Capability.SEND_DTMF})
+        return frozenset({Capability.TRANSFER, Capability.SEND_DTMF, Capability.HOLD})
 
     async def recv(self) -> LegEvent:
         return await self._inbox.get()
@@ -148,12 +175,64 @@ class SipLeg:
         return Accepted()
 
     async def hold(self) -> ControlResult:
-        return Refused(Capability.HOLD, Refusal.UNSUPPORTED,
-                       "callport's SIP UA does not send hold re-INVITEs (a=sendonly) yet")
+        return await self._set_held(True)
 
     async def resume(self) -> ControlResult:
-        return Refused(Capability.HOLD, Refusal.UNSUPPORTED,
-                       "callport's SIP UA does not send hold re-INVITEs (a=sendonly) yet")
+        return await self._set_held(False)
+
+    @property
+    def held(self) -> bool:
+        """We hold the peer (our re-INVITE ``sendonly`` was answered)."""
+        return self._held
+
+    @property
+    def peer_held(self) -> bool:
+        """The peer holds us (its last offer was ``sendonly`` / ``inactive``)."""
+        return self._peer_held
+
+    async def _set_held(self, held: bool) -> ControlResult:
+        async with self._hold_lock:  # one re-INVITE at a time; a second ask waits its turn
+            if self._inbox.closed:
+                return Refused(Capability.HOLD, Refusal.ENDED, "the call has ended")
+            if self._held == held:
+                return Accepted()
+            self._reoffer = asyncio.get_running_loop().create_future()
+            try:
+                if not self._control.reoffer_call(self.key, HOLD_DIRECTION[held]):
+                    return Refused(Capability.HOLD, Refusal.ENDED, "no confirmed dialog")
+                status = await asyncio.wait_for(asyncio.shield(self._reoffer), REOFFER_WAIT_S)
+            except TimeoutError:
+                status = 408
+            finally:
+                self._reoffer = None
+            if self._inbox.closed or status == 0:
+                return Refused(Capability.HOLD, Refusal.ENDED, "the call ended during the "
+                               "re-INVITE")
+            if status >= 300:
+                return Refused(Capability.HOLD, Refusal.FAILED,
+                               f"the peer answered our re-INVITE {status}", code=status)
+            self._held = held
+            self._mute()
+            self._inbox.put(HoldChanged(held))
+            return Accepted()
+
+    def reoffer_done(self, status: int, plan: MediaPlan | None = None) -> None:
+        """The channel saw our re-INVITE finish (``ReofferDone``); 0: the call ended."""
+        if plan is not None:
+            self.set_plan(plan)
+        if self._reoffer is not None and not self._reoffer.done():
+            self._reoffer.set_result(status)
+
+    def peer_hold(self, held: bool) -> None:
+        """The peer's re-INVITE held us / took us off hold (``PeerHold``)."""
+        if self._inbox.closed or held == self._peer_held:
+            return
+        self._peer_held = held
+        self._mute()
+        self._inbox.put(HeldByPeer(held))
+
+    def _mute(self) -> None:
+        self._inbox.muted = self._held or self._peer_held
 
     # ---- driver side ---------------------------------------------------------------------
     @property
@@ -218,13 +297,17 @@ class SipLeg:
             self.media.update(plan)
 
     def expects_media(self) -> bool:
-        """False while the peer holds with ``inactive`` / we're ``sendonly`` (no RTP to us)."""
+        """False while the peer holds with ``inactive`` / we're ``sendonly`` (no RTP to us),
+        or holds us at all (a ``sendonly`` hold often sends no music: RFC 6337 §5.3)."""
+        if self._peer_held:
+            return False
         return self.media is not None and self.media.plan.can_receive
 
     def close(self, reason: str) -> None:
         if self._inbox.closed:
             return
         self.hangup_reason = reason
+        self.reoffer_done(0)
         self._inbox.put(HungUp(reason))  # pending marks are answered unplayed first
         self._transport.close()
         if self.rtcp_transport is not None:

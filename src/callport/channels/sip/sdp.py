@@ -200,6 +200,25 @@ def negotiate(offer: SessionDescription, *, codecs: tuple[str, ...] = ("PCMU", "
                      direction=ours if remote_is_offerer else _flip(theirs))
 
 
+def combine(direction: str, wish: str) -> str:
+    """The direction both allow: ``direction`` as negotiated, narrowed by what we ``wish``
+    (``sendonly`` while we hold the peer). RFC 3264 §6.1: an answerer may narrow, never widen."""
+    send = direction in {"sendrecv", "sendonly"} and wish in {"sendrecv", "sendonly"}
+    recv = direction in {"sendrecv", "recvonly"} and wish in {"sendrecv", "recvonly"}
+    return {(True, True): "sendrecv", (True, False): "sendonly",
+            (False, True): "recvonly", (False, False): "inactive"}[(send, recv)]
+
+
+def restrict(plan: MediaPlan, wish: str) -> MediaPlan:
+    """``plan`` with its direction narrowed to ``wish`` (``combine``)."""
+    narrowed = combine(plan.direction, wish)
+    if narrowed == plan.direction:
+        return plan
+    return MediaPlan(codec=plan.codec, payload_type=plan.payload_type,
+                     dtmf_payload_type=plan.dtmf_payload_type, remote_host=plan.remote_host,
+                     remote_port=plan.remote_port, ptime=plan.ptime, direction=narrowed)
+
+
 def _flip(theirs: str) -> str:
     # For an answer we receive: their direction is the mirror of ours.
     return _ANSWER_DIRECTION[theirs]
@@ -243,6 +262,17 @@ def build_offer(*, host: str, port: int, session_id: int, version: int,
     return build_sdp(host=host, port=port, session_id=session_id, version=version,
                      payload_types=((0, "PCMU"), (8, "PCMA")), dtmf_payload_type=101,
                      direction=direction)
+
+
+def build_reoffer(plan: MediaPlan, *, host: str, port: int, session_id: int, version: int,
+                  direction: str) -> bytes:
+    """A new offer inside a dialog (RFC 3264 §8): the agreed codec and telephone-event again,
+    same session id, ``version`` one higher than our last SDP, ``direction`` as asked
+    (``sendonly``: hold, RFC 3264 §8.4; ``sendrecv``: resume)."""
+    return build_sdp(host=host, port=port, session_id=session_id, version=version,
+                     payload_types=((plan.payload_type, plan.codec),),
+                     dtmf_payload_type=plan.dtmf_payload_type, direction=direction,
+                     ptime=plan.ptime)
 
 
 def build_rejection(offer: SessionDescription, *, host: str, session_id: int) -> bytes:

@@ -18,6 +18,7 @@ from callport.channels.sip.events import (
     CallConfirmed,
     IncomingCall,
     MediaUpdated,
+    PeerHold,
     SipEvent,
     TransferRequested,
     TransferResult,
@@ -32,6 +33,7 @@ from callport.channels.sip.sdp import (
     build_offer,
     negotiate,
     parse_sdp,
+    restrict,
 )
 from callport.channels.sip.session_timer import (
     SessionTimer,
@@ -264,19 +266,31 @@ class InboundCalls:
 
     def _reinvite(self, dialog: Dialog, req: SipRequest, tx: ServerInviteTransaction,
                   addr: Addr, now: float) -> list[SipEvent]:
-        """RFC 3264 §8: new offer (hold, resume, new address) -> answer with our direction."""
-        self._refreshed(dialog, req, now)
+        """RFC 3264 §8: new offer (hold, resume, new address) -> answer with our direction,
+        narrowed to ``dialog.local_direction`` (``sendonly`` while we hold the peer). While
+        our own re-INVITE is in flight this is glare: 491 (RFC 3261 §14.2). A change of the
+        peer's hold (its offer ``sendonly`` / ``inactive`` / ``c=0.0.0.0``) is reported as
+        ``PeerHold`` after ``MediaUpdated``."""
+        if dialog.reoffer_pending:
+            return self.core.respond(tx, make_response(req, 491), addr, now)
+        dialog.peer_reinvite = tx  # its 2xx is retransmitted until the ACK (_on_ack)
         if not req.body:
             # Offer-less re-INVITE: offer our current media again (§14.2).
             dialog.sdp_version += 1
             body = build_offer(host=dialog.media_host, port=dialog.media_port,
-                               session_id=dialog.sdp_session, version=dialog.sdp_version)
+                               session_id=dialog.sdp_session, version=dialog.sdp_version,
+                               direction=dialog.local_direction)
             return self.core.respond(tx, self.core.ok(req, dialog, body), addr, now)
         try:
             offer = parse_sdp(req.body)
-            plan = negotiate(offer)
+            offered = negotiate(offer)
         except SdpError:
+            dialog.peer_reinvite = None
             return self.core.respond(tx, make_response(req, 488), addr, now)
+        if not self._media_allowed(offered, addr, dialog.authenticated):
+            dialog.peer_reinvite = None  # media moved to a third host: refused (foreign_media)
+            return self.core.respond(tx, make_response(req, 488), addr, now)
+        plan = restrict(offered, dialog.local_direction)
         dialog.offer = offer
         dialog.plan = plan
         dialog.sdp_version += 1
@@ -286,12 +300,26 @@ class InboundCalls:
         body = build_answer(offer, plan, host=dialog.media_host, port=dialog.media_port,
                             session_id=dialog.sdp_session, version=dialog.sdp_version)
         out = self.core.respond(tx, self.core.ok(req, dialog, body), addr, now)
-        return [*out, MediaUpdated(dialog.key, plan)]
+        out.append(MediaUpdated(dialog.key, plan))
+        held = not offered.can_send  # the peer offered sendonly/inactive: it holds us
+        if held != dialog.peer_held:
+            dialog.peer_held = held
+            log.info("SIP %s: the peer %s", dialog.key, "held us" if held else "resumed")
+            out.append(PeerHold(dialog.key, held))
+        return out
 
     def _on_ack(self, req: SipRequest, now: float) -> list[SipEvent]:
         """ACK for a 2xx: a new transaction of its own, matched to the dialog (§13.3.1.4)."""
         dialog = self._dialog_for(req)
-        if dialog is None or dialog.server_tx is None:
+        if dialog is None:
+            return []
+        reinvite = dialog.peer_reinvite
+        if reinvite is not None and req.cseq[0] == reinvite.request.cseq[0]:
+            reinvite.on_ack(now)  # the 2xx to the peer's re-INVITE stops being re-sent
+            dialog.peer_reinvite = None
+            self.core.collect_garbage()
+            return []
+        if dialog.server_tx is None:
             return []
         if req.cseq[0] != dialog.server_tx.request.cseq[0]:
             return []
@@ -391,6 +419,9 @@ class InboundCalls:
         return self.core.notify(dialog, f"SIP/2.0 {status} {reason}", active=status < 200, now=now)
 
     def server_done(self, tx: ServerTx, now: float) -> list[SipEvent]:
+        for held in self.core.dialogs.values():
+            if held.peer_reinvite is tx:  # its ACK never came (Timer L): no longer pending
+                held.peer_reinvite = None
         if not (isinstance(tx, ServerInviteTransaction) and tx.timed_out):
             return []
         dialog = next((d for d in self.core.dialogs.values() if d.server_tx is tx), None)

@@ -1,14 +1,15 @@
 """The sans-IO SIP user agent: transactions + dialogs + offer/answer, bytes in, events out.
 
 ``receive(data, addr, now)`` and the call controls (``answer``, ``reject``, ``hangup``,
-``invite``, ``refer``, ``notify_refer``, ``register``) return ``SipEvent`` lists,
-``Transmit`` included; ``get_timer()`` / ``handle_timer(now)`` drive retransmissions and
-timeouts (RFC 3261 §17). Garbage never raises: it is answered 4xx when a response can be
-formed, else dropped.
+``invite``, ``refer``, ``notify_refer``, ``reoffer`` (hold/resume), ``register``) return
+``SipEvent`` lists, ``Transmit`` included; ``get_timer()`` / ``handle_timer(now)`` drive
+retransmissions and timeouts (RFC 3261 §17). Garbage never raises: it is answered 4xx when
+a response can be formed, else dropped.
 
 Composition, not inheritance: a ``UserAgent`` owns one shared ``UaCore`` (config, dialogs,
 transaction tables, stats, transmit helpers) and three parts that each receive that core:
-``InboundCalls`` (UAS), ``OutboundCalls`` (UAC) and ``Registrations`` (REGISTER client).
+``InboundCalls`` (UAS), ``OutboundCalls`` (UAC), ``Reoffers`` (our hold/resume re-INVITEs)
+and ``Registrations`` (REGISTER client).
 This class routes datagrams, client responses, timers and controls to the right part.
 """
 
@@ -30,6 +31,7 @@ from callport.channels.sip.registrar import Registrar
 from callport.channels.sip.registration import Registration
 from callport.channels.sip.transaction import State
 from callport.channels.sip.ua_core import ClientCtx, UaConfig, UaCore
+from callport.channels.sip.ua_hold import REINVITE, Reoffers
 from callport.channels.sip.ua_inbound import InboundCalls
 from callport.channels.sip.ua_outbound import OutboundCalls
 from callport.channels.sip.ua_refresh import REFRESH, SessionRefresh
@@ -47,6 +49,7 @@ class UserAgent:
         self.inbound.registrar = registrar  # agents' phones; None: REGISTER is answered 405
         self.outbound = OutboundCalls(core=self.core)
         self.registrar = Registrations(core=self.core)
+        self.reoffers = Reoffers(core=self.core)
         self.refresh = SessionRefresh(core=self.core)  # RFC 4028 session timers
 
     # ---- shared state, read-only views -----------------------------------------------------
@@ -126,6 +129,8 @@ class UserAgent:
             return out + self.refresh.on_response(dialog, resp, now)
         if ctx.method == "INVITE":
             return out + self.outbound.invite_response(dialog, resp, now)
+        if ctx.method == REINVITE:
+            return out + self.reoffers.on_response(dialog, resp, now)
         if ctx.method == "REFER" and resp.status >= 300:
             dialog.refer_pending = False
             return [*out, TransferResult(dialog.key, resp.status)]
@@ -157,6 +162,11 @@ class UserAgent:
     def refer(self, key: str, target: str, now: float) -> list[SipEvent]:
         return self.outbound.refer(key, target, now)
 
+    def reoffer(self, key: str, direction: str, now: float) -> list[SipEvent]:
+        """Re-INVITE in the dialog ``key`` offering ``direction``: ``sendonly`` holds the
+        peer, ``sendrecv`` resumes (``ua_hold``); ``ReofferDone`` reports the outcome."""
+        return self.reoffers.reoffer(key, direction, now)
+
     def register(self, aor: str, *, registrar: Addr, now: float, expires: int = 300,
                  credentials: tuple[str, str] | None = None,
                  fallbacks: tuple[Addr, ...] = ()) -> list[SipEvent]:
@@ -182,6 +192,7 @@ class UserAgent:
         deadlines = [tx.deadline for tx, _ in core.server.values()]
         deadlines += [ctx.tx.deadline for ctx in core.client.values()]
         deadlines.append(self.registrar.deadline())
+        deadlines.append(self.reoffers.deadline())
         deadlines.append(self.refresh.deadline())
         live = [d for d in deadlines if d is not None]
         return min(live) if live else None
@@ -205,6 +216,7 @@ class UserAgent:
                 out += self._client_done(ctx, now)
         out += self.registrar.on_timer(now)
         out += self.refresh.on_timer(now)
+        out += self.reoffers.on_timer(now)
         core.merged_gc()
         return out
 
@@ -232,6 +244,8 @@ class UserAgent:
             return self.refresh.timed_out(dialog, now)
         if ctx.method == "INVITE":
             return self.outbound.timed_out(dialog, now, status=status)
+        if ctx.method == REINVITE:
+            return self.reoffers.timed_out(dialog, now)
         if ctx.method == "REFER":
             dialog.refer_pending = False
             return [TransferResult(dialog.key, status)]

@@ -5,6 +5,7 @@ import { Call, CallError } from './call.js';
 import { words } from './i18n.js';
 import { connectEmbed } from './embed.js';
 import { createConversation } from './conversation.js';
+import { startVoicemail } from './voicemail.js';
 
 const config = JSON.parse(document.getElementById('callport-config').textContent);
 const params = new URLSearchParams(location.search);
@@ -377,6 +378,7 @@ function renderTasks(tasks) {
 }
 
 if (panels.has('tasks') && !config.embed) {
+  startVoicemail(page); // the messages callers left for this user
   refreshTasks();
   setInterval(() => { if (!document.hidden) refreshTasks(); }, 1000);
 }

@@ -5,7 +5,9 @@ It changes nothing: the database is opened read-only when it exists (and only it
 checked when it does not), an HTTP port held by a running callport (its ``/healthz``
 answers) counts as fine, and tools only the test suite needs are listed apart, never as
 failures (their Debian package names: ``sipp`` is in ``sip-tester``). The web page's assets
-and the configured agent/flow reference are checked too."""
+and the configured agent/flow reference are checked too, and whether a provider could reach
+the public URLs and SIP address it is given (``callport.doctor_reach``: a DNS lookup, no
+other traffic)."""
 
 from __future__ import annotations
 
@@ -213,7 +215,10 @@ def run_doctor(settings: Settings) -> int:
     warnings = doors(settings)
     from callport.doctor_routing import routing_checks
 
-    checks = _core_checks(settings) + _channel_checks(settings) + routing_checks(settings)
+    from callport.doctor_reach import reach_checks
+
+    checks = (_core_checks(settings) + _channel_checks(settings) + routing_checks(settings)
+              + reach_checks(settings))  # could a provider reach the public URLs?
     tests = _test_checks()
     width = max(len(name) for name, _, _ in checks + tests)
     failed = 0

@@ -65,6 +65,9 @@ LAYERS: dict[str, int] = {
     "callport.routing": 3,
     # recording: consent machine, all-party rules, the two-channel recorder over call taps
     "callport.recording": 3,
+    # queues: the pure queue engine (strategies, waits, callbacks), the AgentReach seam, the
+    # asyncio service that holds callers on music and bridges them to people
+    "callport.queues": 3,
     # 4: channels turn a provider's wire into Legs and hand them to whatever runs calls (each
     # names that as its own Protocol, so no channel imports the server).
     "callport.channels": 4,
@@ -87,6 +90,7 @@ LAYERS: dict[str, int] = {
     "callport.doctor": 6,
     "callport.doctor_routing": 6,  # doctor's carrier checks (rate decks, OPTIONS pings)
     "callport.doctor_doors": 6,  # the open-door warnings `callport doctor` prints
+    "callport.doctor_reach": 6,  # could a provider reach the public URLs (a DNS lookup)
 }
 
 

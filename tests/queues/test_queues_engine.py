@@ -177,7 +177,7 @@ def test_expected_wait_formula() -> None:
     e.add_agent("a", ["support"], now=0)
     e.add_agent("b", ["support"], now=0)
     assert e.handle_s("support") == 120  # no history yet
-    for i, talk in enumerate((50, 70)):
+    for i in range(2):
         e.join(f"h{i}", "support", 0)
     got = rings(e.tick(0))
     for (agent, call), talk in zip(got, (50, 70), strict=True):

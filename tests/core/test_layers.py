@@ -84,6 +84,7 @@ LAYERS: dict[str, int] = {
     "callport.cli_ivr": 6,  # --ivr / --at, talk's ivr report, `callport voicemail list|save`
     "callport.cli_recordings": 6,  # `callport recordings list|export`
     "callport.cli_privacy": 6,  # `callport privacy export`
+    "callport.cli_queues": 6,  # `callport queues status` (asks the server's /api/queues)
     # the Agent Skills shipped as package data; their scripts import nothing of callport
     "callport.skills": 6,
     "callport.talk": 6,

@@ -460,7 +460,8 @@ class QueueEngine:
             agents = tuple(
                 AgentSnapshot(name=a.name, state=a.status.value, online=online(a.name),
                               calls_taken=a.calls_taken, current_call=a.call_id,
-                              last_call_end=a.last_call_end)
+                              last_call_end=a.last_call_end,
+                              idle_s=None if a.last_call_end is None else now - a.last_call_end)
                 for a in sorted(self._agents.values(), key=lambda a: a.name) if name in a.queues)
             out.append(QueueSnapshot(name=name, strategy=self._queues[name].rules.strategy,
                                      waiting=waiting, agents=agents,

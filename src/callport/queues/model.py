@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "Action", "AgentSnapshot", "AgentStatus", "Announce", "CallerSnapshot", "CallerState",
-    "CancelRing", "DialBack", "QueueSnapshot", "Ring", "WaitOver", "expected_wait",
+    "CancelRing", "DialBack", "QueueSnapshot", "Ring", "WaitOver", "expected_wait", "status_json",
 ]
 
 class AgentStatus(enum.Enum):
@@ -99,6 +99,7 @@ class AgentSnapshot:
     calls_taken: int
     current_call: str
     last_call_end: float | None
+    idle_s: float | None = None  # since their last call ended (None: no call yet)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -108,6 +109,21 @@ class QueueSnapshot:
     waiting: tuple[CallerSnapshot, ...]
     agents: tuple[AgentSnapshot, ...]
     expected_handle_s: float
+
+
+def status_json(queues: tuple[QueueSnapshot, ...]) -> dict[str, object]:
+    """``queues status --json`` and ``GET /api/queues``: every queue, its callers in order
+    and its agents."""
+    return {"queues": [{
+        "name": q.name, "strategy": q.strategy, "expected_handle_s": round(q.expected_handle_s, 1),
+        "waiting": [{"position": w.position, "call_id": w.call_id, "caller": w.caller,
+                     "waited_s": round(w.waited_s, 1), "state": w.state, "priority": w.priority,
+                     "ringing": list(w.ringing)} for w in q.waiting],
+        "agents": [{"name": a.name, "state": a.state, "online": a.online,
+                    "calls_taken": a.calls_taken, "current_call": a.current_call,
+                    "idle_s": None if a.idle_s is None else round(a.idle_s, 1)}
+                   for a in q.agents],
+    } for q in queues]}
 
 
 def expected_wait(position: int, staffed: int, handle_s: float) -> float | None:

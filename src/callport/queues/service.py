@@ -151,6 +151,10 @@ class QueueService:
         for name, queues in await self._agents_of():
             self.engine.add_agent(name, queues, now)
 
+    def set_dial_back(self, dial_back: DialBackFn | None) -> None:
+        """How call-backs are placed (the server sets it when a channel can dial)."""
+        self._dial_back = dial_back
+
     def online(self, agent: str) -> bool:
         return self.reach is not None and self.reach.online(agent)
 

@@ -55,6 +55,9 @@ def create_app(runtime: Runtime, *, channels: Sequence[Channel] | None = None) -
     from callport.server.transfers import wire_transfers
 
     wire_transfers(runtime, active)  # call.transfers: REFER/provider, or dial over SIP + bridge
+    from callport.server.queues import queue_routes, wire_queues
+
+    wire_queues(runtime, active)  # runtime.queues; call-backs dial over SIP
 
     async def healthz(request: Request) -> Response:
         if user_of(request.scope) is None:  # anonymous: alive, and nothing more
@@ -90,6 +93,7 @@ def create_app(runtime: Runtime, *, channels: Sequence[Channel] | None = None) -
         *routing_routes(runtime, routing),
         *recording_routes(runtime),  # GET /api/recordings[/{id}/audio] (owner, admins)
         *voicemail_routes(runtime),  # GET /api/voicemail: the user's own messages
+        *queue_routes(runtime),  # GET /api/queues (admins): waiting callers and agents
         # POST /api/calls: the neutral outbound API (an admin's API token; channels.carriers).
         api_calls_route(API_CALLS_PATH, settings=runtime.settings, channels=active,
                         tokens=lambda: runtime.tokens, clock=time.time),

@@ -1,0 +1,81 @@
+"""``GET /api/queues`` (admins only) and ``callport queues status`` through the real app."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from queue_support import make_call, until
+
+from callport.cli_queues import fetch_status, status_text
+from callport.config import load_settings
+from callport.queues.reach import FakeReach
+from callport.server.app import create_app
+from callport.server.runtime import build_runtime
+
+BASE = "http://localhost:8080"
+
+
+def settings_at(tmp_path: Path) -> object:
+    config = tmp_path / "callport.toml"
+    config.write_text('[queues]\nannounce_every_s = 0\nmax_wait_s = 0\n'
+                      '[queues.support]\nstrategy = "round-robin"\n')
+    return load_settings(config, env={"CALLPORT_DB": str(tmp_path / "q.db")})
+
+
+async def test_api_queues_needs_an_admin_and_shows_callers_and_agents(tmp_path: Path) -> None:
+    runtime = build_runtime(settings_at(tmp_path))  # type: ignore[arg-type]
+    await runtime.users.add("root", roles=["admin"])
+    await runtime.users.add("plain")
+    await runtime.users.add("alice", roles=["agent"], queues=["support"])
+    reach = FakeReach()
+    reach.agent("alice").online = False  # not at her desk: the caller waits
+    runtime.queues.reach = reach
+    app = create_app(runtime, channels=[])
+    admin = (await runtime.tokens.create("root", now=time.time())).secret
+    plain = (await runtime.tokens.create("plain", now=time.time())).secret
+    call, leg = make_call("q1", caller="+15550123")
+    call.queues = runtime.queues
+    waiting = asyncio.create_task(call.enqueue("support"))
+    await until(lambda: runtime.queues.engine.waiting("q1"))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as c:
+        assert (await c.get("/api/queues")).status_code == 401
+        bad = await c.get("/api/queues", headers={"authorization": "Bearer nope"})
+        assert bad.status_code == 401
+        assert (await c.get("/api/queues", headers={
+            "authorization": f"Bearer {plain}"})).status_code == 403
+        ok = await c.get("/api/queues", headers={"authorization": f"Bearer {admin}"})
+    assert ok.status_code == 200
+    (support,) = ok.json()["queues"]
+    assert support["name"] == "support" and support["strategy"] == "round-robin"
+    assert [(w["position"], w["call_id"], w["caller"], w["state"])
+            for w in support["waiting"]] == [(1, "q1", "+15550123", "waiting")]
+    assert [(a["name"], a["state"], a["online"], a["calls_taken"]) for a in support["agents"]
+            ] == [("alice", "available", False, 0)]
+    # the command asks the same endpoint, as an admin, with a token it revokes again
+    data = await fetch_status(runtime.settings, BASE, transport=httpx.ASGITransport(app=app))
+    assert data == ok.json() | {"queues": [support | {"waiting": [
+        support["waiting"][0] | {"waited_s": data["queues"][0]["waiting"][0]["waited_s"]}]}]}
+    text = status_text(data)
+    assert "support (round-robin): 1 waiting" in text and "+15550123" in text
+    assert "agent alice" in text and "available (offline), 0 calls" in text
+    minted = [t for t in await runtime.tokens.list(user="root") if t.label == "queues status"]
+    assert len(minted) == 1 and minted[0].revoked
+    leg.caller_hangup()
+    await asyncio.wait_for(waiting, 10)
+    await call.session.close()
+    await runtime.queues.close()
+
+
+def test_queues_status_without_a_server_says_so(tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    from callport.cli import main
+
+    db = tmp_path / "c.db"
+    assert main(["--db", str(db), "users", "add", "root", "--role", "admin"]) == 0
+    assert main(["--db", str(db), "queues", "status", "--url", "http://127.0.0.1:9"]) == 1
+    err = capsys.readouterr().err
+    assert "cannot reach the server at http://127.0.0.1:9" in err

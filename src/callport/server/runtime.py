@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from callport.agentref import AgentRef
     from callport.agents.adapters.base import Line
     from callport.nlu.intents import IntentClassifier
+    from callport.queues.service import QueueService
     from callport.routing.service import RoutingService
     from callport.store.calls import CallStore
     from callport.store.tasks import TaskLists, TaskStore
@@ -93,6 +94,7 @@ class Runtime:
         self.active: dict[str, Call] = {}
         self.draining = False
         self.routing: RoutingService | None = None
+        self._queues: QueueService | None = None  # callport.queues (server.queues builds it)
         """Outbound routing (``[routing]``), set by the app when carriers are configured."""
         """SIGTERM: no new calls are admitted (``callport.server.lifecycle.drain``)."""
         self._classifier: IntentClassifier | None = None
@@ -201,7 +203,7 @@ class Runtime:
             clock=self.clock,
             inband_dtmf=inband_dtmf,
         )
-        return Call(
+        call = Call(
             session=session,
             info=info,
             stt=self.stt,
@@ -209,6 +211,17 @@ class Runtime:
             agent_factory=self.agent_factory,
             clock=self.clock,
         )
+        call.queues = self.queues
+        return call
+
+    @property
+    def queues(self) -> QueueService:
+        """Callers waiting for people (``[queues.NAME]``; ``callport.server.queues``)."""
+        if self._queues is None:
+            from callport.server.queues import build_queues
+
+            self._queues = build_queues(self)
+        return self._queues
 
     async def run_call(
         self,

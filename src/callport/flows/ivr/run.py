@@ -7,8 +7,9 @@ outcome are kept in ``flow.journals[call_id]`` (``callport talk --json`` prints 
 
 Global commands: ``back`` returns to the previous menu, ``main`` to the start, ``operator``
 (or key 0) transfers to ``ivr.operator``. When the ladder runs out the menu's fallback (else
-the IVR's) is taken. Queues are another issue: until a ``QueueJoiner`` is given, a queue option
-apologises politely and ends the call (its outcome is still ``queue:NAME``).
+the IVR's) is taken. A queue option joins through the ``QueueJoiner`` given (else the call's
+own ``call.queues``, the server's queues); with neither it apologises politely and ends the
+call. Its outcome is ``queue:NAME`` either way.
 """
 
 from __future__ import annotations
@@ -179,8 +180,9 @@ class IvrFlow:
                 await call.connect(agent)
             case QueueAction(queue=queue):
                 journal.outcome = f"queue:{queue}"
-                if self.queues is not None:
-                    await self.queues.join(call, queue)
+                joiner = self.queues or getattr(call, "queues", None)  # else the call's own
+                if joiner is not None:
+                    await joiner.join(call, queue)
                 else:
                     await call.say(NO_QUEUES.format(queue=queue))
                     await self._goodbye(call)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from callport.call.controls import Refused
+from callport.call.transfers import TransferResult
 from callport.types import CallInfo
 
 if TYPE_CHECKING:
@@ -59,6 +60,7 @@ class ActionRefused(AgentInput):
 
     action: AgentOutput
     refused: Refused
+    transfer: TransferResult | None = None  # for a TransferCall: how it ended (busy, declined)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +75,13 @@ class HangUpCall(AgentOutput):
 
 @dataclass(frozen=True, slots=True)
 class TransferCall(AgentOutput):
+    """Hand the caller to ``target`` (``tel:+1...``, ``sip:...``). ``warm``: the caller waits
+    on hold music while the person hears who is calling and why, and accepts or declines
+    (``callport.flows.transfer``); a transfer that does not go through leaves the caller with
+    the agent, which gets ``ActionRefused`` with ``transfer`` set."""
+
     target: str
+    warm: bool = False
 
 
 @dataclass(frozen=True, slots=True)

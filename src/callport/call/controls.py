@@ -49,3 +49,4 @@ class Refused(ControlResult):
     control: Capability
     refusal: Refusal
     detail: str = ""
+    code: int = 0  # the peer's or carrier's status when it said no (SIP 486, HTTP 400), else 0

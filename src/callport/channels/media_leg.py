@@ -219,7 +219,7 @@ class MediaStreamLeg:
             self._handoff = None
             if self._on_transfer is not None:
                 self._on_transfer(None)
-            return Refused(Capability.TRANSFER, Refusal.FAILED, str(exc))
+            return Refused(Capability.TRANSFER, Refusal.FAILED, str(exc), code=exc.status)
         self._inbox.put(TransferStarted(target))
         return Accepted()
 

@@ -1,0 +1,236 @@
+"""Transfers end to end on loopback.
+
+Warm: a sipp caller, callport's real Runtime and SIP channel,
+and a second sipp UA as the person (answers, hears the summary, presses 1 or 2 with RFC 4733,
+talks). Accepted: the person heard the summary before the bridge, then audio went both ways.
+Declined: the caller is back with callport, which says so.
+
+Blind: our REFER whose NOTIFY says 486 comes back as BUSY (the caller stays); a REFER the peer
+refuses (405) makes callport dial the person (a sipp UAS echoing RTP) and bridge them."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from sip_support import PCAP_DIR, free_udp_port, needs_sipp, rtp_range, run_sipp, start_sipp_uas
+
+from callport.call.call import Call
+from callport.call.dial import DialCause
+from callport.call.leg import Leg
+from callport.call.taps import Direction, FrameCollector
+from callport.call.transfers import TransferOutcome, TransferResult
+from callport.channels.sip import create
+from callport.config import Settings, SipSettings
+from callport.flows.transfer import Transfers
+from callport.server.transfers import SipLegDialer
+from callport.speech.base import SpeechChunk, Transcript
+from callport.types import PCM16, CallInfo
+
+SCENARIOS = Path(__file__).parent / "scenarios"
+SUMMARY = "A caller needs help with an invoice."
+
+
+class WordTones:
+    """0.08 s of a 500 Hz tone per word, one chunk per sentence, at 8 kHz."""
+
+    sample_rate = 8000
+
+    def __init__(self) -> None:
+        self.spoken: list[str] = []
+
+    async def synthesize(self, text: str) -> AsyncIterator[SpeechChunk]:
+        for sentence in [s.strip() for s in text.split(".") if s.strip()]:
+            self.spoken.append(sentence)
+            n = int(0.08 * 8000 * len(sentence.split()))
+            pcm = (4000 * np.sin(2 * np.pi * 500 * np.arange(n) / 8000)).astype(np.int16)
+            yield SpeechChunk(pcm, 8000, sentence + ".")
+
+
+class Deaf:
+    async def transcribe(self, pcm: PCM16, sample_rate: int, *,
+                         hints: Sequence[str] = ()) -> Transcript:
+        return Transcript(text="", seconds=0.0)
+
+
+def settings_for(tmp_path: Path) -> Settings:
+    low, high = rtp_range()
+    base = Settings()
+    return replace(base, server=replace(base.server, db=str(tmp_path / "cp.db")),
+                   identity=replace(base.identity, unknown="guest"),
+                   sip=SipSettings(enabled=True, host="127.0.0.1", port=0, rtp_port_min=low,
+                                   rtp_port_max=high))
+
+
+def loud(frames: list[np.ndarray]) -> int:
+    return sum(1 for f in frames if np.sqrt(np.mean(f.astype(np.float64) ** 2)) > 200)
+
+
+@pytest.mark.slow
+@pytest.mark.interop
+@needs_sipp
+@pytest.mark.parametrize("key", ["1", "2"], ids=["accepted", "declined"])
+async def test_warm_transfer_sipp_caller_to_sipp_person(tmp_path: Path, key: str) -> None:
+    from callport.server.runtime import build_runtime
+    from callport.vad.batcher import VadBatcher
+    from callport.vad.webrtc import WebRtcVad
+
+    (tmp_path / "pcap").symlink_to(PCAP_DIR)
+    scenario = (SCENARIOS / "uas_warm_human.xml").read_text()
+    (tmp_path / "human.xml").write_text(scenario.replace("WAIT_MS", "3000").replace("KEY", key))
+    results: list[TransferResult] = []
+    taps: dict[str, FrameCollector] = {"caller": FrameCollector(), "human": FrameCollector()}
+    tts = WordTones()
+
+    async def flow(call: Call) -> None:
+        call.session.add_tap(taps["caller"], Direction.OUT)
+        result = await call.transfer_warm(f"sip:alice@127.0.0.1:{port}", summary=SUMMARY)
+        results.append(result)
+        if not result.ok and not call.ended:
+            await call.say(result.apology, interruptible=False)  # the caller is talking
+            while not call.ended:  # with us until the caller hangs up
+                await call.listen()
+
+    runtime = build_runtime(settings_for(tmp_path), vad=VadBatcher(WebRtcVad()), flow=flow,
+                            tts=tts, stt=Deaf())  # type: ignore[arg-type]
+    channel = create(runtime)
+    await channel.start()
+
+    def human_call(leg: Leg, info: CallInfo) -> Call:
+        call = runtime.new_call(leg, info)
+        call.session.add_tap(taps["human"], Direction.OUT)
+        return call
+
+    runtime.transfers = Transfers(new_call=human_call, dialer=SipLegDialer(channel))
+    human, port = await start_sipp_uas(tmp_path, "-sf", "human.xml")
+    try:
+        _, xml = await run_sipp("-sd", "uac_pcap", cwd=tmp_path)
+        (tmp_path / "uac_pcap.xml").write_text(xml)
+        rc, out = await run_sipp("-sf", "uac_pcap.xml", f"127.0.0.1:{channel.port}",
+                                 "-i", "127.0.0.1", "-p", str(free_udp_port()),
+                                 "-mp", str(free_udp_port() & ~1), "-m", "1", cwd=tmp_path)
+        assert rc == 0, out[-2000:]
+        assert await asyncio.wait_for(human.wait(), 15) == 0  # it got our BYE and said 200
+        await asyncio.sleep(0.3)
+    finally:
+        if human.returncode is None:
+            human.kill()
+            await human.wait()
+        await channel.stop()
+    caller, person = taps["caller"].frames, taps["human"].frames
+    [dialled] = [c for c in channel.finished if c.info.direction == "outbound"]
+    music = [f.pcm for f in caller if f.source == "hold-music"]
+    assert loud(music) >= 50  # the caller heard music (seconds of it), not silence
+    labels = [f.source for f in person]
+    summary = [i for i, s in enumerate(labels) if s == "speech"]
+    assert tts.spoken[:3] == [SUMMARY.rstrip("."), "Press 1 or say yes to take the call",
+                              "Press 2 or say no to decline"]
+    assert len(summary) >= 4 * 23  # summary and question: 23 words of 80 ms, all sent
+    if key == "1":
+        # the caller hung up while bridged: the flow ended with the call (no result to hand
+        # back, tests/flows covers ANSWERED), and callport hung up on the person
+        assert not results and dialled.leg.hangup_reason == "caller-left"
+        bridged_in = [f.pcm for f in person if f.source.startswith("bridge:")]
+        bridged_out = [f.pcm for f in caller if f.source.startswith("bridge:")]
+        first = labels.index(next(s for s in labels if s.startswith("bridge:")))
+        assert max(summary) < first  # the whole summary before any of the caller's voice
+        assert loud(bridged_in) >= 100  # the caller's pcap reached the person (2 s and more)
+        assert loud(bridged_out) >= 100  # and the person's pcap reached the caller
+    else:
+        [result] = results
+        assert result.outcome is TransferOutcome.DECLINED and result.how == "bridge"
+        assert dialled.leg.hangup_reason == "transfer-declined"
+        assert not any(s.startswith("bridge:") for s in labels)
+        assert "They couldn't take the call right now" in tts.spoken
+        after = [f for f in caller if f.source == "speech"]
+        assert loud([f.pcm for f in after]) >= 4 * 10  # the apology (10 words) reached the caller
+        assert caller.index(after[0]) > max(i for i, f in enumerate(caller)
+                                            if f.source == "hold-music")
+
+
+async def _blind(tmp_path: Path, scenario: str, target: str,
+                 ) -> tuple[list[TransferResult], dict[str, FrameCollector], WordTones, Any]:
+    """A sipp caller running ``scenario``; callport's flow transfers it blind to ``target``."""
+    from callport.server.runtime import build_runtime
+    from callport.vad.batcher import VadBatcher
+    from callport.vad.webrtc import WebRtcVad
+
+    results: list[TransferResult] = []
+    taps: dict[str, FrameCollector] = {"caller": FrameCollector(), "human": FrameCollector()}
+    tts = WordTones()
+
+    async def flow(call: Call) -> None:
+        call.session.add_tap(taps["caller"], Direction.OUT)
+        result = await call.transfer_blind(target)
+        results.append(result)
+        if not result.ok and not call.ended:
+            await call.say(result.apology, interruptible=False)
+            while not call.ended:
+                await call.listen()
+
+    runtime = build_runtime(settings_for(tmp_path), vad=VadBatcher(WebRtcVad()), flow=flow,
+                            tts=tts, stt=Deaf())  # type: ignore[arg-type]
+    channel = create(runtime)
+    await channel.start()
+
+    def human_call(leg: Leg, info: CallInfo) -> Call:
+        call = runtime.new_call(leg, info)
+        call.session.add_tap(taps["human"], Direction.OUT)
+        return call
+
+    runtime.transfers = Transfers(new_call=human_call, dialer=SipLegDialer(channel))
+    try:
+        rc, out = await run_sipp("-sf", str(SCENARIOS / scenario), f"127.0.0.1:{channel.port}",
+                                 "-i", "127.0.0.1", "-p", str(free_udp_port()),
+                                 "-mp", str(free_udp_port() & ~1), "-m", "1", cwd=tmp_path)
+        assert rc == 0, out[-2000:]
+        await asyncio.sleep(0.3)
+    finally:
+        await channel.stop()
+    return results, taps, tts, channel
+
+
+@pytest.mark.slow
+@pytest.mark.interop
+@needs_sipp
+async def test_blind_refer_whose_notify_says_busy_keeps_the_caller(tmp_path: Path) -> None:
+    (tmp_path / "pcap").symlink_to(PCAP_DIR)
+    results, taps, tts, channel = await _blind(tmp_path, "uac_refer_out_busy.xml",
+                                               "sip:carol@127.0.0.1:5999")
+    [result] = results
+    assert result.outcome is TransferOutcome.BUSY and result.how == "refer"
+    assert result.sip_status == 486 and result.cause is DialCause.BUSY
+    assert "That line is busy right now" in tts.spoken  # told, still with callport
+    [call] = channel.finished
+    assert call.leg.hangup_reason == "remote-bye"  # the caller hung up, not a transfer
+    music = [f.pcm for f in taps["caller"].frames if f.source == "hold-music"]
+    assert loud(music) >= 1  # music while the peer tried the target
+
+
+@pytest.mark.slow
+@pytest.mark.interop
+@needs_sipp
+async def test_blind_refer_refused_dials_and_bridges(tmp_path: Path) -> None:
+    (tmp_path / "pcap").symlink_to(PCAP_DIR)
+    human, port = await start_sipp_uas(tmp_path, "-sn", "uas", "-rtp_echo")
+    try:
+        results, taps, tts, channel = await _blind(tmp_path, "uac_refer_out_405.xml",
+                                                   f"sip:carol@127.0.0.1:{port}")
+        assert await asyncio.wait_for(human.wait(), 15) == 0  # our BYE, its 200
+    finally:
+        if human.returncode is None:
+            human.kill()
+            await human.wait()
+    assert not results  # the caller hung up while bridged: the flow ended with the call
+    [dialled] = [c for c in channel.finished if c.info.direction == "outbound"]
+    assert dialled.leg.hangup_reason == "caller-left"
+    assert not tts.spoken  # blind: nothing said to anyone
+    to_person = [f.pcm for f in taps["human"].frames if f.source.startswith("bridge:")]
+    to_caller = [f.pcm for f in taps["caller"].frames if f.source.startswith("bridge:")]
+    assert loud(to_person) >= 50  # the caller's voice went to the person
+    assert loud(to_caller) >= 50  # and came back (sipp echoes): audio both ways

@@ -8,11 +8,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from callport.channels.browser.protocol import (
+    CLEAR_ACK_S,
     CLOSE_PROTOCOL_ERROR,
     CLOSE_TOO_BIG,
     FRAME_SAMPLES,
     BrowserProtocol,
     CallerAudio,
+    ClearDone,
     HangupRequested,
     Interrupted,
     MarkPlayed,
@@ -99,23 +101,60 @@ def test_marks_played_in_order() -> None:
     assert core.pending_marks == ("m3",)
 
 
-def test_clear_drops_pending_marks() -> None:
-    core = started()
-    core.mark("a")
-    core.mark("b")
-    msg, dropped = core.clear()
-    assert json.loads(msg) == {"type": "clear"} and dropped == ("a", "b")
-    assert core.pending_marks == ()
-
-
-def test_late_played_after_clear_or_interrupt_is_ignored_quietly() -> None:
-    """The page played m1 and said so before the server's clear reached it: the late echo
-    is no protocol error (the page would log 'played for unknown mark'); a mark the page
-    was never sent still is."""
+def test_clear_waits_for_the_page_then_drops_what_it_did_not_play() -> None:
+    """The page played m1 and said so before the server's clear reached it: that 'played'
+    still counts (the caller heard it); the page's 'cleared' then drops the rest, and marks
+    placed after the clear stay pending."""
     core = started()
     core.mark("m1")
     core.mark("m2")
-    core.clear()
+    core.mark("m3")
+    msg = core.clear(1.0)
+    assert json.loads(msg) == {"type": "clear", "id": 1}
+    assert core.pending_marks == ("m1", "m2", "m3")  # nothing decided before the page says
+    assert core.receive_text('{"type":"played","name":"m1"}', 1.01) == [MarkPlayed("m1")]
+    core.mark("m4")  # new audio after the clear
+    assert core.receive_text('{"type":"cleared","id":1}', 1.02) == [ClearDone(("m2", "m3"))]
+    assert core.pending_marks == ("m4",)
+    assert core.receive_text('{"type":"played","name":"m2"}', 1.03) == []  # late: quiet
+    assert core.receive_text('{"type":"played","name":"m4"}', 1.04) == [MarkPlayed("m4")]
+    assert core.get_timer() is None
+
+
+def test_a_page_that_never_confirms_has_its_marks_dropped_after_the_deadline() -> None:
+    core = started()
+    core.mark("a")
+    core.mark("b")
+    core.clear(5.0)
+    assert core.get_timer() == 5.0 + CLEAR_ACK_S
+    assert core.handle_timer(5.0 + CLEAR_ACK_S / 2) == []
+    assert core.handle_timer(5.0 + CLEAR_ACK_S) == [ClearDone(("a", "b"), acked=False)]
+    assert core.pending_marks == () and core.get_timer() is None
+    assert core.receive_text('{"type":"cleared","id":1}', 9.0) == []  # too late: nothing
+    [bad] = core.receive_text('{"type":"cleared","id":"x"}', 9.0)
+    assert isinstance(bad, ProtocolError) and not bad.fatal
+
+
+def test_two_clears_each_settle_their_own_marks() -> None:
+    core = started()
+    core.mark("a")
+    core.clear(1.0)
+    core.mark("b")
+    core.clear(1.1)
+    assert core.receive_text('{"type":"cleared","id":1}', 1.2) == [ClearDone(("a",))]
+    assert core.receive_text('{"type":"cleared","id":2}', 1.3) == [ClearDone(("b",))]
+    assert core.get_timer() is None
+
+
+def test_late_played_after_clear_or_interrupt_is_ignored_quietly() -> None:
+    """After a clear is settled (or an interrupt), a late echo of one of its marks is no
+    protocol error (the page would log 'played for unknown mark'); a mark the page was never
+    sent still is."""
+    core = started()
+    core.mark("m1")
+    core.mark("m2")
+    core.clear(0.5)
+    assert core.receive_text('{"type":"cleared","id":1}', 0.9) == [ClearDone(("m1", "m2"))]
     assert core.receive_text('{"type":"played","name":"m1"}', 1.0) == []
     core.mark("m3")
     assert core.receive_text('{"type":"interrupt"}', 1.0) == [Interrupted(("m3",))]

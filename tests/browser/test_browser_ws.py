@@ -225,12 +225,64 @@ def test_notes_become_control_messages_and_clear_drops_marks() -> None:
         assert ws.receive_json() == {"type": "latency", "ms": 412.3}
         assert ws.receive_bytes() == bytes(640)
         assert ws.receive_json() == {"type": "mark", "name": "m1"}
-        assert ws.receive_json() == {"type": "clear"}
+        assert ws.receive_json() == {"type": "clear", "id": 1}
+        ws.send_text('{"type":"cleared","id":1}')  # the page's player dropped its audio
+        deadline = time.monotonic() + 5
+        while not rt.events and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert rt.events[:1] == [Marked("m1", played=False)]  # answered before the hang-up
     deadline = time.monotonic() + 5
     while not any(isinstance(e, HungUp) for e in rt.events) and time.monotonic() < deadline:
         time.sleep(0.01)
     assert rt.events[0] == Marked("m1", played=False)
     assert isinstance(rt.events[-1], HungUp)
+
+
+class ClearingRuntime:
+    """Three marked frames, then a barge-in's clear; records how the marks were answered."""
+
+    def __init__(self) -> None:
+        self.settings = Settings()
+        self.events: list[object] = []
+        echo = EchoRuntime(settings=self.settings)
+        self.users, self.tokens = echo.users, echo.tokens
+
+    sign_in = EchoRuntime.sign_in
+
+    async def run_call(self, leg: BrowserLeg, info: CallInfo) -> None:
+        for name in ("a", "b", "c"):
+            await leg.send_audio(np.zeros(320, np.int16))
+            await leg.mark(name)
+        await leg.clear()
+        while True:
+            event = await leg.recv()
+            self.events.append(event)
+            if isinstance(event, HungUp):
+                return
+
+
+def test_a_mark_the_page_played_before_the_clear_reached_it_counts_as_heard() -> None:
+    """The race after a barge-in: the page had played up to mark 'b' and said so while the
+    server's clear was on its way. That 'played' arrives after the clear went out; it still
+    counts, and the page's 'cleared' answers only 'c' unplayed."""
+    rt = ClearingRuntime()
+    client, _ = make(rt)
+    with client.websocket_connect(f"/browser/ws?token={token(client)}", headers=ORIGIN) as ws:
+        ws.send_text('{"type":"start"}')
+        assert ws.receive_json()["type"] == "ready"
+        sent = []
+        while len(sent) < 7:
+            try:
+                sent.append(ws.receive_json())
+            except KeyError:  # a binary frame
+                sent.append("audio")
+        assert sent[-1] == {"type": "clear", "id": 1}
+        ws.send_text('{"type":"played","name":"m2"}')  # sent by the page before the clear
+        ws.send_text('{"type":"cleared","id":1}')
+        deadline = time.monotonic() + 5
+        while len(rt.events) < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert rt.events[:3] == [Marked("a", True), Marked("b", True), Marked("c", False)]
 
 
 def test_gated_page_still_feeds_silence() -> None:

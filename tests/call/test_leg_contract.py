@@ -318,6 +318,20 @@ class WsFar:
         self.leg: Leg = self.call.leg
         self.out: list[str | bytes] = []
         self._page('{"type":"start","sample_rate":16000,"gated":false}')
+        queue, put = self.call._out, self.call._out.put_nowait
+
+        def put_and_act(item: str | bytes | None) -> None:  # the page acts on a clear at once
+            put(item)
+            if isinstance(item, str) and json.loads(item).get("type") == "clear":
+                self.clear_now(item)
+
+        queue.put_nowait = put_and_act  # type: ignore[method-assign]
+
+    def clear_now(self, text: str) -> None:
+        """The page got the server's ``clear``: its player drops its audio and confirms."""
+        clear = json.loads(text)
+        asyncio.get_running_loop().call_soon(
+            self._page, json.dumps({"type": "cleared", "id": clear["id"]}))
 
     def _page(self, text: str) -> None:
         self.call._feed({"text": text})

@@ -114,6 +114,8 @@ class Call:
         try:
             await self.speak(text, record=None)
             played = await self.session.wait_played()
+            if not played and not self.ended:
+                await self.session.wait_heard()  # the far end's answers for the cut audio
         finally:
             self.session.set_barge_in(True)
         heard = self.session.heard_text()

@@ -106,6 +106,8 @@ async def _run_turn(
     elif (failure := task.exception()) is not None:
         # The runtime apologises and applies server.fallback (Runtime.run_call).
         raise AgentFailed(failure) from failure
+    if session.interrupted and not call.ended:
+        await session.wait_heard()  # the marks of the cut audio, answered by the far end
     record.heard = session.heard_text()
     record.interrupted = session.interrupted and not call.ended
     if record.interrupted:

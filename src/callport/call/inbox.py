@@ -49,6 +49,12 @@ class EventInbox:
         self._answer()
         return tokens
 
+    def drop_marks(self, tokens: tuple[str, ...]) -> None:
+        """The far end dropped the audio of these marks: each still pending is answered
+        ``played=False`` (``MarkBook.drop``)."""
+        self._marks.drop(tokens)
+        self._answer()
+
     @property
     def pending_marks(self) -> tuple[str, ...]:
         return self._marks.pending

@@ -7,7 +7,8 @@ socket with no buffer at all), the rules are the same, and they live here once:
 - marks are pending in the order they were placed; a far end that reports a mark played has
   played everything before it, so every earlier pending mark is answered ``played=True`` first;
 - ``clear()`` answers every pending mark ``played=False`` at once (the audio was dropped), and a
-  late echo of a cleared mark is ignored;
+  late echo of a cleared mark is ignored; ``drop(tokens)`` does it for some marks only (a far
+  end that confirms a clear names what it dropped; marks placed since stay pending);
 - ``close()`` answers every pending mark ``played=False``; a mark placed after close is answered
   ``played=False`` at once (the leg's inbox delivers it only if its ``HungUp`` has not been taken
   yet: nothing follows ``HungUp``);
@@ -76,6 +77,12 @@ class MarkBook:
         self._answers.extend(Marked(name, played=False) for name in self._pending.values())
         self._pending.clear()
         return tokens
+
+    def drop(self, tokens: tuple[str, ...]) -> None:
+        """These marks' audio was dropped: each one still pending is answered ``played=False``
+        (in placing order); the others stay pending."""
+        for token in [t for t in self._pending if t in set(tokens)]:
+            self._answers.append(Marked(self._pending.pop(token), played=False))
 
     def close(self) -> None:
         """The leg ended: pending marks are answered unplayed, later ones at once."""

@@ -57,6 +57,7 @@ __all__ = ["CallSession", "CallerDigit", "CallerTurn", "PauseReady", "SessionSta
 
 
 CallerTurn = Utterance | CallerDigit
+HEARD_WAIT_S = 1.5  # longest wait for a cleared far end's mark answers (a page's CLEAR_ACK_S)
 
 
 @dataclass(slots=True)
@@ -92,6 +93,7 @@ class CallSession:
         self._idle.set()
         self._ended = asyncio.Event()
         self._barged = asyncio.Event()
+        self._marked = asyncio.Event()  # set by every mark answer (wait_heard)
         self._interrupted = False
         self._barge_in = True
         self._turns_on = True
@@ -225,6 +227,7 @@ class CallSession:
                     self._on_core(self._core.digit(digit, at))
                 case Marked(name=name, played=played):
                     self._playout.marked(name, played)
+                    self._marked.set()
                     self._check_idle()
                 case TransferStarted(target=target):
                     self._transferred_to = target
@@ -364,6 +367,22 @@ class CallSession:
 
     def heard_text(self) -> str:
         return self._playout.heard_text()
+
+    async def wait_heard(self, timeout: float = HEARD_WAIT_S) -> None:
+        """After a barge-in, until every mark of the cut audio still in flight is answered
+        (or ``timeout``): the far end may have played some of it before the clear reached
+        it (a page's player confirms its clear), so ``heard()`` is exact only then."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self._playout.interruptible and not self.ended:
+            self._marked.clear()
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return
+            try:
+                await asyncio.wait_for(self._marked.wait(), remaining)
+            except TimeoutError:
+                return
 
     def heard(self) -> list[HeardSegment]:
         return self._playout.heard()

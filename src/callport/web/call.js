@@ -271,6 +271,8 @@ export class Call {
     this.playback.port.onmessage = (e) => {
       const m = e.data;
       if (m.type === 'played') this.sendControl({ type: 'played', name: m.name });
+      // The player carried out the server's clear: every 'played' before it went first.
+      else if (m.type === 'cleared') { if (m.id !== undefined) this.sendControl({ type: 'cleared', id: m.id }); }
       else if (m.type === 'playing') this.onPlaying();
       else if (m.type === 'idle') this.playing = false;
     };
@@ -294,8 +296,9 @@ export class Call {
     }
   }
 
-  flushPlayback() {
-    if (this.playback) this.playback.port.postMessage({ type: 'clear' });
+  flushPlayback(id) {
+    if (this.playback) this.playback.port.postMessage({ type: 'clear', id });
+    else if (id !== undefined) this.sendControl({ type: 'cleared', id }); // nothing buffered here
     if (this.remoteAudio) this.remoteAudio.muted = true;
     this.playing = false;
   }
@@ -318,7 +321,7 @@ export class Call {
         break;
       case 'latency': this.emit('latency', { source: 'server', ms: m.ms }); break;
       case 'mark': this.playback?.port.postMessage({ type: 'mark', name: m.name }); break;
-      case 'clear': this.stats.serverClears++; this.flushPlayback(); this.resumeAgentAudio(); break;
+      case 'clear': this.stats.serverClears++; this.flushPlayback(m.id); this.resumeAgentAudio(); break;
       case 'hold': this.held = !!m.held; this.emit('state', this.held ? 'hold' : 'resumed'); break;
       case 'error':
         console.warn('callport:', m.message);

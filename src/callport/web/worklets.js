@@ -101,7 +101,8 @@ class CaptureProcessor extends AudioWorkletProcessor {
 registerProcessor('callport-capture', CaptureProcessor);
 
 // Agent audio: PCM16 16 kHz in, context-rate samples out of a ring buffer. 'clear' empties
-// it at once (barge-in). Marks are placed at the current write position and reported when
+// it at once (barge-in) and answers 'cleared' (with the clear's id) after every 'played' it
+// posted before, so the server knows exactly which marks were heard. Marks are placed at the current write position and reported when
 // playback passes them. Reports 'playing' when audio starts after silence and 'idle' when
 // the buffer runs dry, for the latency readout and the speaking indicator.
 class PlaybackProcessor extends AudioWorkletProcessor {
@@ -142,6 +143,7 @@ class PlaybackProcessor extends AudioWorkletProcessor {
         this.rs.reset();
         if (this.started) this.port.postMessage({ type: 'idle', flushed: true, dropped });
         this.started = false;
+        this.port.postMessage({ type: 'cleared', id: m.id, dropped });
       }
     };
   }

@@ -60,7 +60,8 @@ class AudioOut(Protocol):
         ...
 
     def clear(self) -> tuple[str, ...]:
-        """Drop audio not yet played; returns the mark tokens that will never be played."""
+        """Drop audio not yet played; returns the mark tokens known now never to play (a
+        transport whose far end confirms the clear later answers the rest then)."""
         ...
 
 
@@ -150,8 +151,9 @@ class BrowserLeg:
     async def clear(self) -> None:
         if self._inbox.closed:
             return
-        self._audio.clear()
-        self._inbox.clear_marks()
+        # The marks the transport knows are dropped now (WebRTC: its own buffer); the page's
+        # player answers the rest when it confirms the clear (WebSocket: ``ClearDone``).
+        self._inbox.drop_marks(self._audio.clear())
 
     async def hangup(self, reason: str = "normal") -> None:
         if self._hung_up:

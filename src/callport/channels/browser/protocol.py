@@ -10,7 +10,9 @@ Page -> server (``type``): ``start`` (must come first: ``{"type": "start", "samp
 16000, "gated": true}``), ``interrupt`` (the page's VAD heard the caller over the agent and
 flushed its playback), ``vad`` (``{"speaking": bool}``: the page stops sending audio while
 its VAD hears nobody), ``played`` (``{"name": ...}``: playback reached a mark; a late one,
-for a mark a clear or interrupt already dropped, is ignored), ``ping`` (``{"id": n}``),
+for a mark a clear or interrupt already dropped, is ignored), ``cleared`` (``{"id": n}``: the
+page's player has carried out the server's ``clear`` ``n``; every ``played`` it sent before
+this came first, so a mark still pending from that clear was dropped), ``ping`` (``{"id": n}``),
 ``dtmf`` (``{"digit": "5"}``: the page's keypad; one of ``0-9*#A-D``),
 ``hangup``.
 
@@ -21,7 +23,10 @@ the server's VAD hears the caller, the page's "listening…" caption), ``partial
 pass at the caller's first pause; the final ``transcript`` replaces it), ``heard``
 (``{"reply", "text", "interrupted"}``: what the caller heard of an interrupted reply, from the
 played marks), ``state``, ``latency``, ``mark`` (``{"name"}``: the leg's unique mark token,
-echoed back in ``played``), ``clear``, ``hold`` (``{"held": bool}``: the caller is on hold; the
+echoed back in ``played``), ``clear`` (``{"id": n}``: drop the audio not yet played and
+answer ``cleared``; the marks pending at the clear stay pending until then, or for at most
+``CLEAR_ACK_S``, so a mark the page played just before the clear reached it counts as heard),
+``hold`` (``{"held": bool}``: the caller is on hold; the
 server ignores the page's audio until ``held`` is false), ``pong``, ``error``, ``bye``;
 binary frames are agent audio.
 
@@ -51,6 +56,7 @@ FRAME_SAMPLES = SAMPLE_RATE * FRAME_MS // 1000
 MAX_BINARY_BYTES = 16_000  # 0.5 s of audio in one message is already generous
 MAX_TEXT_CHARS = 4_096
 FILL_SLACK_S = 0.1  # how far media time may lag wall time before silence is filled in
+CLEAR_ACK_S = 1.0  # a page that does not answer 'cleared' (an old page) has its marks dropped
 
 # WebSocket close codes (RFC 6455 section 7.4.1 and the private 4000-4999 range).
 CLOSE_NORMAL = 1000
@@ -92,6 +98,15 @@ class Interrupted(BrowserEvent):
     """The page flushed its playback (local barge-in); ``dropped`` marks will never play."""
 
     dropped: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ClearDone(BrowserEvent):
+    """A server ``clear`` is settled: the page confirmed it (``acked``) or ``CLEAR_ACK_S``
+    passed; ``dropped`` are its marks that never played (the rest came as ``MarkPlayed``)."""
+
+    dropped: tuple[str, ...]
+    acked: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,6 +229,11 @@ class BrowserProtocol:
         # (it played it before the clear reached it); such a late echo is ignored quietly.
         self._cleared: deque[str] = deque(maxlen=256)
         self._carry = b""  # odd trailing byte of a binary message
+        # Server clears the page has not confirmed yet: id -> (marks pending at the clear,
+        # deadline). Their marks stay pending, so a 'played' sent before the clear reached
+        # the page still counts; 'cleared' (or the deadline) drops the rest.
+        self._clearing: dict[int, tuple[tuple[str, ...], float]] = {}
+        self._clear_serial = 0
 
     # -- state
 
@@ -279,6 +299,14 @@ class BrowserProtocol:
                 done = self._pending_marks[: idx + 1]
                 del self._pending_marks[: idx + 1]
                 return [MarkPlayed(n) for n in done]
+            case "cleared":
+                clear_id = msg.get("id")
+                if not isinstance(clear_id, int) or isinstance(clear_id, bool):
+                    return [ProtocolError("'cleared' needs an integer 'id'",
+                                          CLOSE_UNSUPPORTED_DATA, False)]
+                if clear_id not in self._clearing:
+                    return []  # already settled by its deadline, or unknown: nothing to drop
+                return [self._settle(clear_id, acked=True)]
             case "ping":
                 ping_id = msg.get("id")
                 if not isinstance(ping_id, int) or isinstance(ping_id, bool):
@@ -319,12 +347,24 @@ class BrowserProtocol:
     # -- timers (silence fill while gated)
 
     def get_timer(self) -> float | None:
+        clears = [deadline for _, deadline in self._clearing.values()]
+        fill = self._fill_deadline()
+        deadlines = clears + ([fill] if fill is not None else [])
+        return min(deadlines) if deadlines else None
+
+    def _fill_deadline(self) -> float | None:
         if self._state != "active" or not self._gated or self._speaking or self._t0 is None:
             return None
         return self._t0 + self.media_time + FILL_SLACK_S
 
     def handle_timer(self, now: float) -> list[BrowserEvent]:
-        deadline = self.get_timer()
+        out: list[BrowserEvent] = [self._settle(clear_id, acked=False)
+                                   for clear_id, (_, deadline) in list(self._clearing.items())
+                                   if deadline <= now]
+        return out + self._fill(now)
+
+    def _fill(self, now: float) -> list[BrowserEvent]:
+        deadline = self._fill_deadline()
         if deadline is None or now < deadline or self._t0 is None:
             return []
         lag = (now - self._t0) - self.media_time
@@ -342,19 +382,28 @@ class BrowserProtocol:
         self._pending_marks.append(name)
         return _dump({"type": "mark", "name": name})
 
-    def clear(self) -> tuple[str, tuple[str, ...]]:
-        """The clear message for the page, and the marks that will never play."""
+    def clear(self, now: float) -> str:
+        """The clear message for the page. Its pending marks stay pending until the page
+        answers ``cleared`` (or ``CLEAR_ACK_S`` passes): then ``ClearDone`` says which of them
+        never played."""
         self._require_active()
-        dropped = tuple(self._pending_marks)
-        self._pending_marks.clear()
+        self._clear_serial += 1
+        self._clearing[self._clear_serial] = (tuple(self._pending_marks), now + CLEAR_ACK_S)
+        return _dump({"type": "clear", "id": self._clear_serial})
+
+    def _settle(self, clear_id: int, *, acked: bool) -> ClearDone:
+        marks, _ = self._clearing.pop(clear_id)
+        dropped = tuple(m for m in marks if m in self._pending_marks)
+        self._pending_marks = [m for m in self._pending_marks if m not in dropped]
         self._cleared.extend(dropped)
-        return _dump({"type": "clear"}), dropped
+        return ClearDone(dropped, acked)
 
     def close(self) -> tuple[str, ...]:
         """The connection is gone; returns marks that never played."""
         self._state = "closed"
         dropped = tuple(self._pending_marks)
         self._pending_marks.clear()
+        self._clearing.clear()
         return dropped
 
     # -- internals

@@ -26,6 +26,7 @@ from callport.channels.browser.protocol import (
     BrowserEvent,
     BrowserProtocol,
     CallerAudio,
+    ClearDone,
     DigitPressed,
     HangupRequested,
     Interrupted,
@@ -66,11 +67,12 @@ class _WsAudioOut:
         self._out.put_nowait(self._core.mark(name))
 
     def clear(self) -> tuple[str, ...]:
+        """Tell the page to drop its audio; its marks are answered when it confirms
+        (``ClearDone``), so none is dropped here unless the connection is gone."""
         if not self._core.active:
             return self._core.close()
-        message, dropped = self._core.clear()
-        self._out.put_nowait(message)
-        return dropped
+        self._out.put_nowait(self._core.clear(asyncio.get_running_loop().time()))
+        return ()
 
 
 class WebSocketCall:
@@ -203,6 +205,8 @@ class WebSocketCall:
                     self._inbox.mark_played(token)
                 case Interrupted():  # the page dropped its audio: pending marks unplayed
                     self._inbox.clear_marks()
+                case ClearDone(dropped=dropped):  # our clear, confirmed (or timed out)
+                    self._inbox.drop_marks(dropped)
                 case PingReceived(reply=reply):
                     self._send_text(reply)
                 case DigitPressed(digit=digit):

@@ -11,5 +11,6 @@ CHANNEL_MODULES: tuple[str, ...] = (
     "callport.channels.twilio",
     "callport.channels.telnyx",
     "callport.channels.sip",
+    "callport.channels.browser.agent_routes",  # the /agent page (agents' desk)
     "callport.channels.browser",  # last: it serves the page at "/"
 )

@@ -25,6 +25,7 @@ from callport.vad.turn import TurnDetector
 if TYPE_CHECKING:
     from callport.agentref import AgentRef
     from callport.agents.adapters.base import Line
+    from callport.call.transfers import Transferrer
     from callport.nlu.intents import IntentClassifier
     from callport.queues.service import QueueService
     from callport.routing.service import RoutingService
@@ -94,6 +95,7 @@ class Runtime:
         self.active: dict[str, Call] = {}
         self.draining = False
         self.routing: RoutingService | None = None
+        self.transfers: Transferrer | None = None  # flows.transfer, set by server.transfers
         self._queues: QueueService | None = None  # callport.queues (server.queues builds it)
         """Outbound routing (``[routing]``), set by the app when carriers are configured."""
         """SIGTERM: no new calls are admitted (``callport.server.lifecycle.drain``)."""
@@ -211,6 +213,7 @@ class Runtime:
             agent_factory=self.agent_factory,
             clock=self.clock,
         )
+        call.transfers = self.transfers
         call.queues = self.queues
         return call
 

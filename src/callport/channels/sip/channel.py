@@ -62,6 +62,7 @@ log = logging.getLogger(__name__)
 __all__ = ["CallFailed", "CallRunner", "SipChannel"]
 
 Addr = tuple[str, int]
+REFER_WAIT_S = 45.0  # how long a REFER's outcome is waited for (a target rings ~30 s)
 
 
 class SipChannel:
@@ -194,6 +195,8 @@ class SipChannel:
                                 key, *addr, status, *nxt)
                 case TransferResult(key=key, status=status):
                     log.info("SIP %s: transfer finished with %d", key, status)
+                    if (referring := self.calls.get(key)) is not None:
+                        referring.leg.refer_done(status)
                 case RegistrationChanged(aor=aor, state=state, status=status, expires=exp):
                     self.registration_state[aor] = state
                     log.info("SIP REGISTER %s: %s (%d, expires %d)", aor, state, status, exp)
@@ -284,8 +287,10 @@ class SipChannel:
 
     def make_leg(self, sockets: LegSockets, key: str, call_id: str,
                   plan: MediaPlan | None) -> SipLeg:
-        return sockets.make_leg(key=key, call_id=call_id, control=self, plan=plan,
-                                clock=self.now, on_rtcp=self._on_rtcp)
+        leg = sockets.make_leg(key=key, call_id=call_id, control=self, plan=plan,
+                               clock=self.now, on_rtcp=self._on_rtcp)
+        leg.refer_wait_s = REFER_WAIT_S  # transfer() answers with the REFER's outcome
+        return leg
 
     def _on_rtcp(self, leg: SipLeg, events: list[RtcpEvent]) -> None:
         self.media.observe_received(leg, events, time.time())

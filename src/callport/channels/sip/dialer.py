@@ -107,6 +107,10 @@ class Dialer:
             call.answered.add_done_callback(lambda f: f.cancelled() or f.exception())
             host.hangup_call(key, "no-answer")
             raise CallFailed(480, "no answer") from None
+        except asyncio.CancelledError:  # nobody wants the answer now (the caller hung up)
+            call.answered.add_done_callback(lambda f: f.cancelled() or f.exception())
+            host.hangup_call(key, "canceled")  # CANCEL while it rings (RFC 3261 §9)
+            raise
         return leg
 
     async def register(self, aor: str) -> None:

@@ -4,7 +4,9 @@ RTP has no remote playout buffer, so ``lead_ms`` is 0: the session paces frames 
 time, each ``send_audio`` goes out at once, and a mark is ``played`` as soon as it is
 reached (every frame before it has been transmitted); marks follow
 ``callport.call.marks.MarkBook``. ``clear()`` has nothing remote to drop. ``transfer`` is a blind
-REFER; the leg ends when the peer's NOTIFY reports success.
+REFER; the leg ends when the peer's NOTIFY reports success. With ``refer_wait_s`` set (the
+channel does) ``transfer`` answers only once the REFER finished: ``Accepted`` on a 2xx NOTIFY,
+``Refused(FAILED, code=status)`` when the peer refused the REFER or the target said no (486).
 ``hold`` is a re-INVITE offering ``a=sendonly`` (RFC 3264 §8.4, RFC 6337 §5.3), ``resume`` one
 offering ``a=sendrecv`` (``ua_hold``); each answers once the peer did: ``Accepted`` on its 2xx
 (then ``HoldChanged``), ``Refused(FAILED, code=status)`` when it refused (488, 491 after the
@@ -99,6 +101,11 @@ class SipLeg:
         self.rtcp_errors = 0
         self.rtcp_sent = 0
         self.last_block: ReportBlock | None = None  # our latest report on what we receive
+        # > 0: ``transfer`` waits up to this long for the REFER's outcome (the final NOTIFY's
+        # sipfrag or the REFER's error, ``refer_done``) before it answers; the channel sets it.
+        self.refer_wait_s = 0.0
+        self._refer: asyncio.Future[int] | None = None
+        self._refer_target = ""
         self._held = False  # we hold the peer (sendonly answered)
         self._peer_held = False  # the peer holds us
         self._hold_lock = asyncio.Lock()
@@ -161,8 +168,39 @@ class SipLeg:
             return Refused(Capability.TRANSFER, Refusal.BAD_TARGET, str(exc))
         if not referred:
             return Refused(Capability.TRANSFER, Refusal.ENDED, "no confirmed dialog to REFER in")
-        self._inbox.put(TransferStarted(target))
-        return Accepted()
+        if self.refer_wait_s <= 0:
+            self._inbox.put(TransferStarted(target))
+            return Accepted()
+        status = await self._refer_outcome(target)
+        if 200 <= status < 300:
+            return Accepted()  # TransferStarted went in first (refer_done), before our BYE
+        if status == 0:
+            return Refused(Capability.TRANSFER, Refusal.ENDED, "the call ended during the REFER")
+        # the peer refused the REFER (405, 603) or the target's answer in the NOTIFY (486, 480)
+        return Refused(Capability.TRANSFER, Refusal.FAILED,
+                       f"the transfer to {target} failed: SIP {status}", code=status)
+
+    async def _refer_outcome(self, target: str) -> int:
+        """The final status of our REFER (RFC 3515 §2.4.5); 200 when the peer took the REFER
+        but sent no final NOTIFY in time (it placed the call; we cannot tell more)."""
+        self._refer = asyncio.get_running_loop().create_future()
+        self._refer_target = target
+        try:
+            return await asyncio.wait_for(asyncio.shield(self._refer), self.refer_wait_s)
+        except TimeoutError:
+            self._inbox.put(TransferStarted(target))
+            return 200
+        finally:
+            self._refer = None
+
+    def refer_done(self, status: int) -> None:
+        """The channel saw our REFER finish with ``status`` (0: the call ended). A 2xx puts
+        ``TransferStarted`` at once: the BYE that follows must find the session transferring."""
+        if self._refer is None or self._refer.done():
+            return
+        if 200 <= status < 300:
+            self._inbox.put(TransferStarted(self._refer_target))
+        self._refer.set_result(status)
 
     async def send_dtmf(self, digits: str) -> ControlResult:
         for digit in digits:
@@ -308,6 +346,7 @@ class SipLeg:
             return
         self.hangup_reason = reason
         self.reoffer_done(0)
+        self.refer_done(0)
         self._inbox.put(HungUp(reason))  # pending marks are answered unplayed first
         self._transport.close()
         if self.rtcp_transport is not None:

@@ -121,13 +121,14 @@ class IvrRun:
         self.stt.phrases = phrases  # type: ignore[attr-defined]
         self.spoken = 0
         self.voicemail = MemoryVoicemailStore()
+        self.calls = MemoryCallStore()
         self.flow = IvrFlow(ivr=load_ivr(ACME), voicemail=self.voicemail,
-                            embedder=words_embedder)  # fmt: skip
+                            embedder=words_embedder, calls=self.calls)  # fmt: skip
         self.flow.at = datetime.fromisoformat(at)
         self.agent = EchoTextAgent()
         self.leg = MemoryLeg(call_id="ivr1", sample_rate=8000)
         self.holder: list[Call] = []
-        runtime = Runtime(settings=Settings(), calls=MemoryCallStore(), users=MemoryUserStore(),
+        runtime = Runtime(settings=Settings(), calls=self.calls, users=MemoryUserStore(),
                           tasks=MemoryTaskLists(), stt=self.stt, tts=self.tts,
                           vad=EnergyVad(),  # type: ignore[arg-type]
                           agent_factory=lambda info: self.agent, flow=self.flow)  # fmt: skip
@@ -165,6 +166,8 @@ async def test_key_1_says_connecting_and_transfers_to_sales() -> None:
     assert "Connecting you to sales" in run.tts.spoken  # (ToneTTS keeps sentences bare)
     assert report["ivr"] == [{"menu": "main", "heard": None, "digits": "1", "choice": "sales",
                               "by": "dtmf", "confidence": 1.0}]
+    events = [(e.kind, e.detail) for e in await run.calls.events("ivr1")]
+    assert ("ivr", "main: sales (dtmf 1) > transfer:sip:sales@example.com") in events
 
 
 async def test_words_pick_the_task_manager() -> None:

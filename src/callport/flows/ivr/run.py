@@ -31,7 +31,6 @@ from callport.flows.ivr.model import (
     Action,
     AgentAction,
     GoMenu,
-    HangupAction,
     Ivr,
     Menu,
     QueueAction,
@@ -40,6 +39,7 @@ from callport.flows.ivr.model import (
 )
 from callport.flows.voicemail import take_message
 from callport.nlu.intents import Embedder
+from callport.store.calls import CallStore
 from callport.store.voicemail import Voicemail, VoicemailStore
 
 log = logging.getLogger(__name__)
@@ -81,6 +81,7 @@ class IvrFlow:
         now: Callable[[], datetime] | None = None,
         embedder: Embedder | None = None,
         owner: str = "owner",
+        calls: CallStore | None = None,
     ) -> None:
         self.ivr = ivr
         self.voicemail = voicemail
@@ -89,6 +90,8 @@ class IvrFlow:
         self._now = now or (lambda: datetime.now().astimezone())
         self.at: datetime | None = None
         self.owner = owner
+        self.calls = calls
+        """Where each call's decisions and outcome go as an ``ivr`` event (the call record)."""
         self.journals: dict[str, IvrJournal] = {}
         self._understanding = {
             name: Understanding(choices=[o.choice for o in menu.options], embedder=embedder)
@@ -162,24 +165,24 @@ class IvrFlow:
             case HungUp():
                 step.update(by="hangup")
                 journal.outcome = "hangup"
+                await self._record(call, journal)
                 return None
         return fallback
 
     async def _act(self, call: Call, action: Action, menu: Menu, journal: IvrJournal) -> None:
+        journal.outcome = outcome_of(action)
+        await self._record(call, journal)
         match action:
             case TransferAction(target=target):
-                journal.outcome = f"transfer:{target}"
                 result = await call.transfer(target)
                 if isinstance(result, Refused) and not call.ended:
                     await call.say(CANNOT_TRANSFER)
                     await self._goodbye(call)
             case AgentAction(ref=ref):
-                journal.outcome = f"agent:{ref}"
                 factory = self._agents(ref) if self._agents is not None else None
                 agent = factory(call.info) if factory is not None else call.new_agent()
                 await call.connect(agent)
             case QueueAction(queue=queue):
-                journal.outcome = f"queue:{queue}"
                 joiner = self.queues or getattr(call, "queues", None)  # else the call's own
                 if joiner is not None:
                     await joiner.join(call, queue)
@@ -187,15 +190,25 @@ class IvrFlow:
                     await call.say(NO_QUEUES.format(queue=queue))
                     await self._goodbye(call)
             case VoicemailAction(for_user=for_user):
-                journal.outcome = "voicemail"
                 await self.take_message(call, menu.name,
                                         for_user or self.ivr.voicemail_for or self.owner)
-            case HangupAction():
-                journal.outcome = "hangup"
+            case _:  # HangupAction: say-and-hang-up
                 await self._goodbye(call)
-            case _:
-                journal.outcome = "hangup"
-                await self._goodbye(call)
+
+    async def _record(self, call: Call, journal: IvrJournal) -> None:
+        """One ``ivr`` event on the call record: each menu's decision, then the outcome."""
+        if self.calls is None:
+            return
+        steps = []
+        for step in journal.steps:  # "main: sales (dtmf 1)", "main: support (speech)"
+            how = (f" ({step['by']}{' ' + step['digits'] if step['digits'] else ''})"
+                   if step["by"] else "")
+            steps.append(f"{step['menu']}: {step['choice'] or 'no choice'}{how}")
+        detail = " > ".join([*steps, journal.outcome])
+        try:
+            await self.calls.add_event(call.info.call_id, "ivr", detail)
+        except Exception:  # the record is a report: the call goes on without it
+            log.exception("call %s: cannot record the IVR outcome", call.info.call_id)
 
     async def _goodbye(self, call: Call) -> None:
         if not call.ended:
@@ -207,3 +220,18 @@ class IvrFlow:
         """Record a message after the tone (``callport.flows.voicemail.take_message``)."""
         return await take_message(call, store=self.voicemail, for_user=for_user, menu=menu,
                                   at=self.now())
+
+
+def outcome_of(action: Action) -> str:
+    """The outcome string of an action: ``transfer:sip:...``, ``agent:taskmanager``,
+    ``queue:support``, ``voicemail`` or ``hangup``."""
+    match action:
+        case TransferAction(target=target):
+            return f"transfer:{target}"
+        case AgentAction(ref=ref):
+            return f"agent:{ref}"
+        case QueueAction(queue=queue):
+            return f"queue:{queue}"
+        case VoicemailAction():
+            return "voicemail"
+    return "hangup"

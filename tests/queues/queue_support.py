@@ -22,16 +22,17 @@ from callport.vad.turn import TurnDetector
 RATE = 16000
 
 
-def make_call(call_id: str, *, caller: str = "+15550100") -> tuple[Call, MemoryLeg]:
-    """A started call whose caller is the returned MemoryLeg."""
+def make_call(call_id: str, *, caller: str = "+15550100",
+              heard: list[str] | None = None) -> tuple[Call, MemoryLeg]:
+    """A started call whose caller is the returned MemoryLeg (``heard``: what STT hears)."""
     leg = MemoryLeg(call_id=call_id, sample_rate=RATE)
     session = CallSession(leg=leg, vad=EnergyVad(),  # type: ignore[arg-type]
                           turn=TurnDetector(min_speech_ms=60, end_of_turn_ms=300,
                                             barge_in_ms=100),
                           metrics=Metrics())
     call = Call(session=session, info=CallInfo(call_id=call_id, channel="test", caller=caller),
-                stt=ScriptedSTT([]), tts=ToneTTS(), agent_factory=lambda info: EchoTextAgent(),
-                clock=time.monotonic)
+                stt=ScriptedSTT(heard or []), tts=ToneTTS(),
+                agent_factory=lambda info: EchoTextAgent(), clock=time.monotonic)
     session.start()
     return call, leg
 

@@ -71,7 +71,7 @@ async def test_the_page_confirms_a_clear_and_heard_is_exact(tmp_path: Path,
     wav = tmp_path / "quiet.wav"
     synth_wav(wav, [], lead_s=6.0, gap_s=0.0, tail_s=0.0)
     runtime = ClearRuntime()
-    app = Starlette(routes=list(create(runtime).routes()))  # type: ignore[arg-type]
+    app = Starlette(routes=list(create(runtime).routes()))
     async with serve(app) as base, chromium(wav) as browser:
         page = await session_page(browser, base, await runtime.sign_in())
         errors: list[str] = []

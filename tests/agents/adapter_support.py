@@ -71,12 +71,13 @@ class Line:
 
 def line(agent: str, texts: list[str], *, realtime: bool = False, fallback: str = "goodbye",
          handoff: str = "", reply_timeout_s: float = 3.0, api_key: str = "",
-         model: str = "") -> Line:
+         model: str = "", base_url: str = "", sample_rate: int = 8000) -> Line:
     settings = Settings(
         server=ServerSettings(agent=agent, fallback=fallback, db=":memory:"),
         turn=TurnSettings(min_speech_ms=60, end_of_turn_ms=300, barge_in_ms=100),
         agent=AgentSettings(connect_timeout_s=2.0, reply_timeout_s=reply_timeout_s,
-                            handoff=handoff, api_key=api_key, model=model),
+                            handoff=handoff, api_key=api_key, model=model,
+                            base_url=base_url),
     )
     users = MemoryUserStore()
     calls, tasks = MemoryCallStore(), MemoryTaskLists()
@@ -84,5 +85,5 @@ def line(agent: str, texts: list[str], *, realtime: bool = False, fallback: str 
     runtime = build_runtime(settings, stt=stt, tts=tts, vad=EnergyVad(),  # type: ignore[arg-type]
                             calls=calls, tasks=tasks, users=users,
                             tokens=MemoryTokenStore(users=users))
-    leg = MemoryLeg(call_id="CAr1", sample_rate=8000, realtime=realtime)
+    leg = MemoryLeg(call_id="CAr1", sample_rate=sample_rate, realtime=realtime)
     return Line(runtime=runtime, leg=leg, stt=stt, tts=tts, calls=calls, tasks=tasks)

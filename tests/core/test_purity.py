@@ -43,6 +43,7 @@ CORES: tuple[str, ...] = (
     # agents: the adapters' wire formats (ConversationRelay, OpenAI-compatible chat streams)
     "callport.agentref", "callport.agents.adapters.relay_protocol",
     "callport.agents.adapters.llm_protocol", "callport.agents.adapters.media_bot_protocol",
+    "callport.agents.adapters.openai_realtime_protocol",
     # flows: the identification gate's decisions
     "callport.flows.identify",
     # flows: the IVR's compiled form, its file loader and opening hours

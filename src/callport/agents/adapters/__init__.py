@@ -4,8 +4,9 @@
 (``callport.agentref``): ``relay:wss://...`` (a ConversationRelay app, ``relay``) or
 ``llm:http://host/v1`` (an OpenAI-compatible chat endpoint with the Task Manager's tools,
 ``llm``); ``twilio-ws:wss://...`` / ``telnyx-ws:wss://...`` (a bot speaking Media Streams,
-``twilio_ws``: audio both ways, no STT/TTS of ours). Those ``agentref.NOT_YET`` names are
-refused with a clear ``ConfigError``.
+``twilio_ws``: audio both ways, no STT/TTS of ours); ``openai-realtime`` (OpenAI's Realtime
+API, speech to speech, the Task Manager as tools: ``openai_realtime``). Those in
+``agentref.NOT_YET`` are refused with a clear ``ConfigError``.
 """
 
 from __future__ import annotations
@@ -75,4 +76,13 @@ def adapter_factory(
                                  agent_log=agent_log(info))
 
         return make_bot
+    if ref.scheme == "openai-realtime":
+        from callport.agents.adapters.llm import store_for
+        from callport.agents.adapters.openai_realtime import RealtimeAgent
+
+        def make_realtime(info: CallInfo) -> Agent:
+            return RealtimeAgent(info=info, options=options, store=store_for(info, tasks),
+                                 agent_log=agent_log(info))
+
+        return make_realtime
     raise ConfigError(f"server.agent={ref}: no such adapter")  # pragma: no cover - agentref

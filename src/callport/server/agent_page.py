@@ -15,6 +15,7 @@ to ring, and says so to callers.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from callport.channels.agent_devices import DeviceReach
 from callport.channels.base import Channel
@@ -24,7 +25,7 @@ from callport.channels.sip.agent_reach import SipAgentReach
 from callport.channels.sip.channel import SipChannel
 from callport.queues.reach import AgentReach
 
-__all__ = ["agent_desk", "agent_reach", "connect_desk"]
+__all__ = ["agent_desk", "agent_reach", "connect_desk", "wire_agents"]
 
 
 def agent_desk(channels: Sequence[Channel]) -> AgentDesk | None:
@@ -50,3 +51,13 @@ def connect_desk(channels: Sequence[Channel], controls: DeskControls | None) -> 
     desk = agent_desk(channels)
     if desk is not None:
         desk.controls = controls
+
+
+def wire_agents(runtime: Any, channels: Sequence[Channel]) -> AgentReach | None:
+    """``runtime.queues`` rings agents on their phones and pages; the page's away switch (and
+    hold/transfer, where the service offers them) go to that service."""
+    reach = agent_reach(channels)
+    service = runtime.queues
+    service.reach = reach
+    connect_desk(channels, service)
+    return reach

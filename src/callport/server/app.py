@@ -58,6 +58,9 @@ def create_app(runtime: Runtime, *, channels: Sequence[Channel] | None = None) -
     from callport.server.queues import queue_routes, wire_queues
 
     wire_queues(runtime, active)  # runtime.queues; call-backs dial over SIP
+    from callport.server.agent_page import wire_agents
+
+    wire_agents(runtime, active)  # queues ring agents' SIP phones and /agent pages
 
     async def healthz(request: Request) -> Response:
         if user_of(request.scope) is None:  # anonymous: alive, and nothing more

@@ -283,4 +283,4 @@ def enabled(settings: Settings) -> bool:
 
 
 def create(runtime: DeskRuntime) -> AgentDeskChannel:
-    return AgentDeskChannel(runtime=runtime, controls=getattr(runtime, "queues", None))
+    return AgentDeskChannel(runtime=runtime)  # controls: server.agent_page.wire_agents

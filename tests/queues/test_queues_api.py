@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import datetime
 from pathlib import Path
 
 import httpx
 import pytest
 from queue_support import make_call, until
 
+from callport.call.queueing import AgentAnswered
 from callport.cli_queues import fetch_status, status_text
 from callport.config import load_settings
 from callport.queues.reach import FakeReach
 from callport.server.app import create_app
 from callport.server.runtime import build_runtime
+from callport.store.calls import CallRecord
 
 BASE = "http://localhost:8080"
 
@@ -33,11 +36,13 @@ async def test_api_queues_needs_an_admin_and_shows_callers_and_agents(tmp_path: 
     await runtime.users.add("alice", roles=["agent"], queues=["support"])
     reach = FakeReach()
     reach.agent("alice").online = False  # not at her desk: the caller waits
-    runtime.queues.reach = reach
     app = create_app(runtime, channels=[])
+    runtime.queues.reach = reach  # (the app wires the channels' reach: none here)
     admin = (await runtime.tokens.create("root", now=time.time())).secret
     plain = (await runtime.tokens.create("plain", now=time.time())).secret
     call, leg = make_call("q1", caller="+15550123")
+    await runtime.calls.create(CallRecord(call_id="q1", channel="test", caller="+15550123",
+                                          started_at=datetime.now().astimezone()))
     call.queues = runtime.queues
     waiting = asyncio.create_task(call.enqueue("support"))
     await until(lambda: runtime.queues.engine.waiting("q1"))
@@ -64,8 +69,18 @@ async def test_api_queues_needs_an_admin_and_shows_callers_and_agents(tmp_path: 
     assert "agent alice" in text and "available (offline), 0 calls" in text
     minted = [t for t in await runtime.tokens.list(user="root") if t.label == "queues status"]
     assert len(minted) == 1 and minted[0].revoked
-    leg.caller_hangup()
-    await asyncio.wait_for(waiting, 10)
+    # alice comes to her desk: she takes it; the call history says queue, agent and wait
+    reach.agent("alice").online = True
+    runtime.queues.step()
+    _person, agent_leg, _offer = await asyncio.wait_for(reach.answered.get(), 10)
+    await until(lambda: runtime.queues.engine.calls_taken("alice") == 0
+                and not runtime.queues.engine.waiting("q1"))
+    agent_leg.caller_hangup()
+    assert isinstance(await asyncio.wait_for(waiting, 10), AgentAnswered)
+    record = await runtime.calls.get("q1")
+    assert record is not None and record.outcome.startswith("queue:support agent:alice wait:")
+    details = [e.detail for e in await runtime.calls.events("q1") if e.kind == "queue"]
+    assert details[0] == "joined support" and details[1].startswith("answered support: alice")
     await call.session.close()
     await runtime.queues.close()
 

@@ -65,6 +65,8 @@ DialBackFn = Callable[[str, str], Awaitable[Call | None]]
 """Call ``number`` back for queue ``queue``: the answered, started ``Call``, or None."""
 CallEvents = Callable[[str, str, str], Awaitable[object]]
 """``add_event(call_id, kind, detail)`` of the call store."""
+OnAnswered = Callable[[str, str, str, float], Awaitable[object]]
+"""``(call_id, queue, agent, wait_s)`` once an agent is bridged: the call record's outcome."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +118,8 @@ class QueueService:
         self, *, settings: QueuesSettings, reach: AgentReach | None,
         agents: Callable[[], Awaitable[list[tuple[str, tuple[str, ...]]]]] | None = None,
         take_message: TakeMessage | None = None, dial_back: DialBackFn | None = None,
-        events: CallEvents | None = None, clock: Callable[[], float] = time.monotonic,
+        events: CallEvents | None = None, on_answered: OnAnswered | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
         self.reach = reach
@@ -124,6 +127,7 @@ class QueueService:
         self._take_message = take_message
         self._dial_back = dial_back
         self._events = events
+        self._on_answered = on_answered
         self._clock = clock
         self.engine = QueueEngine(queues={q.name: q for q in settings.named})
         self._music: dict[str, tuple[PCM16, int]] = {}  # decoded once per queue
@@ -345,6 +349,11 @@ class QueueService:
         call_id = call.info.call_id
         await self._event(call_id, "queue", f"answered {waiter.queue.name}: {agent} after "
                           f"{wait:.1f} s")
+        if self._on_answered is not None:
+            try:
+                await self._on_answered(call_id, waiter.queue.name, agent, wait)
+            except Exception:
+                log.warning("queue: could not record the answer of %s", call_id, exc_info=True)
         ended_by = "caller"
         try:
             result = await Bridge(a=call.session, b=other).run()

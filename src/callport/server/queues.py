@@ -3,8 +3,10 @@
 - ``build_queues(runtime)``: the process's ``QueueService`` (``runtime.queues``; every call
   gets it as ``call.queues``): the ``[queues.NAME]`` settings, agents from the user store
   (role ``agent`` with queue memberships), messages into the voicemail store for
-  ``identity.owner``, queue events on the call record. ``service.reach`` starts as None
-  (nobody can be rung) until an ``AgentReach`` is set (SIP registrar, ``/agent`` page).
+  ``identity.owner``, queue events on the call record and, once bridged, its disposition
+  ``queue:NAME agent:NAME wait:Ns`` (what ``callport calls list`` shows). ``service.reach``
+  starts as None (nobody can be rung) until an ``AgentReach`` is set (SIP registrar,
+  ``/agent`` page).
 - ``wire_queues(runtime, channels)``: call-backs dial over the SIP channel when it runs.
 - ``GET /api/queues``: every queue's waiting callers and agents (``status_json``); an admin
   only (a signed-in admin or an admin's API token): 401 without a user, 403 for others.
@@ -57,8 +59,18 @@ def build_queues(runtime: Runtime) -> QueueService:
     async def event(call_id: str, kind: str, detail: str) -> object:
         return await runtime.calls.add_event(call_id, kind, detail)
 
+    async def answered(call_id: str, queue: str, agent: str, wait_s: float) -> object:
+        """The call history's outcome (``calls list``): the queue, the agent, the wait."""
+        return await runtime.calls.amend(call_id, disposition=disposition(queue, agent, wait_s))
+
     return QueueService(settings=settings.queues, reach=None, agents=agents,
-                        take_message=take_message, events=event, clock=runtime.clock)
+                        take_message=take_message, events=event, on_answered=answered,
+                        clock=runtime.clock)
+
+
+def disposition(queue: str, agent: str, wait_s: float) -> str:
+    """``queue:support agent:alice wait:42s``"""
+    return f"queue:{queue} agent:{agent} wait:{round(wait_s)}s"
 
 
 def wire_queues(runtime: Runtime, channels: Sequence[Any]) -> QueueService:

@@ -166,7 +166,10 @@ class AgentDesk:
             case SetAway(away=away):
                 self._away[agent] = away
                 if self.controls is not None:
-                    self.controls.set_away(agent, away)
+                    try:
+                        self.controls.set_away(agent, away)
+                    except KeyError:  # not a member of any queue the service knows yet
+                        log.info("agent %s: the queue service does not know them yet", agent)
                 log.info("agent %s is %s", agent, "away" if away else "available")
                 self._push_state(agent)
             case AnswerOffer(offer_id=offer_id) | DeclineOffer(offer_id=offer_id):

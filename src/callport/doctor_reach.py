@@ -5,8 +5,8 @@ trunk sends media and in-dialog requests to the address callport puts in SDP and
 (``sip.public_host``, else ``sip.host``). For each one configured, the host is looked up (a
 DNS query, nothing else is sent) and every address is classified: loopback, private (RFC 1918,
 unique-local), link-local, shared (RFC 6598 carrier-grade NAT) or otherwise not global is
-unreachable from the internet, and so is a host that does not resolve. ``classify`` and
-``reach`` are pure given the ``resolve`` function, so tests run them on any address.
+unreachable from the internet, and so is a host that does not resolve. ``reach`` takes the
+``resolve`` function as an argument, so tests run it on any address without DNS.
 """
 
 from __future__ import annotations

@@ -96,7 +96,7 @@ def test_every_numeric_setting_has_an_allowed_range() -> None:
     ({"CALLPORT_SPEECH_WHISPER_THREADS": "0"}, "CALLPORT_SPEECH_WHISPER_THREADS=0: out of range"),
     ({"CALLPORT_PORTT": "1"}, "CALLPORT_PORTT: no such setting; did you mean CALLPORT_PORT?"),
     ({"CALLPORT_TWILIO_AUTH_TOKN": "x"}, "did you mean CALLPORT_TWILIO_AUTH_TOKEN?"),
-    ({"CALLPORT_FALLBACK": "voicemail"}, "server.fallback='voicemail': use goodbye or transfer"),
+    ({"CALLPORT_FALLBACK": "hold"}, "server.fallback='hold': use goodbye, voicemail, operator"),
     ({"CALLPORT_LOG_FORMAT": "xml"}, "server.log_format='xml': use text or json"),
 ])
 def test_mistakes_in_the_environment_are_one_line(env: dict[str, str], says: str) -> None:

@@ -40,7 +40,7 @@ async def test_api_queues_needs_an_admin_and_shows_callers_and_agents(tmp_path: 
     runtime.queues.reach = reach  # (the app wires the channels' reach: none here)
     admin = (await runtime.tokens.create("root", now=time.time())).secret
     plain = (await runtime.tokens.create("plain", now=time.time())).secret
-    call, leg = make_call("q1", caller="+15550123")
+    call, _leg = make_call("q1", caller="+15550123")
     await runtime.calls.create(CallRecord(call_id="q1", channel="test", caller="+15550123",
                                           started_at=datetime.now().astimezone()))
     call.queues = runtime.queues

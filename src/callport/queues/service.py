@@ -14,6 +14,9 @@
    hangs up, and when it is their turn the service dials them (``dial_back``) and they wait
    again, first in line, for the agent kept free for them.
 
+While bridged, the agent may hold / resume the caller and transfer them (a number, a SIP URI,
+``queue:NAME``): ``hold`` and ``transfer`` here, carried out by ``queues.connected``.
+
 Everything that decides is in the engine; this module only waits, plays, rings and bridges.
 One ``step()`` runs the engine's due timers and matching and arms one timer for the next.
 """
@@ -27,7 +30,6 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from callport.call.bridge import Bridge, PartyLeft
 from callport.call.call import Call
 from callport.call.dial import DialCause
 from callport.call.queueing import (
@@ -43,6 +45,7 @@ from callport.call.results import HungUp
 from callport.call.session import CallerDigit, CallSession
 from callport.config_queues import QueueSettings, QueuesSettings
 from callport.queues import prompts
+from callport.queues.connected import Connected
 from callport.queues.engine import QueueEngine
 from callport.queues.model import (
     Action,
@@ -100,6 +103,13 @@ class _WaitOver(_Signal):
     pass
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Requeue(AgentAnswered):
+    """The agent transferred the caller to queue ``to``: ``enqueue`` puts them there."""
+
+    to: str
+
+
 @dataclass(slots=True)
 class _Waiter:
     call: Call
@@ -133,6 +143,7 @@ class QueueService:
         self._music: dict[str, tuple[PCM16, int]] = {}  # decoded once per queue
         self._waiters: dict[str, _Waiter] = {}
         self._rings: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self._connected: dict[str, Connected] = {}  # by the caller's call id
         self._tasks: set[asyncio.Task[None]] = set()
         self._timer: asyncio.TimerHandle | None = None
 
@@ -188,12 +199,17 @@ class QueueService:
         self.engine.join(call_id, queue, waiter.joined, priority=priority, caller=call.info.caller)
         await self._event(call_id, "queue", f"joined {queue}")
         try:
-            return await self._wait(waiter)
+            outcome = await self._wait(waiter)
         finally:
             self._waiters.pop(call_id, None)
             if self.engine.waiting(call_id) and not self._is_callback(call_id):
                 self._apply(self.engine.leave(call_id))
             self.step()
+        if isinstance(outcome, _Requeue) and not call.ended:  # the agent sent them on
+            await self._event(call_id, "queue", f"transferred by {outcome.agent} to "
+                              f"{outcome.to}")
+            return await self.enqueue(call, outcome.to, priority=priority)
+        return outcome
 
     def _is_callback(self, call_id: str) -> bool:
         return self.engine.state(call_id) in (CallerState.CALLBACK, CallerState.DIALLING)
@@ -354,18 +370,42 @@ class QueueService:
                 await self._on_answered(call_id, waiter.queue.name, agent, wait)
             except Exception:
                 log.warning("queue: could not record the answer of %s", call_id, exc_info=True)
-        ended_by = "caller"
+        connected = Connected(call=call, agent=agent, other=other,
+                              music=lambda: self._music_on(waiter))
+        self._connected[call_id] = connected
         try:
-            result = await Bridge(a=call.session, b=other).run()
-            if isinstance(result, PartyLeft) and result.side == "b":
-                ended_by = "agent"
+            ended = await connected.run()
         finally:
+            self._connected.pop(call_id, None)
             self.engine.call_ended(agent, self._clock())
             if not other.ended:
                 await other.hangup("bridge-ended")
             self.step()
+        if ended.queue:
+            return _Requeue(queue=waiter.queue.name, wait_s=wait, agent=agent,
+                            ended_by="transfer", to=ended.queue)
         return AgentAnswered(queue=waiter.queue.name, wait_s=wait, agent=agent,
-                             ended_by=ended_by)
+                             ended_by=ended.by)
+
+    # ---- what an agent on a call asks for (the /agent page) --------------------------
+
+    async def hold(self, agent: str, call_id: str, held: bool) -> str:
+        """Hold (music for the caller) or resume ``agent``'s call ``call_id``; "" when done,
+        else why not."""
+        connected = self._connected.get(call_id)
+        if connected is None or connected.agent != agent:
+            return "not your call"
+        return connected.hold(held)
+
+    async def transfer(self, agent: str, call_id: str, target: str) -> str:
+        """Send ``agent``'s caller to ``target`` (a number, a ``sip:`` URI, ``queue:NAME``);
+        "" when it went through, else why not (the caller is back with the agent)."""
+        connected = self._connected.get(call_id)
+        if connected is None or connected.agent != agent:
+            return "not your call"
+        if target.startswith("queue:") and self.settings.get(target[6:]) is None:
+            return f"no queue {target[6:]!r}"
+        return await connected.transfer(target)
 
     # ---- the engine's clock and actions ----------------------------------------------
 

@@ -61,6 +61,13 @@ RANGES: dict[str, tuple[float, float]] = {
     "sip.answer_delay_ms": (0, 60000),
     "sip.target_timeout_s": (0.1, 120),
     "sip.register_expires_s": (1, DAY),
+    "sip.held_timeout_s": (1, DAY),
+    "sip.session_expires_s": (0, DAY),  # 0: no session timers
+    "sip.min_se_s": (90, DAY),  # RFC 4028 §4: never below 90
+    "sip.rate_per_s": (0, 100000),  # 0: no limiter
+    "sip.rate_burst": (1, 1000000),
+    "sip.rate_sources": (100, 10000000),
+    "server.max_call_s": (0, 7 * DAY),  # 0: no limit
     "sip.registrar_min_expires_s": (1, DAY),
     "sip.registrar_max_expires_s": (1, 7 * DAY),
     "browser.token_ttl_s": (1, DAY),

@@ -46,6 +46,9 @@ class ServerSettings:
     allowed_hosts: tuple[str, ...] = ()
     metrics_public: bool = False  # false: /metrics needs an API token (Prometheus bearer_token)
     shutdown_grace_s: float = 5.0  # SIGTERM: stop admitting, hang up live calls, exit by then
+    # Every call on every channel (SIP, Twilio, Telnyx, browser) is hung up after this long
+    # (cause "max-duration"); 0: no limit.
+    max_call_s: float = 4 * 3600.0
 
     def problems(self) -> list[str]:
         out = []

@@ -19,6 +19,24 @@ class SipSettings:
     user: str = "callport"  # user part of our Contact / From
     max_calls: int = 200
     media_timeout_s: float = 30.0  # no RTP for this long (while expected) -> BYE
+    # A held or one-way call (inactive/recvonly/sendonly) with no RTP and no RTCP at all for
+    # this long -> BYE (peers keep RTCP going while on hold, RFC 3264 §5.1).
+    held_timeout_s: float = 120.0
+    # RFC 4028 session timers on inbound calls: Session-Expires we offer (0: off) and the
+    # smallest we accept (Min-SE; smaller gets 422). No refresh in time -> BYE.
+    session_expires_s: int = 1800
+    min_se_s: int = 90
+    # Where RTP is accepted from on calls from a trusted (allow_from) or authenticated peer:
+    # "sdp" (the address and port the SDP names; other sources are dropped and counted) or
+    # "first" (behind NAT: latch onto the first packet's source, then only that one). Calls
+    # from anyone else: RTP only from the INVITE's source IP, and nothing is sent before the
+    # peer's first packet arrives (then only there): no RTP to a host its SDP merely names.
+    rtp_latch: str = "sdp"
+    # SIP messages per second per source IP (token bucket; 0: no limit) and the burst;
+    # beyond it messages are dropped unanswered. Sources in allow_from are not limited.
+    rate_per_s: float = 100.0
+    rate_burst: int = 200
+    rate_sources: int = 10_000  # source addresses remembered (least recent forgotten)
     answer_delay_ms: int = 0  # ring (180) this long before answering inbound calls
     # Inbound trunk: IP/CIDR allowlist (empty: anyone) and/or digest users "name:password".
     allow_from: tuple[str, ...] = ()
@@ -65,6 +83,10 @@ class SipSettings:
             out.append("sip.media_timeout_s: must be > 0")
         if self.max_calls < 1:
             out.append("sip.max_calls: must be >= 1")
+        if self.rtp_latch not in ("sdp", "first"):
+            out.append(f"sip.rtp_latch={self.rtp_latch!r}: use sdp or first")
+        if self.session_expires_s and self.session_expires_s < self.min_se_s:
+            out.append("sip.session_expires_s: must be >= sip.min_se_s (or 0: off)")
         if self.trunk_transport.lower() not in ("", "udp", "tcp"):
             out.append(f"sip.trunk_transport={self.trunk_transport!r}: use udp, tcp or empty")
         if self.target_timeout_s <= 0:

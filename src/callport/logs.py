@@ -7,6 +7,11 @@ Privacy rules (every handler applies them, uvicorn's access log included):
 - what the caller said is logged at DEBUG only (``log_caller_words``); call events
   (started, the agent's replies, transfers, ended) are INFO, one line each with the call id.
 
+Peer-supplied values (SIP Call-IDs, URIs, header values, WebSocket fields) go through
+``safe(value)`` before they reach a log line: control characters escaped, length capped, so
+a NUL or a 30,000-character Call-ID cannot forge or flood the log. ``LogBudget`` bounds how
+many lines one kind of junk may cost (the rest is counted, and summed up on the next line).
+
 ``server.log_format = "json"`` writes one JSON object per line (time, level, logger,
 call_id, message).
 """
@@ -33,6 +38,52 @@ def redact(text: str) -> str:
     for pattern in _SECRETS:
         text = pattern.sub(lambda m: m.group(1) + REDACTED, text)
     return text
+
+
+SAFE_LIMIT = 120
+
+
+def safe(value: object, limit: int = SAFE_LIMIT) -> str:
+    """``value`` fit for a log line: non-printable characters as ``\\xNN`` / ``\\uNNNN``,
+    at most ``limit`` characters of it (then ``...(+N chars)``)."""
+    text = str(value)
+    extra = len(text) - limit
+    if extra > 0:
+        text = text[:limit]
+    if not text.isprintable():
+        text = "".join(c if c.isprintable() else
+                       (f"\\x{ord(c):02x}" if ord(c) < 256 else f"\\u{ord(c):04x}")
+                       for c in text)
+    return f"{text}...(+{extra} chars)" if extra > 0 else text
+
+
+class LogBudget:
+    """At most ``burst`` lines at once and ``per_s`` a second after that (token bucket over
+    the ``now`` given); ``allow`` says whether to log this one, ``take_suppressed`` how many
+    were skipped since the last line that was logged."""
+
+    def __init__(self, *, per_s: float = 1.0, burst: int = 10) -> None:
+        self.per_s = per_s
+        self.burst = float(burst)
+        self._tokens = float(burst)
+        self._at: float | None = None
+        self.suppressed = 0
+        self.total_suppressed = 0
+
+    def allow(self, now: float) -> bool:
+        if self._at is not None:
+            self._tokens = min(self.burst, self._tokens + (now - self._at) * self.per_s)
+        self._at = now
+        if self._tokens >= 1.0:
+            self._tokens -= 1.0
+            return True
+        self.suppressed += 1
+        self.total_suppressed += 1
+        return False
+
+    def take_suppressed(self) -> int:
+        n, self.suppressed = self.suppressed, 0
+        return n
 
 
 class CallIdFilter(logging.Filter):

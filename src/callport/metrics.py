@@ -137,6 +137,18 @@ class Metrics:
             "callport_sip_rtcp_remote_fraction_lost",
             "Fraction lost the SIP peer reports on the RTP we send (0-1).", LOSS_BUCKETS)
     )
+    # Hostile input (issue 20): what the SIP driver refused to carry.
+    sip_rtp_dropped: Counter = field(
+        default_factory=lambda: Counter(
+            "callport_sip_rtp_dropped_total",
+            "RTP dropped: from a source the SDP did not name, oversized, or past the bounded "
+            "inbound queue.")
+    )
+    sip_dropped_messages: Counter = field(
+        default_factory=lambda: Counter(
+            "callport_sip_dropped_messages_total",
+            "SIP messages dropped unanswered: over sip.rate_per_s from one source.")
+    )
     sip_rtt_seconds: Histogram = field(
         default_factory=lambda: Histogram(
             "callport_sip_rtt_seconds",
@@ -160,6 +172,8 @@ class Metrics:
             self.sip_rtcp_remote_jitter_seconds,
             self.sip_rtcp_remote_fraction_lost,
             self.sip_rtt_seconds,
+            self.sip_rtp_dropped,
+            self.sip_dropped_messages,
         ):
             lines.extend(metric.render())
         return "\n".join(lines) + "\n"

@@ -7,7 +7,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from sip_fixtures import invite, request
+from sip_fixtures import SDP_OFFER, invite, request
 from sip_support import RecordingRuntime, free_udp_port, needs_sipp, run_sipp
 
 from callport.channels.sip.channel import SipChannel
@@ -50,7 +50,8 @@ async def test_options_split_and_merged_on_one_connection(channel: SipChannel) -
 async def test_invite_over_tcp_answers_on_the_connection_and_says_tcp(
         channel: SipChannel, runtime: RecordingRuntime) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", channel.port)
-    writer.write(_tcp(invite()))
+    # The media address is the source's own (an unauthenticated peer may not name another).
+    writer.write(_tcp(invite(sdp=SDP_OFFER.replace("10.0.0.9", "127.0.0.1"))))
     final = [r for r in await _responses(reader, 2) if r.status >= 200]
     assert final and final[0].status == 200
     contact = final[0].get("Contact") or ""

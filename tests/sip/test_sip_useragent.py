@@ -55,7 +55,8 @@ def ua(**kw: object) -> UserAgent:
 def test_invite_answer_ack_bye() -> None:
     agent = ua()
     key, tag = answered_call(agent)
-    assert agent.get_timer() is None  # 2xx retransmission stopped by the ACK
+    # The 2xx retransmission stopped by the ACK: only the RFC 4028 session timer is left.
+    assert agent.get_timer() == agent.refresh.deadline() == 900.1
     events = agent.receive(request("BYE", branch="z9hG4bK-bye", to_tag=tag, cseq=2), PEER, 1.0)
     assert statuses(events) == [200]
     assert CallEnded(key, "remote-bye") in events

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from callport.server.runtime import Runtime
 
 log = logging.getLogger(__name__)
+MAX_DURATION = "max-duration"  # the hang-up cause when server.max_call_s cut a call off
 
 
 async def identified(call: Call, flow: Flow, *, runtime: Runtime) -> None:
@@ -96,7 +97,7 @@ async def run_call(
     recorded = await record_start(calls, info)
     await record_answered(calls, info.call_id)
     runtime.active[info.call_id] = call
-    metrics.active_calls.inc()
+    metrics.active_calls.value = len(runtime.active)  # /healthz counts runtime.active too
     metrics.calls_total.inc()
     log.info("call %s: started on %s", info.call_id, info.channel)
     session.start()
@@ -104,6 +105,10 @@ async def run_call(
         identified(call, flow or runtime.flow, runtime=runtime), name=f"flow:{info.call_id}"
     )
     ended = asyncio.create_task(session.wait_ended())
+    # server.max_call_s: no call on any channel outlives it (a peer that never hangs up).
+    limit = runtime.settings.server.max_call_s
+    cap = (asyncio.get_running_loop().call_later(limit, _cut_off, leg, info.call_id, limit)
+           if limit > 0 else None)
     try:
         await asyncio.wait({flow_task, ended}, return_when=asyncio.FIRST_COMPLETED)
         if flow_task.done():
@@ -122,12 +127,15 @@ async def run_call(
             except Exception:
                 log.exception("call %s: flow failed while ending", info.call_id)
     finally:
+        if cap is not None:
+            cap.cancel()
         ended.cancel()
         if not flow_task.done():
             flow_task.cancel()
         await session.close()
-        runtime.active.pop(info.call_id, None)
-        metrics.active_calls.dec()
+        if runtime.active.get(info.call_id) is call:
+            runtime.active.pop(info.call_id, None)
+        metrics.active_calls.value = len(runtime.active)  # the same books as /healthz
         if recorded:
             await record_end(calls, info.call_id, session.hangup_reason or "flow-ended")
         await record_finished(calls, info.call_id, user=call.info.user,
@@ -142,3 +150,14 @@ async def run_call(
             session.frames_out,
         )
     return call
+
+
+_CUT_OFF: set[asyncio.Task[None]] = set()
+
+
+def _cut_off(leg: Leg, call_id: str, limit: float) -> None:
+    """server.max_call_s reached: hang the call up (cause ``max-duration``)."""
+    log.info("call %s: reached server.max_call_s (%.0f s), hanging up", call_id, limit)
+    task = asyncio.ensure_future(leg.hangup(MAX_DURATION))
+    _CUT_OFF.add(task)
+    task.add_done_callback(_CUT_OFF.discard)

@@ -63,7 +63,8 @@ class ReachHost(Protocol):
     def ua_by_transport(self, transport: str) -> UserAgent: ...
 
     def make_leg(self, sockets: LegSockets, key: str, call_id: str,
-                 plan: MediaPlan | None) -> SipLeg: ...
+                 plan: MediaPlan | None, *, rtp_source: str | None = None,
+                 rtp_peer: str | None = None) -> SipLeg: ...
 
     def hangup_call(self, key: str, reason: str) -> None: ...
 
@@ -146,7 +147,9 @@ class SipAgentReach:
             sockets.close()
             return DialCause.UNREACHABLE, str(exc)
         dialog = ua.dialogs[key]
-        leg = host.make_leg(sockets, key, dialog.call_id, None)
+        # RTP is admitted from the phone's own host too (a phone names its LAN address in
+        # the SDP and sends from the address its REGISTER came from)
+        leg = host.make_leg(sockets, key, dialog.call_id, None, rtp_peer=binding.source[0])
         info = CallInfo(call_id=dialog.call_id, channel="sip", caller=offer.caller.caller,
                         callee=binding.contact, direction="outbound")
         answered: asyncio.Future[None] = asyncio.get_running_loop().create_future()

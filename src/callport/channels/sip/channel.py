@@ -25,6 +25,7 @@ from callport.channels.sip.calls import CallFailed, CallRunner, SipCall
 from callport.channels.sip.dialer import Dialer, SipOutbound
 from callport.channels.sip.dnsresolver import DnsResolver
 from callport.channels.sip.events import (
+    AttendedTransferRequested,
     CallAnswered,
     CallConfirmed,
     CallEnded,
@@ -40,9 +41,11 @@ from callport.channels.sip.events import (
     TransferResult,
     Transmit,
 )
+from callport.channels.sip.ids import call_ref
 from callport.channels.sip.leg import SipLeg
 from callport.channels.sip.legsockets import LegSockets
 from callport.channels.sip.mediawatch import MediaWatch
+from callport.channels.sip.ratelimit import SourceLimiter
 from callport.channels.sip.registrar_service import AgentRegistrar
 from callport.channels.sip.rtcp import RtcpEvent
 from callport.channels.sip.rtpsocket import RtpPortPool
@@ -52,7 +55,7 @@ from callport.channels.sip.targets import TargetLocator
 from callport.channels.sip.tcp import SipTcpTransport
 from callport.channels.sip.transferee import ReferFollower
 from callport.channels.sip.transports import SipTransports
-from callport.channels.sip.trust import check_exposure
+from callport.channels.sip.trust import Networks, check_exposure
 from callport.channels.sip.useragent import UaConfig, UserAgent
 from callport.config import SipSettings
 from callport.metrics import Metrics
@@ -76,7 +79,12 @@ class SipChannel:
         # The runtime's metrics when it has them (the app's /metrics), else our own.
         self.metrics = metrics or getattr(runtime, "metrics", None) or Metrics()
         self.media = MediaWatch(metrics=self.metrics,
-                                media_timeout_s=self.settings.media_timeout_s)
+                                media_timeout_s=self.settings.media_timeout_s,
+                                held_timeout_s=self.settings.held_timeout_s)
+        s = self.settings
+        self.limiter = SourceLimiter(rate=s.rate_per_s, burst=s.rate_burst,
+                                     max_sources=s.rate_sources)  # per source IP
+        self._trusted = Networks(s.allow_from)  # trunks in allow_from are not rate-limited
         self.targets = TargetLocator(settings=self.settings, resolver=resolver or DnsResolver())
         self.dialer = Dialer(host=self)
         self.outbound = SipOutbound(host=self)  # the neutral Dialer (callport.call.dial)
@@ -113,7 +121,8 @@ class SipChannel:
             allow_from=s.allow_from, auth_realm=s.auth_realm,
             auth_users=users,  # type: ignore[arg-type]
             max_calls=s.max_calls, target_timeout=s.target_timeout_s,
-            refer_allow=s.refer_allow)
+            refer_allow=s.refer_allow, session_expires=s.session_expires_s,
+            min_se=s.min_se_s)
             for transport in ("UDP", "TCP")}
         user_store = getattr(self.runtime, "users", None)
         if s.registrar and user_store is not None:
@@ -157,6 +166,9 @@ class SipChannel:
         ua = self.tcp_ua if transport == "TCP" else self.ua
         if ua is None:
             return
+        if not self.limiter.allow(addr[0], self.now()) and not self._trusted.contains(addr):
+            self.metrics.sip_dropped_messages.inc()  # over sip.rate_per_s: unanswered
+            return
         try:
             events = ua.receive(data, addr, self.now())
         except Exception:  # the core answers garbage itself; this is a bug guard
@@ -190,6 +202,8 @@ class SipChannel:
                         call.leg.peer_hold(held)
                 case TransferRequested(key=key, target=target):
                     self._spawn(self.transfers.follow(key, target))
+                case AttendedTransferRequested(key=key, replaced=replaced):
+                    self._attended(key, replaced)
                 case TargetFailed(key=key, addr=addr, status=status, next_addr=nxt):
                     log.warning("SIP %s: %s:%d failed (%d), failing over to %s:%d",
                                 key, *addr, status, *nxt)
@@ -275,20 +289,38 @@ class SipChannel:
         if dialog is None:  # CANCELled while we opened the socket
             sockets.close()
             return
-        leg = self.make_leg(sockets, event.key, dialog.call_id, event.plan)
-        info = CallInfo(call_id=dialog.call_id, channel="sip", caller=event.caller,
-                        callee=event.callee)
-        call = SipCall(key=event.key, call_id=dialog.call_id, leg=leg, info=info)
+        ref = self._call_ref(event.key, dialog.call_id)
+        # A peer neither trusted nor authenticated gets RTP only once it sent some, from the
+        # IP its INVITE came from (MediaStream.source_host): never to a host its SDP names.
+        admitted = event.trusted or bool(event.authenticated)
+        leg = self.make_leg(sockets, event.key, ref, event.plan,
+                            rtp_source=None if admitted else event.source[0],
+                            rtp_peer=event.source[0] if admitted else None)
+        info = CallInfo(call_id=ref, channel="sip", caller=event.caller, callee=event.callee)
+        call = SipCall(key=event.key, call_id=ref, leg=leg, info=info)
         self.calls[event.key] = call
         media_host = self.settings.public_host or self.settings.host
         self.apply(ua.answer(event.key, media_host=media_host, media_port=leg.rtp_port,
                               now=self.now()), ua)
-        call.task = asyncio.create_task(self._run(call), name=f"sip:{dialog.call_id}")
+        call.task = asyncio.create_task(self._run(call), name=f"sip:{ref}")
+
+    def _call_ref(self, key: str, call_id: str) -> str:
+        """The call's id for the runtime, logs and its record: the Call-ID when it is safe
+        (``ids.call_ref``) and no live call has it, else made unique with our tag (two
+        dialogs may share a Call-ID: forking, or a peer reusing one; each is its own call,
+        with its own record and its own place in /healthz and /metrics)."""
+        ref = call_ref(call_id)
+        if any(c.call_id == ref for c in self.calls.values()):
+            ref = f"{ref}-{key.rsplit('|', 1)[-1]}"
+        return ref
 
     def make_leg(self, sockets: LegSockets, key: str, call_id: str,
-                  plan: MediaPlan | None) -> SipLeg:
+                  plan: MediaPlan | None, *, rtp_source: str | None = None,
+                  rtp_peer: str | None = None) -> SipLeg:
         leg = sockets.make_leg(key=key, call_id=call_id, control=self, plan=plan,
-                               clock=self.now, on_rtcp=self._on_rtcp)
+                               clock=self.now, on_rtcp=self._on_rtcp,
+                               rtp_latch=self.settings.rtp_latch, rtp_source=rtp_source,
+                               rtp_peer=rtp_peer)
         leg.refer_wait_s = REFER_WAIT_S  # transfer() answers with the REFER's outcome
         return leg
 
@@ -325,6 +357,23 @@ class SipChannel:
         self.finished.append(call)
         del self.finished[:-200]
         log.info("SIP %s: ended (%s)", key, reason)
+
+    def _attended(self, key: str, replaced: str) -> None:
+        """A phone's attended transfer (REFER with Replaces): join the parties bridged to
+        its two dialogs (``flows.transfer.join_attended``), NOTIFY the outcome, end both."""
+        from callport.flows.transfer import join_attended
+
+        first, second = self.calls.get(key), self.calls.get(replaced)
+        joined = (first is not None and second is not None
+                  and join_attended(first.leg.call_id, second.leg.call_id))
+        ua = self.ua_for(key)
+        self.apply(ua.notify_refer(key, 200 if joined else 603, "OK" if joined else "Decline",
+                                   self.now()), ua)
+        log.info("SIP %s: attended transfer replacing %s %s", key, replaced,
+                 "done" if joined else "declined (a dialog is in no bridge)")
+        if joined:
+            self.hangup_call(key, "transferred")
+            self.hangup_call(replaced, "replaced")
 
     # CallControl (used by SipLeg)
     def hangup_call(self, key: str, reason: str) -> None:

@@ -51,7 +51,8 @@ class DialHost(Protocol):
     def ua_by_transport(self, transport: str) -> UserAgent: ...
 
     def make_leg(self, sockets: LegSockets, key: str, call_id: str,
-                 plan: MediaPlan | None) -> SipLeg: ...
+                 plan: MediaPlan | None, *, rtp_source: str | None = None,
+                 rtp_peer: str | None = None) -> SipLeg: ...
 
     def hangup_call(self, key: str, reason: str) -> None: ...
 
@@ -92,7 +93,7 @@ class Dialer:
             sockets.close()
             raise
         dialog = ua.dialogs[key]
-        leg = host.make_leg(sockets, key, dialog.call_id, None)
+        leg = host.make_leg(sockets, key, dialog.call_id, None, rtp_peer=dialog.peer[0])
         info = CallInfo(call_id=dialog.call_id, channel="sip", caller=dialog.local,
                         callee=route.uri, direction="outbound")  # the callee is identified
         call = SipCall(key=key, call_id=dialog.call_id, leg=leg, info=info,

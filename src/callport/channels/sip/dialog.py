@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from callport.channels.sip.message import NameAddr, SipParseError, SipRequest, SipUri
 from callport.channels.sip.sdp import MediaPlan, SessionDescription
+from callport.channels.sip.session_timer import Negotiated, SessionTimer
 from callport.channels.sip.transaction import ClientInviteTransaction, ServerInviteTransaction
 
 Addr = tuple[str, int]
@@ -90,12 +91,28 @@ class Dialog:
     peer_held: bool = False
     reoffer_pending: bool = False
     peer_reinvite: ServerInviteTransaction | None = None
+    # RFC 4028 session timer: what was negotiated on the INVITE, the running timer (from the
+    # 2xx on), and whether the peer takes UPDATE (our refreshes use it, else a re-INVITE).
+    timer_plan: Negotiated | None = None
+    session_timer: SessionTimer | None = None
+    peer_allows_update: bool = False
+
+    @property
+    def admitted_peer(self) -> bool:
+        """The peer is in sip.allow_from or digest-authenticated (may steer our requests)."""
+        return self.trusted or bool(self.authenticated)
 
     @property
     def remote_tag(self) -> str:
         return NameAddr.parse(self.remote).tag
 
     def next_hop(self) -> Addr:
+        """Where in-dialog requests go: the route set / remote target (RFC 3261 §12.2.1.1);
+        for an inbound call from a peer that is neither trusted nor authenticated, always
+        the address its INVITE came from: a Record-Route or Contact naming another host does
+        not make callport send requests (or open TCP connections) there."""
+        if self.role == "uas" and not self.admitted_peer:
+            return self.peer
         if self.route_set:
             return target_addr(NameAddr.parse(self.route_set[0]).uri, self.peer)
         return self.peer if self.role == "uas" else target_addr(self.remote_target, self.peer)

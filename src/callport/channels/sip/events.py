@@ -126,6 +126,17 @@ class TransferRequested(SipEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class AttendedTransferRequested(SipEvent):
+    """The peer (a phone with two dialogs with us) sent REFER in ``key`` whose Refer-To
+    Replaces our dialog ``replaced`` (RFC 5589 §7, RFC 3891); we answered 202 and NOTIFYed
+    100. The driver joins the parties behind both dialogs, reports with ``notify_refer`` and
+    ends both dialogs."""
+
+    key: str
+    replaced: str
+
+
+@dataclass(frozen=True, slots=True)
 class TransferResult(SipEvent):
     """Our REFER finished: NOTIFY carried a final ``status`` (2xx: we then sent BYE)."""
 

@@ -61,6 +61,7 @@ log = logging.getLogger(__name__)
 Addr = tuple[str, int]
 
 
+MAX_PENDING_AUDIO = 100  # caller frames (2 s) queued for the session before new ones drop
 REOFFER_WAIT_S = 40.0  # a re-INVITE's outcome: Timer B (32 s) plus glare retries, bounded
 
 HOLD_DIRECTION = {True: "sendonly", False: "sendrecv"}  # what our re-INVITE offers
@@ -82,14 +83,22 @@ class CallControl(Protocol):
 class SipLeg:
     def __init__(self, *, key: str, call_id: str, control: CallControl,
                  transport: asyncio.DatagramTransport, rtp_port: int,
-                 plan: MediaPlan | None, now: float) -> None:
+                 plan: MediaPlan | None, now: float, rtp_latch: str = "sdp",
+                 rtp_source: str | None = None, rtp_peer: str | None = None) -> None:
         self.key = key
+        # Whose RTP is accepted (MediaStream): sip.rtp_latch, or only the INVITE's source IP
+        # (``rtp_source``) for a peer that is neither trusted nor authenticated; ``rtp_peer``:
+        # the signalling peer's host, whose RTP counts as the SDP's (symmetric RTP, NAT).
+        self.rtp_latch = rtp_latch
+        self.rtp_source = rtp_source
+        self.rtp_peer = rtp_peer
         self._call_id = call_id
         self._control = control
         self._transport = transport
         self.rtp_port = rtp_port
         self._inbox = EventInbox()
-        self.media = MediaStream(plan=plan) if plan is not None else None
+        self.media = (MediaStream(plan=plan, latch=rtp_latch, source_host=rtp_source,
+                                  peer_host=rtp_peer) if plan is not None else None)
         self.started_at = now
         self.last_rx: float | None = None
         self.frames_out = 0
@@ -138,10 +147,11 @@ class SipLeg:
     async def send_audio(self, pcm: PCM16) -> None:
         if self.media is None or self._inbox.closed:
             return
-        remote = self.media.remote
+        remote, live = self.media.remote, self.media.may_send  # see MediaStream.may_send
         for packet in self.media.encode(pcm):
-            self._transport.sendto(packet, remote)
-            self.frames_out += 1
+            if live:
+                self._transport.sendto(packet, remote)
+                self.frames_out += 1
 
     async def mark(self, name: str) -> None:
         # Everything before the mark has already left: with no remote buffer it is "played".
@@ -208,7 +218,8 @@ class SipLeg:
                 return Refused(Capability.SEND_DTMF, Refusal.ENDED, "no media to send DTMF on")
             remote = self.media.remote
             for packet in self.media.dtmf(digit):
-                self._transport.sendto(packet, remote)
+                if self.media.may_send:
+                    self._transport.sendto(packet, remote)
                 await asyncio.sleep(0.02)
         return Accepted()
 
@@ -278,18 +289,36 @@ class SipLeg:
         return self._inbox.closed
 
     def on_rtp(self, data: bytes, addr: Addr, now: float) -> None:
-        if self.media is None or self._inbox.closed:
+        """RTP from the negotiated source only (``MediaStream.admits``; the rest is dropped and
+        counted in ``media.dropped``); caller audio beyond ``MAX_PENDING_AUDIO`` frames not yet
+        taken by the session is dropped too (counted "queue"): the inbox stays bounded."""
+        media = self.media
+        if media is None or self._inbox.closed:
             return
+        if is_rtcp(data):  # RTCP muxed on the RTP port (RFC 5761): alive, nothing to play
+            if media.admits_rtcp(addr):
+                self.last_rx = now
+            return
+        dropped = media.total_dropped()
+        events = media.feed(data, addr)
+        if media.total_dropped() != dropped:
+            return  # another source, or oversized: not this call's media
         self.last_rx = now
-        if not is_rtcp(data):  # RTCP muxed on the RTP port is not an RTP packet
-            self.rx_stats.update(data, now)
-        for event in self.media.feed(data, addr):
+        self.rx_stats.update(data, now)
+        for event in events:
+            if isinstance(event, AudioIn) and self._inbox.pending >= MAX_PENDING_AUDIO:
+                media.dropped["queue"] += 1
+                continue
             self._inbox.put(event)
 
     def on_rtcp(self, data: bytes, addr: Addr, now: float) -> list[RtcpEvent]:
         """What the peer reports on our RTCP port (errors are counted, never raised)."""
         if self._inbox.closed:
             return []
+        if self.media is not None and not self.media.admits_rtcp(addr):
+            self.rtcp_errors += 1  # RTCP from a host that is not the call's peer
+            return []
+        self.last_rx = now  # RTCP from the peer: alive (a held call still sends it)
         events = parse_compound(data)
         for event in events:
             match event:
@@ -307,7 +336,7 @@ class SipLeg:
 
     def rtcp_report(self, now: float, wallclock: float) -> tuple[bytes, Addr] | None:
         """A compound SR (if we sent RTP) or RR, plus SDES CNAME, and where it goes."""
-        if self.media is None or self._inbox.closed:
+        if self.media is None or self._inbox.closed or not self.media.may_send:
             return None
         sender = self.media.sender
         self.last_block = self.rx_stats.report(now)
@@ -330,7 +359,8 @@ class SipLeg:
 
     def set_plan(self, plan: MediaPlan) -> None:
         if self.media is None:
-            self.media = MediaStream(plan=plan)
+            self.media = MediaStream(plan=plan, latch=self.rtp_latch,
+                                     source_host=self.rtp_source, peer_host=self.rtp_peer)
         else:
             self.media.update(plan)
 

@@ -45,10 +45,12 @@ class LegSockets:
 
     def make_leg(self, *, key: str, call_id: str, control: CallControl,
                  plan: MediaPlan | None, clock: Callable[[], float],
-                 on_rtcp: RtcpHook | None = None) -> SipLeg:
+                 on_rtcp: RtcpHook | None = None, rtp_latch: str = "sdp",
+                 rtp_source: str | None = None, rtp_peer: str | None = None) -> SipLeg:
         transport, proto = self.rtp
         leg = SipLeg(key=key, call_id=call_id, control=control, transport=transport,
-                     rtp_port=self.port, plan=plan, now=clock())
+                     rtp_port=self.port, plan=plan, now=clock(), rtp_latch=rtp_latch,
+                     rtp_source=rtp_source, rtp_peer=rtp_peer)
         proto.on_packet = lambda data, addr: leg.on_rtp(data, addr, clock())
         if self.rtcp is not None:
             rtcp_transport, rtcp_proto = self.rtcp

@@ -4,10 +4,23 @@
 sample counts, lost packets filled with silence) and ``Dtmf`` events; ``encode(pcm)`` gives
 the RTP datagrams for outgoing audio at the negotiated codec and ptime; ``dtmf(digit)`` the
 RFC 4733 packets. Hold is a plan whose direction forbids sending.
+
+What is accepted (``sip.rtp_latch``): with ``latch="sdp"`` only packets from the address and
+port the SDP names, or from the host we signal with (``peer_host``: a phone behind NAT names
+a private address and sends from its public one; the first such source latches); with
+``latch="first"`` (NAT) the first packet's source is latched and only that one is accepted
+until a re-INVITE moves the media (an SDP naming a host name, not an address, is latched the
+same way). With ``source_host`` (a call from a peer that is neither trusted nor
+authenticated) only packets from that IP are accepted, the first one latches, and nothing is
+sent (``may_send``) before it: whatever the SDP names, callport does not stream RTP to a host
+that has not sent it any. Other sources and datagrams over ``MAX_RTP_BYTES`` are dropped and
+counted in ``dropped`` (reason -> count): a stranger cannot inject audio into a call, and
+one packet cannot turn into megabytes of frames.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 
 import numpy as np
@@ -21,13 +34,22 @@ from callport.channels.sip.sdp import MediaPlan
 
 RATE = 8000
 FRAME = 160  # 20 ms at 8 kHz
+MAX_RTP_BYTES = 1500  # one Ethernet MTU: 120 ms of G.711 and headers; larger is not ours
+LATCH_MODES = ("sdp", "first")
 
 
 class MediaStream:
-    def __init__(self, *, plan: MediaPlan, latch: bool = True) -> None:
+    def __init__(self, *, plan: MediaPlan, latch: str = "sdp",
+                 source_host: str | None = None, peer_host: str | None = None) -> None:
+        if latch not in LATCH_MODES:
+            raise ValueError(f"latch must be one of {LATCH_MODES}, got {latch!r}")
         self.plan = plan
+        self.latch = latch
+        self.source_host = source_host
+        self.peer_host = peer_host
         self.receiver = RtpReceiver(audio_pt=plan.payload_type, dtmf_pt=plan.dtmf_payload_type,
-                                    latch=latch)
+                                    latch=False)
+        self.dropped: dict[str, int] = {"source": 0, "size": 0, "queue": 0}
         self.sender = RtpSender(ssrc=secrets.randbits(32), payload_type=plan.payload_type,
                                 sequence=secrets.randbits(16), timestamp=secrets.randbits(32))
         self._dtmf = DtmfDecoder()
@@ -39,8 +61,37 @@ class MediaStream:
 
     @property
     def remote(self) -> tuple[str, int]:
-        """Where to send: the latched source (symmetric RTP) or the SDP address."""
+        """Where to send: the latched source (``first``, symmetric RTP) or the SDP address."""
         return self.receiver.remote or (self.plan.remote_host, self.plan.remote_port)
+
+    @property
+    def may_send(self) -> bool:
+        """False until an unadmitted peer's first RTP packet arrived (``source_host``)."""
+        return self.source_host is None or self.receiver.remote is not None
+
+    def admits(self, addr: tuple[str, int]) -> bool:
+        """May RTP from ``addr`` be played into the call? (latches, but for ``sdp`` mode)"""
+        if self.source_host is not None and addr[0] != self.source_host:
+            return False
+        if self.latch == "sdp" and self.source_host is None \
+                and _is_address(self.plan.remote_host):
+            if addr == (self.plan.remote_host, self.plan.remote_port):
+                return True
+            if addr[0] != self.peer_host:
+                return False  # neither the SDP's address nor the signalling peer's host
+            if self.receiver.remote is None:
+                self.receiver.remote = addr  # symmetric RTP from the peer itself (NAT)
+            return addr == self.receiver.remote
+        if self.receiver.remote is None:
+            self.receiver.remote = addr  # symmetric RTP (RFC 4961): answer where it came from
+        return addr == self.receiver.remote
+
+    def admits_rtcp(self, addr: tuple[str, int]) -> bool:
+        """RTCP only from the host our media comes from (the port is the peer's choice)."""
+        return addr[0] == (self.source_host or self.remote[0])
+
+    def total_dropped(self) -> int:
+        return sum(self.dropped.values())
 
     def update(self, plan: MediaPlan) -> None:
         """Re-INVITE: new direction, codec or address (a new address unlatches)."""
@@ -56,7 +107,13 @@ class MediaStream:
             self._out = Reframer(frame_samples=plan.ptime * RATE // 1000)
 
     def feed(self, data: bytes, addr: tuple[str, int]) -> list[LegEvent]:
+        if len(data) > MAX_RTP_BYTES:
+            self.dropped["size"] += 1
+            return []
         if is_rtcp(data):
+            return []
+        if not self.admits(addr):
+            self.dropped["source"] += 1
             return []
         out: list[LegEvent] = []
         for item in self.receiver.feed(data, addr):
@@ -98,3 +155,11 @@ class MediaStream:
                    for i, p in enumerate(payloads)]
         self.sender.pause(max(FRAME, duration_ms * RATE // 1000))
         return packets
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True

@@ -25,7 +25,7 @@ def via(transport: str, host: str, port: int, branch: str) -> str:
 
 
 def capabilities() -> tuple[tuple[str, str], ...]:
-    return (("Allow", ALLOW), ("Accept", "application/sdp"), ("Supported", "replaces"))
+    return (("Allow", ALLOW), ("Accept", "application/sdp"), ("Supported", "replaces, timer"))
 
 
 def stamp_via(req: SipRequest, addr: Addr) -> SipRequest:

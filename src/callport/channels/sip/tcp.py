@@ -2,7 +2,12 @@
 the connection a request came in on.
 
 Connections are keyed by the peer's (ip, port); ``send`` writes to the live connection for
-that address, or opens one (a request we originate to a TCP peer with no open connection).
+that address, or opens one for a *request* we originate (to a trunk, a registrar, a dialog
+peer). A *response* never opens a connection: it goes back on the connection its request
+came in on or is dropped (counted ``responses_dropped``). RFC 3261 §18.2.2 would have a
+server connect to the Via's sent-by when that connection is gone; for an unauthenticated
+source that is exactly the reflection an attacker wants (any host named in Via), and the
+client retransmits its request over a connection of its own anyway.
 A bad frame closes only that connection; a connection we fail to open is reported to
 ``on_unreachable(addr)`` (the UA then fails over, RFC 3263 §4.3).
 """
@@ -15,6 +20,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from callport.channels.sip.framing import FrameError, StreamFramer
+from callport.logs import safe
 
 log = logging.getLogger(__name__)
 
@@ -24,12 +30,13 @@ Addr = tuple[str, int]
 class SipTcpTransport:
     def __init__(self, *, on_message: Callable[[bytes, Addr], None],
                  on_unreachable: Callable[[Addr], None] | None = None,
-                 idle_timeout: float = 300.0) -> None:
+                 idle_timeout: float = 300.0, max_connections: int = 1024) -> None:
         self.on_message = on_message
         self.on_unreachable = on_unreachable
         self.idle_timeout = idle_timeout
+        self.max_connections = max_connections  # more accepted ones are closed at once
         self.connections: dict[Addr, asyncio.StreamWriter] = {}
-        self.stats = {"accepted": 0, "bad_frames": 0}
+        self.stats = {"accepted": 0, "bad_frames": 0, "responses_dropped": 0}
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._connecting: dict[Addr, list[bytes]] = {}  # queued while the connect runs
@@ -54,6 +61,9 @@ class SipTcpTransport:
             return
         if addr in self._connecting:
             self._connecting[addr].append(data)
+            return
+        if data.startswith(b"SIP/2.0 "):  # a response: only on the request's connection
+            self.stats["responses_dropped"] += 1
             return
         self._connecting[addr] = [data]
         self._spawn(self._connect_and_send(addr))
@@ -80,6 +90,10 @@ class SipTcpTransport:
                         writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername")
         addr = (str(peer[0]), int(peer[1]))
+        if len(self.connections) >= self.max_connections:
+            self.stats["refused"] = self.stats.get("refused", 0) + 1
+            writer.close()
+            return
         self.stats["accepted"] += 1
         task = asyncio.current_task()
         if task is not None:
@@ -98,8 +112,8 @@ class SipTcpTransport:
                     return
                 for frame in framer.feed(data):
                     if isinstance(frame, FrameError):
-                        self.stats["bad_frames"] += 1
-                        log.info("SIP TCP %s: %s, closing", addr, frame.reason)
+                        self.stats["bad_frames"] += 1  # junk: counted, one DEBUG line
+                        log.debug("SIP TCP %s: %s, closing", addr, safe(frame.reason))
                         return
                     try:
                         self.on_message(frame, addr)

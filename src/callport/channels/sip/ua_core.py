@@ -43,6 +43,10 @@ class UaConfig:
     # Timer B / F for an INVITE or REGISTER sent to a target: no answer at all this long and
     # the next RFC 3263 target is tried (or the request fails with 408).
     target_timeout: float = 64 * T1
+    # RFC 4028 session timers (``session_timer``): our Session-Expires and Min-SE, seconds;
+    # session_expires = 0 turns them off.
+    session_expires: int = 1800
+    min_se: int = 90
 
 
 @dataclass(slots=True)
@@ -91,6 +95,8 @@ class UaCore:
 
     def ok(self, req: SipRequest, dialog: Dialog, body: bytes) -> SipResponse:
         extra: tuple[tuple[str, str], ...] = (("Contact", self.contact), ("Allow", rq.ALLOW))
+        if dialog.timer_plan is not None and req.method in ("INVITE", "UPDATE"):
+            extra += dialog.timer_plan.response_headers()
         if body:
             extra += (("Content-Type", "application/sdp"),)
         return make_response(req, 200, to_tag=dialog.local_tag, extra=extra, body=body)

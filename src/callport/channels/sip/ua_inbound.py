@@ -15,6 +15,7 @@ from callport.channels.sip.auth import DigestServer
 from callport.channels.sip.dialog import Dialog, DialogState, new_tag
 from callport.channels.sip.events import (
     Addr,
+    AttendedTransferRequested,
     CallConfirmed,
     IncomingCall,
     MediaUpdated,
@@ -23,8 +24,16 @@ from callport.channels.sip.events import (
     TransferRequested,
     TransferResult,
 )
+from callport.channels.sip.ids import call_ref
 from callport.channels.sip.message import NameAddr, SipRequest, make_response
 from callport.channels.sip.registrar import Registrar
+from callport.channels.sip.replaces import (
+    DialogIds,
+    Replaces,
+    ReplacesError,
+    match_dialog,
+    refer_replaces,
+)
 from callport.channels.sip.sdp import (
     MediaPlan,
     SdpError,
@@ -165,7 +174,7 @@ class InboundCalls:
         contact = req.get("Contact")
         remote_target = NameAddr.parse(contact).uri if contact else req.uri
         tag = new_tag()
-        key = f"{req.call_id}|{tag}"
+        key = f"{call_ref(req.call_id)}|{tag}"  # bounded, printable: logs and records use it
         dialog = Dialog(
             key=key, role="uas", call_id=req.call_id, local_tag=tag,
             local=req.get("To") or "", remote=req.get("From") or "",
@@ -173,8 +182,8 @@ class InboundCalls:
             route_set=req.get_all("Record-Route"), remote_cseq=req.cseq[0], invite=req,
             server_tx=tx, offer=offer, plan=plan, sdp_session=secrets.randbelow(2**31),
             trusted=self._networks.contains(addr), authenticated=authenticated,
-            timer_plan=timer, peer_allows_update="UPDATE" in _tokens(
-                ",".join(req.get_all("Allow")).upper().split(",")),
+            timer_plan=timer,
+            peer_allows_update="update" in _tokens(",".join(req.get_all("Allow")).split(",")),
         )
         self.core.dialogs[key] = dialog
         self.core.by_id[(req.call_id, tag)] = key
@@ -236,6 +245,12 @@ class InboundCalls:
         refer_to = req.get("Refer-To")
         if not refer_to:
             return self.core.respond(tx, make_response(req, 400), addr, now)
+        try:
+            replaces = refer_replaces(refer_to)
+        except ReplacesError:
+            return self.core.respond(tx, make_response(req, 400), addr, now)
+        if replaces is not None:
+            return self._attended(dialog, replaces, req, tx, addr, now)
         target = refer_target(refer_to)
         why = self._refer_refusal(dialog, target, addr)
         if why:
@@ -248,6 +263,30 @@ class InboundCalls:
             ("Contact", self.core.contact),)), addr, now)
         out += self.core.notify(dialog, "SIP/2.0 100 Trying", active=True, now=now)
         return [*out, TransferRequested(dialog.key, target)]
+
+    def _attended(self, dialog: Dialog, replaces: Replaces, req: SipRequest, tx: ServerTx,
+                  addr: Addr, now: float) -> list[SipEvent]:
+        """RFC 5589 §7: the phone transfers attended. The dialog Replaces names must be
+        another confirmed one of ours with the same peer (its host, or the same digest user);
+        nothing is dialled: the driver joins the parties (``AttendedTransferRequested``)."""
+        ids = [DialogIds(key=d.key, call_id=d.call_id, local_tag=d.local_tag,
+                         remote_tag=d.remote_tag, confirmed=d.state is DialogState.CONFIRMED)
+               for d in self.core.dialogs.values() if d is not dialog]
+        found = match_dialog(replaces, ids)
+        other = self.core.dialogs.get(found) if found is not None else None
+        same_peer = other is not None and (other.peer[0] == dialog.peer[0] or bool(
+            dialog.authenticated and dialog.authenticated == other.authenticated))
+        if other is None or not same_peer:
+            self.core.stats["refer_refused"] += 1
+            log.warning("SIP %s: attended REFER from %s:%d declined: %s", dialog.key, *addr,
+                        "Replaces names no dialog of ours" if other is None
+                        else "the replaced dialog is with another peer")
+            return self.core.respond(tx, make_response(req, 481 if other is None else 603),
+                                     addr, now)
+        out = self.core.respond(tx, make_response(req, 202, extra=(
+            ("Contact", self.core.contact),)), addr, now)
+        out += self.core.notify(dialog, "SIP/2.0 100 Trying", active=True, now=now)
+        return [*out, AttendedTransferRequested(dialog.key, other.key)]
 
     def _refer_refusal(self, dialog: Dialog, target: str | None, addr: Addr) -> str:
         """Why a REFER (to ``target``, from ``addr``) is not followed; "" when it is."""
@@ -273,6 +312,7 @@ class InboundCalls:
         ``PeerHold`` after ``MediaUpdated``."""
         if dialog.reoffer_pending:
             return self.core.respond(tx, make_response(req, 491), addr, now)
+        self._refreshed(dialog, req, now)
         dialog.peer_reinvite = tx  # its 2xx is retransmitted until the ACK (_on_ack)
         if not req.body:
             # Offer-less re-INVITE: offer our current media again (§14.2).
@@ -286,9 +326,6 @@ class InboundCalls:
             offered = negotiate(offer)
         except SdpError:
             dialog.peer_reinvite = None
-            return self.core.respond(tx, make_response(req, 488), addr, now)
-        if not self._media_allowed(offered, addr, dialog.authenticated):
-            dialog.peer_reinvite = None  # media moved to a third host: refused (foreign_media)
             return self.core.respond(tx, make_response(req, 488), addr, now)
         plan = restrict(offered, dialog.local_direction)
         dialog.offer = offer

@@ -1,0 +1,158 @@
+"""RFC 4028 session timers, sans-IO: negotiation, 422, refreshes both ways, BYE on expiry.
+
+Issue 20: an INVITE that never sends media (``a=inactive``) and never hangs up held a call
+slot forever; with session timers a peer that stops refreshing is hung up."""
+
+from __future__ import annotations
+
+from sip_fixtures import invite, request
+
+from callport.channels.sip.events import CallEnded, IncomingCall, SipEvent, Transmit
+from callport.channels.sip.message import SipRequest, SipResponse, make_response, parse_message
+from callport.channels.sip.session_timer import (
+    Expired,
+    Negotiated,
+    RefreshDue,
+    SessionTimer,
+    TimerPolicy,
+    TooSmall,
+    negotiate_uas,
+)
+from callport.channels.sip.useragent import UaConfig, UserAgent
+
+PEER = ("10.0.0.9", 5062)
+POLICY = TimerPolicy(session_expires=1800, min_se=90)
+
+
+def sent(events: list[SipEvent]) -> list[SipRequest | SipResponse]:
+    return [parse_message(e.data) for e in events if isinstance(e, Transmit)]
+
+
+def ua(**kw: object) -> UserAgent:
+    return UserAgent(config=UaConfig(host="127.0.0.1", port=5060, **kw))  # type: ignore[arg-type]
+
+
+def answered(agent: UserAgent, extra: str = "") -> tuple[str, SipResponse]:
+    events = agent.receive(invite(extra=extra), PEER, 0.0)
+    [incoming] = [e for e in events if isinstance(e, IncomingCall)]
+    [ok] = sent(agent.answer(incoming.key, media_host="127.0.0.1", media_port=20000, now=0.0))
+    assert isinstance(ok, SipResponse) and ok.status == 200
+    agent.receive(request("ACK", branch="z9hG4bK-ack", to_tag=ok.to_tag, cseq=1), PEER, 0.1)
+    return incoming.key, ok
+
+
+def run_until(agent: UserAgent, until: float) -> list[SipEvent]:
+    """Fire the UA's timers in simulated time up to ``until``."""
+    out: list[SipEvent] = []
+    for _ in range(1000):
+        deadline = agent.get_timer()
+        if deadline is None or deadline > until:
+            return out
+        out += agent.handle_timer(deadline)
+    raise AssertionError("timer loop did not settle")
+
+
+def test_negotiation_picks_interval_and_refresher() -> None:
+    assert negotiate_uas(session_expires="60", min_se=None, supported=["timer"],
+                         policy=POLICY) == TooSmall(90)
+    got = negotiate_uas(session_expires="3600", min_se="120", supported=["timer"], policy=POLICY)
+    assert got == Negotiated(interval=1800, refresher="uac", peer_supports=True)
+    got = negotiate_uas(session_expires="600;refresher=uas", min_se=None, supported=["timer"],
+                        policy=POLICY)
+    assert got == Negotiated(interval=600, refresher="uas", peer_supports=True)
+    # A UAC that does not know the extension: we run the timer and refresh ourselves (§9).
+    got = negotiate_uas(session_expires=None, min_se=None, supported=[], policy=POLICY)
+    assert got == Negotiated(interval=1800, refresher="uas", peer_supports=False)
+    assert negotiate_uas(session_expires="60", min_se=None, supported=[],
+                         policy=TimerPolicy(session_expires=0)) is None
+
+
+def test_timer_refreshes_at_half_and_expires_before_the_end() -> None:
+    t = SessionTimer(interval=90, we_refresh=True, now=0.0)
+    assert t.deadline() == 45.0 and t.due(44.0) is None
+    assert t.due(45.0) == RefreshDue() and t.deadline() == 90 - 30  # waiting: expiry next
+    t.refreshed(50.0)
+    assert t.deadline() == 95.0
+    watcher = SessionTimer(interval=1800, we_refresh=False, now=0.0)
+    assert watcher.deadline() == 1800 - 32 and watcher.due(1768.0) == Expired()
+
+
+def test_interval_below_min_se_gets_422_and_no_dialog() -> None:
+    agent = ua()
+    events = agent.receive(invite(extra="Session-Expires: 30\r\nSupported: timer\r\n"), PEER, 0.0)
+    [resp] = sent(events)
+    assert isinstance(resp, SipResponse) and resp.status == 422
+    assert resp.get("Min-SE") == "90"
+    assert agent.dialogs == {} and not any(isinstance(e, IncomingCall) for e in events)
+
+
+def test_peer_refresher_that_stops_refreshing_gets_bye() -> None:
+    agent = ua()
+    key, ok = answered(agent, "Session-Expires: 120;refresher=uac\r\nSupported: timer\r\n")
+    assert ok.get("Session-Expires") == "120;refresher=uac"
+    assert ok.get("Require") == "timer"
+    # The peer refreshes once with UPDATE at 60 s: the timer restarts.
+    update = request("UPDATE", branch="z9hG4bK-up", to_tag=ok.to_tag, cseq=2)
+    [up_ok] = sent(agent.receive(update, PEER, 60.0))
+    assert isinstance(up_ok, SipResponse) and up_ok.status == 200
+    assert up_ok.get("Session-Expires") == "120;refresher=uac"
+    assert run_until(agent, 60.0 + 79.0) == []  # 120 - min(32, 40) = 88 s after the refresh
+    out = run_until(agent, 60.0 + 89.0)
+    out = out[: next(i for i, e in enumerate(out) if isinstance(e, CallEnded)) + 1]
+    [bye] = [m for m in sent(out) if isinstance(m, SipRequest)]  # (then its retransmissions)
+    assert bye.method == "BYE"
+    assert [e for e in out if isinstance(e, CallEnded)] == [CallEnded(key, "session-expired", 0, "")]
+    assert agent.dialogs == {}
+
+
+def test_we_refresh_with_update_when_the_peer_allows_it() -> None:
+    agent = ua()
+    _key, ok = answered(agent, "Allow: INVITE, ACK, BYE, UPDATE\r\n")
+    assert ok.get("Session-Expires") == "1800;refresher=uas" and ok.get("Require") is None
+    out = run_until(agent, 900.0)
+    [refresh] = sent(out)
+    assert isinstance(refresh, SipRequest) and refresh.method == "UPDATE"
+    assert refresh.get("Session-Expires") == "1800;refresher=uas"
+    reply = make_response(refresh, 200, extra=(("Session-Expires", "1800;refresher=uas"),))
+    assert agent.receive(bytes(reply), PEER, 901.0) == []
+    assert agent.refresh.deadline() == 901.0 + 900  # refreshed: next one at half again
+    assert len(agent.dialogs) == 1
+
+
+def test_we_refresh_with_reinvite_otherwise_and_ack_its_2xx() -> None:
+    agent = ua()
+    _key, ok = answered(agent)
+    [refresh] = sent(run_until(agent, 900.0))
+    assert isinstance(refresh, SipRequest) and refresh.method == "INVITE"
+    assert refresh.body.startswith(b"v=0")  # our SDP again, unchanged
+    reply = make_response(refresh, 200, to_tag=PEER_TAG, extra=(("Contact", "<sip:a@10.0.0.9>"),))
+    [ack] = sent(agent.receive(bytes(reply), PEER, 900.5))
+    assert isinstance(ack, SipRequest) and ack.method == "ACK" and ack.cseq[0] == refresh.cseq[0]
+    assert len(agent.dialogs) == 1
+
+
+PEER_TAG = "from1"
+
+
+def test_refresh_answered_481_ends_the_call() -> None:
+    agent = ua()
+    key, _ok = answered(agent, "Allow: UPDATE\r\n")
+    [refresh] = sent(run_until(agent, 900.0))
+    assert isinstance(refresh, SipRequest)
+    out = agent.receive(bytes(make_response(refresh, 481)), PEER, 900.2)
+    assert [m.method for m in sent(out) if isinstance(m, SipRequest)] == ["BYE"]
+    assert CallEnded(key, "refresh-failed", 0, "") in out
+
+
+def test_inactive_invite_without_refreshes_ends_within_the_interval() -> None:
+    """The issue's case: a=inactive, no media, no BYE, no refresh: gone by the expiry."""
+    agent = ua(session_expires=90)
+    sdp = invite().split(b"\r\n\r\n", 1)[1].replace(b"a=sendrecv", b"a=inactive")
+    events = agent.receive(invite(sdp=sdp.decode(), extra="Supported: timer\r\n"), PEER, 0.0)
+    [incoming] = [e for e in events if isinstance(e, IncomingCall)]
+    [ok] = sent(agent.answer(incoming.key, media_host="127.0.0.1", media_port=20000, now=0.0))
+    assert isinstance(ok, SipResponse)
+    agent.receive(request("ACK", branch="z9hG4bK-ack", to_tag=ok.to_tag, cseq=1), PEER, 0.1)
+    out = run_until(agent, 90.0)
+    assert any(isinstance(e, CallEnded) and e.reason == "session-expired" for e in out)
+    assert agent.dialogs == {}

@@ -3,7 +3,7 @@ RFC 4733 telephone-events (sip-tester's pcaps). Key 1 is "Connecting you to sale
 REFER to sip:sales@example.com (sipp checks Refer-To, accepts, callport hangs up); key 2 is
 the queue ``support`` (whatever ``QueueJoiner`` the runtime has; without one the caller hears
 it is not available and callport hangs up). The outcome is read from the IVR's journal and the
-call record in the database."""
+call record in the database (its ``ivr`` event)."""
 
 from __future__ import annotations
 
@@ -64,6 +64,8 @@ async def call_ivr(tmp_path: Path, keys: str, refer_to: str = "sip:nobody@nowher
         record = await runtime.calls.get(call_id)
         assert record is not None and record.channel == "sip", record
         assert record.ended_at is not None  # the record was closed
+        events = [e.detail for e in await runtime.calls.events(call_id) if e.kind == "ivr"]
+        assert events == [f"main: {entry.steps[0]['choice']} (dtmf {keys}) > {entry.outcome}"]
         return entry.outcome, entry.steps[0], tts.spoken
     finally:
         await channel.stop()

@@ -314,7 +314,7 @@ def build_runtime(
     if flow is None and settings.server.ivr:
         if voicemail is None:
             voicemail = SqliteVoicemailStore(SqliteDb(settings.server.db))
-        flow = _ivr_flow(settings, voicemail)
+        flow = _ivr_flow(settings, voicemail, calls)
     runtime = Runtime(
         settings=settings,
         store=store,
@@ -334,12 +334,13 @@ def build_runtime(
     return runtime
 
 
-def _ivr_flow(settings: Settings, voicemail: VoicemailStore) -> Flow:
+def _ivr_flow(settings: Settings, voicemail: VoicemailStore, calls: CallStore) -> Flow:
     """``server.ivr``: the menu file, validated now (``ConfigError`` naming line and option),
     with voicemail in the server's database."""
     from callport.config import ConfigError
     from callport.flows.ivr import IvrError, IvrFlow, load_ivr
     from callport.plugins import load_reference
+
     try:
         ivr = load_ivr(settings.server.ivr)
     except IvrError as exc:
@@ -356,4 +357,5 @@ def _ivr_flow(settings: Settings, voicemail: VoicemailStore) -> Flow:
             ref = getattr(option.action, "ref", "")
             if ref and ref not in ("default", "taskmanager"):
                 agents(ref)
-    return IvrFlow(ivr=ivr, voicemail=voicemail, agents=agents, owner=settings.identity.owner)
+    return IvrFlow(ivr=ivr, voicemail=voicemail, agents=agents, owner=settings.identity.owner,
+                   calls=calls)  # each call's decisions and outcome: an "ivr" event

@@ -84,3 +84,5 @@ async def test_key_2_over_rfc4733_is_the_support_queue(tmp_path: Path) -> None:
     assert outcome == "queue:support"
     assert (step["choice"], step["by"], step["digits"]) == ("support", "dtmf", "2")
     assert spoken[0].startswith("Thanks for calling Acme")
+    # the server's queue service took the call: no [queues.support] here, so it is said
+    assert any("nobody can take your call" in s for s in spoken), spoken

@@ -71,7 +71,7 @@ class Pacer:
             lead = lead_leg
             if math.isinf(lead) and self._playout.head_endless:
                 lead = ENDLESS_LEAD_S
-            now = self._clock()
+            now = sent_at = self._clock()
             due = max(due, now)
             if not math.isinf(lead):
                 wait = due - lead - now
@@ -80,7 +80,7 @@ class Pacer:
                     await self._sleep(wait)
                     if generation != self._generation:
                         continue  # barge-in while we waited: this frame was cleared too
-            sent_at = self._clock()
+                    sent_at = self._clock()
             if self.first_audio_wall is None:
                 self.first_audio_wall = sent_at
             await self._leg.send_audio(item.pcm)
@@ -96,8 +96,15 @@ class Pacer:
         return self._leg.lead_ms / 1000.0
 
     async def _starved(self, item: Starved) -> None:
-        """Wait for the live source, or for a wake (barge-in, more queued, the end)."""
+        """Wait for the live source, or for a wake (barge-in, more queued, the end). A source
+        that can set the pacer's own wake when it has audio (``notify_ready``, as
+        ``LiveSource`` does) costs one event wait per frame, not two tasks."""
         self._wake.clear()
+        notify = getattr(item.source, "notify_ready", None)
+        if notify is not None:
+            notify(self._wake)
+            await self._wake.wait()
+            return
         ready = asyncio.ensure_future(item.source.ready())
         woken = asyncio.ensure_future(self._wake.wait())
         try:

@@ -259,8 +259,8 @@ class CallSession:
         self.stats.frames_in += 1
         self.metrics.frames_in.inc()
         if self._taps_in:
-            self._taps_in.emit(TapFrame(Direction.IN, event.pcm, self.leg.sample_rate,
-                                        self._clock(), event.at))
+            self._taps_in.emit(TapFrame(Direction.IN, event.pcm, self._rate, self._clock(),
+                                        event.at))
         events = self._core.audio(event.pcm, event.at)
         if events:
             self._on_core(events)

@@ -156,6 +156,7 @@ class LiveSource:
         self._queued = 0
         self._closed = False
         self._event = asyncio.Event()
+        self._waiter: asyncio.Event | None = None  # a starved pacer's wake (notify_ready)
         self.dropped_samples = 0
 
     @property
@@ -190,11 +191,22 @@ class LiveSource:
                 old = self._chunks.popleft()
                 self._queued -= len(old)
                 self.dropped_samples += len(old)
-        self._event.set()
+        self._ready()
 
     def close(self) -> None:
         self._closed = True
+        self._ready()
+
+    def _ready(self) -> None:
         self._event.set()
+        if self._waiter is not None:
+            self._waiter.set()
+            self._waiter = None
+
+    def notify_ready(self, event: asyncio.Event) -> None:
+        """Set ``event`` at the next push or close (what ``ready`` waits for), once: the
+        pacer's cheap wait when ``read`` had nothing yet."""
+        self._waiter = event
 
     def read(self, samples: int) -> PCM16 | None:
         if self._queued < samples:

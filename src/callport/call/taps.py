@@ -58,12 +58,15 @@ class TapList:
             self._taps.remove(tap)
 
     def emit(self, frame: TapFrame) -> None:
-        for tap in list(self._taps):
+        failed: list[MediaTap] = []
+        for tap in self._taps:  # no copy per frame: a failing tap is removed afterwards
             try:
                 tap.on_frame(frame)
             except Exception:
                 log.exception("media tap failed; removed")
-                self.remove(tap)
+                failed.append(tap)
+        for tap in failed:
+            self.remove(tap)
 
 
 class FrameCollector:

@@ -28,7 +28,7 @@ from callport.call.records import TurnRecord
 from callport.call.session import CallSession
 from callport.call.taps import Direction, FrameCollector
 from callport.call.transfers import TransferOutcome, TransferResult
-from callport.flows.transfer import Transfers, answer_of, summary_of
+from callport.flows.transfer import Transfers, answer_of, join_attended, summary_of
 from callport.metrics import Metrics
 from callport.types import CallInfo, User
 from callport.vad.turn import TurnDetector
@@ -84,8 +84,8 @@ class FakeDialer:
 class Human:
     """The person's side: their leg, and the Call the transfer service made on it."""
 
-    def __init__(self, texts: list[str] | None = None) -> None:
-        self.leg = MemoryLeg(call_id="human", sample_rate=8000)
+    def __init__(self, texts: list[str] | None = None, call_id: str = "human") -> None:
+        self.leg = MemoryLeg(call_id=call_id, sample_rate=8000)
         self.tts = ToneTTS()
         self.texts = texts or []
         self.calls: list[Call] = []
@@ -106,8 +106,8 @@ class Human:
 class RefusingLeg(MemoryLeg):
     """A leg whose transfer the peer turns down with ``code`` (or that has none at all)."""
 
-    def __init__(self, *, code: int = 0, capable: bool = True) -> None:
-        super().__init__(call_id="caller", sample_rate=8000)
+    def __init__(self, *, code: int = 0, capable: bool = True, call_id: str = "caller") -> None:
+        super().__init__(call_id=call_id, sample_rate=8000)
         self.code = code
         self.capable = capable
 
@@ -398,3 +398,48 @@ async def test_agent_warm_transfer_declined_apologises_and_tells_the_agent() -> 
     leg.caller_hangup()
     await asyncio.wait_for(talk, LIMIT)
     await caller.session.close()
+
+
+# ---- attended transfer from a phone (REFER with Replaces) -----------------------------------
+
+
+async def test_join_attended_bridges_the_two_parties_the_phone_had() -> None:
+    """X is bridged to the phone's first leg, Y to its second; the phone transfers attended:
+    X and Y talk to each other, the phone's legs go, and nobody else is hung up."""
+    calls, tasks, phones = [], [], []
+    for name in ("x", "y"):
+        phone = Human(call_id=f"phone-{name}")
+        leg = RefusingLeg(capable=False, call_id=name)
+        call = caller_call(leg)
+        call.transfers = Transfers(new_call=phone.new_call, dialer=FakeDialer(phone.leg))
+        call.session.start()
+        tasks.append(asyncio.create_task(call.transfer_blind(f"sip:{name}@phone")))
+        calls.append(call)
+        phones.append(phone)
+    await until(lambda: all(p.calls and not c.session.holding for p, c in zip(phones, calls)))
+    await until(lambda: join_attended("phone-x", "phone-y"))
+    for phone in phones:  # the channel ends both of the phone's dialogs
+        phone.leg.caller_hangup()
+    x_leg, y_leg = (c.session.leg for c in calls)
+    assert isinstance(x_leg, MemoryLeg) and isinstance(y_leg, MemoryLeg)
+    x_out, y_out = FrameCollector(), FrameCollector()
+    calls[0].session.add_tap(x_out, Direction.OUT)
+    calls[1].session.add_tap(y_out, Direction.OUT)
+    await asyncio.sleep(0.2)
+    assert not calls[0].ended and not calls[1].ended  # the phone leaving hung up nobody
+    await x_leg.speak(tone(0.5, 8000, 700.0), 8000)
+    await y_leg.speak(tone(0.5, 8000, 1100.0), 8000)
+    x_to_y = "bridge:x->y"
+    await until(lambda: loud([f.pcm for f in y_out.frames if f.source == x_to_y]) >= 20
+                and loud([f.pcm for f in x_out.frames if f.source == "bridge:y->x"]) >= 20)
+    assert not any(t.done() for t in tasks)
+    x_leg.caller_hangup()  # X leaves: Y is hung up by the bridge, both transfers are over
+    results = await asyncio.wait_for(asyncio.gather(*tasks), LIMIT)
+    assert [r.outcome for r in results] == [TransferOutcome.ANSWERED] * 2
+    assert y_leg.hung_up_reason == "bridge-ended"
+    for call in calls:
+        await call.session.close()
+
+
+async def test_join_attended_refuses_legs_in_no_bridge() -> None:
+    assert join_attended("nobody", "either") is False

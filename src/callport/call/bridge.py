@@ -11,8 +11,11 @@ vice versa. A tap on the A->B direction sees A's audio at the moment B's pacer s
 recording or a supervisor hears what B actually heard. DTMF pressed on one side is sent to
 the other (``Leg.send_dtmf``; a leg that refuses is logged, the bridge goes on). Either
 party hanging up ends the bridge with ``PartyLeft``; ``stop()`` ends it with ``Stopped``
-(warm transfer, unbridge), leaving both calls up. While bridged, neither session runs turn
-detection (digits still arrive); both are restored when the bridge ends. This is the seam
+(warm transfer, unbridge), leaving both calls up; ``handover`` ends it with
+``HandedOver`` (an attended transfer from a phone joined the parties elsewhere:
+``follow_handovers`` is what the owner does next, and ``bridge_of(call_id)`` finds the bridge
+a leg is in). While bridged, neither session runs turn detection (digits still arrive); both
+are restored when the bridge ends. This is the seam
 queues, warm transfer, supervisor listen-in and recording build on.
 """
 
@@ -51,6 +54,41 @@ class PartyLeft(BridgeResult):
 @dataclass(frozen=True, slots=True)
 class Stopped(BridgeResult):
     """``Bridge.stop()`` was called; both parties are still on their calls."""
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class HandedOver(BridgeResult):
+    """``handover`` ended the bridge (an attended transfer joined its party elsewhere): the
+    owner's party (``keep``) now talks to ``to``, once ``after`` (the bridge ``to`` came
+    from) has let go of it; ``to`` None: the party belongs to another bridge now, so the
+    owner only waits for its call to end. ``follow_handovers`` does both."""
+
+    keep: Side
+    kept: CallSession
+    to: CallSession | None = None
+    after: Bridge | None = None
+
+
+_LIVE: dict[str, Bridge] = {}  # leg call_id -> the bridge it is in (attended transfer joins)
+
+
+def bridge_of(call_id: str) -> Bridge | None:
+    """The running bridge the leg ``call_id`` is in, if any."""
+    return _LIVE.get(call_id)
+
+
+async def follow_handovers(result: BridgeResult) -> BridgeResult:
+    """What a bridge's owner does with its result: while it is ``HandedOver``, bridge the
+    kept party to the new one (or wait for its call to end); the last result."""
+    while isinstance(result, HandedOver):
+        kept = result.kept
+        if result.to is None:
+            await kept.wait_ended()
+            return PartyLeft(result.keep, kept.hangup_reason or "handed-over")
+        if result.after is not None:
+            await result.after.done.wait()
+        result = await Bridge(a=kept, b=result.to).run()
+    return result
 
 
 class _Feed:
@@ -93,9 +131,25 @@ class Bridge:
         self._taps_ab = [_Only(t, self._label_ab) for t in taps_a_to_b]
         self._taps_ba = [_Only(t, self._label_ba) for t in taps_b_to_a]
         self._stop = asyncio.Event()
+        self._handover: HandedOver | None = None
+        self.done = asyncio.Event()  # set once run() has ended and undone its taps
         self.digits_relayed: list[tuple[Side, str]] = []
 
     def stop(self) -> None:
+        self._stop.set()
+
+    def side_of(self, call_id: str) -> Side | None:
+        return "a" if self._a.leg.call_id == call_id else (
+            "b" if self._b.leg.call_id == call_id else None)
+
+    def session(self, side: Side) -> CallSession:
+        return self._a if side == "a" else self._b
+
+    def handover(self, keep: Side, to: CallSession | None = None,
+                 after: Bridge | None = None) -> None:
+        """End the bridge with ``HandedOver`` (neither party is hung up, whatever happens to
+        the other one from now on): ``keep``'s owner bridges it to ``to`` next."""
+        self._handover = HandedOver(keep=keep, kept=self.session(keep), to=to, after=after)
         self._stop.set()
 
     async def run(self) -> BridgeResult:
@@ -118,15 +172,23 @@ class Bridge:
             asyncio.create_task(self._side(b, a, "b")),
         }
         stopped = asyncio.create_task(self._stop.wait())
+        for session in (a, b):
+            _LIVE[session.leg.call_id] = self
         try:
             done, _ = await asyncio.wait({*sides, stopped}, return_when=asyncio.FIRST_COMPLETED)
             finished = [t for t in sides if t in done]
             result: BridgeResult = finished[0].result() if finished else Stopped()
+            if self._handover is not None:  # a join wins over a party leaving meanwhile
+                result = self._handover
         finally:
+            for session in (a, b):
+                if _LIVE.get(session.leg.call_id) is self:
+                    del _LIVE[session.leg.call_id]
             for task in (*sides, stopped):
                 task.cancel()
             await asyncio.gather(*sides, stopped, return_exceptions=True)
             await self._undo(feed_a, feed_b)
+            self.done.set()
         if isinstance(result, PartyLeft) and self._hang_up_other:
             other = b if result.side == "a" else a
             if not other.ended:

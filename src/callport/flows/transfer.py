@@ -33,7 +33,7 @@ import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Protocol, TypeVar
 
-from callport.call.bridge import Bridge
+from callport.call.bridge import Bridge, Side, bridge_of, follow_handovers
 from callport.call.call import Call
 from callport.call.controls import Capability, Refusal, Refused
 from callport.call.dial import DialCause, DialFailed, cause_of_http, cause_of_sip
@@ -43,7 +43,7 @@ from callport.call.sources import AudioSource, HoldMusic
 from callport.call.transfers import How, TransferOutcome, TransferResult
 from callport.types import CallInfo
 
-__all__ = ["LegDialer", "Transfers", "answer_of", "summary_of"]
+__all__ = ["LegDialer", "Transfers", "answer_of", "join_attended", "summary_of"]
 
 log = logging.getLogger(__name__)
 
@@ -186,6 +186,7 @@ class Transfers:
                     await _bye(human, CALLER_GONE)
                     return gone
                 ended = await Bridge(a=call.session, b=human.session).run()
+                ended = await follow_handovers(ended)  # the person's phone joined us elsewhere
             finally:  # also when the caller's end cancels the flow: the person's call ends
                 if not human.ended:
                     await human.hangup("caller-left" if call.ended else "transfer-ended")
@@ -269,3 +270,21 @@ def _of_refusal(target: str, refused: Refused, *, how: How, sip: bool) -> Transf
                         sip_status=refused.code if sip else 0,
                         http_status=0 if sip else refused.code)
     return TransferResult.of_failure(target, failed, how=how)
+
+
+def join_attended(phone_a: str, phone_b: str) -> bool:
+    """An attended transfer from a phone (REFER with Replaces, ``channels.sip.replaces``): its
+    legs ``phone_a`` (the dialog the REFER came in) and ``phone_b`` (the one it replaces) are
+    each bridged to someone; those two are joined and the phone's legs are left for the
+    caller to end. False (nothing changed) when either leg is in no bridge, or both in one."""
+    first, second = bridge_of(phone_a), bridge_of(phone_b)
+    if first is None or second is None or first is second:
+        return False
+    side_a, side_b = first.side_of(phone_a), second.side_of(phone_b)
+    assert side_a is not None and side_b is not None
+    keep_x: Side = "b" if side_a == "a" else "a"
+    keep_y: Side = "b" if side_b == "a" else "a"
+    second.handover(keep_y)  # y's owner waits; y is bridged by x's owner from now on
+    first.handover(keep_x, to=second.session(keep_y), after=second)
+    log.info("attended transfer: %s and %s leave, their parties are joined", phone_a, phone_b)
+    return True

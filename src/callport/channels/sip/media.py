@@ -11,11 +11,12 @@ a private address and sends from its public one; the first such source latches);
 ``latch="first"`` (NAT) the first packet's source is latched and only that one is accepted
 until a re-INVITE moves the media (an SDP naming a host name, not an address, is latched the
 same way). With ``source_host`` (a call from a peer that is neither trusted nor
-authenticated) only packets from that IP are accepted, the first one latches, and nothing is
-sent (``may_send``) before it: whatever the SDP names, callport does not stream RTP to a host
-that has not sent it any. Other sources and datagrams over ``MAX_RTP_BYTES`` are dropped and
-counted in ``dropped`` (reason -> count): a stranger cannot inject audio into a call, and
-one packet cannot turn into megabytes of frames.
+authenticated) only packets from that IP are accepted, the first one latches, and RTP is sent
+(``may_send``) only to that host: to the SDP's address when it names the source's own host,
+else only once the source's first packet latched. Whatever an SDP names, callport does not
+stream RTP to a third host on an unauthenticated request. Other sources and datagrams over
+``MAX_RTP_BYTES`` are dropped and counted in ``dropped`` (reason -> count): a stranger cannot
+inject audio into a call, and one packet cannot turn into megabytes of frames.
 """
 
 from __future__ import annotations
@@ -66,8 +67,10 @@ class MediaStream:
 
     @property
     def may_send(self) -> bool:
-        """False until an unadmitted peer's first RTP packet arrived (``source_host``)."""
-        return self.source_host is None or self.receiver.remote is not None
+        """For an unadmitted peer (``source_host``): only to its own host, i.e. once its first
+        packet latched, or when its SDP names that host anyway; never to a third host."""
+        return (self.source_host is None or self.receiver.remote is not None
+                or self.plan.remote_host == self.source_host)
 
     def admits(self, addr: tuple[str, int]) -> bool:
         """May RTP from ``addr`` be played into the call? (latches, but for ``sdp`` mode)"""

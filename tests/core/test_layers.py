@@ -35,6 +35,7 @@ LAYERS: dict[str, int] = {
     "callport.config_check": 0,  # numeric ranges, unknown CALLPORT_* variables
     "callport.plugins": 0,
     "callport.config_routing": 0,  # [routing], [sip.trunks.NAME] settings
+    "callport.config_queues": 0,  # [queues], [queues.NAME] settings
     # one module per settings area; callport.config re-exports them all
     "callport.config_server": 0,  # [server], [identity]
     "callport.config_speech": 0,  # [speech], [turn]

@@ -37,7 +37,6 @@ from callport.errors import AgentFailed
 
 if TYPE_CHECKING:
     from callport.call.call import Call
-    from callport.call.transfers import TransferResult
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +106,8 @@ async def _run_turn(
     elif (failure := task.exception()) is not None:
         # The runtime apologises and applies server.fallback (Runtime.run_call).
         raise AgentFailed(failure) from failure
+    if session.interrupted and not call.ended:
+        await session.wait_heard()  # the marks of the cut audio, answered by the far end
     record.heard = session.heard_text()
     record.interrupted = session.interrupted and not call.ended
     if record.interrupted:
@@ -124,12 +125,6 @@ async def _act(
             case HangUpCall(reason=reason):
                 await call.hangup(reason)
                 return True
-            case TransferCall(target=target, warm=warm) if call.transfers is not None:
-                done = await call.transfers.transfer(call, target, warm=warm)
-                if done.ok or call.ended:
-                    return True
-                return await _refused(call, agent, action, done.refused(), record, tell=tell,
-                                      transfer=done)
             case TransferCall(target=target):
                 result = await call.transfer(target)
                 if isinstance(result, Refused):
@@ -147,23 +142,20 @@ async def _act(
 
 async def _refused(
     call: Call, agent: Agent, action: AgentOutput, refused: Refused, record: TurnRecord,
-    *, tell: bool, transfer: TransferResult | None = None,
+    *, tell: bool,
 ) -> bool:
     """The leg refused ``action``: the caller hears an apology, the agent gets
     ``ActionRefused`` (once: a refusal while answering a refusal is only apologised for)
-    and may answer; the call goes on. True only if the call ended meanwhile. A transfer
-    that did not go through (busy, declined) is apologised for by its outcome."""
+    and may answer; the call goes on. True only if the call ended meanwhile."""
     if call.ended:
         return True
-    apology = (transfer.apology if transfer is not None else ""
-               ) or APOLOGIES.get((refused.control, refused.refusal), APOLOGY)
+    apology = APOLOGIES.get((refused.control, refused.refusal), APOLOGY)
     await call.say(apology)
     record.reply = f"{record.reply} {apology}".strip()
     if not tell or call.ended:
         return call.ended
     follow = TurnRecord(index=record.index)
-    outcome = await _run_turn(call, agent, ActionRefused(action=action, refused=refused,
-                                                    transfer=transfer), follow)
+    outcome = await _run_turn(call, agent, ActionRefused(action=action, refused=refused), follow)
     call.session.set_state(AgentState("listening"))
     record.reply = f"{record.reply} {follow.reply}".strip()
     if follow.interrupted or call.ended:

@@ -1,5 +1,6 @@
 """The queue tests run calls on the call-core fakes (tests/call/call_fakes.py) and, end to
-end, on the SIP channel with real peers (tests/sip/sip_support.py)."""
+end, on the SIP channel with real peers (tests/sip/sip_support.py) and on the Twilio
+simulator (tests/twilio/twilio_support.py)."""
 
 from __future__ import annotations
 
@@ -8,3 +9,4 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "call"))
 sys.path.insert(0, str(Path(__file__).parents[1] / "sip"))
+sys.path.insert(0, str(Path(__file__).parents[1] / "twilio"))

@@ -222,3 +222,14 @@ def test_the_built_in_music_is_a_pleasant_never_silent_loop() -> None:
     spectrum = np.abs(np.fft.rfft(loop.astype(np.float64)))
     peak_hz = np.argmax(spectrum) * RATE / len(loop)
     assert 150 < peak_hz < 1100  # tones in the voice band, not a hum or a whistle
+
+
+async def test_agents_come_from_the_store_and_leave_with_their_role() -> None:
+    listed = {"alice": ("support",), "bob": ("support",)}
+    svc, _reach = service(queue(), agents=listed)
+    await svc.refresh_agents()
+    assert svc.engine.members("support") == ["alice", "bob"]
+    del listed["bob"]
+    listed["alice"] = ("support", "sales")
+    await svc.refresh_agents()
+    assert svc.engine.agents() == ["alice"] and svc.engine.members("support") == ["alice"]

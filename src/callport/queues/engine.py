@@ -163,6 +163,9 @@ class QueueEngine:
     def calls_taken(self, name: str) -> int:
         return self._agents[name].calls_taken
 
+    def agents(self) -> list[str]:
+        return sorted(self._agents)
+
     def members(self, queue: str) -> list[str]:
         return sorted(a.name for a in self._agents.values() if queue in a.queues)
 

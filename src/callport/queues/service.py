@@ -49,6 +49,7 @@ from callport.queues.connected import Connected
 from callport.queues.engine import QueueEngine
 from callport.queues.model import (
     Action,
+    AgentStatus,
     Announce,
     CallerState,
     CancelRing,
@@ -163,8 +164,13 @@ class QueueService:
         if self._agents_of is None:
             return
         now = self._clock()
-        for name, queues in await self._agents_of():
+        listed = await self._agents_of()
+        for name, queues in listed:
             self.engine.add_agent(name, queues, now)
+        names = {name for name, _ in listed}
+        for name in self.engine.agents():  # no longer an agent (or in no queue)
+            if name not in names and self.engine.agent_status(name) is not AgentStatus.BUSY:
+                self._apply(self.engine.remove_agent(name))
 
     def set_dial_back(self, dial_back: DialBackFn | None) -> None:
         """How call-backs are placed (the server sets it when a channel can dial)."""

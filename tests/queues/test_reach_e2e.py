@@ -200,12 +200,11 @@ async def test_sip_caller_queued_to_agent_alice_on_her_registered_phone(tmp_path
 @pytest.mark.skipif(not have_chromium(), reason="needs chromium + playwright")
 async def test_sip_caller_queued_to_alice_on_the_agent_page(tmp_path: Path) -> None:
     rate_page = 48_000
-    mic = np.concatenate([np.zeros(rate_page // 2, np.float32),
-                          band_noise(30, rate_page, seed=21)])
+    mic = band_noise(30, rate_page, seed=21)  # no lead-in silence: none is heard on the line
     write_wav(tmp_path / "mic.wav", mic, rate_page)
     caller_src = band_noise(40, 8000, seed=22)
     write_wav(tmp_path / "caller.wav", caller_src, 8000)
-    async with gateway(tmp_path) as (runtime, sip, _desk, base), \
+    async with gateway(tmp_path) as (runtime, sip, desk, base), \
             chromium(tmp_path / "mic.wav") as browser:
         secret = (await runtime.tokens.create("alice", kind="session", ttl_s=3600,
                                               now=time.time())).secret
@@ -225,6 +224,16 @@ async def test_sip_caller_queued_to_alice_on_the_agent_page(tmp_path: Path) -> N
             await page.wait_for_function("window.callport.state === 'busy'", timeout=10_000)
             await asyncio.sleep(5.0)
             rec = await dump(page)
+            leg = desk.desk.leg_of("alice")
+            assert leg is not None
+            await page.click("#hold")  # the caller hears music while alice is away
+            await page.wait_for_function(
+                "window.callport.results.some(r => r.action === 'hold' && r.ok)")
+            await asyncio.sleep(2.0)
+            await page.click("#hold")  # resume
+            await until(lambda: not leg.holding, 5)
+            assert leg.music_frames >= 50
+            await asyncio.sleep(1.0)
             await page.click("#hangup")
             await until(lambda: not sip.calls, 10)
         finally:
@@ -232,6 +241,9 @@ async def test_sip_caller_queued_to_alice_on_the_agent_page(tmp_path: Path) -> N
         events = await queue_events(runtime)
     caller_heard = heard(tmp_path / "caller" / "rec")
     check_hold_music(caller_heard)
+    frames = caller_heard[8000:][: (len(caller_heard) - 8000) // 160 * 160].reshape(-1, 160)
+    quiet = np.sqrt(np.mean(frames ** 2, axis=1)) < 50 / 32768
+    assert int(quiet[:-25].sum()) <= 10  # queue music, alice, hold music, alice: never silent
     r_page = good_windows(up16(caller_src, 8000), rec.remote)  # alice heard the caller
     r_caller = good_windows(up16(mic, rate_page), up16(caller_heard, 8000))
     print("page hears caller:", np.round(sorted(r_page)[-6:], 3),

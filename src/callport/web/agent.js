@@ -58,8 +58,9 @@ function onMessage(m) {
     case 'ended': onEnded(m.reason); break;
     case 'result':
       desk.results.push(m);
-      notice(m.ok ? `${m.action === 'hold' ? 'Hold' : 'Transfer'} done.` : m.detail);
-      if (m.action === 'hold' && !m.ok) $('hold').setAttribute('aria-pressed', 'false');
+      notice(m.ok ? (m.detail === 'on hold' ? 'The caller is on hold (they hear music).'
+        : m.detail === 'resumed' ? 'The caller is back with you.' : 'Transferred.') : m.detail);
+      if (m.action === 'hold' && !m.ok) { $('hold').setAttribute('aria-pressed', 'false'); $('hold').textContent = 'Hold'; }
       break;
     case 'error': console.warn('agent desk:', m.message); break;
     default: break;

@@ -13,8 +13,10 @@ answer within ``timeout_s`` -> ``NO_ANSWER``; no page open, or the agent stepped
 
 The desk shows the agent's state on their pages: ``available``, ``away``, ``ringing``,
 ``busy`` and ``wrap-up`` (the queue's ``wrap_up_s`` after a call; the queue service keeps its
-own wrap-up and offers nothing during it). Away, hold and transfer go to ``DeskControls``
-(the queue service); without one, hold and transfer are answered "not available".
+own wrap-up and offers nothing during it). Hold is done here, on the agent's leg
+(``channels.agent_hold.HoldingLeg``: the caller hears hold music); away and transfer go to
+``DeskControls`` (the queue service); without its ``transfer``, the page is told "not
+available".
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from callport.agents.base import CallInfo
 from callport.call.dial import DialCause
 from callport.call.leg import Leg
 from callport.call.session import CallSession
+from callport.channels.agent_hold import HoldingLeg
 from callport.channels.browser import agent_protocol as msg
 from callport.channels.browser.agent_protocol import (
     AnswerOffer,
@@ -48,6 +51,7 @@ from callport.queues.reach import OFFLINE, NotReached, Offer, Reached, answered_
 log = logging.getLogger(__name__)
 
 MEDIA_WAIT_S = 10.0  # an answered page has this long to connect its audio
+FIRST_AUDIO_WAIT_S = 3.0  # ... and its first audio frame this long after that
 
 
 class DeskControls(Protocol):
@@ -79,6 +83,7 @@ class _Offer:
     decided: asyncio.Event = field(default_factory=asyncio.Event)
     answering: bool = False
     gone: str = ""  # "declined", "page-closed"
+    leg: HoldingLeg | None = None  # the answered page's leg (hold is done on it)
     session: asyncio.Future[CallSession] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future())
 
@@ -175,7 +180,7 @@ class AgentDesk:
             case AnswerOffer(offer_id=offer_id) | DeclineOffer(offer_id=offer_id):
                 self._decide(page, offer_id, answer=isinstance(event, AnswerOffer))
             case HoldCaller(held=held):
-                await self._control(page, "hold", held)
+                await self._hold(page, held)
             case TransferCaller(target=target):
                 await self._control(page, "transfer", target)
             case Ping():
@@ -198,6 +203,16 @@ class AgentDesk:
         else:
             pending.gone = "declined"
         pending.decided.set()
+
+    async def _hold(self, page: AgentPage, held: bool) -> None:
+        """Hold is done on the agent's side of the bridge: the caller hears music."""
+        live = self._calls.get(page.agent)
+        if live is None or live.leg is None:
+            self._send_one(page, msg.result("hold", ok=False, detail="no call"))
+            return
+        await (live.leg.hold() if held else live.leg.resume())
+        self._broadcast(page.agent, msg.result("hold", ok=True,
+                                               detail="on hold" if held else "resumed"))
 
     async def _control(self, page: AgentPage, action: str, arg: bool | str) -> None:
         live = self._calls.get(page.agent)
@@ -261,6 +276,11 @@ class AgentDesk:
             self._push_state(agent)
 
     # ---- the answered page's audio -----------------------------------------------------
+    def leg_of(self, agent: str) -> HoldingLeg | None:
+        """The leg of ``agent``'s current call on the page (None: not on one)."""
+        live = self._calls.get(agent)
+        return live.leg if live is not None else None
+
     def answering(self, agent: str) -> bool:
         """Is an offer answered on ``agent``'s page waiting for its audio?"""
         pending = self._ringing(agent)
@@ -275,7 +295,14 @@ class AgentDesk:
             log.info("agent %s: audio connected with no answered offer; hanging up", agent)
             await leg.hangup("no-offer")
             return
-        session = answered_session(leg, metrics=self.metrics)
+        pending.leg = HoldingLeg(leg=leg)
+        session = answered_session(pending.leg, metrics=self.metrics)
+        # The caller's music stops when the ring returns: not before the page's audio flows.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(pending.leg.first_audio.wait(), FIRST_AUDIO_WAIT_S)
+        if pending.session.done():  # the ring gave up meanwhile
+            await session.hangup("answered-too-late")
+            return
         pending.session.set_result(session)
         self._calls[agent] = pending
         self._broadcast(agent, msg.connected(pending.id))

@@ -1,0 +1,46 @@
+"""Hold from the agent's side (``HoldingLeg``): while held, the caller gets hold music in place
+of every agent frame (never silence) and the agent hears silence; resume switches back."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from callport.call.controls import Capability
+from callport.call.events import AudioIn
+from callport.call.memory import MemoryLeg
+from callport.channels.agent_hold import HoldingLeg
+
+
+def rms(pcm: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(pcm.astype(np.float64) ** 2)))
+
+
+async def test_hold_replaces_the_agents_audio_with_music_and_mutes_the_caller() -> None:
+    inner = MemoryLeg(call_id="agent-1", sample_rate=16000)
+    leg = HoldingLeg(leg=inner)
+    assert Capability.HOLD in leg.capabilities and leg.call_id == "agent-1"
+    voice = (3000 * np.sin(2 * np.pi * 300 * np.arange(320) / 16000)).astype(np.int16)
+
+    await inner.speak(np.tile(voice, 5), 16000)
+    before = [await leg.recv() for _ in range(5)]
+    assert all(isinstance(e, AudioIn) and np.array_equal(e.pcm, voice) for e in before)
+
+    await leg.hold()
+    await inner.speak(np.tile(voice, 100), 16000)  # 2 s of the agent talking while on hold
+    held = [await leg.recv() for _ in range(100)]
+    assert all(isinstance(e, AudioIn) for e in held)
+    pcm = [e.pcm for e in held if isinstance(e, AudioIn)]
+    assert all(len(p) == 320 and not np.array_equal(p, voice) for p in pcm)
+    assert min(rms(p) for p in pcm) > 50  # music in every frame: never silence on hold
+    assert leg.music_frames == 100
+    await leg.send_audio(voice)  # the caller's audio on its way to the agent: silenced
+    assert rms(inner.sent[-1]) == 0.0
+
+    await leg.resume()
+    await inner.speak(voice, 16000)
+    after = await leg.recv()
+    assert isinstance(after, AudioIn) and np.array_equal(after.pcm, voice)
+    await leg.send_audio(voice)
+    assert np.array_equal(inner.sent[-1], voice)
+    await leg.hangup("done")
+    assert inner.hung_up_reason == "done"

@@ -12,7 +12,7 @@ APT_TEST_PACKAGES := espeak-ng sox sip-tester baresip chromium iproute2
 SUDO   := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 PYTEST_ARGS ?=
 
-.PHONY: run test lint bench install-run install-test apt-test web-assets clean
+.PHONY: run test test-uvloop lint bench install-run install-test apt-test web-assets clean
 
 run: install-run
 	@echo "callport: the callport command is in $(BIN)/; in another terminal: . $(BIN)/activate"
@@ -22,6 +22,8 @@ test: install-test
 	$(BIN)/ruff check src tests bench examples
 	$(BIN)/mypy && $(BIN)/mypy examples
 	$(BIN)/pytest $(PYTEST_ARGS)
+	# callport serve runs on uvloop (uvicorn's loop="auto"): the fast SIP tests again on it
+	$(BIN)/pytest tests/sip -m "not slow" -q --event-loop=uvloop
 
 lint: install-test
 	$(BIN)/ruff check src tests bench examples
@@ -71,3 +73,7 @@ install-test: apt-test $(VENV)/.test-stamp $(PIPECAT_VENV)/.stamp web-assets
 
 clean:
 	rm -rf $(VENV) $(PIPECAT_VENV) .pytest_cache .mypy_cache .ruff_cache src/callport/web/vendor
+
+# Every SIP test (interop included) and the SIP fuzz campaigns on uvloop, as callport serve runs.
+test-uvloop: install-test
+	$(BIN)/pytest tests/sip tests/fuzz/test_fuzz_sip.py -q --event-loop=uvloop

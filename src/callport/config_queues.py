@@ -12,6 +12,7 @@ import dataclasses
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 STRATEGIES = ("longest-idle", "round-robin", "ring-all", "fewest-calls")
@@ -58,6 +59,9 @@ class QueueDefaults:
                            "DIGIT=leave")
         if not self.hold_music:
             out.append(f"{key}.hold_music: use builtin or an audio file's path")
+        elif self.hold_music != "builtin" and not Path(self.hold_music).is_file():
+            out.append(f"{key}.hold_music={self.hold_music!r}: no such file (a WAV, OGG or "
+                       "MP3 file, or builtin)")
         return out
 
 

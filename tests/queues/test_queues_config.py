@@ -16,21 +16,23 @@ def load(tmp_path: Path, text: str, env: dict[str, str] | None = None) -> object
 
 
 def test_named_queues_start_from_the_defaults(tmp_path: Path) -> None:
+    music = tmp_path / "calm.ogg"
+    music.write_bytes(b"OggS")
     settings = load(tmp_path, """
 [queues]
 wrap_up_s = 5
 announce_every_s = 30
 [queues.support]
 strategy = "ring-all"
-hold_music = "/srv/music/calm.ogg"
+hold_music = "MUSIC"
 [queues.sales]
 keys = ["9=callback"]
 on_max_wait = "callback"
-""", env={"CALLPORT_QUEUES_RING_TIMEOUT_S": "20"})
+""".replace("MUSIC", str(music)), env={"CALLPORT_QUEUES_RING_TIMEOUT_S": "20"})
     queues = settings.queues  # type: ignore[attr-defined]
     support, sales = queues.get("support"), queues.get("sales")
     assert support.strategy == "ring-all" and support.wrap_up_s == 5
-    assert support.ring_timeout_s == 20 and support.hold_music == "/srv/music/calm.ogg"
+    assert support.ring_timeout_s == 20 and support.hold_music == str(music)
     assert sales.strategy == "longest-idle" and sales.announce_every_s == 30
     assert sales.key_actions() == {"9": "callback"} and sales.on_max_wait == "callback"
     assert queues.get("billing") is None
@@ -49,6 +51,7 @@ def test_no_queues_by_default(tmp_path: Path) -> None:
     ('[queues.support]\ncolour = "blue"\n', "queues.support.colour: unknown setting"),
     ('[queues]\nmax_wait_s = -1\n', "queues.max_wait_s=-1: out of range"),
     ('[queues."bad name"]\n', "queues.bad name: queue names use letters"),
+    ('[queues.support]\nhold_music = "/nonexistent/x.wav"\n', "x.wav': no such file"),
 ])
 def test_mistakes_are_named(tmp_path: Path, text: str, expected: str) -> None:
     with pytest.raises(ConfigError) as err:

@@ -4,6 +4,7 @@ keys (message, call back), max wait, hang-ups, the call record's queue events.""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import numpy as np
 from queue_support import (
@@ -233,3 +234,29 @@ async def test_agents_come_from_the_store_and_leave_with_their_role() -> None:
     listed["alice"] = ("support", "sales")
     await svc.refresh_agents()
     assert svc.engine.agents() == ["alice"] and svc.engine.members("support") == ["alice"]
+
+
+async def test_the_operators_music_file_plays_and_a_broken_one_falls_back(
+        tmp_path: Path) -> None:
+    from callport.audio.wav import write_wav
+
+    t = np.arange(8000 * 2) / 8000
+    good = tmp_path / "music.wav"
+    write_wav(good, (6000 * np.sin(2 * np.pi * 440 * t)).astype(np.int16), 8000)
+    broken = tmp_path / "broken.wav"
+    broken.write_bytes(b"RIFF nonsense")
+    for path, expect_hz in ((good, 440.0), (broken, None)):
+        svc, reach = service(queue(hold_music=str(path)), agents={"alice": ("support",)})
+        reach.agent("alice").online = False
+        call, leg = make_call("m1")
+        waiting = asyncio.create_task(svc.enqueue(call, "support"))
+        await until(lambda lg=leg: len(lg.sent) >= 40)
+        pcm = np.concatenate(leg.sent[-30:]).astype(np.float64)
+        assert rms(pcm.astype(np.int16)) > 300  # never silence
+        peak = np.argmax(np.abs(np.fft.rfft(pcm))) * RATE / len(pcm)
+        if expect_hz is not None:
+            assert abs(peak - expect_hz) < 40
+        leg.caller_hangup()
+        await asyncio.wait_for(waiting, 10)
+        await call.session.close()
+        await svc.close()

@@ -272,7 +272,12 @@ class QueueService:
         name = waiter.queue.name
         if waiter.music is None:
             if name not in self._music:
-                self._music[name] = prompts.music_of(waiter.queue)
+                try:
+                    self._music[name] = prompts.music_of(waiter.queue)
+                except Exception:  # never silence: the built-in loop rather than nothing
+                    log.exception("queue %s: cannot play %s; the built-in music instead",
+                                  name, waiter.queue.hold_music)
+                    self._music[name] = prompts.builtin_loop(), prompts.RATE
             pcm, rate = self._music[name]
             waiter.music = prompts.ResumingMusic(pcm=pcm, sample_rate=rate,
                                                  label=f"hold-music:{name}")

@@ -44,3 +44,31 @@ async def test_hold_replaces_the_agents_audio_with_music_and_mutes_the_caller() 
     assert np.array_equal(inner.sent[-1], voice)
     await leg.hangup("done")
     assert inner.hung_up_reason == "done"
+
+
+async def test_transfer_from_the_agent_page_goes_out_on_the_callers_line() -> None:
+    from queue_support import make_call
+
+    from callport.server.agent_page import DeskCalls, transfer_uri
+
+    class Service:
+        def __init__(self) -> None:
+            self.away: list[tuple[str, bool]] = []
+
+        def set_away(self, name: str, away: bool) -> None:
+            self.away.append((name, away))
+
+    call, caller = make_call("c-9")
+    service = Service()
+    calls = DeskCalls(service=service, active={"c-9": call})
+    assert transfer_uri("+1 (555) 123-4567") == "tel:+15551234567"
+    assert transfer_uri("sip:bob@pbx.example.com") == "sip:bob@pbx.example.com"
+    assert transfer_uri("bob") is None
+    assert "number" in await calls.transfer("alice", "c-9", "bob")
+    assert "not available" in await calls.transfer("alice", "c-9", "queue:billing")
+    assert "not on this server" in await calls.transfer("alice", "c-404", "+15551234567")
+    assert await calls.transfer("alice", "c-9", "+1 555 123 4567") == ""
+    assert caller.transfers == ["tel:+15551234567"]  # the caller's line was handed over
+    calls.set_away("alice", True)
+    assert service.away == [("alice", True)]
+    await call.session.close()

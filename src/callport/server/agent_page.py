@@ -14,9 +14,13 @@ to ring, and says so to callers.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from callport.call.call import Call
+from callport.call.controls import Refused
 from callport.channels.agent_devices import DeviceReach
 from callport.channels.base import Channel
 from callport.channels.browser.agent_desk import AgentDesk, DeskControls
@@ -25,7 +29,9 @@ from callport.channels.sip.agent_reach import SipAgentReach
 from callport.channels.sip.channel import SipChannel
 from callport.queues.reach import AgentReach
 
-__all__ = ["agent_desk", "agent_reach", "connect_desk", "wire_agents"]
+log = logging.getLogger(__name__)
+
+__all__ = ["DeskCalls", "agent_desk", "agent_reach", "connect_desk", "wire_agents"]
 
 
 def agent_desk(channels: Sequence[Channel]) -> AgentDesk | None:
@@ -53,11 +59,55 @@ def connect_desk(channels: Sequence[Channel], controls: DeskControls | None) -> 
         desk.controls = controls
 
 
+class DeskCalls:
+    """What the agent page's buttons do to the caller's call (``DeskControls``): away goes to
+    the queue service; **Transfer** hands the caller to a number or ``sip:`` URI on the
+    caller's own line (SIP REFER, the provider's transfer: ``Leg.transfer``), after which the
+    caller's call leaves callport and the agent's side of the bridge is hung up. A
+    ``queue:NAME`` target is the queue service's (``QueueService.transfer``, when it has it);
+    a line that cannot transfer says so, and nothing changes."""
+
+    def __init__(self, *, service: Any, active: Mapping[str, Call]) -> None:
+        self.service = service
+        self.active = active
+
+    def set_away(self, name: str, away: bool) -> None:
+        self.service.set_away(name, away)
+
+    async def transfer(self, agent: str, call_id: str, target: str) -> str:
+        own = getattr(self.service, "transfer", None)
+        if own is not None:
+            return str(await own(agent, call_id, target) or "")
+        if target.startswith("queue:"):
+            return "moving a caller to another queue is not available here"
+        uri = transfer_uri(target)
+        if uri is None:
+            return f"{target!r}: give a number (+15551234567) or a sip: address"
+        call = self.active.get(call_id)
+        if call is None or call.ended:
+            return "the caller's call is not on this server any more"
+        result = await call.session.leg.transfer(uri)
+        if isinstance(result, Refused):
+            why = result.detail or result.refusal.value
+            return f"the caller's line cannot be transferred: {why}"
+        log.info("agent %s transferred %s to %s", agent, call_id, uri)
+        return ""
+
+
+def transfer_uri(target: str) -> str | None:
+    """``+1 555 123`` -> ``tel:+1555123``; ``sip:``/``tel:`` URIs as given; else None."""
+    text = target.strip()
+    if text.startswith(("sip:", "sips:", "tel:")):
+        return text if " " not in text and len(text) <= 200 else None
+    digits = re.sub(r"[\s().-]", "", text)
+    return f"tel:{digits}" if re.fullmatch(r"\+?[0-9]{3,15}", digits) else None
+
+
 def wire_agents(runtime: Any, channels: Sequence[Channel]) -> AgentReach | None:
-    """``runtime.queues`` rings agents on their phones and pages; the page's away switch (and
-    hold/transfer, where the service offers them) go to that service."""
+    """``runtime.queues`` rings agents on their phones and pages; the page's away switch and
+    Transfer button act through ``DeskCalls``."""
     reach = agent_reach(channels)
     service = runtime.queues
     service.reach = reach
-    connect_desk(channels, service)
+    connect_desk(channels, DeskCalls(service=service, active=runtime.active))
     return reach

@@ -57,6 +57,7 @@ from callport.channels.sip.transaction import (
 )
 from callport.channels.sip.trust import Networks, caller_identity, refer_allowed, refer_target
 from callport.channels.sip.ua_core import ServerTx, UaCore
+from callport.logs import LogBudget, safe
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,7 @@ class InboundCalls:
         self._digest = (DigestServer(realm=config.auth_realm, users=dict(config.auth_users))
                         if config.auth_users else None)
         self.registrar: Registrar | None = None  # agents' phones (shared by UDP and TCP)
+        self._log_budget = LogBudget(per_s=1.0, burst=20)  # peer-triggered lines
         self._timers = TimerPolicy(session_expires=config.session_expires, min_se=config.min_se)
 
     def on_request(self, req: SipRequest, addr: Addr, now: float) -> list[SipEvent]:
@@ -136,8 +138,10 @@ class InboundCalls:
                       if header else None)
             if result is None or not result.ok:
                 if result is not None:
-                    self.core.stats["auth_refused"] += 1
-                    log.info("SIP digest from %s:%d refused: %s", *addr, result.reason)
+                    self.core.stats["auth_refused"] += 1  # a guesser: few lines, all counted
+                    if self._log_budget.allow(now):
+                        log.info("SIP digest from %s:%d refused: %s (%d more not logged)",
+                                 *addr, safe(result.reason), self._log_budget.take_suppressed())
                 stale = result is not None and result.stale
                 challenge = self._digest.challenge(now, stale=stale)
                 return self.core.respond(tx, make_response(
@@ -255,8 +259,9 @@ class InboundCalls:
         why = self._refer_refusal(dialog, target, addr)
         if why:
             self.core.stats["refer_refused"] += 1
-            log.warning("SIP %s: REFER to %s from %s:%d declined: %s",
-                        dialog.key, refer_to[:120], *addr, why)
+            if self._log_budget.allow(now):
+                log.warning("SIP %s: REFER to %s from %s:%d declined: %s",
+                            dialog.key, safe(refer_to), *addr, why)
             return self.core.respond(tx, make_response(req, 603), addr, now)
         assert target is not None
         out = self.core.respond(tx, make_response(req, 202, extra=(

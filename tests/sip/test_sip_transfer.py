@@ -21,7 +21,7 @@ import pytest
 from sip_support import PCAP_DIR, free_udp_port, needs_sipp, rtp_range, run_sipp, start_sipp_uas
 
 from callport.call.call import Call
-from callport.call.dial import DialCause
+from callport.call.dial import DialCause, DialFailed
 from callport.call.leg import Leg
 from callport.call.taps import Direction, FrameCollector
 from callport.call.transfers import TransferOutcome, TransferResult
@@ -234,3 +234,90 @@ async def test_blind_refer_refused_dials_and_bridges(tmp_path: Path) -> None:
     to_caller = [f.pcm for f in taps["caller"].frames if f.source.startswith("bridge:")]
     assert loud(to_person) >= 50  # the caller's voice went to the person
     assert loud(to_caller) >= 50  # and came back (sipp echoes): audio both ways
+
+
+@pytest.mark.slow
+@pytest.mark.interop
+@needs_sipp
+async def test_attended_transfer_from_a_phone_joins_its_two_parties(tmp_path: Path) -> None:
+    """A phone (two sipp UAs on one host) has two calls through callport: its second call
+    (D2) bridged to Y (sipp echoing RTP), and a caller X (sipp uac_pcap) bridged to its first
+    (D1). It sends REFER in D1 with Replaces naming D2: callport joins X and Y, NOTIFYs 200,
+    ends D1 and D2; X then hears Y (its own voice, echoed)."""
+    from callport.call.bridge import Bridge, bridge_of, follow_handovers, moved
+    from callport.server.runtime import build_runtime
+    from callport.vad.batcher import VadBatcher
+    from callport.vad.webrtc import WebRtcVad
+
+    (tmp_path / "pcap").symlink_to(PCAP_DIR)
+    taps: dict[str, FrameCollector] = {}
+    dialled: dict[str, str] = {}  # target -> our leg's call id
+
+    async def flow(call: Call) -> None:  # bridges its caller to a person, as a queue would
+        target = y_uri if "phone2" in call.info.caller else phone_uri
+        taps[target] = FrameCollector()
+        call.session.add_tap(taps[target], Direction.OUT)
+        leg = await SipLegDialer(channel).dial_leg(target, timeout_s=5)
+        assert not isinstance(leg, DialFailed), leg
+        dialled[target] = leg.call_id
+        person = runtime.new_call(leg, CallInfo(call_id=leg.call_id, channel="sip",
+                                                direction="outbound"))
+        person.session.start()
+        try:
+            await follow_handovers(await Bridge(a=call.session, b=person.session).run())
+        finally:
+            if not moved(person.session):  # an attended transfer gave them to another bridge
+                if not person.ended:
+                    await person.hangup("done")
+                await person.session.close()
+
+    runtime = build_runtime(settings_for(tmp_path), vad=VadBatcher(WebRtcVad()), flow=flow,
+                            tts=WordTones(), stt=Deaf())  # type: ignore[arg-type]
+    channel = create(runtime)
+    await channel.start()
+    procs: list[asyncio.subprocess.Process] = []
+    try:
+        y, y_port = await start_sipp_uas(tmp_path, "-sn", "uas", "-rtp_echo")
+        procs.append(y)
+        y_uri = f"sip:y@127.0.0.1:{y_port}"
+        second = asyncio.create_task(run_sipp(
+            "-sf", str(SCENARIOS / "uac_phone_second.xml"), f"127.0.0.1:{channel.port}",
+            "-i", "127.0.0.1", "-p", str(free_udp_port()), "-mp", str(free_udp_port() & ~1),
+            "-m", "1", "-cid_str", "attended-d2", cwd=tmp_path))
+        await until_true(lambda: y_uri in dialled and bridge_of(dialled[y_uri]) is not None)
+        assert channel.ua is not None
+        [d2] = [d for d in channel.ua.dialogs.values() if d.call_id == "attended-d2"]
+        (tmp_path / "tags.csv").write_text(f"SEQUENTIAL\n{d2.local_tag};\n")
+        phone, phone_port = await start_sipp_uas(
+            tmp_path, "-sf", str(SCENARIOS / "uas_phone_attended.xml"), "-inf", "tags.csv")
+        procs.append(phone)
+        phone_uri = f"sip:phone1@127.0.0.1:{phone_port}"
+        _, xml = await run_sipp("-sd", "uac_pcap", cwd=tmp_path)
+        (tmp_path / "uac_pcap.xml").write_text(xml)
+        rc, out = await run_sipp("-sf", "uac_pcap.xml", f"127.0.0.1:{channel.port}",
+                                 "-i", "127.0.0.1", "-p", str(free_udp_port()),
+                                 "-mp", str(free_udp_port() & ~1), "-m", "1", cwd=tmp_path)
+        assert rc == 0, out[-2000:]
+        rc2, out2 = await asyncio.wait_for(second, 30)
+        assert rc2 == 0, out2[-2000:]  # the phone's second call got our BYE
+        assert await asyncio.wait_for(phone.wait(), 15) == 0  # 202, NOTIFY 100 + 200, BYE
+        assert await asyncio.wait_for(y.wait(), 15) == 0  # Y hung up once X left
+        await asyncio.sleep(0.3)
+    finally:
+        for proc in procs:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+        await channel.stop()
+    reasons = {c.info.call_id: c.leg.hangup_reason for c in channel.finished}
+    assert reasons["attended-d2"] == "replaced"
+    assert reasons[dialled[phone_uri]] == "transferred"
+    x_heard = [f.pcm for f in taps[phone_uri].frames if f.source.startswith("bridge:")
+               and dialled[y_uri] in f.source]
+    assert loud(x_heard) >= 50  # X talked to Y after the join (Y echoes X's voice)
+
+
+async def until_true(predicate: Any, timeout: float = 10.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await asyncio.sleep(0.02)

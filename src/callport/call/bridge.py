@@ -22,7 +22,9 @@ queues, warm transfer, supervisor listen-in and recording build on.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -70,11 +72,18 @@ class HandedOver(BridgeResult):
 
 
 _LIVE: dict[str, Bridge] = {}  # leg call_id -> the bridge it is in (attended transfer joins)
+_MOVED: weakref.WeakSet[CallSession] = weakref.WeakSet()  # parties another owner took over
 
 
 def bridge_of(call_id: str) -> Bridge | None:
     """The running bridge the leg ``call_id`` is in, if any."""
     return _LIVE.get(call_id)
+
+
+def moved(session: CallSession) -> bool:
+    """True once a handover gave ``session`` to another bridge's owner: its old owner must
+    neither hang it up nor close it (the new owner does, ``follow_handovers``)."""
+    return session in _MOVED
 
 
 async def follow_handovers(result: BridgeResult) -> BridgeResult:
@@ -87,7 +96,17 @@ async def follow_handovers(result: BridgeResult) -> BridgeResult:
             return PartyLeft(result.keep, kept.hangup_reason or "handed-over")
         if result.after is not None:
             await result.after.done.wait()
-        result = await Bridge(a=kept, b=result.to).run()
+        other = result.to
+        try:
+            result = await Bridge(a=kept, b=other).run()
+        finally:  # ours now: its old owner left it to us
+            if not (isinstance(result, HandedOver) and result.kept is other):
+                _MOVED.discard(other)
+                if not other.ended:
+                    await other.hangup("bridge-ended")
+                with contextlib.suppress(TimeoutError):  # its old owner may wait for the end
+                    await asyncio.wait_for(other.wait_ended(), 2.0)
+                await other.close()
     return result
 
 
@@ -150,6 +169,8 @@ class Bridge:
         """End the bridge with ``HandedOver`` (neither party is hung up, whatever happens to
         the other one from now on): ``keep``'s owner bridges it to ``to`` next."""
         self._handover = HandedOver(keep=keep, kept=self.session(keep), to=to, after=after)
+        if to is None:  # the kept party goes to another owner
+            _MOVED.add(self.session(keep))
         self._stop.set()
 
     async def run(self) -> BridgeResult:
@@ -186,9 +207,11 @@ class Bridge:
                     del _LIVE[session.leg.call_id]
             for task in (*sides, stopped):
                 task.cancel()
-            await asyncio.gather(*sides, stopped, return_exceptions=True)
-            await self._undo(feed_a, feed_b)
-            self.done.set()
+            try:
+                await asyncio.gather(*sides, stopped, return_exceptions=True)
+                await self._undo(feed_a, feed_b)
+            finally:  # even when our owner is cancelled meanwhile (its call ended)
+                self.done.set()
         if isinstance(result, PartyLeft) and self._hang_up_other:
             other = b if result.side == "a" else a
             if not other.ended:

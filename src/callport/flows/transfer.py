@@ -33,7 +33,7 @@ import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Protocol, TypeVar
 
-from callport.call.bridge import Bridge, Side, bridge_of, follow_handovers
+from callport.call.bridge import Bridge, Side, bridge_of, follow_handovers, moved
 from callport.call.call import Call
 from callport.call.controls import Capability, Refusal, Refused
 from callport.call.dial import DialCause, DialFailed, cause_of_http, cause_of_sip
@@ -188,9 +188,10 @@ class Transfers:
                 ended = await Bridge(a=call.session, b=human.session).run()
                 ended = await follow_handovers(ended)  # the person's phone joined us elsewhere
             finally:  # also when the caller's end cancels the flow: the person's call ends
-                if not human.ended:
-                    await human.hangup("caller-left" if call.ended else "transfer-ended")
-                await human.session.close()
+                if not moved(human.session):  # (unless an attended transfer took them on)
+                    if not human.ended:
+                        await human.hangup("caller-left" if call.ended else "transfer-ended")
+                    await human.session.close()
         log.info("call %s: bridge to %s ended: %r", call.info.call_id, target, ended)
         return TransferResult(target=target, outcome=TransferOutcome.ANSWERED, how="bridge",
                               warm=warm, detail=f"bridge ended: {ended!r}")

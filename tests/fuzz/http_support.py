@@ -1,0 +1,208 @@
+"""The HTTP/WebSocket half of the fuzz harness (``fuzz_support`` is the shared half): the serve
+settings for these campaigns, hostile JSON and body mutators, raw HTTP, and real calls that
+must still complete: a Twilio-simulator call (signed webhook, Media Streams over a real
+WebSocket, the echo flow) and a browser-protocol call (signed in, token, ``/browser/ws``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import socket
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import websockets
+from fuzz_support import CALLPORT, SEED, Served, serve_env
+
+sys.path[:0] = [str(Path(__file__).parents[1] / "twilio"),
+                str(Path(__file__).parents[1] / "providers")]
+
+from twilio_sim import AUTH_TOKEN, StreamSim, call_params, parse_twiml, signed_form  # noqa: E402
+
+# The campaigns' server: the limiter off (the junk must reach the handlers; the limiter has its
+# own test), short header and admission deadlines so held sockets are seen to close.
+EDGE_ENV = {
+    "CALLPORT_TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+    "CALLPORT_LIMITS_RATE_PER_S": "0",
+    "CALLPORT_LIMITS_HEADER_TIMEOUT_S": "1",
+    "CALLPORT_LIMITS_WS_ADMISSION_S": "1",
+}
+PASSWORD = "fuzz-campaign-password-1"
+
+
+def hostile_json(rng: random.Random) -> str:
+    """One hostile JSON text: every class the edge must survive, chosen at random."""
+    depth = rng.randrange(40, 3000)
+    return rng.choice([
+        "[" * depth,
+        '{"a":' * depth + "1" + "}" * depth,
+        "[" * depth + "]" * depth,
+        '{"title": ' + "9" * rng.randrange(40, 6000) + "}",
+        '{"event": "media", "sequenceNumber": "' + "9" * rng.randrange(19, 6000) + '"}',
+        '{"x": NaN}', '{"x": -Infinity}', '{"x": 1e99999}',
+        '{"type": "offer", "sdp": ' + json.dumps("v=0\r\n" * rng.randrange(1, 5000)) + "}",
+        '{"event": "start", "sequenceNumber": "\u00b2", "start": {}}',
+        '{"title": "\ud800"}',
+        json.dumps({"to": "+1" + "5" * rng.randrange(1, 200), "from": [], "via": {}}),
+        rng.randbytes(rng.randrange(1, 400)).decode("latin-1"),
+        '{"a": ' * 20 + '"unterminated',
+    ])
+
+
+def mutated_body(rng: random.Random, seed: bytes) -> bytes:
+    """A body derived from a valid ``seed``: hostile JSON, flips, NULs, truncation, bad UTF-8."""
+    choice = rng.randrange(6)
+    if choice <= 1:
+        return hostile_json(rng).encode("utf-8", "surrogatepass")
+    if choice == 2:
+        buf = bytearray(seed)
+        for _ in range(rng.randrange(1, 8)):
+            if buf:
+                buf[rng.randrange(len(buf))] = rng.randrange(256)
+        return bytes(buf)
+    if choice == 3:
+        return seed[: rng.randrange(len(seed) + 1)] + b"\x00" * rng.randrange(0, 32)
+    if choice == 4:
+        return b"\xff\xfe" + seed
+    return seed * rng.randrange(2, 50)
+
+
+def raw_request(port: int, data: bytes, *, timeout: float = 3.0) -> bytes:
+    """Write ``data`` on a fresh connection; what came back before the server closed or quiet."""
+    out = b""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(data)
+        try:
+            while chunk := sock.recv(65536):
+                out += chunk
+        except (TimeoutError, OSError):
+            pass
+    return out
+
+
+def status_of(reply: bytes) -> int:
+    """The status code of a raw HTTP reply (0: none)."""
+    parts = reply.split(b" ", 2)
+    return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
+
+
+# ---- real calls that must still complete ----------------------------------------------------
+
+
+async def twilio_call(served: Served, *, junk: Sequence[str | bytes] = (),
+                      seconds: float = 1.6) -> tuple[float, str]:
+    """One Twilio-simulator call on the echo flow; ``junk`` frames are sent mid-call. Returns
+    the RMS of what the simulated caller heard after the junk (the echo of its tone) and the
+    CallSid."""
+    sid = "CA" + random.Random().randbytes(16).hex()
+    url = served.base + "/twilio/voice"
+    body, headers = signed_form(url, call_params(sid))
+    async with httpx.AsyncClient(timeout=10) as http:
+        reply = await http.post(url, content=body, headers=headers)
+        assert reply.status_code == 200, reply.text
+        twiml = parse_twiml(reply.text)
+        ws = await websockets.connect(twiml.url, max_size=2**20)
+        sim = StreamSim(ws, call_sid=sid, stream_sid="MZ" + sid[2:], parameters=twiml.parameters)
+        await sim.start()
+        tone = (4000 * np.sin(2 * np.pi * 440 * np.arange(8000 * 3) / 8000)).astype(np.int16)
+        sim.say(tone)
+        await asyncio.sleep(0.4)
+        for frame in junk:
+            await ws.send(frame)
+        before = len(sim.heard.pcm())
+        await asyncio.sleep(seconds)
+        heard = sim.heard.pcm()[before:]
+        await sim.stop()
+        status_url = served.base + "/twilio/status"
+        body, headers = signed_form(status_url, call_params(sid, status="completed",
+                                                            CallDuration="3"))
+        done = await http.post(status_url, content=body, headers=headers)
+        assert done.status_code in (200, 204), done.text
+    rms = float(np.sqrt(np.mean(heard.astype(np.float64) ** 2))) if heard.size else 0.0
+    return rms, sid
+
+
+def add_web_user(served: Served, name: str = "webfuzz") -> None:
+    subprocess.run([CALLPORT, "--db", str(served.db), "users", "add", name, "--password-stdin"],
+                   input=PASSWORD + "\n", capture_output=True, text=True, timeout=60,
+                   env=serve_env(), check=True)
+
+
+def browser_client(served: Served, name: str = "webfuzz") -> httpx.Client:
+    """A signed-in client (session cookie) with the page's Origin."""
+    client = httpx.Client(base_url=served.base, headers={"Origin": served.base}, timeout=10)
+    reply = client.post("/login", json={"name": name, "password": PASSWORD})
+    assert reply.status_code == 200, reply.text
+    return client
+
+
+def call_token(client: httpx.Client) -> str:
+    """A one-time browser call token for the signed-in ``client``."""
+    return str(client.post("/browser/token").json()["token"])
+
+
+async def browser_call(served: Served, client: httpx.Client, token: str, *,
+                       junk: Sequence[str | bytes] = (), frames: int = 60) -> tuple[int, int]:
+    """One browser-protocol call (echo flow) admitted by ``token``; ``junk`` is sent after
+    ``ready``. Returns (audio frames that came back after the junk, error messages)."""
+    ws_url = served.base.replace("http://", "ws://") + f"/browser/ws?token={token}"
+    cookie = "; ".join(f"{k}={v}" for k, v in client.cookies.items())
+    async with websockets.connect(ws_url, origin=served.base,  # type: ignore[arg-type]
+                                  additional_headers={"Cookie": cookie}) as ws:
+        await ws.send(json.dumps({"type": "start", "sample_rate": 16000}))
+        while True:
+            first: Any = await asyncio.wait_for(ws.recv(), 10)
+            if isinstance(first, str) and json.loads(first).get("type") == "ready":
+                break
+        for frame in junk:
+            await ws.send(frame)
+        tone = (4000 * np.sin(2 * np.pi * 440 * np.arange(320) / 16000)).astype("<i2")
+        back = errors = 0
+        for _ in range(frames):
+            await ws.send(tone.tobytes())
+            await asyncio.sleep(0.02)
+            try:
+                while True:
+                    got = await asyncio.wait_for(ws.recv(), 0.001)
+                    if isinstance(got, bytes):
+                        back += 1
+                    elif json.loads(got).get("type") == "error":
+                        errors += 1
+            except TimeoutError:
+                pass
+        await ws.send(json.dumps({"type": "hangup"}))
+    return back, errors
+
+
+def open_records(served: Served) -> list[tuple[str, str, str]]:
+    """(provider call id or call id, channel, status) of every stored call not in a terminal
+    status."""
+    conn = sqlite3.connect(served.db, timeout=10)
+    try:
+        return [(str(a), str(b), str(c)) for a, b, c in conn.execute(
+            "SELECT COALESCE(NULLIF(provider_call_id, ''), call_id), channel, status FROM calls "
+            "WHERE status NOT IN "
+            "('completed', 'failed', 'busy', 'no-answer', 'canceled', 'ended')")]
+    finally:
+        conn.close()
+
+
+def records(served: Served) -> list[tuple[str, str, str]]:
+    conn = sqlite3.connect(served.db, timeout=10)
+    try:
+        return [(str(a), str(b), str(c)) for a, b, c in conn.execute(
+            "SELECT call_id, channel, status FROM calls")]
+    finally:
+        conn.close()
+
+
+def rng() -> random.Random:
+    return random.Random(SEED)

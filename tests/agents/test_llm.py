@@ -16,7 +16,7 @@ from callport.agents.adapters.llm import LlmAgent
 from callport.agents.adapters.llm_protocol import ChatStream, Delta, Finished, ToolCall
 from callport.agents.adapters.tools import TOOLS, run_tool
 from callport.agents.taskmanager.dialog import DialogState
-from callport.call.agent import HangUpCall, Say, UserSaid
+from callport.call.agent import HangUpCall, Say, TransferCall, UserSaid
 from callport.store.tasks import MemoryTaskStore
 from callport.types import CallInfo
 
@@ -63,6 +63,12 @@ async def test_tools_run_the_task_managers_actions_on_the_callers_list() -> None
     assert bad.text.startswith("error") and bad.action is None
     bye = await run_tool("end_call", "{}", store=store, state=state, now=NOW)
     assert bye.action == HangUpCall("goodbye")
+    warm = await run_tool("transfer_call", '{"target": "sip:alice@pbx", "warm": true}',
+                          store=store, state=state, now=NOW)
+    assert warm.action == TransferCall("sip:alice@pbx", warm=True)
+    blind = await run_tool("transfer_call", '{"target": "tel:+15550100"}', store=store,
+                           state=state, now=NOW)
+    assert blind.action == TransferCall("tel:+15550100", warm=False)
 
 
 def model(request: dict[str, Any]) -> Reply:

@@ -214,6 +214,24 @@ async def test_warm_accepted_summary_first_then_bridged_both_ways() -> None:
     await caller.session.close()
 
 
+async def test_warm_accepted_by_saying_yes_after_an_unclear_answer() -> None:
+    human = Human(["hmm what", "yes put them through"])
+    caller = caller_call()
+    caller.transfers = Transfers(new_call=human.new_call, dialer=FakeDialer(human.leg))
+    caller.session.start()
+    task = asyncio.create_task(caller.transfer_warm("sip:alice@127.0.0.1"))
+    await human.heard_prompt()
+    await human.leg.speak(tone(0.4, 8000), 8000, trailing_silence_s=0.5)  # "hmm what"
+    await until(lambda: "Press 1 to take the call, or 2 to decline" in human.tts.spoken
+                and human.calls[0].listening.is_set())
+    await human.leg.speak(tone(0.4, 8000), 8000, trailing_silence_s=0.5)  # "yes ..."
+    await until(lambda: not caller.session.holding)  # bridged
+    human.leg.caller_hangup()
+    result = await asyncio.wait_for(task, LIMIT)
+    assert result.outcome is TransferOutcome.ANSWERED and result.warm
+    await caller.session.close()
+
+
 @pytest.mark.parametrize(("answer", "texts", "outcome"), [
     ("2", [], TransferOutcome.DECLINED),
     ("speech", ["no sorry not now"], TransferOutcome.DECLINED),
@@ -416,7 +434,8 @@ async def test_join_attended_bridges_the_two_parties_the_phone_had() -> None:
         tasks.append(asyncio.create_task(call.transfer_blind(f"sip:{name}@phone")))
         calls.append(call)
         phones.append(phone)
-    await until(lambda: all(p.calls and not c.session.holding for p, c in zip(phones, calls)))
+    await until(lambda: all(p.calls and not c.session.holding
+                            for p, c in zip(phones, calls, strict=True)))
     await until(lambda: join_attended("phone-x", "phone-y"))
     for phone in phones:  # the channel ends both of the phone's dialogs
         phone.leg.caller_hangup()

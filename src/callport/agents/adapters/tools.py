@@ -45,8 +45,11 @@ TOOLS: list[dict[str, Any]] = [
         "then call with confirmed=true.",
         {"title": _TITLE, "confirmed": {"type": "boolean"}}, ["title", "confirmed"]),
     _fn("end_call", "Hang up, after saying goodbye.", {}, []),
-    _fn("transfer_call", "Transfer the caller to a person (a phone number or SIP URI).",
-        {"target": {"type": "string", "description": "tel:+15551234567 or sip:user@host"}},
+    _fn("transfer_call", "Transfer the caller to a person (a phone number or SIP URI). "
+        "warm=true: the caller waits on hold while the person hears who is calling and why, "
+        "and may decline; you are told if it did not go through.",
+        {"target": {"type": "string", "description": "tel:+15551234567 or sip:user@host"},
+         "warm": {"type": "boolean"}},
         ["target"]),
 ]
 
@@ -105,5 +108,7 @@ async def run_tool(
             target = str(args.get("target") or "").strip()
             if not target:
                 return ToolResult("error: target is required")
-            return ToolResult(f"transferring to {target} after your reply", TransferCall(target))
+            warm = args.get("warm") is True
+            return ToolResult(f"transferring to {target} after your reply",
+                              TransferCall(target, warm=warm))
     return ToolResult(f"error: no tool named {name!r}")

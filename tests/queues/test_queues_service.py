@@ -234,6 +234,12 @@ async def test_agents_come_from_the_store_and_leave_with_their_role() -> None:
     listed["alice"] = ("support", "sales")
     await svc.refresh_agents()
     assert svc.engine.agents() == ["alice"] and svc.engine.members("support") == ["alice"]
+    svc.set_away("carol", True)  # the page says so before the queues know her
+    listed["carol"] = ("support",)
+    await svc.refresh_agents()
+    assert svc.engine.agent_status("carol") is AgentStatus.AWAY
+    svc.set_away("carol", False)
+    assert svc.engine.agent_status("carol") is AgentStatus.AVAILABLE
 
 
 async def test_the_operators_music_file_plays_and_a_broken_one_falls_back(

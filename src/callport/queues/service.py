@@ -145,19 +145,29 @@ class QueueService:
         self._waiters: dict[str, _Waiter] = {}
         self._rings: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._connected: dict[str, Connected] = {}  # by the caller's call id
+        self._away: set[str] = set()  # agents who said they are away
         self._tasks: set[asyncio.Task[None]] = set()
         self._timer: asyncio.TimerHandle | None = None
 
     # ---- agents ----------------------------------------------------------------------
 
     def add_agent(self, name: str, queues: tuple[str, ...]) -> None:
-        self.engine.add_agent(name, queues, self._clock())
+        self._add(name, queues, self._clock())
         self.step()
 
+    def _add(self, name: str, queues: tuple[str, ...], now: float) -> None:
+        new = name not in self.engine.agents()
+        self.engine.add_agent(name, queues, now)
+        if new and name in self._away:
+            self.engine.set_away(name, True, now)
+
     def set_away(self, name: str, away: bool) -> None:
-        """An agent stepped away (no offers) or is back (``/agent`` page, phone)."""
-        self._apply(self.engine.set_away(name, away, self._clock()))
-        self.step()
+        """An agent stepped away (no offers) or is back (``/agent`` page, phone); kept for
+        an agent the queues do not know yet (their first call comes later)."""
+        (self._away.add if away else self._away.discard)(name)
+        if name in self.engine.agents():
+            self._apply(self.engine.set_away(name, away, self._clock()))
+            self.step()
 
     async def refresh_agents(self) -> None:
         """Take the agents (role ``agent``, their queues) from the user store again."""
@@ -166,7 +176,7 @@ class QueueService:
         now = self._clock()
         listed = await self._agents_of()
         for name, queues in listed:
-            self.engine.add_agent(name, queues, now)
+            self._add(name, queues, now)
         names = {name for name, _ in listed}
         for name in self.engine.agents():  # no longer an agent (or in no queue)
             if name not in names and self.engine.agent_status(name) is not AgentStatus.BUSY:

@@ -94,3 +94,48 @@ def test_queues_status_without_a_server_says_so(tmp_path: Path,
     assert main(["--db", str(db), "queues", "status", "--url", "http://127.0.0.1:9"]) == 1
     err = capsys.readouterr().err
     assert "cannot reach the server at http://127.0.0.1:9" in err
+
+
+class FakeSip:
+    """Stands in for the SIP channel: ``dial`` answers with a memory leg (or fails)."""
+
+    name = "sip"
+
+    def __init__(self) -> None:
+        self.dialled: list[str] = []
+        self.fail = False
+
+    async def dial(self, target: str, *, timeout: float) -> object:
+        from callport.call.memory import MemoryLeg
+        from callport.channels.sip.calls import CallFailed
+
+        self.dialled.append(target)
+        if self.fail:
+            raise CallFailed(486, "Busy Here")
+        return MemoryLeg(call_id=f"back-{len(self.dialled)}", sample_rate=8000)
+
+
+async def test_call_backs_dial_over_the_sip_channel_and_greet_the_caller() -> None:
+    from call_fakes import EchoTextAgent, EnergyVad, ScriptedSTT, ToneTTS
+
+    from callport.config import Settings
+    from callport.server.queues import wire_queues
+    from callport.server.runtime import Runtime
+    from callport.store.calls import MemoryCallStore
+
+    tts = ToneTTS()
+    runtime = Runtime(settings=Settings(), calls=MemoryCallStore(), stt=ScriptedSTT([]),
+                      tts=tts, vad=EnergyVad(),  # type: ignore[arg-type]
+                      agent_factory=lambda info: EchoTextAgent())
+    sip = FakeSip()
+    service = wire_queues(runtime, [sip])
+    dial_back = service._dial_back
+    assert dial_back is not None
+    call = await dial_back("+15550100", "support")
+    assert sip.dialled == ["tel:+15550100"] and call is not None
+    assert call.info.direction == "outbound" and call.info.callee == "+15550100"
+    assert any("your call back from the support line" in s for s in tts.spoken)
+    await call.hangup()
+    sip.fail = True
+    assert await dial_back("+15550100", "support") is None  # busy: not reached
+    assert wire_queues(runtime, [])._dial_back is dial_back  # no SIP: nothing changes

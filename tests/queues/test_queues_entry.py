@@ -126,3 +126,54 @@ async def test_an_agent_enqueue_that_is_answered_ends_the_conversation() -> None
     assert call.ended
     await call.session.close()
     await svc.close()
+
+
+async def test_the_runtime_gives_every_call_its_queues_and_records_the_answer() -> None:
+    """A real Runtime runs the IVR (examples/ivr/acme.toml: 2 is support): runtime.queues
+    is the call's queue service, and the call record ends up saying who answered."""
+    import dataclasses
+    from datetime import datetime
+    from pathlib import Path
+
+    from call_fakes import EchoTextAgent, EnergyVad, ScriptedSTT, ToneTTS
+
+    from callport.config import QueuesSettings, Settings
+    from callport.flows.ivr import load_ivr
+    from callport.queues.reach import FakeReach
+    from callport.server.runtime import Runtime
+    from callport.store.calls import CallRecord, MemoryCallStore
+    from callport.store.memory_users import MemoryUserStore
+    from callport.types import CallInfo, User
+
+    acme = Path(__file__).parents[2] / "examples" / "ivr" / "acme.toml"
+    flow = IvrFlow(ivr=load_ivr(acme), voicemail=MemoryVoicemailStore())
+    flow.at = datetime.fromisoformat("2026-12-02T10:00")  # open hours
+    settings = dataclasses.replace(Settings(), queues=QueuesSettings(named=(queue(),)))
+    users = MemoryUserStore()
+    await users.add("alice", roles=["agent"], queues=["support"])
+    calls = MemoryCallStore()
+    tts = ToneTTS()
+    runtime = Runtime(settings=settings, calls=calls, users=users, stt=ScriptedSTT([]),
+                      tts=tts, vad=EnergyVad(),  # type: ignore[arg-type]
+                      agent_factory=lambda info: EchoTextAgent(), flow=flow)
+    reach = FakeReach(sample_rate=8000)
+    runtime.queues.reach = reach
+    from callport.call.memory import MemoryLeg
+
+    leg = MemoryLeg(call_id="rt1", sample_rate=8000)
+    await calls.create(CallRecord(call_id="rt1", channel="memory", caller="+15550001111",
+                                  started_at=datetime.now().astimezone()))
+    info = CallInfo(call_id="rt1", channel="memory", caller="+15550001111",
+                    user=User(name="owner"))
+    running = asyncio.create_task(runtime.run_call(leg, info))
+    await until(lambda: any("Thanks for calling Acme" in s for s in tts.spoken), timeout=15)
+    await asyncio.sleep(0.2)
+    leg.press("2")
+    _person, agent_leg, offer = await asyncio.wait_for(reach.answered.get(), 15)
+    assert offer.call_id == "rt1" and offer.queue == "support"
+    agent_leg.caller_hangup()
+    await asyncio.wait_for(running, 15)
+    record = await calls.get("rt1")
+    assert record is not None and record.disposition.startswith("queue:support agent:alice")
+    assert flow.journals["rt1"].outcome == "queue:support"
+    await runtime.queues.close()

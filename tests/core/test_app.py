@@ -23,7 +23,8 @@ def test_app_serves_health_metrics_api_and_channels(tmp_path: Path) -> None:
         assert set(client.get("/healthz").json()) == {"status", "version"}  # anonymous
         health = client.get("/healthz", headers=auth).json()
         assert health["status"] == "ok"
-        assert set(health["channels"]) == {"twilio", "telnyx", "browser"}  # SIP: --sip-port
+        assert set(health["channels"]) == {"twilio", "telnyx", "browser",  # SIP: --sip-port
+                                           "agent-desk"}  # the /agent page
         assert client.get("/metrics").status_code == 401
         metrics = client.get("/metrics", headers=auth)
         assert metrics.status_code == 200 and "callport_active_calls 0" in metrics.text

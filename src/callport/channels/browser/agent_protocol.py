@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from callport.queues.reach import Offer
+if TYPE_CHECKING:  # types only: this core loads no asyncio
+    from callport.queues.reach import Offer
 
 MAX_TEXT = 2048
 MAX_TARGET = 200

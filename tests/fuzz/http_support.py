@@ -206,3 +206,72 @@ def records(served: Served) -> list[tuple[str, str, str]]:
 
 def rng() -> random.Random:
     return random.Random(SEED)
+
+
+async def open_twilio_call(served: Served) -> StreamSim:
+    """A Twilio-simulator call left running (the caller keeps sending); close it yourself."""
+    sid = "CA" + random.Random().randbytes(16).hex()
+    url = served.base + "/twilio/voice"
+    body, headers = signed_form(url, call_params(sid))
+    async with httpx.AsyncClient(timeout=10) as http:
+        reply = await http.post(url, content=body, headers=headers)
+    assert reply.status_code == 200, reply.text
+    twiml = parse_twiml(reply.text)
+    sim = StreamSim(await websockets.connect(twiml.url), call_sid=sid,
+                    stream_sid="MZ" + sid[2:], parameters=twiml.parameters)
+    await sim.start()
+    return sim
+
+
+async def open_browser_call(served: Served, client: httpx.Client, token: str) -> Any:
+    """A browser-protocol call left running (``ready`` received); close the socket yourself."""
+    ws_url = served.base.replace("http://", "ws://") + f"/browser/ws?token={token}"
+    cookie = "; ".join(f"{k}={v}" for k, v in client.cookies.items())
+    ws = await websockets.connect(ws_url, origin=served.base,  # type: ignore[arg-type]
+                                  additional_headers={"Cookie": cookie})
+    await ws.send(json.dumps({"type": "start", "sample_rate": 16000}))
+    while True:
+        got: Any = await asyncio.wait_for(ws.recv(), 10)
+        if isinstance(got, str) and json.loads(got).get("type") == "ready":
+            return ws
+
+
+def ended_causes(served: Served) -> dict[str, set[str]]:
+    """Per channel, the ``ended`` event details of its stored calls."""
+    conn = sqlite3.connect(served.db, timeout=10)
+    try:
+        out: dict[str, set[str]] = {}
+        for channel, detail in conn.execute(
+                "SELECT c.channel, e.detail FROM calls c JOIN call_events e "
+                "ON e.call_id = c.call_id WHERE e.kind = 'ended'"):
+            out.setdefault(str(channel), set()).add(str(detail))
+        return out
+    finally:
+        conn.close()
+
+
+def restart(served: Served, *, env: dict[str, str], name: str) -> Served:
+    """A second ``callport serve`` on ``served``'s database and ports (the first is gone)."""
+    from fuzz_support import wait_until
+
+    log = served.log.with_name(f"{name}.log")
+    args = [CALLPORT, "--db", str(served.db), "serve", "--no-warmup", "--port",
+            str(served.http_port), "--flow", "callport.flows.echo:echo_flow"]
+    if served.sip_port:
+        args += ["--sip-port", str(served.sip_port)]
+    with log.open("wb") as out:
+        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT,
+                                env=serve_env(**env), cwd=served.log.parent)
+    again = Served(proc, served.http_port, served.sip_port, log, served.db, served.token)
+
+    def ready() -> bool:
+        if proc.poll() is not None:
+            raise AssertionError(f"callport serve exited {proc.returncode}:\n{again.text()}")
+        return "Application startup complete" in again.text()
+
+    try:
+        wait_until(ready, timeout=90, what="callport serve to start again")
+    except BaseException:
+        again.stop()
+        raise
+    return again

@@ -25,7 +25,7 @@ from callport.channels import CHANNEL_MODULES
 from callport.channels.base import Channel
 from callport.channels.carriers import API_CALLS_PATH, api_calls_route
 from callport.server.auth import AuthMiddleware, user_of
-from callport.server.lifecycle import close_crashed_calls, drain, stale_loop
+from callport.server.lifecycle import close_crashed_calls, close_left_open, drain, stale_loop
 from callport.server.limits import BodyLimitMiddleware, RateLimitMiddleware
 from callport.server.login import login_routes
 from callport.server.procstats import process_lines
@@ -140,6 +140,7 @@ def create_app(runtime: Runtime, *, channels: Sequence[Channel] | None = None) -
                     await channel.stop()
                 except Exception:
                     log.exception("channel %s failed to stop", channel.name)
+            await close_left_open(runtime.calls)  # no record outlives the process open
 
     limits = runtime.settings.limits
     middleware = [

@@ -100,6 +100,21 @@ async def close_crashed_calls(calls: CallStore) -> int:
     return closed
 
 
+async def close_left_open(calls: CallStore) -> int:
+    """At the end of a shutdown, after the drain and the channels' stop: every record still
+    open is ended with cause ``shutdown`` (a provider call whose final status callback will
+    reach no one, a call the grace period cut short). Like ``close_crashed_calls``, this
+    assumes one serving process per database."""
+    try:
+        closed = await calls.close_unfinished(SHUTDOWN, at=local_now())
+    except Exception:
+        log.exception("could not close the call records left open at shutdown")
+        return 0
+    if closed:
+        log.info("closed %d call record(s) still open at shutdown", closed)
+    return closed
+
+
 async def close_stale_calls(calls: CallStore, *, live: Collection[str], older_than_s: float,
                             now: datetime | None = None) -> int:
     """End records still ringing/in progress ``older_than_s`` after they started that are not

@@ -1,5 +1,6 @@
 """baresip registers to callport as agent alice with digest auth (and un-registers on quit);
-a wrong password, a non-agent user and sipp's REGISTER with an expired binding."""
+a wrong password, a non-agent user and an unknown one are refused; sipp registers with digest
+for 2 s and the expired binding is dropped."""
 
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ from pathlib import Path
 import pytest
 from sip_support import (
     BARESIP,
+    SIPP,
     RecordingRuntime,
     free_udp_port,
     open_channel,
+    run_sipp,
     stop_baresip,
     write_baresip_config,
 )
@@ -22,8 +25,9 @@ from test_sip_baresip import write_tone
 from callport.store.memory_users import MemoryUserStore
 from callport.store.users import UserStore
 
-pytestmark = [pytest.mark.slow, pytest.mark.interop,
-              pytest.mark.skipif(BARESIP is None, reason="baresip not installed")]
+pytestmark = [pytest.mark.slow, pytest.mark.interop]
+needs_baresip = pytest.mark.skipif(BARESIP is None, reason="baresip not installed")
+SCENARIOS = Path(__file__).parent / "scenarios"
 
 
 @dataclass(slots=True, kw_only=True)
@@ -62,6 +66,7 @@ async def run_baresip(tmp_path: Path, port: int, user: str, password: str
     return proc, ctrl_port
 
 
+@needs_baresip
 async def test_baresip_registers_as_agent_alice_and_unregisters(tmp_path: Path) -> None:
     runtime = AgentsRuntime(users=await people())
     async with open_channel(runtime) as ch:
@@ -78,6 +83,7 @@ async def test_baresip_registers_as_agent_alice_and_unregisters(tmp_path: Path) 
         assert await until(lambda: ch.agents is not None and not ch.agents.online("alice"))
 
 
+@needs_baresip
 @pytest.mark.parametrize(("user", "password"), [("alice", "wrong-password"),
                                                 ("bob", "bob-pass-22"),
                                                 ("mallory", "whatever-pass")])
@@ -95,6 +101,7 @@ async def test_refused_registrations(tmp_path: Path, user: str, password: str) -
         assert not ch.agents.online(user)
 
 
+@needs_baresip
 async def test_an_agent_added_later_registers_without_a_restart(tmp_path: Path) -> None:
     users = MemoryUserStore()
     runtime = AgentsRuntime(users=users)
@@ -107,3 +114,25 @@ async def test_an_agent_added_later_registers_without_a_restart(tmp_path: Path) 
                                timeout=10.0)
         finally:
             await stop_baresip(proc, ctrl)
+
+
+@pytest.mark.skipif(SIPP is None, reason="sipp (sip-tester) not installed")
+@pytest.mark.parametrize(("password", "ok"), [("alice-pass-1", True), ("not-her-password", False)])
+async def test_sipp_registers_with_digest_and_the_expired_binding_is_dropped(
+        tmp_path: Path, password: str, ok: bool) -> None:
+    runtime = AgentsRuntime(users=await people())
+    async with open_channel(runtime, registrar_min_expires_s=1) as ch:
+        assert ch.agents is not None
+        rc, out = await run_sipp(
+            "-sf", str(SCENARIOS / "register_agent.xml"), f"127.0.0.1:{ch.port}",
+            "-i", "127.0.0.1", "-p", str(free_udp_port()), "-m", "1", "-s", "alice",
+            "-au", "alice", "-ap", password, cwd=tmp_path, timeout=10)
+        assert (rc == 0) is ok, out[-800:]
+        if not ok:  # 403: nothing bound
+            assert not ch.agents.online("alice") and len(ch.agents.registrar.location) == 0
+            return
+        [binding] = ch.agents.contacts("alice")
+        assert binding.user_agent == "sipp"
+        # Expires: 2 -> the registrar's own loop drops it (at most REFRESH_S later)
+        assert await until(lambda: len(ch.agents.registrar.location) == 0, timeout=12.0)
+        assert not ch.agents.online("alice")

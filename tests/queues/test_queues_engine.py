@@ -344,3 +344,86 @@ def test_every_strategy_serves_a_crowd_in_queue_order(strategy: str) -> None:
     assert answered == [f"c{i:02}" for i in range(30)]
     assert sum(e.calls_taken(n) for n in names) == 30
     assert not math.isinf(t)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_random_days_keep_every_invariant(seed: int) -> None:
+    """Seeded random traffic in simulated time: arrivals with priorities, agents who answer,
+    decline or let it ring, callers who hang up, agents stepping away. Never an agent on two
+    calls, positions always 1..n, and everyone who stays is answered in the end."""
+    import random
+
+    rnd = random.Random(seed)
+    strategy = ["longest-idle", "round-robin", "ring-all", "fewest-calls"][seed % 4]
+    e = engine(strategy, wrap_up_s=rnd.choice([0, 3]))
+    names = [f"g{i}" for i in range(rnd.randint(1, 4))]
+    for name in names:
+        e.add_agent(name, ["support"], now=0)
+    events: list[tuple[float, int, str, str, str]] = []  # (time, n, kind, agent, call)
+    n = 0
+
+    def later(at: float, kind: str, agent: str = "", call: str = "") -> None:
+        nonlocal n
+        n += 1
+        events.append((at, n, kind, agent, call))
+
+    callers = [f"c{i:02}" for i in range(rnd.randint(5, 25))]
+    quitters = set(rnd.sample(callers, k=len(callers) // 5))
+    for call in callers:
+        later(rnd.uniform(0, 60), "join", call=call)
+        if call in quitters:
+            later(rnd.uniform(0, 120), "quit", call=call)
+    for name in names:
+        later(rnd.uniform(0, 50), "away", agent=name)
+        later(rnd.uniform(50, 100), "back", agent=name)
+    joined: set[str] = set()
+    answered: list[str] = []
+    gone: set[str] = set()
+    t = 0.0
+    for _ in range(20000):
+        for action in e.tick(t):
+            if isinstance(action, Ring):
+                choice = rnd.random()
+                if choice < 0.6:
+                    later(t + rnd.uniform(0.1, 5), "answer", action.agent, action.call_id)
+                elif choice < 0.8:
+                    later(t + rnd.uniform(0.1, 3), "decline", action.agent, action.call_id)
+                # else: it rings out (the engine's ring timeout)
+        busy = [g.current_call for q in e.snapshot(t) for g in q.agents if g.current_call]
+        assert len(busy) == len(set(busy)) or strategy == "ring-all"
+        for q in e.snapshot(t):
+            assert [w.position for w in q.waiting] == list(range(1, len(q.waiting) + 1))
+        events.sort()
+        if events and events[0][0] <= t:
+            _, _, kind, agent, call = events.pop(0)
+            match kind:
+                case "join":
+                    joined.add(call)
+                    e.join(call, "support", t, priority=rnd.choice([0, 0, 0, 5]))
+                case "quit" if call in joined and e.waiting(call):
+                    e.leave(call)
+                    gone.add(call)
+                case "answer":
+                    if e.ring_answered(agent, call, t) is not None and e.won(agent, call):
+                        answered.append(call)
+                        later(t + rnd.uniform(5, 30), "end", agent, call)
+                case "decline":
+                    e.ring_failed(agent, call, t)
+                case "end":
+                    e.call_ended(agent, t)
+                case "away":
+                    e.set_away(agent, True, t)
+                case "back":
+                    e.set_away(agent, False, t)
+            continue
+        nexts = [ev[0] for ev in events]
+        deadline = e.next_deadline()
+        if deadline is not None:
+            assert deadline > t, "a deadline that is due after tick(): the driver would spin"
+            nexts.append(deadline)
+        if not nexts:
+            break
+        t = min(nexts)
+    assert len(answered) == len(set(answered))  # nobody answered twice
+    assert set(answered) | gone == set(callers)  # nobody lost
+    assert not any(e.waiting(c) for c in callers)

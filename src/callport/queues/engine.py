@@ -350,6 +350,8 @@ class QueueEngine:
                 self.ring_failed(agent.name, call_id, now)
         for entry in sorted(self._callers.values(), key=lambda e: e.seq):
             rules = self._queues[entry.queue].rules
+            if 0 < entry.not_before <= now:  # the retry pause is over (a past deadline
+                entry.not_before = 0.0  # would wake the driver again at once, for ever)
             if entry.next_announce <= now:
                 entry.next_announce = now + rules.announce_every_s
                 out.append(Announce(entry.call_id, self.position(entry.call_id),

@@ -7,8 +7,10 @@ WebSocket, the echo flow) and a browser-protocol call (signed in, token, ``/brow
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import random
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -20,7 +22,7 @@ from typing import Any
 import httpx
 import numpy as np
 import websockets
-from fuzz_support import CALLPORT, SEED, Served, serve_env
+from fuzz_support import CALLPORT, SEED, SIPP, Served, free_port, serve_env, wait_until
 
 sys.path[:0] = [str(Path(__file__).parents[1] / "twilio"),
                 str(Path(__file__).parents[1] / "providers")]
@@ -252,8 +254,6 @@ def ended_causes(served: Served) -> dict[str, set[str]]:
 
 def restart(served: Served, *, env: dict[str, str], name: str) -> Served:
     """A second ``callport serve`` on ``served``'s database and ports (the first is gone)."""
-    from fuzz_support import wait_until
-
     log = served.log.with_name(f"{name}.log")
     args = [CALLPORT, "--db", str(served.db), "serve", "--no-warmup", "--port",
             str(served.http_port), "--flow", "callport.flows.echo:echo_flow"]
@@ -275,3 +275,54 @@ def restart(served: Served, *, env: dict[str, str], name: str) -> Served:
         again.stop()
         raise
     return again
+
+
+SCENARIO = Path(__file__).parents[1] / "e2e" / "scenarios" / "uac_wait_bye.xml"
+
+
+def _sipp(served: object, tmp_path: Path, calls: int) -> subprocess.Popen[bytes] | None:
+    if not calls:
+        return None
+    assert isinstance(served, Served) and SIPP is not None
+    out = (tmp_path / f"sipp-{served.proc.pid}.out").open("wb")
+    return subprocess.Popen(
+        [SIPP, "-sf", str(SCENARIO), f"127.0.0.1:{served.sip_port}", "-i", "127.0.0.1",
+         "-p", str(free_port(socket.SOCK_DGRAM)), "-mp", str(free_port(socket.SOCK_DGRAM) & ~1),
+         "-m", str(calls), "-l", str(calls), "-r", "10", "-nostdin", "-timeout", "60s"],
+        stdout=out, stderr=subprocess.STDOUT, cwd=tmp_path)
+
+
+def _stop(proc: subprocess.Popen[bytes] | None) -> None:
+    if proc is not None and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+
+async def live_calls_then(served: object, tmp_path: Path, sig: signal.Signals, *,
+                          twilio: int = 2, sip: int = 0) -> int:
+    """Open every kind of call, wait until each is recorded live, send ``sig``; the exit code."""
+    assert isinstance(served, Served)
+    web = browser_client(served)
+    callers = _sipp(served, tmp_path, sip)
+    sims, page = [], None
+    try:
+        sims = [await open_twilio_call(served) for _ in range(twilio)]
+        page = await open_browser_call(served, web, call_token(web))
+        want = twilio + 1 + sip
+        await asyncio.to_thread(wait_until, lambda: len(open_records(served)) == want,
+                                timeout=30, what=f"{want} live call records")
+        served.proc.send_signal(sig)
+        return await asyncio.to_thread(served.proc.wait, 30)
+    finally:
+        for sim in sims:
+            with contextlib.suppress(Exception):
+                await sim.close()
+        if page is not None:
+            with contextlib.suppress(Exception):
+                await page.close()
+        _stop(callers)
+        web.close()

@@ -11,90 +11,34 @@ callback can no longer arrive is closed too). Before: the Twilio rows stayed ``i
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import signal
-import socket
-import subprocess
 from pathlib import Path
 
 import pytest
-from fuzz_support import SIPP, free_port, start_serve, wait_until
+from fuzz_support import SIPP, start_serve
 from http_support import (
     EDGE_ENV,
     add_web_user,
-    browser_client,
-    call_token,
     ended_causes,
-    open_browser_call,
+    live_calls_then,
     open_records,
-    open_twilio_call,
     records,
     restart,
 )
 
 pytestmark = [pytest.mark.slow]
 
-SCENARIO = Path(__file__).parents[1] / "e2e" / "scenarios" / "uac_wait_bye.xml"
 TWILIO_CALLS = 2
 SIP_CALLS = 2 if SIPP is not None else 0
-
-
-def _sipp(served: object, tmp_path: Path) -> subprocess.Popen[bytes] | None:
-    if not SIP_CALLS:
-        return None
-    from fuzz_support import Served
-
-    assert isinstance(served, Served) and SIPP is not None
-    out = (tmp_path / f"sipp-{served.proc.pid}.out").open("wb")
-    return subprocess.Popen(
-        [SIPP, "-sf", str(SCENARIO), f"127.0.0.1:{served.sip_port}", "-i", "127.0.0.1",
-         "-p", str(free_port(socket.SOCK_DGRAM)), "-mp", str(free_port(socket.SOCK_DGRAM) & ~1),
-         "-m", str(SIP_CALLS), "-l", str(SIP_CALLS), "-r", "10", "-nostdin", "-timeout", "60s"],
-        stdout=out, stderr=subprocess.STDOUT, cwd=tmp_path)
-
-
-def _stop(proc: subprocess.Popen[bytes] | None) -> None:
-    if proc is not None and proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
-
-
-async def _live_calls_then(served: object, tmp_path: Path, sig: signal.Signals) -> int:
-    """Open every kind of call, wait until each is recorded live, send ``sig``; the exit code."""
-    from fuzz_support import Served
-
-    assert isinstance(served, Served)
-    web = browser_client(served)
-    callers = _sipp(served, tmp_path)
-    sims, page = [], None
-    try:
-        sims = [await open_twilio_call(served) for _ in range(TWILIO_CALLS)]
-        page = await open_browser_call(served, web, call_token(web))
-        want = TWILIO_CALLS + 1 + SIP_CALLS
-        await asyncio.to_thread(wait_until, lambda: len(open_records(served)) == want,
-                                timeout=30, what=f"{want} live call records")
-        served.proc.send_signal(sig)
-        return await asyncio.to_thread(served.proc.wait, 30)
-    finally:
-        for sim in sims:
-            with contextlib.suppress(Exception):
-                await sim.close()
-        if page is not None:
-            with contextlib.suppress(Exception):
-                await page.close()
-        _stop(callers)
-        web.close()
 
 
 def test_kill9_then_sigterm_leave_no_call_record_open(tmp_path: Path) -> None:
     first = start_serve(tmp_path, env=EDGE_ENV, sip=SIP_CALLS > 0, name="first")
     try:
         add_web_user(first)
-        assert asyncio.run(_live_calls_then(first, tmp_path, signal.SIGKILL)) == -signal.SIGKILL
+        killed = asyncio.run(live_calls_then(first, tmp_path, signal.SIGKILL,
+                                             twilio=TWILIO_CALLS, sip=SIP_CALLS))
+        assert killed == -signal.SIGKILL
     finally:
         first.stop()
     left = open_records(first)
@@ -107,8 +51,9 @@ def test_kill9_then_sigterm_leave_no_call_record_open(tmp_path: Path) -> None:
         crashed = ended_causes(second)
         assert {"twilio", "browser"} <= set(crashed), crashed
         assert all("crash" in causes for causes in crashed.values()), crashed
-        assert asyncio.run(_live_calls_then(second, tmp_path, signal.SIGTERM)) == 0, (
-            second.text()[-3000:])
+        stopped = asyncio.run(live_calls_then(second, tmp_path, signal.SIGTERM,
+                                              twilio=TWILIO_CALLS, sip=SIP_CALLS))
+        assert stopped == 0, second.text()[-3000:]
     finally:
         second.stop()
     assert open_records(second) == [], open_records(second)

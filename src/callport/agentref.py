@@ -29,7 +29,7 @@ ADAPTERS: dict[str, tuple[str, ...]] = {
     "openai-realtime": (),
     "gemini-live": (),
 }
-NOT_YET = frozenset({"gemini-live"})
+NOT_YET: frozenset[str] = frozenset()
 
 
 class AgentRefError(ValueError):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -20,6 +21,7 @@ from typing import Any
 
 import numpy as np
 from websockets.asyncio.server import ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
 
 from callport.audio.g711 import ulaw_decode, ulaw_encode
 
@@ -155,6 +157,10 @@ class RealtimeServer:
         response = self._id("resp")
         await self._send(ws, {"type": "response.created",
                               "response": {"id": response, "status": "in_progress"}})
+        with contextlib.suppress(ConnectionClosed):
+            await self._stream(ws, step, response)
+
+    async def _stream(self, ws: ServerConnection, step: Step, response: str) -> None:
         status = "completed"
         try:
             if isinstance(step, CallTool):

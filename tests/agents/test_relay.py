@@ -80,15 +80,27 @@ def test_agent_references_name_adapters_or_python() -> None:
     assert parse_agent_ref("relay:wss://app.example/ws") == AgentRef("relay", "wss://app.example/ws")
     assert parse_agent_ref("llm:http://127.0.0.1:11434/v1").scheme == "llm"
     assert parse_agent_ref("mybot.agent:make_agent").scheme == "python"
-    assert not parse_agent_ref("openai-realtime").available
-    assert not parse_agent_ref("twilio-ws:wss://bot/ws").available
+    assert parse_agent_ref("openai-realtime") == AgentRef("openai-realtime", "")
+    assert parse_agent_ref("twilio-ws:wss://bot/ws").available
     for bad in ("relay:http://x/ws", "llm:ws://x", "relay:", "gemini-live:wss://x", "nonsense"):
         with pytest.raises(AgentRefError):
             parse_agent_ref(bad)
 
 
-def test_an_adapter_not_available_yet_is_a_clear_config_error() -> None:
-    settings = Settings(server=ServerSettings(agent="openai-realtime", db=":memory:"))
+@pytest.mark.parametrize("ref", ["openai-realtime", "gemini-live", "twilio-ws:wss://b/ws",
+                                 "telnyx-ws:ws://127.0.0.1:1/ws", "relay:wss://a/ws",
+                                 "llm:http://127.0.0.1:1/v1"])
+def test_every_adapter_is_available(ref: str) -> None:
+    runtime = build_runtime(Settings(server=ServerSettings(agent=ref, db=":memory:")))
+    assert callable(runtime.agent_factory)
+
+
+def test_an_adapter_still_listed_as_not_yet_is_a_clear_config_error(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import callport.agentref as agentref
+
+    monkeypatch.setattr(agentref, "NOT_YET", frozenset({"gemini-live"}))
+    settings = Settings(server=ServerSettings(agent="gemini-live", db=":memory:"))
     with pytest.raises(ConfigError, match="not available yet"):
         build_runtime(settings)
 

@@ -44,6 +44,7 @@ CORES: tuple[str, ...] = (
     "callport.agentref", "callport.agents.adapters.relay_protocol",
     "callport.agents.adapters.llm_protocol", "callport.agents.adapters.media_bot_protocol",
     "callport.agents.adapters.openai_realtime_protocol",
+    "callport.agents.adapters.gemini_live_protocol",
     # flows: the identification gate's decisions
     "callport.flows.identify",
     # flows: the IVR's compiled form, its file loader and opening hours
@@ -78,7 +79,8 @@ CORES: tuple[str, ...] = (
     "callport.channels.sip.sdp", "callport.channels.sip.srv", "callport.channels.sip.targets",
     "callport.channels.sip.transaction", "callport.channels.sip.trust",
     "callport.channels.sip.replaces",
-    "callport.channels.sip.ua_core", "callport.channels.sip.ua_inbound",
+    "callport.channels.sip.ua_core", "callport.channels.sip.ua_hold",
+    "callport.channels.sip.ua_inbound",
     "callport.channels.sip.ua_outbound", "callport.channels.sip.ua_refresh",
     "callport.channels.sip.ua_register",
     "callport.channels.sip.useragent",

@@ -5,7 +5,8 @@
 ``llm:http://host/v1`` (an OpenAI-compatible chat endpoint with the Task Manager's tools,
 ``llm``); ``twilio-ws:wss://...`` / ``telnyx-ws:wss://...`` (a bot speaking Media Streams,
 ``twilio_ws``: audio both ways, no STT/TTS of ours); ``openai-realtime`` (OpenAI's Realtime
-API, speech to speech, the Task Manager as tools: ``openai_realtime``). Those in
+API, speech to speech, the Task Manager as tools: ``openai_realtime``), ``gemini-live``
+(Google's Live API, the same, resuming across connections: ``gemini_live``). Those in
 ``agentref.NOT_YET`` are refused with a clear ``ConfigError``.
 """
 
@@ -85,4 +86,13 @@ def adapter_factory(
                                  agent_log=agent_log(info))
 
         return make_realtime
+    if ref.scheme == "gemini-live":
+        from callport.agents.adapters.gemini_live import GeminiAgent
+        from callport.agents.adapters.llm import store_for
+
+        def make_gemini(info: CallInfo) -> Agent:
+            return GeminiAgent(info=info, options=options, store=store_for(info, tasks),
+                               agent_log=agent_log(info))
+
+        return make_gemini
     raise ConfigError(f"server.agent={ref}: no such adapter")  # pragma: no cover - agentref

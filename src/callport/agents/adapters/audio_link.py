@@ -165,15 +165,25 @@ class AudioLink:
                 resampler = self._out_resamplers[sample_rate] = StreamResampler(
                     in_rate=sample_rate, out_rate=self.leg_rate)
             pcm = resampler.process(pcm)
-        frames = self._out_framer.push(pcm)
+        return self._queue_frames(self._out_framer.push(pcm))
+
+    def _queue_frames(self, frames: list[PCM16]) -> Spot | None:
         if not frames:
             return None
         return self._queue(frames[0] if len(frames) == 1 else np.concatenate(frames))
 
     def flush(self) -> Spot | None:
-        """Queue what ``play`` held back (padded to a frame): the end of an utterance."""
+        """Queue what ``play`` held back (the resamplers' tails, the last frame padded): the
+        end of an utterance."""
+        if self._session.ended:
+            return None
+        spot: Spot | None = None
+        for resampler in self._out_resamplers.values():
+            tail = resampler.flush()
+            if len(tail):
+                spot = self._queue_frames(self._out_framer.push(tail)) or spot
         last = self._out_framer.flush(pad=True)
-        return self._queue(last) if last is not None and not self._session.ended else None
+        return self._queue(last) if last is not None else spot
 
     def _queue(self, pcm: PCM16) -> Spot:
         if not self._session.agent_audible:  # all heard (or cleared): a fresh ledger
@@ -217,6 +227,8 @@ class AudioLink:
     async def clear(self) -> None:
         """Drop the agent's queued audio now, here and in the leg's buffer."""
         self._out_framer = Reframer(frame_samples=self._out_frame)
+        for resampler in self._out_resamplers.values():
+            resampler.reset()
         if not self._session.ended:
             await self._session.stop_audio()
 

@@ -31,6 +31,7 @@ from callport.channels.provider import (
     StreamStart,
     StreamViolation,
 )
+from callport.edgelog import EDGE
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +88,9 @@ async def run_media_stream(
             async with asyncio.timeout_at(admit_by):
                 return await receive()
         except TimeoutError:
-            log.info("media stream: no admitted start within %g s; closing", admission_s)
+            allowed, _ = EDGE.report("media", "admission-timeout", now=admit_by)
+            if allowed:  # counted always (/metrics); logged a few times a minute at most
+                log.info("media stream: no admitted start within %g s; closing", admission_s)
             await close_socket(POLICY_VIOLATION)
             return None
 

@@ -10,7 +10,8 @@ Used by the SIP/SDP/RTP campaigns here and by the HTTP/WebSocket ones (import it
     check_invariants(served, base, rss_growth_mb=RSS_GROWTH_MB)
 
 ``check_invariants`` asserts: the process is alive; no call is left open (``/healthz``
-``active_calls`` and ``/metrics`` ``callport_active_calls`` both reach 0 and agree); RSS grew
+``active_calls`` and ``/metrics`` ``callport_active_calls`` both reach 0 and agree, and every
+call record in the database is closed); RSS grew
 by less than the stated bound; no unhandled exception (``Traceback``) in the log; and a real
 ``sipp`` call still completes (when SIP is enabled and sipp is installed). Every process
 started here is stopped by its PID.
@@ -25,6 +26,7 @@ import random
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -251,6 +253,24 @@ def warm_baseline(served: Served, tmp_path: Path) -> Snapshot:
     return served.snapshot()
 
 
+def open_records(served: Served) -> list[tuple[str, str, str]]:
+    """Call records (call_id, channel, status) not in a final status: after a campaign, none."""
+    from callport.store.calls import TERMINAL
+
+    if not served.db.exists():
+        return []
+    conn = sqlite3.connect(served.db, timeout=10)
+    try:
+        marks = ", ".join("?" * len(TERMINAL))
+        rows = conn.execute(f"SELECT call_id, channel, status FROM calls "
+                            f"WHERE status NOT IN ({marks})", sorted(TERMINAL)).fetchall()
+    except sqlite3.OperationalError:  # no calls table yet
+        return []
+    finally:
+        conn.close()
+    return [(str(a), str(b), str(c)) for a, b, c in rows]
+
+
 def check_invariants(served: Served, before: Snapshot, *, tmp_path: Path,
                      rss_growth_mb: float = RSS_GROWTH_MB, calls_settle_s: float = 30.0,
                      sipp: bool = True) -> dict[str, float]:
@@ -260,6 +280,8 @@ def check_invariants(served: Served, before: Snapshot, *, tmp_path: Path,
                what=f"no call left open (healthz says {served.active_calls()})")
     gauge = served.metric("callport_active_calls")
     assert gauge == 0, f"/metrics says {gauge} active calls, /healthz 0"
+    wait_until(lambda: not open_records(served), timeout=10, step=0.25,
+               what=f"every call record closed (open: {open_records(served)[:5]})")
     errors = unhandled_errors(served)
     assert not errors, "unhandled exceptions in the log:\n" + "\n".join(errors[:20])
     if sipp and served.sip_port and SIPP is not None:

@@ -1,4 +1,4 @@
-"""Re-INVITEs we send inside a confirmed dialog: hold and resume (RFC 3264 §8.4, RFC 6337 §5).
+"""Re-INVITEs inside a confirmed dialog, both ways: hold and resume (RFC 3264 §8.4, RFC 6337 §5).
 
 ``reoffer(key, direction, now)`` sends a new offer in a re-INVITE (next CSeq, same session
 id, SDP version one higher, the agreed codec, ``a=sendonly`` to hold, ``a=sendrecv`` to
@@ -14,8 +14,11 @@ resume). The peer's answer:
 - Any other failure (488, 500, 503 ...): ``ReofferDone(status)``; the media stays as it was
   (§14.1: the session is unchanged when a re-INVITE fails).
 
-The peer's own re-INVITEs are answered in ``ua_inbound`` (narrowed to our
-``local_direction``; 491 while ours is in flight).
+The peer's re-INVITEs (``answer_reinvite``, called by ``ua_inbound``): the answer follows
+RFC 3264 §6.1 (``recvonly`` to ``sendonly``, ``inactive`` to ``inactive`` or ``c=0.0.0.0``),
+narrowed to our ``local_direction`` (``sendonly`` while we hold the peer); 491 while ours is in
+flight (RFC 3261 §14.2); the 2xx is re-sent until its ACK (``dialog.peer_reinvite``); a change
+of the peer's hold is reported as ``PeerHold`` after ``MediaUpdated``.
 """
 
 from __future__ import annotations
@@ -26,10 +29,25 @@ from dataclasses import dataclass
 
 from callport.channels.sip import requests as rq
 from callport.channels.sip.dialog import Dialog, DialogState
-from callport.channels.sip.events import ReofferDone, SipEvent, Transmit
-from callport.channels.sip.message import NameAddr, SipResponse
-from callport.channels.sip.sdp import SdpError, build_reoffer, negotiate, parse_sdp, restrict
-from callport.channels.sip.transaction import ClientInviteTransaction
+from callport.channels.sip.events import (
+    Addr,
+    MediaUpdated,
+    PeerHold,
+    ReofferDone,
+    SipEvent,
+    Transmit,
+)
+from callport.channels.sip.message import NameAddr, SipRequest, SipResponse, make_response
+from callport.channels.sip.sdp import (
+    SdpError,
+    build_answer,
+    build_offer,
+    build_reoffer,
+    negotiate,
+    parse_sdp,
+    restrict,
+)
+from callport.channels.sip.transaction import ClientInviteTransaction, ServerInviteTransaction
 from callport.channels.sip.ua_core import ClientCtx, UaCore
 
 log = logging.getLogger(__name__)
@@ -162,3 +180,41 @@ class Reoffers:
         self._direction.pop(key, None)
         self._tries.pop(key, None)
         self._retries.pop(key, None)
+
+
+def answer_reinvite(core: UaCore, dialog: Dialog, req: SipRequest, tx: ServerInviteTransaction,
+                    addr: Addr, now: float) -> list[SipEvent]:
+    """Answer the peer's re-INVITE ``req`` in ``dialog`` (see the module docstring)."""
+    if dialog.reoffer_pending:
+        return core.respond(tx, make_response(req, 491), addr, now)
+    dialog.peer_reinvite = tx  # its 2xx is retransmitted until the ACK (ua_inbound._on_ack)
+    if not req.body:
+        # Offer-less re-INVITE: offer our current media again (RFC 3261 §14.2).
+        dialog.sdp_version += 1
+        body = build_offer(host=dialog.media_host, port=dialog.media_port,
+                           session_id=dialog.sdp_session, version=dialog.sdp_version,
+                           direction=dialog.local_direction)
+        return core.respond(tx, core.ok(req, dialog, body), addr, now)
+    try:
+        offer = parse_sdp(req.body)
+        offered = negotiate(offer)
+    except SdpError:
+        dialog.peer_reinvite = None
+        return core.respond(tx, make_response(req, 488), addr, now)
+    plan = restrict(offered, dialog.local_direction)
+    dialog.offer = offer
+    dialog.plan = plan
+    dialog.sdp_version += 1
+    contact = req.get("Contact")
+    if contact:
+        dialog.remote_target = NameAddr.parse(contact).uri
+    body = build_answer(offer, plan, host=dialog.media_host, port=dialog.media_port,
+                        session_id=dialog.sdp_session, version=dialog.sdp_version)
+    out = core.respond(tx, core.ok(req, dialog, body), addr, now)
+    out.append(MediaUpdated(dialog.key, plan))
+    held = not offered.can_send  # the peer offered sendonly/inactive: it holds us
+    if held != dialog.peer_held:
+        dialog.peer_held = held
+        log.info("SIP %s: the peer %s", dialog.key, "held us" if held else "resumed")
+        out.append(PeerHold(dialog.key, held))
+    return out

@@ -18,8 +18,6 @@ from callport.channels.sip.events import (
     AttendedTransferRequested,
     CallConfirmed,
     IncomingCall,
-    MediaUpdated,
-    PeerHold,
     SipEvent,
     TransferRequested,
     TransferResult,
@@ -42,7 +40,6 @@ from callport.channels.sip.sdp import (
     build_offer,
     negotiate,
     parse_sdp,
-    restrict,
 )
 from callport.channels.sip.session_timer import (
     SessionTimer,
@@ -57,6 +54,7 @@ from callport.channels.sip.transaction import (
 )
 from callport.channels.sip.trust import Networks, caller_identity, refer_allowed, refer_target
 from callport.channels.sip.ua_core import ServerTx, UaCore
+from callport.channels.sip.ua_hold import answer_reinvite
 from callport.logs import LogBudget, safe
 
 log = logging.getLogger(__name__)
@@ -310,45 +308,11 @@ class InboundCalls:
 
     def _reinvite(self, dialog: Dialog, req: SipRequest, tx: ServerInviteTransaction,
                   addr: Addr, now: float) -> list[SipEvent]:
-        """RFC 3264 §8: new offer (hold, resume, new address) -> answer with our direction,
-        narrowed to ``dialog.local_direction`` (``sendonly`` while we hold the peer). While
-        our own re-INVITE is in flight this is glare: 491 (RFC 3261 §14.2). A change of the
-        peer's hold (its offer ``sendonly`` / ``inactive`` / ``c=0.0.0.0``) is reported as
-        ``PeerHold`` after ``MediaUpdated``."""
-        if dialog.reoffer_pending:
-            return self.core.respond(tx, make_response(req, 491), addr, now)
-        self._refreshed(dialog, req, now)
-        dialog.peer_reinvite = tx  # its 2xx is retransmitted until the ACK (_on_ack)
-        if not req.body:
-            # Offer-less re-INVITE: offer our current media again (§14.2).
-            dialog.sdp_version += 1
-            body = build_offer(host=dialog.media_host, port=dialog.media_port,
-                               session_id=dialog.sdp_session, version=dialog.sdp_version,
-                               direction=dialog.local_direction)
-            return self.core.respond(tx, self.core.ok(req, dialog, body), addr, now)
-        try:
-            offer = parse_sdp(req.body)
-            offered = negotiate(offer)
-        except SdpError:
-            dialog.peer_reinvite = None
-            return self.core.respond(tx, make_response(req, 488), addr, now)
-        plan = restrict(offered, dialog.local_direction)
-        dialog.offer = offer
-        dialog.plan = plan
-        dialog.sdp_version += 1
-        contact = req.get("Contact")
-        if contact:
-            dialog.remote_target = NameAddr.parse(contact).uri
-        body = build_answer(offer, plan, host=dialog.media_host, port=dialog.media_port,
-                            session_id=dialog.sdp_session, version=dialog.sdp_version)
-        out = self.core.respond(tx, self.core.ok(req, dialog, body), addr, now)
-        out.append(MediaUpdated(dialog.key, plan))
-        held = not offered.can_send  # the peer offered sendonly/inactive: it holds us
-        if held != dialog.peer_held:
-            dialog.peer_held = held
-            log.info("SIP %s: the peer %s", dialog.key, "held us" if held else "resumed")
-            out.append(PeerHold(dialog.key, held))
-        return out
+        """RFC 3264 §8: the peer's new offer (hold, resume, new address), answered in
+        ``ua_hold.answer_reinvite`` (491 while ours is in flight)."""
+        if not dialog.reoffer_pending:
+            self._refreshed(dialog, req, now)
+        return answer_reinvite(self.core, dialog, req, tx, addr, now)
 
     def _on_ack(self, req: SipRequest, now: float) -> list[SipEvent]:
         """ACK for a 2xx: a new transaction of its own, matched to the dialog (§13.3.1.4)."""

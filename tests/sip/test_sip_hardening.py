@@ -154,6 +154,16 @@ def test_held_call_without_any_media_is_hung_up() -> None:
     assert watch.tick(call, ringing=False, now=221.0, wallclock=0.0)  # silent 121 s: BYE
 
 
+def test_a_call_we_hold_is_not_timed_out_for_the_peers_silence() -> None:
+    sendonly = MediaPlan(codec="PCMU", payload_type=0, dtmf_payload_type=None,
+                         remote_host="10.0.0.9", remote_port=40000, ptime=20,
+                         direction="sendonly")
+    call, _ = leg(sendonly)
+    call._held = True  # our hold re-INVITE was answered: music for a queued caller
+    watch = MediaWatch(metrics=Metrics(), media_timeout_s=30, held_timeout_s=120)
+    assert not watch.tick(call, ringing=False, now=3600.0, wallclock=0.0)
+
+
 async def test_inactive_invite_over_udp_ends_by_itself() -> None:
     """The issue's stuck calls: a=inactive, no RTP, no RTCP, no BYE: the call ends."""
     runtime = RecordingRuntime()

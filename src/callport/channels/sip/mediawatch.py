@@ -7,7 +7,9 @@ The watchdog covers every call, whatever its direction: RTP or RTCP from the pee
 ``media_timeout_s`` without any; a held or one-way call (``inactive``, or a peer that only
 receives) ends after ``held_timeout_s`` without RTP *and* RTCP: a peer on hold keeps sending
 RTCP (RFC 3264 §5.1, RFC 3550 §6), a vanished one does not. An INVITE saying ``a=inactive``
-therefore cannot hold a call slot forever. RTP the leg dropped (foreign source, oversized,
+therefore cannot hold a call slot forever. A call *we* hold (``leg.held``: music for a queued
+caller, whose phone may send nothing back) is our choice and is not timed out here; session
+timers and ``server.max_call_s`` still bound it. RTP the leg dropped (foreign source, oversized,
 queue full) is counted in ``callport_sip_rtp_dropped_total``.
 
 Metrics (``server.metrics``): for each report we send, the jitter and fraction lost we
@@ -62,7 +64,7 @@ class MediaWatch:
             if now - last > self.media_timeout_s:
                 log.info("SIP %s: no RTP for %.0f s, hanging up", leg.key, now - last)
                 return True
-        elif now - last > self.held_timeout_s:
+        elif not leg.held and now - last > self.held_timeout_s:
             log.info("SIP %s: held/one-way and no RTP or RTCP for %.0f s, hanging up",
                      leg.key, now - last)
             return True

@@ -30,6 +30,7 @@ from callport.channels.sip.events import (
     CallConfirmed,
     CallEnded,
     CallProgress,
+    DtmfInfo,
     IncomingCall,
     MediaUpdated,
     PeerHold,
@@ -200,6 +201,9 @@ class SipChannel:
                 case PeerHold(key=key, held=held):  # the peer's hold re-INVITE
                     if (call := self.calls.get(key)) is not None:
                         call.leg.peer_hold(held)
+                case DtmfInfo(key=key, digit=digit):  # a key press sent as SIP INFO
+                    if (call := self.calls.get(key)) is not None:
+                        call.leg.info_digit(digit)
                 case TransferRequested(key=key, target=target):
                     self._spawn(self.transfers.follow(key, target))
                 case AttendedTransferRequested(key=key, replaced=replaced):

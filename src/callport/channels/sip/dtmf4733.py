@@ -1,4 +1,5 @@
-"""RFC 4733 telephone-event payloads: decode with end-packet de-duplication, encode digits.
+"""RFC 4733 telephone-event payloads: decode with end-packet de-duplication, encode digits;
+and the key a SIP INFO body carries (``info_digit``), the other way a SIP peer sends keys.
 
 Payload (§2.3): event (8 bits), E (end) bit, R bit, volume (6 bits), duration (16 bits,
 timestamp units). One event keeps one RTP timestamp; the end packet is sent three times.
@@ -65,3 +66,28 @@ def encode_event(digit: str, *, duration_ms: int = 100, packet_ms: int = 20,
     end = _PAYLOAD.pack(code, 0x80 | (volume & 0x3F), min(total, 0xFFFF))
     out.extend([end, end, end])
     return out
+
+
+_INFO_SIGNALS = {"10": "*", "11": "#", "12": "A", "13": "B", "14": "C", "15": "D"}
+_INFO_DIGITS = frozenset(EVENTS)
+
+
+def info_digit(content_type: str, body: bytes) -> str:
+    """The key a SIP INFO carries (the de-facto formats; RFC 6086 leaves them to packages):
+    ``application/dtmf-relay`` (``Signal=5`` and ``Duration=160`` lines; some phones send
+    ``10``/``11`` for ``*``/``#``) or ``application/dtmf`` (the digit alone). Anything else,
+    or an unknown key, is no digit ("")."""
+    media = content_type.split(";", 1)[0].strip().lower()
+    text = body[:256].decode("latin-1").strip()
+    if media == "application/dtmf-relay":
+        for line in text.splitlines():
+            name, sep, value = line.partition("=")
+            if sep and name.strip().lower() == "signal":
+                text = value.strip()
+                break
+        else:
+            return ""
+    elif media != "application/dtmf":
+        return ""
+    key = _INFO_SIGNALS.get(text, text.upper())
+    return key if len(key) == 1 and key in _INFO_DIGITS else ""

@@ -31,6 +31,7 @@ from callport.call.controls import Accepted, Capability, ControlResult, Refusal,
 from callport.call.events import (
     PCM16,
     AudioIn,
+    Dtmf,
     HeldByPeer,
     HoldChanged,
     HungUp,
@@ -279,6 +280,15 @@ class SipLeg:
         self._peer_held = held
         self._mute()
         self._inbox.put(HeldByPeer(held))
+
+    def info_digit(self, digit: str) -> None:
+        """A key the peer sent as SIP INFO (``DtmfInfo``): the same ``Dtmf`` as RFC 4733's."""
+        if self._inbox.closed:
+            return
+        at = self.media.samples_in / 8000 if self.media is not None else 0.0
+        if self.media is not None:
+            self.media.digits.append(digit)
+        self._inbox.put(Dtmf(digit, at))
 
     def _mute(self) -> None:
         self._inbox.muted = self._held or self._peer_held

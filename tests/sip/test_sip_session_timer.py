@@ -157,3 +157,37 @@ def test_inactive_invite_without_refreshes_ends_within_the_interval() -> None:
     out = run_until(agent, 90.0)
     assert any(isinstance(e, CallEnded) and e.reason == "session-expired" for e in out)
     assert agent.dialogs == {}
+
+
+def _dial(agent: UserAgent, session_expires: str, allow: str = "") -> tuple[str, SipRequest]:
+    key, events = agent.invite("sip:bob@10.0.0.9:5062", media_host="127.0.0.1",
+                               media_port=20000, now=0.0)
+    [inv] = sent(events)
+    assert isinstance(inv, SipRequest)
+    answer = invite().split(b"\r\n\r\n", 1)[1]
+    extra: tuple[tuple[str, str], ...] = (("Session-Expires", session_expires),
+                                          ("Contact", "<sip:bob@10.0.0.9:5062>"),
+                                          ("Content-Type", "application/sdp"))
+    if allow:
+        extra += (("Allow", allow),)
+    ok = make_response(inv, 200, to_tag="bob1", extra=extra, body=answer)
+    out = agent.receive(bytes(ok), PEER, 0.5)
+    assert [m.method for m in sent(out) if isinstance(m, SipRequest)] == ["ACK"]
+    return key, inv
+
+
+def test_outbound_invite_offers_timers_and_refreshes_as_the_uac() -> None:
+    agent = ua()
+    _key, inv = _dial(agent, "120;refresher=uac", allow="INVITE, ACK, BYE, UPDATE")
+    assert inv.get("Session-Expires") == "1800" and "timer" in (inv.get("Supported") or "")
+    [refresh] = sent(run_until(agent, 60.5))
+    assert isinstance(refresh, SipRequest) and refresh.method == "UPDATE"
+    assert refresh.get("Session-Expires") == "120;refresher=uac"
+
+
+def test_outbound_call_whose_uas_stops_refreshing_gets_bye() -> None:
+    agent = ua()
+    key, _inv = _dial(agent, "120;refresher=uas")
+    assert run_until(agent, 80.0) == []
+    out = run_until(agent, 90.0)
+    assert CallEnded(key, "session-expired", 0, "") in out

@@ -26,6 +26,11 @@ from callport.channels.sip.events import (
 )
 from callport.channels.sip.message import NameAddr, SipRequest, SipResponse, Via
 from callport.channels.sip.sdp import MediaPlan, SdpError, build_offer, negotiate, parse_sdp
+from callport.channels.sip.session_timer import (
+    MIN_SE_FLOOR,
+    SessionTimer,
+    parse_session_expires,
+)
 from callport.channels.sip.transaction import ClientInviteTransaction, ClientNonInviteTransaction
 from callport.channels.sip.ua_core import ClientCtx, UaCore
 
@@ -114,7 +119,20 @@ class OutboundCalls:
             return out + self.core.bye(dialog, now, reason="no-answer-sdp")
         dialog.state = DialogState.CONFIRMED
         dialog.plan = plan
+        self._session_timer(dialog, resp, now)
         return [*out, CallAnswered(dialog.key, plan)]
+
+    def _session_timer(self, dialog: Dialog, resp: SipResponse, now: float) -> None:
+        """RFC 4028 §7.2: the 2xx's Session-Expires (none: no timer) and who refreshes
+        (refresher=uac: us; else the UAS, and we only watch for its refreshes)."""
+        asked = parse_session_expires(resp.get("Session-Expires"))
+        if asked is None or not self.core.config.session_expires:
+            return
+        interval, refresher = asked
+        interval = max(interval, MIN_SE_FLOOR)
+        dialog.peer_allows_update = "UPDATE" in (",".join(resp.get_all("Allow"))).upper()
+        dialog.session_timer = SessionTimer(interval=interval, we_refresh=refresher == "uac",
+                                            now=now)
 
     def cancel(self, dialog: Dialog, now: float) -> list[SipEvent]:
         """§9.1: CANCEL copies the INVITE's Request-URI, top Via, From, To, Call-ID, CSeq num."""
@@ -165,6 +183,9 @@ class OutboundCalls:
                            session_id=dialog.sdp_session, version=dialog.sdp_version)
         extra: tuple[tuple[str, str], ...] = (("Allow", rq.ALLOW),
                                               ("Content-Type", "application/sdp"))
+        if self.core.config.session_expires:  # RFC 4028 §7.1: we support timers, say so
+            extra += (("Supported", "timer"),
+                      ("Session-Expires", str(self.core.config.session_expires)))
         if auth is not None:
             extra = (auth, *extra)
         req = dialog.request("INVITE", via=self.core.via(), contact=self.core.contact, extra=extra,

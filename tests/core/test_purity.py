@@ -67,6 +67,7 @@ CORES: tuple[str, ...] = (
     "callport.channels.telnyx.tokens", "callport.channels.telnyx.texml",
     "callport.channels.telnyx.webhook",
     "callport.channels.browser", "callport.channels.browser.protocol",
+    "callport.channels.browser.messages",
     "callport.channels.browser.tokens", "callport.channels.browser.agent_protocol",
     "callport.channels.sip", "callport.channels.sip.auth", "callport.channels.sip.dialog",
     "callport.channels.sip.dtmf4733", "callport.channels.sip.errors",

@@ -39,7 +39,6 @@ No asyncio, sockets or clocks here: ``now`` is an argument, timers are deadlines
 
 from __future__ import annotations
 
-import json
 import math
 from collections import deque
 from dataclasses import dataclass
@@ -49,9 +48,22 @@ import numpy as np
 
 from callport import safejson
 from callport.call.events import PCM16
+from callport.channels.browser.messages import FRAME_MS as FRAME_MS
+from callport.channels.browser.messages import SAMPLE_RATE as SAMPLE_RATE
+from callport.channels.browser.messages import Role as Role
+from callport.channels.browser.messages import _dump
+from callport.channels.browser.messages import bye_message as bye_message
+from callport.channels.browser.messages import encode_pcm as encode_pcm
+from callport.channels.browser.messages import error_message as error_message
+from callport.channels.browser.messages import heard_message as heard_message
+from callport.channels.browser.messages import hold_message as hold_message
+from callport.channels.browser.messages import latency_message as latency_message
+from callport.channels.browser.messages import partial_message as partial_message
+from callport.channels.browser.messages import ready_message as ready_message
+from callport.channels.browser.messages import speaking_message as speaking_message
+from callport.channels.browser.messages import state_message as state_message
+from callport.channels.browser.messages import transcript_message as transcript_message
 
-SAMPLE_RATE = 16_000
-FRAME_MS = 20
 FRAME_SAMPLES = SAMPLE_RATE * FRAME_MS // 1000
 MAX_BINARY_BYTES = 16_000  # 0.5 s of audio in one message is already generous
 MAX_TEXT_CHARS = 4_096
@@ -150,67 +162,7 @@ class ProtocolError(BrowserEvent):
 
 
 # ---------------------------------------------------------------- messages (server -> page)
-
-Role = Literal["caller", "agent"]
-
-
-def _dump(obj: dict[str, Any]) -> str:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
-
-
-def ready_message(*, call_id: str) -> str:
-    return _dump({"type": "ready", "call_id": call_id, "sample_rate": SAMPLE_RATE,
-                  "frame_ms": FRAME_MS})
-
-
-def transcript_message(*, role: Role, text: str, reply: int | None = None) -> str:
-    msg: dict[str, Any] = {"type": "transcript", "role": role, "text": text}
-    if reply is not None:
-        msg["reply"] = reply
-    return _dump(msg)
-
-
-def partial_message(*, text: str) -> str:
-    return _dump({"type": "partial", "text": text})
-
-
-def speaking_message(*, speaking: bool) -> str:
-    return _dump({"type": "speaking", "speaking": speaking})
-
-
-def heard_message(*, reply: int, text: str, interrupted: bool) -> str:
-    return _dump({"type": "heard", "reply": reply, "text": text, "interrupted": interrupted})
-
-
-def state_message(*, state: str) -> str:
-    return _dump({"type": "state", "state": state})
-
-
-def latency_message(*, ms: float) -> str:
-    return _dump({"type": "latency", "ms": round(ms, 1)})
-
-
-ErrorKind = Literal["protocol", "call"]
-
-
-def error_message(*, message: str, kind: ErrorKind = "protocol") -> str:
-    """``kind`` "protocol": the page sent something unusable (the call goes on); "call": the
-    call itself failed (the agent or flow raised), which the page shows as an error."""
-    return _dump({"type": "error", "kind": kind, "message": message})
-
-
-def hold_message(*, held: bool) -> str:
-    """The caller was put on hold (or taken off it): the page shows it; audio keeps flowing."""
-    return _dump({"type": "hold", "held": held})
-
-
-def bye_message(*, reason: str) -> str:
-    return _dump({"type": "bye", "reason": reason})
-
-
-def encode_pcm(pcm: PCM16) -> bytes:
-    return np.ascontiguousarray(pcm, dtype="<i2").tobytes()
-
+# in callport.channels.browser.messages; re-exported here, their old home.
 
 # ---------------------------------------------------------------- the core
 

@@ -40,7 +40,8 @@ def _local_time(text: str) -> datetime:
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     vm = sub.add_parser("voicemail", help="messages callers left (IVR voicemail)")
     vsub = vm.add_subparsers(dest="voicemail_command", required=True, metavar="ACTION")
-    ls = vsub.add_parser("list", help="newest first: when, caller, for whom, menu, transcript")
+    ls = vsub.add_parser("list", help="newest first: new (not heard yet), when, caller, for "
+                         "whom, menu, transcript")
     ls.add_argument("--json", action="store_true", help="print them as JSON")
     ls.add_argument("--user", help="only the messages left for this user")
     save = vsub.add_parser("save", help="write one message's audio to a WAV file")
@@ -103,8 +104,9 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
         if not messages:
             print("no voicemail")
         for m in messages:
-            print(f"{m.id:>4}  {m.at:%Y-%m-%d %H:%M}  {m.caller or 'unknown':<16} for "
-                  f"{m.for_user:<10} {m.menu:<10} {m.seconds:5.1f} s  {m.transcript!r}")
+            print(f"{m.id:>4}  {'   ' if m.heard else 'new'}  {m.at:%Y-%m-%d %H:%M}  "
+                  f"{m.caller or 'unknown':<16} for {m.for_user:<10} {m.menu:<10} "
+                  f"{m.seconds:5.1f} s  {m.transcript!r}")
         return 0
     finally:
         store.close()

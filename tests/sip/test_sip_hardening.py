@@ -240,6 +240,25 @@ async def test_junk_tcp_frames_cost_no_info_line(caplog: pytest.LogCaptureFixtur
             and "closing" in r.getMessage()] == []
 
 
+async def test_hostile_call_id_and_from_reach_the_runtime_escaped_and_bounded() -> None:
+    runtime = RecordingRuntime()
+    async with open_channel(runtime) as ch:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind(("127.0.0.1", 0))
+        data = invite(sdp=LOCAL_SDP, call_id="c\x00" + "L" * 30000).replace(
+            b"sip:+15550001@10.0.0.9", b"sip:ev\x00il" + b"Q" * 3000 + b"@10.0.0.9")
+        sock.sendto(data, ("127.0.0.1", ch.port))
+        for _ in range(100):
+            if runtime.calls:
+                break
+            await asyncio.sleep(0.05)
+        [call] = runtime.calls
+        info = call.info
+        assert info.call_id.startswith("sip-") and len(info.call_id) < 64
+        assert info.caller.isprintable() and len(info.caller) < 100, info.caller[:40]
+        sock.close()
+
+
 # ---- wrong books --------------------------------------------------------------------------------
 
 

@@ -59,6 +59,7 @@ from callport.channels.sip.transports import SipTransports
 from callport.channels.sip.trust import Networks, check_exposure
 from callport.channels.sip.useragent import UaConfig, UserAgent
 from callport.config import SipSettings
+from callport.logs import safe
 from callport.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -300,7 +301,9 @@ class SipChannel:
         leg = self.make_leg(sockets, event.key, ref, event.plan,
                             rtp_source=None if admitted else event.source[0],
                             rtp_peer=event.source[0] if admitted else None)
-        info = CallInfo(call_id=ref, channel="sip", caller=event.caller, callee=event.callee)
+        # From/To are the peer's text: escaped and bounded before records, logs and lookups.
+        info = CallInfo(call_id=ref, channel="sip", caller=safe(event.caller, 64),
+                        callee=safe(event.callee, 128))
         call = SipCall(key=event.key, call_id=ref, leg=leg, info=info)
         self.calls[event.key] = call
         media_host = self.settings.public_host or self.settings.host

@@ -357,3 +357,20 @@ async def test_channel_drops_a_flood_from_one_source_unanswered() -> None:
         assert 10 <= answers <= 15, answers  # the burst, and what refilled meanwhile
         assert ch.metrics.sip_dropped_messages.value >= 85
         sock.close()
+
+
+async def test_tcp_connections_that_say_nothing_are_closed_and_capped() -> None:
+    tcp = SipTcpTransport(on_message=lambda d, a: None, admission_timeout=0.3,
+                          max_connections=5)
+    await tcp.start("127.0.0.1", 0)
+    assert tcp._server is not None
+    port = tcp._server.sockets[0].getsockname()[1]
+    conns = [await asyncio.open_connection("127.0.0.1", port) for _ in range(8)]
+    closed = 0
+    for reader, _writer in conns:  # 3 refused at once, 5 closed at the admission deadline
+        closed += await asyncio.wait_for(reader.read(100), 5.0) == b""
+    assert closed == 8
+    assert tcp.stats["refused"] == 3
+    for _, writer in conns:
+        writer.close()
+    await tcp.stop()

@@ -30,11 +30,15 @@ Addr = tuple[str, int]
 class SipTcpTransport:
     def __init__(self, *, on_message: Callable[[bytes, Addr], None],
                  on_unreachable: Callable[[Addr], None] | None = None,
-                 idle_timeout: float = 300.0, max_connections: int = 1024) -> None:
+                 idle_timeout: float = 300.0, max_connections: int = 1024,
+                 admission_timeout: float = 10.0) -> None:
         self.on_message = on_message
         self.on_unreachable = on_unreachable
         self.idle_timeout = idle_timeout
         self.max_connections = max_connections  # more accepted ones are closed at once
+        # A connection must deliver its first whole SIP message within this (else closed):
+        # idle or half-sent connections cannot hold the listener's slots.
+        self.admission_timeout = admission_timeout
         self.connections: dict[Addr, asyncio.StreamWriter] = {}
         self.stats = {"accepted": 0, "bad_frames": 0, "responses_dropped": 0}
         self._server: asyncio.Server | None = None
@@ -84,7 +88,7 @@ class SipTcpTransport:
             return
         for data in self._connecting.pop(addr, []):
             writer.write(data)
-        await self._serve(reader, writer, addr)
+        await self._serve(reader, writer, addr, admitted=True)  # ours: no admission deadline
 
     async def _accepted(self, reader: asyncio.StreamReader,
                         writer: asyncio.StreamWriter) -> None:
@@ -102,12 +106,13 @@ class SipTcpTransport:
         await self._serve(reader, writer, addr)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                     addr: Addr) -> None:
+                     addr: Addr, *, admitted: bool = False) -> None:
         self.connections[addr] = writer
         framer = StreamFramer()
         try:
             while True:
-                data = await asyncio.wait_for(reader.read(65536), self.idle_timeout)
+                wait = self.idle_timeout if admitted else self.admission_timeout
+                data = await asyncio.wait_for(reader.read(65536), wait)
                 if not data:
                     return
                 for frame in framer.feed(data):
@@ -115,6 +120,7 @@ class SipTcpTransport:
                         self.stats["bad_frames"] += 1  # junk: counted, one DEBUG line
                         log.debug("SIP TCP %s: %s, closing", addr, safe(frame.reason))
                         return
+                    admitted = True
                     try:
                         self.on_message(frame, addr)
                     except Exception:  # a handler bug must not kill the connection loop

@@ -13,12 +13,10 @@ import secrets
 from callport.channels.sip import requests as rq
 from callport.channels.sip.auth import DigestServer
 from callport.channels.sip.dialog import Dialog, DialogState, new_tag
-from callport.channels.sip.dtmf4733 import info_digit
 from callport.channels.sip.events import (
     Addr,
     AttendedTransferRequested,
     CallConfirmed,
-    DtmfInfo,
     IncomingCall,
     SipEvent,
     TransferRequested,
@@ -234,10 +232,8 @@ class InboundCalls:
                 return self.core.respond(tx, make_response(
                     req, 200, extra=dialog.timer_plan.response_headers()
                     if dialog.timer_plan else ()), addr, now)
-            case "INFO":  # RFC 6086; a key press as application/dtmf-relay or /dtmf
-                out = self.core.respond(tx, make_response(req, 200), addr, now)
-                digit = info_digit(req.get("Content-Type") or "", req.body)
-                return [*out, DtmfInfo(key=dialog.key, digit=digit)] if digit else out
+            case "INFO":
+                return self.core.respond(tx, make_response(req, 200), addr, now)
             case _:
                 return self.core.respond(tx, make_response(req, 405, extra=(("Allow", rq.ALLOW),)),
                                      addr, now)
@@ -442,3 +438,4 @@ class InboundCalls:
 
 def _tokens(values: list[str]) -> list[str]:
     return [v.strip().lower() for v in values if v.strip()]
+

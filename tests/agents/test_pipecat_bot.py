@@ -18,6 +18,7 @@ from pipecat_support import PipecatBot, needs_pipecat, pipecat_bot
 from callport.audio.wav import read_wav, write_wav
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sip"))
+BROWSER_TESTS = str(Path(__file__).resolve().parents[1] / "browser")
 
 pytestmark = [pytest.mark.slow, pytest.mark.interop, needs_pipecat]
 __all__ = ["pipecat_bot"]
@@ -125,3 +126,63 @@ async def test_baresip_calls_callport_and_talks_to_the_pipecat_bot(
     assert _level_at(heard[int(2.5 * 8000):], 500.0) > 20  # the caller's tone, echoed by it
     assert "twilio call" in pipecat_bot.output()
     assert channel.calls == {} and channel.pool.in_use == set()
+
+
+# ---- from the browser: headless Chromium's page calls callport, the agent is the Pipecat bot --
+
+
+async def test_a_browser_call_talks_to_the_pipecat_bot(pipecat_bot: PipecatBot,
+                                                      tmp_path: Path) -> None:
+    sys.path.insert(0, BROWSER_TESTS)
+    from browser_harness import chromium, dump, have_chromium, serve, sign_in_by_link
+
+    from callport.channels.browser import create
+    from callport.config import ServerSettings, Settings
+    from callport.server.app import create_app
+    from callport.server.runtime import build_runtime
+    from callport.store.owner import ensure_owner
+
+    if not have_chromium():
+        pytest.skip("needs chromium + playwright")
+    mic = np.concatenate([np.zeros(3 * 16000, np.int16), tone(1.5, 16000, freq=500.0, amp=9000),
+                          np.zeros(10 * 16000, np.int16)])
+    write_wav(tmp_path / "mic.wav", mic, 16000)
+    settings = Settings(server=ServerSettings(db=str(tmp_path / "db.sqlite"),
+                                              agent=f"twilio-ws:{pipecat_bot.url}"))
+    runtime = build_runtime(settings, stt=ScriptedSTT([]), tts=ToneTTS(),  # type: ignore[arg-type]
+                            vad=EnergyVad())
+    app = create_app(runtime, channels=[create(runtime)])
+    async with serve(app) as base, chromium(tmp_path / "mic.wav") as browser:
+        page = await browser.new_page()
+        owner, _ = await ensure_owner(runtime.users, name=settings.identity.owner)
+        await sign_in_by_link(page, base, runtime, owner.name)
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        await page.goto(f"{base}/?transport=ws&apm=0&gate=0&record=1")
+        await page.click("#call")
+        await page.wait_for_function("window.callport.state === 'live'", timeout=20_000)
+        await asyncio.sleep(7.0)  # the greeting, the caller's tone from 3 s, its echo
+        rec = await dump(page)
+        await page.click("#call")
+        await until(lambda: not runtime.active, timeout=10)
+    assert not errors, errors
+    played = (rec.remote * 32767).astype(np.int16)
+    rate = 16000  # the page records what it played at the call's rate
+    greeting = _tone_share(played, 440.0, rate)  # the bot's greeting, heard on the page
+    echo = _tone_share(played, 500.0, rate)  # the page's microphone, echoed by the bot
+    assert greeting > 0.8 and echo > 0.8, (greeting, echo, len(played) / rate)
+    assert pipecat_bot.output().count("twilio call") >= 1
+
+
+def _tone_share(pcm: np.ndarray, freq: float, rate: int) -> float:
+    """The largest share of a loud 0.2 s window's energy within 20 Hz of ``freq``."""
+    win = rate // 5
+    best = 0.0
+    for i in range(0, len(pcm) - win + 1, win // 2):
+        chunk = pcm[i:i + win].astype(np.float64)
+        if np.sqrt(np.mean(chunk ** 2)) < 1000:
+            continue
+        power = np.abs(np.fft.rfft(chunk)) ** 2
+        hz = np.fft.rfftfreq(win, 1 / rate)
+        best = max(best, float(power[np.abs(hz - freq) <= 20].sum() / power.sum()))
+    return best

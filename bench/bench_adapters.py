@@ -9,9 +9,18 @@ loopback, SSE parsing and the clause buffer. A Python agent that yields at once 
 The llm turns include one tool round (``add_task`` then the spoken reply), as a Task Manager
 turn would. Both stand-ins run in this process, so their own CPU is in the figure too.
 
-    python bench/bench_adapters.py [--turns 50] [--delay-ms 50]
+The audio adapters (``twilio-ws:``, ``openai-realtime``, ``gemini-live``) have no turns: each
+call runs through the real Runtime on a real-time memory leg against an echo stand-in of its
+protocol (Media Streams, Realtime, Live) that sends every audio message straight back. A 20 ms
+click every 0.4 s; the time from the click entering the call to its echo being handed to the
+leg is our side both ways (tap, resampling, G.711, JSON/base64, the socket on loopback, the
+pacer) plus the in-process stand-in's echo. CPU per call-second: ``--calls`` such calls at once
+for ``--seconds``, process CPU over call-seconds (the stand-ins' CPU included).
 
-Prints, per adapter: median and p95 added milliseconds, and turns per second of CPU.
+    python bench/bench_adapters.py [--turns 50] [--delay-ms 50] [--calls 4] [--seconds 6]
+
+Prints, per adapter: median and p95 added milliseconds, and turns per second of CPU (text
+adapters) or CPU milliseconds per call-second (audio adapters).
 """
 
 from __future__ import annotations
@@ -26,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / p) for p in ("src", "tests/agents")]
+sys.path[:0] = [str(ROOT / p) for p in ("src", "tests/agents", "tests/call", "bench")]
 
 from chat_server import ChatServer, Reply  # noqa: E402
 from relay_app import RelayApp, Send, tokens  # noqa: E402
@@ -74,7 +83,7 @@ def report(name: str, added: list[float], cpu_s: float) -> None:
           f"({len(added) / cpu_s:7.0f} turns per CPU-second)")
 
 
-async def main(turns: int, delay_ms: float) -> None:
+async def main(turns: int, delay_ms: float, calls: int, seconds: float) -> None:
     delay = delay_ms / 1000.0
     info = CallInfo(call_id="bench", channel="bench")
     print(f"{turns} turns per adapter, stand-in delay {delay_ms:g} ms before its first token "
@@ -106,11 +115,16 @@ async def main(turns: int, delay_ms: float) -> None:
         llm.messages[1:] = []
     report("llm", added, cpu)
     print("(llm: one add_task round trip and the spoken reply, two HTTP requests per turn)")
+    from bench_audio_adapters import audio_adapters
+
+    await audio_adapters(calls, seconds)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--turns", type=int, default=50)
     parser.add_argument("--delay-ms", type=float, default=50.0)
+    parser.add_argument("--calls", type=int, default=4)
+    parser.add_argument("--seconds", type=float, default=6.0)
     args = parser.parse_args()
-    asyncio.run(main(args.turns, args.delay_ms))
+    asyncio.run(main(args.turns, args.delay_ms, args.calls, args.seconds))

@@ -221,3 +221,34 @@ async def test_a_bot_closing_its_socket_ends_the_call_after_its_last_words() -> 
     assert call.session.hangup_reason == "agent-ended"
     assert len(ln.leg.sent) >= 28  # its 0.6 s were heard before the hang-up
     assert "Sorry" not in ln.spoken()
+
+
+async def test_a_telnyx_bot_hangs_up_with_its_bearer_token_and_taps_see_both_ways() -> None:
+    from callport.call.taps import Direction, FrameCollector
+
+    async with media_bot() as bot:
+        ln = line(f"telnyx-ws:{bot.url}", [], realtime=True)
+        ln.start()
+        await until(lambda: bot.events("start"))
+        inbound, outbound = FrameCollector(), FrameCollector()
+        ln.call.session.add_tap(inbound, Direction.IN)  # as a recording does
+        ln.call.session.add_tap(outbound, Direction.OUT)
+        start = bot.start["start"]
+        params = start["custom_parameters"]
+        await bot.media(tone(0.4, 8000, freq=660.0))
+        await ln.leg.speak(tone(0.4, 8000), 8000)
+        await until(lambda: len(outbound.frames) >= 15)
+        url = f"{params['callport_api_base']}/v2/calls/{start['call_control_id']}/actions/hangup"
+        async with httpx.AsyncClient() as client:
+            denied = await client.post(url, json={}, headers={"Authorization": "Bearer nope"})
+            assert denied.status_code == 401 and not ln.call.ended
+            ok = await client.post(url, json={}, headers={
+                "Authorization": f"Bearer {params['callport_auth_token']}"})
+            assert ok.status_code == 200
+            call = await ln.ended()
+            gone = await client.post(url, json={}, headers={
+                "Authorization": f"Bearer {params['callport_auth_token']}"})
+            assert gone.status_code == 422 and gone.json()["errors"][0]["code"] == "90018"
+    assert call.session.hangup_reason == "agent-ended"
+    assert {f.source for f in outbound.frames} == {"agent"}  # the bot's audio, as sent
+    assert max(int(np.abs(f.pcm).max()) for f in inbound.frames) > 4000  # the caller's

@@ -72,3 +72,24 @@ async def test_transfer_from_the_agent_page_goes_out_on_the_callers_line() -> No
     calls.set_away("alice", True)
     assert service.away == [("alice", True)]
     await call.session.close()
+
+
+async def test_the_agents_phone_holding_makes_music_while_its_audio_stops() -> None:
+    from callport.call.events import HeldByPeer
+
+    inner = MemoryLeg(call_id="agent-2", sample_rate=8000)
+    leg = HoldingLeg(leg=inner)
+    inner._inbox.put(HeldByPeer(True))  # the phone's re-INVITE a=inactive: no RTP comes
+    assert await leg.recv() == HeldByPeer(True)
+    made = [await leg.recv() for _ in range(25)]  # 0.5 s with nothing from the phone
+    assert all(isinstance(e, AudioIn) and len(e.pcm) == 160 and rms(e.pcm) > 50 for e in made)
+    assert [e.at for e in made if isinstance(e, AudioIn)] == sorted(
+        e.at for e in made if isinstance(e, AudioIn))
+    await leg.send_audio(np.full(160, 5000, np.int16))
+    assert rms(inner.sent[-1]) == 0.0  # the holding phone hears nothing of the caller
+    inner._inbox.put(HeldByPeer(False))
+    voice = np.full(160, 1234, np.int16)
+    await inner.speak(voice, 8000)
+    events = [await leg.recv() for _ in range(2)]
+    assert HeldByPeer(False) in events
+    assert any(isinstance(e, AudioIn) and np.array_equal(e.pcm, voice) for e in events)

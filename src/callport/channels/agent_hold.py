@@ -7,6 +7,10 @@ queue's hold music, so the caller hears music, never silence, for as long as the
 paced by the agent's own media clock; the agent hears silence instead of the caller (the
 caller is not listening in on the agent either). ``resume()`` switches back on the next
 frame. Everything else goes straight to the wrapped leg.
+
+The agent's own phone can hold too (its re-INVITE ``a=sendonly`` / ``a=inactive``: the SIP leg
+reports ``HeldByPeer``): then its audio stops arriving, so the music is made here, one frame
+every ``frame_ms``, until the phone resumes.
 """
 
 from __future__ import annotations
@@ -17,8 +21,9 @@ from typing import Any
 
 import numpy as np
 
+from callport.audio.frame import frame_samples
 from callport.call.controls import Accepted, Capability, ControlResult
-from callport.call.events import PCM16, AudioIn, LegEvent
+from callport.call.events import PCM16, AudioIn, HeldByPeer, LegEvent
 from callport.call.leg import Leg
 from callport.call.sources import AudioSource
 from callport.queues.prompts import RATE, ResumingMusic, builtin_loop
@@ -34,7 +39,9 @@ class HoldingLeg:
         self._music = music or ResumingMusic(pcm=builtin_loop(), sample_rate=RATE,
                                              label="agent-hold")
         self._music.open(leg.sample_rate)
-        self.holding = False
+        self.holding = False  # the agent pressed Hold on the page
+        self.peer_held = False  # the agent's phone holds (HeldByPeer)
+        self._at = 0.0  # media time of the last frame given
         self.music_frames = 0  # frames of music the caller got (tests, logs)
         self.first_audio = asyncio.Event()  # the agent's first audio frame arrived
 
@@ -60,12 +67,26 @@ class HoldingLeg:
         return self.inner.capabilities | {Capability.HOLD}
 
     async def recv(self) -> LegEvent:
-        event = await self.inner.recv()
+        if self.peer_held:  # the phone's audio does not come: a frame of music per frame_ms
+            try:
+                event = await asyncio.wait_for(self.inner.recv(), self.frame_ms / 1000)
+            except TimeoutError:
+                self._at += self.frame_ms / 1000
+                self.music_frames += 1
+                return AudioIn(self._music_frame(frame_samples(self.sample_rate, self.frame_ms)),
+                               self._at)
+        else:
+            event = await self.inner.recv()
+        if isinstance(event, HeldByPeer):
+            self.peer_held = event.held
+            log.info("call %s: the agent's phone %s", self.call_id,
+                     "holds the caller" if event.held else "resumed")
         if isinstance(event, AudioIn):
             self.first_audio.set()
-        if self.holding and isinstance(event, AudioIn):
-            self.music_frames += 1
-            return AudioIn(self._music_frame(len(event.pcm)), event.at)
+            self._at = event.at
+            if self.holding or self.peer_held:
+                self.music_frames += 1
+                return AudioIn(self._music_frame(len(event.pcm)), event.at)
         return event
 
     def _music_frame(self, samples: int) -> PCM16:
@@ -76,7 +97,8 @@ class HoldingLeg:
         return pcm
 
     async def send_audio(self, pcm: PCM16) -> None:
-        await self.inner.send_audio(np.zeros_like(pcm) if self.holding else pcm)
+        await self.inner.send_audio(np.zeros_like(pcm) if self.holding or self.peer_held
+                                    else pcm)
 
     async def mark(self, name: str) -> None:
         await self.inner.mark(name)

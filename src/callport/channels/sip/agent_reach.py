@@ -9,7 +9,8 @@ desk phone shows while it rings. Never the trunk's credentials: a phone that cha
 INVITE gets no answer from us (it is callport's own registered device).
 
 Outcomes (``callport.queues.reach`` rules): the first phone to answer wins, the others are
-CANCELled, and ``Reached`` carries a started media-only ``CallSession`` over its ``SipLeg``.
+CANCELled, and ``Reached`` carries a started media-only ``CallSession`` over its ``SipLeg``
+(in a ``HoldingLeg``: when the agent holds on the phone, the caller hears hold music).
 No binding: ``NotReached(OFFLINE)``. 486/600 busy -> ``BUSY``; 603 declined -> ``REJECTED``
 (a decline on one phone ends the whole ring: the person said no); the ring timeout -> the
 INVITEs are CANCELled and ``NO_ANSWER``; 480 -> ``NO_ANSWER``; anything else -> the cause of
@@ -27,6 +28,7 @@ from typing import Protocol
 
 from callport.agents.base import CallInfo
 from callport.call.dial import DialCause, cause_of_sip
+from callport.channels.agent_hold import HoldingLeg
 from callport.channels.sip.calls import CallFailed, SipCall
 from callport.channels.sip.events import SipEvent
 from callport.channels.sip.leg import SipLeg
@@ -117,7 +119,7 @@ class SipAgentReach:
                         log.info("SIP agent %s answered %s on %s", agent, offer.call_id,
                                  result.call_id)
                         return Reached(agent=agent, session=answered_session(
-                            result, metrics=self.metrics))
+                            HoldingLeg(leg=result), metrics=self.metrics))
                     failures.append(result)
                     if result[0] is DialCause.REJECTED:  # a 6xx: the person said no
                         await _cancel_all(pending)

@@ -252,3 +252,23 @@ async def test_a_telnyx_bot_hangs_up_with_its_bearer_token_and_taps_see_both_way
     assert call.session.hangup_reason == "agent-ended"
     assert {f.source for f in outbound.frames} == {"agent"}  # the bot's audio, as sent
     assert max(int(np.abs(f.pcm).max()) for f in inbound.frames) > 4000  # the caller's
+
+
+async def test_a_bot_that_breaks_mid_call_falls_back_to_voicemail_with_turns_working() -> None:
+    from callport.flows.voicemail import AFTER_TONE
+
+    async with media_bot() as bot:
+        ln = line(f"twilio-ws:{bot.url}", ["please call me back"], realtime=True,
+                  fallback="voicemail")
+        ln.start()
+        await until(lambda: bot.events("start"))
+        await bot.close(1011)  # the bot crashes: apology, then a message after the tone
+        await until(lambda: AFTER_TONE.split(".")[0] in ln.spoken()
+                    and ln.call.listening.is_set())
+        await ln.leg.speak(tone(0.6, 8000, freq=500.0), 8000, trailing_silence_s=1.0)
+        await until(lambda: len(ln.call.turns) >= 1)  # the VAD ended the message
+        ln.leg.press("#")
+        call = await ln.ended()
+    [message] = await ln.runtime.voicemail.list(for_user="owner")
+    assert message.transcript == "please call me back" and message.menu == "fallback"
+    assert call.session.hangup_reason == "agent-error"

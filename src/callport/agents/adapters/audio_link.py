@@ -11,8 +11,8 @@ call through one of these, never around it:
   much of a reply the caller heard (OpenAI's ``conversation.item.truncate``);
 - ``clear()`` drops the agent's queued audio and the leg's buffer at once (a bot's ``clear``,
   a model's barge-in);
-- while the link is open callport's own turn detection, barge-in and VAD are off (the agent
-  does its own); digits and the end of the call come from ``next_event()``.
+- while the link is open callport's own turn detection and barge-in are off (the agent does
+  its own); digits and the end of the call come from ``next_event()``.
 """
 
 from __future__ import annotations
@@ -100,11 +100,12 @@ class AudioLink:
     # ---- lifecycle ---------------------------------------------------------------------
 
     def open(self) -> None:
-        """Take the call over: turns, barge-in and VAD off, the caller's audio tapped."""
+        """Take the call over: turns and barge-in off (the agent listens for itself; digits
+        still arrive), the caller's audio tapped. The VAD keeps scoring, so whatever the
+        call does after the agent (a fallback taking a voicemail) finds it working."""
         session = self._session
         session.set_turns(False)
         session.set_barge_in(False)
-        session.disable_vad()  # the agent listens for itself; digits still arrive
         session.add_tap(self._tap, Direction.IN)
         self._open = True
 

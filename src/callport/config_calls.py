@@ -32,6 +32,12 @@ class AgentSettings:
         for name in ("connect_timeout_s", "reply_timeout_s"):
             if not 0 < getattr(self, name) <= 120:
                 out.append(f"agent.{name}: use 0-120 seconds")
+        scheme, sep, rest = self.api_base_url.partition("://")
+        if scheme not in ("http", "https") or not sep or not rest.split("/")[0]:
+            out.append(f"agent.api_base_url {self.api_base_url!r}: expected "
+                       "http://host:port[/path] (port 0: a free one)")
+        if self.base_url and not self.base_url.startswith(("ws://", "wss://")):
+            out.append(f"agent.base_url {self.base_url!r}: expected a ws:// or wss:// URL")
         return out
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 
 import numpy as np
@@ -119,3 +120,25 @@ async def test_an_unreachable_service_gives_the_apology_and_goodbye() -> None:
     call = await ln.ended()
     assert "Sorry" in ln.spoken() and call.session.hangup_reason == "agent-error"
     await asyncio.sleep(0)
+
+
+async def test_phone_audio_reaches_the_model_as_the_callers_own_g711_bytes() -> None:
+    """On an 8 kHz leg the caller's µ-law goes up byte for byte (no resampling: the leg's
+    decoded PCM re-encodes exactly, but for µ-law's two zeros, which are one sound)."""
+    from callport.audio.g711 import ulaw_decode, ulaw_encode
+
+    codes = bytes(range(256)) * 2
+    assert ulaw_encode(ulaw_decode(codes)) == codes.replace(b"\x7f", b"\xff")
+    async with realtime_server([Speak(0.2)]) as server:
+        ln = line("openai-realtime", [], realtime=True, base_url=server.url)
+        ln.start()
+        await until(lambda: server.session)
+        wire = ulaw_decode(bytes(range(128, 256)) + bytes(range(0, 127)) + b"\xff" * 65)
+        await ln.leg.speak(np.concatenate([wire, wire]), 8000)
+        await until(lambda: sum(1 for m in server.received
+                                if m["type"] == "input_audio_buffer.append") >= 2)
+        ln.leg.caller_hangup()
+        await ln.ended()
+    sent = b"".join(base64.b64decode(m["audio"]) for m in server.received
+                    if m["type"] == "input_audio_buffer.append")
+    assert ulaw_encode(wire) * 2 == sent[:640]

@@ -277,9 +277,9 @@ async def test_a_bot_that_breaks_mid_call_falls_back_to_voicemail_with_turns_wor
 def test_agent_urls_are_checked_when_settings_load() -> None:
     from callport.config import ConfigError, load_settings
 
-    with pytest.raises(ConfigError, match="agent.api_base_url"):
+    with pytest.raises(ConfigError, match=r"agent\.api_base_url"):
         load_settings(env={"CALLPORT_AGENT_API_BASE_URL": "ftp://x"})
-    with pytest.raises(ConfigError, match="agent.base_url"):
+    with pytest.raises(ConfigError, match=r"agent\.base_url"):
         load_settings(env={"CALLPORT_AGENT_BASE_URL": "https://api.openai.com"})
     ok = load_settings(env={"CALLPORT_AGENT_API_BASE_URL": "http://0.0.0.0:8790/twilio"})
     assert ok.agent.api_base_url == "http://0.0.0.0:8790/twilio"

@@ -53,12 +53,13 @@ class NotedLeg(MemoryLeg):
 
 def runtime(tts: ToneTTS, fallback: str, *, operator: str = "", flow: IvrFlow | None = None,
             voicemail: MemoryVoicemailStore | None = None,
-            texts: tuple[str, ...] = ("what are your hours",)) -> Runtime:
+            texts: tuple[str, ...] = ("what are your hours",),
+            agent: type[FailingAgent] = FailingAgent) -> Runtime:
     server = ServerSettings(db=":memory:", fallback=fallback, operator=operator)
     return Runtime(settings=Settings(server=server), calls=MemoryCallStore(),
                    users=MemoryUserStore(), tasks=MemoryTaskLists(), stt=ScriptedSTT(texts),
                    tts=tts, vad=EnergyVad(),  # type: ignore[arg-type]
-                   agent_factory=lambda info: FailingAgent(), flow=flow,
+                   agent_factory=lambda info: agent(), flow=flow,
                    voicemail=voicemail)  # fmt: skip
 
 
@@ -142,3 +143,33 @@ def test_fallback_settings_are_checked() -> None:
     assert "use goodbye, voicemail, operator or transfer:<target>" in problem
     [problem] = ServerSettings(operator="desk").problems()
     assert "use a tel: or sip: target" in problem
+
+
+class Greeter(FailingAgent):
+    greeting = "Hi, this is the Task Manager."
+
+
+async def test_the_user_hears_of_new_voicemail_when_they_call() -> None:
+    from callport.store.voicemail import Voicemail
+
+    store = MemoryVoicemailStore()
+    for n, (who, heard) in enumerate([("owner", False), ("owner", True), ("owner", False),
+                                      ("bob", False)]):
+        added = await store.add(Voicemail(
+            call_id=f"v{n}", caller="+15550001111", for_user=who, menu="main",
+            at=datetime(2026, 12, 2, 10, n), transcript="hi", audio=b"", sample_rate=8000))
+        if heard:
+            await store.mark_heard(added.id)
+    for user, first in (("owner", "You have 2 new voicemails; you can listen on your "
+                                  "callport page"), ("alice", "Hi, this is the Task Manager")):
+        tts = ToneTTS()
+        rt = runtime(tts, "goodbye", voicemail=store, agent=Greeter)
+        leg = NotedLeg()
+        holder: list[Call] = []
+        task = asyncio.create_task(rt.run_call(leg, CallInfo(
+            call_id="c1", channel="memory", user=User(name=user)), on_call=holder.append))
+        await until(lambda h=holder: h and h[0].listening.is_set())  # type: ignore[misc]
+        assert tts.spoken[0] == first, tts.spoken
+        assert "Hi, this is the Task Manager" in tts.spoken
+        leg.caller_hangup()
+        await asyncio.wait_for(task, LIMIT_S)

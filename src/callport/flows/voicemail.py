@@ -5,6 +5,7 @@ action and the ``voicemail`` fallback (``server.fallback``, when an agent fails)
 "leave your message after the tone", a tone, then the caller's audio (an inbound tap) until
 pound, a long pause, ``MAX_S`` or a hang-up; the ``Voicemail`` (caller, time, menu, for whom,
 transcript, 16-bit PCM) goes into the ``VoicemailStore``, and the caller hears it was saved.
+``new_messages_notice`` is what the user a message was left for hears when they call.
 """
 
 from __future__ import annotations
@@ -81,3 +82,13 @@ async def take_message(call: Call, *, store: VoicemailStore, for_user: str, menu
     if not call.ended:
         await call.hangup(reason)
     return message
+
+
+async def new_messages_notice(store: VoicemailStore, user: str) -> str:
+    """What a user hears first when messages they have not heard wait for them ("You have 2
+    new voicemails..."); empty when none."""
+    count = sum(not m.heard for m in await store.list(for_user=user))
+    if not count:
+        return ""
+    what = "a new voicemail" if count == 1 else f"{count} new voicemails"
+    return f"You have {what}; you can listen on your callport page."

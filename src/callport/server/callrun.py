@@ -44,6 +44,16 @@ async def identified(call: Call, flow: Flow, *, runtime: Runtime) -> None:
     if user is None or call.ended:
         return
     call.info = replace(call.info, user=user)
+    from callport.flows.default import default_flow
+
+    if flow is default_flow and not user.guest:  # "You have 2 new voicemails", then the agent
+        from callport.flows.voicemail import new_messages_notice
+
+        notice = await new_messages_notice(runtime.voicemail, user.name)
+        if notice:
+            await call.say(notice)
+            if call.ended:
+                return
     rec = settings.recording
     if rec.mode == "off":
         await flow(call)

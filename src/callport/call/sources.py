@@ -151,6 +151,7 @@ class LiveSource:
         self._label = label
         self._max_s = max_s
         self._out_rate = sample_rate
+        self._max_samples = int(max_s * sample_rate)
         self._resampler: StreamResampler | None = None
         self._chunks: deque[PCM16] = deque()
         self._queued = 0
@@ -173,6 +174,7 @@ class LiveSource:
 
     def open(self, sample_rate: int) -> None:
         self._out_rate = sample_rate
+        self._max_samples = int(self._max_s * sample_rate)
         if sample_rate != self._rate:
             self._resampler = StreamResampler(in_rate=self._rate, out_rate=sample_rate)
 
@@ -185,7 +187,7 @@ class LiveSource:
             return
         self._chunks.append(pcm)
         self._queued += len(pcm)
-        if self._queued > int(self._max_s * self._out_rate):
+        if self._queued > self._max_samples:
             keep = int(self._max_s * self._out_rate / 2)
             while self._queued > keep and len(self._chunks) > 1:
                 old = self._chunks.popleft()
@@ -220,6 +222,9 @@ class LiveSource:
         return self._take(samples)
 
     def _take(self, samples: int) -> PCM16:
+        if len(self._chunks[0]) == samples:  # pushed a frame at a time: the common case
+            self._queued -= samples
+            return self._chunks.popleft()
         parts: list[PCM16] = []
         need = samples
         while need > 0:

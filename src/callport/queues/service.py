@@ -28,21 +28,16 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from callport.call.call import Call
 from callport.call.dial import DialCause
 from callport.call.queueing import (
     AgentAnswered,
-    CallbackBooked,
-    CallerHungUp,
-    LeftMessage,
     QueueOutcome,
     QueueUnavailable,
-    TimedOut,
 )
-from callport.call.results import HungUp
-from callport.call.session import CallerDigit, CallSession
+from callport.call.session import CallSession
 from callport.config_queues import QueueSettings, QueuesSettings
 from callport.queues import prompts
 from callport.queues.connected import Connected
@@ -59,12 +54,11 @@ from callport.queues.model import (
     WaitOver,
 )
 from callport.queues.reach import AgentReach, NotReached, Offer, Reached
+from callport.queues.waiting import Connect, MaxWait, Say, TakeMessage, Waiter
 from callport.types import PCM16
 
 log = logging.getLogger(__name__)
 
-TakeMessage = Callable[[Call, str], Awaitable[int | None]]
-"""Record a message from ``call`` for queue ``queue``; its id, None if they hung up first."""
 DialBackFn = Callable[[str, str], Awaitable[Call | None]]
 """Call ``number`` back for queue ``queue``: the answered, started ``Call``, or None."""
 CallEvents = Callable[[str, str, str], Awaitable[object]]
@@ -73,53 +67,11 @@ OnAnswered = Callable[[str, str, str, float], Awaitable[object]]
 """``(call_id, queue, agent, wait_s)`` once an agent is bridged: the call record's outcome."""
 
 
-@dataclass(frozen=True, slots=True)
-class _Signal:
-    """What wakes a waiting caller."""
-
-
-@dataclass(frozen=True, slots=True)
-class _Digit(_Signal):
-    digit: str
-
-
-@dataclass(frozen=True, slots=True)
-class _Gone(_Signal):
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class _Connect(_Signal):
-    agent: str
-    session: CallSession
-
-
-@dataclass(frozen=True, slots=True)
-class _Say(_Signal):
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class _WaitOver(_Signal):
-    pass
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class _Requeue(AgentAnswered):
     """The agent transferred the caller to queue ``to``: ``enqueue`` puts them there."""
 
     to: str
-
-
-@dataclass(slots=True)
-class _Waiter:
-    call: Call
-    queue: QueueSettings
-    joined: float
-    key: str  # the caller's id in the engine: the first call's id, also for its call back
-    callback: bool = False
-    signals: asyncio.Queue[_Signal] = field(default_factory=asyncio.Queue)
-    music: prompts.ResumingMusic | None = None
 
 
 class QueueService:
@@ -135,14 +87,14 @@ class QueueService:
         self.settings = settings
         self.reach = reach
         self._agents_of = agents
-        self._take_message = take_message
+        self.take_message = take_message
         self._dial_back = dial_back
         self._events = events
         self._on_answered = on_answered
         self._clock = clock
         self.engine = QueueEngine(queues={q.name: q for q in settings.named})
         self._music: dict[str, tuple[PCM16, int]] = {}  # decoded once per queue
-        self._waiters: dict[str, _Waiter] = {}
+        self._waiters: dict[str, Waiter] = {}
         self._rings: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._connected: dict[str, Connected] = {}  # by the caller's call id
         self._away: set[str] = set()  # agents who said they are away
@@ -210,19 +162,19 @@ class QueueService:
         call_id = call.info.call_id
         if call_id in self._waiters:
             return QueueUnavailable(queue=queue, detail="this call is already waiting")
-        waiter = _Waiter(call=call, queue=rules, joined=self._clock(), key=call_id)
+        waiter = Waiter(call=call, queue=rules, joined=self._clock(), key=call_id)
         self._waiters[call_id] = waiter
         self.engine.join(call_id, queue, waiter.joined, priority=priority, caller=call.info.caller)
-        await self._event(call_id, "queue", f"joined {queue}")
+        await self.event(call_id, "queue", f"joined {queue}")
         try:
-            outcome = await self._wait(waiter)
+            outcome = await waiter.run(self)
         finally:
             self._waiters.pop(call_id, None)
             if self.engine.waiting(call_id) and not self._is_callback(call_id):
                 self._apply(self.engine.leave(call_id))
             self.step()
         if isinstance(outcome, _Requeue) and not call.ended:  # the agent sent them on
-            await self._event(call_id, "queue", f"transferred by {outcome.agent} to "
+            await self.event(call_id, "queue", f"transferred by {outcome.agent} to "
                               f"{outcome.to}")
             return await self.enqueue(call, outcome.to, priority=priority)
         return outcome
@@ -230,161 +182,42 @@ class QueueService:
     def _is_callback(self, call_id: str) -> bool:
         return self.engine.state(call_id) in (CallerState.CALLBACK, CallerState.DIALLING)
 
-    # ---- waiting ---------------------------------------------------------------------
+    # ---- what a waiter asks of us (waiting.WaitHost) -----------------------------
 
-    async def _wait(self, waiter: _Waiter) -> QueueOutcome:
-        call, rules = waiter.call, waiter.queue
-        session = call.session
-        session.set_turns(False)  # digits only: no speech turns, no barge-in of the music
-        reader = asyncio.create_task(self._read_turns(session, waiter.signals))
-        try:
-            self._music_on(waiter)
-            self.step()
-            while True:
-                signal = await waiter.signals.get()
-                match signal:
-                    case _Gone():
-                        return CallerHungUp(queue=rules.name, wait_s=self._waited(waiter))
-                    case _Connect(agent=agent, session=agent_session):
-                        reader.cancel()
-                        await asyncio.gather(reader, return_exceptions=True)
-                        return await self._bridge(waiter, agent, agent_session)
-                    case _Say(text=text):
-                        await self._say(waiter, text)
-                    case _Digit(digit=digit):
-                        done = await self._key(waiter, digit)
-                        if done is not None:
-                            return done
-                    case _WaitOver():
-                        done = await self._max_wait(waiter)
-                        if done is not None:
-                            return done
-        finally:
-            reader.cancel()
-            await asyncio.gather(reader, return_exceptions=True)
-            session.set_turns(True)
-            if session.holding and not call.ended:
-                await session.stop_audio()
+    def now(self) -> float:
+        return self._clock()
 
-    async def _read_turns(self, session: CallSession, signals: asyncio.Queue[_Signal]) -> None:
-        while True:
-            turn = await session.next_turn()
-            match turn:
-                case CallerDigit(digit=digit):
-                    signals.put_nowait(_Digit(digit))
-                case HungUp(reason=reason):
-                    signals.put_nowait(_Gone(reason))
-                    return
-                case _:
-                    pass
+    def music(self, rules: QueueSettings) -> tuple[PCM16, int]:
+        """The queue's music, decoded once (the built-in loop if its file will not do)."""
+        if rules.name not in self._music:
+            try:
+                self._music[rules.name] = prompts.music_of(rules)
+            except Exception:  # never silence: the built-in loop rather than nothing
+                log.exception("queue %s: cannot play %s; the built-in music instead",
+                              rules.name, rules.hold_music)
+                self._music[rules.name] = prompts.builtin_loop(), prompts.RATE
+        return self._music[rules.name]
 
-    def _music_on(self, waiter: _Waiter) -> None:
-        name = waiter.queue.name
-        if waiter.music is None:
-            if name not in self._music:
-                try:
-                    self._music[name] = prompts.music_of(waiter.queue)
-                except Exception:  # never silence: the built-in loop rather than nothing
-                    log.exception("queue %s: cannot play %s; the built-in music instead",
-                                  name, waiter.queue.hold_music)
-                    self._music[name] = prompts.builtin_loop(), prompts.RATE
-            pcm, rate = self._music[name]
-            waiter.music = prompts.ResumingMusic(pcm=pcm, sample_rate=rate,
-                                                 label=f"hold-music:{name}")
-        session = waiter.call.session
-        if not waiter.call.ended and not session.holding:
-            session.new_reply()
-            session.play(waiter.music, interruptible=False)
-
-    async def _say(self, waiter: _Waiter, text: str) -> None:
-        """An announcement over (instead of) the music, then the music again at once."""
-        if waiter.call.ended:
-            return
-        await waiter.call.say(text, interruptible=False)
-        self._music_on(waiter)
-
-    def _waited(self, waiter: _Waiter) -> float:
-        return max(0.0, self._clock() - waiter.joined)
-
-    def _keys_text(self, waiter: _Waiter) -> str:
-        return prompts.keys_prompt(waiter.queue, callback=self._can_call_back(waiter),
-                                   voicemail=self._take_message is not None)
-
-    def _can_call_back(self, waiter: _Waiter) -> bool:
-        number = waiter.call.info.caller
+    def can_call_back(self, number: str) -> bool:
         return self._dial_back is not None and number.lstrip("+").isdigit()
 
-    async def _key(self, waiter: _Waiter, digit: str) -> QueueOutcome | None:
-        action = waiter.queue.key_actions().get(digit)
-        match action:
-            case "voicemail":
-                return await self._message(waiter)
-            case "callback":
-                return await self._callback(waiter)
-            case "leave":
-                return TimedOut(queue=waiter.queue.name, wait_s=self._waited(waiter))
-        return None  # not a key of this queue: the music goes on
+    def started(self, waiter: Waiter) -> None:
+        self.step()
 
-    async def _max_wait(self, waiter: _Waiter) -> QueueOutcome | None:
-        rules = waiter.queue
-        match rules.on_max_wait:
-            case "voicemail":
-                return await self._message(waiter)
-            case "callback":
-                return await self._callback(waiter)
-            case "keys":
-                text = self._keys_text(waiter)
-                if text:
-                    await self._say(waiter, text)
-                    try:
-                        async with asyncio.timeout(rules.choose_s):
-                            while True:
-                                signal = await waiter.signals.get()
-                                if isinstance(signal, _Digit):
-                                    done = await self._key(waiter, signal.digit)
-                                    if done is not None:
-                                        return done
-                                elif not isinstance(signal, _Say):
-                                    waiter.signals.put_nowait(signal)  # handled by _wait
-                                    return None
-                    except TimeoutError:
-                        pass
-        self._apply(self.engine.leave(waiter.key))
-        return TimedOut(queue=rules.name, wait_s=self._waited(waiter))
+    def leave(self, key: str) -> None:
+        self._apply(self.engine.leave(key))
 
-    async def _message(self, waiter: _Waiter) -> QueueOutcome | None:
-        if self._take_message is None:
-            await self._say(waiter, prompts.NO_MESSAGES)
-            return None
+    def book_callback(self, key: str, number: str) -> None:
+        self._apply(self.engine.book_callback(key, number))
+
+    async def bridge(self, waiter: Waiter, agent: str, other: CallSession) -> QueueOutcome:
+        return await self._bridge(waiter, agent, other)
+
+    async def _bridge(self, waiter: Waiter, agent: str, other: CallSession) -> QueueOutcome:
         call = waiter.call
-        self._apply(self.engine.leave(waiter.key))
-        wait = self._waited(waiter)
-        await call.session.stop_audio()
-        message = await self._take_message(call, waiter.queue.name)
-        if message is None:
-            return CallerHungUp(queue=waiter.queue.name, wait_s=wait)
-        return LeftMessage(queue=waiter.queue.name, wait_s=wait, message_id=message)
-
-    async def _callback(self, waiter: _Waiter) -> QueueOutcome | None:
-        if not self._can_call_back(waiter):
-            await self._say(waiter, prompts.NO_CALLBACK)
-            return None
-        call = waiter.call
-        number = call.info.caller
-        self._apply(self.engine.book_callback(waiter.key, number))
-        await self._event(call.info.call_id, "queue", f"callback booked {waiter.queue.name}")
-        await self._say(waiter, prompts.callback_booked(number))
-        await call.session.stop_audio()
-        if not call.ended:
-            await call.hangup("callback")
-        return CallbackBooked(queue=waiter.queue.name, wait_s=self._waited(waiter),
-                              number=number)
-
-    async def _bridge(self, waiter: _Waiter, agent: str, other: CallSession) -> QueueOutcome:
-        call = waiter.call
-        wait = self._waited(waiter)
+        wait = waiter.waited(self)
         call_id = call.info.call_id
-        await self._event(call_id, "queue", f"answered {waiter.queue.name}: {agent} after "
+        await self.event(call_id, "queue", f"answered {waiter.queue.name}: {agent} after "
                           f"{wait:.1f} s")
         if self._on_answered is not None:
             try:
@@ -392,7 +225,7 @@ class QueueService:
             except Exception:
                 log.warning("queue: could not record the answer of %s", call_id, exc_info=True)
         connected = Connected(call=call, agent=agent, other=other,
-                              music=lambda: self._music_on(waiter))
+                              music=lambda: waiter.music_on(self))
         self._connected[call_id] = connected
         try:
             ended = await connected.run()
@@ -455,12 +288,12 @@ class QueueService:
                     waiter = self._waiters.get(call_id)
                     if waiter is not None:
                         text = prompts.announcement(position, expected)
-                        keys = self._keys_text(waiter)
-                        waiter.signals.put_nowait(_Say(f"{text} {keys}".strip()))
+                        keys = waiter.keys_text(self)
+                        waiter.signals.put_nowait(Say(f"{text} {keys}".strip()))
                 case WaitOver(call_id=call_id):
                     waiter = self._waiters.get(call_id)
                     if waiter is not None:
-                        waiter.signals.put_nowait(_WaitOver())
+                        waiter.signals.put_nowait(MaxWait())
                 case DialBack(call_id=call_id, number=number):
                     self._spawn(self._call_back(call_id, number))
 
@@ -495,7 +328,7 @@ class QueueService:
             self._apply(self.engine.ring_answered(ring.agent, ring.call_id, now))
             waiter = self._waiters.get(ring.call_id)
             if waiter is not None and self.engine.won(ring.agent, ring.call_id):
-                waiter.signals.put_nowait(_Connect(ring.agent, result.session))
+                waiter.signals.put_nowait(Connect(ring.agent, result.session))
             else:
                 if self.engine.won(ring.agent, ring.call_id):  # the caller left meanwhile
                     self.engine.call_ended(ring.agent, now)
@@ -505,7 +338,7 @@ class QueueService:
             self.engine.ring_failed(ring.agent, ring.call_id, now)
         self.step()
 
-    def _offer(self, waiter: _Waiter) -> Offer:
+    def _offer(self, waiter: Waiter) -> Offer:
         call = waiter.call
         transcript: list[tuple[str, str]] = []
         for turn in call.turns:
@@ -520,7 +353,7 @@ class QueueService:
             summary += f"; said: {asked}"
         return Offer(call_id=call.info.call_id, queue=waiter.queue.name, caller=call.info,
                      summary=summary, transcript=tuple(transcript),
-                     waited_s=self._waited(waiter), callback=waiter.callback)
+                     waited_s=waiter.waited(self), callback=waiter.callback)
 
     async def _call_back(self, call_id: str, number: str) -> None:
         queue = self.engine.queue_of(call_id)
@@ -532,17 +365,17 @@ class QueueService:
                 log.exception("queue: calling %s back failed", number)
         if call is None or call.ended:
             self.engine.dialled(call_id, answered=False, now=self._clock())
-            await self._event(call_id, "queue", f"callback to {number} not answered")
+            await self.event(call_id, "queue", f"callback to {number} not answered")
             self.step()
             return
         self.engine.dialled(call_id, answered=True, now=self._clock())
         rules = self.settings.get(queue)
         assert rules is not None
-        waiter = _Waiter(call=call, queue=rules, joined=self._clock(), key=call_id,
+        waiter = Waiter(call=call, queue=rules, joined=self._clock(), key=call_id,
                          callback=True)
         self._waiters[call_id] = waiter
         try:
-            outcome = await self._wait(waiter)
+            outcome = await waiter.run(self)
             log.info("queue: call back %s: %r", call_id, outcome)
         finally:
             self._waiters.pop(call_id, None)
@@ -552,7 +385,7 @@ class QueueService:
                 await call.hangup("queue")
             self.step()
 
-    async def _event(self, call_id: str, kind: str, detail: str) -> None:
+    async def event(self, call_id: str, kind: str, detail: str) -> None:
         if self._events is None:
             return
         try:

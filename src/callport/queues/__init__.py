@@ -4,8 +4,11 @@
   timeouts with move-on, wrap-up, position and expected wait, max wait, callbacks).
 - ``reach``: ``AgentReach``, the seam that delivers an offered call to a person (SIP phone,
   ``/agent`` page), with ``Offer``, ``Reached``, ``NotReached`` and an in-memory fake.
-- ``service``: the thin asyncio driver: ``QueueService.enqueue(call, queue)`` plays hold music,
-  announces position and expected wait, rings agents through the reach and bridges.
+- ``service``: the thin asyncio driver: ``QueueService.enqueue(call, queue)`` runs the
+  engine's clock, rings agents through the reach and bridges; ``waiting`` is one waiting
+  caller (hold music that never stops, announcements, keys, max wait, message, call back),
+  ``connected`` one bridged call (hold, resume, transfer from the agent's side), ``prompts``
+  the built-in music and the words.
 
 The outcomes (``AgentAnswered``, ``TimedOut``, ...) live in ``callport.call.queueing`` so that
 ``call.enqueue`` can name them; they are re-exported here.

@@ -17,7 +17,8 @@
 While bridged, the agent may hold / resume the caller and transfer them (a number, a SIP URI,
 ``queue:NAME``): ``hold`` and ``transfer`` here, carried out by ``queues.connected``.
 
-Everything that decides is in the engine; this module only waits, plays, rings and bridges.
+Everything that decides is in the engine; this module only drives it, rings and bridges
+(the waiting caller's side is ``queues.waiting``).
 One ``step()`` runs the engine's due timers and matching and arms one timer for the next.
 """
 

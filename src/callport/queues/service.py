@@ -347,7 +347,8 @@ class QueueService:
                 transcript.append(("caller", turn.transcript))
             if turn.reply:
                 transcript.append(("agent", turn.reply))
-        who = call.info.user.spoken_name if call.info.user is not None else call.info.caller
+        user = call.info.user
+        who = user.spoken_name if user is not None and not user.guest else call.info.caller
         asked = next((t for s, t in reversed(transcript) if s == "caller"), "")
         summary = f"{who or 'A caller'} waiting in {waiter.queue.name}"
         if asked:

@@ -7,6 +7,7 @@ WebSocket, the echo flow) and a browser-protocol call (signed in, token, ``/brow
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 import random
@@ -15,6 +16,8 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import time
+import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -25,14 +28,21 @@ import websockets
 from fuzz_support import CALLPORT, SEED, SIPP, Served, free_port, serve_env, wait_until
 
 sys.path[:0] = [str(Path(__file__).parents[1] / "twilio"),
+                str(Path(__file__).parents[1] / "telnyx"),
                 str(Path(__file__).parents[1] / "providers")]
 
+from telnyx_sim import Signer, connected_frame, event_body  # noqa: E402
 from twilio_sim import AUTH_TOKEN, StreamSim, call_params, parse_twiml, signed_form  # noqa: E402
+
+from callport.audio.g711 import ulaw_decode, ulaw_encode  # noqa: E402
+
+TELNYX = Signer()  # the campaigns' Telnyx: webhooks and TeXML signed with this key
 
 # The campaigns' server: the limiter off (the junk must reach the handlers; the limiter has its
 # own test), short header and admission deadlines so held sockets are seen to close.
 EDGE_ENV = {
     "CALLPORT_TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+    "CALLPORT_TELNYX_PUBLIC_KEY": TELNYX.public_b64,
     "CALLPORT_LIMITS_RATE_PER_S": "0",
     "CALLPORT_LIMITS_HEADER_TIMEOUT_S": "1",
     "CALLPORT_LIMITS_WS_ADMISSION_S": "1",
@@ -326,3 +336,61 @@ async def live_calls_then(served: object, tmp_path: Path, sig: signal.Signals, *
                 await page.close()
         _stop(callers)
         web.close()
+
+
+async def telnyx_call(served: Served, *, junk: Sequence[str | bytes] = (),
+                      seconds: float = 1.6) -> tuple[float, str]:
+    """One Telnyx call over TeXML (signed), Media Streams over a real WebSocket, the echo flow;
+    ``junk`` frames mid-call; then a signed ``call.hangup`` and ``stop``. Returns (RMS of the
+    echo heard after the junk, call control id)."""
+    ccid = "v3:" + random.Random().randbytes(12).hex()
+    body = f"CallSid={ccid}&From=%2B15550001111&To=%2B15550002222".encode()
+    async with httpx.AsyncClient(timeout=10) as http:
+        headers = {**TELNYX.headers(body, timestamp=int(time.time())),
+                   "content-type": "application/x-www-form-urlencoded"}
+        reply = await http.post(served.base + "/telnyx/texml", content=body, headers=headers)
+        assert reply.status_code == 200, reply.text
+        stream = ET.fromstring(reply.text).find("Connect/Stream")
+        assert stream is not None, reply.text
+        params = {p.attrib["name"]: p.attrib["value"] for p in stream.findall("Parameter")}
+        heard = bytearray()
+        async with websockets.connect(stream.attrib["url"]) as ws:
+            await ws.send(connected_frame())
+            await ws.send(json.dumps({
+                "event": "start", "sequence_number": "1", "stream_id": "st-1",
+                "start": {"call_control_id": ccid, "from": "+15550001111",
+                          "to": "+15550002222", "custom_parameters": params,
+                          "media_format": {"encoding": "PCMU", "sample_rate": 8000,
+                                           "channels": 1}}}))
+            tone = ulaw_encode((4000 * np.sin(2 * np.pi * 440 * np.arange(8000 * 4) / 8000))
+                               .astype(np.int16))
+            loop = asyncio.get_running_loop()
+            begin, chunk, after = loop.time(), 0, None
+            while loop.time() - begin < 0.4 + seconds:
+                chunk += 1
+                payload = base64.b64encode(tone[(chunk - 1) * 160 % len(tone):][:160]).decode()
+                await ws.send(json.dumps({"event": "media", "sequence_number": str(chunk + 1),
+                                          "media": {"track": "inbound", "chunk": str(chunk),
+                                                    "payload": payload}}))
+                if after is None and loop.time() - begin >= 0.4:
+                    for frame in junk:
+                        await ws.send(frame)
+                    after = len(heard)
+                try:
+                    while True:
+                        got = json.loads(await asyncio.wait_for(ws.recv(), 0.001))
+                        if got.get("event") == "media":
+                            heard += base64.b64decode(got["media"]["payload"])
+                except TimeoutError:
+                    pass
+                await asyncio.sleep(0.02)
+            # The caller hangs up: Telnyx's call.hangup first (so callport has no reason to
+            # ask the REST API to hang up: nothing leaves loopback), then the stream's stop.
+            hangup = event_body("call.hangup", ccid=ccid, hangup_cause="normal_clearing")
+            done = await http.post(served.base + "/telnyx/webhook", content=hangup,
+                                   headers=TELNYX.headers(hangup, timestamp=int(time.time())))
+            assert done.status_code in (200, 204), done.text
+            with contextlib.suppress(websockets.ConnectionClosed):
+                await ws.send(json.dumps({"event": "stop", "sequence_number": str(chunk + 2)}))
+    pcm = ulaw_decode(bytes(heard[after or 0:])).astype(np.float64)
+    return (float(np.sqrt(np.mean(pcm ** 2))) if pcm.size else 0.0), ccid

@@ -3,6 +3,7 @@ browser protocols. Bounded and seeded; well under a minute.
 
 - A live Twilio call gets hostile frames mid-call (deep nesting, huge integers, NaN, binary,
   random bytes, unknown events, out-of-order starts): the call goes on, its echo is heard.
+- So does a live Telnyx call (TeXML, signed), whose chunk numbering the junk also attacks.
 - A live browser call gets the same (within its 4,096-character frames): the echo goes on and
   it is answered at most ``MAX_ERROR_REPLIES`` error messages, not one per junk frame.
 - Crowds of media sockets that never send ``start`` (Twilio, Telnyx) are closed by the
@@ -32,6 +33,7 @@ from http_support import (
     open_records,
     records,
     rng,
+    telnyx_call,
     twilio_call,
 )
 
@@ -127,6 +129,9 @@ def test_websocket_protocols_survive_a_hostile_campaign(tmp_path: Path) -> None:
         rms, _ = asyncio.run(twilio_call(served, junk=_junk(r, max_chars=60_000)))
         assert rms > 500, f"the Twilio call did not go on after the junk (rms {rms:.0f})"
 
+        rms, _ = asyncio.run(telnyx_call(served, junk=_junk(r, max_chars=60_000)))
+        assert rms > 500, f"the Telnyx call did not go on after the junk (rms {rms:.0f})"
+
         back, errors = asyncio.run(browser_call(served, web, call_token(web),
                                                 junk=_junk(r, max_chars=4096)))
         assert back > 10, f"the browser call did not go on after the junk ({back} frames)"
@@ -144,12 +149,13 @@ def test_websocket_protocols_survive_a_hostile_campaign(tmp_path: Path) -> None:
         rms, _ = asyncio.run(twilio_call(served))
         assert rms > 500, "a real Twilio call after the campaign was not echoed"
 
-        # Exactly one record per call, each closed: three Twilio calls, one browser call.
+        # Exactly one record per call, each closed: 3 Twilio, 1 Telnyx, 1 browser.
         stored = records(served)
         assert not open_records(served), open_records(served)
         channels = sorted(channel for _, channel, _ in stored)
         assert channels.count("twilio") == 3 and channels.count("browser") == 1, stored
-        print(f"\nWebSocket campaign: {JUNK_FRAMES} junk frames x 2 calls, idle sockets closed "
+        assert channels.count("telnyx") == 1, stored
+        print(f"\nWebSocket campaign: {JUNK_FRAMES} junk frames x 3 calls, idle sockets closed "
               f"after {max(held):.2f} s (chatter {max(chatted):.2f} s); {figures}")
         web.close()
     finally:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -283,3 +284,45 @@ def test_agent_urls_are_checked_when_settings_load() -> None:
         load_settings(env={"CALLPORT_AGENT_BASE_URL": "https://api.openai.com"})
     ok = load_settings(env={"CALLPORT_AGENT_API_BASE_URL": "http://0.0.0.0:8790/twilio"})
     assert ok.agent.api_base_url == "http://0.0.0.0:8790/twilio"
+
+
+@pytest.mark.slow  # the IVR embeds its menu's examples (the sentence model)
+async def test_an_ivr_option_connects_the_caller_to_a_media_stream_bot(tmp_path: Path) -> None:
+    from adapter_support import ALICE, EnergyVad, ScriptedSTT, ToneTTS
+
+    from callport.call.memory import MemoryLeg
+    from callport.config import ServerSettings, Settings
+    from callport.server.runtime import build_runtime
+    from callport.types import CallInfo
+
+    async with media_bot() as bot:
+        menu = tmp_path / "menu.toml"
+        menu.write_text(f'''[ivr]
+start = "main"
+
+[menus.main]
+prompt = "For our bot, press 5."
+
+[[menus.main.options]]
+name = "bot"
+key = "5"
+examples = ["the bot", "talk to the bot"]
+action = "agent:twilio-ws:{bot.url}"
+''')
+        runtime = build_runtime(Settings(server=ServerSettings(db=":memory:", ivr=str(menu))),
+                                stt=ScriptedSTT([]), tts=ToneTTS(),  # type: ignore[arg-type]
+                                vad=EnergyVad())
+        leg = MemoryLeg(call_id="CAivr", sample_rate=8000, realtime=True)
+        info = CallInfo(call_id="CAivr", channel="sip", caller="+15551230001",
+                        callee="+15559870000", user=ALICE)
+        task = asyncio.create_task(runtime.run_call(leg, info))
+        await until(lambda: "CAivr" in runtime.active
+                    and runtime.active["CAivr"].listening.is_set())  # the menu asks
+        leg.press("5")
+        await until(lambda: bot.events("start"))
+        assert bot.start["start"]["customParameters"]["user"] == "alice"
+        await bot.media(tone(0.4, 8000, freq=660.0))
+        await until(lambda: len(leg.sent) > 20)
+        leg.caller_hangup()
+        await asyncio.wait_for(task, 10)
+        await until(lambda: bot.events("stop"))

@@ -311,10 +311,11 @@ def build_runtime(
     from callport.store.voicemail import SqliteVoicemailStore
 
     voicemail = SqliteVoicemailStore(db) if db is not None else None
+    lines: list[Callable[[str], Line | None]] = []  # the runtime's line_of, once it exists
     if flow is None and settings.server.ivr:
         if voicemail is None:
             voicemail = SqliteVoicemailStore(SqliteDb(settings.server.db))
-        flow = _ivr_flow(settings, voicemail, calls)
+        flow = _ivr_flow(settings, voicemail, calls, tasks, lambda cid: lines[0](cid))
     runtime = Runtime(
         settings=settings,
         store=store,
@@ -329,14 +330,18 @@ def build_runtime(
         flow=flow,
         voicemail=voicemail,
     )
+    lines.append(runtime.line_of)
     if adapter is not None:
         runtime.use_adapter(adapter)
     return runtime
 
 
-def _ivr_flow(settings: Settings, voicemail: VoicemailStore, calls: CallStore) -> Flow:
+def _ivr_flow(settings: Settings, voicemail: VoicemailStore, calls: CallStore,
+              tasks: TaskLists, lines: Callable[[str], Line | None]) -> Flow:
     """``server.ivr``: the menu file, validated now (``ConfigError`` naming line and option),
-    with voicemail in the server's database."""
+    with voicemail in the server's database. An option's agent may be an adapter
+    (``agent:twilio-ws:wss://...``, ``agent:openai-realtime``)."""
+    from callport.agentref import parse_agent_ref
     from callport.config import ConfigError
     from callport.flows.ivr import IvrError, IvrFlow, load_ivr
     from callport.plugins import load_reference
@@ -349,6 +354,12 @@ def _ivr_flow(settings: Settings, voicemail: VoicemailStore, calls: CallStore) -
     def agents(ref: str) -> AgentFactory | None:
         if ref in ("default", "taskmanager"):
             return None  # the call's own agent (the Task Manager unless server.agent says)
+        parsed = parse_agent_ref(ref)
+        if parsed.scheme != "python":
+            from callport.agents.adapters import adapter_factory
+
+            return adapter_factory(parsed, settings=settings, tasks=tasks, calls=calls,
+                                   lines=lines)
         factory: AgentFactory = load_reference(ref, setting="server.ivr agent")
         return factory
 

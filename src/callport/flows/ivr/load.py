@@ -156,9 +156,9 @@ class _Loader:
             parsed = parse_agent_ref(ref)
         except AgentRefError as exc:
             raise self.fail(path, what, f"agent {exc}") from None
-        if parsed.scheme != "python":
-            raise self.fail(path, what, f"agent {ref!r}: adapters are the server's agent "
-                            "(server.agent) and reached with 'agent:default'")
+        if not parsed.available:
+            raise self.fail(path, what, f"agent {ref!r}: the {parsed.scheme} adapter is not "
+                            "available in this version")
 
     def load(self) -> Ivr:
         data = self.data

@@ -326,3 +326,29 @@ action = "agent:twilio-ws:{bot.url}"
         leg.caller_hangup()
         await asyncio.wait_for(task, 10)
         await until(lambda: bot.events("stop"))
+
+
+async def test_callport_talk_runs_a_call_with_a_media_stream_bot() -> None:
+    from callport.talk import run_talk
+
+    async with media_bot() as bot:
+        ln = line(f"twilio-ws:{bot.url}", [])
+
+        async def echo() -> None:  # the bot answers each caller frame with its own tone
+            await until(lambda: bot.events("start"))
+            answered = 0
+            while True:
+                media = bot.events("media")
+                if len(media) > answered:
+                    await bot.media(tone(0.02 * (len(media) - answered), 8000, freq=660.0))
+                    answered = len(media)
+                await asyncio.sleep(0.005)
+
+        echoing = asyncio.create_task(echo())
+        try:
+            result = await run_talk(ln.runtime, [(tone(0.5, 16000), 16000)], turn_timeout_s=10)
+        finally:
+            echoing.cancel()
+    assert result.hangup_reason == "caller"
+    reply = np.concatenate([t.reply_pcm for t in result.turns])
+    assert len(reply) > 0 and float(np.abs(reply).max()) > 4000  # the bot was heard

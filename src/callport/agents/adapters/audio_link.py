@@ -107,12 +107,14 @@ class AudioLink:
         session.set_turns(False)
         session.set_barge_in(False)
         session.add_tap(self._tap, Direction.IN)
+        self._call.listening.set()  # an audio agent listens all the time (callport talk)
         self._open = True
 
     def close(self) -> None:
         if not self._open:
             return
         self._open = False
+        self._call.listening.clear()
         self._session.remove_tap(self._tap, Direction.IN)
         self._session.set_barge_in(True)
         self._session.set_turns(True)

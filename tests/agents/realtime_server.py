@@ -42,8 +42,11 @@ Step = Speak | CallTool
 
 
 class RealtimeServer:
-    def __init__(self, script: list[Step]) -> None:
+    def __init__(self, script: list[Step], *, pace_s: float = 0.005, late: int = 0) -> None:
         self.script = list(script)
+        self.pace_s = pace_s  # between 100 ms deltas (the service runs ahead of real time)
+        self.late = late  # deltas still sent after speech_started, before the cancel lands
+        self.late_sent = 0
         self.received: list[dict[str, Any]] = []
         self.session: dict[str, Any] = {}
         self.items: dict[str, int] = {}  # assistant item -> ms of audio
@@ -54,6 +57,7 @@ class RealtimeServer:
         self.path = ""
         self.on_truncate: Callable[[str, int], None] = lambda item, ms: None
         self._serial = 0
+        self._cancel_in = 0  # deltas until a pending cancel takes effect
         self._streaming: asyncio.Task[None] | None = None
         self.url = ""
 
@@ -109,7 +113,7 @@ class RealtimeServer:
                                               "audio_start_ms": heard_ms - 60,
                                               "item_id": self._id("item")})
                         if self._streaming is not None and not self._streaming.done():
-                            self._streaming.cancel()
+                            self._cancel_in = self.late + 1
                     elif speaking and quiet >= 15:
                         speaking = False
                         item = self._id("item")
@@ -178,14 +182,20 @@ class RealtimeServer:
                 pcm = (9000 * np.sin(2 * np.pi * step.freq * t)).astype(np.int16)
                 self.items[item] = int(step.seconds * 1000)
                 chunk = rate // 10
+                self._cancel_in = 0
                 for i in range(0, len(pcm), chunk):
+                    if self._cancel_in:
+                        self._cancel_in -= 1
+                        if not self._cancel_in:
+                            raise asyncio.CancelledError
+                        self.late_sent += 1
                     part = pcm[i:i + chunk]
                     data = ulaw_encode(part) if pcmu else part.astype("<i2").tobytes()
                     await self._send(ws, {"type": "response.output_audio.delta",
                                           "response_id": response, "item_id": item,
                                           "output_index": 0, "content_index": 0,
                                           "delta": base64.b64encode(data).decode()})
-                    await asyncio.sleep(0.005)
+                    await asyncio.sleep(self.pace_s)
                 await self._send(ws, {"type": "response.output_audio.done",
                                       "response_id": response, "item_id": item,
                                       "output_index": 0, "content_index": 0})
@@ -196,8 +206,8 @@ class RealtimeServer:
 
 
 @asynccontextmanager
-async def realtime_server(script: list[Step]) -> AsyncIterator[RealtimeServer]:
-    server = RealtimeServer(script)
+async def realtime_server(script: list[Step], **options: Any) -> AsyncIterator[RealtimeServer]:
+    server = RealtimeServer(script, **options)
     async with serve(server.handle, "127.0.0.1", 0, max_size=2**24) as ws_server:
         port = next(iter(ws_server.sockets)).getsockname()[1]
         server.url = f"ws://127.0.0.1:{port}/v1/realtime"

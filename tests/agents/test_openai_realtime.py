@@ -142,3 +142,23 @@ async def test_phone_audio_reaches_the_model_as_the_callers_own_g711_bytes() -> 
     sent = b"".join(base64.b64decode(m["audio"]) for m in server.received
                     if m["type"] == "input_audio_buffer.append")
     assert ulaw_encode(wire) * 2 == sent[:640]
+
+
+async def test_deltas_the_server_sent_before_it_heard_the_barge_in_are_never_played() -> None:
+    script = [Speak(0.4, 440.0), Speak(4.0, 600.0)]
+    async with realtime_server(script, pace_s=0.05, late=3) as server:  # 2x real time
+        ln = line("openai-realtime", [], realtime=True, base_url=server.url)
+        ln.start()
+        await until(lambda: len(ln.leg.sent) >= 20)
+        await ln.leg.speak(tone(0.4, 8000, amp=9000), 8000, trailing_silence_s=0.5)
+        await until(lambda: sum(1 for f in ln.leg.sent if _peak_hz(f) == 600) >= 40)
+        await ln.leg.speak(tone(0.4, 8000, amp=9000), 8000)  # over the 4 s reply
+        await until(lambda: server.truncations and server.late_sent == 3)
+        played = sum(1 for f in ln.leg.sent if _peak_hz(f) == 600)
+        await asyncio.sleep(0.5)
+        after = sum(1 for f in ln.leg.sent if _peak_hz(f) == 600)
+        ln.leg.caller_hangup()
+        await ln.ended()
+    assert after - played <= 1  # the 300 ms sent late were dropped, not played
+    [(_, end_ms)] = server.truncations
+    assert abs(end_ms - played * 20) <= 200

@@ -64,6 +64,7 @@ class RealtimeAgent:
         self._item = ""  # the assistant item whose audio is playing
         self._item_start = 0  # its first frame on the link's position scale
         self.truncations: list[tuple[str, int]] = []
+        self._cut: set[str] = set()  # truncated items: their late deltas are dropped
         self._done = 0  # response.done events so far
         self._finish_after = 0  # a hang-up/transfer waits for this many (the reply after it)
         self._first_audio_s: float | None = None
@@ -145,6 +146,7 @@ class RealtimeAgent:
             return
         await link.clear()
         self.truncations.append((self._item, heard))
+        self._cut.add(self._item)
         await self._log.event(f"barge-in: {self._item} truncated at {heard} ms")
         await ws.send(rt.truncate(self._item, heard))
         self._item = ""
@@ -155,6 +157,8 @@ class RealtimeAgent:
         try:
             async for raw in ws:
                 match rt.parse_server(raw):
+                    case rt.RtAudio(item_id=item_id) if item_id in self._cut:
+                        pass  # sent before the server heard the barge-in: never played
                     case rt.RtAudio(item_id=item_id, audio=audio):
                         if item_id != self._item:
                             link.flush()

@@ -213,12 +213,13 @@ def doors(settings: Settings) -> list[OpenDoor]:
 def run_doctor(settings: Settings) -> int:
     """Print every check and warning; 1 when a check failed (warnings alone do not fail)."""
     warnings = doors(settings)
+    from callport.doctor_queues import queue_checks
+    from callport.doctor_reach import reach_checks
     from callport.doctor_routing import routing_checks
 
-    from callport.doctor_reach import reach_checks
-
     checks = (_core_checks(settings) + _channel_checks(settings) + routing_checks(settings)
-              + reach_checks(settings))  # could a provider reach the public URLs?
+              + reach_checks(settings)  # could a provider reach the public URLs?
+              + queue_checks(settings, _users(settings)))  # agents and music for each queue
     tests = _test_checks()
     width = max(len(name) for name, _, _ in checks + tests)
     failed = 0

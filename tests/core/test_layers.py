@@ -92,6 +92,7 @@ LAYERS: dict[str, int] = {
     "callport.doctor": 6,
     "callport.doctor_routing": 6,  # doctor's carrier checks (rate decks, OPTIONS pings)
     "callport.doctor_doors": 6,  # the open-door warnings `callport doctor` prints
+    "callport.doctor_queues": 6,  # doctor's queue checks (agents, hold music)
     "callport.doctor_reach": 6,  # could a provider reach the public URLs (a DNS lookup)
 }
 

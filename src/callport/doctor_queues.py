@@ -1,0 +1,41 @@
+"""``callport doctor``'s queue checks: every ``[queues.NAME]`` has agents to take its calls
+and hold music that plays; no agent is a member of a queue that is not configured."""
+
+from __future__ import annotations
+
+from callport.config import QueueSettings, Settings
+from callport.types import User
+
+Check = tuple[str, bool, str]
+
+
+def queue_checks(settings: Settings, users: list[User]) -> list[Check]:
+    agents = [u for u in users if u.has_role("agent")]
+    out: list[Check] = []
+    for queue in settings.queues.named:
+        members = sorted(u.name for u in agents if queue.name in u.queues)
+        name = f"queue {queue.name}"
+        if members:
+            out.append((name, True, f"{queue.strategy}; agents: {', '.join(members)}"))
+        else:
+            out.append((name, False, "no agent takes its calls: callport users add NAME "
+                                     f"--role agent --queue {queue.name} --password-stdin"))
+        out.append(_music(queue.name, queue))
+    known = {q.name for q in settings.queues.named}
+    for user in agents:
+        unknown = [q for q in user.queues if q not in known]
+        if unknown:
+            out.append((f"agent {user.name}", False,
+                        f"member of {', '.join(unknown)}, which no [queues.NAME] configures"))
+    return out
+
+
+def _music(name: str, queue: QueueSettings) -> Check:
+    from callport.queues.prompts import music_of
+
+    label = f"queue {name} hold music"
+    try:
+        pcm, rate = music_of(queue)
+    except Exception as exc:
+        return (label, False, f"cannot be played ({exc}); the built-in loop plays instead")
+    return (label, True, f"{len(pcm) / rate:.1f} s loop")

@@ -28,6 +28,7 @@ import numpy as np
 from callport.call import converse
 from callport.call.agent import Agent, AgentFactory, AgentInput, AudioAgent
 from callport.call.controls import Accepted, Capability, ControlResult, Refusal, Refused
+from callport.call.dial import DialCause
 from callport.call.early import EarlyStt
 from callport.call.notes import (
     AgentState,
@@ -46,6 +47,7 @@ from callport.call.records import TurnRecord as TurnRecord
 from callport.call.results import Heard, HungUp, ListenResult, Pressed, Timeout
 from callport.call.session import CallerDigit, CallSession, PauseReady, Utterance
 from callport.call.sources import AudioSource, ClipSource, HoldMusic
+from callport.call.transfers import TransferOutcome, Transferrer, TransferResult
 from callport.speech.base import STT, TTS
 from callport.types import PCM16, CallInfo
 
@@ -91,6 +93,7 @@ class Call:
         self._sensitive = False  # in a sensitive gather: every turn is secret, unrecorded
         self.recording: RecordingControl | None = None  # set while callport.recording records
         self.queues: Enqueuer | None = None  # callport.queues' service, set by the runtime
+        self.transfers: Transferrer | None = None  # callport.flows.transfer, set by the runtime
 
     @property
     def clock(self) -> Callable[[], float]:
@@ -329,6 +332,25 @@ class Call:
             log.info("call %s: transfer to %s refused (%s: %s)", self.info.call_id, target,
                      result.refusal.value, result.detail)
         return result
+
+    async def transfer_blind(self, target: str) -> TransferResult:
+        """Blind transfer with its outcome (``callport.call.transfers``): REFER or the
+        provider's transfer where the leg has one, else callport dials ``target`` and bridges
+        (``callport.flows.transfer``). Not ``ok``: the caller is still here."""
+        return await self._transfer(target, warm=False, summary=None)
+
+    async def transfer_warm(self, target: str, *, summary: str | None = None) -> TransferResult:
+        """Warm transfer: hold music while ``target`` is dialled; the person hears ``summary``
+        (default: who is calling and what they said) and takes the call (1 / yes: bridged,
+        ``ANSWERED``) or not (``DECLINED``, ``NO_ANSWER``, ``BUSY``: the caller is back here)."""
+        return await self._transfer(target, warm=True, summary=summary)
+
+    async def _transfer(self, target: str, *, warm: bool, summary: str | None) -> TransferResult:
+        if self.transfers is None:
+            return TransferResult(target=target, outcome=TransferOutcome.FAILED, warm=warm,
+                                  cause=DialCause.NOT_CONFIGURED,
+                                  detail="no transfer service on this call")
+        return await self.transfers.transfer(self, target, warm=warm, summary=summary)
 
 
 Flow = Callable[[Call], Coroutine[Any, Any, None]]

@@ -9,11 +9,13 @@ A flow is plain async Python over one call::
 ``say`` speaks text (clause by clause), ``listen`` returns the caller's next turn as an
 explicit result (``Heard``, ``Pressed``, ``Timeout``, ``HungUp``: ``callport.call.results``),
 ``connect`` runs a conversation with an agent (with barge-in) until someone hangs up, ``play``
-sends audio (raw PCM or any ``AudioSource``: a file, a bridged party), ``hold``/``unhold``
-play hold music until stopped, ``transfer``/``hangup`` end the call's time with us. A leg
-that cannot transfer answers ``Refused`` (``callport.call.controls``) and the call goes on;
-in ``connect`` the caller then hears an apology and the agent gets ``ActionRefused``. IVR,
-queue and recording work adds primitives here rather than replacing the session.
+sends audio (raw PCM or any ``AudioSource``: a file, a bridged party), ``hold``/``unhold`` play
+hold music until stopped, ``put_on_hold``/``take_off_hold`` also hold the line (the leg stops
+delivering the caller; SIP: a re-INVITE ``a=sendonly``), ``transfer``/``hangup`` end the call's
+time with us. A leg that cannot transfer answers ``Refused`` (``callport.call.controls``) and
+the call goes on; in ``connect`` the caller then hears an apology and the agent gets
+``ActionRefused``. IVR, queue and recording work adds primitives here rather than replacing the
+session.
 """
 
 from __future__ import annotations

@@ -18,8 +18,9 @@ really carries out, and one not named is refused ``Refusal.UNSUPPORTED``.
 
 Hold is callport-side where the channel has no better way: the leg stops delivering caller
 audio (``AudioIn``) while held and reports ``HoldChanged(held)``; what the caller hears is the
-session's audio source (hold music, silence). A SIP leg would signal it with a re-INVITE
-(``a=sendonly``, RFC 3264 §8.4 / RFC 6337 §5.3) and refuses while its UA cannot send one.
+session's audio source (hold music, silence). A SIP leg signals it too, with a re-INVITE
+(``a=sendonly``, RFC 3264 §8.4 / RFC 6337 §5.3), and answers once the peer did. A far end that
+holds *us* (a SIP peer's own hold re-INVITE) is reported as ``HeldByPeer(held)``.
 
 Marks, clears and the end of a leg follow ``callport.call.marks.MarkBook`` (every leg composes
 it): answers in order, ``clear()`` answers every pending mark ``played=False`` at once, marks

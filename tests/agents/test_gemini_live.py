@@ -145,3 +145,23 @@ async def test_a_resumption_the_service_refuses_gives_the_apology() -> None:
     assert "Sorry" in ln.spoken() and call.session.hangup_reason == "agent-error"
     events = [e.detail for e in await ln.calls.events(ln.info.call_id) if e.kind == "agent"]
     assert any("resuming failed" in d for d in events), events
+
+
+async def test_a_dropped_connection_is_resumed_with_the_handle() -> None:
+    async with gemini_server([Speak(0.3), Speak(0.5, 600.0)]) as server:
+        ln = line("gemini-live", [], realtime=True, base_url=server.url)
+        ln.start()
+        await until(lambda: server.connections and len(ln.leg.sent) >= 10)
+        await server.connections[0].ws.close(1011)  # "Deadline expired", mid-call
+        await until(lambda: len(server.connections) == 2, timeout=5)
+        assert server.connections[1].setup["sessionResumption"] == {"handle": "h1"}
+        await ln.leg.speak(tone(0.5, 8000, amp=9000), 8000, trailing_silence_s=0.5)
+        await until(lambda: any(_peak_is_600(f) for f in ln.leg.sent), timeout=8)  # answered
+        ln.leg.caller_hangup()
+        call = await ln.ended()
+    assert call.session.hangup_reason == "caller" and "Sorry" not in ln.spoken()
+
+
+def _peak_is_600(frame: np.ndarray) -> bool:
+    spectrum = np.abs(np.fft.rfft(frame.astype(np.float64)))
+    return bool(np.abs(frame).max()) and int(np.argmax(spectrum)) * 8000 // len(frame) == 600

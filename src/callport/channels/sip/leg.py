@@ -62,7 +62,9 @@ log = logging.getLogger(__name__)
 Addr = tuple[str, int]
 
 
-MAX_PENDING_AUDIO = 100  # caller frames (2 s) queued for the session before new ones drop
+# Caller frames (30 s, ~1 MB) queued for the session before new ones drop: a session busy
+# for seconds (a slow machine, speech models loading) loses nothing, a flood stays bounded.
+MAX_PENDING_AUDIO = 1500
 REOFFER_WAIT_S = 40.0  # a re-INVITE's outcome: Timer B (32 s) plus glare retries, bounded
 
 HOLD_DIRECTION = {True: "sendonly", False: "sendrecv"}  # what our re-INVITE offers

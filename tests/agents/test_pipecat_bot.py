@@ -63,13 +63,6 @@ async def test_a_call_with_a_pipecat_bot_audio_both_ways_barge_in_and_bot_hang_u
 # ---- over SIP: baresip calls callport, callport's agent is the Pipecat bot -------------------
 
 
-def _tone_wav(path: Path, seconds: float, freq: float, lead_s: float) -> None:
-    pcm = np.concatenate([np.zeros(int(lead_s * 8000), np.int16),
-                          tone(seconds, 8000, freq=freq, amp=9000),
-                          np.zeros(20 * 8000, np.int16)])
-    write_wav(path, pcm, 8000)
-
-
 def _level_at(pcm: np.ndarray, freq: float) -> float:
     spectrum = np.abs(np.fft.rfft(pcm.astype(np.float64)))
     bin_hz = 8000 / len(pcm)
@@ -96,7 +89,11 @@ async def test_baresip_calls_callport_and_talks_to_the_pipecat_bot(
     runtime = build_runtime(settings, stt=ScriptedSTT([]), tts=ToneTTS(),  # type: ignore[arg-type]
                             vad=EnergyVad())
     await runtime.users.add("alice", display_name="Alice", phones=[CALLER])
-    _tone_wav(tmp_path / "caller.wav", 1.5, 500.0, lead_s=2.5)
+    pcm = np.concatenate([np.zeros(int(2.5 * 8000), np.int16),
+                          tone(1.5, 8000, freq=500.0, amp=9000), np.zeros(2 * 8000, np.int16),
+                          tone(0.6, 8000, freq=1000.0, amp=9000),  # the bot's hang-up tone
+                          np.zeros(20 * 8000, np.int16)])
+    write_wav(tmp_path / "caller.wav", pcm, 8000)
     ctrl_port = free_udp_port()
     conf = write_baresip_config(
         tmp_path, source_wav=tmp_path / "caller.wav", sip_port=free_udp_port(),
@@ -112,9 +109,9 @@ async def test_baresip_calls_callport_and_talks_to_the_pipecat_bot(
     try:
         await until(lambda: bool(runtime.active), timeout=15)
         [call] = runtime.active.values()
-        await asyncio.sleep(6.0)  # greeting, the caller's tone at 2.5 s, its echo
-        await call.hangup("test")
-        await until(lambda: not runtime.active, timeout=10)
+        # greeting; the caller's tone at 2.5 s and its echo; at 6 s the hang-up tone: the bot
+        # POSTs Calls/{sid}.json and callport ends the SIP call (BYE)
+        await until(lambda: not runtime.active, timeout=20)
     finally:
         await asyncio.sleep(0.3)
         await stop_baresip(proc, ctrl_port)
@@ -123,8 +120,9 @@ async def test_baresip_calls_callport_and_talks_to_the_pipecat_bot(
     heard, rate = read_wav(recording)
     assert rate == 8000 and len(heard) > 4 * 8000
     assert _level_at(heard[: int(2.5 * 8000)], 440.0) > 20  # the bot's greeting over RTP
-    assert _level_at(heard[int(2.5 * 8000):], 500.0) > 20  # the caller's tone, echoed by it
-    assert "twilio call" in pipecat_bot.output()
+    assert _level_at(heard[int(2.5 * 8000):int(5.5 * 8000)], 500.0) > 20  # echoed by it
+    assert "twilio call" in pipecat_bot.output() and "hang-up tone" in pipecat_bot.output()
+    assert call.session.hangup_reason == "agent-ended"
     assert channel.calls == {} and channel.pool.in_use == set()
 
 

@@ -5,7 +5,8 @@ unchanged; no API keys.
 It greets with a short tone, echoes the caller's audio back, plays a long tone on key ``1``
 (and interrupts it, which makes the serializer send ``clear``, when the caller speaks over
 it), and ends the call on ``#`` (an ``EndWorkerFrame``, then an ``EndFrame``: the serializer's
-auto hang-up POSTs ``{base_url}/2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}.json``).
+auto hang-up POSTs ``{base_url}/2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}.json``);
+a 1 kHz tone from the caller (200 ms) ends it the same way, for callers without a keypad.
 Pointing a bot at callport takes one change: ``base_url`` (here from the custom parameters).
 
 Run: ``.venv-pipecat/bin/python tests/agents/pipecat_bot/bot.py --port 8765``.
@@ -53,6 +54,19 @@ def tone(freq: float, seconds: float, amp: float = 0.3) -> bytes:
                     for i in range(n))
 
 
+def share_at(pcm: bytes, freq: float) -> float:
+    """How much of the frame's energy is at ``freq`` (Goertzel)."""
+    count = len(pcm) // 2
+    samples = struct.unpack(f"<{count}h", pcm[: count * 2])
+    coeff = 2 * math.cos(2 * math.pi * freq / RATE)
+    s1 = s2 = 0.0
+    for x in samples:
+        s1, s2 = x + coeff * s1 - s2, s1
+    power = s1 * s1 + s2 * s2 - coeff * s1 * s2
+    total = sum(x * x for x in samples) * count / 2 or 1.0
+    return power / total
+
+
 def rms(pcm: bytes) -> float:
     count = len(pcm) // 2
     if not count:
@@ -66,6 +80,7 @@ class ScriptedBot(FrameProcessor):
         super().__init__()
         self._speaking_until = 0.0
         self._loud = 0
+        self._hangup_tone = 0
 
     async def _say(self, pcm: bytes) -> None:
         for i in range(0, len(pcm), CHUNK):
@@ -89,6 +104,12 @@ class ScriptedBot(FrameProcessor):
                 await self.push_frame(EndWorkerFrame())
             return
         if isinstance(frame, InputAudioRawFrame):
+            if rms(frame.audio) > 1500 and share_at(frame.audio, 1000.0) > 0.8:
+                self._hangup_tone += 1  # a caller without a keypad (baresip) says goodbye
+                if self._hangup_tone == 10:
+                    print("bot: hang-up tone", flush=True)
+                    await self.push_frame(EndWorkerFrame())
+                return
             if time.monotonic() < self._speaking_until:  # the caller talks over the bot
                 self._loud = self._loud + 1 if rms(frame.audio) > 1500 else 0
                 if self._loud >= 5:

@@ -68,9 +68,7 @@ class Pacer:
                 await self._leg.mark(item.name)
                 continue
             assert isinstance(item, FrameItem)
-            lead = lead_leg
-            if math.isinf(lead) and self._playout.head_endless:
-                lead = ENDLESS_LEAD_S
+            lead = ENDLESS_LEAD_S if item.endless and math.isinf(lead_leg) else lead_leg
             now = sent_at = self._clock()
             due = max(due, now)
             if not math.isinf(lead):
@@ -87,7 +85,7 @@ class Pacer:
             self.frames_out += 1
             self.sent_s += self._frame_s
             self._on_sent()
-            if self.taps:
+            if self.taps.active:
                 self.taps.emit(TapFrame(Direction.OUT, item.pcm, self._leg.sample_rate,
                                         sent_at, self.sent_s, item.label))
             due += self._frame_s

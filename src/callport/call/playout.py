@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # a Protocol only: the playout stays pure (sources.LiveSource
 class FrameItem:
     pcm: PCM16
     label: str = ""
+    endless: bool = False  # pulled from an endless source (hold music)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +60,7 @@ class _SourceItem:
     source: AudioSource
     clause: int
     pulled: int = 0
+    endless: bool = False  # source.endless, read once
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +142,7 @@ class Playout:
         index = len(self._clauses)
         self._clauses.append(_Clause(text="", frames=0, label=source.label,
                                      interruptible=interruptible))
-        self._push(_SourceItem(source, index), interruptible)
+        self._push(_SourceItem(source, index, endless=source.endless), interruptible)
 
     def pop(self, samples: int = 0) -> PlayItem | Starved | None:
         """Next thing to do; ``samples`` is the frame size sources are read in."""
@@ -172,7 +174,7 @@ class Playout:
                 self._items.appendleft(self._mark(head.clause, head.pulled, final=False))
                 if clause.interruptible:
                     self._soft_items += 1
-            return FrameItem(frame, clause.label)
+            return FrameItem(frame, clause.label, head.endless)
         return None
 
     def __len__(self) -> int:

@@ -258,7 +258,7 @@ class CallSession:
     async def _on_audio(self, event: AudioIn) -> None:
         self.stats.frames_in += 1
         self.metrics.frames_in.inc()
-        if self._taps_in:
+        if self._taps_in.active:
             self._taps_in.emit(TapFrame(Direction.IN, event.pcm, self._rate, self._clock(),
                                         event.at))
         events = self._core.audio(event.pcm, event.at)

@@ -46,16 +46,19 @@ class TapList:
 
     def __init__(self) -> None:
         self._taps: list[MediaTap] = []
+        self.active = False  # any tap: read once per frame, so a plain attribute
 
     def __bool__(self) -> bool:
-        return bool(self._taps)
+        return self.active
 
     def add(self, tap: MediaTap) -> None:
         self._taps.append(tap)
+        self.active = True
 
     def remove(self, tap: MediaTap) -> None:
         if tap in self._taps:
             self._taps.remove(tap)
+        self.active = bool(self._taps)
 
     def emit(self, frame: TapFrame) -> None:
         failed: list[MediaTap] = []

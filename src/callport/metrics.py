@@ -149,6 +149,11 @@ class Metrics:
             "callport_sip_dropped_messages_total",
             "SIP messages dropped unanswered: over sip.rate_per_s from one source.")
     )
+    sip_malformed: Counter = field(
+        default_factory=lambda: Counter(
+            "callport_sip_malformed_total",
+            "SIP messages that did not parse (answered 400 when possible) and bad TCP frames.")
+    )
     sip_rtt_seconds: Histogram = field(
         default_factory=lambda: Histogram(
             "callport_sip_rtt_seconds",
@@ -174,6 +179,7 @@ class Metrics:
             self.sip_rtt_seconds,
             self.sip_rtp_dropped,
             self.sip_dropped_messages,
+            self.sip_malformed,
         ):
             lines.extend(metric.render())
         return "\n".join(lines) + "\n"

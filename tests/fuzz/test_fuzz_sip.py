@@ -97,6 +97,7 @@ def test_sip_udp_campaign(serve_factory: ServeFactory, tmp_path: Path, victim: V
                             victim=(VICTIM_HOST, victim.port))
     messages = mutated(Mutator(rng), seeds, 1500)
     messages += [Mutator(rng).garbage(rng.randrange(1, 2000)) for _ in range(300)]
+    lines_before = len(served.text().splitlines())
     sock = udp_send(served.sip, messages, src_port=port, pace_every=50)
     replies = drain(sock, wait=0.5)
     sock.close()
@@ -104,9 +105,13 @@ def test_sip_udp_campaign(serve_factory: ServeFactory, tmp_path: Path, victim: V
     assert all(addr == served.sip for _, addr in replies)
     figures = check(served, before, tmp_path=tmp_path)
     assert victim.reached() == (0, 0), "callport sent something to the victim address"
+    assert served.metric("callport_sip_malformed_total") > 0  # junk: counted, not logged
+    lines = len(served.text().splitlines()) - lines_before  # the calls' own lines included
+    assert lines < len(messages) // 4, f"{lines} log lines for {len(messages)} messages"
     log = served.text()
     assert "\x00" not in log and "L" * 200 not in log  # Call-IDs escaped and bounded
-    print("udp campaign:", len(messages), "messages,", len(replies), "replies,", figures)
+    print("udp campaign:", len(messages), "messages,", len(replies), "replies,", lines,
+          "log lines,", figures)
 
 
 def test_sip_tcp_campaign(serve_factory: ServeFactory, tmp_path: Path, victim: Victim) -> None:

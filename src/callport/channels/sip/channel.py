@@ -417,6 +417,10 @@ class SipChannel:
         while True:
             await asyncio.sleep(1.0)
             now, wallclock = self.now(), time.time()
+            # Junk costs a DEBUG line at most; it is counted here (UDP and TCP, parse + frame).
+            junk = sum(ua.stats["malformed"] for ua in self._uas())
+            self.metrics.sip_malformed.value = junk + (self.tcp.stats["bad_frames"]
+                                                       if self.tcp is not None else 0)
             for call in list(self.calls.values()):
                 if self.media.tick(call.leg, ringing=call.ringing, now=now,
                                    wallclock=wallclock):

@@ -35,6 +35,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "limits.keepalive_s": (1, 3600),
     "limits.ws_max_bytes": (4096, 1 << 26),
     "limits.ws_admission_s": (0.5, 120),
+    "limits.rtc_connect_s": (1, 300),
     "limits.rate_per_s": (0, 100000),  # 0: no limiter
     "limits.rate_burst": (1, 1000000),
     "limits.rate_sources": (100, 10000000),

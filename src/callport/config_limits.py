@@ -16,6 +16,7 @@ class LimitSettings:
     keepalive_s: int = 5  # an idle keep-alive connection is closed after this
     ws_max_bytes: int = 256 * 1024  # one WebSocket message; larger closes the socket (1009)
     ws_admission_s: float = 5.0  # a media WebSocket without a valid start by then is closed
+    rtc_connect_s: float = 15.0  # an answered WebRTC offer whose peer has not connected: ended
     # Anonymous HTTP requests and WebSocket handshakes per client address (token bucket);
     # 0 turns the limiter off. Signed-in users and API tokens are not limited.
     rate_per_s: float = 50.0

@@ -39,13 +39,15 @@ from callport.audio.g711 import ulaw_decode, ulaw_encode  # noqa: E402
 TELNYX = Signer()  # the campaigns' Telnyx: webhooks and TeXML signed with this key
 
 # The campaigns' server: the limiter off (the junk must reach the handlers; the limiter has its
-# own test), short header and admission deadlines so held sockets are seen to close.
+# own test), short header, admission and WebRTC-connect deadlines so held sockets and calls
+# are seen to end.
 EDGE_ENV = {
     "CALLPORT_TWILIO_AUTH_TOKEN": AUTH_TOKEN,
     "CALLPORT_TELNYX_PUBLIC_KEY": TELNYX.public_b64,
     "CALLPORT_LIMITS_RATE_PER_S": "0",
     "CALLPORT_LIMITS_HEADER_TIMEOUT_S": "1",
     "CALLPORT_LIMITS_WS_ADMISSION_S": "1",
+    "CALLPORT_LIMITS_RTC_CONNECT_S": "2",
 }
 PASSWORD = "fuzz-campaign-password-1"
 
@@ -394,3 +396,12 @@ async def telnyx_call(served: Served, *, junk: Sequence[str | bytes] = (),
                 await ws.send(json.dumps({"event": "stop", "sequence_number": str(chunk + 2)}))
     pcm = ulaw_decode(bytes(heard[after or 0:])).astype(np.float64)
     return (float(np.sqrt(np.mean(pcm ** 2))) if pcm.size else 0.0), ccid
+
+
+# A complete, valid non-trickle offer (one Opus transceiver) with no candidate: aiortc answers
+# it, and no peer ever connects.
+OFFER_SDP = ("v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\n"
+             "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\na=sendrecv\r\n"
+             "a=ice-ufrag:abcd\r\na=ice-pwd:abcdefghijklmnopqrstuvwx\r\n"
+             "a=fingerprint:sha-256 " + ":".join(["AB"] * 32) + "\r\na=setup:actpass\r\n"
+             "a=rtcp-mux\r\na=rtpmap:111 opus/48000/2\r\n")

@@ -2,7 +2,8 @@
 bodies (deep nesting, huge integers, NaN, bad UTF-8, flips, truncation, repetition), lying and
 duplicated lengths, oversize chunked bodies, junk paths, signed Twilio webhooks with junk
 fields (each call they ring then gets Twilio's final status callback), signed Telnyx webhooks
-with hostile JSON, and a crowd of slow-header connections. Bounded counts; under a minute.
+with hostile JSON, WebRTC offers (mutated SDP, and valid ones no peer ever connects), and a
+crowd of slow-header connections. Bounded counts; under a minute.
 
 Afterwards (``fuzz_support.check_invariants`` plus this half's own): the process is alive, no
 HTTP 500 was answered and no traceback logged, no call is left open, RSS grew less than
@@ -24,9 +25,11 @@ import pytest
 from fuzz_support import check_invariants, start_serve, wait_until
 from http_support import (
     EDGE_ENV,
+    OFFER_SDP,
     TELNYX,
     add_web_user,
     browser_client,
+    call_token,
     mutated_body,
     open_records,
     raw_request,
@@ -68,6 +71,10 @@ def test_http_endpoints_survive_a_hostile_campaign(tmp_path: Path) -> None:
         web = browser_client(served)
         baseline_rms, _ = asyncio.run(twilio_call(served))  # warm: the flow, the codecs
         assert baseline_rms > 500, f"the echo was not heard (rms {baseline_rms:.0f})"
+        warm = web.post("/browser/offer", json={"type": "offer", "sdp": OFFER_SDP,
+                                                 "token": call_token(web)})
+        assert warm.status_code == 200, warm.text  # aiortc loaded before the baseline
+        wait_until(lambda: served.active_calls() == 0, timeout=15, what="the offer's deadline")
         before = served.snapshot()
         statuses = _campaign(served, web)
         assert statuses, "nothing was sent"
@@ -94,6 +101,12 @@ def _campaign(served: object, web: httpx.Client) -> Counter[int]:
     bearer = {"Authorization": f"Bearer {served.token}", "Content-Type": "application/json"}
     with httpx.Client(base_url=served.base, timeout=10,
                       headers={"Origin": served.base}) as anon:
+        for i in range(16):  # WebRTC offers with good tokens: mutated SDP, or valid and never
+            sdp = OFFER_SDP if i % 4 == 0 else mutated_body(r, OFFER_SDP.encode()).decode(
+                "latin-1")  # connected (ended at limits.rtc_connect_s, not held)
+            reply = web.post("/browser/offer", json={"type": "offer", "sdp": sdp[:19_000],
+                                                     "token": call_token(web)})
+            statuses[reply.status_code] += 1
         for _ in range(REQUESTS):
             path, seed, who = r.choice(SEEDS)
             body = mutated_body(r, seed)

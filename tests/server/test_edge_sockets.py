@@ -213,3 +213,40 @@ async def test_stale_records_are_closed_live_and_recent_ones_are_not(tmp_path: P
     assert [e.detail for e in await store.events("lost-callback") if e.kind == "ended"] == [
         "stale"]
 
+
+
+# ---- a WebRTC offer that never connects ---------------------------------------------------------
+
+OFFER_SDP = ("v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\n"
+             "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\na=sendrecv\r\n"
+             "a=ice-ufrag:abcd\r\na=ice-pwd:abcdefghijklmnopqrstuvwx\r\n"
+             "a=fingerprint:sha-256 " + ":".join(["AB"] * 32) + "\r\na=setup:actpass\r\n"
+             "a=rtcp-mux\r\na=rtpmap:111 opus/48000/2\r\n")
+
+
+async def test_an_answered_offer_no_peer_connects_ends_at_the_connect_deadline() -> None:
+    from callport.call.events import HungUp
+    from callport.channels.browser.rtc import RtcCalls
+    from callport.config import BrowserSettings
+
+    ended: list[str] = []
+    async def run_call(leg: object, info: object) -> None:
+        while True:
+            event = await leg.recv()  # type: ignore[attr-defined]
+            if isinstance(event, HungUp):
+                ended.append(event.reason)
+                return
+
+    async def track(call: object) -> None:
+        await call  # type: ignore[misc]
+
+    calls = RtcCalls(settings=BrowserSettings(), run_call=run_call, track=track, connect_s=0.5)
+    answer = await calls.answer(OFFER_SDP, caller="127.0.0.1")
+    assert answer["type"] == "answer"
+    try:
+        async with asyncio.timeout(10):  # before: the call ran for ever, its ports held
+            while not ended:
+                await asyncio.sleep(0.05)
+    finally:
+        await calls.close_all()
+    assert ended == ["connection lost"]

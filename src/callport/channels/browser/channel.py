@@ -279,7 +279,8 @@ class BrowserChannel:
             from callport.channels.browser.rtc import RtcCalls
 
             self._rtc = RtcCalls(settings=self._settings.browser, run_call=self._runtime.run_call,
-                                 track=self._track)
+                                 track=self._track,
+                                 connect_s=self._settings.limits.rtc_connect_s)
         try:
             answer: dict[str, str] = await self._rtc.answer(
                 body["sdp"], caller=_client_name(request), user=user)

@@ -49,11 +49,13 @@ from callport.channels.browser.protocol import (
     ready_message,
 )
 from callport.config import BrowserSettings
+from callport.edgelog import EDGE
 from callport.types import User
 
 log = logging.getLogger(__name__)
 
 RTC_RATE = 48_000
+CONNECT_S = 15.0  # limits.rtc_connect_s: an answered offer must connect by then
 RTC_FRAME = RTC_RATE * 20 // 1000  # 960 samples per channel
 RunCall = Callable[[BrowserLeg, CallInfo], Awaitable[object]]
 Track = Callable[[Awaitable[None]], Awaitable[None]]
@@ -144,8 +146,10 @@ class RtcCall:
     """One peer connection carrying one call."""
 
     def __init__(self, *, pc: RTCPeerConnection, run_call: RunCall, lead_ms: float,
-                 caller: str, user: User | None = None) -> None:
+                 caller: str, user: User | None = None,
+                 connect_s: float = CONNECT_S) -> None:
         self.pc = pc
+        self._connect_s = connect_s
         self.call_id = "rtc-" + uuid.uuid4().hex[:12]
         self._run_call = run_call
         self._caller = caller
@@ -182,12 +186,25 @@ class RtcCall:
             if pc.connectionState in {"failed", "closed"}:
                 self._inbox.close("connection lost")
 
+    async def _connect_deadline(self) -> None:
+        """An answered offer whose peer never connects (no ICE, a page gone) ends the call at
+        ``limits.rtc_connect_s``: it must not hold a live call, its ports and its flow."""
+        await asyncio.sleep(self._connect_s)
+        if self.pc.connectionState != "connected" and not self._inbox.closed:
+            allowed, _ = EDGE.report("browser", "rtc-connect-timeout",
+                                     now=asyncio.get_running_loop().time())
+            if allowed:
+                log.info("call %s: WebRTC not connected within %g s; ending it",
+                         self.call_id, self._connect_s)
+            self._inbox.close("connection lost")
+
     def on_track(self, track: MediaStreamTrack) -> None:
         if track.kind == "audio":
             self._tasks.append(asyncio.ensure_future(self._consume(track)))
 
     async def run(self) -> None:
         self._send_text(ready_message(call_id=self.call_id))
+        self._tasks.append(asyncio.ensure_future(self._connect_deadline()))
         info = CallInfo(call_id=self.call_id, channel="browser", caller=self._caller,
                         user=self._user)
         try:
@@ -264,8 +281,10 @@ class RtcCall:
 class RtcCalls:
     """Answers offers and keeps the live peer connections."""
 
-    def __init__(self, *, settings: BrowserSettings, run_call: RunCall, track: Track) -> None:
+    def __init__(self, *, settings: BrowserSettings, run_call: RunCall, track: Track,
+                 connect_s: float = CONNECT_S) -> None:
         self._settings = settings
+        self._connect_s = connect_s
         self._run_call = run_call
         self._track = track
         self._calls: set[RtcCall] = set()
@@ -283,7 +302,7 @@ class RtcCalls:
         """Answer an offer; the call runs as ``user`` (the signed-in browser's)."""
         pc = RTCPeerConnection(self._configuration())
         call = RtcCall(pc=pc, run_call=self._run_call, lead_ms=float(self._settings.lead_ms),
-                       caller=caller, user=user)
+                       caller=caller, user=user, connect_s=self._connect_s)
 
         @pc.on("track")
         def on_track(track: MediaStreamTrack) -> None:

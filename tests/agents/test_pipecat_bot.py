@@ -129,8 +129,8 @@ async def test_baresip_calls_callport_and_talks_to_the_pipecat_bot(
 # ---- from the browser: headless Chromium's page calls callport, the agent is the Pipecat bot --
 
 
-async def test_a_browser_call_talks_to_the_pipecat_bot(pipecat_bot: PipecatBot,
-                                                      tmp_path: Path) -> None:
+async def test_a_browser_call_talks_to_the_pipecat_bot_is_cleared_and_hung_up_by_it(
+        pipecat_bot: PipecatBot, tmp_path: Path) -> None:
     sys.path.insert(0, BROWSER_TESTS)
     from browser_harness import chromium, dump, have_chromium, serve, sign_in_by_link
 
@@ -142,15 +142,16 @@ async def test_a_browser_call_talks_to_the_pipecat_bot(pipecat_bot: PipecatBot,
 
     if not have_chromium():
         pytest.skip("needs chromium + playwright")
-    mic = np.concatenate([np.zeros(3 * 16000, np.int16), tone(1.5, 16000, freq=500.0, amp=9000),
-                          np.zeros(10 * 16000, np.int16)])
+    # The fake microphone loops: 2.5 s of silence, then 0.6 s of a 500 Hz tone.
+    mic = np.concatenate([np.zeros(int(2.5 * 16000), np.int16),
+                          tone(0.6, 16000, freq=500.0, amp=9000)])
     write_wav(tmp_path / "mic.wav", mic, 16000)
     settings = Settings(server=ServerSettings(db=str(tmp_path / "db.sqlite"),
                                               agent=f"twilio-ws:{pipecat_bot.url}"))
     runtime = build_runtime(settings, stt=ScriptedSTT([]), tts=ToneTTS(),  # type: ignore[arg-type]
                             vad=EnergyVad())
     app = create_app(runtime, channels=[create(runtime)])
-    async with serve(app) as base, chromium(tmp_path / "mic.wav") as browser:
+    async with serve(app) as base, chromium(tmp_path / "mic.wav", loop=True) as browser:
         page = await browser.new_page()
         owner, _ = await ensure_owner(runtime.users, name=settings.identity.owner)
         await sign_in_by_link(page, base, runtime, owner.name)
@@ -159,17 +160,24 @@ async def test_a_browser_call_talks_to_the_pipecat_bot(pipecat_bot: PipecatBot,
         await page.goto(f"{base}/?transport=ws&apm=0&gate=0&record=1")
         await page.click("#call")
         await page.wait_for_function("window.callport.state === 'live'", timeout=20_000)
-        await asyncio.sleep(7.0)  # the greeting, the caller's tone from 3 s, its echo
+        await asyncio.sleep(4.0)  # the greeting and a tone's echo
         rec = await dump(page)
-        await page.click("#call")
-        await until(lambda: not runtime.active, timeout=10)
+        await page.evaluate("window.callport.call.pressDigit('1')")  # the bot's 6 s tone...
+        await page.wait_for_function(  # ...which the next tone from the mic interrupts
+            "window.callport.call.stats.serverClears > 0", timeout=15_000)
+        await page.evaluate("window.callport.call.pressDigit('#')")  # the bot hangs up
+        await until(lambda: not runtime.active, timeout=15)
     assert not errors, errors
     played = (rec.remote * 32767).astype(np.int16)
     rate = 16000  # the page records what it played at the call's rate
     greeting = _tone_share(played, 440.0, rate)  # the bot's greeting, heard on the page
     echo = _tone_share(played, 500.0, rate)  # the page's microphone, echoed by the bot
     assert greeting > 0.8 and echo > 0.8, (greeting, echo, len(played) / rate)
-    assert pipecat_bot.output().count("twilio call") >= 1
+    out = pipecat_bot.output()
+    assert "dtmf 1" in out and "interrupted" in out and "dtmf #" in out
+    [record] = await runtime.calls.list_recent(1)
+    events = [e.detail for e in await runtime.calls.events(record.call_id) if e.kind == "agent"]
+    assert any("REST hang-up" in d for d in events), events  # the bot ended it
 
 
 def _tone_share(pcm: np.ndarray, freq: float, rate: int) -> float:

@@ -84,6 +84,7 @@ def create_app(runtime: Runtime, *, channels: Sequence[Channel] | None = None) -
         return PlainTextResponse(text, media_type="text/plain; version=0.0.4; charset=utf-8")
 
     from callport.agents.taskmanager.api import task_routes
+    from callport.server.console import console_routes
     from callport.server.recordings import recording_routes
     from callport.server.voicemail import voicemail_routes
 
@@ -97,6 +98,7 @@ def create_app(runtime: Runtime, *, channels: Sequence[Channel] | None = None) -
         *recording_routes(runtime),  # GET /api/recordings[/{id}/audio] (owner, admins)
         *voicemail_routes(runtime),  # GET /api/voicemail: the user's own messages
         *queue_routes(runtime),  # GET /api/queues (admins): waiting callers and agents
+        *console_routes(runtime),  # /console and /api/console/... (server.console)
         # POST /api/calls: the neutral outbound API (an admin's API token; channels.carriers).
         api_calls_route(API_CALLS_PATH, settings=runtime.settings, channels=active,
                         tokens=lambda: runtime.tokens, clock=time.time),

@@ -107,6 +107,9 @@ async def run_call(
     recorded = await record_start(calls, info)
     await record_answered(calls, info.call_id)
     runtime.active[info.call_id] = call
+    from callport.server.console_live import watch_call
+
+    publish_end = watch_call(runtime, call)  # the console's live view (server.events)
     metrics.active_calls.value = len(runtime.active)  # /healthz counts runtime.active too
     metrics.calls_total.inc()
     log.info("call %s: started on %s", info.call_id, info.channel)
@@ -145,6 +148,7 @@ async def run_call(
         await session.close()
         if runtime.active.get(info.call_id) is call:
             runtime.active.pop(info.call_id, None)
+        publish_end(session.hangup_reason or "flow-ended")
         metrics.active_calls.value = len(runtime.active)  # the same books as /healthz
         if recorded:
             await record_end(calls, info.call_id, session.hangup_reason or "flow-ended")

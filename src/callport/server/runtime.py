@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from callport.nlu.intents import IntentClassifier
     from callport.queues.service import QueueService
     from callport.routing.service import RoutingService
+    from callport.server.events import EventHub
     from callport.store.calls import CallStore
     from callport.store.tasks import TaskLists, TaskStore
     from callport.store.users import TokenStore, UserStore
@@ -93,6 +94,9 @@ class Runtime:
         self._flow = flow
         self.clock = clock
         self.active: dict[str, Call] = {}
+        from callport.server.events import MemoryHub
+
+        self.events: EventHub = MemoryHub()  # live call events for the console (server.events)
         self.draining = False
         self.routing: RoutingService | None = None
         self.transfers: Transferrer | None = None  # flows.transfer, set by server.transfers

@@ -116,5 +116,7 @@ async def test_baresip_caller_adds_a_task_by_voice(tmp_path: Path) -> None:
     stt = runtime.stt
     assert isinstance(stt, WhisperSTT)
     text = (await stt.transcribe(resample(heard, rate, 16000), 16000)).text.lower()
-    assert "task manager" in text or "automated" in text, text  # the greeting
+    # the greeting, by name ("Hi Alice, you've reached the Task Manager..."): the caller may
+    # barge in after its first words when the call is set up slowly under load
+    assert any(w in text for w in ("alice", "task manager", "automated")), text
     assert "milk" in text, text  # the agent's reply (the greeting never says it)

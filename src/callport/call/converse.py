@@ -37,6 +37,7 @@ from callport.errors import AgentFailed
 
 if TYPE_CHECKING:
     from callport.call.call import Call
+    from callport.call.transfers import TransferResult
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +126,12 @@ async def _act(
             case HangUpCall(reason=reason):
                 await call.hangup(reason)
                 return True
+            case TransferCall(target=target, warm=warm) if call.transfers is not None:
+                done = await call.transfers.transfer(call, target, warm=warm)
+                if done.ok or call.ended:
+                    return True
+                return await _refused(call, agent, action, done.refused(), record, tell=tell,
+                                      transfer=done)
             case TransferCall(target=target):
                 result = await call.transfer(target)
                 if isinstance(result, Refused):
@@ -142,20 +149,23 @@ async def _act(
 
 async def _refused(
     call: Call, agent: Agent, action: AgentOutput, refused: Refused, record: TurnRecord,
-    *, tell: bool,
+    *, tell: bool, transfer: TransferResult | None = None,
 ) -> bool:
     """The leg refused ``action``: the caller hears an apology, the agent gets
     ``ActionRefused`` (once: a refusal while answering a refusal is only apologised for)
-    and may answer; the call goes on. True only if the call ended meanwhile."""
+    and may answer; the call goes on. True only if the call ended meanwhile. A transfer
+    that did not go through (busy, declined) is apologised for by its outcome."""
     if call.ended:
         return True
-    apology = APOLOGIES.get((refused.control, refused.refusal), APOLOGY)
+    apology = (transfer.apology if transfer is not None else ""
+               ) or APOLOGIES.get((refused.control, refused.refusal), APOLOGY)
     await call.say(apology)
     record.reply = f"{record.reply} {apology}".strip()
     if not tell or call.ended:
         return call.ended
     follow = TurnRecord(index=record.index)
-    outcome = await _run_turn(call, agent, ActionRefused(action=action, refused=refused), follow)
+    outcome = await _run_turn(call, agent, ActionRefused(action=action, refused=refused,
+                                                    transfer=transfer), follow)
     call.session.set_state(AgentState("listening"))
     record.reply = f"{record.reply} {follow.reply}".strip()
     if follow.interrupted or call.ended:

@@ -3,7 +3,8 @@
 A ``Voicemail`` holds the caller's audio (16-bit mono PCM bytes at ``sample_rate``), its
 transcript, who called, when, from which menu, for whom and whether they heard it yet.
 ``VoicemailStore`` is the Protocol; ``MemoryVoicemailStore`` and ``SqliteVoicemailStore``
-(sharing the server's database) implement it, and one contract suite (tests/store/test_store_voicemail.py) runs over both.
+(sharing the server's database) implement it, and one contract suite
+(tests/store/test_store_voicemail.py) runs over both.
 """
 
 from __future__ import annotations

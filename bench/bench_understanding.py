@@ -151,7 +151,8 @@ async def run_case(case: dict[str, Any], corpus: dict[str, Any], classifier: Any
     added = [after[k] for k in after if k not in before]
     completed = {before[k][0] for k in before if k in after and after[k][2] and not before[k][2]}
     deleted = {before[k][0] for k in before if k not in after}
-    moved = {before[k][0]: after[k][1] for k in before if k in after and after[k][1] != before[k][1]}
+    moved = {before[k][0]: after[k][1] for k in before
+             if k in after and after[k][1] != before[k][1]}
     res.got = {"add": [(t, d) for t, d, _ in added], "complete": sorted(completed),
                "delete": sorted(deleted), "due": moved, "hangup": hung_up}  # fmt: skip
     want_add = list(outcome.get("add", []))
@@ -323,11 +324,13 @@ def stt_eval(corpus: dict[str, Any], voices: list[Voice], models: list[str],
                     times.append(got.seconds)
                     e, n = wer(text, got.text)
                     errors, words = errors + e, words + n
+                p90 = sorted(times)[int(len(times) * 0.9)]
                 row = (path.name if model != "tiny.en" else "tiny.en", hinted, voice.name,
-                       errors / words, statistics.median(times), sorted(times)[int(len(times) * .9)])
+                       errors / words, statistics.median(times), p90)
                 rows.append(row)
                 print(f"  {row[0]:28} hints={'yes' if hinted else 'no ':3} {voice.name:7} "
-                      f"WER {row[3]:6.1%}  median {row[4] * 1000:5.0f} ms  p90 {row[5] * 1000:5.0f} ms",
+                      f"WER {row[3]:6.1%}  median {row[4] * 1000:5.0f} ms  "
+                      f"p90 {row[5] * 1000:5.0f} ms",
                       flush=True)
     print("\n| model | hints | voice | WER | median | p90 |\n|---|---|---|---|---|---|")
     for m, h, v, w, med, p90 in rows:

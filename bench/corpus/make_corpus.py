@@ -270,4 +270,5 @@ if __name__ == "__main__":
     assert len(set(firsts)) == len(firsts), {t for t in firsts if firsts.count(t) > 1}
     doc = {"now": NOW, "fixture": FIXTURE, "cases": CASES}
     out.write_text(json.dumps(doc, indent=1) + "\n")
-    print(len(CASES), "cases", counts, "turns", len(set(itertools.chain(*(c["turns"] for c in CASES)))))
+    turns = set(itertools.chain(*(c["turns"] for c in CASES)))
+    print(len(CASES), "cases", counts, "distinct turns", len(turns))

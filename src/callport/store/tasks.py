@@ -22,6 +22,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol, TypeVar
 
+from callport.nlu.phonetic import sound_key, sounds_alike
+
 MAX_TITLE = 200
 TITLE_THRESHOLD = 0.45  # the least ``title_score`` that counts as naming a task
 
@@ -97,32 +99,6 @@ _STOP = frozenset(
 )
 _WORD = re.compile(r"[a-z0-9']+")
 
-# Words Whisper confuses on 8 kHz phone audio because they sound the same: each group maps to
-# its first member. Number words map to digits (``nlu.text.normalize`` writes "two" as "2");
-# "to" and "for" stay stop words, so "buy to tickets" still finds "buy 2 tickets" by its other
-# words, while "too" and "fore" (never useful in a title) count as the numbers they sound like.
-_SOUNDS_ALIKE_GROUPS = (
-    ("buy", "by", "bye"), ("2", "two", "too"), ("4", "four", "fore"), ("8", "eight", "ate"),
-    ("3", "three"), ("5", "five"), ("6", "six"), ("7", "seven"), ("9", "nine"), ("10", "ten"),
-    ("write", "right", "rite", "wright"), ("meet", "meat", "mete"), ("new", "knew"),
-    ("week", "weak"), ("hour", "our"), ("here", "hear"), ("their", "there", "they're"),
-    ("mail", "male"), ("sale", "sail"), ("pair", "pear", "pare"), ("dear", "deer"),
-    ("flour", "flower"), ("steak", "stake"), ("piece", "peace"), ("whole", "hole"),
-    ("son", "sun"), ("road", "rode", "rowed"), ("break", "brake"), ("sell", "cell"),
-    ("see", "sea"), ("bear", "bare"), ("plane", "plain"), ("weight", "wait"),
-    ("weather", "whether"), ("wood", "would"), ("cereal", "serial"), ("board", "bored"),
-    ("dye", "die"), ("fair", "fare"), ("great", "grate"), ("hire", "higher"),
-    ("night", "knight"), ("not", "knot"), ("made", "maid"), ("pain", "pane"),
-    ("role", "roll"), ("tail", "tale"), ("tow", "toe"), ("waste", "waist"),
-    ("way", "weigh", "whey"), ("wear", "where", "ware"), ("wine", "whine"), ("blue", "blew"),
-    ("red", "read"), ("sent", "cent", "scent"), ("site", "sight", "cite"),
-    ("sweet", "suite"), ("through", "threw"), ("flew", "flu"), ("loan", "lone"),
-    ("main", "mane"), ("poll", "pole"), ("rain", "reign", "rein"), ("some", "sum"),
-    ("stair", "stare"), ("vein", "vain"), ("which", "witch"), ("check", "cheque"),
-    ("past", "passed"), ("allowed", "aloud"), ("course", "coarse"), ("heel", "heal"),
-    ("groan", "grown"), ("missed", "mist"), ("principal", "principle"), ("wring", "ring"),
-)  # fmt: skip
-SOUNDS_ALIKE: dict[str, str] = {w: group[0] for group in _SOUNDS_ALIKE_GROUPS for w in group}
 
 # Two titles match a query "about equally well" (``close_matches``) when their scores differ by
 # less than this. See ``close_matches`` for why 0.1.
@@ -135,15 +111,16 @@ def title_words(text: str) -> list[str]:
 
 
 def sounds_like(word: str) -> str:
-    """The spelling ``word`` shares with its homophones ("by" -> "buy", "two" -> "2")."""
-    return SOUNDS_ALIKE.get(word, word)
+    """``word``'s sound key (``nlu.phonetic``): "by", "buy" and "bye" share one, and so do
+    "two" and "2". A general spelling-to-sound rule set, not a table of observed slips."""
+    return sound_key(word)
 
 
 def _word_match(a: str, b: str) -> float:
     if a == b:
         return 1.0
-    if sounds_like(a) == sounds_like(b):
-        return 0.95  # a homophone ("by" / "buy", "right" / "write"); the exact spelling wins
+    if sounds_alike(a, b):
+        return 0.95  # sounds the same ("by" / "buy", "right" / "write"); the spelling wins
     if min(len(a), len(b)) >= 3 and (a.startswith(b) or b.startswith(a)):
         return 0.9  # "call" / "calling", "groceries" / "grocery"
     if len(a) == len(b) >= 3 and sum(x != y for x, y in zip(a, b, strict=True)) == 1:

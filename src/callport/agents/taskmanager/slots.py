@@ -1,7 +1,7 @@
-"""Task titles out of transcripts: strip the command words around them, tolerant of ASR slips.
+"""Task titles out of transcripts: strip the command words around them.
 
 Input is normalised text with the date phrase already taken out (see ``nlu.dates``):
-"at a task to call the plumber" -> "call the plumber"; "move the dentist to" -> "dentist";
+"add a task to call the plumber" -> "call the plumber"; "move the dentist to" -> "dentist";
 "mark buy eggs as done" -> "buy eggs".
 """
 
@@ -20,9 +20,9 @@ _NAMED = r"(?:\s+(?:to|called|named|saying|that says|which is|for|about|of|is))?
 
 _PATTERNS: dict[str, tuple[str, ...]] = {
     "add": (
-        rf"(?:add|at|ad|and|had|create|make|put|new|write|note down|jot down|set up)\s+"
+        rf"(?:add|create|make|put|new|write|note down|jot down|set up)\s+"
         rf"{_ARTICLE}{_NOUN}{_NAMED}\s+",
-        r"(?:add|ad|create|put|write down|note down|jot down)\s+",
+        r"(?:add|create|put|write down|note down|jot down)\s+",
         r"(?:i need to remember to|don't let me forget to|remember to|remind me|reminder|"
         r"i need to|i have to|i've got to|i must|i should|need to)\s+(?:to\s+)?",
         rf"{_NOUN}\s*(?::|to)?\s+",
@@ -37,7 +37,7 @@ _PATTERNS: dict[str, tuple[str, ...]] = {
     ),
     "delete": (
         rf"(?:delete|remove|erase|scratch|drop|cancel|get rid of|forget about|forget|"
-        rf"take|the lead|delete the)\s+(?:{_ARTICLE}{_NOUN}{_NAMED}\s+)?",
+        rf"take|delete the)\s+(?:{_ARTICLE}{_NOUN}{_NAMED}\s+)?",
     ),
     "reschedule": (
         rf"(?:move|reschedule|postpone|push|delay|defer|shift|change|set|make)\s+"

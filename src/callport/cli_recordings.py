@@ -4,7 +4,7 @@
   consent, paused_s, channels, newest first.
 - ``recordings export ID --out FILE.wav``: the stereo WAV (caller left, agent right),
   decrypted (``callport.recording.crypt``). A recording whose server was killed mid-call
-  (still unencrypted) exports up to the last second written.
+  exports up to its last sealed chunk (about the last second written).
 """
 
 from __future__ import annotations

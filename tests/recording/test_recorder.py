@@ -11,9 +11,11 @@ import wave
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from callport.call.taps import Direction, TapFrame
-from callport.recording.recorder import RATE, Recorder
+from callport.recording.crypt import open_stream
+from callport.recording.recorder import RATE, Recorder, wav_bytes
 
 
 def frame(direction: Direction, at: float, value: int, rate: int = 16000) -> TapFrame:
@@ -78,9 +80,11 @@ _CHILD = """
 import sys, time
 from pathlib import Path
 import numpy as np
+import pytest
 from callport.call.taps import Direction, TapFrame
 from callport.recording.recorder import Recorder
-rec = Recorder(path=Path(sys.argv[1]), started=0.0)
+key = bytes(range(32)) if sys.argv[2:] == ["sealed"] else None
+rec = Recorder(path=Path(sys.argv[1]), started=0.0, key=key, name="rec-x")
 for i in range(175):  # 3.5 s of caller audio, 20 ms frames
     pcm = np.full(320, 1000 + i, dtype=np.int16)
     rec.on_frame(TapFrame(Direction.IN, pcm, 16000, (i + 1) * 0.02, (i + 1) * 0.02))
@@ -89,15 +93,23 @@ time.sleep(60)
 """
 
 
-def test_kill_9_leaves_a_playable_file(tmp_path: Path) -> None:
+@pytest.mark.parametrize("sealed", [False, True])
+def test_kill_9_leaves_a_playable_file(tmp_path: Path, sealed: bool) -> None:
     path = tmp_path / "r.wav"
-    child = subprocess.Popen([sys.executable, "-c", _CHILD, str(path)], stdout=subprocess.PIPE,
-                             text=True)
+    child = subprocess.Popen([sys.executable, "-c", _CHILD, str(path), *(["sealed"] * sealed)],
+                             stdout=subprocess.PIPE, text=True)
     try:
         assert child.stdout is not None and child.stdout.readline().strip() == "ready"
     finally:
         os.kill(child.pid, signal.SIGKILL)
         child.wait(timeout=10)
+    if sealed:  # encrypted as it went: it decrypts up to the last chunk
+        data = path.read_bytes()
+        assert b"RIFF" not in data
+        pcm, complete = open_stream(bytes(range(32)), data, name="rec-x")
+        assert not complete
+        path = tmp_path / "plain.wav"
+        path.write_bytes(wav_bytes(pcm))
     left, right = read(path)  # the header says how much is there: it plays
     assert len(left) == 3 * RATE  # up to the last whole second written (0.5 s held back)
     assert left[0] == 1000 and left[-1] == 1000 + 149 and not np.any(right)

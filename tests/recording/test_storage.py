@@ -14,7 +14,14 @@ from pathlib import Path
 import pytest
 
 from callport.config import ConfigError, RecordingSettings, ServerSettings, Settings
-from callport.recording.crypt import load_key, seal, seal_file, unseal
+from callport.recording.crypt import (
+    SealedWriter,
+    load_key,
+    open_stream,
+    seal,
+    seal_file,
+    unseal,
+)
 from callport.recording.retention import purge, retention_loop
 
 
@@ -93,3 +100,28 @@ async def test_retention_loop_in_simulated_time(tmp_path: Path) -> None:
                              sleep=sleep)
     # day 0: 1 day old, kept; day 1: 2 days, kept; day 2: 3 days old, purged
     assert not (tmp_path / "rec-a.json").exists() and passes == 3
+
+
+def test_sealed_chunks_open_to_the_last_whole_chunk(tmp_path: Path) -> None:
+    key, path = bytes(range(32)), tmp_path / "r.enc"
+    writer = SealedWriter(key=key, path=path, name="rec-a")
+    writer.write(b"one ")
+    writer.write(b"two ")
+    size_after_two = path.stat().st_size
+    writer.close(b"end")
+    blob = path.read_bytes()
+    assert b"one" not in blob and open_stream(key, blob, name="rec-a") == (b"one two end", True)
+    assert open_stream(key, blob[:size_after_two], name="rec-a") == (b"one two ", False)
+    assert open_stream(key, blob[:-1], name="rec-a") == (b"one two ", False)  # cut mid-chunk
+    with pytest.raises(ValueError):
+        open_stream(key, blob, name="rec-b")  # another recording's id
+    with pytest.raises(ValueError):
+        open_stream(bytes(32), blob, name="rec-a")  # another key
+    changed = bytearray(blob)
+    changed[20] ^= 1
+    with pytest.raises(ValueError):
+        open_stream(key, bytes(changed), name="rec-a")
+    first = 6 + 8 + 4 + len(b"one ") + 16
+    dropped = blob[:6 + 8] + blob[first:]  # the first chunk taken out: the rest is refused
+    with pytest.raises(ValueError):
+        open_stream(key, dropped, name="rec-a")

@@ -1,12 +1,13 @@
-"""A call's two directions as one stereo WAV file (caller left, agent right), written as it
-goes.
+"""A call's two directions as one stereo recording (caller left, agent right), written as it
+goes: a WAV file, or (with ``key``) 16-bit stereo PCM in sealed AES-GCM chunks
+(``crypt.SealedWriter``; ``wav_bytes`` makes the WAV of it).
 
 ``Recorder`` is a media tap for both directions of a session (``Direction.IN`` is the caller,
 ``Direction.OUT`` what was sent to the caller, whatever its source: speech, a file, a bridged
 human). Frames are placed on the call's timeline by their session clock time, resampled to
 16 kHz, and written in steps of ``step_s`` seconds. After each step the RIFF and data sizes in
-the header are brought up to date and the file is flushed, so a process killed mid-call leaves
-a file that plays up to the last step written.
+the header are brought up to date (or one sealed chunk is appended) and the file is flushed,
+so a process killed mid-call leaves a file that plays (or decrypts) up to the last step written.
 
 Why WAV and not Ogg/Opus: nothing in the venv encodes Opus (no soundfile/pyogg/opuslib); WAV
 needs no codec, every browser plays it, and its crash-safety is easy to check. The file format
@@ -28,6 +29,7 @@ from numpy.typing import NDArray
 
 from callport.audio.resample import StreamResampler
 from callport.call.taps import Direction, TapFrame
+from callport.recording.crypt import SealedWriter
 
 RATE = 16000
 _HEADER = 44
@@ -37,6 +39,12 @@ def _header(data_bytes: int) -> bytes:
     return (b"RIFF" + struct.pack("<I", 36 + data_bytes) + b"WAVEfmt "
             + struct.pack("<IHHIIHH", 16, 1, 2, RATE, RATE * 4, 4, 16)
             + b"data" + struct.pack("<I", data_bytes))
+
+
+def wav_bytes(pcm: bytes) -> bytes:
+    """A WAV file of the recorder's stereo 16 kHz PCM (a whole number of frames)."""
+    pcm = pcm[:len(pcm) // 4 * 4]
+    return _header(len(pcm)) + pcm
 
 
 class _Channel:
@@ -75,7 +83,8 @@ class Recorder:
     """A stereo WAV recorder; a ``MediaTap`` for both directions (see the module doc)."""
 
     def __init__(self, *, path: Path, started: float, paused: str = "silence",
-                 step_s: float = 1.0, lag_s: float = 0.5) -> None:
+                 step_s: float = 1.0, lag_s: float = 0.5, key: bytes | None = None,
+                 name: str = "") -> None:
         self.path = path
         self.started = started  # session clock at sample 0
         self.skip = paused == "skip"
@@ -88,9 +97,14 @@ class Recorder:
         self._written = 0  # samples per channel in the file
         self._streams: dict[tuple[Direction, int], StreamResampler] = {}
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._file: BinaryIO | None = open(path, "wb")  # noqa: SIM115 - closed by close()
-        self._file.write(_header(0))
-        self._file.flush()
+        self._sealed: SealedWriter | None = None
+        self._file: BinaryIO | None = None
+        if key is not None:  # encrypted as it goes: one sealed chunk per step
+            self._sealed = SealedWriter(key=key, path=path, name=name or path.name)
+        else:
+            self._file = open(path, "wb")  # noqa: SIM115 - closed by close()
+            self._file.write(_header(0))
+            self._file.flush()
 
     @property
     def paused(self) -> bool:
@@ -104,8 +118,12 @@ class Recorder:
         """Seconds into the recording of session clock time ``at``."""
         return max(0.0, at - self.started)
 
+    @property
+    def _open(self) -> bool:
+        return self._file is not None or self._sealed is not None
+
     def on_frame(self, frame: TapFrame) -> None:
-        if self._file is None or self.paused:
+        if not self._open or self.paused:
             return
         pcm = frame.pcm
         n = len(pcm) * RATE // frame.sample_rate  # the frame's length at 16 kHz
@@ -138,17 +156,21 @@ class Recorder:
             self.started += span
 
     def _flush(self, upto: int) -> None:
-        if self._file is None or upto - self._written < self._step:
+        if not self._open or upto - self._written < self._step:
             return
         self._write(self._written + (upto - self._written) // self._step * self._step)
 
     def _write(self, upto: int) -> None:
-        assert self._file is not None
         left = self._left.take(upto, self._written)
         right = self._right.take(upto, self._written)
         stereo = np.empty(2 * len(left), dtype="<i2")
         stereo[0::2] = left
         stereo[1::2] = right
+        if self._sealed is not None:
+            self._sealed.write(stereo.tobytes())
+            self._written = upto
+            return
+        assert self._file is not None
         self._file.seek(0, 2)
         self._file.write(stereo.tobytes())
         self._written = upto
@@ -158,7 +180,7 @@ class Recorder:
 
     def close(self, at: float | None = None) -> None:
         """Write what is held (up to ``at``, or the last frame) and close the file."""
-        if self._file is None:
+        if not self._open:
             return
         if at is not None and self.paused:
             self.resume(at)
@@ -170,5 +192,9 @@ class Recorder:
         end = max(self._left.end, self._right.end, self._written)
         if end > self._written:
             self._write(end)
-        self._file.close()
-        self._file = None
+        if self._sealed is not None:
+            self._sealed.close()
+            self._sealed = None
+        if self._file is not None:
+            self._file.close()
+            self._file = None

@@ -8,8 +8,9 @@ decision allows it, unrecorded otherwise (a decline keeps serving the caller).
 
 While recording, ``call.recording`` is the ``ActiveRecording``: ``call.pause_recording()`` /
 ``resume_recording()`` (and a ``sensitive`` gather) pause it; the transcript of a paused span
-is not kept. Next to ``ID.wav`` the recording's ``ID.json`` holds its metadata, written at the
-start (so a killed server still leaves it) and again at the end.
+is not kept. The audio is ``ID.wav.enc``, sealed chunk by chunk as it is written (a kill -9
+leaves it decryptable up to the last second); next to it the recording's ``ID.json`` holds
+its metadata, written at the start (so a killed server still leaves it) and again at the end.
 """
 
 from __future__ import annotations
@@ -31,8 +32,8 @@ from callport.call.results import Heard, HungUp, Pressed
 from callport.call.taps import Direction
 from callport.config import RecordingSettings
 from callport.recording.consent import ConsentMachine, Decision, Mode
-from callport.recording.crypt import seal, seal_file, unseal
-from callport.recording.recorder import Recorder
+from callport.recording.crypt import STREAM_MAGIC, open_stream, seal, unseal
+from callport.recording.recorder import Recorder, wav_bytes
 
 log = logging.getLogger(__name__)
 
@@ -76,14 +77,15 @@ class ActiveRecording:
                  settings: RecordingSettings, clock: Callable[[], float], key: bytes) -> None:
         self.id = f"rec-{call.info.call_id}"
         self._key = key
-        self._audio = f"{self.id}.wav"  # until the end: then ID.wav.enc
+        self._audio = f"{self.id}.wav.enc"  # sealed chunks, written as it goes
         self._sealed_transcript = ""
         self._call = call
         self._clock = clock
         self._decision = decision
-        self.wav = directory / f"{self.id}.wav"
+        self.wav = directory / self._audio
         self.meta = directory / f"{self.id}.json"
-        self.recorder = Recorder(path=self.wav, started=clock(), paused=settings.paused)
+        self.recorder = Recorder(path=self.wav, started=clock(), paused=settings.paused,
+                                 key=key, name=self.id)
         self.started_at = datetime.now(UTC)
         self.transcript: list[dict[str, Any]] = []
         self._caller_from: float | None = None
@@ -114,9 +116,9 @@ class ActiveRecording:
             self.transcript.append({"who": "agent", "at": round(now, 2), "text": note.text})
 
     def close(self) -> None:
-        """Finish the file, encrypt it and the transcript (``crypt``), write the metadata."""
+        """Finish the file (its last sealed chunk), encrypt the transcript (``crypt``), write
+        the metadata."""
         self.recorder.close(self._clock())
-        self._audio = seal_file(self._key, self.wav, name=self.id).name
         words = json.dumps(self.transcript).encode()
         self._sealed_transcript = base64.b64encode(seal(self._key, words, name=self.id)).decode()
         self._write_meta(final=True)
@@ -179,8 +181,9 @@ def recordings_dir(settings: Any) -> Path:
 
 
 def open_recording(meta: dict[str, Any], directory: Path, key: bytes) -> tuple[bytes, list[Any]]:
-    """A recording's WAV bytes and transcript, decrypted (a file left unencrypted by a killed
-    server opens as it is, with no transcript)."""
+    """A recording's WAV bytes and transcript, decrypted. A recording cut short by a killed
+    server opens up to its last whole chunk (about the last second), with no transcript; an
+    older whole-file sealed one (``CPREC1``) or a plain WAV opens as well."""
     audio = directory / str(meta["audio"])
     name = str(meta["id"])
     sealed_audio = audio.with_name(audio.name + ".enc")
@@ -188,7 +191,11 @@ def open_recording(meta: dict[str, Any], directory: Path, key: bytes) -> tuple[b
         audio = sealed_audio
     if audio.suffix != ".enc":
         return audio.read_bytes(), []
-    wav = unseal(key, audio.read_bytes(), name=name)
+    blob = audio.read_bytes()
+    if blob.startswith(STREAM_MAGIC):
+        wav = wav_bytes(open_stream(key, blob, name=name)[0])
+    else:
+        wav = unseal(key, blob, name=name)
     sealed = meta.get("transcript") or ""
     words = json.loads(unseal(key, base64.b64decode(sealed), name=name)) if sealed else []
     return wav, words

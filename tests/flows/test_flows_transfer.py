@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from datetime import datetime
 
 import numpy as np
 import pytest
@@ -30,6 +31,7 @@ from callport.call.taps import Direction, FrameCollector
 from callport.call.transfers import TransferOutcome, TransferResult
 from callport.flows.transfer import Transfers, answer_of, join_attended, summary_of
 from callport.metrics import Metrics
+from callport.store.calls import CallRecord, MemoryCallStore
 from callport.types import CallInfo, User
 from callport.vad.turn import TurnDetector
 
@@ -181,7 +183,13 @@ async def test_warm_accepted_summary_first_then_bridged_both_ways() -> None:
     caller = caller_call()
     heard = FrameCollector()
     caller.session.add_tap(heard, Direction.OUT)
-    caller.transfers = Transfers(new_call=human.new_call, dialer=FakeDialer(human.leg, ring_s=0.4))
+    events: list[tuple[str, str, str]] = []
+
+    async def record(call_id: str, kind: str, detail: str) -> None:
+        events.append((call_id, kind, detail))
+
+    caller.transfers = Transfers(new_call=human.new_call, dialer=FakeDialer(human.leg, ring_s=0.4),
+                                 events=record)
     caller.session.start()
     task = asyncio.create_task(caller.transfer_warm("sip:alice@127.0.0.1"))
     await human.heard_prompt()
@@ -210,6 +218,10 @@ async def test_warm_accepted_summary_first_then_bridged_both_ways() -> None:
     human.leg.caller_hangup()  # the person hangs up: the bridge ends, so does the caller's call
     result = await asyncio.wait_for(task, LIMIT)
     assert result.outcome is TransferOutcome.ANSWERED and result.how == "bridge" and result.warm
+    assert [e[1:] for e in events][:2] == [("transfer", "to sip:alice@127.0.0.1 (warm)"),
+                                          ("transfer", "bridged to sip:alice@127.0.0.1")]
+    assert events[2][2].startswith("transfer to sip:alice@127.0.0.1: answered")
+    assert {e[0] for e in events} == {"caller"}
     assert caller_leg.hung_up_reason == "bridge-ended"
     await caller.session.close()
 
@@ -273,10 +285,16 @@ async def test_warm_dial_failures_keep_the_providers_cause(
     human = Human()
     caller = caller_call()
     failed = DialFailed(carrier="sip", cause=cause, sip_status=status, detail="from the trunk")
-    caller.transfers = Transfers(new_call=human.new_call, dialer=FakeDialer(failed))
     caller.session.start()
+    calls = MemoryCallStore()
+    await calls.create(CallRecord(call_id="caller", channel="sip", started_at=datetime.now()))
+    caller.transfers = Transfers(new_call=human.new_call, dialer=FakeDialer(failed),
+                                 events=calls.add_event)
     result = await asyncio.wait_for(caller.transfer_warm("sip:alice@127.0.0.1"), LIMIT)
     assert result.outcome is outcome and result.cause is cause and result.sip_status == status
+    logged = [(e.kind, e.detail) for e in await calls.events("caller")]
+    assert logged == [("transfer", "to sip:alice@127.0.0.1 (warm)"),
+                      ("transfer", result.describe())] and f"SIP {status}" in logged[1][1]
     assert result.detail == "from the trunk" and not human.calls
     assert not caller.session.holding and not caller.ended
     await caller.session.close()

@@ -84,11 +84,13 @@ async def test_warm_transfer_sipp_caller_to_sipp_person(tmp_path: Path, key: str
     scenario = (SCENARIOS / "uas_warm_human.xml").read_text()
     (tmp_path / "human.xml").write_text(scenario.replace("WAIT_MS", "3000").replace("KEY", key))
     results: list[TransferResult] = []
+    ids: list[str] = []
     taps: dict[str, FrameCollector] = {"caller": FrameCollector(), "human": FrameCollector()}
     tts = WordTones()
 
     async def flow(call: Call) -> None:
         call.session.add_tap(taps["caller"], Direction.OUT)
+        ids.append(call.info.call_id)
         result = await call.transfer_warm(f"sip:alice@127.0.0.1:{port}", summary=SUMMARY)
         results.append(result)
         if not result.ok and not call.ended:
@@ -106,7 +108,8 @@ async def test_warm_transfer_sipp_caller_to_sipp_person(tmp_path: Path, key: str
         call.session.add_tap(taps["human"], Direction.OUT)
         return call
 
-    runtime.transfers = Transfers(new_call=human_call, dialer=SipLegDialer(channel))
+    runtime.transfers = Transfers(new_call=human_call, dialer=SipLegDialer(channel),
+                                  events=runtime.calls.add_event)
     human, port = await start_sipp_uas(tmp_path, "-sf", "human.xml")
     try:
         _, xml = await run_sipp("-sd", "uac_pcap", cwd=tmp_path)
@@ -124,6 +127,10 @@ async def test_warm_transfer_sipp_caller_to_sipp_person(tmp_path: Path, key: str
         await channel.stop()
     caller, person = taps["caller"].frames, taps["human"].frames
     [dialled] = [c for c in channel.finished if c.info.direction == "outbound"]
+    history = [e.detail for e in await runtime.calls.events(ids[0]) if e.kind == "transfer"]
+    assert history[:2] == [f"to sip:alice@127.0.0.1:{port} (warm)",
+                           f"bridged to sip:alice@127.0.0.1:{port}"] if key == "1" else \
+        history == [f"to sip:alice@127.0.0.1:{port} (warm)", results[0].describe()]
     music = [f.pcm for f in caller if f.source == "hold-music"]
     assert loud(music) >= 50  # the caller heard music (seconds of it), not silence
     labels = [f.source for f in person]

@@ -68,6 +68,8 @@ class LegDialer(Protocol):
 
 
 NewCall = Callable[[Leg, CallInfo], Call]  # Runtime.new_call: a session on the person's leg
+# CallStore.add_event(call_id, kind, detail): a transfer's steps on the call's record
+CallEvents = Callable[[str, str, str], Awaitable[object]]
 
 _YES = re.compile(r"\b(yes|yeah|yep|sure|ok|okay|accept|put (them|him|her) through|go ahead"
                   r"|connect)\b")
@@ -110,8 +112,10 @@ class Transfers:
 
     def __init__(self, *, new_call: NewCall, dialer: LegDialer | None = None,
                  ring_timeout_s: float = 30.0, answer_timeout_s: float = 8.0,
-                 music: Callable[[], AudioSource] = HoldMusic) -> None:
+                 music: Callable[[], AudioSource] = HoldMusic,
+                 events: CallEvents | None = None) -> None:
         self.new_call = new_call
+        self.events = events
         self.dialer = dialer
         self.ring_timeout_s = ring_timeout_s
         self.answer_timeout_s = answer_timeout_s
@@ -119,9 +123,20 @@ class Transfers:
 
     async def transfer(self, call: Call, target: str, *, warm: bool = False,
                        summary: str | None = None) -> TransferResult:
+        await self._event(call, f"to {target}" + (" (warm)" if warm else " (blind)"))
         result = await (self._warm(call, target, summary) if warm else self._blind(call, target))
         log.info("call %s: %s", call.info.call_id, result.describe())
+        await self._event(call, result.describe())
         return result
+
+    async def _event(self, call: Call, detail: str) -> None:
+        if self.events is None:
+            return
+        try:
+            await self.events(call.info.call_id, "transfer", detail)
+        except Exception:  # the history is worth less than the call
+            log.warning("call %s: transfer event not recorded", call.info.call_id,
+                        exc_info=True)
 
     # ---- blind ------------------------------------------------------------------------
     async def _blind(self, call: Call, target: str) -> TransferResult:
@@ -185,6 +200,7 @@ class Transfers:
                 if call.ended:
                     await _bye(human, CALLER_GONE)
                     return gone
+                await self._event(call, f"bridged to {target}")
                 ended = await Bridge(a=call.session, b=human.session).run()
                 ended = await follow_handovers(ended)  # the person's phone joined us elsewhere
             finally:  # also when the caller's end cancels the flow: the person's call ends

@@ -46,7 +46,8 @@ class SipLegDialer:
 def wire_transfers(runtime: Runtime, channels: Sequence[Any]) -> Transfers:
     sip = next((c for c in channels if getattr(c, "name", "") == "sip"), None)
     transfers = Transfers(new_call=runtime.new_call,
-                          dialer=SipLegDialer(sip) if sip is not None else None)
+                          dialer=SipLegDialer(sip) if sip is not None else None,
+                          events=runtime.calls.add_event)  # each step on the call's record
     runtime.transfers = transfers
     if sip is None:
         log.info("transfers: no SIP channel; warm transfers are refused, blind ones use the "

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from callport.store.postgres import PgDb
+from callport.store.postgres_tasks import PgTaskLists, PgTaskStore
 from callport.store.sqlite_tasks import SqliteTaskLists, SqliteTaskStore
 from callport.store.tasks import (
     MemoryTaskLists,
@@ -38,12 +40,16 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 async def store(
     request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock
 ) -> AsyncIterator[TaskStore]:
     if request.param == "memory":
         yield MemoryTaskStore(clock=clock)
+    elif request.param == "postgres":
+        pg = PgDb(request.getfixturevalue("pg_url"))
+        yield PgTaskStore(pg, clock=clock)
+        await pg.close()
     else:
         sq = SqliteTaskStore(tmp_path / "tasks.db", clock=clock)
         yield sq
@@ -208,12 +214,16 @@ def test_title_score_prefers_exact() -> None:
 # -- one list per owner (TaskLists) ----------------------------------------------------------
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 async def lists(
     request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock
 ) -> AsyncIterator[TaskLists]:
     if request.param == "memory":
         yield MemoryTaskLists(clock=clock)
+    elif request.param == "postgres":
+        pg = PgDb(request.getfixturevalue("pg_url"))
+        yield PgTaskLists(pg, clock=clock)
+        await pg.close()
     else:
         sq = SqliteTaskLists(tmp_path / "tasks.db", clock=clock)
         yield sq

@@ -1,4 +1,4 @@
-"""Contract suite for UserStore and TokenStore implementations (memory and SQLite)."""
+"""Contract suite for UserStore and TokenStore implementations (memory, SQLite, PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ import pytest
 
 from callport.store.memory_users import MemoryTokenStore, MemoryUserStore
 from callport.store.owner import ensure_owner
+from callport.store.postgres import PgDb
+from callport.store.postgres_users import PgTokenStore, PgUserStore
 from callport.store.sqlite import SqliteDb
 from callport.store.sqlite_users import SqliteTokenStore, SqliteUserStore
 from callport.store.users import TokenStore, UserError, UserStore, token_digest
@@ -26,11 +28,15 @@ class Stores:
     db_path: Path | None  # the SQLite file, to look at what is really stored
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 async def stores(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Stores]:
     if request.param == "memory":
         users = MemoryUserStore()
         yield Stores(users, MemoryTokenStore(users=users), None)
+    elif request.param == "postgres":
+        pg = PgDb(request.getfixturevalue("pg_url"))
+        yield Stores(PgUserStore(pg), PgTokenStore(pg), None)
+        await pg.close()
     else:
         path = tmp_path / "users.db"
         db = SqliteDb(path)

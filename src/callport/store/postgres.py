@@ -1,0 +1,101 @@
+"""``PgDb``: a PostgreSQL database (``server.db = postgresql://...``) for the async stores.
+
+The scale-out twin of :class:`~callport.store.sqlite.SqliteDb`: many callport nodes share one
+PostgreSQL database. It holds a psycopg 3 ``AsyncConnectionPool`` (the optional ``postgres``
+extra: ``pip install 'callport[postgres]'``), opened lazily on first use in the running event
+loop, so stores are built synchronously like the SQLite ones. Opening applies the versioned
+migrations of :mod:`callport.store.migrations_pg` (once per database, under an advisory lock, so
+nodes starting together do not race). Each ``transaction()`` block is one transaction: it
+commits when the block ends and rolls back if it raises.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+from callport.store.migrations_pg import apply_migrations
+
+if TYPE_CHECKING:
+    from psycopg import AsyncConnection
+    from psycopg_pool import AsyncConnectionPool
+
+log = logging.getLogger(__name__)
+
+URL_PREFIXES = ("postgresql://", "postgres://")
+
+
+def is_postgres_url(db: str) -> bool:
+    """Does ``server.db`` name a PostgreSQL database (rather than a SQLite file)?"""
+    return db.startswith(URL_PREFIXES)
+
+
+def redact(url: str) -> str:
+    """``url`` without its password, for logs and ``callport doctor``."""
+    scheme, sep, rest = url.partition("://")
+    auth, at, host = rest.rpartition("@")
+    if not sep or not at:
+        return url
+    user = auth.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}" if ":" in auth else url
+
+
+class PgDb:
+    """A PostgreSQL database behind a small connection pool (``max_size`` connections)."""
+
+    def __init__(self, url: str, *, max_size: int = 8) -> None:
+        if not is_postgres_url(url):
+            raise ValueError(f"not a postgresql:// URL: {redact(url)}")
+        self.url = url
+        self.max_size = max_size
+        self._pool: AsyncConnectionPool[AsyncConnection[dict[str, Any]]] | None = None
+        self._lock: asyncio.Lock | None = None
+        self.migrated: tuple[int, ...] = ()  # versions this process applied (the rest were there)
+
+    async def _ready(self) -> AsyncConnectionPool[AsyncConnection[dict[str, Any]]]:
+        if self._pool is not None:
+            return self._pool
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            if self._pool is None:
+                try:
+                    from psycopg import AsyncConnection
+                    from psycopg.rows import dict_row
+                    from psycopg_pool import AsyncConnectionPool
+                except ImportError as exc:  # pragma: no cover - depends on the install
+                    raise RuntimeError(
+                        "server.db is a postgresql:// URL but psycopg is not installed: "
+                        "pip install 'callport[postgres]'") from exc
+                pool: AsyncConnectionPool[AsyncConnection[dict[str, Any]]] = AsyncConnectionPool(
+                    self.url, min_size=1, max_size=self.max_size, open=False,
+                    connection_class=AsyncConnection[dict[str, Any]],
+                    kwargs={"row_factory": dict_row, "autocommit": True})  # fmt: skip
+                await pool.open(wait=True, timeout=15.0)
+                try:
+                    async with pool.connection() as conn:
+                        self.migrated = await apply_migrations(conn)
+                except BaseException:
+                    await pool.close()
+                    raise
+                self._pool = pool
+        return self._pool
+
+    async def open(self) -> None:
+        """Connect and migrate now (otherwise the first statement does it)."""
+        await self._ready()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncConnection[dict[str, Any]]]:
+        """A pooled connection inside one transaction, for the ``async with`` block."""
+        pool = await self._ready()
+        async with pool.connection() as conn, conn.transaction():
+            yield conn
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None

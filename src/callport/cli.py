@@ -87,6 +87,11 @@ def _parser() -> argparse.ArgumentParser:
                       "is configured, else sip for sip: URIs, else the only configured one; "
                       "required when several are configured)")
     call.add_argument("--from", dest="from_", default="", help="caller ID / from number")
+    call.add_argument("--amd", choices=("off", "hangup", "leave-message", "continue"),
+                      help="answering-machine detection for this call (default: routing.amd):"
+                      " hang up on a machine, leave --message after its beep, or only record")
+    call.add_argument("--message", default=None,
+                      help="with --amd leave-message: what is said after the beep")
     _agent_options(call)
 
     sub.add_parser("doctor", help="check models, ports and optional dependencies")
@@ -339,6 +344,17 @@ async def _call(settings: Settings, args: argparse.Namespace) -> int:
     from callport.call.dial import Answered, DialFailed, DialOptions
     from callport.channels.carriers import choose, open_dialer
 
+    if getattr(args, "amd", None) or getattr(args, "message", None) is not None:
+        from dataclasses import replace
+
+        r = settings.routing
+        routing = replace(r, amd=args.amd or r.amd,
+                          amd_message=r.amd_message if args.message is None else args.message)
+        problems = [p for p in routing.problems() if p.startswith("routing.amd")]
+        if problems:
+            print(f"callport: {problems[0]} (give --message)", file=sys.stderr)
+            return 2
+        settings = replace(settings, routing=routing)
     if settings.routing.carriers:  # least cost, failover, the rules: callport.cli_routing
         from callport import cli_routing
 

@@ -29,7 +29,7 @@ from callport.store.calls import CallRecord
 COMMANDS = ("routes", "calls")
 CSV_COLUMNS = ("call_id", "channel", "direction", "caller", "callee", "user", "started_at",
                "answered_at", "ended_at", "duration_s", "disposition", "hangup_cause",
-               "carrier", "attempts", "billable_s", "cost", "currency", "status")
+               "carrier", "attempts", "billable_s", "cost", "currency", "status", "amd")
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -132,9 +132,10 @@ async def _calls(settings: Settings, args: argparse.Namespace) -> int:
         via = f" via {r.carrier}" if r.carrier else ""
         tries = f" ({len(r.attempts)} attempts)" if len(r.attempts) > 1 else ""
         who = f" [{r.user}]" if r.user else ""
+        amd = f" amd={r.amd}" if r.amd else ""
         print(f"{r.started_at:%Y-%m-%d %H:%M:%S} {r.channel:<7} {r.direction:<8} "
               f"{r.caller or '-'} -> {r.callee or '-'}{who} {r.outcome}{via}{tries} "
-              f"{r.duration_s:.0f}s{cost}  {r.call_id}")
+              f"{r.duration_s:.0f}s{cost}{amd}  {r.call_id}")
     if not records:
         print("no calls", file=sys.stderr)
     return 0

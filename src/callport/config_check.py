@@ -83,6 +83,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "routing.breaker_failures": (1, 1000),
     "routing.breaker_open_s": (0.1, DAY),
     "routing.check_interval_s": (0, DAY),
+    "routing.amd_beep_timeout_s": (1, 300),
     "queues.ring_timeout_s": (1, 600),  # [queues] and every [queues.NAME]
     "queues.wrap_up_s": (0, 3600),
     "queues.max_wait_s": (0, DAY),  # 0: wait for ever

@@ -78,6 +78,10 @@ class RoutingSettings:
     breaker_failures: int = 3  # consecutive carrier failures that open its breaker
     breaker_open_s: float = 60.0  # how long an open breaker waits before a probe
     check_interval_s: float = 60.0  # provider API health checks (Twilio, Telnyx); 0: none
+    # answering-machine detection on answered outbound calls (callport.flows.amd):
+    amd: str = "off"  # off, hangup, leave-message, continue
+    amd_message: str = ""  # leave-message: what is said after the beep
+    amd_beep_timeout_s: float = 20.0  # after a machine verdict: longest wait for the beep
 
     def problems(self) -> list[str]:
         out = []
@@ -100,7 +104,14 @@ class RoutingSettings:
             out.append("routing.max_attempts: must be >= 1")
         if self.breaker_failures < 1:
             out.append("routing.breaker_failures: must be >= 1")
+        if self.amd not in AMD_POLICIES:
+            out.append(f"routing.amd={self.amd!r}: use {', '.join(AMD_POLICIES)}")
+        if self.amd == "leave-message" and not self.amd_message.strip():
+            out.append("routing.amd_message: required when routing.amd is leave-message")
         return out
+
+
+AMD_POLICIES = ("off", "hangup", "leave-message", "continue")
 
 
 def _hours_ok(text: str) -> bool:

@@ -33,6 +33,7 @@ CORES: tuple[str, ...] = (
     "callport.safejson", "callport.edgelog",  # the edge's JSON loader and bad-input counters
     "callport.audio.frame", "callport.audio.g711", "callport.audio.level",
     "callport.audio.resample", "callport.audio.tones", "callport.audio.wav",
+    "callport.audio.amd",  # answering-machine detection (cadence + beep), simulated time
     "callport.vad", "callport.vad.base", "callport.vad.buffer", "callport.vad.turn",
     "callport.speech.text",
     # the call core's definitions and pure bookkeeping

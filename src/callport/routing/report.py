@@ -53,5 +53,5 @@ def record_json(r: CallRecord) -> dict[str, Any]:
         "attempts": [{"carrier": a.carrier, "outcome": a.outcome, "cause": a.cause}
                      for a in r.attempts],
         "billable_s": r.billable_s, "cost": str(r.cost) if r.cost is not None else None,
-        "currency": r.currency,
+        "currency": r.currency, "amd": r.amd or None,
     }

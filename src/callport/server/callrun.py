@@ -35,6 +35,11 @@ async def identified(call: Call, flow: Flow, *, runtime: Runtime) -> None:
     from callport.recording.consent import outbound_notice
 
     settings = runtime.settings
+    if call.info.direction == "outbound" and settings.routing.amd != "off":  # a machine?
+        from callport.flows.amd import routed_screen
+
+        if not await routed_screen(call, settings.routing, calls=runtime.calls):
+            return
     if call.info.direction == "outbound":  # always, first: an automated call, from whom
         behalf = settings.recording.behalf or settings.page.name
         await call.say(outbound_notice(behalf), interruptible=False)

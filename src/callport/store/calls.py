@@ -59,6 +59,7 @@ class CallRecord:
     billable_s: int = 0
     cost: Decimal | None = None  # None: no rate known
     currency: str = ""
+    amd: str = ""  # answering-machine detection: human, machine, unknown; empty: not run
 
     @property
     def duration_s(self) -> float:
@@ -119,6 +120,7 @@ class CallStore(Protocol):
         billable_s: int | None = None,
         cost: Decimal | None = None,
         currency: str | None = None,
+        amd: str | None = None,
     ) -> CallRecord | None:
         """Set the given details (None: keep); None when the call is unknown."""
         ...

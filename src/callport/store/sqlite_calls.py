@@ -56,7 +56,7 @@ DETAILS = (
     ("disposition", "TEXT NOT NULL DEFAULT ''"), ("hangup_cause", "TEXT NOT NULL DEFAULT ''"),
     ("carrier", "TEXT NOT NULL DEFAULT ''"), ("attempts", "TEXT NOT NULL DEFAULT '[]'"),
     ("billable_s", "INTEGER NOT NULL DEFAULT 0"), ("cost", "TEXT"),
-    ("currency", "TEXT NOT NULL DEFAULT ''"),
+    ("currency", "TEXT NOT NULL DEFAULT ''"), ("amd", "TEXT NOT NULL DEFAULT ''"),
 )
 
 
@@ -76,7 +76,7 @@ def _details(r: CallRecord) -> tuple[object, ...]:
     attempts = json.dumps([{"carrier": a.carrier, "outcome": a.outcome, "cause": a.cause}
                            for a in r.attempts])
     return (r.user, _iso(r.answered_at), r.disposition, r.hangup_cause, r.carrier, attempts,
-            r.billable_s, str(r.cost) if r.cost is not None else None, r.currency)
+            r.billable_s, str(r.cost) if r.cost is not None else None, r.currency, r.amd)
 
 
 def _attempts(text: str) -> tuple[CallAttempt, ...]:
@@ -109,6 +109,7 @@ def _record(row: sqlite3.Row) -> CallRecord:
         billable_s=int(row["billable_s"]),
         cost=Decimal(row["cost"]) if row["cost"] else None,
         currency=row["currency"],
+        amd=row["amd"],
     )
 
 

@@ -144,6 +144,10 @@ def test_websocket_protocols_survive_a_hostile_campaign(tmp_path: Path) -> None:
         assert max(chatted) < 10, f"chatter without start held a socket {max(chatted):.1f} s"
         assert asyncio.run(_oversize_frame_closes_its_socket(ws_base)) == 1009
 
+        # Each junk frame is counted, not logged: a few lines per kind a minute at most.
+        junk_lines = [line for line in served.text().splitlines()
+                      if " stream: " in line or "callport.channels.browser.ws" in line]
+        assert len(junk_lines) < 80, f"{len(junk_lines)} log lines for {3 * JUNK_FRAMES} frames"
         figures = check_invariants(served, before, tmp_path=tmp_path,
                                    rss_growth_mb=RSS_GROWTH_MB, sipp=False)
         rms, _ = asyncio.run(twilio_call(served))

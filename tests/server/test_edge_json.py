@@ -188,3 +188,17 @@ def test_post_api_tasks_without_the_slash_is_served_not_redirected(tmp_path: Pat
         assert [t["title"] for t in listed.json()] == ["buy milk"]
         one = client.get(f"/api/tasks/{made.json()['id']}", headers=headers)
         assert one.status_code == 200
+
+
+def test_bad_input_is_counted_always_and_logged_a_few_times_a_window() -> None:
+    from callport.edgelog import EdgeLog
+
+    edge = EdgeLog(per_key=3, window_s=60.0, max_keys=4)
+    allowed = [edge.report("twilio", "malformed", now=float(i) / 100)[0] for i in range(1000)]
+    assert allowed.count(True) == 3 and edge.counts[("twilio", "malformed")] == 1000
+    again, suppressed = edge.report("twilio", "malformed", now=61.0)  # the next window
+    assert again and suppressed == 997
+    for i in range(50):  # a flood of kinds: bounded keys
+        edge.report("twilio", f"kind-{i}", now=70.0)
+    assert len(edge.counts) <= 5
+    assert 'callport_edge_events_total{channel="twilio",kind="malformed"} 1001' in edge.render()

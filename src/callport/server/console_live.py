@@ -2,9 +2,9 @@
 
 - ``watch_call(runtime, call)``: on the call's start, hooks its session notes and finished
   turns into ``runtime.events`` (``server.events``) and returns the function that publishes
-  its end. A finished turn is also kept on the call record as a ``turn`` event (its
-  transcript, reply and latency breakdown, ``TurnRecord.as_dict``): what the console's call
-  page draws the waterfall from. Secret turns (a PIN) never reach ``call.turns``, so they are
+  its end. A finished turn (and, at the end, any turn the hang-up cut short) is also kept
+  on the call record as a ``turn`` event (its transcript, reply and latency breakdown,
+  ``TurnRecord.as_dict``): what the console's call page draws the waterfall from. Secret turns (a PIN) never reach ``call.turns``, so they are
   neither published nor kept.
 - ``call_state(call, waiting)``: the state a live call is in (queue with its wait, bridged,
   hold, else the agent's listening/thinking/speaking).
@@ -71,16 +71,21 @@ def watch_call(runtime: Runtime, call: Call) -> Callable[[str], None]:
             case _:
                 pass
 
+    kept: set[int] = set()
+
+    def keep(record: TurnRecord) -> None:
+        kept.add(record.index)
+        detail = json.dumps(record.as_dict(), separators=(",", ":"))
+        task: asyncio.Task[object] = asyncio.ensure_future(_keep(runtime_calls, cid, detail))
+        _PENDING.add(task)
+        task.add_done_callback(_PENDING.discard)
+
     def on_turn(record: TurnRecord) -> None:
         hub.publish(TurnTimed(call_id=cid, index=record.index, endpoint_ms=record.endpoint_ms,
                               stt_ms=record.stt_ms, agent_ms=record.agent_ms,
                               tts_ms=record.tts_ms, first_audio_ms=record.first_audio_ms,
                               interrupted=record.interrupted))
-        detail = json.dumps(record.as_dict(), separators=(",", ":"))
-        task: asyncio.Task[object] = asyncio.ensure_future(
-            _keep(runtime_calls, cid, detail))
-        _PENDING.add(task)
-        task.add_done_callback(_PENDING.discard)
+        keep(record)
 
     call.session.note_listeners.append(on_note)
     call.turn_listeners.append(on_turn)
@@ -91,6 +96,9 @@ def watch_call(runtime: Runtime, call: Call) -> Callable[[str], None]:
             call.session.note_listeners.remove(on_note)
         if on_turn in call.turn_listeners:
             call.turn_listeners.remove(on_turn)
+        for record in call.turns:  # a turn the hang-up cut short (or one outside connect)
+            if record.index not in kept:
+                keep(record)
         hub.publish(CallEnded(call_id=cid, cause=cause, at=max(time.time(), started["at"])))
 
     return ended

@@ -1,0 +1,175 @@
+"""The operator console in headless Chromium against the real server: an admin signs in and
+watches a browser-page call live with its transcript growing (pushed over SSE), hangs it up
+from the console, opens its history page (transcript, latency waterfall, recording player,
+consent), sees the queue view change when a caller starts waiting, and looks at quality and
+admin; an agent account sees only its own calls. Screenshots of every page: docs/console-*.png
+(with ``CALLPORT_UPDATE_SCREENSHOT=1``; else .artifacts/)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from browser_harness import chromium, serve, session_page, synth_wav
+from browser_page_support import HEARD, shop_runtime, shop_settings, wait_for
+
+from callport.channels.browser import create
+from callport.config_calls import RecordingSettings
+from callport.config_queues import QueueSettings, QueuesSettings
+from callport.queues.reach import FakeReach
+from callport.server.app import create_app
+from callport.server.console_live import watch_call
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "queues"))
+sys.path.insert(0, str(Path(__file__).parents[1] / "call"))
+
+pytestmark = [pytest.mark.slow, pytest.mark.interop]
+ROOT = Path(__file__).resolve().parent.parent.parent
+VIEW = {"width": 1280, "height": 900}
+
+
+def shot_path(name: str) -> Path:
+    base = ROOT / "docs" if os.environ.get("CALLPORT_UPDATE_SCREENSHOT") else ROOT / ".artifacts"
+    base.mkdir(parents=True, exist_ok=True)
+    return base / name
+
+
+@pytest.fixture(scope="module")
+def speech_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("console") / "hello.wav"
+    synth_wav(path, [HEARD, HEARD, HEARD], lead_s=5.0, gap_s=4.0, tail_s=30.0)
+    return path
+
+
+async def session(runtime: Any, name: str) -> str:
+    issued = await runtime.tokens.create(name, kind="session", ttl_s=3600, now=time.time())
+    return issued.secret
+
+
+async def test_console_live_hangup_history_queues_quality_admin_and_agent_view(
+        tmp_path: Path, speech_wav: Path) -> None:
+    from queue_support import make_call
+
+    settings = shop_settings(tmp_path, name="Corner Shop")
+    settings = replace(settings,
+                       recording=RecordingSettings(mode="notify", stay_s=0.3,
+                                                   notice="This call is recorded."),
+                       queues=QueuesSettings(named=(QueueSettings(
+                           name="support", announce_every_s=0.0, max_wait_s=0.0),)))
+    runtime, _inputs = shop_runtime(settings, per_word=0.15)
+    await runtime.users.add("root", roles=["admin"], display_name="Root")
+    await runtime.users.add("caller", display_name="Carol Caller")
+    await runtime.users.add("alice", roles=["agent"], queues=["support"])
+    app = create_app(runtime, channels=[create(runtime)])
+    reach = FakeReach()
+    reach.agent("alice").online = False  # not at her desk: a queued caller waits
+    runtime.queues.reach = reach
+    errors: list[str] = []
+    async with serve(app) as base, chromium(speech_wav) as browser:
+        caller = await session_page(browser, base, await session(runtime, "caller"),
+                                    viewport=VIEW)
+        admin = await session_page(browser, base, await session(runtime, "root"), viewport=VIEW)
+        admin.on("pageerror", lambda e: errors.append(str(e)))
+        await admin.goto(f"{base}/console")
+        await admin.wait_for_selector("#live-status.ok", timeout=15_000)
+        assert await admin.is_visible("#live-empty")
+        # a call on the browser page: it appears live, and its transcript grows
+        await caller.goto(f"{base}/?gate=0")
+        await caller.click("#call")
+        card = admin.locator(".live-call")
+        await card.first.wait_for(timeout=20_000)
+        assert "channel browser" in (await card.first.text_content() or "")
+        await wait_for(admin, "document.querySelectorAll('.live-call .transcript li.caller')"
+                              ".length >= 1", 40_000)
+        first = await admin.locator(".live-call .transcript li").count()
+        await wait_for(admin, f"document.querySelectorAll('.live-call .transcript li')"
+                              f".length > {first}", 40_000)  # more said: it grew, pushed
+        await wait_for(admin, "document.querySelectorAll('.live-call .transcript "
+                              "li.caller:not(.partial)').length >= 2", 40_000)
+        text = await card.first.text_content() or ""
+        assert HEARD in text and "You said" in text and "user caller" in text
+        await admin.screenshot(path=str(shot_path("console-live.png")))
+        (call_id,) = list(runtime.active)
+        # end it from the console
+        await admin.click(".live-call button[data-action='hangup']")
+        await wait_for(admin, "document.querySelectorAll('.live-call').length === 0", 20_000)
+        for _ in range(200):
+            if call_id not in runtime.active:
+                break
+            await asyncio.sleep(0.05)
+        assert call_id not in runtime.active
+        record = await runtime.calls.get(call_id)
+        assert record is not None and record.hangup_cause == "console"
+        # its history page: transcript, waterfall, recording player, consent
+        await admin.click("nav a[data-view='history']")
+        await admin.wait_for_selector(f"#history a[href='/console/calls/{call_id}']")
+        await admin.screenshot(path=str(shot_path("console-history.png")))
+        await admin.click(f"#history a[href='/console/calls/{call_id}']")
+        await admin.wait_for_selector("#call-transcript li.caller")
+        assert HEARD in (await admin.text_content("#call-transcript") or "")
+        assert await admin.locator("svg.waterfall rect[data-stage='stt']").count() >= 1
+        assert await admin.locator("svg.waterfall [data-stage='first_audio']").count() >= 1
+        await admin.wait_for_selector("audio#player")
+        ok = await admin.evaluate(
+            "fetch(document.querySelector('#player').src).then(r => r.ok && "
+            "r.headers.get('content-type') === 'audio/wav')")
+        assert ok
+        assert "notify" in (await admin.text_content("main") or "")  # the consent record
+        await admin.screenshot(path=str(shot_path("console-call.png")), full_page=True)
+        # the queue view changes when a caller starts waiting (pushed)
+        await admin.click("nav a[data-view='queues']")
+        await admin.wait_for_selector("[data-queue='support']")
+        assert (await admin.text_content("[data-queue='support']") or "").startswith("0 waiting")
+        waiting_call, _leg = make_call("q-1", caller="+15550177")
+        waiting_call.queues = runtime.queues
+        runtime.active["q-1"] = waiting_call
+        ended = watch_call(runtime, waiting_call)
+        queued = asyncio.create_task(waiting_call.enqueue("support"))
+        await wait_for(admin, "document.querySelector(\"[data-queue='support']\")"
+                              ".textContent.startsWith('1 waiting')", 20_000)
+        assert "+15550177" in (await admin.text_content("#queues") or "")
+        await admin.screenshot(path=str(shot_path("console-queues.png")))
+        # an agent sees only their own calls: not the waiting caller nor the browser call
+        agent = await session_page(browser, base, await session(runtime, "alice"),
+                                   viewport={"width": 390, "height": 844})
+        await agent.goto(f"{base}/console")
+        await agent.wait_for_selector("#live-status.ok", timeout=15_000)
+        await agent.wait_for_timeout(1500)
+        assert await agent.locator(".live-call").count() == 0
+        assert await agent.locator("nav a[data-view='admin']").count() == 0
+        await agent.click("nav a[data-view='history']")
+        await agent.wait_for_selector("#history", state="attached")
+        await wait_for(agent, "/^\\d+ calls$/.test(document.querySelector('main p[role=status]')"
+                              "?.textContent || '')")
+        assert await agent.text_content("main p[role=status]") == "0 calls"
+        assert await agent.locator(f"#history a[href='/console/calls/{call_id}']").count() == 0
+        status = await agent.evaluate("fetch('/api/console/users').then(r => r.status)")
+        assert status == 403
+        await agent.screenshot(path=str(shot_path("console-agent-phone.png")))
+        await admin.click("nav a[data-view='live']")
+        await admin.wait_for_selector(".live-call[data-call='q-1']")
+        assert "in queue" in (await admin.text_content(".live-call[data-call='q-1']") or "")
+        await waiting_call.session.hangup("caller")
+        await asyncio.wait_for(queued, 10)
+        runtime.active.pop("q-1", None)
+        ended("caller")
+        await waiting_call.session.close()
+        # quality and admin
+        await admin.click("nav a[data-view='quality']")
+        await admin.wait_for_selector("#quality svg")
+        await admin.screenshot(path=str(shot_path("console-quality.png")), full_page=True)
+        await admin.click("nav a[data-view='admin']")
+        await admin.wait_for_selector("#users")
+        await admin.fill("#pin-caller", "2468")
+        await admin.click("#users tr:has-text('caller') button:has-text('Reset PIN')")
+        await wait_for(admin, "document.querySelector('#admin-msg').textContent"
+                              ".includes('reset')")
+        assert await runtime.users.check_pin("caller", "2468")
+        await admin.screenshot(path=str(shot_path("console-admin.png")), full_page=True)
+    assert not errors, errors

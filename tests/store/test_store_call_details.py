@@ -4,26 +4,34 @@ stores, the SQLite migration of an older table, and ``list_calls`` filters."""
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from callport.store.calls import CallAttempt, CallRecord, MemoryCallStore
+from callport.store.calls import CallAttempt, CallRecord, CallStore, MemoryCallStore
+from callport.store.postgres import PgDb
+from callport.store.postgres_calls import PgCallStore
 from callport.store.sqlite_calls import SqliteCallStore
 
 T0 = datetime(2026, 1, 6, 12, 0, 0)
 
 
-@pytest.fixture(params=["memory", "sqlite"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> MemoryCallStore | SqliteCallStore:
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[CallStore]:
     if request.param == "memory":
-        return MemoryCallStore()
-    return SqliteCallStore(tmp_path / "calls.db")
+        yield MemoryCallStore()
+    elif request.param == "postgres":
+        pg = PgDb(request.getfixturevalue("pg_url"))
+        yield PgCallStore(pg)
+        await pg.close()
+    else:
+        yield SqliteCallStore(tmp_path / "calls.db")
 
 
-async def test_details_round_trip(store: MemoryCallStore | SqliteCallStore) -> None:
+async def test_details_round_trip(store: CallStore) -> None:
     await store.create(CallRecord(call_id="c1", channel="sip", direction="outbound",
                                   callee="+13125550100", started_at=T0))
     attempts = (CallAttempt(carrier="cheap", outcome="failed", cause="sip 503"),
@@ -42,7 +50,7 @@ async def test_details_round_trip(store: MemoryCallStore | SqliteCallStore) -> N
     assert await store.amend("nope", user="x") is None
 
 
-async def test_list_calls_since_and_user(store: MemoryCallStore | SqliteCallStore) -> None:
+async def test_list_calls_since_and_user(store: CallStore) -> None:
     for i, user in enumerate(["alice", "bob", "alice"]):
         await store.create(CallRecord(call_id=f"c{i}", channel="browser", user=user,
                                       started_at=T0 + timedelta(hours=i)))

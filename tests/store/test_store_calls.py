@@ -14,6 +14,8 @@ from callport.store.calls import (
     CallStoreError,
     MemoryCallStore,
 )
+from callport.store.postgres import PgDb
+from callport.store.postgres_calls import PgCallStore
 from callport.store.sqlite import SqliteDb
 from callport.store.sqlite_calls import SqliteCallStore
 from callport.store.sqlite_tasks import SqliteTaskStore
@@ -21,10 +23,14 @@ from callport.store.sqlite_tasks import SqliteTaskStore
 T0 = datetime(2025, 3, 12, 9, 0, 0)
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[CallStore]:
     if request.param == "memory":
         yield MemoryCallStore(clock=lambda: T0)
+    elif request.param == "postgres":
+        pg = PgDb(request.getfixturevalue("pg_url"))
+        yield PgCallStore(pg, clock=lambda: T0)
+        await pg.close()
     else:
         sq = SqliteCallStore(tmp_path / "calls.db", clock=lambda: T0)
         yield sq

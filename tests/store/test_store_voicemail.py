@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from callport.store.postgres import PgDb
+from callport.store.postgres_calls import PgVoicemailStore
 from callport.store.voicemail import (
     MemoryVoicemailStore,
     SqliteVoicemailStore,
@@ -16,10 +18,15 @@ from callport.store.voicemail import (
 )
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[VoicemailStore]:
     if request.param == "memory":
         yield MemoryVoicemailStore()
+        return
+    if request.param == "postgres":
+        pg = PgDb(request.getfixturevalue("pg_url"))
+        yield PgVoicemailStore(pg)
+        await pg.close()
         return
     s = SqliteVoicemailStore(tmp_path / "vm.db")
     yield s

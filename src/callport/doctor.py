@@ -22,6 +22,7 @@ from pathlib import Path
 
 from callport.config import Settings
 from callport.doctor_doors import OpenDoor, open_doors
+from callport.store.postgres import is_postgres_url
 from callport.types import User
 
 Check = tuple[str, bool, str]
@@ -98,6 +99,11 @@ def _test_checks() -> list[Check]:
 
 def _database(settings: Settings) -> Check:
     """The database, read-only; a file not there yet needs a folder it can be created in."""
+    if is_postgres_url(settings.server.db):
+        from callport.store.postgres_stores import check_postgres
+
+        ok, detail = check_postgres(settings.server.db)
+        return ("database", ok, detail)
     db = Path(settings.server.db).expanduser()
     if settings.server.db == ":memory:":
         return ("task database", True, ":memory: (nothing kept)")

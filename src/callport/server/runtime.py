@@ -118,9 +118,12 @@ class Runtime:
     @property
     def tts(self) -> TTS:
         if self._tts is None:
+            from callport.server.capacity import fixed_phrases
+            from callport.speech.cache import CachedTTS
             from callport.speech.factory import make_tts
 
-            self._tts = make_tts(self.settings.speech)
+            # The greeting, busy and apology phrases: synthesized at warm-up, then cached.
+            self._tts = CachedTTS(make_tts(self.settings.speech), phrases=fixed_phrases())
         return self._tts
 
     @property
@@ -268,7 +271,8 @@ def build_runtime(
     """A Runtime on the configured embedded defaults; pass fakes to replace any service.
 
     Users, tokens, every user's tasks and the call records share one SQLite database
-    (``server.db``); ``store`` (one list) stands in for the owner's list when given.
+    (``server.db``), or one PostgreSQL database when ``server.db`` is a ``postgresql://`` URL
+    (docs/scale-out.md); ``store`` (one list) stands in for the owner's list when given.
 
     ``settings.server.agent`` / ``.flow`` name the user's own agent factory and flow
     (``module:attribute``); a reference that cannot be loaded raises ``ConfigError``.
@@ -276,6 +280,7 @@ def build_runtime(
     from callport.agentref import AgentRefError, parse_agent_ref
     from callport.config import ConfigError
     from callport.plugins import load_reference
+    from callport.store.postgres import is_postgres_url
     from callport.store.sqlite import SqliteDb
     from callport.store.sqlite_calls import SqliteCallStore
     from callport.store.sqlite_tasks import SqliteTaskLists
@@ -294,8 +299,16 @@ def build_runtime(
     if flow is None and settings.server.flow:
         flow = load_reference(settings.server.flow, setting="server.flow")
     needs_db = tasks is None or users is None or tokens is None or calls is None
-    db = SqliteDb(settings.server.db) if needs_db else None
     owner = settings.identity.owner
+    voicemail: VoicemailStore | None = None
+    if is_postgres_url(settings.server.db):  # scale-out: the stores on PostgreSQL
+        from callport.store.postgres_stores import pg_stores
+
+        pg = pg_stores(settings.server.db)
+        tasks = tasks or (None if store is not None else pg.tasks)
+        users, tokens, calls = users or pg.users, tokens or pg.tokens, calls or pg.calls
+        voicemail, needs_db = pg.voicemail, False
+    db = SqliteDb(settings.server.db) if needs_db else None
     if tasks is None and store is not None:
         from callport.store.tasks import MemoryTaskLists
 
@@ -314,7 +327,8 @@ def build_runtime(
         calls = SqliteCallStore(db)
     from callport.store.voicemail import SqliteVoicemailStore
 
-    voicemail = SqliteVoicemailStore(db) if db is not None else None
+    if voicemail is None and db is not None:
+        voicemail = SqliteVoicemailStore(db)
     lines: list[Callable[[str], Line | None]] = []  # the runtime's line_of, once it exists
     if flow is None and settings.server.ivr:
         if voicemail is None:

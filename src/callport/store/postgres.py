@@ -5,7 +5,8 @@ PostgreSQL database. It holds a psycopg 3 ``AsyncConnectionPool`` (the optional 
 extra: ``pip install 'callport[postgres]'``), opened lazily on first use in the running event
 loop, so stores are built synchronously like the SQLite ones. Opening applies the versioned
 migrations of :mod:`callport.store.migrations_pg` (once per database, under an advisory lock, so
-nodes starting together do not race). Each ``transaction()`` block is one transaction: it
+nodes starting together do not race). A pool belongs to one event loop: used from another
+(``callport serve`` runs ``asyncio.run`` before uvicorn's loop), ``PgDb`` opens a new one. Each ``transaction()`` block is one transaction: it
 commits when the block ends and rolls back if it raises.
 """
 
@@ -53,13 +54,16 @@ class PgDb:
         self.max_size = max_size
         self._pool: AsyncConnectionPool[AsyncConnection[dict[str, Any]]] | None = None
         self._lock: asyncio.Lock | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # the loop the pool belongs to
         self.migrated: tuple[int, ...] = ()  # versions this process applied (the rest were there)
 
     async def _ready(self) -> AsyncConnectionPool[AsyncConnection[dict[str, Any]]]:
-        if self._pool is not None:
+        loop = asyncio.get_running_loop()
+        if self._pool is not None and self._loop is loop:
             return self._pool
-        if self._lock is None:
-            self._lock = asyncio.Lock()
+        if self._loop is not loop:  # a new event loop (``asyncio.run`` at start, then serve's):
+            self._pool, self._lock, self._loop = None, asyncio.Lock(), loop  # a pool for it
+        assert self._lock is not None
         async with self._lock:
             if self._pool is None:
                 try:

@@ -6,8 +6,9 @@ extra: ``pip install 'callport[postgres]'``), opened lazily on first use in the 
 loop, so stores are built synchronously like the SQLite ones. Opening applies the versioned
 migrations of :mod:`callport.store.migrations_pg` (once per database, under an advisory lock, so
 nodes starting together do not race). A pool belongs to one event loop: used from another
-(``callport serve`` runs ``asyncio.run`` before uvicorn's loop), ``PgDb`` opens a new one. Each ``transaction()`` block is one transaction: it
-commits when the block ends and rolls back if it raises.
+(``callport serve`` runs ``asyncio.run`` before uvicorn's loop), ``PgDb`` opens a new one.
+Each ``transaction()`` block is one transaction: it commits when the block ends and rolls back
+if it raises.
 """
 
 from __future__ import annotations

@@ -54,7 +54,7 @@ export function waterfall(turns) {
     STAGES.forEach(([k, name], c) => {
       const v = m[k] || 0, bw = v * scale;
       const r = s('rect', { x, y, width: Math.max(bw, 0.5), height: rowH - 8, fill: COLORS[c], 'data-stage': k });
-      r.append(s('title', {}, `${name}: ${Math.round(v)} ms`));
+      r.append(s('title', {}, `${name}: ${Math.round(v)} ms${k === 'stt' && t.timing_ms.stt_started_early ? ' (started at the first pause, overlapping the endpoint)' : ''}`));
       svg.append(r); x += bw;
     });
     const fa = m.end_of_speech_to_first_audio;

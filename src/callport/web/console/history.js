@@ -32,6 +32,12 @@ export async function historyView(main) {
   return null;
 }
 
+function consent(detail) {
+  try {
+    const c = JSON.parse(detail);
+    return `${c.outcome} (${c.mode}, ${c.rule}${c.record ? ', recorded' : ', not recorded'})${c.words ? `: “${c.words}”` : ''}${c.answer ? ` answer “${c.answer}”` : ''}`;
+  } catch { return detail; }
+}
 const dl = (pairs) => h('dl', { class: 'meta-list' }, pairs.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v ?? '–')]));
 
 export async function callView(main, id) {
@@ -55,7 +61,7 @@ export async function callView(main, id) {
         ['Started', new Date(c.started_at).toLocaleString()], ['Duration', secs(c.duration_s)], ['Outcome', c.outcome], ['Hang-up cause', c.hangup_cause || '–'],
         ['Carrier', c.carrier || '–'], ['Cost', c.cost == null ? '–' : `${c.cost} ${c.currency} (${c.billable_s} s billed)`]])),
       card('Path', dl([['IVR path', d.ivr_path.join(' → ') || '–'], ['Queue', d.queue.join('; ') || '–'], ['Transfers', d.transfers.join('; ') || '–'],
-        ['Consent', d.consent.join('; ') || '–']]),
+        ['Consent', d.consent.map(consent).join('; ') || '–']]),
         h('h2', {}, 'Carrier attempts'),
         c.attempts.length ? h('ol', { id: 'attempts' }, c.attempts.map(a => h('li', {}, `${a.carrier}: ${a.outcome}${a.cause ? ` (${a.cause})` : ''}`))) : h('p', { class: 'empty' }, 'None (not a routed call).'))),
     card('Recording', player),

@@ -60,7 +60,7 @@ def test_a_short_hello_then_silence_is_human() -> None:
 def test_many_words_are_a_machine_then_the_message_waits_for_the_beep() -> None:
     f = Feeder()
     f.feed(silence(0.3), False)
-    f.words(5)
+    f.words(5, word_s=0.2, gap_s=0.2)  # five quick words in 2 s: before the greeting limit
     v = f.amd.verdict
     assert v is not None and v.result is AmdResult.MACHINE and "words" in v.reason
     f.words(4)  # the greeting goes on: not yet the moment

@@ -43,7 +43,7 @@ class AmdResult(enum.Enum):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AmdSettings:
     initial_silence_s: float = 3.5
-    greeting_s: float = 1.8  # one unbroken stretch of speech this long: a recorded greeting
+    greeting_s: float = 2.4  # speech this long with no pause of after_greeting_silence_s
     after_greeting_silence_s: float = 0.8  # silence after speech that ends a human's hello
     min_word_s: float = 0.12  # shorter bursts are noise, not words
     word_gap_s: float = 0.15  # silence that separates two words
@@ -66,7 +66,7 @@ class BeepDetector:
     """A pure tone 400-2000 Hz held ``beep_s``: ``feed(pcm, at)`` returns its frequency once,
     when the run reaches ``beep_s``; ``last_hz`` keeps it."""
 
-    def __init__(self, *, sample_rate: int, beep_s: float = 0.15, purity: float = 0.6,
+    def __init__(self, *, sample_rate: int, beep_s: float = 0.15, purity: float = 0.8,
                  min_dbfs: float = -40.0) -> None:
         self.sample_rate = sample_rate
         self.beep_s = beep_s
@@ -134,6 +134,7 @@ class AmdDetector:
         self._burst_counted = False
         self._longest = 0.0
         self._speech_total = 0.0
+        self._greeting_from: float | None = None  # when the words now being said began
 
     def feed(self, pcm: NDArray[np.int16], speech: bool, at: float) -> AmdVerdict | None:
         """One frame ending at media time ``at``; returns the verdict when it is decided by
@@ -154,6 +155,10 @@ class AmdDetector:
         if hz is None and self.beeps.run_s > 0:
             speech = False  # a tone in progress is not a word
         self._cadence(speech, dur)
+        if self._burst_counted and self._greeting_from is None:  # a word, not a click
+            self._greeting_from = at - self._speech_s
+        elif self._silence_s >= s.after_greeting_silence_s:
+            self._greeting_from = None
         if self.verdict is not None:
             if (self.verdict.result is AmdResult.MACHINE and not self.message_ready
                     and ((self._heard and self._silence_s >= s.after_greeting_silence_s * 2
@@ -166,8 +171,9 @@ class AmdDetector:
                 return self._decide(AmdResult.MACHINE if self._speech_total else
                                     AmdResult.UNKNOWN, f"initial silence {elapsed:.1f} s", at)
             return None
-        if self._speech_s >= s.greeting_s:
-            return self._decide(AmdResult.MACHINE, f"greeting {self._speech_s:.1f} s", at)
+        if self._greeting_from is not None and at - self._greeting_from >= s.greeting_s:
+            return self._decide(AmdResult.MACHINE,
+                                f"greeting {at - self._greeting_from:.1f} s", at)
         if self._words > s.max_words:
             return self._decide(AmdResult.MACHINE, f"{self._words} words", at)
         if self._silence_s >= s.after_greeting_silence_s:

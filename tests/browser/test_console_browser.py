@@ -1,9 +1,10 @@
-"""The operator console in headless Chromium against the real server: an admin signs in and
-watches a browser-page call live with its transcript growing (pushed over SSE), hangs it up
-from the console, opens its history page (transcript, latency waterfall, recording player,
-consent), sees the queue view change when a caller starts waiting, and looks at quality and
-admin; an agent account sees only its own calls. Screenshots of every page: docs/console-*.png
-(with ``CALLPORT_UPDATE_SCREENSHOT=1``; else .artifacts/)."""
+"""The operator console in headless Chromium against the real server: an admin signs in, sees
+a SIP call (sipp, a real peer) come and go live, watches a browser-page call live with its
+transcript growing (pushed over SSE), hangs it up from the console, opens its history page
+(transcript, latency waterfall, recording player, consent), sees the queue view change when
+a caller starts waiting, and looks at quality and admin; an agent account sees only its own
+calls. Screenshots of every page: docs/console-*.png (with ``CALLPORT_UPDATE_SCREENSHOT=1``;
+else .artifacts/)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from callport.server.console_live import watch_call
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "queues"))
 sys.path.insert(0, str(Path(__file__).parents[1] / "call"))
+sys.path.insert(0, str(Path(__file__).parents[1] / "sip"))
 
 pytestmark = [pytest.mark.slow, pytest.mark.interop]
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -55,9 +57,18 @@ async def session(runtime: Any, name: str) -> str:
 async def test_console_live_hangup_history_queues_quality_admin_and_agent_view(
         tmp_path: Path, speech_wav: Path) -> None:
     from queue_support import make_call
+    from sip_support import PCAP_DIR, SIPP, free_udp_port, rtp_range, run_sipp
 
+    from callport.channels.sip import create as sip_channel
+    from callport.config import SipSettings
+
+    if SIPP is None:
+        pytest.skip("sipp (sip-tester) not installed")
+    low, high = rtp_range()
     settings = shop_settings(tmp_path, name="Corner Shop")
-    settings = replace(settings,
+    settings = replace(settings, identity=replace(settings.identity, unknown="guest"),
+                       sip=SipSettings(enabled=True, host="127.0.0.1", port=0,
+                                       rtp_port_min=low, rtp_port_max=high),
                        recording=RecordingSettings(mode="notify", stay_s=0.3,
                                                    notice="This call is recorded."),
                        queues=QueuesSettings(named=(QueueSettings(
@@ -66,7 +77,8 @@ async def test_console_live_hangup_history_queues_quality_admin_and_agent_view(
     await runtime.users.add("root", roles=["admin"], display_name="Root")
     await runtime.users.add("caller", display_name="Carol Caller")
     await runtime.users.add("alice", roles=["agent"], queues=["support"])
-    app = create_app(runtime, channels=[create(runtime)])
+    sip = sip_channel(runtime)
+    app = create_app(runtime, channels=[create(runtime), sip])
     reach = FakeReach()
     reach.agent("alice").online = False  # not at her desk: a queued caller waits
     runtime.queues.reach = reach
@@ -79,6 +91,18 @@ async def test_console_live_hangup_history_queues_quality_admin_and_agent_view(
         await admin.goto(f"{base}/console")
         await admin.wait_for_selector("#live-status.ok", timeout=15_000)
         assert await admin.is_visible("#live-empty")
+        # a SIP call from sipp (a pcap of audio and a key press, then BYE): live, then gone
+        (tmp_path / "pcap").symlink_to(PCAP_DIR)
+        _, xml = await run_sipp("-sd", "uac_pcap", cwd=tmp_path)
+        (tmp_path / "uac_pcap.xml").write_text(xml)
+        sipp = asyncio.create_task(run_sipp(
+            "-sf", "uac_pcap.xml", f"127.0.0.1:{sip.port}", "-i", "127.0.0.1",
+            "-p", str(free_udp_port()), "-mp", str(free_udp_port() & ~1), "-m", "1",
+            cwd=tmp_path))
+        await admin.wait_for_selector(".live-call:has-text('channel sip')", timeout=20_000)
+        rc, out = await asyncio.wait_for(sipp, 60)
+        assert rc == 0, out[-2000:]
+        await wait_for(admin, "document.querySelectorAll('.live-call').length === 0", 20_000)
         # a call on the browser page: it appears live, and its transcript grows
         await caller.goto(f"{base}/?gate=0")
         await caller.click("#call")
@@ -99,12 +123,12 @@ async def test_console_live_hangup_history_queues_quality_admin_and_agent_view(
         # end it from the console
         await admin.click(".live-call button[data-action='hangup']")
         await wait_for(admin, "document.querySelectorAll('.live-call').length === 0", 20_000)
-        for _ in range(200):
-            if call_id not in runtime.active:
+        for _ in range(200):  # the record is finished just after the call leaves
+            record = await runtime.calls.get(call_id)
+            if record is not None and record.hangup_cause:
                 break
             await asyncio.sleep(0.05)
         assert call_id not in runtime.active
-        record = await runtime.calls.get(call_id)
         assert record is not None and record.hangup_cause == "console"
         # its history page: transcript, waterfall, recording player, consent
         await admin.click("nav a[data-view='history']")

@@ -4,8 +4,8 @@
   turns into ``runtime.events`` (``server.events``) and returns the function that publishes
   its end. A finished turn (and, at the end, any turn the hang-up cut short) is also kept
   on the call record as a ``turn`` event (its transcript, reply and latency breakdown,
-  ``TurnRecord.as_dict``): what the console's call page draws the waterfall from. Secret turns (a PIN) never reach ``call.turns``, so they are
-  neither published nor kept.
+  ``TurnRecord.as_dict``): what the console's call page draws the waterfall from. Secret
+  turns (a PIN) never reach ``call.turns``, so they are neither published nor kept.
 - ``call_state(call, waiting)``: the state a live call is in (queue with its wait, bridged,
   hold, else the agent's listening/thinking/speaking).
 - ``live_json(runtime, viewer)``: the live calls a viewer may see.

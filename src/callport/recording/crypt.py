@@ -20,6 +20,7 @@ from typing import Any
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from callport.config import ConfigError
+from callport.config_server import files_dir
 
 log = logging.getLogger(__name__)
 MAGIC = b"CPREC1"
@@ -37,7 +38,7 @@ def load_key(settings: Any) -> bytes:
             raise ConfigError("recording.key: use the base64 of 32 random bytes (openssl rand "
                               "-base64 32)")
         return key
-    path = Path(settings.server.db).parent / "recording.key"
+    path = files_dir(settings.server.db) / "recording.key"
     try:
         return base64.b64decode(path.read_text(encoding="ascii").strip(), validate=True)
     except FileNotFoundError:

@@ -31,6 +31,7 @@ from callport.call.notes import AgentText, CallerSpeaking, CallerTranscript, Ses
 from callport.call.results import Heard, HungUp, Pressed
 from callport.call.taps import Direction
 from callport.config import RecordingSettings
+from callport.config_server import files_dir
 from callport.recording.consent import ConsentMachine, Decision, Mode
 from callport.recording.crypt import STREAM_MAGIC, open_stream, seal, unseal
 from callport.recording.recorder import Recorder, wav_bytes
@@ -177,7 +178,7 @@ async def recorded(call: Call, flow: Flow, *, settings: RecordingSettings, calls
 def recordings_dir(settings: Any) -> Path:
     """``recording.dir``, or ``recordings/`` beside ``server.db``."""
     rec: RecordingSettings = settings.recording
-    return Path(rec.dir) if rec.dir else Path(settings.server.db).parent / "recordings"
+    return Path(rec.dir) if rec.dir else files_dir(settings.server.db) / "recordings"
 
 
 def open_recording(meta: dict[str, Any], directory: Path, key: bytes) -> tuple[bytes, list[Any]]:

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from callport.routing.service import RoutingService
     from callport.server.events import EventHub
     from callport.store.calls import CallStore
+    from callport.store.live import CallOwners, SpentTokens
     from callport.store.tasks import TaskLists, TaskStore
     from callport.store.users import TokenStore, UserStore
     from callport.store.voicemail import VoicemailStore
@@ -66,6 +67,12 @@ class Runtime:
             voicemail = MemoryVoicemailStore()
         self.voicemail: VoicemailStore = voicemail
         """Messages callers left (IVR voicemail, the ``voicemail`` fallback)."""
+        from callport.store.live import MemoryCallOwners, MemorySpentTokens
+
+        self.spent_tokens: SpentTokens = MemorySpentTokens()
+        """Spent one-time browser call tokens (Redis when ``server.redis`` is set)."""
+        self.call_owners: CallOwners = MemoryCallOwners()
+        """Which node owns which call (Redis when ``server.redis`` is set)."""
         owner = settings.identity.owner
         if tasks is None:
             from callport.store.tasks import MemoryTaskLists
@@ -349,6 +356,11 @@ def build_runtime(
         voicemail=voicemail,
     )
     lines.append(runtime.line_of)
+    if settings.server.redis:  # scale-out: live state shared with the other nodes
+        from callport.store.live_redis import redis_live
+
+        live = redis_live(settings.server.redis)
+        runtime.spent_tokens, runtime.call_owners = live.spent, live.owners
     if adapter is not None:
         runtime.use_adapter(adapter)
     return runtime

@@ -35,9 +35,10 @@ from callport.channels.browser.agent_desk import AgentDesk, DeskControls
 from callport.channels.browser.page import WS_PROTOCOL, render
 from callport.channels.browser.protocol import CLOSE_POLICY
 from callport.channels.browser.session import BrowserSession, session_of
-from callport.channels.browser.tokens import SpentNonces, TokenError, TokenSigner, origin_allowed
+from callport.channels.browser.tokens import TokenError, TokenSigner, origin_allowed, spend_once
 from callport.channels.browser.ws import WebSocketCall
 from callport.config import Settings
+from callport.store.live import SpentTokens
 from callport.store.users import DIGEST_REALM, TokenStore
 from callport.types import User
 
@@ -55,6 +56,9 @@ class DeskRuntime(Protocol):
     def settings(self) -> Settings: ...
 
     @property
+    def spent_tokens(self) -> SpentTokens: ...
+
+    @property
     def tokens(self) -> TokenStore: ...
 
 
@@ -69,7 +73,6 @@ class AgentDeskChannel:
         self._settings = runtime.settings
         cfg = self._settings.browser
         self._signer = TokenSigner.from_setting(secret=cfg.token_secret, ttl_s=cfg.token_ttl_s)
-        self._spent = SpentNonces()
         self._clock = clock
         self._web_dir = web_dir
         queues = self._settings.queues
@@ -220,7 +223,7 @@ class AgentDeskChannel:
                 raise TokenError("no live agent session")
             if claims.session != session.token_id or claims.user != session.user.name:
                 raise TokenError("token was issued to another session")
-            self._spent.spend(claims, now=now)
+            await spend_once(self._runtime.spent_tokens, claims, now=now)
         except TokenError as exc:
             log.info("agent page: refused audio token from %s: %s", conn.client, exc)
             return None

@@ -49,9 +49,10 @@ from callport.channels.browser.page import (
 )
 from callport.channels.browser.protocol import CLOSE_POLICY
 from callport.channels.browser.session import BrowserSession, session_of
-from callport.channels.browser.tokens import SpentNonces, TokenError, TokenSigner, origin_allowed
+from callport.channels.browser.tokens import TokenError, TokenSigner, origin_allowed, spend_once
 from callport.channels.browser.ws import WebSocketCall
 from callport.config import Settings
+from callport.store.live import SpentTokens
 from callport.store.users import TokenStore
 from callport.types import User
 
@@ -65,6 +66,9 @@ class BrowserRuntime(Protocol):
 
     @property
     def settings(self) -> Settings: ...
+
+    @property
+    def spent_tokens(self) -> SpentTokens: ...
 
     @property
     def tokens(self) -> TokenStore: ...
@@ -81,7 +85,6 @@ class BrowserChannel:
         self._settings = runtime.settings
         cfg = self._settings.browser
         self._signer = TokenSigner.from_setting(secret=cfg.token_secret, ttl_s=cfg.token_ttl_s)
-        self._spent = SpentNonces()
         self._clock = clock
         self._web_dir = web_dir
         self._calls: set[asyncio.Task[None]] = set()
@@ -149,7 +152,7 @@ class BrowserChannel:
                 raise TokenError("no live session")
             if claims.session != session.token_id or claims.user != session.user.name:
                 raise TokenError("token was issued to another session")
-            self._spent.spend(claims, now=now)
+            await spend_once(self._runtime.spent_tokens, claims, now=now)
         except TokenError as exc:
             log.info("browser: refused token from %s: %s", conn.client, exc)
             return None

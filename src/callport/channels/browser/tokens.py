@@ -15,6 +15,10 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from callport.store.live import SpentTokens
 
 VERSION = "v2"
 SESSION_COOKIE = "callport_session"  # the signed-in browser's cookie (a session token secret)
@@ -120,6 +124,13 @@ class SpentNonces:
 
     def __len__(self) -> int:
         return len(self._spent)
+
+
+async def spend_once(spent: SpentTokens, token: CallToken, *, now: float) -> None:
+    """Spend ``token`` in the shared ``SpentTokens`` (Redis across nodes); TokenError if it
+    already was spent (on any node)."""
+    if not await spent.spend(token.nonce, expires=float(token.expires), now=now):
+        raise TokenError("token already used")
 
 
 def origin_allowed(origin: str | None, *, host: str, secure: bool,

@@ -3,7 +3,12 @@ apart from the agent's examples) run through the real agent, spoken or as text.
 
     python bench/bench_understanding.py --text            # NLU only: the corpus text as heard
     python bench/bench_understanding.py [--only piper|espeak] [--limit N]
-    python bench/bench_understanding.py --stt-eval [--model DIR ...]   # WER vs latency
+    python bench/bench_understanding.py --stt-eval [--model tiny.en --model DIR ...] [--limit N]
+
+``--stt-eval`` decodes the corpus's distinct caller turns (sorted, the first N) with each model
+(a CTranslate2 Whisper directory; "tiny.en" is the bundled one) as the product does (int8, two
+threads, greedy, the product prompt plus the fixture's titles as hints) and prints WER (after
+``nlu.text.normalize`` on both sides) and decode latency per voice.
 
 Spoken mode: every caller turn is synthesised by Piper (en_US-joe-medium) and by espeak-ng,
 sent down an 8 kHz mu-law phone line, transcribed by the product's Whisper (``WhisperSTT``,
@@ -14,7 +19,8 @@ corpus fixture, on the corpus clock. Synthesised audio is cached under
 
 The simulated caller says the case's turns in order; when the agent then asks for a yes
 ("Delete X?", "End the call?", "Add it again?") it answers "yes" if the case expects a change
-and "no" otherwise (spoken like any other turn). Printed per voice and overall:
+and "no" otherwise; asked back about a guess ("Did you want me to add X?") it says "yes" only
+when the guessed intent is the case's (spoken like any other turn). Printed per voice and overall:
 
 - intent: the agent's ``TurnInfo.intent`` on the case's intent turn (None = out of scope);
 - slots: the title slot (add cases) and the due slot (cases with a date), each checked;
@@ -99,7 +105,7 @@ async def run_case(case: dict[str, Any], corpus: dict[str, Any], classifier: Any
                    hear: Hear) -> CaseResult:
     from callport.agents.base import HangUpCall, TurnInfo, UserSaid
     from callport.agents.taskmanager.agent import TaskManagerAgent
-    from callport.agents.taskmanager.dialog import Confirm
+    from callport.agents.taskmanager.dialog import Confirm, Guess
     from callport.store.tasks import MemoryTaskStore
 
     now = datetime.fromisoformat(corpus["now"])
@@ -119,8 +125,11 @@ async def run_case(case: dict[str, Any], corpus: dict[str, Any], classifier: Any
     while not hung_up:
         if turns:
             said = turns.pop(0)
-        elif isinstance(agent.state.pending, Confirm) and answers < 2:
+        elif isinstance(agent.state.pending, Confirm) and answers < 3:
             said, answers = ("yes" if wants_change else "no"), answers + 1
+        elif isinstance(agent.state.pending, Guess) and answers < 3:
+            right = agent.state.pending.intent == case["intent"]
+            said, answers = ("yes" if right else "no"), answers + 1
         else:
             break
         asked_first = isinstance(agent.state.pending, Confirm)
@@ -303,7 +312,7 @@ def wer(ref: str, hyp: str) -> tuple[int, int]:
 
 
 def stt_eval(corpus: dict[str, Any], voices: list[Voice], models: list[str],
-             limit: int | None) -> None:
+             limit: int | None, *, compare_hints: bool = False) -> None:
     from callport.speech.whisper import WhisperSTT, whisper_model_path
 
     texts = sorted({t for c in corpus["cases"] for t in c["turns"]} | {"yes", "no"})[:limit]
@@ -312,7 +321,7 @@ def stt_eval(corpus: dict[str, Any], voices: list[Voice], models: list[str],
     rows = []
     for model in models:
         path = whisper_model_path() if model == "tiny.en" else Path(model)
-        for hinted in (True, False):
+        for hinted in (True, False) if compare_hints else (True,):
             stt = WhisperSTT(threads=2, model_path=path)
             stt.transcribe_sync(asyncio.run(voices[0].audio("hello")), 8000)  # load
             for voice in voices:
@@ -359,6 +368,8 @@ def main() -> int:
     parser.add_argument("--only", choices=["piper", "espeak"])
     parser.add_argument("--limit", type=int)
     parser.add_argument("--stt-eval", action="store_true")
+    parser.add_argument("--compare-hints", action="store_true",
+                        help="--stt-eval: also decode without the hints")
     parser.add_argument("--model", action="append",
                         help="a CTranslate2 Whisper model directory (default: bundled tiny.en)")
     args = parser.parse_args()
@@ -368,7 +379,8 @@ def main() -> int:
     names = [args.only] if args.only else ["piper", "espeak"]
     started = time.perf_counter()
     if args.stt_eval:
-        stt_eval(corpus, [Voice(n) for n in names], args.model or ["tiny.en"], args.limit)
+        stt_eval(corpus, [Voice(n) for n in names], args.model or ["tiny.en"], args.limit,
+                 compare_hints=args.compare_hints)
         print(f"{time.perf_counter() - started:.0f} s")
         return 0
     classifier = build_classifier()

@@ -1,7 +1,7 @@
 """The understanding corpus (bench/corpus/taskmanager.json) stays apart from the training
 examples, and the text-only evaluation on it (bench/bench_understanding.py, no STT) does not
-fall below the figures measured when it was written (2026-12-02: intent 78.1 %, slots 84.4 %,
-outcome 76.8 %, 5 wrong actions, 0 destructive)."""
+fall below the figures measured (2026-12-02, with asking back: intent 78.1 %, slots 86.5 %,
+outcome 79.4 %, 5 wrong actions, 0 destructive; before asking back: 78.1 / 84.4 / 76.8 %)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from callport.nlu.text import normalize
 
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "bench_understanding.py"
 # floors a little under the measured figures (see the module docstring)
-INTENT_FLOOR, SLOT_FLOOR, OUTCOME_FLOOR, WRONG_CEILING = 0.75, 0.80, 0.73, 8
+INTENT_FLOOR, SLOT_FLOOR, OUTCOME_FLOOR, WRONG_CEILING = 0.75, 0.83, 0.76, 8
 
 
 def _bench() -> ModuleType:

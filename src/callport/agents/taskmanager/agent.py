@@ -30,7 +30,14 @@ from callport.agents.base import (
 )
 from callport.agents.taskmanager import picker, replies
 from callport.agents.taskmanager.actions import TaskActions
-from callport.agents.taskmanager.dialog import AskDue, AskTitle, Confirm, DialogState, Pick
+from callport.agents.taskmanager.dialog import (
+    AskDue,
+    AskTitle,
+    Confirm,
+    DialogState,
+    Guess,
+    Pick,
+)
 from callport.agents.taskmanager.examples import (
     ADD,
     COMPLETE,
@@ -55,6 +62,12 @@ log = logging.getLogger(__name__)
 
 Outputs = AsyncIterator[AgentOutput]
 GOODBYE_SURE = 0.6  # below this a goodbye is asked about ("I called" scores 0.48, "bye" 1.0)
+# An utterance the classifier rejects (below its threshold, or too close to the runner-up) whose
+# best guess is a task action scoring at least this is asked back ("Did you want me to add X?")
+# instead of "Sorry, I didn't get that". A round figure just under build_classifier's 0.3
+# threshold, not fitted to the corpus; nothing changes without the caller's yes.
+ASK_BACK = 0.25
+_ASKABLE = frozenset({ADD, COMPLETE, DELETE, RESCHEDULE, LIST})
 VOCABULARY_TITLES = 12  # task titles offered to STT as hints per turn
 _EXAMPLE = "You can say things like: add a task to buy milk tomorrow."
 _PICK_DROPPED = "Sorry, I didn't get which one, so I left your tasks as they are."
@@ -143,6 +156,18 @@ class TaskManagerAgent:
                 async for out in self._answer(pending, text, now):
                     yield out
                 return
+        if isinstance(pending, Guess):
+            pinned = self._classifier.keyword(text)
+            self.state.pending = None
+            if pinned == YES:
+                async for out in self._intent(IntentResult(pending.intent, 1.0, via="asked"),
+                                              pending.text, now):
+                    yield out
+                return
+            if pinned == NO:
+                yield TurnInfo(NO, 1.0, {"cancelled": "Guess"})
+                yield Say("Okay. " + _EXAMPLE)
+                return
         if isinstance(pending, Pick):
             pinned = self._classifier.keyword(text)
             if pinned in {GOODBYE, HELP}:
@@ -196,7 +221,9 @@ class TaskManagerAgent:
         found = extract_when(text, now) if text else None
         rest = found.rest if found else normalize(text)
         when = found.when if found else None
-        title = extract_title(intent, rest) if intent in {ADD, COMPLETE, DELETE, RESCHEDULE} else ""
+        guess = result.best_guess if intent is None else None
+        named = intent or guess
+        title = extract_title(named, rest) if named in {ADD, COMPLETE, DELETE, RESCHEDULE} else ""
         yield TurnInfo(intent, round(result.score, 3), _slots(title, when, due_time=True))
         match intent:
             case "list":
@@ -215,6 +242,9 @@ class TaskManagerAgent:
                 outs = _say("There's nothing to confirm right now. " + _EXAMPLE)
             case "add" | "complete" | "delete" | "reschedule":
                 outs = self._act(intent, title, rest, when, now)
+            case None if guess in _ASKABLE and result.score >= ASK_BACK and text:
+                self.state.pending = Guess(guess, text)
+                outs = _say(replies.guess_question(guess, title))
             case _:
                 outs = _say(replies.FALLBACK)
         async for out in outs:

@@ -6,6 +6,8 @@ At most one thing is pending at a time:
   open task already has, awaiting yes/no in the next turn;
 - ``AskTitle``: an intent that came without a task name ("delete a task") awaiting the name;
 - ``AskDue``: a reschedule that named a task but no date, awaiting the date;
+- ``Guess``: a request the classifier could not place for sure, asked back ("Did you want me
+  to add ...?"): yes does it, no drops it, anything else is a new turn;
 - ``Pick``: an action whose title named several open tasks about equally well, awaiting
   "which one" (see ``picker``).
 
@@ -35,6 +37,12 @@ class Confirm(Pending):
     question: str
     title: str = ""  # the task's title when there is one task (the new one for "add_again")
     due: datetime | None = None  # "add_again": the new task's due date
+
+
+@dataclass(frozen=True, slots=True)
+class Guess(Pending):
+    intent: str  # the classifier's best guess: "add", "complete", "delete", "reschedule", "list"
+    text: str  # what the caller said, acted on as ``intent`` after a yes
 
 
 @dataclass(frozen=True, slots=True)

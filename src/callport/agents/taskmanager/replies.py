@@ -30,6 +30,22 @@ HELP = (
 GOODBYE = "Goodbye!"
 END_CALL = "Do you want to end the call?"
 CANCELLED = "Okay, I left it as it is."
+
+
+def guess_question(intent: str, title: str) -> str:
+    """Asking back about a request the classifier was unsure of."""
+    named = title or "a task"
+    match intent:
+        case "add":
+            return f"Did you want me to add {named}?"
+        case "complete":
+            return f"Did you want me to mark {named} as done?"
+        case "delete":
+            return f"Did you want me to delete {named}?"
+        case "reschedule":
+            return f"Did you want me to change when {named} is due?"
+        case _:
+            return "Did you want me to read your tasks?"
 CONFIRM_AGAIN = "Please say yes or no."
 ASK_TITLE = {
     "add": "What's the task?",

@@ -1,0 +1,82 @@
+"""Asking back: a request the classifier rejects, whose best guess is a task action, becomes
+"Did you want me to ...?"; yes does it, no leaves the list alone, and nothing changes first."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from taskmanager_support import NOW, info, said, turn
+
+from callport.agents.taskmanager.agent import ASK_BACK, TaskManagerAgent
+from callport.agents.taskmanager.replies import FALLBACK
+from callport.nlu.intents import IntentClassifier, IntentResult
+from callport.store.tasks import MemoryTaskStore
+
+
+class Unsure:
+    """The real classifier, except that whole utterances it does not pin get ``result``."""
+
+    def __init__(self, real: IntentClassifier, result: IntentResult) -> None:
+        self._real, self._result = real, result
+
+    def keyword(self, text: str) -> str | None:
+        return self._real.keyword(text)
+
+    def classify(self, text: str) -> IntentResult:
+        return self._real.classify(text) if self._real.keyword(text) else self._result
+
+
+def unsure_agent(store: MemoryTaskStore, real: IntentClassifier, guess: str,
+                 score: float) -> TaskManagerAgent:
+    result = IntentResult(None, score, runner_up="list", runner_up_score=score - 0.01,
+                          best_guess=guess)
+    return TaskManagerAgent(store=store, classifier=Unsure(real, result),  # type: ignore[arg-type]
+                            now=lambda: NOW, offload=False)
+
+
+async def test_a_near_miss_is_asked_back_and_yes_adds(
+    store: MemoryTaskStore, classifier: IntentClassifier
+) -> None:
+    agent = unsure_agent(store, classifier, "add", ASK_BACK + 0.02)
+    outs = await turn(agent, "Could you pencil in renew the fishing licence on Friday")
+    assert info(outs).intent is None
+    assert said(outs).startswith("Did you want me to add ")
+    assert await store.list() == []  # nothing changes before the yes
+    outs = await turn(agent, "yes please")
+    assert info(outs).intent == "add"
+    [task] = await store.list()
+    assert "fishing licence" in task.title
+    assert task.due == datetime(2025, 3, 14, 23, 59)
+
+
+async def test_no_leaves_the_list_alone(
+    store: MemoryTaskStore, classifier: IntentClassifier
+) -> None:
+    await store.add("sweep the porch")
+    agent = unsure_agent(store, classifier, "complete", ASK_BACK + 0.05)
+    outs = await turn(agent, "the porch is swept")
+    assert said(outs).startswith("Did you want me to mark ")
+    outs = await turn(agent, "no")
+    assert info(outs).intent == "no"
+    assert [t.done for t in await store.list(include_done=True)] == [False]
+
+
+async def test_a_weak_guess_still_gets_the_fallback(
+    store: MemoryTaskStore, classifier: IntentClassifier
+) -> None:
+    agent = unsure_agent(store, classifier, "add", ASK_BACK - 0.05)
+    outs = await turn(agent, "mumble mumble")
+    assert said(outs) == FALLBACK
+    assert agent.state.pending is None
+
+
+async def test_something_else_instead_of_yes_is_a_new_turn(
+    store: MemoryTaskStore, classifier: IntentClassifier
+) -> None:
+    agent = TaskManagerAgent(store=store, classifier=classifier, now=lambda: NOW, offload=False)
+    unsure = unsure_agent(store, classifier, "delete", ASK_BACK + 0.1)
+    await turn(unsure, "the gutters can go")
+    agent.state.pending = unsure.state.pending  # the question is pending on the real agent
+    outs = await turn(agent, "add a task to oil the hinges")
+    assert info(outs).intent == "add"
+    assert [t.title for t in await store.list()] == ["oil the hinges"]

@@ -69,6 +69,9 @@ RANGES: dict[str, tuple[float, float]] = {
     "sip.rate_burst": (1, 1000000),
     "sip.rate_sources": (100, 10000000),
     "server.max_call_s": (0, 7 * DAY),  # 0: no limit
+    "server.max_conversations": (0, 100000),  # 0: automatic
+    "server.backlog_age_s": (0, 600),  # 0: the backlog is not checked
+    "server.busy_retry_after_s": (1, 86400),
     "sip.registrar_min_expires_s": (1, DAY),
     "sip.registrar_max_expires_s": (1, 7 * DAY),
     "browser.token_ttl_s": (1, DAY),

@@ -63,6 +63,13 @@ class ServerSettings:
     # Every call on every channel (SIP, Twilio, Telnyx, browser) is hung up after this long
     # (cause "max-duration"); 0: no limit.
     max_call_s: float = 4 * 3600.0
+    # Admission by capacity (callport.server.admission): conversations at once, 0: automatic
+    # (cores x the measured cost with the embedded Whisper; no limit with another STT); new
+    # callers are also turned away while the oldest queued STT/TTS job waited this long (0:
+    # not checked); refusals tell the caller's side to retry after busy_retry_after_s.
+    max_conversations: int = 0
+    backlog_age_s: float = 3.0
+    busy_retry_after_s: int = 30
 
     def problems(self) -> list[str]:
         out = []

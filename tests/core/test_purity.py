@@ -88,6 +88,7 @@ CORES: tuple[str, ...] = (
     "callport.channels.sip.useragent",
     # server: pure request rules; doctor: the open-door checks
     "callport.server.hosts", "callport.server.throttle", "callport.server.csrf",
+    "callport.server.admission",  # admission by capacity, simulated time
     "callport.doctor_doors",
 )
 
@@ -97,6 +98,7 @@ DESCRIBES_OTHERS: dict[str, str] = {
     "callport.call.session": "the asyncio driver; its decisions live in pure modules",
     "callport.flows.gate": "drives the pure decisions of flows.identify over a live Call",
     "callport.server.auth": "the middleware; its decisions are in server.hosts / server.csrf",
+    "callport.server.capacity": "the live side of the pure server.admission",
     "callport.speech": "names its pure submodule text",
     "callport.channels.browser.ws": "the WebSocket driver around the sans-IO protocol",
     "callport.channels.sip.channel": "the asyncio driver around the sans-IO UserAgent",

@@ -187,14 +187,14 @@ class PstnCalls:
             with contextlib.suppress(Exception):
                 await ws.close(1000)
 
-    async def refuse(self, call: ProviderCall) -> None:
-        """Draining: hang up a new call instead of answering it."""
+    async def refuse(self, call: ProviderCall, *, reason: str = "shutdown") -> None:
+        """Draining (or at capacity, ``reason="busy"``): hang up a new call unanswered."""
         if self._control is not None:
             try:
                 await self._control.hangup(call.provider_call_id)
             except ProviderError as exc:
                 log.warning("%s: refusing %s failed: %s", self.name, call.provider_call_id, exc)
-        await self.records.ended(call, reason="shutdown")
+        await self.records.ended(call, reason=reason)
 
     # ---- media ---------------------------------------------------------------------
 

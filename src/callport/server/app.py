@@ -49,6 +49,7 @@ def load_channels(runtime: Runtime, modules: Sequence[str] = CHANNEL_MODULES) ->
 def create_app(runtime: Runtime, *, channels: Sequence[Channel] | None = None) -> Starlette:
     """Build the app around ``runtime``; ``channels`` defaults to every enabled module."""
     active = list(channels) if channels is not None else load_channels(runtime)
+    from callport.server.capacity import backlog_lines, saturated
     from callport.server.routing import build_routing, health_loop, routing_routes
 
     routing = build_routing(runtime, active)  # [routing]: runtime.routing, None without it
@@ -74,8 +75,18 @@ def create_app(runtime: Runtime, *, channels: Sequence[Channel] | None = None) -
             }
         )
 
+    async def readyz(request: Request) -> Response:
+        """Readiness for a load balancer: 503 while draining or saturated (capacity)."""
+        reason = "draining" if runtime.draining else saturated(runtime)
+        if reason:
+            return JSONResponse({"ready": False, "reason": reason}, status_code=503,
+                                headers={"Retry-After": str(
+                                    runtime.settings.server.busy_retry_after_s)})
+        return JSONResponse({"ready": True})
+
     async def metrics(request: Request) -> Response:
         text = runtime.metrics.render()
+        text = text.rstrip("\n") + "\n" + "\n".join(backlog_lines(runtime)) + "\n"
         # RSS, descriptors, sockets, tasks, live calls, edge refusals (server.procstats)
         text = text.rstrip("\n") + "\n" + "\n".join(process_lines(
             active_calls=len(runtime.active))) + "\n"
@@ -90,6 +101,7 @@ def create_app(runtime: Runtime, *, channels: Sequence[Channel] | None = None) -
 
     routes: list[BaseRoute] = [
         Route("/healthz", healthz),
+        Route("/readyz", readyz),  # false while saturated (server.max_conversations)
         Route("/metrics", metrics),
         *login_routes(settings=runtime.settings, users=runtime.users, tokens=runtime.tokens),
         # GET /api/calls (records), GET /api/routes, and POST /api/calls through the router

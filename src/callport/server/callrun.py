@@ -17,8 +17,10 @@ from callport.agents.base import CallInfo
 from callport.call.call import Call, Flow
 from callport.call.leg import Leg
 from callport.logs import current_call_id
+from callport.server.capacity import BUSY_CAUSE, BUSY_PHRASE, refusal
 from callport.server.lifecycle import record_end, record_start
 from callport.server.records import record_answered, record_finished
+from callport.speech.jobs import CancelToken, call_token
 
 if TYPE_CHECKING:
     from callport.server.runtime import Runtime
@@ -103,6 +105,8 @@ async def run_call(
     """Run ``flow`` (default: the runtime's) on ``leg`` until the call ends; see
     ``Runtime.run_call``."""
     current_call_id.set(info.call_id)  # tasks made below inherit it: logs carry the id
+    token = CancelToken()  # cancelled at the end: this call's queued STT/TTS jobs are dropped
+    call_token.set(token)
     call = runtime.new_call(leg, info, inband_dtmf=inband_dtmf)
     if on_call is not None:
         on_call(call)
@@ -111,6 +115,8 @@ async def run_call(
     # Every call leaves a record; Twilio/Telnyx calls already have their channel's one.
     recorded = await record_start(calls, info)
     await record_answered(calls, info.call_id)
+    # Past capacity, a caller hears "all lines are busy" and is hung up (not our own calls).
+    busy = refusal(runtime) if info.direction != "outbound" else None
     runtime.active[info.call_id] = call
     from callport.server.console_live import watch_call
 
@@ -119,8 +125,11 @@ async def run_call(
     metrics.calls_total.inc()
     log.info("call %s: started on %s", info.call_id, info.channel)
     session.start()
+    if busy is not None:
+        log.warning("call %s: turned away at capacity (%s)", info.call_id, busy.reason)
     flow_task = asyncio.create_task(
-        identified(call, flow or runtime.flow, runtime=runtime), name=f"flow:{info.call_id}"
+        turned_away(call) if busy is not None
+        else identified(call, flow or runtime.flow, runtime=runtime), name=f"flow:{info.call_id}"
     )
     ended = asyncio.create_task(session.wait_ended())
     # server.max_call_s: no call on any channel outlives it (a peer that never hangs up).
@@ -145,6 +154,7 @@ async def run_call(
             except Exception:
                 log.exception("call %s: flow failed while ending", info.call_id)
     finally:
+        token.cancel()
         if cap is not None:
             cap.cancel()
         ended.cancel()
@@ -169,6 +179,13 @@ async def run_call(
             session.frames_out,
         )
     return call
+
+
+async def turned_away(call: Call) -> None:
+    """Past capacity: the (cached) busy phrase, then hang up with cause ``busy``."""
+    await call.say(BUSY_PHRASE, interruptible=False)
+    if not call.ended:
+        await call.session.leg.hangup(BUSY_CAUSE)
 
 
 _CUT_OFF: set[asyncio.Task[None]] = set()

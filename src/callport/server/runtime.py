@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from callport.nlu.intents import IntentClassifier
     from callport.queues.service import QueueService
     from callport.routing.service import RoutingService
+    from callport.server.admission import Verdict
     from callport.server.events import EventHub
     from callport.store.calls import CallStore
     from callport.store.live import CallOwners, SpentTokens
@@ -239,6 +240,13 @@ class Runtime:
 
             self._queues = build_queues(self)
         return self._queues
+
+    def refusal(self) -> Verdict | None:
+        """None when one more conversation fits now; else why not and when to retry
+        (admission by capacity, ``callport.server.capacity``); channels ask it first."""
+        from callport.server.capacity import refusal
+
+        return refusal(self)
 
     async def run_call(
         self,

@@ -38,7 +38,8 @@ def piper_available() -> bool:
 
 
 def make_tts(settings: SpeechSettings) -> TTS:
-    """The configured text-to-speech engine; "auto" is Piper if installed, else espeak-ng."""
+    """The configured text-to-speech engine; "auto" is Piper if installed, else espeak-ng.
+    (The runtime wraps it in a ``callport.speech.cache.CachedTTS`` for fixed phrases.)"""
     choice = settings.tts
     if choice == "auto":
         if piper_available():

@@ -8,24 +8,25 @@ We build the onnxruntime session ourselves to pin its threads (``PiperVoice.load
 use every core). Piper synthesizes a whole sentence before returning audio, so replies are
 cut into clauses (:func:`callport.speech.text.split_clauses`) and each clause is yielded as
 soon as it is ready: time to first audio is the first clause's synthesis time. Synthesis
-runs on one dedicated worker thread, one clause at a time for the whole process.
+runs on the "tts" speech pool (``callport.speech.jobs``: one worker thread, one clause at a
+time for the whole process); clauses of a call that ended are dropped unrun.
 """
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import json
 import logging
 import threading
 import time
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from callport.speech.base import MissingSpeechDependency, SpeechChunk
+from callport.speech.jobs import pool
 from callport.speech.text import normalize_for_speech, split_clauses
 from callport.types import PCM16
 
@@ -38,7 +39,6 @@ INSTALL_HINT = "pip install 'callport[local]'"
 _VOICES: dict[tuple[str, int], Any] = {}
 _VOICES_LOCK = threading.Lock()
 _SYNTH_LOCK = threading.Lock()
-_EXECUTOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="callport-piper")
 
 
 def piper_voice_paths() -> tuple[Path, Path]:
@@ -124,14 +124,12 @@ class PiperTTS:
 
     async def warmup(self) -> None:
         """Load the voice and synthesize one word so the first reply is not slowed by it."""
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(_EXECUTOR, self.synthesize_clause, "Hello.")
+        await pool("tts").run(functools.partial(self.synthesize_clause, "Hello."))
 
     async def synthesize(self, text: str) -> AsyncIterator[SpeechChunk]:
         """Yield each clause of ``text`` as soon as it is synthesized."""
-        loop = asyncio.get_running_loop()
         for clause in split_clauses(text, long_chars=self._long_chars):
-            pcm = await loop.run_in_executor(_EXECUTOR, self.synthesize_clause, clause)
+            pcm = await pool("tts").run(functools.partial(self.synthesize_clause, clause))
             if pcm.size:
                 yield SpeechChunk(pcm=pcm, sample_rate=self._rate, text=clause)
 

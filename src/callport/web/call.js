@@ -88,6 +88,7 @@ export class Call {
       throw new CallError('unreachable', 'Cannot reach the callport server. Is it running?');
     }
     if (res.status === 401) throw new CallError('signed-out', 'You are signed out. Sign in again to call.');
+    if (res.status === 503) throw new CallError('busy', BUSY_MESSAGE);
     if (!res.ok) throw new CallError('refused', `The server refused the call (HTTP ${res.status}).`);
     return res.json();
   }
@@ -362,6 +363,7 @@ export class Call {
       };
       ws.onerror = () => { if (!opened) reject(new CallError('unreachable', 'Cannot open the call connection to the server.')); };
       ws.onclose = (e) => {
+        if (!opened && e.code === 1013) { reject(new CallError('busy', BUSY_MESSAGE)); return; }
         if (!opened) { reject(new CallError('unreachable', 'The server closed the call connection.')); return; }
         this.hangup(false, this.byeReason || (e.code === 1000 ? 'ended' : `connection closed (${e.code})`));
       };
@@ -408,6 +410,7 @@ export class Call {
     } catch {
       throw new CallError('unreachable', 'Cannot reach the callport server.');
     }
+    if (res.status === 503) throw new CallError('busy', BUSY_MESSAGE);
     if (!res.ok) throw new CallError('refused', `The server refused the WebRTC call (HTTP ${res.status}).`);
     await pc.setRemoteDescription(await res.json());
   }
@@ -448,6 +451,9 @@ export class Call {
     };
   }
 }
+
+// At capacity (server.max_conversations): the token, offer or socket is refused with 503/1013.
+export const BUSY_MESSAGE = 'All lines are busy right now. Please call again later.';
 
 export class CallError extends Error {
   constructor(kind, message) { super(message); this.kind = kind; }

@@ -51,6 +51,7 @@ from callport.channels.browser.protocol import CLOSE_POLICY
 from callport.channels.browser.session import BrowserSession, session_of
 from callport.channels.browser.tokens import TokenError, TokenSigner, origin_allowed, spend_once
 from callport.channels.browser.ws import WebSocketCall
+from callport.channels.busy import refusal_of
 from callport.config import Settings
 from callport.store.live import SpentTokens
 from callport.store.users import TokenStore
@@ -159,9 +160,11 @@ class BrowserChannel:
         return session.user
 
     def _full(self) -> bool:
-        """No room for a call: at ``browser.max_calls``, or the runtime is draining (SIGTERM)."""
+        """No room for a call: at ``browser.max_calls``, the runtime is draining (SIGTERM),
+        or the machine is at capacity (``server.max_conversations``)."""
         return (self._active >= self._settings.browser.max_calls
-                or bool(getattr(self._runtime, "draining", False)))
+                or bool(getattr(self._runtime, "draining", False))
+                or refusal_of(self._runtime) is not None)
 
     # -- endpoints
 
@@ -233,6 +236,10 @@ class BrowserChannel:
         if session is None:
             return JSONResponse({"error": "sign in first"}, status_code=401,
                                 headers={"Cache-Control": "no-store"})
+        busy = refusal_of(self._runtime)  # at capacity: the page says all lines are busy
+        if busy is not None:
+            return JSONResponse({"error": "busy"}, status_code=503, headers={
+                "Cache-Control": "no-store", "Retry-After": str(busy.retry_after_s)})
         cfg = self._settings.browser
         origin = request.headers["origin"]
         ice: list[dict[str, Any]] = []

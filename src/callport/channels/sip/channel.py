@@ -21,6 +21,7 @@ from typing import Any
 from starlette.routing import BaseRoute
 
 from callport.agents.base import CallInfo
+from callport.channels.busy import refusal_of
 from callport.channels.sip.calls import CallFailed, CallRunner, SipCall
 from callport.channels.sip.dialer import Dialer, SipOutbound
 from callport.channels.sip.dnsresolver import DnsResolver
@@ -278,6 +279,12 @@ class SipChannel:
     async def _accept(self, event: IncomingCall, ua: UserAgent) -> None:
         if getattr(self.runtime, "draining", False):  # shutting down: admit no new call
             self.apply(ua.reject(event.key, 503, self.now()), ua)
+            return
+        busy = refusal_of(self.runtime)  # past capacity: 503 + Retry-After, never answered
+        if busy is not None:
+            log.warning("SIP %s: at capacity (%s), answering 503", event.key, busy.reason)
+            self.apply(ua.reject(event.key, 503, self.now(),
+                                 retry_after=busy.retry_after_s), ua)
             return
         if self.settings.answer_delay_ms > 0:
             self.apply(ua.ringing(event.key, self.now()), ua)

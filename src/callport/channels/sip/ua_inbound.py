@@ -13,10 +13,12 @@ import secrets
 from callport.channels.sip import requests as rq
 from callport.channels.sip.auth import DigestServer
 from callport.channels.sip.dialog import Dialog, DialogState, new_tag
+from callport.channels.sip.dtmf4733 import info_digit
 from callport.channels.sip.events import (
     Addr,
     AttendedTransferRequested,
     CallConfirmed,
+    DtmfInfo,
     IncomingCall,
     SipEvent,
     TransferRequested,
@@ -232,8 +234,10 @@ class InboundCalls:
                 return self.core.respond(tx, make_response(
                     req, 200, extra=dialog.timer_plan.response_headers()
                     if dialog.timer_plan else ()), addr, now)
-            case "INFO":
-                return self.core.respond(tx, make_response(req, 200), addr, now)
+            case "INFO":  # RFC 6086; a key press as application/dtmf-relay or /dtmf
+                out = self.core.respond(tx, make_response(req, 200), addr, now)
+                digit = info_digit(req.get("Content-Type") or "", req.body)
+                return [*out, DtmfInfo(key=dialog.key, digit=digit)] if digit else out
             case _:
                 return self.core.respond(tx, make_response(req, 405, extra=(("Allow", rq.ALLOW),)),
                                      addr, now)
@@ -407,14 +411,17 @@ class InboundCalls:
             dialog.invite, 180, to_tag=dialog.local_tag, extra=(("Contact", self.core.contact),)),
             dialog.peer, now)
 
-    def reject(self, key: str, status: int, now: float) -> list[SipEvent]:
+    def reject(self, key: str, status: int, now: float, *,
+               retry_after: int = 0) -> list[SipEvent]:
+        """A final error answer to a ringing INVITE (``Retry-After`` when given: 503/486)."""
         dialog = self.core.dialogs.get(key)
         if dialog is None or dialog.server_tx is None or dialog.invite is None:
             return []
         if dialog.state is not DialogState.EARLY:
             return []
+        extra = (("Retry-After", str(retry_after)),) if retry_after > 0 else ()
         out = self.core.respond(dialog.server_tx, make_response(
-            dialog.invite, status, to_tag=dialog.local_tag), dialog.peer, now)
+            dialog.invite, status, to_tag=dialog.local_tag, extra=extra), dialog.peer, now)
         return out + self.core.end(dialog, "rejected", status=status)
 
     def notify_refer(self, key: str, status: int, reason: str, now: float) -> list[SipEvent]:
@@ -438,4 +445,3 @@ class InboundCalls:
 
 def _tokens(values: list[str]) -> list[str]:
     return [v.strip().lower() for v in values if v.strip()]
-

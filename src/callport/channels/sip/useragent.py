@@ -144,8 +144,9 @@ class UserAgent:
     def ringing(self, key: str, now: float) -> list[SipEvent]:
         return self.inbound.ringing(key, now)
 
-    def reject(self, key: str, status: int, now: float) -> list[SipEvent]:
-        return self.inbound.reject(key, status, now)
+    def reject(self, key: str, status: int, now: float, *,
+               retry_after: int = 0) -> list[SipEvent]:
+        return self.inbound.reject(key, status, now, retry_after=retry_after)
 
     def notify_refer(self, key: str, status: int, reason: str, now: float) -> list[SipEvent]:
         return self.inbound.notify_refer(key, status, reason, now)

@@ -35,6 +35,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
+from callport.channels.busy import refusal_of
 from callport.channels.callbook import StreamGrant
 from callport.channels.callrecords import CallRunner
 from callport.channels.provider import (
@@ -133,6 +134,9 @@ class TelnyxChannel:
         control = self.calls.control
         if self.calls.draining or control is None:  # SIGTERM: answer no new call
             await self.calls.refuse(call)
+            return
+        if refusal_of(self.calls.runner) is not None:  # at capacity: hung up unanswered
+            await self.calls.refuse(call, reason="busy")
             return
         target = StreamTarget(url=media_url(self._cfg, request_url),
                               parameters=self._stream_parameters(call.call_id,

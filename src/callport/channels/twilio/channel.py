@@ -26,6 +26,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
+from callport.channels.busy import refusal_of
 from callport.channels.callbook import ProviderCall, StreamGrant
 from callport.channels.callrecords import CallRecords, CallRunner
 from callport.channels.provider import (
@@ -141,6 +142,9 @@ class TwilioChannel:
                 direction="inbound" if inbound else "outbound",
                 caller=fields.get("From", ""), callee=fields.get("To", ""),
             ))
+            if inbound and refusal_of(self.calls.runner) is not None:  # at capacity
+                await self.records.ended(call, reason="busy")
+                return Response(twiml.reject_busy(), media_type=XML)  # busy tone, unanswered
         for event in events:
             await self.calls.apply(event)
         base = public_base(self.settings.public_base_url, hook.url)

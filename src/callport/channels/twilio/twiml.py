@@ -4,7 +4,8 @@
   bidirectional media stream; the per-call token rides in a ``<Parameter>`` (Twilio drops query
   strings from stream URLs) and ``action`` is where Twilio asks what to do once it ends;
 - ``dial``: ``<Dial><Number>`` or ``<Dial><Sip>`` for a blind transfer;
-- ``hangup``: ``<Hangup/>``.
+- ``hangup``: ``<Hangup/>``;
+- ``reject_busy``: ``<Reject reason="busy"/>`` (a new call at capacity: busy tone, unanswered).
 """
 
 from __future__ import annotations
@@ -53,4 +54,10 @@ def dial(target: str, *, caller_id: str = "", action_url: str = "") -> str:
 def hangup() -> str:
     response = VoiceResponse()
     response.hangup()
+    return str(response)
+
+
+def reject_busy() -> str:
+    response = VoiceResponse()
+    response.reject(reason="busy")
     return str(response)

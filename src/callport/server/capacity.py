@@ -1,0 +1,102 @@
+"""Admission by capacity on the live runtime: the load, the verdict, and what it shows.
+
+The decisions are :mod:`callport.server.admission` (pure); this module reads the live
+figures (``runtime.active``, the speech pools of :mod:`callport.speech.jobs`), builds the
+runtime's :class:`~callport.server.admission.Admission` from ``server.max_conversations``
+and ``server.backlog_age_s``, and renders the speech backlog for ``/metrics``.
+
+Channels ask :func:`refusal` before they answer (SIP 503 with Retry-After, Twilio/Telnyx
+HTTP 503, the browser's busy message); a call that reaches ``callrun.run_call`` anyway (a
+provider stream already on its way, the memory leg) hears :data:`BUSY_PHRASE` and is hung
+up (cause ``busy``): no caller past capacity is left in silence.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import TYPE_CHECKING
+
+from callport.server.admission import BUSY_PHRASE, Admission, Load, Verdict, auto_max_conversations
+from callport.speech.jobs import speech_backlog
+
+if TYPE_CHECKING:
+    from callport.server.runtime import Runtime
+
+__all__ = ["BUSY_CAUSE", "BUSY_PHRASE", "admission_of", "backlog_lines", "current_load",
+           "fixed_phrases", "refusal", "saturated"]
+
+BUSY_CAUSE = "busy"  # the hang-up cause of a caller turned away at capacity
+NO_LIMIT = 1_000_000  # max_conversations when neither the setting nor the embedded stack caps
+
+
+def fixed_phrases() -> tuple[str, ...]:
+    """What every call (or every turned-away caller) hears: cached once synthesized."""
+    from callport.flows.default import GOODBYE, GREETING, SORRY
+
+    return (GREETING, BUSY_PHRASE, SORRY, GOODBYE)
+
+
+def _embedded(runtime: Runtime) -> bool:
+    """The runtime transcribes with the embedded Whisper (its cost is what auto measures)."""
+    stt = getattr(runtime, "_stt", None)
+    return type(stt).__name__ == "WhisperSTT" or (
+        stt is None and runtime.settings.speech.stt == "whisper")
+
+
+def admission_of(runtime: Runtime) -> Admission:
+    """The runtime's admission controller, built once from its settings."""
+    admission: Admission | None = getattr(runtime, "_admission", None)
+    if admission is None:
+        server = runtime.settings.server
+        limit = server.max_conversations
+        if limit <= 0:  # automatic: cores x measured cost, for the embedded stack only
+            limit = auto_max_conversations(os.cpu_count()) if _embedded(runtime) else NO_LIMIT
+        admission = Admission(max_conversations=limit, backlog_age_s=server.backlog_age_s,
+                              retry_after_s=server.busy_retry_after_s)
+        runtime._admission = admission  # type: ignore[attr-defined]
+    return admission
+
+
+def current_load(runtime: Runtime) -> Load:
+    pools = speech_backlog().values()
+    return Load(active=len(runtime.active), queued=sum(b.queued for b in pools),
+                oldest_s=max((b.oldest_s for b in pools), default=0.0))
+
+
+def refusal(runtime: Runtime) -> Verdict | None:
+    """None when one more conversation fits; else the refusal (counted)."""
+    verdict = admission_of(runtime).decide(current_load(runtime), now=time.monotonic())
+    return None if verdict.admit else verdict
+
+
+def saturated(runtime: Runtime) -> str:
+    """Why readiness is false now ("" when the machine takes calls); counts nothing."""
+    return admission_of(runtime).saturated(current_load(runtime), now=time.monotonic())
+
+
+def backlog_lines(runtime: Runtime) -> list[str]:
+    """The speech backlog and admission figures in the Prometheus text format."""
+    admission = admission_of(runtime)
+    pools = speech_backlog()
+    lines = ["# HELP callport_speech_backlog Speech jobs waiting for a worker, per engine.",
+             "# TYPE callport_speech_backlog gauge"]
+    lines += [f'callport_speech_backlog{{engine="{n}"}} {b.queued}' for n, b in pools.items()]
+    lines += ["# HELP callport_speech_backlog_age_seconds How long the oldest waiting speech "
+              "job has waited.", "# TYPE callport_speech_backlog_age_seconds gauge"]
+    lines += [f'callport_speech_backlog_age_seconds{{engine="{n}"}} {b.oldest_s:.3f}'
+              for n, b in pools.items()]
+    lines += ["# HELP callport_speech_dropped_total Speech jobs dropped unrun: their call "
+              "had ended.", "# TYPE callport_speech_dropped_total counter"]
+    lines += [f'callport_speech_dropped_total{{engine="{n}"}} {b.dropped}'
+              for n, b in pools.items()]
+    reason = saturated(runtime)
+    lines += ["# HELP callport_max_conversations Conversations admitted at once.",
+              "# TYPE callport_max_conversations gauge",
+              f"callport_max_conversations {admission.max_conversations}",
+              "# HELP callport_saturated 1 while new callers are turned away (capacity).",
+              "# TYPE callport_saturated gauge", f"callport_saturated {int(bool(reason))}",
+              "# HELP callport_calls_refused_total Callers turned away at capacity.",
+              "# TYPE callport_calls_refused_total counter",
+              f"callport_calls_refused_total {admission.refused}"]
+    return lines

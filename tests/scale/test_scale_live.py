@@ -167,3 +167,6 @@ def test_nodes_on_one_redis_refuse_a_call_token_spent_on_another(tmp_path: Path)
         assert await b.call_owners.owner("c1") == "node-a"
 
     asyncio.run(run())
+    from callport.channels.browser.channel import BrowserChannel
+
+    assert BrowserChannel(runtime=a)._spent is a.spent_tokens  # what /browser/ws spends in

@@ -38,7 +38,7 @@ from callport.channels.browser.session import BrowserSession, session_of
 from callport.channels.browser.tokens import TokenError, TokenSigner, origin_allowed, spend_once
 from callport.channels.browser.ws import WebSocketCall
 from callport.config import Settings
-from callport.store.live import SpentTokens
+from callport.store.live import MemorySpentTokens, SpentTokens
 from callport.store.users import DIGEST_REALM, TokenStore
 from callport.types import User
 
@@ -56,9 +56,6 @@ class DeskRuntime(Protocol):
     def settings(self) -> Settings: ...
 
     @property
-    def spent_tokens(self) -> SpentTokens: ...
-
-    @property
     def tokens(self) -> TokenStore: ...
 
 
@@ -73,6 +70,8 @@ class AgentDeskChannel:
         self._settings = runtime.settings
         cfg = self._settings.browser
         self._signer = TokenSigner.from_setting(secret=cfg.token_secret, ttl_s=cfg.token_ttl_s)
+        # shared by every node when the runtime has them (server.redis), else this channel's
+        self._spent: SpentTokens = getattr(runtime, "spent_tokens", None) or MemorySpentTokens()
         self._clock = clock
         self._web_dir = web_dir
         queues = self._settings.queues
@@ -223,7 +222,7 @@ class AgentDeskChannel:
                 raise TokenError("no live agent session")
             if claims.session != session.token_id or claims.user != session.user.name:
                 raise TokenError("token was issued to another session")
-            await spend_once(self._runtime.spent_tokens, claims, now=now)
+            await spend_once(self._spent, claims, now=now)
         except TokenError as exc:
             log.info("agent page: refused audio token from %s: %s", conn.client, exc)
             return None

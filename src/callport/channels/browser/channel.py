@@ -53,7 +53,7 @@ from callport.channels.browser.tokens import TokenError, TokenSigner, origin_all
 from callport.channels.browser.ws import WebSocketCall
 from callport.channels.busy import refusal_of
 from callport.config import Settings
-from callport.store.live import SpentTokens
+from callport.store.live import MemorySpentTokens, SpentTokens
 from callport.store.users import TokenStore
 from callport.types import User
 
@@ -67,9 +67,6 @@ class BrowserRuntime(Protocol):
 
     @property
     def settings(self) -> Settings: ...
-
-    @property
-    def spent_tokens(self) -> SpentTokens: ...
 
     @property
     def tokens(self) -> TokenStore: ...
@@ -86,6 +83,8 @@ class BrowserChannel:
         self._settings = runtime.settings
         cfg = self._settings.browser
         self._signer = TokenSigner.from_setting(secret=cfg.token_secret, ttl_s=cfg.token_ttl_s)
+        # shared by every node when the runtime has them (server.redis), else this channel's
+        self._spent: SpentTokens = getattr(runtime, "spent_tokens", None) or MemorySpentTokens()
         self._clock = clock
         self._web_dir = web_dir
         self._calls: set[asyncio.Task[None]] = set()
@@ -153,7 +152,7 @@ class BrowserChannel:
                 raise TokenError("no live session")
             if claims.session != session.token_id or claims.user != session.user.name:
                 raise TokenError("token was issued to another session")
-            await spend_once(self._runtime.spent_tokens, claims, now=now)
+            await spend_once(self._spent, claims, now=now)
         except TokenError as exc:
             log.info("browser: refused token from %s: %s", conn.client, exc)
             return None

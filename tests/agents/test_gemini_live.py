@@ -67,7 +67,7 @@ class Caller:
         self.task = asyncio.create_task(self._run())
 
     async def _run(self) -> None:
-        while self._leg.hung_up_reason is None:  # the call is up
+        while not self._leg.ended:  # the call is up (either side may end it)
             await asyncio.sleep(0)
             if not self._say.empty():
                 await self._leg.speak(self._say.get_nowait(), 8000)

@@ -183,6 +183,11 @@ class MemoryLeg:
     def caller_hangup(self) -> None:
         self._end("caller")
 
+    @property
+    def ended(self) -> bool:
+        """True once the call is over, whichever side ended it."""
+        return self._inbox.closed
+
     def output(self) -> PCM16:
         """Everything the agent sent, concatenated."""
         if not self.sent:

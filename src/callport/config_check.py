@@ -46,6 +46,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "identity.signin_ttl_s": (1, 30 * DAY),
     "recording.retention_days": (0, 3650),  # 0: kept until erased
     "speech.whisper_threads": (1, 64),
+    "speech.stt_workers": (1, 64),
     "speech.tts_threads": (1, 64),
     "turn.start_threshold": (0.01, 0.99),
     "turn.stop_threshold": (0.01, 0.99),

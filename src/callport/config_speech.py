@@ -11,6 +11,7 @@ class SpeechSettings:
     stt: str = "whisper"  # whisper
     tts: str = "auto"  # auto (piper, else espeak), piper, espeak
     whisper_threads: int = 2
+    stt_workers: int = 1  # Whisper decodes at once (of different calls), each on whisper_threads
     tts_threads: int = 1
     espeak_voice: str = "en-us"
     piper_variation: bool = True  # false: identical text renders identically (tests, benches)

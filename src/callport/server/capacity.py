@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from callport.server.runtime import Runtime
 
 __all__ = ["BUSY_CAUSE", "BUSY_PHRASE", "admission_of", "backlog_lines", "current_load",
-           "fixed_phrases", "refusal", "saturated"]
+           "fixed_phrases", "max_conversations", "refusal", "saturated"]
 
 BUSY_CAUSE = "busy"  # the hang-up cause of a caller turned away at capacity
 NO_LIMIT = 1_000_000  # max_conversations when neither the setting nor the embedded stack caps
@@ -38,23 +38,31 @@ def fixed_phrases() -> tuple[str, ...]:
 
 
 def _embedded(runtime: Runtime) -> bool:
-    """The runtime transcribes with the embedded Whisper (its cost is what auto measures)."""
-    stt = getattr(runtime, "_stt", None)
-    return type(stt).__name__ == "WhisperSTT" or (
-        stt is None and runtime.settings.speech.stt == "whisper")
+    """The runtime transcribes with the embedded Whisper (the cost auto was measured on);
+    a runtime whose flows never made an STT (an echo flow, a relay agent) is not capped."""
+    return type(getattr(runtime, "_stt", None)).__name__ == "WhisperSTT"
+
+
+def max_conversations(runtime: Runtime) -> int:
+    """``server.max_conversations``, or the automatic figure for what the runtime runs."""
+    limit = runtime.settings.server.max_conversations
+    if limit > 0:
+        return limit
+    return auto_max_conversations(os.cpu_count()) if _embedded(runtime) else NO_LIMIT
 
 
 def admission_of(runtime: Runtime) -> Admission:
-    """The runtime's admission controller, built once from its settings."""
+    """The runtime's admission controller, built once from its settings (the automatic
+    conversation limit follows the STT in use)."""
     admission: Admission | None = getattr(runtime, "_admission", None)
     if admission is None:
         server = runtime.settings.server
-        limit = server.max_conversations
-        if limit <= 0:  # automatic: cores x measured cost, for the embedded stack only
-            limit = auto_max_conversations(os.cpu_count()) if _embedded(runtime) else NO_LIMIT
-        admission = Admission(max_conversations=limit, backlog_age_s=server.backlog_age_s,
+        admission = Admission(max_conversations=max_conversations(runtime),
+                              backlog_age_s=server.backlog_age_s,
                               retry_after_s=server.busy_retry_after_s)
         runtime._admission = admission  # type: ignore[attr-defined]
+    else:
+        admission.max_conversations = max_conversations(runtime)
     return admission
 
 

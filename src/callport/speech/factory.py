@@ -27,7 +27,7 @@ def make_stt(settings: SpeechSettings) -> STT:
         from callport.speech.whisper import WhisperSTT, whisper_model_path
 
         whisper_model_path()  # fail at start, not on the first caller
-        return WhisperSTT(threads=settings.whisper_threads)
+        return WhisperSTT(threads=settings.whisper_threads, workers=settings.stt_workers)
     raise ValueError(f"speech.stt={settings.stt!r}: supported: whisper")
 
 

@@ -13,6 +13,7 @@ is downloaded: the model is a local directory and ``HF_HUB_OFFLINE=1`` is set be
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
@@ -49,7 +50,7 @@ NO_SPEECH_DROP = 0.6
 # Utterances shorter than this are not speech worth a 0.5 s decode (a click, a breath).
 MIN_SECONDS = 0.1
 
-_MODELS: dict[tuple[str, int], Any] = {}
+_MODELS: dict[tuple[str, int, int], Any] = {}
 _MODELS_LOCK = threading.Lock()
 _DECODE_LOCK = threading.Lock()
 
@@ -71,8 +72,8 @@ def whisper_model_path() -> Path:
     return path
 
 
-def _load_model(path: Path, threads: int) -> Any:
-    key = (str(path), threads)
+def _load_model(path: Path, threads: int, workers: int = 1) -> Any:
+    key = (str(path), threads, workers)
     with _MODELS_LOCK:
         model = _MODELS.get(key)
         if model is None:
@@ -86,7 +87,7 @@ def _load_model(path: Path, threads: int) -> Any:
             started = time.perf_counter()
             model = WhisperModel(
                 str(path), device="cpu", compute_type="int8", cpu_threads=threads,
-                local_files_only=True,
+                num_workers=workers, local_files_only=True,
             )
             log.info("whisper model %s loaded in %.2f s", path.name,
                      time.perf_counter() - started)
@@ -122,22 +123,27 @@ class WhisperSTT:
         prompt: str | None = DEFAULT_PROMPT,
         hotwords: str | None = None,
         beam_size: int = 1,
+        workers: int = 1,
     ) -> None:
-        if threads < 1:
-            raise ValueError("threads must be >= 1")
+        if threads < 1 or workers < 1:
+            raise ValueError("threads and workers must be >= 1")
         self._threads = threads
+        # workers > 1: that many decodes at once (of different calls), each on ``threads``
+        # CPU threads, on the "stt" pool's as many worker threads (speech.stt_workers).
+        self._workers = workers
         self._model_path = model_path
         self._options = _Options(beam_size=beam_size, prompt=prompt or None,
                                  hotwords=hotwords or None)
 
     def _model(self) -> Any:
         path = self._model_path if self._model_path is not None else whisper_model_path()
-        return _load_model(path, self._threads)
+        return _load_model(path, self._threads, self._workers)
 
     async def warmup(self) -> None:
         """Load the model and run one decode so the first caller does not pay for it."""
         silence = np.zeros(WHISPER_RATE // 2, dtype=np.int16)
-        await pool("stt").run(functools.partial(self.transcribe_sync, silence, WHISPER_RATE))
+        run = functools.partial(self.transcribe_sync, silence, WHISPER_RATE)
+        await pool("stt", workers=self._workers).run(run)
 
     async def transcribe(
         self, pcm: PCM16, sample_rate: int, *, hints: Sequence[str] = ()
@@ -145,7 +151,7 @@ class WhisperSTT:
         """Transcribe one whole utterance off the event loop on the "stt" speech pool
         (``callport.speech.jobs``): dropped unrun if the call ends while it waits."""
         run = functools.partial(self.transcribe_sync, pcm, sample_rate, hints=hints)
-        return await pool("stt").run(run)
+        return await pool("stt", workers=self._workers).run(run)
 
     def prompt_for(self, hints: Sequence[str]) -> str | None:
         """The decoding prompt: the configured one plus this call's hints, if any (each
@@ -180,7 +186,7 @@ class WhisperSTT:
             return Transcript(text="", seconds=time.perf_counter() - started)
         model = self._model()
         opts = self._options
-        with _DECODE_LOCK:
+        with _DECODE_LOCK if self._workers == 1 else contextlib.nullcontext():
             segments, _info = model.transcribe(
                 audio,
                 language="en",

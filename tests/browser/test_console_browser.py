@@ -13,6 +13,7 @@ import os
 import sys
 import time
 from dataclasses import replace
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from callport.config_queues import QueueSettings, QueuesSettings
 from callport.queues.reach import FakeReach
 from callport.server.app import create_app
 from callport.server.console_live import watch_call
+from callport.store.calls import CallRecord
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "queues"))
 sys.path.insert(0, str(Path(__file__).parents[1] / "call"))
@@ -146,7 +148,15 @@ async def test_console_live_hangup_history_queues_quality_admin_and_agent_view(
         assert ok
         assert "notify" in (await admin.text_content("main") or "")  # the consent record
         await admin.screenshot(path=str(shot_path("console-call.png")), full_page=True)
-        # the queue view changes when a caller starts waiting (pushed)
+        # the queue view changes when a caller starts waiting (pushed); an earlier caller
+        # answered after 8 s gives the service-level figures something to show
+        now = datetime.now().astimezone()
+        await runtime.calls.create(CallRecord(call_id="q-0", channel="sip", caller="+15550166",
+                                              started_at=now - timedelta(minutes=5)))
+        await runtime.calls.add_event("q-0", "queue", "joined support")
+        await runtime.calls.amend("q-0", answered_at=now - timedelta(minutes=5),
+                                  disposition="queue:support agent:alice wait:8s")
+        await runtime.calls.update_status("q-0", "completed", at=now - timedelta(minutes=3))
         await admin.click("nav a[data-view='queues']")
         await admin.wait_for_selector("[data-queue='support']")
         assert (await admin.text_content("[data-queue='support']") or "").startswith("0 waiting")
@@ -157,7 +167,8 @@ async def test_console_live_hangup_history_queues_quality_admin_and_agent_view(
         queued = asyncio.create_task(waiting_call.enqueue("support"))
         await wait_for(admin, "document.querySelector(\"[data-queue='support']\")"
                               ".textContent.startsWith('1 waiting')", 20_000)
-        assert "+15550177" in (await admin.text_content("#queues") or "")
+        text = await admin.text_content("#queues") or ""
+        assert "+15550177" in text and "100 % of 1" in text, text
         await admin.screenshot(path=str(shot_path("console-queues.png")))
         # an agent sees only their own calls: not the waiting caller nor the browser call
         agent = await session_page(browser, base, await session(runtime, "alice"),
@@ -171,7 +182,8 @@ async def test_console_live_hangup_history_queues_quality_admin_and_agent_view(
         await agent.wait_for_selector("#history", state="attached")
         await wait_for(agent, "/^\\d+ calls$/.test(document.querySelector('main p[role=status]')"
                               "?.textContent || '')")
-        assert await agent.text_content("main p[role=status]") == "0 calls"
+        assert await agent.text_content("main p[role=status]") == "1 calls"  # hers: q-0
+        assert await agent.locator("#history a[href='/console/calls/q-0']").count() == 1
         assert await agent.locator(f"#history a[href='/console/calls/{call_id}']").count() == 0
         status = await agent.evaluate("fetch('/api/console/users').then(r => r.status)")
         assert status == 403

@@ -3,7 +3,7 @@ import { s } from './dom.js';
 export const COLORS = ['#5b8cff', '#2fbf71', '#f5a524', '#c77dff', '#e5484d', '#4cc9f0'];
 
 export function bars(points, { title, unit = '', height = 160 } = {}) {
-  const w = Math.max(300, points.length * 28), pad = 28, max = Math.max(1, ...points.map(p => p.value || 0));
+  const w = Math.max(600, points.length * 28), pad = 28, max = Math.max(1, ...points.map(p => p.value || 0));
   const bw = (w - pad) / Math.max(points.length, 1);
   const svg = s('svg', { class: 'chart', viewBox: `0 0 ${w} ${height + 30}`, role: 'img', 'aria-label': title });
   svg.append(s('title', {}, title));
@@ -19,7 +19,7 @@ export function bars(points, { title, unit = '', height = 160 } = {}) {
 }
 
 export function lines(labels, series, { title, unit = '', height = 160 } = {}) {
-  const w = Math.max(300, labels.length * 40), pad = 36;
+  const w = Math.max(600, labels.length * 40), pad = 36;
   const all = series.flatMap(x => x.values.filter(v => v != null));
   const max = Math.max(1, ...all);
   const svg = s('svg', { class: 'chart', viewBox: `0 0 ${w} ${height + 30}`, role: 'img', 'aria-label': title });

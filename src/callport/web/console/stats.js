@@ -19,9 +19,11 @@ export async function queuesView(main) {
         h('ul', {}, q.agents.map(a => h('li', {}, `${a.name}: ${a.state}${a.online ? '' : ' (offline)'}, ${a.calls_taken} calls`))),
         h('h2', {}, `Service level (answered within ${d.within_s} s)`),
         h('p', {}, st.service_level == null ? '–' : `${Math.round(st.service_level * 100)} % of ${st.offered} · avg wait ${secs(st.avg_wait_s)} · avg handle ${secs(st.avg_handle_s)}`),
-        bars([{ label: 'offered', value: st.offered || 0 }, { label: 'answered', value: st.answered || 0, color: '#2fbf71' },
-          { label: 'avg wait s', value: st.avg_wait_s || 0, color: '#f5a524' }, { label: 'avg handle s', value: st.avg_handle_s || 0, color: '#c77dff' }],
-          { title: `Queue ${q.name}: offered, answered, average wait and handle time`, height: 100 }));
+        h('div', { class: 'cp-grid' },
+          bars([{ label: 'offered', value: st.offered || 0 }, { label: 'answered', value: st.answered || 0, color: '#2fbf71' }],
+            { title: `Queue ${q.name}: callers offered and answered`, height: 120 }),
+          bars([{ label: 'avg wait', value: st.avg_wait_s || 0, color: '#f5a524' }, { label: 'avg handle', value: st.avg_handle_s || 0, color: '#c77dff' }],
+            { title: `Queue ${q.name}: average wait and handle time`, unit: ' s', height: 120 })));
     })));
   }
   hours.addEventListener('change', load);

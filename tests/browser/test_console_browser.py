@@ -9,11 +9,13 @@ else .artifacts/)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
 import time
 from dataclasses import replace
 from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +29,7 @@ from callport.config_queues import QueueSettings, QueuesSettings
 from callport.queues.reach import FakeReach
 from callport.server.app import create_app
 from callport.server.console_live import watch_call
-from callport.store.calls import CallRecord
+from callport.store.calls import CallAttempt, CallRecord
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "queues"))
 sys.path.insert(0, str(Path(__file__).parents[1] / "call"))
@@ -196,9 +198,29 @@ async def test_console_live_hangup_history_queues_quality_admin_and_agent_view(
         runtime.active.pop("q-1", None)
         ended("caller")
         await waiting_call.session.close()
+        # quality over days: two earlier days of routed calls with turns, one carrier failure
+        for day in (1, 2):
+            at = now - timedelta(days=day)
+            for n in range(day + 1):
+                cid = f"old-{day}-{n}"
+                await runtime.calls.create(CallRecord(call_id=cid, channel="sip",
+                                                      caller="+15550188", started_at=at))
+                await runtime.calls.amend(cid, answered_at=at, cost=Decimal("0.0125"),
+                                          currency="USD", attempts=(
+                                              CallAttempt(carrier="trunk-b", outcome="failed",
+                                                          cause="sip 503"),
+                                              CallAttempt(carrier="trunk-a",
+                                                          outcome="answered")))
+                await runtime.calls.add_event(cid, "turn", json.dumps({
+                    "index": 1, "transcript": "hello", "interrupted": n == 0, "timing_ms": {
+                        "endpoint": 300 + 50 * day, "stt": 150, "agent": 40 * day,
+                        "tts_first_clause": 90, "end_of_speech_to_first_audio": 620 + day}}),
+                    at=at)
+                await runtime.calls.update_status(cid, "completed", at=at + timedelta(minutes=2))
         # quality and admin
         await admin.click("nav a[data-view='quality']")
         await admin.wait_for_selector("#quality svg")
+        assert await admin.locator("#quality svg path").count() >= 4  # lines over 3 days
         await admin.screenshot(path=str(shot_path("console-quality.png")), full_page=True)
         await admin.click("nav a[data-view='admin']")
         await admin.wait_for_selector("#users")

@@ -3,7 +3,7 @@ import { s } from './dom.js';
 export const COLORS = ['#5b8cff', '#2fbf71', '#f5a524', '#c77dff', '#e5484d', '#4cc9f0'];
 
 export function bars(points, { title, unit = '', height = 160 } = {}) {
-  const w = Math.max(600, points.length * 28), pad = 28, max = Math.max(1, ...points.map(p => p.value || 0));
+  const w = Math.max(420, points.length * 28), pad = 28, max = Math.max(0, ...points.map(p => p.value || 0)) || 1;
   const bw = (w - pad) / Math.max(points.length, 1);
   const svg = s('svg', { class: 'chart', viewBox: `0 0 ${w} ${height + 30}`, role: 'img', 'aria-label': title });
   svg.append(s('title', {}, title));
@@ -14,22 +14,22 @@ export function bars(points, { title, unit = '', height = 160 } = {}) {
     svg.append(r);
     if (points.length <= 14 || i % Math.ceil(points.length / 14) === 0) svg.append(s('text', { x: pad + i * bw + bw / 2, y: height + 14, 'text-anchor': 'middle' }, p.short || p.label));
   });
-  svg.append(s('text', { x: 2, y: 10 }, `${max}${unit}`), s('text', { x: 2, y: height }, `0`));
+  svg.append(s('text', { x: 2, y: 12 }, `${Math.round(max * 1000) / 1000}${unit}`), s('text', { x: 2, y: height }, `0`));
   return svg;
 }
 
 export function lines(labels, series, { title, unit = '', height = 160 } = {}) {
-  const w = Math.max(600, labels.length * 40), pad = 36;
+  const w = Math.max(420, labels.length * 40), pad = 36;
   const all = series.flatMap(x => x.values.filter(v => v != null));
-  const max = Math.max(1, ...all);
+  const max = Math.max(0, ...all) || 1;
   const svg = s('svg', { class: 'chart', viewBox: `0 0 ${w} ${height + 30}`, role: 'img', 'aria-label': title });
   svg.append(s('title', {}, title));
-  const x = i => pad + (labels.length > 1 ? (i * (w - pad - 10)) / (labels.length - 1) : (w - pad) / 2);
+  const x = i => pad + (labels.length > 1 ? (i * (w - pad - 40)) / (labels.length - 1) : (w - pad) / 2);
   series.forEach((ser, k) => {
     const pts = ser.values.map((v, i) => (v == null ? null : [x(i), height - (v / max) * height]));
     const d = pts.filter(Boolean).map((p, i) => `${i ? 'L' : 'M'}${p[0].toFixed(1)},${p[1].toFixed(1)}`).join(' ');
     if (d) svg.append(s('path', { d, fill: 'none', stroke: COLORS[k % COLORS.length], 'stroke-width': 2 }));
-    pts.forEach((p, i) => { if (p) { const c = s('circle', { cx: p[0], cy: p[1], r: 3, fill: COLORS[k % COLORS.length] }); c.append(s('title', {}, `${ser.name} ${labels[i]}: ${ser.values[i]}${unit}`)); svg.append(c); } });
+    pts.forEach((p, i) => { if (p) { const c = s('circle', { cx: p[0], cy: p[1], r: 4, fill: COLORS[k % COLORS.length] }); c.append(s('title', {}, `${ser.name} ${labels[i]}: ${ser.values[i]}${unit}`)); svg.append(c); } });
   });
   labels.forEach((l, i) => svg.append(s('text', { x: x(i), y: height + 14, 'text-anchor': 'middle' }, l)));
   svg.append(s('text', { x: 2, y: 10 }, `${Math.round(max * 100) / 100}${unit}`));

@@ -43,7 +43,7 @@ export async function qualityView(main) {
   const pct = (k) => d.per_day.map(x => (x[k] == null ? null : Math.round(x[k] * 1000) / 10));
   const stage = (name, p) => d.per_day.map(x => x.latency_ms[name][p]);
   main.replaceChildren(h('h1', {}, 'Quality'), h('div', { class: 'cp-grid', id: 'quality' },
-    card('Calls per hour', bars(d.per_hour.map(x => ({ label: x.hour, short: x.hour.slice(11, 13), value: x.calls })), { title: 'Calls per hour' })),
+    card('Calls per hour', bars(d.per_hour.map(x => ({ label: x.hour, short: x.hour.slice(5, 13).replace('T', ' '), value: x.calls })), { title: 'Calls per hour' })),
     card('Answer rate (%)', lines(days, [{ name: 'answer rate', values: pct('answer_rate') }], { title: 'Answer rate per day', unit: '%' })),
     card('Turn latency p50 (ms)', lines(days, d.stages.map(s => ({ name: s, values: stage(s, 'p50') })), { title: 'Latency p50 per stage', unit: ' ms' }),
       h('div', { class: 'legend' }, d.stages.map((s, i) => h('span', { style: `--c:${['#5b8cff', '#2fbf71', '#f5a524', '#c77dff', '#e5484d'][i]}` }, s)))),

@@ -294,3 +294,27 @@ async def test_console_page_is_refused_to_a_plain_user(tmp_path: Path, role: str
                                  cookies={"callport_session": session}) as c:
         page = await c.get("/console")
         assert page.status_code == 403 and "{{CONFIG}}" not in page.text
+
+
+def test_live_state_names_queue_ivr_menu_bridge_and_agent() -> None:
+    from types import SimpleNamespace
+
+    from callport.flows.ivr.run import IvrJournal
+    from callport.server.console_live import call_state
+
+    session = SimpleNamespace(holding=False, peer_held=False, _turns_on=True)
+    call: Any = SimpleNamespace(info=SimpleNamespace(call_id="c1"), session=session)
+    ivr = SimpleNamespace(journals={}, ivr=SimpleNamespace(start="main"))
+    assert call_state(call, {}, {}, ivr) == ("agent", "")
+    ivr.journals["c1"] = IvrJournal()
+    assert call_state(call, {}, {}, ivr) == ("ivr", "menu main")
+    ivr.journals["c1"].steps.append({"menu": "billing"})
+    assert call_state(call, {}, {}, ivr) == ("ivr", "menu billing")
+    assert call_state(call, {"c1": ("support", 41.6)}, {}, ivr) == (
+        "queue", "support, waiting 42 s")
+    ivr.journals["c1"].outcome = "queue:support"
+    assert call_state(call, {}, {"c1": "alice"}, ivr) == ("bridged", "with alice")
+    session.holding = True
+    assert call_state(call, {}, {}, ivr) == ("hold", "")
+    session.holding, session._turns_on = False, False
+    assert call_state(call, {}, {}, ivr) == ("bridged", "")

@@ -138,8 +138,9 @@ def agents_on(runtime: Runtime) -> dict[str, str]:
 
 
 def call_state(call: Call, waiting: dict[str, tuple[str, float]],
-               agents: dict[str, str]) -> tuple[str, str]:
-    """(state, detail) of a live call."""
+               agents: dict[str, str], ivr: Any = None) -> tuple[str, str]:
+    """(state, detail) of a live call; ``ivr``: the IVR flow (its ``journals`` say which
+    calls are still in the menus, and the last menu each answered)."""
     cid = call.info.call_id
     if cid in waiting:
         queue, waited = waiting[cid]
@@ -151,6 +152,10 @@ def call_state(call: Call, waiting: dict[str, tuple[str, float]],
         return "hold", ""
     if not getattr(session, "_turns_on", True):
         return "bridged", ""
+    journal = getattr(ivr, "journals", {}).get(cid) if ivr is not None else None
+    if journal is not None and not journal.outcome:
+        menu = journal.steps[-1]["menu"] if journal.steps else getattr(ivr.ivr, "start", "")
+        return "ivr", f"menu {menu}"
     return "agent", ""
 
 
@@ -166,6 +171,8 @@ def may_see_call(viewer: User, *, user: str, disposition: str = "") -> bool:
 
 def live_json(runtime: Runtime, viewer: User) -> list[dict[str, object]]:
     waiting, agents = waiting_calls(runtime), agents_on(runtime)
+    flow = runtime.flow
+    ivr = flow if hasattr(flow, "journals") and hasattr(flow, "ivr") else None
     now = runtime.clock()
     out: list[dict[str, object]] = []
     for cid, call in list(runtime.active.items()):
@@ -175,7 +182,7 @@ def live_json(runtime: Runtime, viewer: User) -> list[dict[str, object]]:
         if not may_see_call(viewer, user=user,
                             disposition=f"agent:{agent}" if agent else ""):
             continue
-        state, detail = call_state(call, waiting, agents)
+        state, detail = call_state(call, waiting, agents, ivr)
         started = _STARTED.get(cid)
         out.append({
             "call_id": cid, "channel": info.channel, "caller": info.caller,

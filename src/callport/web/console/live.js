@@ -63,7 +63,10 @@ export async function liveView(main) {
       if (last && last.partial) c.lines.pop();
       c.lines.push({ who: 'caller', text: ev.text, partial: ev.partial });
     } else if (ev.type === 'TurnSaid') c.lines.push({ who: 'agent', text: ev.text });
-    else if (ev.type === 'StateChanged') { c.info.state = ev.state; if (ev.user) c.info.user = ev.user; }
+    else if (ev.type === 'StateChanged') {  // the agent's own state; queue/IVR/hold come in snapshots
+      if (['agent', 'listening', 'thinking', 'speaking'].includes(c.info.state)) c.info.state = ev.state;
+      if (ev.user) c.info.user = ev.user;
+    }
     else return;
     render(c);
   }

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import sys
+import time
 import wave
 from pathlib import Path
 
@@ -47,7 +48,7 @@ from sip_support import (
 )
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "browser"))
-from browser_harness import serve
+from browser_harness import chromium, have_chromium, serve, session_page
 
 from callport.call.call import Call
 from callport.config import IdentitySettings, RecordingSettings, SipSettings
@@ -194,3 +195,78 @@ async def test_a_call_bridged_to_a_human_agent_is_recorded_both_sides(tmp_path: 
     assert caller_on_left >= 6  # 3 s of the caller, faithfully, on the left
     assert alice_on_right >= 6  # 3 s of the human agent on the right
     assert _matches(alice_src, left) == 0 and _matches(caller_src, right) == 0  # not mixed
+
+
+def _longest_zero_run(pcm: np.ndarray) -> int:
+    best = run = 0
+    for quiet in (pcm == 0):
+        run = run + 1 if quiet else 0
+        best = max(best, run)
+    return best
+
+
+@pytest.mark.skipif(not have_chromium(), reason="needs chromium + playwright")
+async def test_the_agent_page_pauses_and_resumes_the_recording(tmp_path: Path) -> None:
+    from callport.channels.browser import create as browser_channel
+    from callport.channels.browser.agent_routes import AgentDeskChannel
+    from callport.channels.sip.channel import SipChannel
+    from callport.server.app import create_app
+
+    low, high = rtp_range()
+    caller_src = _band_noise(60, seed=41)
+    _write(tmp_path / "caller.wav", caller_src)
+    mic = (_band_noise(40, seed=42).astype(np.float32) / 4).astype(np.int16)
+    _write(tmp_path / "mic.wav", soxr.resample(mic, 8000, 48000).astype(np.int16), 48000)
+    base = dataclasses.replace(
+        settings(tmp_path), identity=IdentitySettings(unknown="guest"),
+        sip=SipSettings(enabled=True, host="127.0.0.1", port=free_udp_port(), rtp_port_min=low,
+                        rtp_port_max=high, media_timeout_s=30.0),
+        recording=RecordingSettings(mode="notify", stay_s=0.3, notice="Recorded.",
+                                    key=settings(tmp_path).recording.key),
+        queues=QueuesSettings(named=(QueueSettings(
+            name="support", ring_timeout_s=20.0, wrap_up_s=0.0, max_wait_s=0.0,
+            announce_every_s=0.0),)))
+    rt, _tts = runtime(base, flow=_enqueue)
+    await rt.users.add("alice", display_name="Alice", password="alice-pass-1",
+                       roles=["agent"], queues=["support"])
+    sip, desk = SipChannel(rt, settings=base.sip), AgentDeskChannel(runtime=rt)
+    app = create_app(rt, channels=[sip, desk, browser_channel(rt)])
+    async with serve(app) as url, chromium(tmp_path / "mic.wav") as browser:
+        secret = (await rt.tokens.create("alice", kind="session", ttl_s=3600,
+                                         now=time.time())).secret
+        page = await session_page(browser, url, secret)
+        await page.goto(f"{url}/agent?transport=ws&apm=0")
+        await page.wait_for_function("window.callport.state === 'available'", timeout=15_000)
+        caller, caller_ctrl = await _phone(
+            tmp_path / "caller", source=tmp_path / "caller.wav",
+            account="<sip:+15550002@127.0.0.1>;regint=0;audio_codecs=PCMU",
+            dial=f"sip:support@127.0.0.1:{sip.port}")
+        try:
+            await page.wait_for_selector("#offer:not([hidden])", timeout=15_000)
+            await page.click("#answer")
+            await page.wait_for_function("window.callport.state === 'busy'", timeout=10_000)
+            await asyncio.sleep(2.0)
+            await page.click("#record-pause")
+            await page.wait_for_function("window.callport.results.some(r => "
+                                         "r.action === 'pause_recording' && r.ok)")
+            [call] = rt.active.values()
+            assert call.recording is not None and call.recording.paused
+            assert await page.text_content("#record-pause") == "Resume recording"
+            await asyncio.sleep(2.5)
+            await page.click("#record-pause")
+            await page.wait_for_function("window.callport.results.filter(r => "
+                                         "r.action === 'pause_recording' && r.ok).length === 2")
+            assert not call.recording.paused
+            await asyncio.sleep(2.0)
+            await page.click("#hangup")
+            await until(lambda: not sip.calls and not rt.active, "the call to end")
+        finally:
+            await stop_baresip(caller, caller_ctrl)
+    [meta] = recordings(base)
+    assert meta["paused_s"] >= 2.4
+    left, right, _transcript = stereo(base, meta)
+    # the caller's noise never stops, so the only silence on the left is the paused span,
+    # and it is silent on the right too (alice was talking all along)
+    assert _longest_zero_run(left) >= int(2.3 * 16000)
+    assert _longest_zero_run(right) >= int(2.3 * 16000)
+    assert _matches(caller_src, left) >= 4  # recorded before and after the pause

@@ -63,7 +63,8 @@ class DeskCalls:
     """What the agent page's buttons do to the caller's call (``DeskControls``): away goes to
     the queue service; **Transfer** hands the caller to a number or ``sip:`` URI on the
     caller's own line (SIP REFER, the provider's transfer: ``Leg.transfer``), after which the
-    caller's call leaves callport and the agent's side of the bridge is hung up. A
+    caller's call leaves callport and the agent's side of the bridge is hung up; **Pause
+    recording** pauses the caller's call recording until pressed again. A
     ``queue:NAME`` target is the queue service's (``QueueService.transfer``, when it has it);
     a line that cannot transfer says so, and nothing changes."""
 
@@ -91,6 +92,21 @@ class DeskCalls:
             why = result.detail or result.refusal.value
             return f"the caller's line cannot be transferred: {why}"
         log.info("agent %s transferred %s to %s", agent, call_id, uri)
+        return ""
+
+    async def pause_recording(self, agent: str, call_id: str, paused: bool) -> str:
+        """**Pause recording** / **Resume recording**: the caller's call recording
+        (``Call.pause_recording``: the span is silence or skipped, its words not kept)."""
+        call = self.active.get(call_id)
+        if call is None or call.ended:
+            return "the caller's call is not on this server any more"
+        if call.recording is None:
+            return "this call is not being recorded"
+        done = call.pause_recording() if paused else call.resume_recording()
+        if not done:
+            return "the recording is already paused" if paused else "the recording is on"
+        log.info("agent %s %s the recording of %s", agent, "paused" if paused else "resumed",
+                 call_id)
         return ""
 
 

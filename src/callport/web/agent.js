@@ -58,9 +58,12 @@ function onMessage(m) {
     case 'ended': onEnded(m.reason); break;
     case 'result':
       desk.results.push(m);
-      notice(m.ok ? (m.detail === 'on hold' ? 'The caller is on hold (they hear music).'
+      notice(m.ok ? (m.action === 'pause_recording'
+        ? ($('record-pause').getAttribute('aria-pressed') === 'true' ? 'Recording paused.' : 'Recording again.')
+        : m.detail === 'on hold' ? 'The caller is on hold (they hear music).'
         : m.detail === 'resumed' ? 'The caller is back with you.' : 'Transferred.') : m.detail);
       if (m.action === 'hold' && !m.ok) { $('hold').setAttribute('aria-pressed', 'false'); $('hold').textContent = 'Hold'; }
+      if (m.action === 'pause_recording' && !m.ok) setRecordPaused(false);
       break;
     case 'error': console.warn('agent desk:', m.message); break;
     default: break;
@@ -217,6 +220,7 @@ function onConnected() {
   $('oncall').hidden = false;
   $('hold').setAttribute('aria-pressed', 'false');
   $('mute').setAttribute('aria-pressed', 'false');
+  setRecordPaused(false);
   started = Date.now();
   timer = setInterval(() => { $('timer').textContent = formatTime((Date.now() - started) / 1000); }, 500);
   $('hangup').focus();
@@ -253,6 +257,17 @@ function formatTime(s) {
 $('answer').addEventListener('click', answer);
 $('decline').addEventListener('click', decline);
 $('hangup').addEventListener('click', () => desk.call?.hangup(true));
+function setRecordPaused(paused) {
+  $('record-pause').setAttribute('aria-pressed', String(paused));
+  $('record-pause').textContent = paused ? 'Resume recording' : 'Pause recording';
+}
+
+$('record-pause').addEventListener('click', () => {
+  const paused = $('record-pause').getAttribute('aria-pressed') !== 'true';
+  setRecordPaused(paused);
+  send({ type: 'recording', paused });
+});
+
 $('hold').addEventListener('click', () => {
   const held = $('hold').getAttribute('aria-pressed') !== 'true';
   $('hold').setAttribute('aria-pressed', String(held));

@@ -41,6 +41,7 @@ from callport.channels.browser.agent_protocol import (
     HoldCaller,
     PageEvent,
     PageMistake,
+    PauseRecording,
     Ping,
     SetAway,
     TransferCaller,
@@ -56,8 +57,9 @@ FIRST_AUDIO_WAIT_S = 3.0  # ... and its first audio frame this long after that
 
 class DeskControls(Protocol):
     """What the agent page asks of the queue service (``QueueService``): ``set_away``; and,
-    where the service offers them, ``hold(agent, call_id, held)`` and ``transfer(agent,
-    call_id, target)`` acting on the caller of ``call_id`` (the agent's current call),
+    where the service offers them, ``hold(agent, call_id, held)``, ``transfer(agent,
+    call_id, target)`` and ``pause_recording(agent, call_id, paused)`` acting on the caller
+    of ``call_id`` (the agent's current call),
     returning "" when done, else why not (looked up when asked for; missing: "not
     available")."""
 
@@ -183,6 +185,8 @@ class AgentDesk:
                 await self._hold(page, held)
             case TransferCaller(target=target):
                 await self._control(page, "transfer", target)
+            case PauseRecording(paused=paused):
+                await self._control(page, "pause_recording", paused)
             case Ping():
                 self._send_one(page, msg.pong())
             case PageMistake(reason=reason):

@@ -56,6 +56,13 @@ class HoldCaller(PageEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class PauseRecording(PageEvent):
+    """Pause (or resume) the caller's call recording (``callport.recording``)."""
+
+    paused: bool
+
+
+@dataclass(frozen=True, slots=True)
 class TransferCaller(PageEvent):
     target: str
 
@@ -88,6 +95,8 @@ def parse(text: str) -> PageEvent:
             return AnswerOffer(msg["id"]) if kind == "answer" else DeclineOffer(msg["id"])
         case "hold" if isinstance(msg.get("held"), bool):
             return HoldCaller(msg["held"])
+        case "recording" if isinstance(msg.get("paused"), bool):
+            return PauseRecording(msg["paused"])
         case "transfer":
             target = msg.get("target")
             if isinstance(target, str) and 0 < len(target.strip()) <= MAX_TARGET:

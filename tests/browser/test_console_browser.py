@@ -1,10 +1,10 @@
 """The operator console in headless Chromium against the real server: an admin signs in, sees
-a SIP call (sipp, a real peer) come and go live, watches a browser-page call live with its
-transcript growing (pushed over SSE), hangs it up from the console, opens its history page
-(transcript, latency waterfall, recording player, consent), sees the queue view change when
-a caller starts waiting, and looks at quality and admin; an agent account sees only its own
-calls. Screenshots of every page: docs/console-*.png (with ``CALLPORT_UPDATE_SCREENSHOT=1``;
-else .artifacts/)."""
+a SIP call (sipp, a real peer) and a Twilio call (the media-stream simulator) come and go
+live, watches a browser-page call live with its transcript growing (pushed over SSE), hangs
+it up from the console, opens its history page (transcript, latency waterfall, recording
+player, consent), sees the queue view change when a caller starts waiting, and looks at
+quality and admin; an agent account sees only its own calls. Screenshots of every page:
+docs/console-*.png (with ``CALLPORT_UPDATE_SCREENSHOT=1``; else .artifacts/)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from browser_harness import chromium, serve, session_page, synth_wav
 from browser_page_support import HEARD, shop_runtime, shop_settings, wait_for
@@ -34,6 +35,7 @@ from callport.store.calls import CallAttempt, CallRecord
 sys.path.insert(0, str(Path(__file__).parents[1] / "queues"))
 sys.path.insert(0, str(Path(__file__).parents[1] / "call"))
 sys.path.insert(0, str(Path(__file__).parents[1] / "sip"))
+sys.path.insert(0, str(Path(__file__).parents[1] / "twilio"))
 
 pytestmark = [pytest.mark.slow, pytest.mark.interop]
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -62,9 +64,12 @@ async def test_console_live_hangup_history_queues_quality_admin_and_agent_view(
         tmp_path: Path, speech_wav: Path) -> None:
     from queue_support import make_call
     from sip_support import PCAP_DIR, SIPP, free_udp_port, rtp_range, run_sipp
+    from twilio_sim import AUTH_TOKEN, call_params
+    from twilio_support import Server as TwilioSim
 
     from callport.channels.sip import create as sip_channel
-    from callport.config import SipSettings
+    from callport.channels.twilio.channel import TwilioChannel
+    from callport.config import SipSettings, TwilioSettings
 
     if SIPP is None:
         pytest.skip("sipp (sip-tester) not installed")
@@ -73,6 +78,7 @@ async def test_console_live_hangup_history_queues_quality_admin_and_agent_view(
     settings = replace(settings, identity=replace(settings.identity, unknown="guest"),
                        sip=SipSettings(enabled=True, host="127.0.0.1", port=0,
                                        rtp_port_min=low, rtp_port_max=high),
+                       twilio=TwilioSettings(auth_token=AUTH_TOKEN),
                        recording=RecordingSettings(mode="notify", stay_s=0.3,
                                                    notice="This call is recorded."),
                        queues=QueuesSettings(named=(QueueSettings(
@@ -82,7 +88,8 @@ async def test_console_live_hangup_history_queues_quality_admin_and_agent_view(
     await runtime.users.add("caller", display_name="Carol Caller")
     await runtime.users.add("alice", roles=["agent"], queues=["support"])
     sip = sip_channel(runtime)
-    app = create_app(runtime, channels=[create(runtime), sip])
+    twilio = TwilioChannel(runtime=runtime)
+    app = create_app(runtime, channels=[create(runtime), sip, twilio])
     reach = FakeReach()
     reach.agent("alice").online = False  # not at her desk: a queued caller waits
     runtime.queues.reach = reach
@@ -106,6 +113,17 @@ async def test_console_live_hangup_history_queues_quality_admin_and_agent_view(
         await admin.wait_for_selector(".live-call:has-text('channel sip')", timeout=20_000)
         rc, out = await asyncio.wait_for(sipp, 60)
         assert rc == 0, out[-2000:]
+        await wait_for(admin, "document.querySelectorAll('.live-call').length === 0", 20_000)
+        # a Twilio call (signed webhook, then the media stream): live, then ended by Twilio
+        async with httpx.AsyncClient() as http:
+            tw = TwilioSim(base=base, channel=twilio, runtime=None, http=http)  # type: ignore[arg-type]
+            sim = await tw.call()
+            await admin.wait_for_selector(".live-call:has-text('channel twilio')",
+                                          timeout=20_000)
+            await sim.stop()
+            done = await tw.post_signed("/twilio/status", call_params(
+                sim.call_sid, status="completed", CallDuration="3"))
+            assert done.status_code == 204, done.text
         await wait_for(admin, "document.querySelectorAll('.live-call').length === 0", 20_000)
         # a call on the browser page: it appears live, and its transcript grows
         await caller.goto(f"{base}/?gate=0")

@@ -123,3 +123,31 @@ def test_the_beep_detector_wants_a_pure_tone_in_the_band_held_long_enough() -> N
     rng = np.random.default_rng(3)
     assert beeps(rng.normal(0, 4000, 8000).astype(np.int16)) == []
     assert beeps((tone(0.5, 1000) // 400).astype(np.int16)) == []  # too quiet (-50 dBFS)
+
+
+def test_a_carriers_amd_lands_on_the_record_in_our_words() -> None:
+    import asyncio
+
+    from callport.audio.amd import provider_result
+    from callport.channels.callbook import CallBook, ProviderCall
+    from callport.channels.callrecords import CallRecords
+    from callport.channels.provider import CallEnded, MachineDetected
+    from callport.store.calls import MemoryCallStore
+
+    assert [provider_result(x) for x in ("human", "machine_end_beep", "machine", "fax",
+                                         "not_sure", "unknown")] == [
+        "human", "machine", "machine", "machine", "unknown", "unknown"]
+
+    async def run() -> str:
+        store = MemoryCallStore()
+        records = CallRecords(book=CallBook(provider="twilio"), store=store, clock=lambda: 0.0)
+        await records.enter(ProviderCall(call_id="c1", provider="twilio",
+                                         provider_call_id="CA1", direction="outbound"))
+        await records.apply(MachineDetected(provider_call_id="CA1",
+                                            answered_by="machine_end_beep"))
+        await records.apply(CallEnded(provider_call_id="CA1", reason="completed"))
+        record = await store.get("c1")
+        assert record is not None and record.status == "completed"
+        return record.amd
+
+    assert asyncio.run(run()) == "machine"

@@ -39,6 +39,7 @@ def test_calls_api_scopes_records_by_user(tmp_path: Path) -> None:
     add_user(runtime, "alice")
     for call_id, user in (("c1", "alice"), ("c2", "bob"), ("c3", "")):
         asyncio.run(runtime.calls.create(CallRecord(call_id=call_id, channel="sip", user=user,
+                                                    status="completed",
                                                     started_at=datetime.now().astimezone())))
     client = TestClient(create_app(runtime, channels=[]), base_url=BASE)
     assert client.get("/api/calls").status_code == 401

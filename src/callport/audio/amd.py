@@ -31,7 +31,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["AmdDetector", "AmdResult", "AmdSettings", "AmdVerdict", "BeepDetector"]
+__all__ = ["AmdDetector", "AmdResult", "AmdSettings", "AmdVerdict", "BeepDetector",
+           "provider_result"]
 
 
 class AmdResult(enum.Enum):
@@ -204,3 +205,12 @@ class AmdDetector:
         self.verdict = AmdVerdict(result=result, reason=reason, at=at, words=self._words,
                                   greeting_s=round(self._longest, 2))
         return self.verdict
+
+
+def provider_result(answered_by: str) -> str:
+    """A carrier's AMD answer as ours: Twilio ``AnsweredBy`` (human, machine_start,
+    machine_end_beep, ..., fax, unknown), Telnyx ``result`` (human, machine, not_sure)."""
+    said = answered_by.strip().lower()
+    if said.startswith("machine") or said == "fax":
+        return AmdResult.MACHINE.value
+    return AmdResult.HUMAN.value if said == "human" else AmdResult.UNKNOWN.value

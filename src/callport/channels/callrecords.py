@@ -27,7 +27,7 @@ from callport.agents.base import CallInfo
 from callport.call.leg import Leg
 from callport.channels.callbook import CallBook, ProviderCall, StreamGrant
 from callport.channels.media_stream import Admission
-from callport.channels.provider import CallControl, CallEvent
+from callport.channels.provider import CallControl, CallEvent, MachineDetected
 from callport.config import Settings
 from callport.store.calls import TERMINAL, CallRecord, CallStore
 from callport.store.tasks import local_now
@@ -74,6 +74,13 @@ class CallRecords:
                      event.provider_call_id or event.call_id)
             return None
         await self._logged(call, type(event).__name__)
+        if isinstance(event, MachineDetected) and self._store is not None:  # provider AMD
+            from callport.audio.amd import provider_result
+
+            try:
+                await self._store.amend(call.call_id, amd=provider_result(event.answered_by))
+            except Exception:
+                log.exception("call %s: could not record the AMD result", call.call_id)
         return call
 
     async def ended(self, call: ProviderCall, *, reason: str) -> None:

@@ -30,9 +30,9 @@ def test_export_one_user_and_one_phone(tmp_path: Path) -> None:
         calls = SqliteCallStore(settings.server.db)
         now = datetime.now().astimezone()
         await calls.create(CallRecord(call_id="c1", channel="sip", user="alice",
-                                      caller="+14155550100", started_at=now))
+                                      caller="+14155550100", started_at=now, status="completed"))
         await calls.create(CallRecord(call_id="c2", channel="sip", user="bob",
-                                      caller="+12125550100", started_at=now))
+                                      caller="+12125550100", started_at=now, status="completed"))
         calls.close()
         db = SqliteDb(settings.server.db)
         lists = SqliteTaskLists(db, default_owner="owner")

@@ -9,34 +9,36 @@ in tests); the server starts it beside its other background jobs when recording 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from callport.recording.store import LocalStore, RecordingStore, metadata, remove, valid_name
+
 log = logging.getLogger(__name__)
 
 
-def purge(directory: Path, *, now: datetime, keep_days: int) -> list[str]:
-    """Delete every recording that started more than ``keep_days`` before ``now``."""
-    if keep_days <= 0 or not directory.is_dir():
+def purge(directory: Path, *, now: datetime, keep_days: int,
+          store: RecordingStore | None = None) -> list[str]:
+    """Delete every recording that started more than ``keep_days`` before ``now`` from
+    ``store`` (default: the directory's ``LocalStore``)."""
+    if keep_days <= 0:
         return []
+    store = store if store is not None else LocalStore(directory=directory)
     cutoff = now - timedelta(days=keep_days)
     removed = []
-    for meta_path in sorted(directory.glob("rec-*.json")):
+    for meta in metadata(store):
         try:
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
             started = datetime.fromisoformat(str(meta["started_at"]))
-        except (OSError, ValueError, KeyError):
+            rec_id = str(meta["id"])
+        except (ValueError, KeyError):
             continue
         if started.tzinfo is None:
             started = started.replace(tzinfo=UTC)
-        if started >= cutoff:
+        if started >= cutoff or not valid_name(rec_id):
             continue
-        rec_id = meta_path.name.removesuffix(".json")
-        for path in directory.glob(f"{rec_id}.*"):
-            path.unlink(missing_ok=True)
+        remove(store, rec_id)
         removed.append(rec_id)
     if removed:
         log.info("recording retention: purged %d recording(s) older than %d days",

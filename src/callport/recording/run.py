@@ -35,6 +35,7 @@ from callport.config_server import files_dir
 from callport.recording.consent import ConsentMachine, Decision, Mode
 from callport.recording.crypt import STREAM_MAGIC, open_stream, seal, unseal
 from callport.recording.recorder import Recorder, wav_bytes
+from callport.recording.store import LocalStore, RecordingStore
 
 log = logging.getLogger(__name__)
 
@@ -181,18 +182,19 @@ def recordings_dir(settings: Any) -> Path:
     return Path(rec.dir) if rec.dir else files_dir(settings.server.db) / "recordings"
 
 
-def open_recording(meta: dict[str, Any], directory: Path, key: bytes) -> tuple[bytes, list[Any]]:
-    """A recording's WAV bytes and transcript, decrypted. A recording cut short by a killed
-    server opens up to its last whole chunk (about the last second), with no transcript; an
-    older whole-file sealed one (``CPREC1``) or a plain WAV opens as well."""
-    audio = directory / str(meta["audio"])
-    name = str(meta["id"])
-    sealed_audio = audio.with_name(audio.name + ".enc")
-    if not audio.exists() and sealed_audio.exists():  # killed between sealing and the metadata
-        audio = sealed_audio
-    if audio.suffix != ".enc":
-        return audio.read_bytes(), []
-    blob = audio.read_bytes()
+def open_recording(meta: dict[str, Any], directory: Path, key: bytes,
+                   store: RecordingStore | None = None) -> tuple[bytes, list[Any]]:
+    """A recording's WAV bytes and transcript, decrypted, read from ``store`` (default: the
+    directory's ``LocalStore``). A recording cut short by a killed server opens up to its
+    last whole chunk (about the last second), with no transcript; an older whole-file sealed
+    one (``CPREC1``) or a plain WAV opens as well."""
+    store = store if store is not None else LocalStore(directory=directory)
+    audio, name = str(meta["audio"]), str(meta["id"])
+    if not store.exists(audio) and store.exists(audio + ".enc"):  # older: sealed at the end
+        audio += ".enc"
+    blob = store.read(audio)
+    if not audio.endswith(".enc"):
+        return blob, []
     if blob.startswith(STREAM_MAGIC):
         wav = wav_bytes(open_stream(key, blob, name=name)[0])
     else:

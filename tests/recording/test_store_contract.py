@@ -1,0 +1,81 @@
+"""The ``RecordingStore`` contract (``callport.recording.store``): every implementation is run
+through the same cases (the local directory one today; an object store joins the
+``STORES`` list). Plus: listing, playback and the retention purge go through a store."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from callport.recording.crypt import SealedWriter
+from callport.recording.listing import recordings
+from callport.recording.retention import purge
+from callport.recording.run import open_recording
+from callport.recording.store import LocalStore, RecordingStore, metadata, remove
+
+STORES: dict[str, Callable[[Path], RecordingStore]] = {
+    "local": lambda tmp: LocalStore(directory=tmp / "recordings"),
+}
+
+
+@pytest.fixture(params=sorted(STORES))
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> RecordingStore:
+    return STORES[request.param](tmp_path)
+
+
+def test_write_read_exists_names(store: RecordingStore) -> None:
+    assert store.names() == [] and not store.exists("rec-a.json")
+    store.write("rec-b.wav.enc", b"\x00audio")
+    store.write("rec-a.json", b"{}")
+    assert store.names() == ["rec-a.json", "rec-b.wav.enc"]
+    assert store.read("rec-b.wav.enc") == b"\x00audio" and store.exists("rec-a.json")
+    store.write("rec-a.json", b'{"id": "rec-a"}')  # replaced whole
+    assert store.read("rec-a.json") == b'{"id": "rec-a"}'
+
+
+def test_missing_and_delete(store: RecordingStore) -> None:
+    with pytest.raises(FileNotFoundError):
+        store.read("rec-none.json")
+    store.write("rec-x.json", b"{}")
+    assert store.delete("rec-x.json") and not store.delete("rec-x.json")
+    assert store.names() == []
+
+
+@pytest.mark.parametrize("name", ["../rec-a.json", "rec-a/../../x", "other.json", "", "rec-"])
+def test_names_outside_the_store_are_refused(store: RecordingStore, name: str) -> None:
+    with pytest.raises(ValueError):
+        store.write(name, b"x")
+    with pytest.raises(ValueError):
+        store.read(name)
+
+
+def test_remove_takes_every_object_of_one_recording(store: RecordingStore) -> None:
+    for name in ("rec-1.json", "rec-1.wav.enc", "rec-10.json", "rec-2.json"):
+        store.write(name, b"{}")
+    assert sorted(remove(store, "rec-1")) == ["rec-1.json", "rec-1.wav.enc"]
+    assert store.names() == ["rec-10.json", "rec-2.json"]  # rec-10 is another recording
+
+
+def test_listing_playback_and_purge_go_through_the_store(store: RecordingStore,
+                                                         tmp_path: Path) -> None:
+    key, now = bytes(range(32)), datetime(2026, 12, 2, tzinfo=UTC)
+    spool = tmp_path / "spool.enc"
+    writer = SealedWriter(key=key, path=spool, name="rec-new")
+    writer.write(b"\x01\x00\x02\x00" * 16000)  # 1 s of stereo PCM
+    writer.close()
+    store.write("rec-new.wav.enc", spool.read_bytes())
+    for rec_id, age in (("rec-new", 1), ("rec-old", 40)):
+        meta = {"id": rec_id, "audio": f"{rec_id}.wav.enc", "transcript": "",
+                "started_at": (now - timedelta(days=age)).isoformat()}
+        store.write(f"{rec_id}.json", json.dumps(meta).encode())
+    store.write("rec-old.wav.enc", b"old")
+    assert [m["id"] for m in recordings(Path("/nonexistent"), store)] == ["rec-new", "rec-old"]
+    [new] = [m for m in metadata(store) if m["id"] == "rec-new"]
+    wav, words = open_recording(new, Path("/nonexistent"), key, store)
+    assert wav[:4] == b"RIFF" and len(wav) == 44 + 64000 and words == []
+    assert purge(Path("/nonexistent"), now=now, keep_days=30, store=store) == ["rec-old"]
+    assert store.names() == ["rec-new.json", "rec-new.wav.enc"]

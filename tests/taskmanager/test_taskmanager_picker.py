@@ -198,7 +198,9 @@ async def test_never_mind_or_out_of_scope_cancels(
     outs = await turn(agent, answer)
     assert said(outs).startswith(reply) and info(outs).slots == {"cancelled": "Pick"}
     assert agent.state.pending is None and await snapshot(store) == before
-    assert said(await turn(agent, "the dentist one")).startswith("Sorry, I didn't get that")
+    # a late answer is a new turn: not acted on (at most asked back, see test_taskmanager_askback)
+    late = said(await turn(agent, "the dentist one"))
+    assert late.startswith(("Sorry, I didn't get that", "Did you want me to")), late
     assert await snapshot(store) == before
 
 

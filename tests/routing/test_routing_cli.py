@@ -73,7 +73,7 @@ def test_calls_list_and_export(tmp_path: Path, capsys: pytest.CaptureFixture[str
     async def fill() -> None:
         store = SqliteCallStore(tmp_path / "cp.db")
         await store.create(CallRecord(call_id="old", channel="browser", user="bob",
-                                      started_at=now - timedelta(days=3)))
+                                      status="canceled", started_at=now - timedelta(days=3)))
         await store.create(CallRecord(call_id="new", channel="sip", direction="outbound",
                                       callee="+13125550100", started_at=now))
         await store.amend("new", answered_at=now, carrier="b", billable_s=60,

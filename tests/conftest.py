@@ -57,6 +57,8 @@ KNOWN_OPEN = {
     "tests/flows/test_flows_transfer.py::test_warm_dial_failures_keep_the_providers_cause": (
         "the transferred caller's record (to report)"),
     "tests/twilio/test_twilio_identity.py::": "the Twilio stand-in sends no final status",
+    "tests/core/test_lifecycle.py::test_a_provider_call_keeps_its_channels_record_only": (
+        "the provider's record is left to its (absent) status callback on purpose"),
     "tests/telnyx/test_telnyx_identity.py::": "the Telnyx stand-in sends no hangup",
 }
 

@@ -29,11 +29,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
+
 from callport.call.controls import Refused
 from callport.call.results import HungUp
 from callport.call.session import CallerDigit, CallSession
 from callport.call.sources import LiveSource
 from callport.call.taps import Direction, MediaTap, TapFrame
+from callport.types import PCM16
 
 log = logging.getLogger(__name__)
 
@@ -111,13 +114,46 @@ async def follow_handovers(result: BridgeResult) -> BridgeResult:
 
 
 class _Feed:
-    """Inbound tap of one side: its audio goes into the other side's source."""
+    """Inbound tap of one side: its audio goes into the other side's source, with any
+    injected audio (a supervisor's whisper) mixed in; injected audio that finds no frame to
+    ride on (the party is silent and sends nothing) goes on alone past ``lag`` samples."""
 
-    def __init__(self, source: LiveSource) -> None:
+    def __init__(self, source: LiveSource, *, lag: int = 1600, max_extra: int = 16000) -> None:
         self._source = source
+        self._lag = lag
+        self._max_extra = max_extra
+        self._extra: list[PCM16] = []
+        self._queued = 0
+        self._last_seen = 0
 
     def on_frame(self, frame: TapFrame) -> None:
-        self._source.push(frame.pcm)
+        pcm = frame.pcm
+        if self._queued:
+            extra = np.concatenate(self._extra)
+            n = min(len(extra), len(pcm))
+            pcm = pcm.copy()
+            pcm[:n] = np.clip(pcm[:n].astype(np.int32) + extra[:n], -32768, 32767)
+            rest = extra[n:]
+            self._extra = [rest] if len(rest) else []
+            self._queued = len(rest)
+        self._source.push(pcm)
+
+    def inject(self, pcm: PCM16) -> None:
+        self._extra.append(pcm)
+        self._queued += len(pcm)
+        if self._queued > self._lag:
+            self._flush()
+
+    def tick(self) -> None:
+        """Injected audio that waited a whole tick for a frame (the party is silent) goes on."""
+        if self._queued and self._queued == self._last_seen:
+            self._flush()
+        self._last_seen = self._queued
+
+    def _flush(self) -> None:
+        extra = np.concatenate(self._extra)[-self._max_extra:]
+        self._extra, self._queued, self._last_seen = [], 0, 0
+        self._source.push(extra)
 
 
 class _Only:
@@ -152,6 +188,8 @@ class Bridge:
         self._stop = asyncio.Event()
         self._handover: HandedOver | None = None
         self.done = asyncio.Event()  # set once run() has ended and undone its taps
+        lag_a, lag_b = (int(0.2 * x.leg.sample_rate) for x in (a, b))
+        self._feeds = (_Feed(self._src_ab, lag=lag_a), _Feed(self._src_ba, lag=lag_b))
         self.digits_relayed: list[tuple[Side, str]] = []
 
     def stop(self) -> None:
@@ -164,6 +202,20 @@ class Bridge:
     def session(self, side: Side) -> CallSession:
         return self._a if side == "a" else self._b
 
+    def feed_rate(self, to: Side) -> int:
+        """The sample rate ``inject(to, ...)`` takes: that of the party talking to ``to``."""
+        return (self._a if to == "b" else self._b).leg.sample_rate
+
+    def inject(self, to: Side, pcm: PCM16) -> None:
+        """Mix ``pcm`` (at ``feed_rate(to)``) into what ``to`` hears, and only ``to`` (a
+        supervisor's whisper): the other party's direction is untouched."""
+        self._feeds[0 if to == "b" else 1].inject(pcm)
+
+    def tick_injected(self, to: Side) -> None:
+        """Call every ~0.2 s while injecting: the rest of an injection goes on when the
+        party it would ride on stays silent."""
+        self._feeds[0 if to == "b" else 1].tick()
+
     def handover(self, keep: Side, to: CallSession | None = None,
                  after: Bridge | None = None) -> None:
         """End the bridge with ``HandedOver`` (neither party is hung up, whatever happens to
@@ -175,7 +227,7 @@ class Bridge:
 
     async def run(self) -> BridgeResult:
         a, b = self._a, self._b
-        feed_a, feed_b = _Feed(self._src_ab), _Feed(self._src_ba)
+        feed_a, feed_b = self._feeds
         for session in (a, b):  # hold music or a prompt still queued would block the party
             session.set_turns(False)
             await session.stop_audio()

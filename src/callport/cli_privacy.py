@@ -54,7 +54,7 @@ async def export(settings: Settings, *, user: str | None, phone: str | None,
     from callport.audio.wav import write_wav
     from callport.recording.crypt import load_key
     from callport.recording.listing import recordings
-    from callport.recording.run import open_recording, recordings_dir
+    from callport.recording.run import open_recording, recording_store, recordings_dir
     from callport.store.sqlite import SqliteDb
     from callport.store.sqlite_calls import SqliteCallStore
     from callport.store.sqlite_tasks import SqliteTaskLists
@@ -73,12 +73,12 @@ async def export(settings: Settings, *, user: str | None, phone: str | None,
     def mine(m: dict[str, Any]) -> bool:
         return (m.get("user") == user) if user else phone in (m.get("caller"), m.get("callee"))
 
-    directory = recordings_dir(settings)
-    found = [m for m in recordings(directory) if mine(m)]
+    directory, rec_store = recordings_dir(settings), recording_store(settings)
+    found = [m for m in recordings(directory, rec_store) if mine(m)]
     if found:
         key = load_key(settings)
         for meta in found:
-            wav, words = open_recording(meta, directory, key)
+            wav, words = open_recording(meta, directory, key, rec_store)
             put(f"recordings/{meta['id']}.wav", wav)
             put(f"recordings/{meta['id']}.json", json.dumps(
                 {**meta, "transcript": words}, indent=1, default=str).encode())
@@ -126,15 +126,17 @@ async def erase(settings: Settings, *, user: str | None, phone: str | None) -> d
     import sqlite3
 
     from callport.recording.listing import recordings
-    from callport.recording.run import recordings_dir
+    from callport.recording.run import recording_store, recordings_dir
+    from callport.recording.store import remove
     from callport.store.sqlite import SqliteDb
     from callport.store.sqlite_tasks import SqliteTaskLists
 
-    directory = recordings_dir(settings)
-    gone = [m for m in recordings(directory)
+    directory, rec_store = recordings_dir(settings), recording_store(settings)
+    gone = [m for m in recordings(directory, rec_store)
             if ((m.get("user") == user) if user else phone in (m.get("caller"), m.get("callee")))]
     for meta in gone:
-        for path in directory.glob(f"{meta['id']}.*"):
+        remove(rec_store, str(meta["id"]))  # the store's objects (a bucket's, too)
+        for path in directory.glob(f"{meta['id']}.*"):  # and any left in the directory
             path.unlink(missing_ok=True)
     tasks = 0
     if user:

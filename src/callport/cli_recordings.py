@@ -39,9 +39,12 @@ def _directory(settings: Settings) -> Path:
 
 
 async def run(settings: Settings, args: argparse.Namespace) -> int:
-    directory = _directory(settings)
+    from callport.recording.run import recording_store
+
+    directory, store = _directory(settings), recording_store(settings)
     if args.action == "list":
-        found = [m for m in recordings(directory) if not args.user or m.get("user") == args.user]
+        found = [m for m in recordings(directory, store)
+                 if not args.user or m.get("user") == args.user]
         rows = [{k: m.get(k) for k in COLUMNS} for m in found]
         if args.json:
             print(json.dumps(rows, indent=1))
@@ -52,7 +55,7 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
             print(f"{r['id']}  {r['started_at']}  {r['user'] or '-'}  {r['duration_s']}s  "
                   f"consent={r['consent']}  paused={r['paused_s']}s")
         return 0
-    meta = next((m for m in recordings(directory) if m.get("id") == args.id), None)
+    meta = next((m for m in recordings(directory, store) if m.get("id") == args.id), None)
     if meta is None:
         print(f"callport: no recording {args.id!r} (see: callport recordings list)",
               file=sys.stderr)
@@ -61,7 +64,7 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
     from callport.recording.run import open_recording
 
     try:
-        wav, _words = open_recording(meta, directory, load_key(settings))
+        wav, _words = open_recording(meta, directory, load_key(settings), store)
     except (OSError, ValueError) as exc:
         print(f"callport: recording {args.id}: {exc}", file=sys.stderr)
         return 1

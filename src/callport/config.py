@@ -150,6 +150,8 @@ def load_settings(
             problems.append(f"[{top.name}] must be a table")
             table = {}
         queue_tables = split_tables(table) if top.name == "queues" else {}
+        if top.name == "recording" and isinstance(table.get("s3"), dict):  # [recording.s3]
+            table.update({f"s3_{k}": v for k, v in table.pop("s3").items()})
         field_hints = typing.get_type_hints(cls)
         values: dict[str, Any] = {}
         sources: dict[str, str] = {}
@@ -164,6 +166,10 @@ def load_settings(
             if env_name in env:
                 sources[f.name] = env_name
                 values[f.name] = _convert(env[env_name], field_hints[f.name], env_name, problems)
+        if top.name == "recording" and "CALLPORT_S3_SECRET_KEY" in env:  # the short name
+            known_env.append("CALLPORT_S3_SECRET_KEY")
+            if "CALLPORT_RECORDING_S3_SECRET_KEY" not in env:  # env beats the file
+                values["s3_secret_key"] = env["CALLPORT_S3_SECRET_KEY"]
         if top.name == "server" and "db" not in values:  # the data directory of this env
             values["db"] = default_db(env)
         for unknown in table:

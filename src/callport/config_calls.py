@@ -59,9 +59,27 @@ class RecordingSettings:
     behalf: str = ""
     key: str = ""  # AES-256-GCM key, base64; empty = generated once into the data directory
     retention_days: int = 30  # recordings older than this are purged (0 = kept until erased)
+    # where finished recordings are kept: "local" (recording.dir) or "s3" (an S3-compatible
+    # bucket, ``callport.recording.s3``; TOML ``[recording.s3]`` endpoint = ... fills s3_*)
+    store: str = "local"
+    s3_endpoint: str = ""  # http(s)://host[:port], path-style requests
+    s3_bucket: str = ""
+    s3_region: str = "us-east-1"
+    s3_access_key: str = ""
+    s3_secret_key: str = ""  # also CALLPORT_S3_SECRET_KEY
+    s3_prefix: str = ""  # prepended to every object name ("site-a/")
 
     def problems(self) -> list[str]:
         out = []
+        if self.store not in {"local", "s3"}:
+            out.append(f"recording.store={self.store!r}: use local or s3")
+        if self.store == "s3":
+            for name in ("endpoint", "bucket", "region", "access_key", "secret_key"):
+                if not getattr(self, f"s3_{name}"):
+                    out.append(f"recording.s3.{name}: required when recording.store = \"s3\"")
+            if self.s3_endpoint and not self.s3_endpoint.startswith(("http://", "https://")):
+                out.append(f"recording.s3.endpoint {self.s3_endpoint!r}: expected an "
+                           "http:// or https:// URL")
         if self.mode not in {"off", "notify", "consent"}:
             out.append(f"recording.mode={self.mode!r}: use off, notify or consent")
         if self.paused not in {"silence", "skip"}:

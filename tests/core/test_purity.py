@@ -59,6 +59,7 @@ CORES: tuple[str, ...] = (
     "callport.call.queueing", "callport.config_queues",
     # recording: the consent machine and the all-party table
     "callport.recording", "callport.recording.consent", "callport.recording.rules",
+    "callport.recording.sigv4",  # AWS Signature Version 4 (hashlib, hmac, urllib.parse)
     # channels: package faces (they must not import their drivers) and provider-neutral cores
     "callport.channels", "callport.channels.provider", "callport.channels.callbook",
     "callport.channels.twilio", "callport.channels.twilio.media",

@@ -1,30 +1,46 @@
 """The ``RecordingStore`` contract (``callport.recording.store``): every implementation is run
-through the same cases (the local directory one today; an object store joins the
-``STORES`` list). Plus: listing, playback and the retention purge go through a store."""
+through the same cases (the local directory one and ``S3Store`` against the SigV4-verifying
+S3 stand-in on loopback, ``s3_standin.py``). Plus: listing, playback and the retention purge
+go through a store."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from s3_standin import S3Standin
 
 from callport.recording.crypt import SealedWriter
 from callport.recording.listing import recordings
 from callport.recording.retention import purge
 from callport.recording.run import open_recording
+from callport.recording.s3 import S3Store
 from callport.recording.store import LocalStore, RecordingStore, metadata, remove
 
-STORES: dict[str, Callable[[Path], RecordingStore]] = {
-    "local": lambda tmp: LocalStore(directory=tmp / "recordings"),
+
+def _s3(tmp: Path, stack: ExitStack) -> RecordingStore:
+    standin = stack.enter_context(S3Standin(access_key="AKIDCALLPORT", secret_key="s3cr3t/key",
+                                            bucket="calls", region="eu-west-1", page=2))
+    store = S3Store(endpoint=standin.endpoint, bucket="calls", region="eu-west-1",
+                    access_key="AKIDCALLPORT", secret_key="s3cr3t/key", prefix="site-a/")
+    stack.callback(store.close)
+    return store
+
+
+STORES: dict[str, Callable[[Path, ExitStack], RecordingStore]] = {
+    "local": lambda tmp, _stack: LocalStore(directory=tmp / "recordings"),
+    "s3": _s3,  # page=2: listing goes through ListObjectsV2's continuation
 }
 
 
 @pytest.fixture(params=sorted(STORES))
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> RecordingStore:
-    return STORES[request.param](tmp_path)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RecordingStore]:
+    with ExitStack() as stack:
+        yield STORES[request.param](tmp_path, stack)
 
 
 def test_write_read_exists_names(store: RecordingStore) -> None:

@@ -50,11 +50,14 @@ async def retention_loop(
     directory: Path, *, keep_days: int, every_s: float = 3600.0,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    store: RecordingStore | None = None,
 ) -> None:
-    """``purge`` now and then every ``every_s`` until cancelled."""
+    """``purge`` (of ``store``, default the directory's) now and then every ``every_s``
+    until cancelled."""
     while True:
         try:
-            await asyncio.to_thread(purge, directory, now=now(), keep_days=keep_days)
+            await asyncio.to_thread(purge, directory, now=now(), keep_days=keep_days,
+                                    store=store)
         except Exception:
             log.exception("recording retention: purge failed")
         await sleep(every_s)

@@ -144,8 +144,11 @@ class ActiveRecording:
 
 
 async def recorded(call: Call, flow: Flow, *, settings: RecordingSettings, calls: Any,
-                   clock: Callable[[], float], directory: Path, key: bytes) -> None:
-    """Consent, the audit event, then ``flow`` recorded (or not, as decided)."""
+                   clock: Callable[[], float], directory: Path, key: bytes,
+                   store: RecordingStore | None = None) -> None:
+    """Consent, the audit event, then ``flow`` recorded (or not, as decided). The recording
+    is written in ``directory`` as the call goes; with a ``store`` (an object store) its two
+    finished objects then move there (a killed server's recording stays in ``directory``)."""
     decision = await ask_consent(call, settings, clock)
     detail = json.dumps(asdict(decision))
     try:
@@ -174,12 +177,55 @@ async def recorded(call: Call, flow: Flow, *, settings: RecordingSettings, calls
         session.remove_tap(active.recorder, Direction.OUT)
         session.note_listeners.remove(active.on_note)
         active.close()
+        if store is not None:
+            await _published(active, store, directory)
+
+
+async def _published(active: ActiveRecording, store: RecordingStore, directory: Path) -> None:
+    """``publish`` in a thread, finished even when the call's task is cancelled meanwhile
+    (a hang-up): the cancellation is passed on after it; a failure is logged and the
+    recording stays in ``directory``."""
+    job = asyncio.ensure_future(asyncio.to_thread(publish, active, store))
+    cancelled = False
+    while not job.done():
+        try:
+            await asyncio.shield(job)
+        except asyncio.CancelledError:
+            cancelled = True
+        except Exception:
+            break
+    if job.exception() is not None:  # unreachable or refusing
+        log.error("recording %s kept in %s, not moved to the store: %s", active.id,
+                  directory, job.exception())
+    if cancelled:
+        raise asyncio.CancelledError
+
+
+def publish(active: ActiveRecording, store: RecordingStore) -> None:
+    """Move a finished recording's audio, then its metadata, into ``store``."""
+    for path in (active.wav, active.meta):
+        store.write(path.name, path.read_bytes())
+    for path in (active.wav, active.meta):
+        path.unlink()
 
 
 def recordings_dir(settings: Any) -> Path:
     """``recording.dir``, or ``recordings/`` beside ``server.db``."""
     rec: RecordingSettings = settings.recording
     return Path(rec.dir) if rec.dir else files_dir(settings.server.db) / "recordings"
+
+
+def recording_store(settings: Any) -> RecordingStore:
+    """The store ``recording.store`` names: ``LocalStore`` over ``recordings_dir`` or an
+    ``S3Store`` (``recording.s3_*``)."""
+    rec: RecordingSettings = settings.recording
+    if rec.store == "s3":
+        from callport.recording.s3 import S3Store
+
+        return S3Store(endpoint=rec.s3_endpoint, bucket=rec.s3_bucket, region=rec.s3_region,
+                       access_key=rec.s3_access_key, secret_key=rec.s3_secret_key,
+                       prefix=rec.s3_prefix)
+    return LocalStore(directory=recordings_dir(settings))
 
 
 def open_recording(meta: dict[str, Any], directory: Path, key: bytes,

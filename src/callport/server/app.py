@@ -171,7 +171,8 @@ def _retention(settings: Any) -> asyncio.Task[None] | None:  # Settings
     if settings.recording.mode == "off" or settings.recording.retention_days <= 0:
         return None
     from callport.recording.retention import retention_loop
-    from callport.recording.run import recordings_dir
+    from callport.recording.run import recording_store, recordings_dir
 
     return asyncio.create_task(retention_loop(recordings_dir(settings),
-                                              keep_days=settings.recording.retention_days))
+                                              keep_days=settings.recording.retention_days,
+                                              store=recording_store(settings)))

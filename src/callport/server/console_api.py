@@ -144,9 +144,10 @@ def turns_of(events: list[Any]) -> list[dict[str, Any]]:
 def recording_of(runtime: Runtime, who: User, call_id: str) -> dict[str, Any] | None:
     """The call's recording metadata when ``who`` may hear it (``server.recordings``' rule)."""
     from callport.recording.listing import COLUMNS, recordings
-    from callport.recording.run import recordings_dir
+    from callport.recording.run import recording_store, recordings_dir
 
-    for meta in recordings(recordings_dir(runtime.settings)):
+    settings = runtime.settings
+    for meta in recordings(recordings_dir(settings), recording_store(settings)):
         if meta.get("call_id") != call_id:
             continue
         if who.has_role("admin") or meta.get("user") == who.name:

@@ -25,15 +25,16 @@ CHUNK = 64 * 1024
 def recording_routes(runtime: Any) -> list[Route]:
     from callport.recording.crypt import load_key
     from callport.recording.listing import COLUMNS, recordings
-    from callport.recording.run import open_recording, recordings_dir
+    from callport.recording.run import open_recording, recording_store, recordings_dir
 
     directory = recordings_dir(runtime.settings)
+    store = recording_store(runtime.settings)  # recording.store: local or s3
 
     def visible(request: Request) -> tuple[list[dict[str, Any]] | None, Response | None]:
         user = user_of(request.scope)
         if user is None:
             return None, JSONResponse({"error": "sign in or send an API token"}, status_code=401)
-        found = recordings(directory)
+        found = recordings(directory, store)
         if not user.has_role("admin"):
             found = [m for m in found if m.get("user") == user.name]
         return found, None
@@ -53,7 +54,8 @@ def recording_routes(runtime: Any) -> list[Route]:
         if meta is None:
             return JSONResponse({"error": f"no recording {rec_id!r}"}, status_code=404)
         key = load_key(runtime.settings)
-        wav, _words = await asyncio.to_thread(open_recording, meta, directory, key)
+        wav, _words = await asyncio.to_thread(open_recording, meta, directory, key,
+                                              store)
 
         async def body() -> AsyncIterator[bytes]:
             for at in range(0, len(wav), CHUNK):

@@ -56,7 +56,8 @@ class S3Standin:
             do_GET = do_PUT = do_HEAD = do_DELETE = _serve
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,),
+                                        daemon=True)  # a short poll: a quick shutdown
 
     @property
     def endpoint(self) -> str:

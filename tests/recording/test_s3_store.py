@@ -57,6 +57,25 @@ def test_a_wrong_secret_is_refused_and_the_recordings_stay_readable(
     assert good.read("rec-1.json") == b'{"id": "rec-1"}' and good.names() == ["rec-1.json"]
 
 
+def test_listing_pages_and_keys_needing_encoding() -> None:
+    """ListObjectsV2 pages (continuation tokens) and a prefix with a space and ``+`` (URI-
+    encoded in the path and the query, signed as encoded)."""
+    with S3Standin(access_key=ACCESS, secret_key=SECRET, bucket=BUCKET, region=REGION,
+                   page=2) as standin:
+        store = S3Store(endpoint=standin.endpoint, bucket=BUCKET, region=REGION,
+                        access_key=ACCESS, secret_key=SECRET, prefix="site a/+x/")
+        names = [f"rec-{i}.json" for i in range(5)]
+        for name in names:
+            store.write(name, name.encode())
+        standin.objects["other/rec-9.json"] = b"not ours"  # outside the prefix
+        assert store.names() == names and store.read("rec-3.json") == b"rec-3.json"
+        assert sorted(standin.objects)[0] == "other/rec-9.json"
+        assert "site a/+x/rec-0.json" in standin.objects and standin.refused == 0
+        lists = [r for r in standin.requests if "list-type=2" in r]
+        assert len(lists) == 3 and sum("continuation-token" in r for r in lists) == 2
+        assert any("/site%20a/%2Bx/rec-0.json" in r for r in standin.requests)
+
+
 def test_an_unknown_access_key_is_refused(standin: S3Standin) -> None:
     with pytest.raises(S3Error) as exc:
         s3store(standin, access="AKIDSOMEONEELSE").names()

@@ -215,16 +215,21 @@ def recordings_dir(settings: Any) -> Path:
     return Path(rec.dir) if rec.dir else files_dir(settings.server.db) / "recordings"
 
 
+_S3_STORES: dict[RecordingSettings, RecordingStore] = {}  # one client (its pool) each
+
+
 def recording_store(settings: Any) -> RecordingStore:
     """The store ``recording.store`` names: ``LocalStore`` over ``recordings_dir`` or an
-    ``S3Store`` (``recording.s3_*``)."""
+    ``S3Store`` (``recording.s3_*``; one per distinct settings, its connections reused)."""
     rec: RecordingSettings = settings.recording
     if rec.store == "s3":
         from callport.recording.s3 import S3Store
 
-        return S3Store(endpoint=rec.s3_endpoint, bucket=rec.s3_bucket, region=rec.s3_region,
-                       access_key=rec.s3_access_key, secret_key=rec.s3_secret_key,
-                       prefix=rec.s3_prefix)
+        if rec not in _S3_STORES:
+            _S3_STORES[rec] = S3Store(endpoint=rec.s3_endpoint, bucket=rec.s3_bucket,
+                                      region=rec.s3_region, access_key=rec.s3_access_key,
+                                      secret_key=rec.s3_secret_key, prefix=rec.s3_prefix)
+        return _S3_STORES[rec]
     return LocalStore(directory=recordings_dir(settings))
 
 

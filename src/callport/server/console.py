@@ -63,6 +63,7 @@ def _fingerprint(calls: list[dict[str, object]]) -> list[tuple[object, ...]]:
 
 def console_routes(runtime: Runtime) -> list[BaseRoute]:
     from callport.server.console_admin import console_admin_routes
+    from callport.server.console_listen import console_listen_routes
     from callport.server.console_stats import console_stats_routes
 
     async def page(request: Request) -> Response:
@@ -112,6 +113,7 @@ def console_routes(runtime: Runtime) -> list[BaseRoute]:
         Route(PAGE_PATH + "/{rest:path}", page, methods=["GET"]),
         Route("/api/console/events", events, methods=["GET"]),
         Route("/api/console/me", me, methods=["GET"]),
+        *console_listen_routes(runtime),  # before .../{action}: listen, whisper
         *console_api_routes(runtime),
         *console_stats_routes(runtime),
         *console_admin_routes(runtime),

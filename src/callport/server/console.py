@@ -78,6 +78,9 @@ def console_routes(runtime: Runtime) -> list[BaseRoute]:
         config = {"user": {"name": user.name, "display_name": user.display_name or user.name,
                            "roles": sorted(user.roles), "queues": list(user.queues)},
                   "admin": user.has_role("admin"), "assets": ASSETS, "logout": "/logout",
+                  # listen-in's audio runs on the browser page's own Call class (call.js)
+                  "listen": runtime.settings.browser.enabled,
+                  "static": runtime.settings.browser.static_path,
                   "name": runtime.settings.page.name or "callport"}
         text = (CONSOLE_DIR / "index.html").read_text(encoding="utf-8")
         safe = json.dumps(config).replace("<", "\\u003c").replace(">", "\\u003e")

@@ -1,5 +1,6 @@
 // Live: calls in progress, pushed over Server-Sent Events (/api/console/events).
 import { h, api, config, secs, card } from './dom.js';
+import { listen, listening, setWhisper, stopListening } from './listen.js';
 
 const STATES = { listening: 'agent: listening', thinking: 'agent: thinking', speaking: 'agent: speaking', agent: 'agent', queue: 'in queue', bridged: 'bridged to a person', hold: 'on hold', ivr: 'IVR menu' };
 
@@ -28,6 +29,7 @@ export async function liveView(main) {
         h('button', { class: 'cp-btn', type: 'button', onclick: async () => {
           try { await api(`/api/console/calls/${encodeURIComponent(info.call_id)}/transfer`, { target: target.value }); msg.textContent = 'transferred'; } catch (e) { msg.textContent = e.message; }
         } }, 'Transfer'), msg));
+      if (config.listen && (info.state === 'bridged' || listening(info.call_id))) acts.push(supervise(c, msg));
     }
     const el = h('article', { class: 'cp-card live-call', 'data-call': info.call_id, 'aria-label': `Call from ${info.caller || 'unknown'}` },
       h('div', { class: 'actions' }, h('strong', {}, info.caller || info.call_id), h('span', { class: 'cp-pill ok state' }, STATES[info.state] || info.state), dur),
@@ -38,6 +40,23 @@ export async function liveView(main) {
     if (c.el) c.el.replaceWith(el); else list.append(el);
     c.el = el; tr.scrollTop = tr.scrollHeight;
     empty.hidden = calls.size > 0;
+  }
+  function supervise(c, msg) {
+    const id = c.info.call_id;
+    const on = listening(id);
+    const listenBtn = h('button', { class: 'cp-btn', type: 'button', 'data-action': 'listen', 'aria-pressed': on ? 'true' : 'false', onclick: async () => {
+      try {
+        if (listening(id)) await stopListening(id);
+        else { msg.textContent = 'connecting…'; await listen(id, () => render(c)); msg.textContent = 'listening'; }
+      } catch (e) { msg.textContent = e.message; }
+      render(c);
+    } }, on ? 'Stop listening' : 'Listen');
+    const whisperBtn = h('button', { class: 'cp-btn', type: 'button', 'data-action': 'whisper', disabled: !on, 'aria-pressed': on?.whisper ? 'true' : 'false',
+      title: 'Speak to the agent only; the caller does not hear you', onclick: async () => {
+        try { await setWhisper(id, !listening(id)?.whisper); msg.textContent = listening(id)?.whisper ? 'whispering to the agent' : 'listening'; } catch (e) { msg.textContent = e.message; }
+        render(c);
+      } }, on?.whisper ? 'Stop whisper' : 'Whisper');
+    return h('div', { class: 'actions', 'aria-label': 'Supervise' }, listenBtn, whisperBtn);
   }
   function snapshot(data) {
     const ids = new Set(data.calls.map(c => c.call_id));

@@ -97,6 +97,7 @@ async def test_every_console_api_refuses_anonymous_and_plain_users(tmp_path: Pat
     posts = ["/api/console/calls/x/hangup", "/api/console/calls/x/transfer",
              "/api/console/users", "/api/console/users/alice/pin",
              "/api/console/users/alice/queues", "/api/console/users/alice/tokens",
+             "/api/console/users/alice/roles",
              "/api/console/tokens/abc/revoke"]
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as c:
         for path in gets:
@@ -282,6 +283,56 @@ async def test_admin_forms_users_pin_queues_tokens_need_same_origin(tmp_path: Pa
         escape = await c.get("/console/assets/..%2Fapp.css")  # not app.css: the page, or 404
         assert ".shell" not in escape.text
         assert (await c.get("/console/assets/.hidden.js")).status_code == 404
+
+
+async def test_admin_changes_roles_checked_csrf_and_never_the_last_admin(tmp_path: Path) -> None:
+    runtime, tokens = await setup(tmp_path)
+    app = create_app(runtime, channels=[])
+    root = auth(tokens["root"])
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as c:
+        assert (await c.get("/api/console/live", headers=auth(tokens["alice"]))).status_code \
+            == 200
+        r = await c.post("/api/console/users/alice/roles", headers=root, json={"roles": ["user"]})
+        assert r.status_code == 200
+        alice = await runtime.users.get("alice")
+        assert alice is not None and alice.roles == frozenset({"user"})
+        # the change holds at once: her token no longer opens the console
+        assert (await c.get("/api/console/live", headers=auth(tokens["alice"]))).status_code \
+            == 403
+        r = await c.post("/api/console/users/plain/roles", headers=root,
+                         json={"roles": ["admin", "agent"]})
+        assert r.status_code == 200
+        assert (await c.get("/api/console/users", headers=auth(tokens["plain"]))).status_code \
+            == 200
+        listed = {u["name"]: u["roles"] for u in
+                  (await c.get("/api/console/users", headers=root)).json()["users"]}
+        assert listed["plain"] == ["admin", "agent"] and listed["alice"] == ["user"]
+        r = await c.post("/api/console/users/bob/roles", headers=root, json={"roles": ["boss"]})
+        assert r.status_code == 400 and "role" in r.json()["error"]
+        r = await c.post("/api/console/users/bob/roles", headers=root, json={"roles": "admin"})
+        assert r.status_code == 400
+        r = await c.post("/api/console/users/nobody/roles", headers=root, json={"roles": []})
+        assert r.status_code == 404
+        r = await c.post("/api/console/users/plain/roles", headers=root, json={"roles": []})
+        assert r.status_code == 200  # two admins were there: root stays
+        r = await c.post("/api/console/users/root/roles", headers=root, json={"roles": ["user"]})
+        assert r.status_code == 409  # the last admin
+        root_user = await runtime.users.get("root")
+        assert root_user is not None and root_user.has_role("admin")
+    session = (await runtime.tokens.create("root", kind="session", ttl_s=600,
+                                           now=time.time())).secret
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE,
+                                 cookies={"callport_session": session}) as c:
+        r = await c.post("/api/console/users/bob/roles", json={"roles": ["admin"]})
+        assert r.status_code == 403  # a signed-in browser needs the page's Origin (CSRF)
+        r = await c.post("/api/console/users/bob/roles", json={"roles": ["admin"]},
+                         headers={"origin": "http://evil.example"})
+        assert r.status_code == 403
+        bob = await runtime.users.get("bob")
+        assert bob is not None and not bob.has_role("admin")
+        r = await c.post("/api/console/users/bob/roles", json={"roles": ["admin"]},
+                         headers=ORIGIN)
+        assert r.status_code == 200
 
 
 @pytest.mark.parametrize("role", ["user"])

@@ -435,3 +435,32 @@ def test_sqlite_users_table_from_before_queues_gets_the_column(tmp_path: Path) -
             db.close()
 
     asyncio.run(run())
+
+
+async def test_roles_are_replaced_checked_and_a_lost_agent_role_drops_the_digest_keys(
+        stores: Stores) -> None:
+    from callport.store.users import digest_keys
+
+    users = stores.users
+    await users.add("alice", password="correct horse", roles=["agent"], queues=["support"])
+    await users.add("bob")
+    assert await users.set_roles("bob", ["admin", "agent"])
+    got = await users.get("bob")
+    assert got is not None and got.roles == frozenset({"admin", "agent"})
+    assert await users.digest_keys("bob") is None  # no password to make them from
+    assert await users.set_roles("bob", [])  # none: a plain user
+    got = await users.get("bob")
+    assert got is not None and got.roles == frozenset({"user"})
+    assert not await users.set_roles("nobody", ["admin"])
+    with pytest.raises(UserError, match="role"):
+        await users.set_roles("alice", ["root"])
+    got = await users.get("alice")
+    assert got is not None and got.roles == frozenset({"agent"})  # a refused change: none
+    assert await users.digest_keys("alice") == digest_keys("alice", "correct horse")
+    assert await users.set_roles("alice", ["agent", "admin"])  # still an agent: keys kept
+    assert await users.digest_keys("alice") == digest_keys("alice", "correct horse")
+    assert await users.set_roles("alice", ["user"])
+    assert await users.digest_keys("alice") is None  # no SIP sign-in for a non-agent
+    got = await users.get("alice")
+    assert got is not None and got.roles == frozenset({"user"}) and got.queues == ("support",)
+    assert [sorted(u.roles) for u in await users.list()] == [["user"], ["user"]]

@@ -8,6 +8,8 @@ same Origin for a cookie sign-in).
   queues?, phones?}``
 - ``POST /api/console/users/{name}/pin``         ``{pin}``: reset (``null``/empty: remove it)
 - ``POST /api/console/users/{name}/queues``      ``{queues: [...]}``: queue membership
+- ``POST /api/console/users/{name}/roles``       ``{roles: [...]}``: replace the roles (admin,
+  agent, user; 409 when it would leave no admin)
 - ``POST /api/console/users/{name}/tokens``      ``{label?}``: an API token, its secret shown once
 - ``POST /api/console/tokens/{token_id}/revoke``
 - ``GET  /api/console/config``                   the loaded IVR menus and routing, read-only
@@ -120,6 +122,18 @@ def console_admin_routes(runtime: Runtime) -> list[Route]:
                 if not isinstance(queues, list):
                     return _bad("queues: a list of names")
                 await runtime.users.set_queues(name, [str(q) for q in queues])
+                return JSONResponse({"ok": True})
+            if action == "roles":
+                roles = body.get("roles")
+                if not isinstance(roles, list):
+                    return _bad("roles: a list (admin, agent, user)")
+                new = [str(r) for r in roles]
+                if "admin" not in new:
+                    admins = [u.name for u in await runtime.users.list()
+                              if u.has_role("admin")]
+                    if admins == [name]:
+                        return _bad("the last admin keeps the admin role", 409)
+                await runtime.users.set_roles(name, new)
                 return JSONResponse({"ok": True})
             if action == "tokens":
                 issued = await runtime.tokens.create(name, kind="api",

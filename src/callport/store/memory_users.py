@@ -170,6 +170,16 @@ class MemoryUserStore:
         record.user = replace(record.user, queues=member)
         return True
 
+    async def set_roles(self, name: str, roles: Iterable[str]) -> bool:
+        given = clean_roles(roles)
+        record = self._users.get(name)
+        if record is None:
+            return False
+        record.user = replace(record.user, roles=given)
+        if not wants_digest_keys(given):
+            record.digest = None
+        return True
+
     async def check_password(self, name: str, password: str) -> User | None:
         record = self._users.get(name)
         ok = await verify_in_thread(password, record.password_hash if record else None)

@@ -189,6 +189,15 @@ class PgUserStore:
     async def set_queues(self, name: str, queues: Iterable[str]) -> bool:
         return await self._set(name, "queues", ",".join(clean_queues(queues)))
 
+    async def set_roles(self, name: str, roles: Iterable[str]) -> bool:
+        given = clean_roles(roles)
+        async with self.db.transaction() as conn:
+            cur = await conn.execute(
+                "UPDATE users SET roles = %s, digest_keys = CASE WHEN %s THEN digest_keys "
+                "ELSE NULL END WHERE name = %s",
+                (",".join(sorted(given)), wants_digest_keys(given), name))
+            return cur.rowcount > 0
+
     async def check_password(self, name: str, password: str) -> User | None:
         async with self.db.transaction() as conn:
             stored = await _column(conn, name, "password_hash")

@@ -253,6 +253,18 @@ class SqliteUserStore:
     async def set_queues(self, name: str, queues: Iterable[str]) -> bool:
         return await self._set(name, "queues", ",".join(clean_queues(queues)))
 
+    async def set_roles(self, name: str, roles: Iterable[str]) -> bool:
+        given = clean_roles(roles)
+        keep_keys = wants_digest_keys(given)
+
+        def run(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute(
+                "UPDATE users SET roles = ?, digest_keys = CASE WHEN ? THEN digest_keys "
+                "ELSE NULL END WHERE name = ?", (",".join(sorted(given)), keep_keys, name))
+            return cur.rowcount > 0
+
+        return await self.db.transaction(run)
+
     async def check_password(self, name: str, password: str) -> User | None:
         stored = await self.db.transaction(lambda conn: _hash_of(conn, name, "password_hash"))
         if not await verify_in_thread(password, stored):

@@ -252,6 +252,12 @@ class UserStore(Protocol):
         """Replace the user's queue memberships; False if there is no such user."""
         ...
 
+    async def set_roles(self, name: str, roles: Iterable[str]) -> bool:
+        """Replace the user's roles (``clean_roles``: none means ``user``; an unknown one is a
+        ``UserError``); False if there is no such user. Losing ``agent`` drops the SIP digest
+        keys; gaining it makes none (they come from the password: set it again)."""
+        ...
+
     async def check_password(self, name: str, password: str) -> User | None:
         """The user if the password matches (False for users without one), else None."""
         ...

@@ -1,5 +1,7 @@
-// Admin: users, PIN reset, queue membership, API tokens; menus and routing read-only.
+// Admin: users, roles, PIN reset, queue membership, API tokens; menus and routing read-only.
 import { h, api, card } from './dom.js';
+
+const ROLES = ['admin', 'agent', 'user'];
 
 export async function adminView(main) {
   const msg = h('p', { role: 'status', id: 'admin-msg' });
@@ -9,9 +11,12 @@ export async function adminView(main) {
     const rows = users.map(u => {
       const pin = h('input', { id: `pin-${u.name}`, inputmode: 'numeric', autocomplete: 'off', size: 8 });
       const queues = h('input', { id: `q-${u.name}`, value: u.queues.join(', '), size: 14 });
+      const roleBoxes = Object.fromEntries(ROLES.map(r => [r, h('input', { type: 'checkbox', id: `r-${r}-${u.name}`, checked: u.roles.includes(r) })]));
       return h('tr', {},
         h('td', { 'data-label': 'User' }, u.name, u.display_name ? ` (${u.display_name})` : ''),
-        h('td', { 'data-label': 'Roles' }, u.roles.join(', ')),
+        h('td', { 'data-label': 'Roles' }, h('fieldset', { class: 'roles', 'aria-label': `Roles of ${u.name}` },
+          ROLES.map(r => h('label', { for: `r-${r}-${u.name}` }, roleBoxes[r], ` ${r}`))),
+          h('button', { class: 'cp-btn', type: 'button', 'data-action': 'roles', onclick: async () => { const roles = ROLES.filter(r => roleBoxes[r].checked); try { await api(`/api/console/users/${u.name}/roles`, { roles }); say(`Roles of ${u.name}: ${roles.join(', ') || 'user'}.`); load(); } catch (e) { say(e.message); } } }, 'Save roles')),
         h('td', { 'data-label': 'PIN' }, h('label', { class: 'sr-only', for: `pin-${u.name}` }, `New PIN for ${u.name}`), pin,
           h('button', { class: 'cp-btn', type: 'button', onclick: async () => { try { await api(`/api/console/users/${u.name}/pin`, { pin: pin.value || null }); say(`PIN of ${u.name} ${pin.value ? 'reset' : 'removed'}.`); pin.value = ''; } catch (e) { say(e.message); } } }, 'Reset PIN')),
         h('td', { 'data-label': 'Queues' }, h('label', { class: 'sr-only', for: `q-${u.name}` }, `Queues of ${u.name}`), queues,

@@ -155,9 +155,14 @@ async def test_history_admin_sees_all_and_an_agent_only_their_own(tmp_path: Path
         assert qa["stats"]["support"]["service_level"] == 1.0  # within 20 s
         qb = (await c.get("/api/console/queues", headers=auth(tokens["bob"]))).json()
         assert [q["name"] for q in qb["queues"]] == ["sales"] and qb["stats"] == {}
+        for cid, score in (("h-alice", 0.9), ("h-alice", 0.5), ("h-root", 0.7), ("h-q", None)):
+            turn = TurnRecord(index=1, transcript="add milk", stt_confidence=score)
+            await runtime.calls.add_event(cid, "turn", json.dumps(turn.as_dict()))
         quality = (await c.get("/api/console/quality", headers=auth(tokens["root"]))).json()
         (day,) = quality["per_day"]
         assert day["calls"] == 3 and day["answer_rate"] == 1.0
+        # charted in Quality: mean and 10th percentile of the scored turns (unscored: left out)
+        assert day["stt_confidence"] == {"mean": 0.7, "p10": 0.5, "scored_turns": 3}
         assert day["carrier_failure_rate"] == 0.5 and day["cost"] == "0.06"
 
 

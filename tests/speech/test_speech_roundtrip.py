@@ -42,6 +42,8 @@ async def test_piper_to_whisper_16k(piper_tts: PiperTTS, whisper_stt: WhisperSTT
     result = await whisper_stt.transcribe(wide, 16000)
     _assert_heard(result.text)
     assert result.seconds > 0
+    # clear synthetic speech: a real score, high (measured ~0.8 on tiny.en)
+    assert result.confidence is not None and 0.5 < result.confidence <= 1.0
 
 
 async def test_piper_to_whisper_over_8k_mulaw(

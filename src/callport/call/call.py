@@ -249,6 +249,7 @@ class Call:
                 record.endpoint_ms = turn.endpoint_delay * 1000.0
                 result, record.stt_early = await self._early.transcribe(turn, self.hints)
                 record.stt_ms = result.seconds * 1000.0
+                record.stt_confidence = result.confidence
                 self.session.metrics.stt_seconds.observe(result.seconds)
                 text = result.text.strip()
                 self.turn_started_wall = turn.detected_wall

@@ -40,6 +40,7 @@ class TurnRecord:
     endpoint_ms: float = 0.0
     stt_ms: float = 0.0
     stt_early: bool = False  # STT started at the caller's first pause (speculatively)
+    stt_confidence: float | None = None  # 0..1 when the STT engine scores (speech.Transcript)
     agent_ms: float = 0.0
     tts_ms: float = 0.0
     first_audio_ms: float | None = None
@@ -55,6 +56,7 @@ class TurnRecord:
             "reply": self.reply,
             "heard": self.heard,
             "interrupted": self.interrupted,
+            "stt_confidence": self.stt_confidence,
             "timing_ms": {
                 "endpoint": round(self.endpoint_ms, 1),
                 "stt": round(self.stt_ms, 1),

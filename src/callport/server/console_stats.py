@@ -8,8 +8,9 @@
   answer to end). An agent sees only the queues they are a member of.
 - ``GET /api/console/quality?days=7``: per hour calls; per day the answer rate, the turn
   latency percentiles per stage (the ``turn`` events ``console_live`` keeps), the barge-in
-  rate (turns the caller interrupted), the carrier failure rate (routing attempts that
-  failed) and the cost. Admins only.
+  rate (turns the caller interrupted), the STT confidence (mean and 10th percentile of the
+  turns whose engine scored them, ``TurnRecord.stt_confidence``; None on days with none),
+  the carrier failure rate (routing attempts that failed) and the cost. Admins only.
 
 ``queue_stats`` and ``quality`` compute from records and events; the routes read them.
 """
@@ -103,7 +104,7 @@ def quality(records: Sequence[CallRecord], events: dict[str, list[CallEvent]]
         hours[r.started_at.strftime("%Y-%m-%dT%H:00")] += 1
         day = days.setdefault(r.started_at.strftime("%Y-%m-%d"), {
             "calls": 0, "answered": 0, "turns": 0, "barged": 0, "attempts": 0, "failed": 0,
-            "cost": Decimal(0), "stages": {s: [] for s in STAGES}})
+            "cost": Decimal(0), "stages": {s: [] for s in STAGES}, "confidence": []})
         day["calls"] += 1
         day["answered"] += r.answered_at is not None
         day["attempts"] += len(r.attempts)
@@ -113,6 +114,9 @@ def quality(records: Sequence[CallRecord], events: dict[str, list[CallEvent]]
         for turn in _turns(events.get(r.call_id, [])):
             day["turns"] += 1
             day["barged"] += bool(turn.get("interrupted"))
+            score = turn.get("stt_confidence")
+            if isinstance(score, int | float) and not isinstance(score, bool):
+                day["confidence"].append(float(score))
             timing = turn.get("timing_ms") or {}
             for stage in STAGES:
                 value = timing.get(stage)
@@ -128,11 +132,24 @@ def quality(records: Sequence[CallRecord], events: dict[str, list[CallEvent]]
             "carrier_failure_rate": round(d["failed"] / d["attempts"], 3)
             if d["attempts"] else None,
             "cost": str(d["cost"]), "turns": d["turns"],
+            "stt_confidence": {
+                "mean": round(sum(d["confidence"]) / len(d["confidence"]), 3)
+                if d["confidence"] else None,
+                "p10": _low(d["confidence"]),
+                "scored_turns": len(d["confidence"])},
             "latency_ms": {s: {"p50": percentile(v, 50), "p90": percentile(v, 90),
                                "p99": percentile(v, 99)} for s, v in d["stages"].items()},
         })
     return {"per_hour": [{"hour": h, "calls": n} for h, n in sorted(hours.items())],
             "per_day": per_day, "stages": list(STAGES)}
+
+
+def _low(values: Sequence[float]) -> float | None:
+    """The 10th percentile (nearest rank) of 0..1 scores, to 3 places; None for none."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[max(1, math.ceil(0.1 * len(ordered))) - 1], 3)
 
 
 async def _window(runtime: Runtime, since: datetime) -> tuple[list[CallRecord],

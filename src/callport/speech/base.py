@@ -17,6 +17,9 @@ __all__ = ["STT", "TTS", "MissingSpeechDependency", "SpeechChunk", "Transcript"]
 class Transcript:
     text: str
     seconds: float  # wall time the engine spent
+    # 0..1 when the engine scores its text (Whisper: the mean token probability of the kept
+    # segments, ``exp(avg_logprob)``, times ``1 - no_speech_prob``), else None
+    confidence: float | None = None
 
 
 class STT(Protocol):

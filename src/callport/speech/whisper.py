@@ -95,6 +95,19 @@ def _load_model(path: Path, threads: int, workers: int = 1) -> Any:
         return model
 
 
+def segment_confidence(segments: Sequence[Any]) -> float | None:
+    """0..1 for the kept segments: each one's mean token probability (``exp(avg_logprob)``)
+    times its chance of being speech (``1 - no_speech_prob``), weighted by its text's
+    length; None when there are none."""
+    total = weight = 0.0
+    for seg in segments:
+        w = float(max(1, len(seg.text.strip())))
+        p = float(np.exp(min(0.0, float(seg.avg_logprob)))) * (1.0 - float(seg.no_speech_prob))
+        total += w * min(1.0, max(0.0, p))
+        weight += w
+    return round(total / weight, 4) if weight else None
+
+
 def to_whisper_input(pcm: PCM16, sample_rate: int) -> NDArray[np.float32]:
     """Mono PCM16 at any rate -> float32 in [-1, 1) at 16 kHz (one-shot soxr resample)."""
     audio = np.asarray(pcm, dtype=np.int16).reshape(-1).astype(np.float32) / 32768.0
@@ -200,7 +213,7 @@ class WhisperSTT:
             )
             # The prompt makes tiny.en "hear" it in faint noise ("Add a task as done." with
             # no_speech_prob ~0.9 on white noise; real speech measured <= 0.45): drop those.
-            text = " ".join(
-                seg.text.strip() for seg in segments if seg.no_speech_prob < NO_SPEECH_DROP
-            ).strip()
-        return Transcript(text=text, seconds=time.perf_counter() - started)
+            kept = [seg for seg in segments if seg.no_speech_prob < NO_SPEECH_DROP]
+            text = " ".join(seg.text.strip() for seg in kept).strip()
+        return Transcript(text=text, seconds=time.perf_counter() - started,
+                          confidence=segment_confidence(kept) if text else None)

@@ -41,6 +41,7 @@ export async function qualityView(main) {
   const d = await api('/api/console/quality?days=7');
   const days = d.per_day.map(x => x.day.slice(5));
   const pct = (k) => d.per_day.map(x => (x[k] == null ? null : Math.round(x[k] * 1000) / 10));
+  const conf = (k) => d.per_day.map(x => (x.stt_confidence?.[k] == null ? null : Math.round(x.stt_confidence[k] * 1000) / 10));
   const stage = (name, p) => d.per_day.map(x => x.latency_ms[name][p]);
   main.replaceChildren(h('h1', {}, 'Quality'), h('div', { class: 'cp-grid', id: 'quality' },
     card('Calls per hour', bars(d.per_hour.map(x => ({ label: x.hour, short: x.hour.slice(5, 13).replace('T', ' '), value: x.calls })), { title: 'Calls per hour' })),
@@ -49,6 +50,7 @@ export async function qualityView(main) {
       h('div', { class: 'legend' }, d.stages.map((s, i) => h('span', { style: `--c:${['#5b8cff', '#2fbf71', '#f5a524', '#c77dff', '#e5484d'][i]}` }, s)))),
     card('First audio p90 (ms)', lines(days, [{ name: 'p90', values: stage('end_of_speech_to_first_audio', 'p90') }, { name: 'p99', values: stage('end_of_speech_to_first_audio', 'p99') }], { title: 'End of speech to first audio, p90 and p99', unit: ' ms' })),
     card('Barge-in rate (%)', lines(days, [{ name: 'barge-in', values: pct('barge_in_rate') }], { title: 'Barge-in rate per day', unit: '%' })),
+    card('STT confidence (%)', lines(days, [{ name: 'mean', values: conf('mean') }, { name: 'p10', values: conf('p10') }], { title: 'Speech recognition confidence per day, mean and 10th percentile', unit: '%' })),
     card('Carrier failure rate (%)', lines(days, [{ name: 'failures', values: pct('carrier_failure_rate') }], { title: 'Carrier failure rate per day', unit: '%' })),
     card('Cost per day', bars(d.per_day.map(x => ({ label: x.day, short: x.day.slice(5), value: Number(x.cost) })), { title: 'Cost per day' }))));
   return null;

@@ -230,7 +230,8 @@ async def test_console_live_hangup_history_queues_quality_admin_and_agent_view(
                                               CallAttempt(carrier="trunk-a",
                                                           outcome="answered")))
                 await runtime.calls.add_event(cid, "turn", json.dumps({
-                    "index": 1, "transcript": "hello", "interrupted": n == 0, "timing_ms": {
+                    "index": 1, "transcript": "hello", "interrupted": n == 0,
+                    "stt_confidence": 0.9 - 0.1 * day, "timing_ms": {
                         "endpoint": 300 + 50 * day, "stt": 150, "agent": 40 * day,
                         "tts_first_clause": 90, "end_of_speech_to_first_audio": 620 + day}}),
                     at=at)
@@ -239,6 +240,8 @@ async def test_console_live_hangup_history_queues_quality_admin_and_agent_view(
         await admin.click("nav a[data-view='quality']")
         await admin.wait_for_selector("#quality svg")
         assert await admin.locator("#quality svg path").count() >= 4  # lines over 3 days
+        conf = admin.locator("#quality section[aria-label='STT confidence (%)'] svg path")
+        assert await conf.count() >= 1  # the confidence chart has its line
         await admin.screenshot(path=str(shot_path("console-quality.png")), full_page=True)
         await admin.click("nav a[data-view='admin']")
         await admin.wait_for_selector("#users")
@@ -247,5 +250,12 @@ async def test_console_live_hangup_history_queues_quality_admin_and_agent_view(
         await wait_for(admin, "document.querySelector('#admin-msg').textContent"
                               ".includes('reset')")
         assert await runtime.users.check_pin("caller", "2468")
+        # roles: tick agent for the caller and save; the store has it at once
+        await admin.check("#r-agent-caller")
+        await admin.click("#users tr:has-text('caller') button[data-action='roles']")
+        await wait_for(admin, "document.querySelector('#admin-msg').textContent"
+                              ".includes('Roles of caller')")
+        changed = await runtime.users.get("caller")
+        assert changed is not None and changed.roles == frozenset({"agent", "user"})
         await admin.screenshot(path=str(shot_path("console-admin.png")), full_page=True)
     assert not errors, errors

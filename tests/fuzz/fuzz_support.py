@@ -169,8 +169,12 @@ class Served:
 
 
 def start_serve(tmp_path: Path, *, env: dict[str, str] | None = None, sip: bool = True,
-                flow: str = "callport.flows.echo:echo_flow", name: str = "serve") -> Served:
-    """``callport serve`` (echo flow, no warm-up) on free loopback ports; SIP on UDP+TCP."""
+                flow: str = "callport.flows.echo:echo_flow", name: str = "serve",
+                warmup: bool = False) -> Served:
+    """``callport serve`` (echo flow) on free loopback ports; SIP on UDP+TCP. Without
+    ``warmup`` the models load on first use; with it they load at start, as a default
+    ``callport serve`` does, so a campaign's RSS is measured against a loaded process (a
+    flood past capacity makes callport say its busy phrase, which loads text-to-speech)."""
     http_port = free_port()
     sip_port = free_sip_port() if sip else 0
     log = tmp_path / f"{name}.log"
@@ -181,8 +185,8 @@ def start_serve(tmp_path: Path, *, env: dict[str, str] | None = None, sip: bool 
         done = subprocess.run([CALLPORT, "--db", str(db), *command], capture_output=True,
                               text=True, timeout=60, env=environ, check=True, cwd=tmp_path)
     token = done.stdout.strip().splitlines()[-1]
-    args = [CALLPORT, "--db", str(db), "serve", "--no-warmup", "--port", str(http_port),
-            "--flow", flow]
+    args = [CALLPORT, "--db", str(db), "serve", *([] if warmup else ["--no-warmup"]),
+            "--port", str(http_port), "--flow", flow]
     if sip:
         args += ["--sip-port", str(sip_port)]
     with log.open("wb") as out:

@@ -86,7 +86,7 @@ def victim() -> Iterator[Victim]:
 
 
 def test_sip_udp_campaign(serve_factory: ServeFactory, tmp_path: Path, victim: Victim) -> None:
-    served = serve_factory(env=FUZZ_ENV)
+    served = serve_factory(env=FUZZ_ENV, warmup=True)
     before = warm_baseline(served, tmp_path)
     rng = random.Random(SEED)
     attacker = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -115,7 +115,7 @@ def test_sip_udp_campaign(serve_factory: ServeFactory, tmp_path: Path, victim: V
 
 
 def test_sip_tcp_campaign(serve_factory: ServeFactory, tmp_path: Path, victim: Victim) -> None:
-    served = serve_factory(env=FUZZ_ENV)
+    served = serve_factory(env=FUZZ_ENV, warmup=True)
     before = warm_baseline(served, tmp_path)
     rng = random.Random(SEED + 1)
     mutator = Mutator(rng)
@@ -153,7 +153,7 @@ def test_sip_tcp_campaign(serve_factory: ServeFactory, tmp_path: Path, victim: V
 
 
 def test_sdp_campaign(serve_factory: ServeFactory, tmp_path: Path, victim: Victim) -> None:
-    served = serve_factory(env=FUZZ_ENV)
+    served = serve_factory(env=FUZZ_ENV, warmup=True)
     before = warm_baseline(served, tmp_path)
     rng = random.Random(SEED + 2)
     bodies = sdp_bodies(rng, Mutator(rng), 400)
@@ -204,7 +204,7 @@ def _call(served: Served, sig: socket.socket, rtp_port: int) -> tuple[int, SipRe
 
 
 def test_rtp_rtcp_campaign(serve_factory: ServeFactory, tmp_path: Path) -> None:
-    served = serve_factory(env=FUZZ_ENV)
+    served = serve_factory(env=FUZZ_ENV, warmup=True)
     before = warm_baseline(served, tmp_path)
     rng = random.Random(SEED + 3)
     mutator = Mutator(rng)

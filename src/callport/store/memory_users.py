@@ -53,6 +53,40 @@ async def verify_in_thread(secret: str, stored: str | None) -> bool:
     return ok and stored is not None
 
 
+@dataclass(frozen=True, slots=True)
+class NewUserRow:
+    """A new user's validated fields as the SQL stores write them (one ``users`` row and
+    its ``user_phones``): roles and queues comma-joined, secrets hashed."""
+
+    name: str
+    display_name: str
+    phones: tuple[str, ...]
+    roles: str
+    queues: str
+    pin_hash: str | None
+    password_hash: str | None
+    digest_keys: str | None  # DigestKeys.encode()
+
+
+async def new_user_row(name: str, *, display_name: str, phones: Iterable[str], pin: str | None,
+                       password: str | None, roles: Iterable[str],
+                       queues: Iterable[str]) -> NewUserRow:
+    """Validate ``UserStore.add``'s arguments (``UserError`` on a bad one) and hash the
+    secrets off the event loop; the SQLite and PostgreSQL stores share this step."""
+    name = clean_name(name)
+    queue_text = ",".join(clean_queues(queues))
+    shown = clean_display_name(display_name)
+    numbers = tuple(dict.fromkeys(clean_phone(p) for p in phones))
+    role_text = ",".join(sorted(clean_roles(roles)))
+    pin_hash = await hash_in_thread(clean_pin(pin)) if pin is not None else None
+    pw_hash = await hash_in_thread(clean_password(password)) if password is not None else None
+    keys = (digest_keys(name, password).encode() if password is not None
+            and wants_digest_keys(role_text.split(",")) else None)
+    return NewUserRow(name=name, display_name=shown, phones=numbers, roles=role_text,
+                      queues=queue_text, pin_hash=pin_hash, password_hash=pw_hash,
+                      digest_keys=keys)
+
+
 def clean_kinds(kinds: Iterable[TokenKind]) -> frozenset[TokenKind]:
     out = frozenset(kinds)
     bad = sorted(k for k in out if k not in TOKEN_KINDS)

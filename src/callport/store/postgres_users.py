@@ -15,7 +15,13 @@ import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from callport.store.memory_users import clean_kinds, hash_in_thread, new_token_id, verify_in_thread
+from callport.store.memory_users import (
+    clean_kinds,
+    hash_in_thread,
+    new_token_id,
+    new_user_row,
+    verify_in_thread,
+)
 from callport.store.postgres import PgDb
 from callport.store.users import (
     TOKEN_KINDS,
@@ -25,7 +31,6 @@ from callport.store.users import (
     TokenKind,
     UserError,
     clean_display_name,
-    clean_name,
     clean_password,
     clean_phone,
     clean_pin,
@@ -92,15 +97,11 @@ class PgUserStore:
     ) -> User:
         from psycopg.errors import IntegrityError
 
-        name = clean_name(name)
-        queue_text = ",".join(clean_queues(queues))
-        shown = clean_display_name(display_name)
-        numbers = tuple(dict.fromkeys(clean_phone(p) for p in phones))
-        role_text = ",".join(sorted(clean_roles(roles)))
-        pin_hash = await hash_in_thread(clean_pin(pin)) if pin is not None else None
-        pw_hash = await hash_in_thread(clean_password(password)) if password is not None else None
-        keys = (digest_keys(name, password).encode() if password is not None
-                and wants_digest_keys(role_text.split(",")) else None)
+        new = await new_user_row(name, display_name=display_name, phones=phones, pin=pin,
+                                 password=password, roles=roles, queues=queues)
+        name, numbers = new.name, new.phones
+        row_values = (name, new.display_name, new.roles, new.pin_hash, new.password_hash,
+                      time.time(), new.digest_keys, new.queues)
         try:
             async with self.db.transaction() as conn:
                 cur = await conn.execute("SELECT 1 FROM users WHERE name = %s", (name,))
@@ -115,7 +116,7 @@ class PgUserStore:
                 await conn.execute(
                     "INSERT INTO users (name, display_name, roles, pin_hash, password_hash, "
                     "created_at, digest_keys, queues) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-                    (name, shown, role_text, pin_hash, pw_hash, time.time(), keys, queue_text))
+                    row_values)
                 for i, phone in enumerate(numbers):
                     await conn.execute(
                         "INSERT INTO user_phones (phone, user_name, position) VALUES (%s, %s, %s)",

@@ -21,6 +21,7 @@ from callport.store.memory_users import (
     clean_kinds,
     hash_in_thread,
     new_token_id,
+    new_user_row,
     verify_in_thread,
 )
 from callport.store.sqlite import SqliteDb
@@ -32,7 +33,6 @@ from callport.store.users import (
     TokenKind,
     UserError,
     clean_display_name,
-    clean_name,
     clean_password,
     clean_phone,
     clean_pin,
@@ -149,15 +149,11 @@ class SqliteUserStore:
         roles: Iterable[str] = ("user",),
         queues: Iterable[str] = (),
     ) -> User:
-        name = clean_name(name)
-        queue_text = ",".join(clean_queues(queues))
-        shown = clean_display_name(display_name)
-        numbers = tuple(dict.fromkeys(clean_phone(p) for p in phones))
-        role_text = ",".join(sorted(clean_roles(roles)))
-        pin_hash = await hash_in_thread(clean_pin(pin)) if pin is not None else None
-        pw_hash = await hash_in_thread(clean_password(password)) if password is not None else None
-        keys = (digest_keys(name, password).encode() if password is not None
-                and wants_digest_keys(role_text.split(",")) else None)
+        new = await new_user_row(name, display_name=display_name, phones=phones, pin=pin,
+                                 password=password, roles=roles, queues=queues)
+        name, numbers = new.name, new.phones
+        row_values = (name, new.display_name, new.roles, new.pin_hash, new.password_hash,
+                      time.time(), new.digest_keys, new.queues)
 
         def run(conn: sqlite3.Connection) -> User:
             if conn.execute("SELECT 1 FROM users WHERE name = ?", (name,)).fetchone():
@@ -171,7 +167,7 @@ class SqliteUserStore:
             conn.execute(
                 "INSERT INTO users (name, display_name, roles, pin_hash, password_hash, "
                 "created_at, digest_keys, queues) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (name, shown, role_text, pin_hash, pw_hash, time.time(), keys, queue_text),
+                row_values,
             )
             conn.executemany(
                 "INSERT INTO user_phones (phone, user, position) VALUES (?, ?, ?)",

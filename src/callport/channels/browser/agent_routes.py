@@ -35,7 +35,12 @@ from callport.channels.browser.agent_desk import AgentDesk, DeskControls
 from callport.channels.browser.page import WS_PROTOCOL, render
 from callport.channels.browser.protocol import CLOSE_POLICY
 from callport.channels.browser.session import BrowserSession, session_of
-from callport.channels.browser.tokens import TokenError, TokenSigner, origin_allowed, spend_once
+from callport.channels.browser.tokens import (
+    TokenError,
+    TokenSigner,
+    origin_allowed,
+    spend_for_session,
+)
 from callport.channels.browser.ws import WebSocketCall
 from callport.config import Settings
 from callport.store.live import MemorySpentTokens, SpentTokens
@@ -218,14 +223,13 @@ class AgentDeskChannel:
         try:
             claims = self._signer.verify(token, origin=conn.headers.get("origin", ""), now=now)
             session = await self._agent(conn)
-            if session is None:
-                raise TokenError("no live agent session")
-            if claims.session != session.token_id or claims.user != session.user.name:
-                raise TokenError("token was issued to another session")
-            await spend_once(self._spent, claims, now=now)
+            await spend_for_session(
+                self._spent, claims, now=now, missing="no live agent session",
+                session=None if session is None else (session.token_id, session.user.name))
         except TokenError as exc:
             log.info("agent page: refused audio token from %s: %s", conn.client, exc)
             return None
+        assert session is not None  # spend_for_session refused a missing one
         return session.user
 
     async def _media_ws(self, websocket: WebSocket) -> None:

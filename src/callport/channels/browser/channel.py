@@ -49,7 +49,12 @@ from callport.channels.browser.page import (
 )
 from callport.channels.browser.protocol import CLOSE_POLICY
 from callport.channels.browser.session import BrowserSession, session_of
-from callport.channels.browser.tokens import TokenError, TokenSigner, origin_allowed, spend_once
+from callport.channels.browser.tokens import (
+    TokenError,
+    TokenSigner,
+    origin_allowed,
+    spend_for_session,
+)
 from callport.channels.browser.ws import WebSocketCall
 from callport.channels.busy import refusal_of
 from callport.config import Settings
@@ -148,14 +153,13 @@ class BrowserChannel:
         try:
             claims = self._signer.verify(token, origin=conn.headers.get("origin", ""), now=now)
             session = await self._session(conn)
-            if session is None:
-                raise TokenError("no live session")
-            if claims.session != session.token_id or claims.user != session.user.name:
-                raise TokenError("token was issued to another session")
-            await spend_once(self._spent, claims, now=now)
+            await spend_for_session(
+                self._spent, claims, now=now, missing="no live session",
+                session=None if session is None else (session.token_id, session.user.name))
         except TokenError as exc:
             log.info("browser: refused token from %s: %s", conn.client, exc)
             return None
+        assert session is not None  # spend_for_session refused a missing one
         return session.user
 
     def _full(self) -> bool:

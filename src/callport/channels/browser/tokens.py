@@ -133,6 +133,19 @@ async def spend_once(spent: SpentTokens, token: CallToken, *, now: float) -> Non
         raise TokenError("token already used")
 
 
+async def spend_for_session(spent: SpentTokens, claims: CallToken, *,
+                            session: tuple[str, str] | None, now: float,
+                            missing: str = "no live session") -> None:
+    """Admit a verified call token for the live sign-in ``session`` ((token id, user name),
+    None when there is none: TokenError ``missing``): it must have been issued to that very
+    session and user, and it is spent once. The page's and the agent desk's one rule."""
+    if session is None:
+        raise TokenError(missing)
+    if (claims.session, claims.user) != session:
+        raise TokenError("token was issued to another session")
+    await spend_once(spent, claims, now=now)
+
+
 def origin_allowed(origin: str | None, *, host: str, secure: bool,
                    allowed: tuple[str, ...]) -> bool:
     """Is a request's ``Origin`` header acceptable?

@@ -26,7 +26,7 @@ from callport.channels.sip.events import (
 )
 from callport.channels.sip.message import SipRequest, SipResponse, parse_message
 from callport.channels.sip.sdp import parse_sdp
-from callport.channels.sip.ua_hold import GLARE_RETRIES, Reoffers
+from callport.channels.sip.ua_hold import GLARE_RETRIES
 from callport.channels.sip.useragent import UaConfig, UserAgent
 
 CT = "Content-Type: application/sdp\r\n"
@@ -168,12 +168,12 @@ def test_491_is_retried_after_the_rfc_wait_and_gives_up_after_the_retries() -> N
 
 def test_glare_wait_depends_on_who_owns_the_call_id() -> None:
     agent = ua()
-    reoffers = Reoffers(core=agent.core, rng=random.Random(7))
+    rng = random.Random(7)
     key, _ = answered_call(agent)
     dialog = agent.dialogs[key]
-    waits_uas = [reoffers._glare_wait(dialog) for _ in range(200)]
+    waits_uas = [dialog.glare_wait(rng) for _ in range(200)]
     dialog.role = "uac"
-    waits_uac = [reoffers._glare_wait(dialog) for _ in range(200)]
+    waits_uac = [dialog.glare_wait(rng) for _ in range(200)]
     assert min(waits_uas) >= 0.0 and max(waits_uas) <= 2.0
     assert min(waits_uac) >= 2.1 and max(waits_uac) <= 4.0
     assert all(abs(round(w * 100) - w * 100) < 1e-6 for w in waits_uac)  # 10 ms units

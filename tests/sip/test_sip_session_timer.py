@@ -5,11 +5,14 @@ slot forever; with session timers a peer that stops refreshing is hung up."""
 
 from __future__ import annotations
 
+import random
+
 from sip_fixtures import invite, request
 
 from callport.channels.sip.events import CallEnded, IncomingCall, SipEvent, Transmit
 from callport.channels.sip.message import SipRequest, SipResponse, make_response, parse_message
 from callport.channels.sip.session_timer import (
+    REFRESH_RETRIES,
     Expired,
     Negotiated,
     RefreshDue,
@@ -18,6 +21,7 @@ from callport.channels.sip.session_timer import (
     TooSmall,
     negotiate_uas,
 )
+from callport.channels.sip.ua_refresh import SessionRefresh
 from callport.channels.sip.useragent import UaConfig, UserAgent
 
 PEER = ("10.0.0.9", 5062)
@@ -191,3 +195,92 @@ def test_outbound_call_whose_uas_stops_refreshing_gets_bye() -> None:
     assert run_until(agent, 80.0) == []
     out = run_until(agent, 90.0)
     assert CallEnded(key, "session-expired", 0, "") in out
+
+
+# -- 491 Request Pending to our refresh (RFC 3261 §14.1) ------------------------------------
+
+
+def _retried_at(agent: UserAgent, after: float) -> tuple[float, SipRequest]:
+    """The next refresh our UA sends after ``after`` (simulated time) and when."""
+    deadline = agent.get_timer()
+    assert deadline is not None
+    at = deadline
+    requests = [m for m in sent(agent.handle_timer(at)) if isinstance(m, SipRequest)]
+    while not any(r.method in ("UPDATE", "INVITE") for r in requests):
+        at = agent.get_timer() or 0.0
+        requests = [m for m in sent(agent.handle_timer(at)) if isinstance(m, SipRequest)]
+    [refresh] = [r for r in requests if r.method in ("UPDATE", "INVITE")]
+    assert at > after
+    return at, refresh
+
+
+def test_refresh_answered_491_is_sent_again_after_0_to_2_s_when_the_peer_placed_the_call(
+) -> None:
+    agent = ua()
+    key, _ok = answered(agent, "Allow: INVITE, ACK, BYE, UPDATE\r\n")
+    agent.refresh = SessionRefresh(core=agent.core, rng=random.Random(3))
+    [first] = sent(run_until(agent, 900.0))
+    assert isinstance(first, SipRequest) and first.method == "UPDATE"
+    assert agent.receive(bytes(make_response(first, 491)), PEER, 900.2) == []
+    assert agent.dialogs[key].session_timer is not None
+    at, again = _retried_at(agent, 900.2)
+    expected = 900.2 + random.Random(3).randint(0, 200) / 100  # the UAS waits 0-2 s
+    assert abs(at - expected) < 1e-9 and at <= 902.2
+    assert again.method == "UPDATE" and again.cseq[0] == first.cseq[0] + 1
+    assert again.top_via.branch != first.top_via.branch  # a new transaction
+    assert agent.receive(bytes(make_response(again, 200)), PEER, at + 0.1) == []
+    assert agent.refresh.deadline() == at + 0.1 + 900  # refreshed: the next one at half
+    assert list(agent.dialogs) == [key]
+
+
+def test_reinvite_refresh_answered_491_by_the_uas_we_called_waits_2_1_to_4_s() -> None:
+    agent = ua()
+    key, _inv = _dial(agent, "120;refresher=uac")  # we placed the call: we own the Call-ID
+    [first] = sent(run_until(agent, 60.5))
+    assert isinstance(first, SipRequest) and first.method == "INVITE"
+    out = agent.receive(bytes(make_response(first, 491, to_tag="bob1")), PEER, 60.6)
+    assert [m.method for m in sent(out) if isinstance(m, SipRequest)] == ["ACK"]  # §17.1.1.3
+    at, again = _retried_at(agent, 60.6)
+    assert 60.6 + 2.1 <= at <= 60.6 + 4.0
+    assert again.method == "INVITE" and again.cseq[0] > first.cseq[0]
+    reply = make_response(again, 200, to_tag="bob1", extra=(("Contact", "<sip:bob@10.0.0.9>"),))
+    [ack] = sent(agent.receive(bytes(reply), PEER, at + 0.2))
+    assert isinstance(ack, SipRequest) and ack.method == "ACK"
+    assert list(agent.dialogs) == [key]
+
+
+def test_a_peer_that_always_answers_491_gets_a_bounded_number_of_retries_then_bye() -> None:
+    agent = ua(session_expires=90)
+    key, _ok = answered(agent, "Allow: INVITE, ACK, BYE, UPDATE\r\n")
+    refreshes: list[SipRequest] = []
+    now = 0.0
+    ended: list[CallEnded] = []
+    while not ended:
+        deadline = agent.get_timer()
+        assert deadline is not None and deadline < 200
+        now = deadline
+        out = agent.handle_timer(now)
+        ended = [e for e in out if isinstance(e, CallEnded)]
+        for msg in sent(out):
+            if isinstance(msg, SipRequest) and msg.method == "UPDATE":
+                refreshes.append(msg)
+                agent.receive(bytes(make_response(msg, 491)), PEER, now + 0.05)
+    assert len(refreshes) == 1 + REFRESH_RETRIES
+    assert ended == [CallEnded(key, "session-expired", 0, "")]
+    assert now == 90 - 30  # the expiry of the unrefreshed session
+    assert agent.dialogs == {}
+
+
+def test_a_peer_reinvite_during_the_491_wait_refreshes_the_session_and_cancels_the_retry(
+) -> None:
+    agent = ua()
+    key, ok = answered(agent, "Allow: INVITE, ACK, BYE, UPDATE\r\n")
+    [first] = sent(run_until(agent, 900.0))
+    assert isinstance(first, SipRequest)
+    agent.receive(bytes(make_response(first, 491)), PEER, 900.1)
+    update = request("UPDATE", branch="z9hG4bK-peer-up", to_tag=ok.to_tag, cseq=3)
+    [up_ok] = sent(agent.receive(update, PEER, 900.3))
+    assert isinstance(up_ok, SipResponse) and up_ok.status == 200
+    timer = agent.dialogs[key].session_timer
+    assert timer is not None and timer.retry_at is None
+    assert agent.refresh.deadline() == 900.3 + 900  # no retry: the peer's UPDATE refreshed

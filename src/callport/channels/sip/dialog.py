@@ -7,6 +7,7 @@ state and the INVITE transaction that created it), so one object describes one c
 from __future__ import annotations
 
 import enum
+import random
 import secrets
 from dataclasses import dataclass, field
 
@@ -116,6 +117,12 @@ class Dialog:
         if self.route_set:
             return target_addr(NameAddr.parse(self.route_set[0]).uri, self.peer)
         return self.peer if self.role == "uas" else target_addr(self.remote_target, self.peer)
+
+    def glare_wait(self, rng: random.Random) -> float:
+        """RFC 3261 §14.1: after a 491 the Call-ID's owner (the dialog's UAC) retries after
+        2.1-4 s, the other side after 0-2 s (10 ms steps)."""
+        low, high = (210, 400) if self.role == "uac" else (0, 200)
+        return rng.randint(low, high) / 100
 
     def request(self, method: str, *, via: str, contact: str,
                 extra: tuple[tuple[str, str], ...] = (), body: bytes = b"",

@@ -11,7 +11,10 @@ held with ``a=inactive`` and went quiet) is ended when the session is not refres
   the timer for a UAC that does not know the extension, as the refresher).
 - ``SessionTimer`` says when to act (§10): the refresher refreshes at half the interval
   (re-INVITE or UPDATE, ``RefreshDue``); either side that saw no refresh ends the call
-  (BYE, ``Expired``) at ``interval - min(32, interval / 3)`` after the last one.
+  (BYE, ``Expired``) at ``interval - min(32, interval / 3)`` after the last one. A refresh
+  the peer answered 491 (Request Pending: its own re-INVITE or UPDATE crossed ours, RFC 3261
+  §14.1) is sent again at ``retry_at`` (``retry(at)``), at most ``REFRESH_RETRIES`` times per
+  refresh, never past the expiry.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from dataclasses import dataclass
 
 DEFAULT_SESSION_EXPIRES = 1800  # §4 recommends 1800 s
 MIN_SE_FLOOR = 90  # §4: Min-SE MUST NOT be below 90 s
+REFRESH_RETRIES = 3  # 491s answered to one refresh before it is left to expire
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -113,8 +117,10 @@ class SessionTimer:
         self.interval = interval
         self.we_refresh = we_refresh
         self.last = now
-        self.pending = False  # our refresh is on its way
+        self.pending = False  # our refresh is on its way (or waiting out a 491)
         self.refreshes = 0
+        self.retry_at: float | None = None  # a 491'd refresh is sent again then
+        self.retries = 0  # 491s to the refresh under way
 
     @property
     def expires_at(self) -> float:
@@ -123,11 +129,24 @@ class SessionTimer:
     def deadline(self) -> float:
         if self.we_refresh and not self.pending:
             return self.last + self.interval / 2
+        if self.retry_at is not None:
+            return min(self.retry_at, self.expires_at)
         return self.expires_at
+
+    def retry(self, at: float) -> bool:
+        """The peer answered our refresh 491: send it again at ``at`` (True), or False when
+        ``REFRESH_RETRIES`` are spent or ``at`` is past the expiry (the timer then expires)."""
+        if self.retries >= REFRESH_RETRIES or at >= self.expires_at:
+            return False
+        self.retries += 1
+        self.retry_at = at
+        return True
 
     def refreshed(self, now: float, *, interval: int | None = None) -> None:
         self.last = now
         self.pending = False
+        self.retry_at = None
+        self.retries = 0
         self.refreshes += 1
         if interval is not None:
             self.interval = interval
@@ -135,6 +154,9 @@ class SessionTimer:
     def due(self, now: float) -> RefreshDue | Expired | None:
         if now >= self.expires_at:
             return Expired()
+        if self.retry_at is not None and now >= self.retry_at:
+            self.retry_at = None  # still pending: the refresh is under way again
+            return RefreshDue()
         if self.we_refresh and not self.pending and now >= self.last + self.interval / 2:
             self.pending = True
             return RefreshDue()

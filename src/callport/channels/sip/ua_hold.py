@@ -113,7 +113,7 @@ class Reoffers:
             return self._accepted(dialog, resp, direction, now)
         if status == 491 and self._tries.get(key, 0) < GLARE_RETRIES:
             self._tries[key] = self._tries.get(key, 0) + 1
-            self._retries[key] = _Retry(now + self._glare_wait(dialog), direction,
+            self._retries[key] = _Retry(now + dialog.glare_wait(self._rng), direction,
                                         self._tries[key])
             return []
         self._tries.pop(key, None)
@@ -122,11 +122,6 @@ class Reoffers:
         if status in (408, 481):  # §12.2.1.2: the dialog is gone
             out += self.core.bye(dialog, now, reason=f"re-invite-{status}")
         return out
-
-    def _glare_wait(self, dialog: Dialog) -> float:
-        """§14.1: the Call-ID's owner (the dialog's UAC) waits 2.1-4 s, the other 0-2 s."""
-        low, high = (210, 400) if dialog.role == "uac" else (0, 200)
-        return self._rng.randint(low, high) / 100
 
     def _accepted(self, dialog: Dialog, resp: SipResponse, direction: str,
                   now: float) -> list[SipEvent]:
@@ -170,7 +165,7 @@ class Reoffers:
                 out.append(ReofferDone(key, retry.direction, 0))
                 continue
             if dialog.peer_reinvite is not None:  # the peer's re-INVITE won; wait once more
-                self._retries[key] = _Retry(now + self._glare_wait(dialog), retry.direction,
+                self._retries[key] = _Retry(now + dialog.glare_wait(self._rng), retry.direction,
                                             retry.tries)
                 continue
             out += self._send(dialog, retry.direction, now)

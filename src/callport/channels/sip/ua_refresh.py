@@ -6,13 +6,16 @@ due: ``Expired`` -> BYE (reason ``session-expired``, §10), ``RefreshDue`` -> an
 a body when the peer's Allow lists UPDATE (RFC 3311; cheapest, no offer/answer), else a
 re-INVITE offering our current SDP unchanged (same o= version, §7.4). The answer to a refresh
 comes back through ``on_response``: 2xx restarts the timer (and a re-INVITE is ACKed), 408/481
-or no answer at all end the call (§10: BYE), 405/501 to an UPDATE falls back to re-INVITE;
+or no answer at all end the call (§10: BYE), 405/501 to an UPDATE falls back to re-INVITE,
+491 (the peer's own re-INVITE or UPDATE crossed ours) sends it again after RFC 3261 §14.1's
+random wait (2.1-4 s when we placed the call, 0-2 s otherwise; ``SessionTimer.retry``);
 anything else leaves the timer to expire.
 """
 
 from __future__ import annotations
 
 import logging
+import random
 
 from callport.channels.sip import requests as rq
 from callport.channels.sip.dialog import Dialog, DialogState
@@ -30,8 +33,9 @@ _LIVE = (DialogState.ANSWERED, DialogState.CONFIRMED)
 
 
 class SessionRefresh:
-    def __init__(self, *, core: UaCore) -> None:
+    def __init__(self, *, core: UaCore, rng: random.Random | None = None) -> None:
         self.core = core
+        self._rng = rng or random.Random()
 
     def deadline(self) -> float | None:
         live = [d.session_timer.deadline() for d in self.core.dialogs.values()
@@ -92,6 +96,11 @@ class SessionRefresh:
             return [Transmit(bytes(ack), dialog.next_hop())]
         if status in (408, 481):
             return self.core.bye(dialog, now, reason="refresh-failed")
+        if status == 491:
+            wait = dialog.glare_wait(self._rng)
+            if timer.retry(now + wait):
+                log.info("SIP %s: refresh %s got 491, again in %.2f s", dialog.key, method, wait)
+            return []
         if method == "UPDATE" and status in (405, 501):
             dialog.peer_allows_update = False
             timer.pending = False  # due again at once: re-sent as a re-INVITE

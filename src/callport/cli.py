@@ -46,6 +46,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="HTTP listen port (default 8080)")
     serve.add_argument("--sip-port", type=int, help="enable SIP on this UDP/TCP port")
     serve.add_argument("--no-warmup", action="store_true", help="load models on first call")
+    serve.add_argument("--node-id", metavar="NAME", help="this node's name among several "
+                       "(health, metrics, call ownership; default: hostname-port; env "
+                       "CALLPORT_NODE_ID)")
     _agent_options(serve)
     cli_ivr.add_ivr_option(serve)
 
@@ -130,7 +133,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         settings = replace(settings, server=replace(settings.server, host=args.host))
     if getattr(args, "port", None) is not None:
         settings = replace(settings, server=replace(settings.server, port=args.port))
-    for name in ("agent", "flow", "ivr"):
+    for name in ("agent", "flow", "ivr", "node_id"):
         if ref := getattr(args, name, None):
             settings = replace(settings, server=replace(settings.server, **{name: ref}))
     if getattr(args, "sip_port", None) is not None:
@@ -139,6 +142,8 @@ def _settings(args: argparse.Namespace) -> Settings:
 
     wrong = range_problems("server", settings.server, {"port": "--port"}) + range_problems(
         "sip", settings.sip, {"port": "--sip-port"})
+    wrong += [p.replace("server.node_id", "--node-id") for p in settings.server.problems()
+              if p.startswith("server.node_id") and getattr(args, "node_id", None)]
     if wrong:  # an option out of range, checked as its setting would be
         raise ConfigError(wrong[0])
     return settings

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +36,23 @@ def default_db(env: Mapping[str, str] | None = None) -> str:
     return str(data_dir(env) / "callport.db")
 
 
+_NODE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def valid_node_id(name: str) -> bool:
+    """A node id names Redis keys and channels: 1-64 of ``A-Za-z0-9._-``, not starting with
+    a punctuation mark."""
+    return _NODE_ID.fullmatch(name) is not None
+
+
+def default_node_id(port: int, hostname: str | None = None) -> str:
+    """``server.node_id`` when none is set: the host name and HTTP port (``box1-8080``),
+    stable across restarts of the same node, distinct for two nodes on one machine."""
+    host = hostname if hostname is not None else socket.gethostname()
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "-", host.split(".")[0]).strip("-._") or "node"
+    return f"{cleaned[:56]}-{port}"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ServerSettings:
     host: str = "127.0.0.1"
@@ -42,6 +61,9 @@ class ServerSettings:
     # Shared live state across nodes (spent one-time tokens, call ownership): a redis:// URL;
     # empty: this process only (docs/scale-out.md).
     redis: str = ""
+    # This node's name among several (CALLPORT_NODE_ID, --node-id): in /healthz, /metrics and
+    # the shared live state (call owners, the bus); empty: hostname-port (default_node_id).
+    node_id: str = ""
     log_level: str = "info"
     log_format: str = "text"  # text, or json: one JSON object per line
     # What a caller hears after an apology when the agent or flow fails mid-call:
@@ -71,6 +93,11 @@ class ServerSettings:
     backlog_age_s: float = 3.0
     busy_retry_after_s: int = 30
 
+    @property
+    def node(self) -> str:
+        """This node's id: ``node_id``, else :func:`default_node_id`."""
+        return self.node_id or default_node_id(self.port)
+
     def problems(self) -> list[str]:
         out = []
         if not 0 <= self.port <= 65535:
@@ -85,6 +112,9 @@ class ServerSettings:
                 parse_agent_ref(self.agent)
             except AgentRefError as exc:
                 out.append(f"server.agent={exc}")
+        if self.node_id and not valid_node_id(self.node_id):
+            out.append(f"server.node_id={self.node_id!r}: use 1-64 letters, digits, '.', '_' "
+                       "or '-'")
         if self.log_level.lower() not in {"debug", "info", "warning", "error"}:
             out.append(f"server.log_level={self.log_level!r}: use debug, info, warning or error")
         if not 0 < self.shutdown_grace_s <= 60:

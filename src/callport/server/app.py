@@ -70,6 +70,7 @@ def create_app(runtime: Runtime, *, channels: Sequence[Channel] | None = None) -
             {
                 "status": "ok",
                 "version": __version__,
+                "node": runtime.node_id,
                 "active_calls": len(runtime.active),
                 "channels": [c.name for c in active],
             }
@@ -90,6 +91,7 @@ def create_app(runtime: Runtime, *, channels: Sequence[Channel] | None = None) -
         # RSS, descriptors, sockets, tasks, live calls, edge refusals (server.procstats)
         text = text.rstrip("\n") + "\n" + "\n".join(process_lines(
             active_calls=len(runtime.active))) + "\n"
+        text += _node_lines(runtime)  # callport_node_info{node=...} 1, draining
         if routing is not None:  # callport_carrier_up{carrier=...}
             text = text.rstrip("\n") + "\n" + routing.render_metrics()
         return PlainTextResponse(text, media_type="text/plain; version=0.0.4; charset=utf-8")
@@ -165,6 +167,13 @@ def create_app(runtime: Runtime, *, channels: Sequence[Channel] | None = None) -
     app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
     app.state.runtime = runtime
     return app
+
+
+def _node_lines(runtime: Runtime) -> str:
+    node = runtime.node_id.replace("\\", "\\\\").replace('"', '\\"')
+    return ("# HELP callport_node_info This node's name (server.node_id).\n"
+            "# TYPE callport_node_info gauge\n"
+            f'callport_node_info{{node="{node}"}} 1\n')
 
 
 def _retention(settings: Any) -> asyncio.Task[None] | None:  # Settings

@@ -62,6 +62,8 @@ class Runtime:
         voicemail: VoicemailStore | None = None,
     ) -> None:
         self.settings = settings
+        self.node_id: str = settings.server.node
+        """This node's name (``server.node_id``, else hostname-port)."""
         if voicemail is None:
             from callport.store.voicemail import MemoryVoicemailStore
 

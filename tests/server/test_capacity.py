@@ -84,7 +84,8 @@ async def test_readyz_is_false_while_saturated_and_metrics_show_the_backlog() ->
         runtime.active["x"] = object()  # type: ignore[assignment]  # one conversation
         saturated = client.get("/readyz")
         assert saturated.status_code == 503
-        assert saturated.json() == {"ready": False, "reason": "max-conversations"}
+        assert saturated.json() == {"ready": False, "reason": "max-conversations",
+                                    "draining": False}
         assert int(saturated.headers["retry-after"]) > 0
         text = client.get("/metrics").text
         assert "callport_saturated 1" in text and "callport_max_conversations 1" in text

@@ -49,7 +49,7 @@ class Load:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Verdict:
     admit: bool
-    reason: str  # "ok", "max-conversations", "backlog"
+    reason: str  # "ok", "max-conversations", "backlog", "draining" (server.drain)
     retry_after_s: int = 0  # what to tell the caller's side (SIP/HTTP Retry-After)
 
 
@@ -63,7 +63,7 @@ class Admission:
         self.max_conversations = max_conversations
         self.backlog_age_s = backlog_age_s  # 0: the backlog is not checked
         self._hold_s = hold_s
-        self._retry = retry_after_s
+        self.retry_after_s = retry_after_s
         self._backlogged_since: float | None = None  # when the backlog last went past
         self.refused = 0
 
@@ -88,4 +88,4 @@ class Admission:
         if not reason:
             return Verdict(admit=True, reason="ok")
         self.refused += 1
-        return Verdict(admit=False, reason=reason, retry_after_s=self._retry)
+        return Verdict(admit=False, reason=reason, retry_after_s=self.retry_after_s)

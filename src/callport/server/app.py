@@ -71,19 +71,23 @@ def create_app(runtime: Runtime, *, channels: Sequence[Channel] | None = None) -
                 "status": "ok",
                 "version": __version__,
                 "node": runtime.node_id,
+                "draining": runtime.drained or runtime.draining,
                 "active_calls": len(runtime.active),
                 "channels": [c.name for c in active],
             }
         )
 
     async def readyz(request: Request) -> Response:
-        """Readiness for a load balancer: 503 while draining or saturated (capacity)."""
-        reason = "draining" if runtime.draining else saturated(runtime)
+        """Readiness for a load balancer: 503 while draining (drain mode or SIGTERM) or
+        saturated (capacity)."""
+        draining = runtime.drained or runtime.draining
+        reason = "draining" if draining else saturated(runtime)
         if reason:
-            return JSONResponse({"ready": False, "reason": reason}, status_code=503,
+            return JSONResponse({"ready": False, "reason": reason, "draining": draining},
+                                status_code=503,
                                 headers={"Retry-After": str(
                                     runtime.settings.server.busy_retry_after_s)})
-        return JSONResponse({"ready": True})
+        return JSONResponse({"ready": True, "draining": False})
 
     async def metrics(request: Request) -> Response:
         text = runtime.metrics.render()
@@ -98,6 +102,7 @@ def create_app(runtime: Runtime, *, channels: Sequence[Channel] | None = None) -
 
     from callport.agents.taskmanager.api import task_routes
     from callport.server.console import console_routes
+    from callport.server.drain import drain_routes
     from callport.server.recordings import recording_routes
     from callport.server.voicemail import voicemail_routes
 
@@ -111,6 +116,7 @@ def create_app(runtime: Runtime, *, channels: Sequence[Channel] | None = None) -
         *routing_routes(runtime, routing),
         *recording_routes(runtime),  # GET /api/recordings[/{id}/audio] (owner, admins)
         *voicemail_routes(runtime),  # GET /api/voicemail: the user's own messages
+        *drain_routes(runtime),  # POST /api/admin/drain (admins): rolling upgrades
         *queue_routes(runtime),  # GET /api/queues (admins): waiting callers and agents
         *console_routes(runtime),  # /console and /api/console/... (server.console)
         # POST /api/calls: the neutral outbound API (an admin's API token; channels.carriers).

@@ -23,10 +23,11 @@ from callport.speech.jobs import speech_backlog
 if TYPE_CHECKING:
     from callport.server.runtime import Runtime
 
-__all__ = ["BUSY_CAUSE", "BUSY_PHRASE", "admission_of", "backlog_lines", "current_load",
+__all__ = ["BUSY_CAUSE", "BUSY_PHRASE", "DRAINING", "admission_of", "backlog_lines", "current_load",
            "fixed_phrases", "max_conversations", "refusal", "saturated"]
 
 BUSY_CAUSE = "busy"  # the hang-up cause of a caller turned away at capacity
+DRAINING = "draining"  # the refusal's reason while the node is in drain mode
 NO_LIMIT = 1_000_000  # max_conversations when neither the setting nor the embedded stack caps
 
 
@@ -73,7 +74,12 @@ def current_load(runtime: Runtime) -> Load:
 
 
 def refusal(runtime: Runtime) -> Verdict | None:
-    """None when one more conversation fits; else the refusal (counted)."""
+    """None when one more conversation fits; else the refusal (counted). A node in drain
+    mode (``callport.server.drain``) refuses every new call the same way."""
+    if runtime.drained:
+        admission = admission_of(runtime)
+        admission.refused += 1
+        return Verdict(admit=False, reason=DRAINING, retry_after_s=admission.retry_after_s)
     verdict = admission_of(runtime).decide(current_load(runtime), now=time.monotonic())
     return None if verdict.admit else verdict
 
@@ -106,5 +112,8 @@ def backlog_lines(runtime: Runtime) -> list[str]:
               "# TYPE callport_saturated gauge", f"callport_saturated {int(bool(reason))}",
               "# HELP callport_calls_refused_total Callers turned away at capacity.",
               "# TYPE callport_calls_refused_total counter",
-              f"callport_calls_refused_total {admission.refused}"]
+              f"callport_calls_refused_total {admission.refused}",
+              "# HELP callport_draining 1 while the node is in drain mode (no new calls).",
+              "# TYPE callport_draining gauge",
+              f"callport_draining {int(runtime.drained or runtime.draining)}"]
     return lines

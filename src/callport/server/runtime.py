@@ -108,6 +108,8 @@ class Runtime:
 
         self.events: EventHub = MemoryHub()  # live call events for the console (server.events)
         self.draining = False
+        self.drained = False
+        """Drain mode (``callport.server.drain``): no new calls; live ones finish."""
         self.routing: RoutingService | None = None
         self.transfers: Transferrer | None = None  # flows.transfer, set by server.transfers
         self._queues: QueueService | None = None  # callport.queues (server.queues builds it)

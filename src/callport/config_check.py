@@ -59,6 +59,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "sip.rtp_port_min": (1024, 65535),
     "sip.rtp_port_max": (1024, 65535),
     "sip.max_calls": (1, 100000),
+    "sip.max_calls_per_source": (1, 100000),  # no 0: there is no "unlimited"
     "sip.media_timeout_s": (0.1, 3600),
     "sip.answer_delay_ms": (0, 60000),
     "sip.target_timeout_s": (0.1, 120),

@@ -18,6 +18,9 @@ class SipSettings:
     rtp_port_max: int = 20999
     user: str = "callport"  # user part of our Contact / From
     max_calls: int = 200
+    # Concurrent inbound calls from one source IP (>= 1; there is no "unlimited": set it to
+    # max_calls to cap only the total). Sources in allow_from are not capped. Over it: 503.
+    max_calls_per_source: int = 20
     media_timeout_s: float = 30.0  # no RTP for this long (while expected) -> BYE
     # A held or one-way call (inactive/recvonly/sendonly) with no RTP and no RTCP at all for
     # this long -> BYE (peers keep RTCP going while on hold, RFC 3264 §5.1).

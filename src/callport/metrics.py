@@ -154,6 +154,11 @@ class Metrics:
             "callport_sip_malformed_total",
             "SIP messages that did not parse (answered 400 when possible) and bad TCP frames.")
     )
+    sip_source_capped: Counter = field(
+        default_factory=lambda: Counter(
+            "callport_sip_source_capped_total",
+            "INVITEs answered 503: their source IP already had sip.max_calls_per_source calls.")
+    )
     sip_rtt_seconds: Histogram = field(
         default_factory=lambda: Histogram(
             "callport_sip_rtt_seconds",
@@ -180,6 +185,7 @@ class Metrics:
             self.sip_rtp_dropped,
             self.sip_dropped_messages,
             self.sip_malformed,
+            self.sip_source_capped,
         ):
             lines.extend(metric.render())
         return "\n".join(lines) + "\n"

@@ -123,7 +123,8 @@ class SipChannel:
             host=s.public_host or s.host, port=self.port, user=s.user, transport=transport,
             allow_from=s.allow_from, auth_realm=s.auth_realm,
             auth_users=users,  # type: ignore[arg-type]
-            max_calls=s.max_calls, target_timeout=s.target_timeout_s,
+            max_calls=s.max_calls, max_calls_per_source=s.max_calls_per_source,
+            target_timeout=s.target_timeout_s,
             refer_allow=s.refer_allow, session_expires=s.session_expires_s,
             min_se=s.min_se_s)
             for transport in ("UDP", "TCP")}
@@ -135,6 +136,7 @@ class SipChannel:
         self.ua = UserAgent(config=configs["UDP"], registrar=registrar)
         if self.tcp is not None:
             self.tcp_ua = UserAgent(config=configs["TCP"], registrar=registrar)
+            self.tcp_ua.link(self.ua)  # one per-source call cap over UDP and TCP
         self._tick = asyncio.create_task(self._housekeeping(), name="sip-housekeeping")
         if s.register_aor:
             await self.dialer.register(s.register_aor)
@@ -428,6 +430,8 @@ class SipChannel:
             junk = sum(ua.stats["malformed"] for ua in self._uas())
             self.metrics.sip_malformed.value = junk + (self.tcp.stats["bad_frames"]
                                                        if self.tcp is not None else 0)
+            self.metrics.sip_source_capped.value = sum(ua.stats["source_capped"]
+                                                       for ua in self._uas())
             for call in list(self.calls.values()):
                 if self.media.tick(call.leg, ringing=call.ringing, now=now,
                                    wallclock=wallclock):

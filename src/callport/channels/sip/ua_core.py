@@ -38,6 +38,10 @@ class UaConfig:
     auth_realm: str = "callport"
     auth_users: tuple[tuple[str, str], ...] = ()  # digest users; empty = no challenge
     max_calls: int = 1000
+    # Concurrent inbound calls from one source IP (``sip.max_calls_per_source``, >= 1; UDP
+    # and TCP together once the user agents are ``link``ed); sources in allow_from are not
+    # capped (a carrier sends every call from a few addresses). Over it: 503, no dialog.
+    max_calls_per_source: int = 20
     # REFER targets we may follow (fnmatch over ``trust.refer_target``); empty: refuse all.
     refer_allow: tuple[str, ...] = ()
     # Timer B / F for an INVITE or REGISTER sent to a target: no answer at all this long and
@@ -69,7 +73,11 @@ class UaCore:
         self.server: dict[tuple[str, str], tuple[ServerTx, Addr]] = {}
         self.client: dict[str, ClientCtx] = {}
         self.merged: dict[tuple[str, str, tuple[int, str]], str] = {}
-        self.stats = {"malformed": 0, "rejected": 0, "refer_refused": 0, "auth_refused": 0}
+        self.stats = {"malformed": 0, "rejected": 0, "refer_refused": 0, "auth_refused": 0,
+                      "source_capped": 0}
+        # The other transports' cores of the same channel (UDP and TCP): the per-source cap
+        # counts their calls too.
+        self.linked: list[UaCore] = []
 
     @property
     def contact(self) -> str:
@@ -82,6 +90,12 @@ class UaCore:
 
     def active_calls(self) -> int:
         return len(self.dialogs)
+
+    def calls_from(self, host: str) -> int:
+        """Inbound calls (ringing or answered) from the source IP ``host``, on this core and
+        the ones ``linked`` to it."""
+        return sum(1 for core in (self, *self.linked) for d in core.dialogs.values()
+                   if d.role == "uas" and d.peer[0] == host)
 
     def send(self, data: list[bytes], addr: Addr) -> list[SipEvent]:
         return [Transmit(d, addr) for d in data]

@@ -159,7 +159,11 @@ class InboundCalls:
         if isinstance(timer, TooSmall):  # RFC 4028 §9
             return self.core.respond(tx, make_response(
                 req, 422, to_tag=new_tag(), extra=(("Min-SE", str(timer.min_se)),)), addr, now)
-        if len(self.core.dialogs) >= self.core.config.max_calls:
+        capped = (self.core.calls_from(addr[0]) >= self.core.config.max_calls_per_source
+                  and not self._networks.contains(addr))
+        if capped:
+            self.core.stats["source_capped"] += 1  # callport_sip_source_capped_total
+        if capped or len(self.core.dialogs) >= self.core.config.max_calls:
             return self.core.respond(tx, make_response(req, 503, to_tag=new_tag(),
                                                    extra=(("Retry-After", "5"),)), addr, now)
         offer: SessionDescription | None = None

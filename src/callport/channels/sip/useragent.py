@@ -52,6 +52,12 @@ class UserAgent:
         self.reoffers = Reoffers(core=self.core)
         self.refresh = SessionRefresh(core=self.core)  # RFC 4028 session timers
 
+    def link(self, other: UserAgent) -> None:
+        """``other`` serves the same channel on another transport: the per-source call cap
+        (``UaConfig.max_calls_per_source``) counts the calls of both."""
+        self.core.linked.append(other.core)
+        other.core.linked.append(self.core)
+
     # ---- shared state, read-only views -----------------------------------------------------
     @property
     def config(self) -> UaConfig:

@@ -88,15 +88,19 @@ def test_parse_wav_rejects_garbage() -> None:
         parse_wav(b"not a wav file at all")
 
 
-def _espeak_children() -> list[int]:
+def _espeak_children(*, zombies: bool = True) -> list[int]:
+    """Our espeak-ng children; ``zombies=False``: only those still running (a killed child
+    stays a zombie until the loop reaps it: at once under asyncio, a moment later under
+    uvloop when the cancellation came while the subprocess was still being set up)."""
     me, found = os.getpid(), []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            name = stat.read_text().split("(", 1)[1].rsplit(")", 1)[0]
+            text = stat.read_text()
+            fields = text.rsplit(")", 1)[1].split()
+            name = text.split("(", 1)[1].rsplit(")", 1)[0]
         except (OSError, IndexError):
             continue
-        if int(fields[1]) == me and name.startswith("espeak"):
+        if int(fields[1]) == me and name.startswith("espeak") and (zombies or fields[0] != "Z"):
             found.append(int(stat.parent.name))
     return found
 
@@ -112,4 +116,9 @@ async def test_cancelled_espeak_is_killed(espeak_tts: EspeakTTS) -> None:
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+    assert _espeak_children(zombies=False) == []  # killed, not left speaking
+    for _ in range(200):  # and reaped by the event loop (no zombie left behind)
+        if not _espeak_children():
+            break
+        await asyncio.sleep(0.01)
     assert _espeak_children() == []

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 LATENCY_BUCKETS = (0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.5, 5.0)
 JITTER_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32)
 LOSS_BUCKETS = (0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
 RTT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.4, 0.8, 1.6)
 
 
@@ -100,8 +101,13 @@ class Metrics:
     )
     vad_seconds: Histogram = field(
         default_factory=lambda: Histogram(
-            "callport_vad_seconds", "VAD scoring time per scored chunk."
+            "callport_vad_seconds", "VAD scoring time per batch (all calls of one tick)."
         )
+    )
+    vad_batch_size: Histogram = field(
+        default_factory=lambda: Histogram(
+            "callport_vad_batch_size",
+            "Calls scored together per VAD inference (one per 32 ms tick).", BATCH_BUCKETS)
     )
     turn_latency_seconds: Histogram = field(
         default_factory=lambda: Histogram(
@@ -174,6 +180,7 @@ class Metrics:
             self.frames_out,
             self.barge_ins,
             self.vad_seconds,
+            self.vad_batch_size,
             self.turn_latency_seconds,
             self.stt_seconds,
             self.sip_rtcp_jitter_seconds,

@@ -1,4 +1,4 @@
-"""VadBatcher: concurrent calls' requests in one loop iteration become one engine call."""
+"""VadBatcher: every stream with a window ready is scored in one batch on the shared tick."""
 
 from __future__ import annotations
 
@@ -89,12 +89,43 @@ async def test_engine_failure_reaches_every_waiting_call() -> None:
     assert len(await batcher.score(streams[0], np.zeros(256, dtype=np.int16))) == 3
 
 
-async def test_same_stream_twice_in_one_iteration_scores_once() -> None:
+async def test_same_stream_twice_before_a_tick_scores_once() -> None:
     batcher = VadBatcher(SileroVad())
     stream = batcher.new_stream(16000)
-    a, b = await asyncio.gather(
-        batcher.score(stream, np.zeros(300, dtype=np.int16)),
-        batcher.score(stream, np.zeros(300, dtype=np.int16)),
+    a, b, c = await asyncio.gather(
+        batcher.score(stream, np.zeros(300, dtype=np.int16)),  # no window yet: [] at once
+        batcher.score(stream, np.zeros(300, dtype=np.int16)),  # completes window 1
+        batcher.score(stream, np.zeros(512, dtype=np.int16)),  # window 2, same tick
     )
-    assert len(a) == 1 and b == []
-    assert a[0].at == pytest.approx(0.032)
+    assert a == [] and c == []
+    assert [s.at for s in b] == pytest.approx([0.032, 0.064])
+
+
+@pytest.mark.parametrize("offload", [True, False])
+async def test_calls_arriving_at_different_times_share_the_tick(offload: bool) -> None:
+    """Frames of 24 calls arrive spread over the 20 ms frame period (real arrival times),
+    not in one loop iteration; the tick still scores them together."""
+    sizes: list[int] = []
+    engine = CountingEngine(SileroVad())
+    batcher = VadBatcher(SileroVad(), offload=offload, on_batch=lambda n, s: sizes.append(n))
+    if not offload:
+        batcher.vad = engine
+    streams = [batcher.new_stream(8000) for _ in range(24)]
+    audio = [caller_audio(i) for i in range(24)]
+    got: list[list[VadScore]] = [[] for _ in streams]
+
+    async def call(i: int) -> None:
+        await asyncio.sleep(0.02 * i / 24)  # each call's frames at its own phase
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        for k in range(25):  # 0.5 s of 20 ms frames, paced on the loop clock
+            got[i] += await batcher.score(streams[i], audio[i][160 * k: 160 * (k + 1)])
+            await asyncio.sleep(max(0.0, start + 0.02 * (k + 1) - loop.time()))
+
+    await asyncio.gather(*(call(i) for i in range(24)))
+    assert all(len(g) == 4000 // 256 for g in got)  # every window scored exactly once
+    assert len(sizes) == batcher.flushes and sum(sizes) <= 24 * len(got[0])
+    # A batch per tick, not per call: most batches hold most calls.
+    assert sum(sizes) / len(sizes) >= 0.6 * 24, sizes
+    assert batcher.largest_batch == max(sizes) >= 20
+    batcher.close()

@@ -46,8 +46,10 @@ from callport.call.turns import (
     TurnReady,
     Utterance,
     VadScorer,
+    VadSubmitter,
 )
 from callport.metrics import Metrics
+from callport.vad.base import VadScore
 from callport.vad.turn import TurnDetector
 
 log = logging.getLogger(__name__)
@@ -79,6 +81,7 @@ class CallSession:
         self._clock = clock
         self._vad = vad
         self._vad_stream = vad.new_stream(leg.sample_rate) if vad is not None else None
+        self._submit = vad.submit if isinstance(vad, VadSubmitter) else None
         self._core = SessionCore(sample_rate=leg.sample_rate, frame_ms=leg.frame_ms, turn=turn,
                                  inband_dtmf=inband_dtmf, early_cuts=early_cuts)
         self._rate = leg.sample_rate
@@ -177,6 +180,7 @@ class CallSession:
         benchmark of the media path); digits still arrive."""
         self._vad = None
         self._vad_stream = None
+        self._submit = None
 
     def add_tap(self, tap: MediaTap, direction: Direction) -> None:
         (self._taps_in if direction is Direction.IN else self._pacer.taps).add(tap)
@@ -266,12 +270,27 @@ class CallSession:
             self._on_core(events)
         if self._vad is None or self._vad_stream is None:
             return
+        if self._submit is not None:  # scored on the shared VAD tick; the reader goes on
+            self._submit(self._vad_stream, event.pcm, self._on_scores, self._on_vad_error)
+            return
         started = self._clock()
         scores = await self._vad.score(self._vad_stream, event.pcm)
         if scores:
             now = self._clock()
             self.metrics.vad_seconds.observe(now - started)
             self._on_core(self._core.scores(scores, now))
+
+    def _on_scores(self, scores: list[VadScore]) -> None:
+        if scores and not self.ended:
+            self._on_core(self._core.scores(scores, self._clock()))
+
+    def _on_vad_error(self, exc: BaseException) -> None:
+        if self.ended:
+            return
+        log.error("call %s: VAD failed; hanging up", self.leg.call_id, exc_info=exc)
+        self._end("error")
+        task = asyncio.get_running_loop().create_task(self.leg.hangup("error"))
+        task.add_done_callback(_log_failure)
 
     def _on_core(self, events: list[CoreEvent]) -> None:
         for event in events:

@@ -16,9 +16,9 @@ is only emitted while ``early_cuts`` is on.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -38,6 +38,15 @@ class VadScorer(Protocol):
     def new_stream(self, sample_rate: int) -> VadStream: ...
 
     async def score(self, stream: VadStream, pcm: PCM16) -> list[VadScore]: ...
+
+
+@runtime_checkable
+class VadSubmitter(Protocol):
+    """A scorer that calls back instead of being awaited (``VadBatcher``): the session's
+    reader never waits for the VAD tick, so frames flow on while windows are scored."""
+
+    def submit(self, stream: VadStream, pcm: PCM16, on_scores: Callable[[list[VadScore]], None],
+               on_error: Callable[[BaseException], None]) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True, eq=False)

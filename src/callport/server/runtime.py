@@ -146,12 +146,16 @@ class Runtime:
             if self.settings.turn.vad == "webrtc":
                 from callport.vad.webrtc import WebRtcVad
 
-                self._vad = VadBatcher(WebRtcVad())
+                self._vad = VadBatcher(WebRtcVad(), on_batch=self._vad_batch)
             else:
                 from callport.vad.silero import SileroVad
 
-                self._vad = VadBatcher(SileroVad())
+                self._vad = VadBatcher(SileroVad(), on_batch=self._vad_batch)
         return self._vad
+
+    def _vad_batch(self, size: int, seconds: float) -> None:
+        self.metrics.vad_batch_size.observe(size)
+        self.metrics.vad_seconds.observe(seconds)
 
     @property
     def agent_factory(self) -> AgentFactory:

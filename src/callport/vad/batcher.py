@@ -1,72 +1,174 @@
-"""Batch VAD requests from many calls into one inference per event-loop iteration.
+"""VadBatcher: every call's VAD windows scored together on a shared 32 ms tick.
 
-Each call awaits ``VadBatcher.score(stream, pcm)`` for its incoming audio. The first request
-in an iteration schedules a flush with ``loop.call_soon``; every request made before that
-flush runs (typically one per call whose audio arrived in the same iteration) is scored by a
-single ``VadEngine.score`` call, and each caller gets its own stream's scores.
+A call hands each frame of caller audio to ``submit(stream, pcm, on_scores, on_error)``; it
+returns at once. When the frame completes a window, the stream joins the next tick of the
+event loop's clock (a multiple of ``tick_s``, one Silero window): at the tick every stream
+with a window ready is scored in one inference and each call's ``on_scores`` gets its own
+stream's scores. The schedule is ``vad.tick.TickSchedule`` (sans-IO, tested in simulated
+time). ``await score(stream, pcm)`` is the same as an awaitable.
+
+Inference runs off the event loop: an engine with ``prepare`` (Silero) takes the windows on
+the loop, runs the model on a worker thread (onnxruntime releases the GIL, so frame pacing
+goes on meanwhile) and stores the new states back on the loop. Other engines (webrtcvad,
+cheap) score on the loop at the tick. ``on_batch(size, seconds)`` reports every batch (the
+``callport_vad_batch_size`` histogram in ``/metrics``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Protocol, TypeVar, runtime_checkable
 
 from callport.types import PCM16
 from callport.vad.base import VadEngine, VadScore, VadStream
+from callport.vad.tick import TICK_S, TickSchedule
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+OnScores = Callable[[list[VadScore]], None]
+OnError = Callable[[BaseException], None]
+Waiter = tuple[OnScores, OnError]
+Batch = list[tuple[VadStream, list[Waiter]]]
+
+
+class VadJob(Protocol):
+    def run(self) -> None: ...  # thread-safe: touches only the job's arrays and the model
+
+    def finish(self) -> list[list[VadScore]]: ...
+
+
+@runtime_checkable
+class PreparingEngine(Protocol):
+    """An engine whose batches can be scored off the loop (``SileroVad``)."""
+
+    def prepare(self, streams: Sequence[VadStream]) -> VadJob: ...
 
 
 class VadBatcher:
-    """The asyncio front of a ``VadEngine``: coalesces concurrent ``score`` calls."""
+    """The asyncio front of a ``VadEngine``: a shared tick, one inference per tick."""
 
-    def __init__(self, vad: VadEngine) -> None:
+    def __init__(
+        self, vad: VadEngine, *, tick_s: float = TICK_S, offload: bool = True,
+        on_batch: Callable[[int, float], None] | None = None,
+    ) -> None:
         self.vad = vad
-        self._waiting: list[tuple[VadStream, asyncio.Future[list[VadScore]]]] = []
-        self._scheduled = False
-        self.flushes = 0  # engine calls made
-        self.largest_batch = 0  # most streams in one engine call
+        self.offload = offload
+        self._schedule: TickSchedule[VadStream, Waiter] = TickSchedule(tick_s=tick_s)
+        self._on_batch = on_batch
+        self._executor: ThreadPoolExecutor | None = None
+        self.flushes = 0  # batches scored
+        self.largest_batch = 0  # most streams in one batch
+
+    @property
+    def batch_sizes(self) -> list[int]:
+        """Sizes of the recent batches (for benchmarks and tests)."""
+        return list(self._schedule.batches)
 
     def new_stream(self, sample_rate: int) -> VadStream:
         return self.vad.new_stream(sample_rate)
 
-    async def score(self, stream: VadStream, pcm: PCM16) -> list[VadScore]:
-        """Buffer ``pcm`` on ``stream`` and return the scores of every window it completes."""
+    def submit(self, stream: VadStream, pcm: PCM16, on_scores: OnScores,
+               on_error: OnError) -> bool:
+        """Buffer ``pcm``; if a window is complete, ``on_scores`` gets the scores of every
+        window the stream completed, on the next tick (``on_error`` if the engine failed),
+        and this returns True; False when no window is complete (no callback)."""
         stream.push(pcm)
+        if not stream.pending:
+            return False
+        loop = asyncio.get_running_loop()
+        at = self._schedule.ready(stream, (on_scores, on_error), loop.time())
+        if at is not None:
+            loop.call_at(at, self._tick)
+        return True
+
+    async def score(self, stream: VadStream, pcm: PCM16) -> list[VadScore]:
+        """Buffer ``pcm`` and return the scores of every window it completes (after the
+        tick), or ``[]`` at once when it completes none."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[list[VadScore]] = loop.create_future()
-        self._waiting.append((stream, future))
-        if not self._scheduled:
-            self._scheduled = True
-            loop.call_soon(self._flush)
+
+        def scored(scores: list[VadScore]) -> None:
+            if not future.done():
+                future.set_result(scores)
+
+        def failed(exc: BaseException) -> None:
+            if not future.done():
+                future.set_exception(exc)
+
+        if not self.submit(stream, pcm, scored, failed):
+            return []
         return await future
 
-    def _flush(self) -> None:
-        waiting, self._waiting = self._waiting, []
-        self._scheduled = False
-        streams: list[VadStream] = []
-        first: dict[int, int] = {}
-        for stream, _ in waiting:
-            if id(stream) not in first:
-                first[id(stream)] = len(streams)
-                streams.append(stream)
-        try:
-            results = self.vad.score(streams) if any(s.pending for s in streams) else None
-        except Exception as exc:  # the engine failed: every waiting call hears about it
-            log.exception("VAD scoring failed for %d streams", len(streams))
-            for _, future in waiting:
-                if not future.done():
-                    future.set_exception(exc)
+    def _tick(self) -> None:
+        loop = asyncio.get_running_loop()
+        batch = self._schedule.due(loop.time())
+        if not batch:
             return
-        if results is not None:
-            self.flushes += 1
-            self.largest_batch = max(self.largest_batch, len(streams))
-        delivered: set[int] = set()
-        for stream, future in waiting:
-            if future.done():  # cancelled: its stream's scores go to the next waiter, if any
-                continue
-            scores: list[VadScore] = []
-            if results is not None and id(stream) not in delivered:
-                delivered.add(id(stream))
-                scores = results[first[id(stream)]]
-            future.set_result(scores)
+        streams = [stream for stream, _ in batch]
+        self.flushes += 1
+        self.largest_batch = max(self.largest_batch, len(streams))
+        started = time.perf_counter()
+        try:
+            if self.offload and isinstance(self.vad, PreparingEngine):
+                job = self.vad.prepare(streams)
+                if self._executor is None:
+                    self._executor = ThreadPoolExecutor(1, thread_name_prefix="callport-vad")
+                future = self._executor.submit(job.run)
+                future.add_done_callback(
+                    lambda f: loop.call_soon_threadsafe(self._ran, batch, job, f, started))
+                return
+            results = self.vad.score(streams)
+        except Exception as exc:
+            self._fail(batch, exc)
+            return
+        self._deliver(batch, results, started)
+
+    def _ran(self, batch: Batch, job: VadJob, future: Future[None], started: float) -> None:
+        try:
+            future.result()
+            results = job.finish()
+        except Exception as exc:
+            self._fail(batch, exc)
+            return
+        self._deliver(batch, results, started)
+
+    def _deliver(self, batch: Batch, results: list[list[VadScore]], started: float) -> None:
+        if self._on_batch is not None:
+            self._on_batch(len(batch), time.perf_counter() - started)
+        self._next()
+        for (_, waiters), scores in zip(batch, results, strict=True):
+            first, *rest = waiters
+            _safely(first[0], scores)
+            for on_scores, _ in rest:  # the same stream submitted twice: scored once
+                _safely(on_scores, [])
+
+    def _fail(self, batch: Batch, exc: Exception) -> None:
+        log.error("VAD scoring failed for %d streams", len(batch), exc_info=exc)
+        self._next()
+        for _, waiters in batch:
+            for _, on_error in waiters:
+                _safely(on_error, exc)
+
+    def _next(self) -> None:
+        loop = asyncio.get_running_loop()
+        at = self._schedule.done(loop.time())
+        if at is not None:
+            loop.call_at(at, self._tick)
+
+    def close(self) -> None:
+        """Stop the worker thread (after the last batch)."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=False)
+            self._executor = None
+
+
+def _safely(callback: Callable[[T], None], value: T) -> None:
+    try:
+        callback(value)
+    except Exception:  # one call's bug must not stop the others' scores
+        log.exception("VAD score callback failed")

@@ -166,43 +166,105 @@ class SileroVad:
         inference per sample rate; rounds repeat until no stream has a full window. A stream
         listed twice is scored once, under its first index.
         """
-        out: list[list[VadScore]] = [[] for _ in streams]
+        job = self.prepare(streams)
+        job.run()
+        return job.finish()
+
+    def prepare(self, streams: Sequence[VadStream]) -> SileroJob:
+        """Take every full window of ``streams`` now (on the caller's thread) into a job whose
+        ``run`` touches only its own arrays and the ONNX session, so it may run on a worker
+        thread while more audio is pushed; ``finish`` (caller's thread again) stores each
+        stream's new state and returns the scores, result ``i`` for ``streams[i]``."""
         first: dict[int, int] = {}
         for index, stream in enumerate(streams):
             if not isinstance(stream, SileroStream):
                 raise VadUsageError(f"SileroVad cannot score {type(stream).__name__}")
             first.setdefault(id(stream), index)
-        unique = [(index, streams[index]) for index in first.values()]
-        while True:
-            ready: dict[int, list[tuple[int, SileroStream]]] = {}
-            for index, stream in unique:
-                assert isinstance(stream, SileroStream)
-                if stream.pending:
-                    ready.setdefault(stream.model_rate, []).append((index, stream))
-            if not ready:
-                return out
-            for rate, group in ready.items():
-                scores = self._infer(rate, [stream for _, stream in group])
-                for (index, _), score in zip(group, scores, strict=True):
-                    out[index].append(score)
+        groups: dict[int, _Group] = {}
+        for index in first.values():
+            stream = streams[index]
+            assert isinstance(stream, SileroStream)
+            if stream.pending:
+                rate = stream.model_rate
+                groups.setdefault(rate, _Group(rate)).add(index, stream)
+        return SileroJob(self, len(streams), list(groups.values()))
 
-    def _infer(self, rate: int, streams: list[SileroStream]) -> list[VadScore]:
-        window, context = WINDOW[rate], CONTEXT[rate]
-        batch = len(streams)
-        x = np.empty((batch, context + window), dtype=np.float32)
-        state = np.empty((2, batch, STATE_SIZE), dtype=np.float32)
-        ends: list[float] = []
-        for row, stream in enumerate(streams):
-            ends.append(stream._buffer.at_end(1))
-            x[row, :context] = stream._context
-            x[row, context:] = stream._buffer.take(1)[0]
-            state[:, row, :] = stream._state
-        x[:, context:] *= np.float32(1.0 / 32768.0)
-        probs, new_state = self.session.run(
-            None, {"input": x, "state": state, "sr": np.array(rate, dtype=np.int64)}
-        )
-        self.inferences += 1
-        for row, stream in enumerate(streams):
-            stream._state = np.array(new_state[:, row, :], dtype=np.float32)
-            stream._context = x[row, -context:].copy()
-        return [VadScore(prob=float(probs[row, 0]), at=ends[row]) for row in range(batch)]
+
+class _Group:
+    """One sample rate's streams in a job: their windows (with context) and states."""
+
+    __slots__ = ("ends", "index", "probs", "rate", "state", "streams", "x")
+
+    def __init__(self, rate: int) -> None:
+        self.rate = rate
+        self.index: list[int] = []
+        self.streams: list[SileroStream] = []
+        self.x: list[np.ndarray[Any, np.dtype[np.float32]]] = []  # [k, context + window]
+        self.ends: list[list[float]] = []
+        self.probs: list[list[float]] = []
+        self.state = np.empty((2, 0, STATE_SIZE), dtype=np.float32)
+
+    def add(self, index: int, stream: SileroStream) -> None:
+        buffer, context = stream._buffer, CONTEXT[self.rate]
+        count = buffer.pending
+        ends = [buffer.at_end(k) for k in range(1, count + 1)]
+        windows = buffer.take(count).astype(np.float32) * np.float32(1.0 / 32768.0)
+        x = np.empty((count, context + buffer.window), dtype=np.float32)
+        x[:, context:] = windows
+        x[0, :context] = stream._context
+        if count > 1:
+            x[1:, :context] = windows[:-1, -context:]
+        self.index.append(index)
+        self.streams.append(stream)
+        self.x.append(x)
+        self.ends.append(ends)
+        self.probs.append([])
+
+    def run(self, session: Any) -> int:
+        """Every round of this group (one inference each); returns the rounds run."""
+        state = np.stack([s._state for s in self.streams], axis=1)
+        rounds = max(len(x) for x in self.x)
+        sr = np.array(self.rate, dtype=np.int64)
+        for r in range(rounds):
+            rows = [j for j, x in enumerate(self.x) if len(x) > r]
+            every = len(rows) == len(self.x)
+            batch = np.stack([self.x[j][r] for j in rows])
+            probs, new_state = session.run(
+                None, {"input": batch, "state": state if every else state[:, rows, :], "sr": sr}
+            )
+            if every:
+                state = np.array(new_state, dtype=np.float32)
+            else:
+                state[:, rows, :] = new_state
+            for row, j in enumerate(rows):
+                self.probs[j].append(float(probs[row, 0]))
+        self.state = state
+        return rounds
+
+
+class SileroJob:
+    """A prepared batch (``SileroVad.prepare``): ``run`` anywhere, then ``finish``."""
+
+    def __init__(self, vad: SileroVad, size: int, groups: list[_Group]) -> None:
+        self._vad = vad
+        self._size = size
+        self._groups = groups
+        self.streams = sum(len(g.streams) for g in groups)  # streams with a window scored
+
+    def run(self) -> None:
+        session = self._vad.session
+        self._vad.inferences += sum(group.run(session) for group in self._groups)
+
+    def finish(self) -> list[list[VadScore]]:
+        out: list[list[VadScore]] = [[] for _ in range(self._size)]
+        context = 0
+        for group in self._groups:
+            context = CONTEXT[group.rate]
+            for j, stream in enumerate(group.streams):
+                stream._state = np.array(group.state[:, j, :], dtype=np.float32)
+                stream._context = group.x[j][-1, -context:].copy()
+                out[group.index[j]] = [
+                    VadScore(prob=p, at=at)
+                    for p, at in zip(group.probs[j], group.ends[j], strict=True)
+                ]
+        return out

@@ -25,7 +25,14 @@ from identity_support import (
     identity_runtime,
 )
 from providers_support import serve
-from twilio_sim import AUTH_TOKEN, StreamSim, call_params, parse_twiml, signed_form
+from twilio_sim import (
+    AUTH_TOKEN,
+    StreamSim,
+    call_completed,
+    call_params,
+    parse_twiml,
+    signed_form,
+)
 
 from callport.channels.twilio.channel import TwilioChannel
 from callport.config import Settings, TwilioSettings
@@ -82,8 +89,9 @@ async def test_two_callers_each_see_only_their_own_tasks() -> None:
             return [await bob.say(WALK_DOG), await bob.say(LIST)]
 
         alice_said, bob_said = await asyncio.gather(alice_call(), bob_call())
-        await alice_sim.stop()
-        await bob_sim.stop()
+        for sim in (alice_sim, bob_sim):  # both hang up: Twilio reports each call over
+            await sim.stop()
+            await call_completed(http, base + "/twilio/status", sim.call_sid)
     assert alice.call is not None and alice.call.info.user is not None
     assert alice.call.info.user.name == "alice"
     assert alice_said[0] == "Added: buy milk." and bob_said[0] == "Added: walk the dog."
@@ -106,6 +114,12 @@ async def test_unknown_number_is_turned_away_and_wrong_pins_end_the_call() -> No
         for pin in ("0000#", "1111#", "2222#"):
             await alice.press(pin)
         assert alice.call is not None and alice.call.ended and alice.call.info.user is None
-        await stranger_sim.close()
-        await alice_sim.close()
+        for sim in (stranger_sim, alice_sim):  # we ended both: Twilio reports them over
+            await sim.close()
+            await call_completed(http, base + "/twilio/status", sim.call_sid)
     assert await runtime.tasks.owners() == []
+    records = {r.caller: r for r in await runtime.calls.list_recent()}
+    assert {n: r.status for n, r in records.items()} == {STRANGER: "completed",
+                                                          ALICE: "completed"}
+    assert records[STRANGER].hangup_cause in {"unknown-caller", "stream-stopped"}
+    assert records[ALICE].hangup_cause == "pin-failed"

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
-from twilio_sim import AUTH_TOKEN
+from twilio_sim import AUTH_TOKEN, call_completed
 from twilio_support import Server, serve
 
 from callport.audio.resample import resample
@@ -82,7 +82,8 @@ async def test_spoken_task_manager_call_over_twilio(tmp_path: Path) -> None:
             sim.say(speech)
             await _quiet_for(sim, 1.5, timeout=60, after=greeting_frames)  # the reply
             tasks = await runtime.store.list(include_done=True)
-            await sim.stop()
+            await sim.stop()  # the caller hangs up: Twilio reports the call over
+            await call_completed(http, base + "/twilio/status", sim.call_sid)
     finally:
         uv.should_exit = True
         await task

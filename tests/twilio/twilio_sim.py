@@ -7,7 +7,10 @@
   ``start`` (sequenceNumber "1"), then 20 ms / 160-byte µ-law ``media`` frames with string
   ``sequenceNumber``/``chunk``/``timestamp`` counters in real time, ``dtmf`` and ``stop``. Audio
   we send back goes through the shared ``providers_support.Playout`` (played 20 ms per tick,
-  marks echoed once reached, ``clear`` echoes every pending mark at once).
+  marks echoed once reached, ``clear`` echoes every pending mark at once);
+- ``call_completed``: the call-status callback Twilio sends once a call is over
+  (``CallStatus=completed`` with ``CallDuration``, to the number's or the dial's
+  ``StatusCallback``); a test that ends a call sends it, as Twilio would.
 """
 
 from __future__ import annotations
@@ -58,6 +61,16 @@ def call_params(call_sid: str, *, status: str = "ringing", **extra: str) -> dict
     }
     params.update(extra)
     return params
+
+
+async def call_completed(http: Any, status_url: str, call_sid: str, *,
+                         duration_s: int = 1, **extra: str) -> None:
+    """Twilio reports the call over (the caller or we hung up): a signed status callback."""
+    params = call_params(call_sid, status="completed", CallDuration=str(duration_s),
+                         CallbackSource="call-progress-events", **extra)
+    body, headers = signed_form(status_url, params)
+    response = await http.post(status_url, content=body, headers=headers)
+    assert response.status_code == 204, response.text
 
 
 @dataclass(frozen=True, slots=True)

@@ -56,6 +56,7 @@ class TelnyxStream:
         self.far = FarEnd(ws, frame_bytes=self.frame_bytes, silence=self.silence,
                           decode=self.decode, send_media=self._media, send_mark=self._mark)
         self.playout = self.far.playout
+        self.ccid = self.call_id = ""
 
     @classmethod
     async def open(
@@ -65,6 +66,7 @@ class TelnyxStream:
         await ws.send(connected_frame(token))
         await ws.send(start_frame(ccid=ccid, client_state=call_id, encoding=codec, rate=rate))
         stream = cls(ws, codec=codec, rate=rate)
+        stream.ccid, stream.call_id = ccid, call_id  # whose stream (for its call.hangup)
         stream.far.start()
         return stream
 

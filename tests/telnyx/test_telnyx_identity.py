@@ -69,6 +69,11 @@ class Telnyx:
         caller = Caller(runtime=self.runtime, number=number, send=stream.say, press_digit=press)
         return caller, stream
 
+    async def hung_up(self, stream: TelnyxStream, *, source: str) -> None:
+        """Telnyx reports the call over (``call.hangup``), whoever hung up (``source``)."""
+        await self.webhook(event_body("call.hangup", stream.ccid, client_state=stream.call_id,
+                                      hangup_cause="normal_clearing", hangup_source=source))
+
 
 @asynccontextmanager
 async def telnyx() -> AsyncIterator[Telnyx]:
@@ -105,8 +110,9 @@ async def test_two_callers_each_see_only_their_own_tasks() -> None:
             return [await bob.say(WALK_DOG), await bob.say(LIST)]
 
         alice_said, bob_said = await asyncio.gather(alice_call(), bob_call())
-        await alice_stream.stop()
-        await bob_stream.stop()
+        for stream in (alice_stream, bob_stream):  # both hang up
+            await stream.stop()
+            await tx.hung_up(stream, source="caller")
         tasks = tx.runtime.tasks
     assert alice.call is not None and alice.call.info.user is not None
     assert alice.call.info.user.name == "alice"
@@ -123,4 +129,8 @@ async def test_unknown_number_is_turned_away() -> None:
         call = await stranger.answered()
         assert call.ended and call.info.user is None and call.turns == []
         await stream.close()
+        await tx.hung_up(stream, source="callee")  # after our REST hang-up
         assert await tx.runtime.tasks.owners() == []
+        (record,) = await tx.runtime.calls.list_recent()
+        assert (record.status, record.caller) == ("completed", STRANGER)
+        assert record.hangup_cause

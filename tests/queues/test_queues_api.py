@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -16,8 +15,9 @@ from callport.cli_queues import fetch_status, status_text
 from callport.config import load_settings
 from callport.queues.reach import FakeReach
 from callport.server.app import create_app
+from callport.server.lifecycle import record_end, record_start
+from callport.server.records import record_finished
 from callport.server.runtime import build_runtime
-from callport.store.calls import CallRecord
 
 BASE = "http://localhost:8080"
 
@@ -41,8 +41,7 @@ async def test_api_queues_needs_an_admin_and_shows_callers_and_agents(tmp_path: 
     admin = (await runtime.tokens.create("root", now=time.time())).secret
     plain = (await runtime.tokens.create("plain", now=time.time())).secret
     call, _leg = make_call("q1", caller="+15550123")
-    await runtime.calls.create(CallRecord(call_id="q1", channel="test", caller="+15550123",
-                                          started_at=datetime.now().astimezone()))
+    assert await record_start(runtime.calls, call.info)  # as Runtime.run_call records it
     call.queues = runtime.queues
     waiting = asyncio.create_task(call.enqueue("support"))
     await until(lambda: runtime.queues.engine.waiting("q1"))
@@ -82,6 +81,11 @@ async def test_api_queues_needs_an_admin_and_shows_callers_and_agents(tmp_path: 
     details = [e.detail for e in await runtime.calls.events("q1") if e.kind == "queue"]
     assert details[0] == "joined support" and details[1].startswith("answered support: alice")
     await call.session.close()
+    cause = call.session.hangup_reason or "flow-ended"  # as Runtime.run_call ends it
+    await record_end(runtime.calls, "q1", cause)
+    await record_finished(runtime.calls, "q1", user=None, cause=cause, routing=None)
+    ended = await runtime.calls.get("q1")
+    assert ended is not None and (ended.status, ended.hangup_cause) == ("ended", cause)
     await runtime.queues.close()
 
 

@@ -141,7 +141,7 @@ async def test_the_runtime_gives_every_call_its_queues_and_records_the_answer() 
     from callport.flows.ivr import load_ivr
     from callport.queues.reach import FakeReach
     from callport.server.runtime import Runtime
-    from callport.store.calls import CallRecord, MemoryCallStore
+    from callport.store.calls import MemoryCallStore
     from callport.store.memory_users import MemoryUserStore
     from callport.types import CallInfo, User
 
@@ -160,9 +160,7 @@ async def test_the_runtime_gives_every_call_its_queues_and_records_the_answer() 
     runtime.queues.reach = reach
     from callport.call.memory import MemoryLeg
 
-    leg = MemoryLeg(call_id="rt1", sample_rate=8000)
-    await calls.create(CallRecord(call_id="rt1", channel="memory", caller="+15550001111",
-                                  started_at=datetime.now().astimezone()))
+    leg = MemoryLeg(call_id="rt1", sample_rate=8000)  # run_call records it (a memory call)
     info = CallInfo(call_id="rt1", channel="memory", caller="+15550001111",
                     user=User(name="owner"))
     running = asyncio.create_task(runtime.run_call(leg, info))
@@ -175,5 +173,7 @@ async def test_the_runtime_gives_every_call_its_queues_and_records_the_answer() 
     await asyncio.wait_for(running, 15)
     record = await calls.get("rt1")
     assert record is not None and record.disposition.startswith("queue:support agent:alice")
+    assert (record.status, record.channel, record.caller) == ("ended", "memory", "+15550001111")
+    assert record.hangup_cause and record.ended_at is not None
     assert flow.journals["rt1"].outcome == "queue:support"
     await runtime.queues.close()

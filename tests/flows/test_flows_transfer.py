@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from datetime import datetime
 
 import numpy as np
 import pytest
@@ -31,7 +30,8 @@ from callport.call.taps import Direction, FrameCollector
 from callport.call.transfers import TransferOutcome, TransferResult
 from callport.flows.transfer import Transfers, answer_of, join_attended, summary_of
 from callport.metrics import Metrics
-from callport.store.calls import CallRecord, MemoryCallStore
+from callport.server.lifecycle import record_end, record_start
+from callport.store.calls import MemoryCallStore
 from callport.types import CallInfo, User
 from callport.vad.turn import TurnDetector
 
@@ -287,7 +287,7 @@ async def test_warm_dial_failures_keep_the_providers_cause(
     failed = DialFailed(carrier="sip", cause=cause, sip_status=status, detail="from the trunk")
     caller.session.start()
     calls = MemoryCallStore()
-    await calls.create(CallRecord(call_id="caller", channel="sip", started_at=datetime.now()))
+    assert await record_start(calls, caller.info)  # the caller's record, as run_call keeps it
     caller.transfers = Transfers(new_call=human.new_call, dialer=FakeDialer(failed),
                                  events=calls.add_event)
     result = await asyncio.wait_for(caller.transfer_warm("sip:alice@127.0.0.1"), LIMIT)
@@ -298,6 +298,9 @@ async def test_warm_dial_failures_keep_the_providers_cause(
     assert result.detail == "from the trunk" and not human.calls
     assert not caller.session.holding and not caller.ended
     await caller.session.close()
+    await record_end(calls, "caller", "flow-ended")  # the call goes on the record as over
+    ended = await calls.get("caller")
+    assert ended is not None and ended.status == "ended"
 
 
 async def test_the_caller_hanging_up_while_it_rings_cancels_the_dial() -> None:

@@ -82,6 +82,7 @@ async def test_a_provider_call_keeps_its_channels_record_only(tmp_path: Path) ->
     assert after is not None and (after.status, after.ended_at) == ("in-progress", None)
     assert (after.channel, after.provider_call_id) == ("twilio", "CA1")
     assert await calls.events("tw1") == [] and len(await calls.list_recent()) == 1
+    await calls.update_status("tw1", "completed", at=datetime(2026, 1, 1, 9, 5))  # its callback
 
 
 async def test_drain_hangs_up_every_live_call_and_stops_admitting(tmp_path: Path) -> None:

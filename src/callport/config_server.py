@@ -64,6 +64,9 @@ class ServerSettings:
     # This node's name among several (CALLPORT_NODE_ID, --node-id): in /healthz, /metrics and
     # the shared live state (call owners, the bus); empty: hostname-port (default_node_id).
     node_id: str = ""
+    # With server.redis: the node beats every third of this; a node silent this long is lost
+    # and another node closes its calls' records (cause "node-lost").
+    node_ttl_s: float = 15.0
     log_level: str = "info"
     log_format: str = "text"  # text, or json: one JSON object per line
     # What a caller hears after an apology when the agent or flow fails mid-call:
@@ -115,6 +118,8 @@ class ServerSettings:
         if self.node_id and not valid_node_id(self.node_id):
             out.append(f"server.node_id={self.node_id!r}: use 1-64 letters, digits, '.', '_' "
                        "or '-'")
+        if not 1 <= self.node_ttl_s <= 600:
+            out.append("server.node_ttl_s: use 1-600 seconds")
         if self.log_level.lower() not in {"debug", "info", "warning", "error"}:
             out.append(f"server.log_level={self.log_level!r}: use debug, info, warning or error")
         if not 0 < self.shutdown_grace_s <= 60:

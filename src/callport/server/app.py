@@ -25,7 +25,7 @@ from callport.channels import CHANNEL_MODULES
 from callport.channels.base import Channel
 from callport.channels.carriers import API_CALLS_PATH, api_calls_route
 from callport.server.auth import AuthMiddleware, user_of
-from callport.server.lifecycle import close_crashed_calls, close_left_open, drain, stale_loop
+from callport.server.lifecycle import drain, stale_loop
 from callport.server.limits import BodyLimitMiddleware, RateLimitMiddleware
 from callport.server.login import login_routes
 from callport.server.procstats import process_lines
@@ -134,9 +134,12 @@ def create_app(runtime: Runtime, *, channels: Sequence[Channel] | None = None) -
         started: list[Channel] = []
         pings: asyncio.Task[None] | None = None
         purging: asyncio.Task[None] | None = None
-        # Records a dead process left live are ended now (cause "crash"), not left open;
-        # while serving, records left open by a lost status callback (cause "stale").
-        await close_crashed_calls(runtime.calls)
+        # Records a dead process left live are ended now (cause "crash"), not left open
+        # (with Redis: only this node's; server.ownership); while serving, records left open
+        # by a lost status callback (cause "stale"), and with Redis a lost node's calls.
+        ownership = runtime.ownership
+        await ownership.start()
+        beating = asyncio.create_task(ownership.beat_loop()) if ownership.shared else None
         sweeping = asyncio.create_task(stale_loop(
             runtime.calls, live=lambda: set(runtime.active),
             older_than_s=runtime.settings.limits.stale_call_s))
@@ -152,6 +155,8 @@ def create_app(runtime: Runtime, *, channels: Sequence[Channel] | None = None) -
         finally:
             # Usually done already (``lifecycle.serve`` drains before uvicorn closes sockets).
             sweeping.cancel()
+            if beating is not None:
+                beating.cancel()
             if pings is not None:
                 pings.cancel()
             if purging is not None:
@@ -162,7 +167,7 @@ def create_app(runtime: Runtime, *, channels: Sequence[Channel] | None = None) -
                     await channel.stop()
                 except Exception:
                     log.exception("channel %s failed to stop", channel.name)
-            await close_left_open(runtime.calls)  # no record outlives the process open
+            await ownership.stop()  # no record of ours outlives the process open
 
     limits = runtime.settings.limits
     middleware = [

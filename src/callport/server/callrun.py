@@ -113,6 +113,8 @@ async def run_call(
         on_call(call)
     session = call.session
     calls, metrics = runtime.calls, runtime.metrics
+    # This node owns the call (server.ownership: with Redis, others close it if we are lost).
+    await runtime.ownership.claim(info.call_id)
     # Every call leaves a record; Twilio/Telnyx calls already have their channel's one.
     recorded = await record_start(calls, info)
     await record_answered(calls, info.call_id)
@@ -171,6 +173,7 @@ async def run_call(
         await record_finished(calls, info.call_id, user=call.info.user,
                               cause=session.hangup_reason or "flow-ended",
                               routing=runtime.routing)
+        await runtime.ownership.release(info.call_id)
         log.info(
             "call %s: ended (%s), %d turns, %d frames in, %d out",
             info.call_id,

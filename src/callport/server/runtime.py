@@ -74,8 +74,11 @@ class Runtime:
 
         self.spent_tokens: SpentTokens = MemorySpentTokens()
         """Spent one-time browser call tokens (Redis when ``server.redis`` is set)."""
-        self.call_owners: CallOwners = MemoryCallOwners()
-        """Which node owns which call (Redis when ``server.redis`` is set)."""
+        from callport.server.ownership import Ownership
+
+        self.ownership = Ownership(node=self.node_id, owners=MemoryCallOwners(), calls=calls,
+                                   shared=False)
+        """Claims this node's calls; with Redis, closes a lost node's (server.ownership)."""
         owner = settings.identity.owner
         if tasks is None:
             from callport.store.tasks import MemoryTaskLists
@@ -116,6 +119,15 @@ class Runtime:
         """Outbound routing (``[routing]``), set by the app when carriers are configured."""
         """SIGTERM: no new calls are admitted (``callport.server.lifecycle.drain``)."""
         self._classifier: IntentClassifier | None = None
+
+    @property
+    def call_owners(self) -> CallOwners:
+        """Which node owns which call (Redis when ``server.redis`` is set)."""
+        return self.ownership.owners
+
+    @call_owners.setter
+    def call_owners(self, owners: CallOwners) -> None:
+        self.ownership.owners = owners
 
     # ---- services (lazy) -------------------------------------------------------------
 
@@ -376,7 +388,12 @@ def build_runtime(
         from callport.store.live_redis import redis_live
 
         live = redis_live(settings.server.redis)
-        runtime.spent_tokens, runtime.call_owners = live.spent, live.owners
+        runtime.spent_tokens = live.spent
+        from callport.server.ownership import Ownership
+
+        runtime.ownership = Ownership(node=runtime.node_id, owners=live.owners,
+                                      calls=runtime.calls, shared=True,
+                                      ttl_s=settings.server.node_ttl_s)
     if adapter is not None:
         runtime.use_adapter(adapter)
     return runtime

@@ -79,6 +79,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "browser.token_ttl_s": (1, DAY),
     "browser.lead_ms": (20, 2000),
     "browser.max_calls": (1, 100000),
+    "browser.max_calls_per_user": (1, 100000),
     "agent.connect_timeout_s": (0.1, 120),
     "agent.reply_timeout_s": (0.1, 600),
     "routing.expected_duration_s": (1, DAY),

@@ -22,6 +22,9 @@ class BrowserSettings:
     token_secret: str = ""  # empty: random per process (set it when several processes serve)
     lead_ms: int = 200  # how far agent audio may run ahead into the page's playback buffer
     max_calls: int = 20
+    # Concurrent calls of one signed-in user (WebSocket and WebRTC together; >= 1). Over it
+    # the WebSocket is closed 1013 and the offer answered 503, before any media.
+    max_calls_per_user: int = 3
 
     def problems(self) -> list[str]:
         out = []

@@ -58,6 +58,7 @@ from callport.channels.browser.tokens import (
 from callport.channels.browser.ws import WebSocketCall
 from callport.channels.busy import refusal_of
 from callport.config import Settings
+from callport.logs import safe
 from callport.store.live import MemorySpentTokens, SpentTokens
 from callport.store.users import TokenStore
 from callport.types import User
@@ -94,6 +95,10 @@ class BrowserChannel:
         self._web_dir = web_dir
         self._calls: set[asyncio.Task[None]] = set()
         self._active = 0
+        # Per signed-in user: WebSocket calls, and WebRTC offers being answered (answered
+        # ones are counted by RtcCalls.calls_of): browser.max_calls_per_user.
+        self._user_ws: dict[str, int] = {}
+        self._user_offers: dict[str, int] = {}
         # Imported lazily: aiortc/av are heavy and only the WebRTC path needs them.
         self._rtc: Any = None
 
@@ -168,6 +173,17 @@ class BrowserChannel:
         return (self._active >= self._settings.browser.max_calls
                 or bool(getattr(self._runtime, "draining", False))
                 or refusal_of(self._runtime) is not None)
+
+    def _user_full(self, user: User) -> bool:
+        """``user`` already has ``browser.max_calls_per_user`` calls (or offers answering)."""
+        name = user.name
+        held = (self._user_ws.get(name, 0) + self._user_offers.get(name, 0)
+                + (self._rtc.calls_of(name) if self._rtc is not None else 0))
+        if held < self._settings.browser.max_calls_per_user:
+            return False
+        log.info("browser: %s already has %d calls (browser.max_calls_per_user)",
+                 safe(name, 64), held)
+        return True
 
     # -- endpoints
 
@@ -263,15 +279,19 @@ class BrowserChannel:
         if user is None:
             await websocket.close(code=CLOSE_POLICY)  # before accept: HTTP 403
             return
-        if self._full():
+        if self._full() or self._user_full(user):
             await websocket.close(code=1013)  # try again later
             return
-        offered = websocket.scope.get("subprotocols") or []
-        await websocket.accept(subprotocol=WS_PROTOCOL if WS_PROTOCOL in offered else None)
-        call = WebSocketCall(websocket=websocket, run_call=self._runtime.run_call,
-                             lead_ms=float(self._settings.browser.lead_ms),
-                             caller=_client_name(websocket), user=user)
-        await self._track(call.run())
+        _add(self._user_ws, user.name, 1)  # held from here: no await between check and count
+        try:
+            offered = websocket.scope.get("subprotocols") or []
+            await websocket.accept(subprotocol=WS_PROTOCOL if WS_PROTOCOL in offered else None)
+            call = WebSocketCall(websocket=websocket, run_call=self._runtime.run_call,
+                                 lead_ms=float(self._settings.browser.lead_ms),
+                                 caller=_client_name(websocket), user=user)
+            await self._track(call.run())
+        finally:
+            _add(self._user_ws, user.name, -1)
 
     async def _offer(self, request: Request) -> Response:
         if not self._origin_ok(request):
@@ -288,17 +308,23 @@ class BrowserChannel:
         user = await self._caller(request, str(body.get("token", "")))
         if user is None:
             return JSONResponse({"error": "bad, used or expired token"}, status_code=403)
+        if self._user_full(user):
+            return JSONResponse({"error": "too many calls for this user"}, status_code=503,
+                                headers={"Retry-After": "5"})
         if self._rtc is None:
             from callport.channels.browser.rtc import RtcCalls
 
             self._rtc = RtcCalls(settings=self._settings.browser, run_call=self._runtime.run_call,
                                  track=self._track,
                                  connect_s=self._settings.limits.rtc_connect_s)
+        _add(self._user_offers, user.name, 1)  # until answered (then RtcCalls counts it)
         try:
             answer: dict[str, str] = await self._rtc.answer(
                 body["sdp"], caller=_client_name(request), user=user)
         except ValueError as exc:
             return JSONResponse({"error": f"bad offer: {exc}"}, status_code=400)
+        finally:
+            _add(self._user_offers, user.name, -1)
         return JSONResponse(answer)
 
     async def _track(self, call: Awaitable[None]) -> None:
@@ -310,6 +336,15 @@ class BrowserChannel:
         finally:
             self._calls.discard(task)
             self._active -= 1
+
+
+def _add(counts: dict[str, int], name: str, delta: int) -> None:
+    """Count ``delta`` more for ``name``; forget names back at 0 (the dict stays small)."""
+    value = counts.get(name, 0) + delta
+    if value > 0:
+        counts[name] = value
+    else:
+        counts.pop(name, None)
 
 
 def _client_name(conn: HTTPConnection) -> str:

@@ -154,6 +154,7 @@ class RtcCall:
         self._run_call = run_call
         self._caller = caller
         self._user = user
+        self.user_name = user.name if user is not None else ""
         self._inbox = EventInbox()
         self._core = BrowserProtocol(require_start=False)
         self._channel: Any = None
@@ -329,6 +330,10 @@ class RtcCalls:
         task.add_done_callback(done)
         local = pc.localDescription
         return {"sdp": local.sdp, "type": local.type}
+
+    def calls_of(self, user_name: str) -> int:
+        """Answered calls of the signed-in user ``user_name`` not ended yet."""
+        return sum(1 for call in self._calls if call.user_name == user_name)
 
     async def close_all(self) -> None:
         for call in list(self._calls):

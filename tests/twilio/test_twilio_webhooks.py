@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import xml.etree.ElementTree as ET
@@ -26,6 +27,7 @@ from callport.channels.provider import (
 )
 from callport.channels.twilio.channel import TwilioChannel
 from callport.channels.twilio.webhooks import TwilioWebhooks, parse_fields, public_url
+from callport.store.calls import MemoryCallStore
 
 CA = "CA" + "a" * 32
 PUBLIC = "https://gw.example.com"
@@ -146,6 +148,39 @@ def test_after_hangs_up_without_handoff() -> None:
     assert ET.fromstring(response.text).find("Hangup") is not None  # type: ignore[attr-defined]
     unsigned = client.post("/twilio/after", data=call_params(CA))
     assert unsigned.status_code == 403
+
+
+def test_after_hangup_ends_the_record_without_a_status_callback() -> None:
+    """A number whose status callback is not set never sends ``completed``: the <Hangup/> we
+    answer the <Connect action> with ends the call on our record (a regression: it stayed
+    ringing until the stale sweep)."""
+    runtime = FakeRuntime(settings=twilio_settings())
+    runtime.calls = MemoryCallStore()  # type: ignore[attr-defined]
+    channel = TwilioChannel(runtime=runtime)
+    client = TestClient(Starlette(routes=list(channel.routes())), base_url=PUBLIC)
+    post(client, "/twilio/voice", call_params(CA))
+    call = channel.book.by_provider_id(CA)
+    assert call is not None and not call.ended
+    response = post(client, "/twilio/after", call_params(CA, status="in-progress"))
+    assert ET.fromstring(response.text).find("Hangup") is not None  # type: ignore[attr-defined]
+    record = asyncio.run(runtime.calls.get(call.call_id))  # type: ignore[attr-defined]
+    assert record is not None and record.status == "ended" and record.ended_at is not None
+    assert call.ended and call.log[-1][1] == "ended: hangup"
+    # Twilio's completed callback (when the number has one) changes nothing any more
+    post(client, "/twilio/status", call_params(CA, status="completed", CallDuration="9"))
+    again = asyncio.run(runtime.calls.get(call.call_id))  # type: ignore[attr-defined]
+    assert again is not None and again.ended_at == record.ended_at
+
+
+def test_after_with_a_pending_handoff_dials_and_leaves_the_call_open() -> None:
+    channel, client = make()
+    post(client, "/twilio/voice", call_params(CA))
+    call = channel.book.by_provider_id(CA)
+    assert call is not None
+    call.handoff = "tel:+15557654321"
+    response = post(client, "/twilio/after", call_params(CA, status="in-progress"))
+    assert "<Dial><Number>+15557654321</Number></Dial>" in response.text  # type: ignore[attr-defined]
+    assert not call.ended  # the transferred call goes on: its end comes from Twilio
 
 
 def test_parse_fields_maps_every_callback() -> None:

@@ -9,7 +9,8 @@ media socket is closed before anything starts. Routes (paths from ``[twilio]``):
   (Twilio tries the fallback URL);
 - ``POST status_path``: signed call / stream / AMD callbacks (and our dials' verdicts);
 - ``POST after_path``: signed ``<Connect action>``: ``<Dial>`` a pending transfer target,
-  else ``<Hangup/>``;
+  else ``<Hangup/>``, which ends the call on our record too (a number whose status callback
+  is not set sends no ``completed``);
 - ``WS media_path``: the stream; its ``start`` must carry a live token for its CallSid;
 - ``POST calls_path``: ``{"to", "from"?}`` through ``self.outbound`` (the neutral Dialer),
   for an admin's API token or ``twilio.calls_api_token`` only (``channels.api_auth``).
@@ -178,8 +179,11 @@ class TwilioChannel:
         if not after:
             return Response(status_code=204)
         call = self.book.by_provider_id(_fields(hook).get("CallSid", ""))
-        body = twiml.dial(call.handoff) if call is not None and call.handoff else twiml.hangup()
-        return Response(body, media_type=XML)
+        if call is not None and call.handoff:
+            return Response(twiml.dial(call.handoff), media_type=XML)
+        if call is not None:  # our <Hangup/> ends it, whether or not a status callback follows
+            await self.records.ended(call, reason="hangup")
+        return Response(twiml.hangup(), media_type=XML)
 
     # ---------------------------------------------------------------- media stream
 

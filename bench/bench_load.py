@@ -1,0 +1,155 @@
+"""One load method for every channel: N real-time callers against a real ``callport serve``.
+
+The server is a ``callport serve`` child process (``bench/loadgen/server.py``): the real
+``Runtime`` and ``CallSession`` with Silero VAD (shared 32 ms tick) and the turn detector, the
+echo flow (``server.flow``) through the pacer, the real channel driver on loopback sockets.
+Callers run in their own generator processes (``bench/loadgen/caller.py``): espeak-ng speech
+with pauses, 20 ms µ-law frames paced on the monotonic clock, over the channel's own wire
+protocol (``bench/loadgen/channels.py``: Twilio signed webhook + Media Streams WebSocket; SIP
+INVITE/ACK/BYE + RTP). Each N gets a fresh server; a warm-up call loads the model first.
+
+Printed per N, over the measured window (after a 1 s settle):
+
+- ``cpu-ms/call-s``: the server process's user+system CPU (all threads) / call-seconds;
+- ``calls/core``: 1000 / that;
+- ``returned``: frames echoed back / frames sent (matched by content);
+- ``lat p50/p95/p99``: frame sent -> its echo received at the generator, ms (loopback, the
+  server's receive + session + pacer + send, and the generator's own read delay);
+- ``rx-jit p99``: |spacing of echoed frames - 20 ms| p99, ms;
+- ``gen-late p99``: the generator's own lateness sending frames; over ``--max-late-ms`` the
+  row is marked INVALID (it measured the generator, not the server);
+- ``vad batch``: mean calls per VAD inference, from the server's ``callport_vad_batch_size``.
+
+A row breaks real time when under 99 % of the audio came back or its p99 latency is over
+``--rt-ms``; the first such N is printed at the end.
+
+    python bench/bench_load.py --channel twilio|sip [--calls 10,50,100] [--seconds 10]
+        [--procs 0 (auto)] [--vad silero|webrtc]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import multiprocessing
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from loadgen import server as srv
+from loadgen.audio import speech_pcm, ulaw_frames
+from loadgen.caller import Plan, Result, worker
+
+CHANNELS = ("twilio", "sip")
+
+
+def pct(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) if values else float("nan")
+
+
+def batch_mean(metrics: str) -> float:
+    total = count = 0.0
+    for line in metrics.splitlines():
+        if line.startswith("callport_vad_batch_size_sum "):
+            total = float(line.split()[1])
+        elif line.startswith("callport_vad_batch_size_count "):
+            count = float(line.split()[1])
+    return total / count if count else float("nan")
+
+
+def run_calls(server: srv.Server, channel: str, n: int, seconds: float, procs: int,
+              frames: list[bytes]) -> tuple[Result, float, float]:
+    """N calls in ``procs`` generator processes; (merged result, server CPU s, window s)."""
+    ctx = multiprocessing.get_context("spawn")
+    per = [n // procs + (1 if i < n % procs else 0) for i in range(procs)]
+    pipes, children, first = [], [], 0
+    for count in per:
+        if not count:
+            continue
+        parent, child = ctx.Pipe()
+        plan = Plan(channel, server.base, server.sip_port, first, count, n, frames)
+        proc = ctx.Process(target=worker, args=(plan, child), daemon=True)
+        proc.start()
+        pipes.append(parent)
+        children.append(proc)
+        first += count
+    for pipe in pipes:
+        if not pipe.poll(120) or pipe.recv() != "ready":
+            raise SystemExit("a generator did not get its calls up within 120 s")
+    start = time.monotonic() + 0.3
+    lo, hi = start + 1.0, start + 1.0 + seconds
+    for pipe in pipes:
+        pipe.send((start, lo, hi))
+    time.sleep(max(0.0, lo - time.monotonic()))
+    cpu0 = server.cpu_s()
+    time.sleep(max(0.0, hi - time.monotonic()))
+    cpu1 = server.cpu_s()
+    total = Result()
+    for pipe, proc in zip(pipes, children, strict=True):
+        if not pipe.poll(seconds + 60):
+            raise SystemExit("a generator did not report")
+        part: Result = pipe.recv()
+        proc.join(10)
+        total.sent += part.sent
+        total.matched += part.matched
+        total.failed += part.failed
+        total.late_ms += part.late_ms
+        total.latency_ms += part.latency_ms
+        total.jitter_ms += part.jitter_ms
+    return total, cpu1 - cpu0, hi - lo
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--channel", choices=CHANNELS, required=True)
+    ap.add_argument("--calls", default="10,50,100")
+    ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--procs", type=int, default=0, help="generator processes (0: 1 per 60)")
+    ap.add_argument("--vad", default="silero", choices=["silero", "webrtc"])
+    ap.add_argument("--max-late-ms", type=float, default=5.0)
+    ap.add_argument("--rt-ms", type=float, default=60.0)
+    args = ap.parse_args()
+    frames = ulaw_frames(speech_pcm())
+    print(f"bench_load: channel={args.channel} vad={args.vad} {args.seconds:.0f} s window, "
+          f"{len(frames) * 0.02:.1f} s speech loop; load average "
+          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(f"{'N':>5} {'cpu-ms/call-s':>13} {'calls/core':>10} {'returned':>8} "
+          f"{'lat p50':>8} {'p95':>7} {'p99':>7} {'rx-jit p99':>10} {'gen-late p99':>12} "
+          f"{'vad batch':>9} {'failed':>6}  note")
+    broke: int | None = None
+    for n in [int(x) for x in args.calls.split(",")]:
+        server = srv.start(calls=n, vad=args.vad)
+        try:
+            run_calls(server, args.channel, 1, 1.0, 1, frames)  # warm-up: model, imports
+            procs = args.procs or max(1, math.ceil(n / 60))
+            result, cpu_s, _window = run_calls(server, args.channel, n, args.seconds, procs,
+                                              frames)
+            batch = batch_mean(server.metrics())
+        finally:
+            server.stop()
+        call_s = result.sent * 0.02
+        per = cpu_s * 1000 / call_s if call_s else float("nan")
+        returned = result.matched / result.sent if result.sent else 0.0
+        late = pct(result.late_ms, 99)
+        p99 = pct(result.latency_ms, 99)
+        notes = []
+        if late > args.max_late_ms:
+            notes.append(f"INVALID: generator late {late:.1f} ms p99")
+        if returned < 0.99 or not p99 <= args.rt_ms:
+            notes.append("breaks real time")
+            broke = n if broke is None else broke
+        print(f"{n:>5} {per:>13.2f} {1000 / per:>10.0f} {returned:>8.1%} "
+              f"{pct(result.latency_ms, 50):>8.2f} {pct(result.latency_ms, 95):>7.2f} "
+              f"{p99:>7.2f} {pct(result.jitter_ms, 99):>10.2f} {late:>12.2f} {batch:>9.1f} "
+              f"{result.failed:>6}  {'; '.join(notes)}", flush=True)
+    print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}; first N that breaks "
+          f"real time: {broke if broke is not None else 'none of those run'}")
+
+
+if __name__ == "__main__":
+    main()

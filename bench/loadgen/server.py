@@ -1,0 +1,119 @@
+"""The server under load: a real ``callport serve`` child process and its own CPU time.
+
+The child is the ``callport serve`` command itself (``callport serve --config X --no-warmup``):
+the real ``Runtime`` and ``CallSession`` (Silero VAD, turn detector, pacer), every channel
+driver, uvicorn and the SIP UDP socket, with ``server.flow`` set to the echo flow and callers
+admitted as guests. Its CPU is read from ``/proc/PID/stat`` (user + system of every thread,
+the kernel's view of the child's ``process_time``), so nothing of the generator is counted.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+AUTH_TOKEN = "f" * 32  # the Twilio simulator's auth token (tests/twilio/twilio_sim.py)
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def free_port(kind: int = socket.SOCK_STREAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def config_text(*, port: int, sip_port: int, rtp_low: int, calls: int, vad: str,
+                db: Path) -> str:
+    return f"""
+[server]
+host = "127.0.0.1"
+port = {port}
+db = "{db}"
+flow = "callport.flows.echo:echo_flow"
+metrics_public = true
+log_level = "warning"
+
+[identity]
+unknown = "guest"
+
+[turn]
+vad = "{vad}"
+
+[twilio]
+auth_token = "{AUTH_TOKEN}"
+
+[sip]
+enabled = true
+host = "127.0.0.1"
+port = {sip_port}
+rtp_port_min = {rtp_low}
+rtp_port_max = {rtp_low + 2 * calls + 200}
+max_calls = {calls + 50}
+max_calls_per_source = {calls + 50}
+rate_per_s = {max(100, 4 * calls)}.0
+rate_burst = {max(200, 4 * calls)}
+"""
+
+
+@dataclass
+class Server:
+    proc: subprocess.Popen[bytes]
+    base: str
+    sip_port: int
+    tmp: tempfile.TemporaryDirectory[str]
+
+    def cpu_s(self) -> float:
+        """User + system CPU seconds of the server process (all its threads) so far."""
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / TICKS
+
+    def metrics(self) -> str:
+        return httpx.get(self.base + "/metrics", timeout=10).text
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.tmp.cleanup()
+
+
+def start(*, calls: int, vad: str = "silero") -> Server:
+    tmp = tempfile.TemporaryDirectory(prefix="callport-load-")
+    port, sip_port = free_port(), free_port(socket.SOCK_DGRAM)
+    rtp_low = 30000 + (os.getpid() * 7 % 200) * 100
+    path = Path(tmp.name) / "callport.toml"
+    path.write_text(config_text(port=port, sip_port=sip_port, rtp_low=rtp_low, calls=calls,
+                                vad=vad, db=Path(tmp.name) / "callport.db"))
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": "1",
+           "XDG_DATA_HOME": tmp.name}
+    log = open(Path(tmp.name) / "serve.log", "wb")  # noqa: SIM115 - closed with the child
+    serve = "import sys; from callport.cli import main; sys.exit(main(sys.argv[1:]))"
+    proc = subprocess.Popen([sys.executable, "-c", serve, "serve", "--config", str(path),
+                             "--no-warmup"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    server = Server(proc, f"http://127.0.0.1:{port}", sip_port, tmp)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit("callport serve exited:\n" + (Path(tmp.name) / "serve.log")
+                             .read_text(errors="replace")[-3000:])
+        try:
+            httpx.get(server.base + "/healthz", timeout=1).raise_for_status()
+            return server
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    server.stop()
+    raise SystemExit("callport serve did not answer /healthz within 60 s")

@@ -23,13 +23,21 @@ from ivr_support import ivr_runtime, ivr_settings, journal, until
 from providers_support import serve
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "twilio"))
-from twilio_sim import AUTH_TOKEN, StreamSim, call_params, parse_twiml, signed_form
+from twilio_sim import (
+    AUTH_TOKEN,
+    StreamSim,
+    call_params,
+    connect_action,
+    parse_twiml,
+    signed_form,
+)
 
 from callport.agents.base import AgentInput, AgentOutput, Say, UserSaid
 from callport.call.call import Call
 from callport.config import Settings, TwilioSettings
 from callport.server.runtime import Runtime
 from callport.store.sqlite import SqliteDb
+from callport.store.sqlite_calls import SqliteCallStore
 from callport.store.voicemail import SqliteVoicemailStore
 
 pytestmark = pytest.mark.slow
@@ -65,6 +73,9 @@ async def twilio(runtime: Runtime) -> AsyncIterator[StreamSim]:
                 yield sim
             finally:
                 await sim.close()
+                # the stream is over: Twilio asks the <Connect action> and hangs up as told
+                # (a number with no status callback: our <Hangup/> ends the record)
+                assert "<Hangup" in await connect_action(http, twiml.action, sid)
     finally:
         uv.should_exit = True
         await task
@@ -101,8 +112,11 @@ async def test_dtmf_9_leaves_a_voicemail_for_the_owner(tmp_path: Path) -> None:
     db = SqliteDb(tmp_path / "ivr.db")  # a fresh look into the server's database
     try:
         [message] = await SqliteVoicemailStore(db).list(for_user="owner")
+        record = await SqliteCallStore(db).get(call_id)
     finally:
         db.close()
+    assert record is not None and (record.channel, record.caller) == ("twilio", CALLER)
+    assert record.status == "ended" and record.ended_at is not None and record.hangup_cause
     assert (message.call_id, message.caller, message.menu) == (call_id, CALLER, "main")
     assert message.transcript == "please call me back today"
     assert message.sample_rate == 8000 and message.seconds >= 0.5

@@ -10,7 +10,9 @@
   marks echoed once reached, ``clear`` echoes every pending mark at once);
 - ``call_completed``: the call-status callback Twilio sends once a call is over
   (``CallStatus=completed`` with ``CallDuration``, to the number's or the dial's
-  ``StatusCallback``); a test that ends a call sends it, as Twilio would.
+  ``StatusCallback``); a test that ends a call sends it, as Twilio would;
+- ``connect_action``: the request Twilio makes to ``<Connect action>`` once the stream ended
+  (``CallStatus=in-progress``); returns the TwiML it is answered with.
 """
 
 from __future__ import annotations
@@ -71,6 +73,14 @@ async def call_completed(http: Any, status_url: str, call_sid: str, *,
     body, headers = signed_form(status_url, params)
     response = await http.post(status_url, content=body, headers=headers)
     assert response.status_code == 204, response.text
+
+
+async def connect_action(http: Any, action_url: str, call_sid: str) -> str:
+    """The stream ended: Twilio asks ``<Connect action>`` what to do next (signed)."""
+    body, headers = signed_form(action_url, call_params(call_sid, status="in-progress"))
+    response = await http.post(action_url, content=body, headers=headers)
+    assert response.status_code == 200, response.text
+    return str(response.text)
 
 
 @dataclass(frozen=True, slots=True)

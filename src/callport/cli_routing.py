@@ -48,7 +48,8 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     for p in (listing, export):
         p.add_argument("--since", default="", help="ISO date/time or an age: 30m, 24h, 7d")
         p.add_argument("--user", default=None, help="only this user's calls")
-        p.add_argument("--limit", type=int, default=100 if p is listing else 100000)
+        p.add_argument("--limit", type=int, default=100 if p is listing else 100000,
+                       help="at most this many calls, newest first (default %(default)s)")
     listing.add_argument("--json", action="store_true")
 
 

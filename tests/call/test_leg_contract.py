@@ -433,6 +433,45 @@ class RtcFar:
         await self.pc.close()
 
 
+# --------------------------------------------------------------------------- the node relay
+
+
+class RelayFar:
+    """The other node of a queue relay (``callport.queues.relay``): its end of the link."""
+
+    buffered = False
+
+    def __init__(self) -> None:
+        from callport.queues.relay import RelayLeg, memory_links
+
+        ours, self.theirs = memory_links()
+        self.leg: Leg = RelayLeg(ours, call_id="relay-1", sample_rate=8000)
+        self.keys = 0
+
+    async def play_all(self) -> None:
+        return None
+
+    async def speak(self) -> None:
+        await self.theirs.send(np.full(160, 1000, np.int16).tobytes())
+
+    async def press(self, digit: str) -> None:
+        await self.theirs.send(json.dumps({"type": "dtmf", "digit": digit}))
+
+    async def hang_up(self) -> None:
+        await self.theirs.send(json.dumps({"type": "hangup", "reason": "normal"}))
+        await self.theirs.close()
+
+    def digits_out(self) -> int:
+        while not self.theirs.inbox.empty():  # what our leg sent so far
+            message = self.theirs.inbox.get_nowait()
+            if isinstance(message, str) and json.loads(message)["type"] == "dtmf":
+                self.keys += 1
+        return self.keys
+
+    async def aclose(self) -> None:
+        await self.theirs.close()
+
+
 FARS: dict[str, Callable[[], Far]] = {
     "memory": MemoryFar,
     "twilio": lambda: StreamFar("twilio", control=Control(sends_dtmf=False)),
@@ -441,6 +480,7 @@ FARS: dict[str, Callable[[], Far]] = {
     "sip": SipFar,
     "browser-ws": WsFar,
     "browser-rtc": RtcFar,
+    "node-relay": RelayFar,
 }
 
 

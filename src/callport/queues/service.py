@@ -41,6 +41,7 @@ from callport.call.queueing import (
 from callport.call.session import CallSession
 from callport.config_queues import QueueSettings, QueuesSettings
 from callport.queues import prompts
+from callport.queues.cluster import QueueCluster
 from callport.queues.connected import Connected
 from callport.queues.engine import QueueEngine
 from callport.queues.model import (
@@ -101,6 +102,7 @@ class QueueService:
         self._away: set[str] = set()  # agents who said they are away
         self._tasks: set[asyncio.Task[None]] = set()
         self._timer: asyncio.TimerHandle | None = None
+        self.cluster: QueueCluster | None = None  # queues across nodes (queues.cluster)
 
     # ---- agents ----------------------------------------------------------------------
 
@@ -142,6 +144,10 @@ class QueueService:
     def online(self, agent: str) -> bool:
         return self.reach is not None and self.reach.online(agent)
 
+    @property
+    def away(self) -> frozenset[str]:
+        return frozenset(self._away)
+
     # ---- entering a queue ------------------------------------------------------------
 
     async def join(self, call: Call, queue: str) -> None:
@@ -168,9 +174,14 @@ class QueueService:
         self.engine.join(call_id, queue, waiter.joined, priority=priority, caller=call.info.caller)
         await self.event(call_id, "queue", f"joined {queue}")
         try:
+            if self.cluster is not None:
+                await self.cluster.joined(call_id, queue, priority=priority,
+                                          caller=call.info.caller)
             outcome = await waiter.run(self)
         finally:
             self._waiters.pop(call_id, None)
+            if self.cluster is not None:
+                await self.cluster.left(call_id)
             if self.engine.waiting(call_id) and not self._is_callback(call_id):
                 self._apply(self.engine.leave(call_id))
             self.step()
@@ -288,6 +299,8 @@ class QueueService:
                 case Announce(call_id=call_id, position=position, expected_s=expected):
                     waiter = self._waiters.get(call_id)
                     if waiter is not None:
+                        if self.cluster is not None:  # counting every node's callers
+                            position = self.cluster.position(call_id, position)
                         text = prompts.announcement(position, expected)
                         keys = waiter.keys_text(self)
                         waiter.signals.put_nowait(Say(f"{text} {keys}".strip()))

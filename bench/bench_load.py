@@ -42,10 +42,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from loadgen import server as srv
-from loadgen.audio import speech_pcm, ulaw_frames
+from loadgen.audio import pcm16_frames, speech_pcm, ulaw_frames
 from loadgen.caller import Plan, Result, worker
 
-CHANNELS = ("twilio", "sip")
+CHANNELS = ("twilio", "telnyx", "sip", "browser")
 
 
 def pct(values: list[float], q: float) -> float:
@@ -72,15 +72,18 @@ def run_calls(server: srv.Server, channel: str, n: int, seconds: float, procs: i
         if not count:
             continue
         parent, child = ctx.Pipe()
-        plan = Plan(channel, server.base, server.sip_port, first, count, n, frames)
+        plan = Plan(channel, server.base, server.sip_port, first, count, n, frames,
+                    server.telnyx_private)
         proc = ctx.Process(target=worker, args=(plan, child), daemon=True)
         proc.start()
         pipes.append(parent)
         children.append(proc)
         first += count
     for pipe in pipes:
-        if not pipe.poll(120) or pipe.recv() != "ready":
+        if not pipe.poll(120):
             raise SystemExit("a generator did not get its calls up within 120 s")
+        if (said := pipe.recv()) != "ready":
+            raise SystemExit(said)
     start = time.monotonic() + 0.3
     lo, hi = start + 1.0, start + 1.0 + seconds
     for pipe in pipes:
@@ -98,6 +101,7 @@ def run_calls(server: srv.Server, channel: str, n: int, seconds: float, procs: i
         total.sent += part.sent
         total.matched += part.matched
         total.failed += part.failed
+        total.errors += part.errors
         total.late_ms += part.late_ms
         total.latency_ms += part.latency_ms
         total.jitter_ms += part.jitter_ms
@@ -114,7 +118,8 @@ def main() -> None:
     ap.add_argument("--max-late-ms", type=float, default=5.0)
     ap.add_argument("--rt-ms", type=float, default=60.0)
     args = ap.parse_args()
-    frames = ulaw_frames(speech_pcm())
+    frames = (pcm16_frames(speech_pcm(16000)) if args.channel == "browser"
+              else ulaw_frames(speech_pcm()))
     print(f"bench_load: channel={args.channel} vad={args.vad} {args.seconds:.0f} s window, "
           f"{len(frames) * 0.02:.1f} s speech loop; load average "
           f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
@@ -138,6 +143,8 @@ def main() -> None:
         late = pct(result.late_ms, 99)
         p99 = pct(result.latency_ms, 99)
         notes = []
+        if result.errors:
+            notes.append(f"set-up failed: {result.errors[0]}")
         if late > args.max_late_ms:
             notes.append(f"INVALID: generator late {late:.1f} ms p99")
         if returned < 0.99 or not p99 <= args.rt_ms:

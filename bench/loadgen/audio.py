@@ -49,3 +49,15 @@ def ulaw_frames(pcm: NDArray[np.int16]) -> list[bytes]:
         chunk[0] = 40 * ((k % 97) + 1) * (1 if k % 2 else -1)  # a per-frame signature
         frames.append(ulaw_encode(np.clip(chunk, -32768, 32767).astype(np.int16)))
     return frames
+
+
+def pcm16_frames(pcm: NDArray[np.int16], rate: int = 16000) -> list[bytes]:
+    """20 ms PCM16 little-endian frames (the browser's wire format), each signed like
+    ``ulaw_frames`` so no two are equal."""
+    size = rate // 50
+    frames = []
+    for k in range(len(pcm) // size):
+        chunk = pcm[k * size:(k + 1) * size].copy()
+        chunk[0] = 40 * ((k % 97) + 1) * (1 if k % 2 else -1)
+        frames.append(chunk.astype("<i2").tobytes())
+    return frames

@@ -31,6 +31,7 @@ class Plan:
     count: int  # calls in this process
     total: int  # calls in the whole run
     frames: list[bytes]
+    telnyx_private: bytes = b""
 
 
 @dataclass
@@ -41,6 +42,7 @@ class Result:
     latency_ms: list[float] = field(default_factory=list)
     jitter_ms: list[float] = field(default_factory=list)
     failed: int = 0  # calls that could not be set up
+    errors: list[str] = field(default_factory=list)  # why (the first few)
 
 
 class _Call:
@@ -68,26 +70,35 @@ class _Call:
 async def _run(plan: Plan, conn: Connection) -> Result:
     import httpx
 
-    from loadgen.channels import SipCall, SipUa, TwilioCall
+    from loadgen.channels import BrowserCall, TelnyxCall, TwilioCall, browser_sign_in
+    from loadgen.sip import SipCall, SipUa
 
     loop = asyncio.get_running_loop()
     http = httpx.AsyncClient(timeout=30)
     ua = await SipUa.open() if plan.channel == "sip" else None
+    if plan.channel == "browser":
+        await browser_sign_in(http, plan.base)
 
     def factory(on_frame: Any) -> Any:
         if plan.channel == "twilio":
             return TwilioCall(plan.base, http, on_frame)
+        if plan.channel == "browser":
+            return BrowserCall(plan.base, http, on_frame)
+        if plan.channel == "telnyx":
+            return TelnyxCall(plan.base, http, plan.telnyx_private, on_frame)
         assert ua is not None
         return SipCall(ua, ("127.0.0.1", plan.sip_port), on_frame)
 
     calls = [_Call(factory, FRAME_S * (plan.first + i) / plan.total, 37 * (plan.first + i))
              for i in range(plan.count)]
     live: list[_Call] = []
+    errors: list[str] = []
     for k in range(0, len(calls), 10):  # ten set-ups at a time
         chunk = calls[k:k + 10]
         outcomes = await asyncio.gather(*(c.adapter.connect() for c in chunk),
                                         return_exceptions=True)
         live += [c for c, o in zip(chunk, outcomes, strict=True) if o is None]
+        errors += [repr(o)[:200] for o in outcomes if o is not None][:3]
     failed = len(calls) - len(live)
     conn.send("ready")
     start, lo, hi = await loop.run_in_executor(None, conn.recv)
@@ -117,7 +128,7 @@ async def _run(plan: Plan, conn: Connection) -> Result:
     await asyncio.sleep(0.3)  # the last echoes
     await asyncio.gather(*(c.adapter.hangup() for c in live), return_exceptions=True)
     await http.aclose()
-    total = Result(failed=failed)
+    total = Result(failed=failed, errors=errors)
     for c in live:
         total.sent += c.result.sent
         total.matched += c.result.matched
@@ -133,5 +144,9 @@ def worker(plan: Plan, conn: Connection) -> None:
     from pathlib import Path
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    result = asyncio.run(_run(plan, conn))
+    try:
+        result = asyncio.run(_run(plan, conn))
+    except Exception as exc:  # the parent prints it and stops
+        conn.send(f"generator failed: {exc!r}")
+        return
     conn.send(result)

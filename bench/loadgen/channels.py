@@ -4,8 +4,16 @@
   tests/twilio/twilio_sim.py signs it), the TwiML's ``<Stream url>``, then the Media Streams
   WebSocket: ``connected``, ``start`` (with the TwiML's parameters), ``media`` frames with
   string counters, ``mark`` echoes, ``stop``;
-- ``sip``: INVITE with an SDP offer (PCMU/8000, ptime 20) over UDP, ACK of the 200, RTP from
-  the port the offer named, BYE; requests callport sends (BYE, OPTIONS) are answered 200.
+- ``telnyx``: the signed (Ed25519) TeXML voice request, the ``<Connect><Stream>`` answer,
+  then the Telnyx media WebSocket: ``connected``, ``start`` (``call_control_id`` and the
+  answer's parameters), snake_case ``media`` frames, ``mark`` echoes, ``stop``, and the signed
+  ``call.hangup`` webhook that ends a Telnyx call;
+- ``browser``: the page's protocol (tests/browser): sign in (``POST /login``), a one-time
+  call token (``POST /browser/token``, same origin), the ``/browser/ws`` WebSocket with
+  ``start`` (16 kHz, not gated), binary PCM16 frames both ways, ``played`` for every ``mark``,
+  ``cleared`` for every ``clear``, ``hangup``;
+- ``sip`` (``loadgen.sip``): INVITE with an SDP offer (PCMU/8000, ptime 20) over UDP, ACK,
+  RTP from the port the offer named, BYE.
 
 Every frame received is handed to ``on_frame(payload, monotonic_time)``.
 """
@@ -16,7 +24,6 @@ import asyncio
 import base64
 import contextlib
 import json
-import struct
 import sys
 import time
 import uuid
@@ -25,7 +32,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path[:0] = [str(ROOT / "tests" / "twilio"), str(ROOT / "tests" / "providers")]
+sys.path[:0] = [str(ROOT / "tests" / p) for p in ("twilio", "telnyx", "providers")]
 
 OnFrame = Callable[[bytes, float], None]
 
@@ -115,139 +122,166 @@ class TwilioCall:
             self._reader.cancel()
 
 
-# ----------------------------------------------------------------------------- SIP
+# ----------------------------------------------------------------------------- Telnyx
 
 
-def _parse(data: bytes) -> tuple[str, dict[str, str], bytes]:
-    head, _, body = data.partition(b"\r\n\r\n")
-    lines = head.decode(errors="replace").split("\r\n")
-    headers: dict[str, str] = {}
-    compact = {"i": "call-id", "v": "via", "f": "from", "t": "to", "l": "content-length"}
-    for line in lines[1:]:
-        name, _, value = line.partition(":")
-        key = name.strip().lower()
-        headers.setdefault(compact.get(key, key), value.strip())
-    return lines[0], headers, body
+class TelnyxCall:
+    def __init__(self, base: str, http: Any, private_key: bytes, on_frame: OnFrame) -> None:
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+        self.base, self.http, self.on_frame = base, http, on_frame
+        self.key = Ed25519PrivateKey.from_private_bytes(private_key)
+        self.ccid = "v3:" + uuid.uuid4().hex
+        self.ws: Any = None
+        self._seq = 1
+        self._chunk = 0
+        self._reader: asyncio.Task[None] | None = None
 
-class SipUa(asyncio.DatagramProtocol):
-    """One UDP SIP socket per generator process; calls are told apart by Call-ID."""
+    def _headers(self, body: bytes, kind: str) -> dict[str, str]:
+        stamp = str(int(time.time()))
+        signature = self.key.sign(stamp.encode() + b"|" + body)
+        return {"telnyx-signature-ed25519": base64.b64encode(signature).decode(),
+                "telnyx-timestamp": stamp, "content-type": kind}
 
-    def __init__(self) -> None:
-        self.transport: asyncio.DatagramTransport | None = None
-        self.waiting: dict[tuple[str, str], asyncio.Future[tuple[str, dict[str, str], bytes]]]
-        self.waiting = {}
-        self.port = 0
-
-    @classmethod
-    async def open(cls) -> SipUa:
-        loop = asyncio.get_running_loop()
-        transport, ua = await loop.create_datagram_endpoint(cls, local_addr=("127.0.0.1", 0))
-        ua.port = transport.get_extra_info("sockname")[1]
-        return ua
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-
-    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        first, headers, _ = _parse(data)
-        cseq = headers.get("cseq", "0 X").split()
-        if first.startswith("SIP/2.0"):
-            code = int(first.split()[1])
-            future = self.waiting.get((headers.get("call-id", ""), cseq[-1]))
-            if code >= 200 and future is not None and not future.done():
-                future.set_result((first, headers, data.partition(b"\r\n\r\n")[2]))
-            return
-        reply = "".join(f"{name}: {headers[name.lower()]}\r\n"
-                        for name in ("Via", "From", "To", "Call-ID", "CSeq")
-                        if name.lower() in headers)
-        assert self.transport is not None
-        self.transport.sendto(f"SIP/2.0 200 OK\r\n{reply}Content-Length: 0\r\n\r\n".encode(),
-                              addr)
-
-    def send(self, text: str, addr: tuple[str, int]) -> None:
-        assert self.transport is not None
-        self.transport.sendto(text.encode(), addr)
-
-
-class _Rtp(asyncio.DatagramProtocol):
-    def __init__(self, on_frame: OnFrame) -> None:
-        self.on_frame = on_frame
-
-    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        if len(data) > 12 and data[1] & 0x7F == 0:
-            self.on_frame(data[12:], time.monotonic())
-
-
-class SipCall:
-    def __init__(self, ua: SipUa, server: tuple[str, int], on_frame: OnFrame) -> None:
-        self.ua, self.server, self.on_frame = ua, server, on_frame
-        self.call_id = uuid.uuid4().hex + "@127.0.0.1"
-        self.tag = uuid.uuid4().hex[:10]
-        self.to = "<sip:echo@127.0.0.1>"
-        self.rtp: asyncio.DatagramTransport | None = None
-        self.remote: tuple[str, int] = ("127.0.0.1", 0)
-        self._seq = 0
-        self._ssrc = uuid.uuid4().int & 0xFFFFFFFF
-
-    def _request(self, method: str, cseq: int, body: str = "", to: str = "") -> str:
-        ua = self.ua.port
-        extra = "Content-Type: application/sdp\r\n" if body else ""
-        return (f"{method} sip:echo@{self.server[0]}:{self.server[1]} SIP/2.0\r\n"
-                f"Via: SIP/2.0/UDP 127.0.0.1:{ua};branch=z9hG4bK{uuid.uuid4().hex[:16]};rport\r\n"
-                f"Max-Forwards: 70\r\nFrom: <sip:load@127.0.0.1>;tag={self.tag}\r\n"
-                f"To: {to or '<sip:echo@127.0.0.1>'}\r\nCall-ID: {self.call_id}\r\n"
-                f"CSeq: {cseq} {method}\r\nContact: <sip:load@127.0.0.1:{ua}>\r\n"
-                f"{extra}Content-Length: {len(body)}\r\n\r\n{body}")
-
-    async def _transact(self, method: str, cseq: int, text: str) -> tuple[str, dict[str, str],
-                                                                           bytes]:
-        loop = asyncio.get_running_loop()
-        future = loop.create_future()
-        self.ua.waiting[(self.call_id, method)] = future
-        try:
-            for wait in (0.5, 1.0, 2.0, 4.0, 8.0):  # RFC 3261 timer A doubling
-                self.ua.send(text, self.server)
-                try:
-                    return await asyncio.wait_for(asyncio.shield(future), wait)
-                except TimeoutError:
-                    continue
-            raise TimeoutError(f"no final answer to {method}")
-        finally:
-            self.ua.waiting.pop((self.call_id, method), None)
+    def _next(self) -> str:
+        self._seq += 1
+        return str(self._seq)
 
     async def connect(self) -> None:
-        loop = asyncio.get_running_loop()
-        self.rtp, _ = await loop.create_datagram_endpoint(
-            lambda: _Rtp(self.on_frame), local_addr=("127.0.0.1", 0))
-        port = self.rtp.get_extra_info("sockname")[1]
-        sdp = ("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
-               f"m=audio {port} RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\n"
-               "a=rtpmap:101 telephone-event/8000\r\na=ptime:20\r\na=sendrecv\r\n")
-        first, headers, body = await self._transact("INVITE", 1, self._request("INVITE", 1, sdp))
-        if not first.startswith("SIP/2.0 200"):
-            raise RuntimeError(f"INVITE refused: {first}")
-        self.to = headers["to"]
-        host, media = "127.0.0.1", 0
-        for line in body.decode().splitlines():
-            if line.startswith("c=IN IP4 "):
-                host = line.split()[-1]
-            elif line.startswith("m=audio "):
-                media = int(line.split()[1])
-        self.remote = (host, media)
-        ack = self._request("ACK", 1, to=self.to)
-        self.ua.send(ack, self.server)
+        import xml.etree.ElementTree as ET
+        from urllib.parse import urlencode
+
+        import websockets
+
+        form = urlencode({"CallSid": self.ccid, "From": "+15550001111", "To": "+15550002222",
+                          "AccountSid": "acc"}).encode()
+        response = await self.http.post(
+            self.base + "/telnyx/texml", content=form,
+            headers=self._headers(form, "application/x-www-form-urlencoded"))
+        response.raise_for_status()
+        stream = ET.fromstring(response.text).find("Connect/Stream")
+        assert stream is not None, response.text
+        params = {p.attrib["name"]: p.attrib["value"] for p in stream.findall("Parameter")}
+        self.ws = await websockets.connect(stream.attrib["url"].replace("wss://", "ws://"),
+                                           compression=None, max_queue=None)
+        await self.ws.send(json.dumps({"event": "connected", "version": "1.0.0"}))
+        await self.ws.send(json.dumps({
+            "event": "start", "sequence_number": "1", "stream_id": "st-" + self.ccid,
+            "start": {"user_id": "u-1", "call_control_id": self.ccid, "from": "+15550001111",
+                      "to": "+15550002222", "tags": [], "custom_parameters": params,
+                      "media_format": {"encoding": "PCMU", "sample_rate": 8000,
+                                       "channels": 1}}}))
+        self._reader = asyncio.create_task(self._read())
 
     async def send(self, payload: bytes) -> None:
-        assert self.rtp is not None
-        header = struct.pack("!BBHII", 0x80, 0, self._seq & 0xFFFF, (160 * self._seq) & 0xFFFFFFFF,
-                             self._ssrc)
-        self._seq += 1
-        self.rtp.sendto(header + payload, self.remote)
+        self._chunk += 1
+        await self.ws.send(json.dumps({
+            "event": "media", "sequence_number": self._next(), "stream_id": "st-" + self.ccid,
+            "media": {"track": "inbound", "chunk": str(self._chunk),
+                      "timestamp": str(20 * (self._chunk - 1)),
+                      "payload": base64.b64encode(payload).decode()}}))
+
+    async def _read(self) -> None:
+        import websockets
+
+        try:
+            async for text in self.ws:
+                now = time.monotonic()
+                msg = json.loads(text)
+                event = msg.get("event")
+                if event == "media":
+                    self.on_frame(base64.b64decode(msg["media"]["payload"]), now)
+                elif event == "mark":
+                    await self.ws.send(json.dumps({
+                        "event": "mark", "sequence_number": self._next(),
+                        "stream_id": "st-" + self.ccid, "mark": msg["mark"]}))
+        except websockets.ConnectionClosed:
+            return
 
     async def hangup(self) -> None:
-        with contextlib.suppress(TimeoutError, RuntimeError):
-            await asyncio.wait_for(self._transact("BYE", 2, self._request("BYE", 2, to=self.to)),
-                                   5)
-        if self.rtp is not None:
-            self.rtp.close()
+        import websockets
+
+        with contextlib.suppress(websockets.ConnectionClosed):
+            await self.ws.send(json.dumps({"event": "stop", "sequence_number": self._next(),
+                                           "stream_id": "st-" + self.ccid}))
+            await self.ws.close()
+        if self._reader is not None:
+            self._reader.cancel()
+        body = json.dumps({"data": {
+            "record_type": "event", "event_type": "call.hangup", "id": uuid.uuid4().hex,
+            "occurred_at": "2026-12-02T00:00:00Z",
+            "payload": {"call_control_id": self.ccid, "call_leg_id": "leg", "call_session_id":
+                        "sess", "connection_id": "conn", "hangup_cause": "normal_clearing"}},
+            "meta": {"attempt": 1}}).encode()
+        with contextlib.suppress(Exception):
+            await self.http.post(self.base + "/telnyx/webhook", content=body,
+                                 headers=self._headers(body, "application/json"))
+
+
+# ----------------------------------------------------------------------------- browser
+
+BROWSER_USER = "load"
+BROWSER_PASSWORD = "load-bench-password-1"
+
+
+async def browser_sign_in(http: Any, base: str) -> None:
+    """One sign-in per generator process; the session cookie stays on ``http``."""
+    response = await http.post(base + "/login", json={"name": BROWSER_USER,
+                                                      "password": BROWSER_PASSWORD},
+                               headers={"origin": base})
+    response.raise_for_status()
+
+
+class BrowserCall:
+    def __init__(self, base: str, http: Any, on_frame: OnFrame) -> None:
+        self.base, self.http, self.on_frame = base, http, on_frame
+        self.ws: Any = None
+        self._reader: asyncio.Task[None] | None = None
+
+    async def connect(self) -> None:
+        import websockets
+        from websockets.typing import Origin
+
+        response = await self.http.post(self.base + "/browser/token",
+                                        headers={"origin": self.base})
+        response.raise_for_status()
+        token = response.json()["token"]
+        cookie = "; ".join(f"{k}={v}" for k, v in self.http.cookies.items())
+        self.ws = await websockets.connect(
+            self.base.replace("http://", "ws://") + f"/browser/ws?token={token}",
+            origin=Origin(self.base), additional_headers={"Cookie": cookie}, compression=None,
+            max_queue=None)
+        await self.ws.send(json.dumps({"type": "start", "sample_rate": 16000, "gated": False}))
+        ready = json.loads(await self.ws.recv())
+        if ready.get("type") != "ready":
+            raise RuntimeError(f"browser call not ready: {ready}")
+        self._reader = asyncio.create_task(self._read())
+
+    async def send(self, payload: bytes) -> None:
+        await self.ws.send(payload)
+
+    async def _read(self) -> None:
+        import websockets
+
+        try:
+            async for message in self.ws:
+                now = time.monotonic()
+                if isinstance(message, bytes):
+                    self.on_frame(message, now)
+                    continue
+                msg = json.loads(message)
+                if msg.get("type") == "mark":  # played at once
+                    await self.ws.send(json.dumps({"type": "played", "name": msg["name"]}))
+                elif msg.get("type") == "clear":
+                    await self.ws.send(json.dumps({"type": "cleared", "id": msg.get("id")}))
+        except websockets.ConnectionClosed:
+            return
+
+    async def hangup(self) -> None:
+        import websockets
+
+        with contextlib.suppress(websockets.ConnectionClosed):
+            await self.ws.send(json.dumps({"type": "hangup"}))
+            await self.ws.close()
+        if self._reader is not None:
+            self._reader.cancel()

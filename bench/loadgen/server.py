@@ -9,6 +9,7 @@ the kernel's view of the child's ``process_time``), so nothing of the generator 
 
 from __future__ import annotations
 
+import base64
 import os
 import signal
 import socket
@@ -33,7 +34,7 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
 
 
 def config_text(*, port: int, sip_port: int, rtp_low: int, calls: int, vad: str,
-                db: Path) -> str:
+                db: Path, telnyx_key: str) -> str:
     return f"""
 [server]
 host = "127.0.0.1"
@@ -51,6 +52,14 @@ vad = "{vad}"
 
 [twilio]
 auth_token = "{AUTH_TOKEN}"
+
+[telnyx]
+public_key = "{telnyx_key}"
+api_key = "KEYload"
+
+[browser]
+max_calls = {calls + 50}
+max_calls_per_user = {calls + 50}
 
 [sip]
 enabled = true
@@ -71,6 +80,7 @@ class Server:
     base: str
     sip_port: int
     tmp: tempfile.TemporaryDirectory[str]
+    telnyx_private: bytes  # signs the Telnyx simulator's webhooks (its public half: config)
 
     def cpu_s(self) -> float:
         """User + system CPU seconds of the server process (all its threads) so far."""
@@ -92,19 +102,36 @@ class Server:
 
 
 def start(*, calls: int, vad: str = "silero") -> Server:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import (
+        Encoding,
+        NoEncryption,
+        PrivateFormat,
+        PublicFormat,
+    )
+
+    key = Ed25519PrivateKey.generate()
+    public = base64.b64encode(key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw))
+    private = key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
     tmp = tempfile.TemporaryDirectory(prefix="callport-load-")
     port, sip_port = free_port(), free_port(socket.SOCK_DGRAM)
     rtp_low = 30000 + (os.getpid() * 7 % 200) * 100
     path = Path(tmp.name) / "callport.toml"
     path.write_text(config_text(port=port, sip_port=sip_port, rtp_low=rtp_low, calls=calls,
-                                vad=vad, db=Path(tmp.name) / "callport.db"))
+                                vad=vad, db=Path(tmp.name) / "callport.db",
+                                telnyx_key=public.decode()))
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": "1",
            "XDG_DATA_HOME": tmp.name}
     log = open(Path(tmp.name) / "serve.log", "wb")  # noqa: SIM115 - closed with the child
     serve = "import sys; from callport.cli import main; sys.exit(main(sys.argv[1:]))"
+    from loadgen.channels import BROWSER_PASSWORD, BROWSER_USER
+
+    subprocess.run([sys.executable, "-c", serve, "users", "add", BROWSER_USER,
+                    "--password-stdin", "--config", str(path)], env=env, check=True,
+                   input=BROWSER_PASSWORD.encode() + b"\n", stdout=subprocess.DEVNULL)
     proc = subprocess.Popen([sys.executable, "-c", serve, "serve", "--config", str(path),
                              "--no-warmup"], env=env, stdout=log, stderr=subprocess.STDOUT)
-    server = Server(proc, f"http://127.0.0.1:{port}", sip_port, tmp)
+    server = Server(proc, f"http://127.0.0.1:{port}", sip_port, tmp, private)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:

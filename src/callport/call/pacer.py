@@ -18,6 +18,9 @@ from callport.call.playout import FrameItem, MarkItem, Playout, Starved
 from callport.call.taps import Direction, TapFrame, TapList
 
 ENDLESS_LEAD_S = 0.2
+# A frame due less than this ahead is sent now: a sleep that short costs a timer and a loop
+# turn per frame (live sources push each frame just before it is due) and buys no pacing.
+SLACK_S = 0.002
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -56,24 +59,23 @@ class Pacer:
         due = 0.0  # clock time at which the next frame is due to be heard
         while True:
             item = self._playout.pop(self._samples)
-            if item is None:
-                self._on_idle()
-                self._wake.clear()
-                await self._wake.wait()
+            if type(item) is not FrameItem:  # the common case first: one check per frame
+                if item is None:
+                    self._on_idle()
+                    self._wake.clear()
+                    await self._wake.wait()
+                elif isinstance(item, Starved):
+                    await self._starved(item)
+                else:
+                    assert isinstance(item, MarkItem)
+                    await self._leg.mark(item.name)
                 continue
-            if isinstance(item, Starved):
-                await self._starved(item)
-                continue
-            if isinstance(item, MarkItem):
-                await self._leg.mark(item.name)
-                continue
-            assert isinstance(item, FrameItem)
             lead = ENDLESS_LEAD_S if item.endless and math.isinf(lead_leg) else lead_leg
             now = sent_at = self._clock()
             due = max(due, now)
             if not math.isinf(lead):
                 wait = due - lead - now
-                if wait > 0:
+                if wait > SLACK_S:
                     generation = self._generation
                     await self._sleep(wait)
                     if generation != self._generation:
@@ -98,7 +100,7 @@ class Pacer:
         that can set the pacer's own wake when it has audio (``notify_ready``, as
         ``LiveSource`` does) costs one event wait per frame, not two tasks."""
         self._wake.clear()
-        notify = getattr(item.source, "notify_ready", None)
+        notify = item.notify
         if notify is not None:
             notify(self._wake)
             await self._wake.wait()

@@ -20,10 +20,13 @@ from callport.audio.resample import resample
 from callport.types import PCM16
 
 if TYPE_CHECKING:  # a Protocol only: the playout stays pure (sources.LiveSource uses asyncio)
+    import asyncio
+    from collections.abc import Callable
+
     from callport.call.sources import AudioSource
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@dataclass(slots=True, eq=False)  # not frozen: one is made per frame sent, and frozen costs
 class FrameItem:
     pcm: PCM16
     label: str = ""
@@ -35,11 +38,13 @@ class MarkItem:
     name: str
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@dataclass(slots=True, eq=False)
 class Starved:
-    """The head is a live source with nothing to give yet: await ``source.ready()``."""
+    """The head is a live source with nothing to give yet: await ``source.ready()``, or
+    hand ``notify`` (the source's ``notify_ready``, where it has one) an event to set."""
 
     source: AudioSource
+    notify: Callable[[asyncio.Event], None] | None = None
 
 
 PlayItem = FrameItem | MarkItem
@@ -61,6 +66,7 @@ class _SourceItem:
     clause: int
     pulled: int = 0
     endless: bool = False  # source.endless, read once
+    starved: Starved | None = None  # made once: a live source starves at every frame
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +173,9 @@ class Playout:
                     continue
                 return self._mark(head.clause, head.pulled, final=True)
             if len(frame) == 0:
-                return Starved(head.source)
+                if head.starved is None:
+                    head.starved = Starved(head.source, getattr(head.source, "notify_ready", None))
+                return head.starved
             head.pulled += 1
             clause.frames = head.pulled
             if head.pulled % self.mark_every == 0:  # sent right after this frame

@@ -11,6 +11,7 @@ from callport.channels.browser.protocol import (
     CLEAR_ACK_S,
     CLOSE_PROTOCOL_ERROR,
     CLOSE_TOO_BIG,
+    FILL_SLACK_S,
     FRAME_SAMPLES,
     BrowserProtocol,
     CallerAudio,
@@ -203,6 +204,24 @@ def test_gated_page_gets_silence_filled_in_simulated_time() -> None:
     assert core.handle_timer(10.95) == []
     more = core.handle_timer(11.5)
     assert core.media_time == pytest.approx(1.5) and len(more) == 30
+
+
+def test_fill_resumes_right_after_the_gate_closes_when_the_pre_roll_ran_ahead() -> None:
+    core = started(gated=True, now=10.0)
+    core.handle_timer(10.5)  # 0.5 s of silence filled while nobody spoke
+    core.receive_text('{"type":"vad","speaking":true}', 10.5)
+    for _ in range(15):  # the 300 ms pre-roll, captured before the gate opened, at once
+        core.receive_bytes(frame(), 10.5)
+    t = 10.5
+    for _ in range(25):  # then 500 ms of live speech at its own pace
+        t += 0.02
+        core.receive_bytes(frame(), t)
+    assert core.media_time == pytest.approx(1.3)  # 0.3 s ahead of wall time (1.0 s)
+    core.receive_text('{"type":"vad","speaking":false}', t)
+    # Silence is filled from the last frame on, not once wall time has caught up with media.
+    assert core.get_timer() == pytest.approx(t + FILL_SLACK_S)
+    filled = core.handle_timer(t + 0.5)
+    assert len(filled) == 25 and core.media_time == pytest.approx(1.8)
 
 
 def test_ungated_page_never_fills() -> None:

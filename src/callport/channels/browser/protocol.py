@@ -376,9 +376,13 @@ class BrowserProtocol:
         return [Started(gated=gated, client=client[:200])]
 
     def _sync_clock(self, now: float) -> None:
-        # Media running ahead of wall time (pre-roll bursts) is fine; filling resumes later.
-        if self._t0 is None:
-            self._t0 = now - self.media_time
+        """The page's VAD closed its gate: silence is filled from now on. Media that ran ahead
+        of wall time (the pre-roll burst sent when the gate opened: ~300 ms of audio that was
+        captured before) moves the clock's origin, so that the fill starts ``FILL_SLACK_S``
+        after the last frame rather than once wall time has caught up with it (which held
+        the server's end-of-turn silence, and every reply, back by the pre-roll)."""
+        self._t0 = now - self.media_time if self._t0 is None else min(self._t0,
+                                                                      now - self.media_time)
 
     def _fail(self, reason: str, code: int) -> ProtocolError:
         self._state = "closed"

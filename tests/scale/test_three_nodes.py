@@ -83,6 +83,17 @@ def test_three_nodes_behind_kamailio_and_haproxy_survive_a_kill_9(three: Cluster
     for node in three.nodes:  # a request naming its node goes there
         r = lb.get("/readyz", params={"node": node.name})
         assert r.status_code == 200 and r.headers["x-callport-node"] == node.name
+    # A provider call's webhooks all reach one node (hashed over its id), different calls
+    # spread. Unsigned here, so every node refuses them (403): only the routing is looked at.
+    twilio = {sid: {lb.post("/twilio/voice", data={"CallSid": sid, "From": "+1555"}).headers[
+        "x-callport-node"] for _ in range(3)} for sid in (f"CA{i:032x}" for i in range(12))}
+    assert all(len(nodes) == 1 for nodes in twilio.values()), twilio
+    assert len(set().union(*twilio.values())) >= 2, twilio
+    telnyx = {cid: {lb.post("/telnyx/webhook", json={"data": {"payload": {
+        "call_control_id": cid}}}).headers["x-callport-node"] for _ in range(3)}
+        for cid in (f"v3:call-{i}" for i in range(12))}
+    assert all(len(nodes) == 1 for nodes in telnyx.values()), telnyx
+    assert len(set().union(*telnyx.values())) >= 2, telnyx
 
     # sipp callers through Kamailio, spread over the nodes.
     assert three_calls(three, calls=6, tag="spread") == (6, 0)

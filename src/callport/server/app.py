@@ -103,6 +103,7 @@ def create_app(runtime: Runtime, *, channels: Sequence[Channel] | None = None) -
     from callport.agents.taskmanager.api import task_routes
     from callport.server.console import console_routes
     from callport.server.drain import drain_routes
+    from callport.server.queue_relay import node_url, relay_door, start_cluster
     from callport.server.recordings import recording_routes
     from callport.server.voicemail import voicemail_routes
 
@@ -118,6 +119,7 @@ def create_app(runtime: Runtime, *, channels: Sequence[Channel] | None = None) -
         *voicemail_routes(runtime),  # GET /api/voicemail: the user's own messages
         *drain_routes(runtime),  # POST /api/admin/drain (admins): rolling upgrades
         *queue_routes(runtime),  # GET /api/queues (admins): waiting callers and agents
+        *relay_door(runtime),  # /internal/queues/ring: other nodes' callers for our agents
         *console_routes(runtime),  # /console and /api/console/... (server.console)
         # POST /api/calls: the neutral outbound API (an admin's API token; channels.carriers).
         api_calls_route(API_CALLS_PATH, settings=runtime.settings, channels=active,
@@ -140,6 +142,8 @@ def create_app(runtime: Runtime, *, channels: Sequence[Channel] | None = None) -
         ownership = runtime.ownership
         await ownership.start()
         beating = asyncio.create_task(ownership.beat_loop()) if ownership.shared else None
+        # server.redis + CALLPORT_NODE_SECRET: queues span the nodes (server.queue_relay)
+        clustering = start_cluster(runtime, url=node_url(runtime.settings))
         sweeping = asyncio.create_task(stale_loop(
             runtime.calls, live=lambda: set(runtime.active),
             older_than_s=runtime.settings.limits.stale_call_s))
@@ -162,6 +166,9 @@ def create_app(runtime: Runtime, *, channels: Sequence[Channel] | None = None) -
             if purging is not None:
                 purging.cancel()
             await drain(runtime, grace_s=runtime.settings.server.shutdown_grace_s)
+            if clustering is not None:  # drained: leave, the others drop our callers
+                clustering.cancel()
+                await asyncio.gather(clustering, return_exceptions=True)
             for channel in reversed(started):
                 try:
                     await channel.stop()

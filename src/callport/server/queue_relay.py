@@ -26,7 +26,10 @@ from callport.queues.cluster import ClusterReach, QueueCluster, serve_ring
 from callport.queues.reach import AgentReach
 from callport.queues.relay import RING_PATH, RelayError, verify
 
-__all__ = ["NODE_SECRET_ENV", "StarletteLink", "relay_routes", "start_cluster"]
+__all__ = [
+    "NODE_SECRET_ENV", "NODE_URL_ENV", "StarletteLink", "node_url", "relay_door", "relay_routes",
+    "start_cluster",
+]
 
 log = logging.getLogger(__name__)
 
@@ -115,3 +118,26 @@ def start_cluster(runtime: Any, *, url: str, secret: str | None = None,
     service.reach = ClusterReach(cluster=cluster, local=service.reach)
     return asyncio.get_running_loop().create_task(cluster.run(service),
                                                   name="queue-cluster")
+
+
+NODE_URL_ENV = "CALLPORT_NODE_URL"
+
+
+def node_url(settings: Any) -> str:
+    """Where the other nodes reach this one's HTTP port (``CALLPORT_NODE_URL``, else
+    ``http://server.host:server.port``, the host name when bound to every address)."""
+    explicit = os.environ.get(NODE_URL_ENV, "").strip()
+    if explicit:
+        return explicit.rstrip("/")
+    import socket
+
+    host = settings.server.host
+    if host in ("0.0.0.0", "::", ""):
+        host = socket.gethostname()
+    return f"http://{host}:{settings.server.port}"
+
+
+def relay_door(runtime: Any) -> list[BaseRoute]:
+    """``/internal/queues/ring`` for ``create_app``: shut (403) without a node secret."""
+    return relay_routes(secret=os.environ.get(NODE_SECRET_ENV, ""),
+                        reach=lambda: runtime.queues.reach)

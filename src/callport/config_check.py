@@ -29,6 +29,7 @@ DAY = 24 * 3600
 RANGES: dict[str, tuple[float, float]] = {
     "server.port": (0, 65535),
     "server.shutdown_grace_s": (0.1, 60),
+    "server.node_ttl_s": (1, 600),  # a node silent this long is lost (server.ownership)
     "limits.body_bytes": (1024, 1 << 30),
     "limits.body_timeout_s": (0.5, 3600),
     "limits.header_timeout_s": (0.5, 600),

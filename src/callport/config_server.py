@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,7 +47,11 @@ def valid_node_id(name: str) -> bool:
 def default_node_id(port: int, hostname: str | None = None) -> str:
     """``server.node_id`` when none is set: the host name and HTTP port (``box1-8080``),
     stable across restarts of the same node, distinct for two nodes on one machine."""
-    host = hostname if hostname is not None else socket.gethostname()
+    if hostname is None:
+        import socket  # here: config is imported by pure cores that must not load sockets
+
+        hostname = socket.gethostname()
+    host = hostname
     cleaned = re.sub(r"[^A-Za-z0-9._-]+", "-", host.split(".")[0]).strip("-._") or "node"
     return f"{cleaned[:56]}-{port}"
 
@@ -118,8 +121,6 @@ class ServerSettings:
         if self.node_id and not valid_node_id(self.node_id):
             out.append(f"server.node_id={self.node_id!r}: use 1-64 letters, digits, '.', '_' "
                        "or '-'")
-        if not 1 <= self.node_ttl_s <= 600:
-            out.append("server.node_ttl_s: use 1-600 seconds")
         if self.log_level.lower() not in {"debug", "info", "warning", "error"}:
             out.append(f"server.log_level={self.log_level!r}: use debug, info, warning or error")
         if not 0 < self.shutdown_grace_s <= 60:

@@ -54,6 +54,7 @@ LAYERS: dict[str, int] = {
     "callport.speech": 1,
     "callport.nlu": 1,
     "callport.store": 1,
+    "callport.bus": 1,  # the node-to-node bus (Redis pub/sub): envelopes, no call knowledge
     # 2: the heart. The Leg contract, the session, the Call a flow is written with, and the
     # Agent protocol the session consumes (callport.call.agent; agents implement it upstairs).
     "callport.call": 2,

@@ -57,6 +57,8 @@ CORES: tuple[str, ...] = (
     # queues: the engine (strategies, waits, call-backs in simulated time) and its vocabulary
     "callport.queues", "callport.queues.engine", "callport.queues.model",
     "callport.call.queueing", "callport.config_queues",
+    # bus: the node-to-node messages (typed, validated decoding of what Redis carries)
+    "callport.bus", "callport.bus.envelopes",
     # recording: the consent machine and the all-party table
     "callport.recording", "callport.recording.consent", "callport.recording.rules",
     "callport.recording.sigv4",  # AWS Signature Version 4 (hashlib, hmac, urllib.parse)

@@ -64,4 +64,5 @@ async def test_a_stalled_subscriber_loses_its_oldest_events_not_the_call(hub: Ev
 
 def test_the_wire_form_names_the_event_type() -> None:
     data = event_json(CallEnded(call_id="c9", cause="console", at=12.5))
-    assert data == {"type": "CallEnded", "call_id": "c9", "at": 12.5, "cause": "console"}
+    assert data == {"type": "CallEnded", "call_id": "c9", "at": 12.5, "node": "",
+                    "cause": "console"}

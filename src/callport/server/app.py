@@ -142,6 +142,9 @@ def create_app(runtime: Runtime, *, channels: Sequence[Channel] | None = None) -
         ownership = runtime.ownership
         await ownership.start()
         beating = asyncio.create_task(ownership.beat_loop()) if ownership.shared else None
+        from callport.server.bus_wiring import start_bus, stop_bus
+
+        await start_bus(runtime)  # server.redis: every node's events, commands for our calls
         # server.redis + CALLPORT_NODE_SECRET: queues span the nodes (server.queue_relay)
         clustering = start_cluster(runtime, url=node_url(runtime.settings))
         sweeping = asyncio.create_task(stale_loop(
@@ -175,6 +178,7 @@ def create_app(runtime: Runtime, *, channels: Sequence[Channel] | None = None) -
                 except Exception:
                     log.exception("channel %s failed to stop", channel.name)
             await ownership.stop()  # no record of ours outlives the process open
+            await stop_bus(runtime)
 
     limits = runtime.settings.limits
     middleware = [

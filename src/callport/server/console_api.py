@@ -8,6 +8,9 @@ existence is not told. Actions (hang up, transfer) are for admins.
 - ``GET  /api/console/live``                  the calls running now (state, transcript so far)
 - ``POST /api/console/calls/{id}/hangup``     end a live call (admin)
 - ``POST /api/console/calls/{id}/transfer``   ``{target}``: a number or ``sip:`` URI (admin)
+- ``POST /api/console/calls/{id}/hold``, ``.../resume``  hold music and the line held (admin)
+
+An action on a call another node runs goes to that node (``server.commands``, the bus).
 - ``GET  /api/console/calls``                 the history; ``since``/``until`` (ISO dates),
   ``channel``, ``user``, ``number`` (caller or callee contains), ``disposition``, ``limit``
 - ``GET  /api/console/calls/{id}``            the record, its events, turns with their latency
@@ -27,9 +30,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from callport.call.controls import Refused
 from callport.recording.run import CONSENT_EVENT
 from callport.server.auth import user_of
+from callport.server.commands import ACTIONS, route
 from callport.server.console_live import TURN_EVENT, live_json, may_see_call
 from callport.store.calls import CallRecord
 
@@ -170,31 +173,18 @@ def console_api_routes(runtime: Runtime) -> list[Route]:
             return refused
         cid = request.path_params["call_id"]
         action = request.path_params["action"]
-        if action not in ("hangup", "transfer"):
+        if action not in ACTIONS:
             return JSONResponse({"error": f"no action {action!r}"}, status_code=404)
-        call = runtime.active.get(cid)
-        if call is None or call.ended:
-            return JSONResponse({"error": "that call is not live here"}, status_code=404)
-        if action == "hangup":
-            await call.session.hangup("console")
-            return JSONResponse({"ok": True})
-        try:
-            body = json.loads(await request.body() or b"{}")
-        except ValueError:
-            return JSONResponse({"error": "send JSON"}, status_code=400)
-        from callport.server.agent_page import transfer_uri
-
-        target = transfer_uri(str(body.get("target", ""))) if isinstance(body, dict) else None
-        if target is None:
-            return JSONResponse({"error": "give a number (+15551234567) or a sip: address"},
-                                status_code=400)
-        result = await call.session.leg.transfer(target)
-        if isinstance(result, Refused):
-            why = result.detail or result.refusal.value
-            return JSONResponse({"error": f"this line cannot be transferred: {why}"},
-                                status_code=409)
-        await runtime.calls.add_event(cid, "transferred", f"console: {target}")
-        return JSONResponse({"ok": True, "target": target})
+        args: dict[str, str] = {}
+        if action == "transfer":
+            try:
+                body = json.loads(await request.body() or b"{}")
+            except ValueError:
+                return JSONResponse({"error": "send JSON"}, status_code=400)
+            args["target"] = str(body.get("target", "")) if isinstance(body, dict) else ""
+        # Here, or on the node that runs the call (server.commands, over the bus).
+        status, answer = await route(runtime, cid, action, args)
+        return JSONResponse(answer, status_code=status)
 
     async def history(request: Request) -> Response:
         who, refused = viewer(request)

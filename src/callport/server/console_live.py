@@ -8,7 +8,8 @@
   turns (a PIN) never reach ``call.turns``, so they are neither published nor kept.
 - ``call_state(call, waiting)``: the state a live call is in (queue with its wait, bridged,
   hold, else the agent's listening/thinking/speaking).
-- ``live_json(runtime, viewer)``: the live calls a viewer may see.
+- ``live_json(runtime, viewer)``: the live calls a viewer may see, each with its ``node``;
+  with several nodes (``server.redis``) the other nodes' calls too, as their events told.
 """
 
 from __future__ import annotations
@@ -192,5 +193,11 @@ def live_json(runtime: Runtime, viewer: User) -> list[dict[str, object]]:
             "transcript": [{"who": "caller" if t.transcript else "keys",
                             "text": t.transcript or t.digits, "reply": t.heard or t.reply}
                            for t in call.turns],
+            "node": runtime.node_id,
         })
+    remote = getattr(runtime.events, "remote", None)  # other nodes' (server.events_redis)
+    if remote is not None:
+        at = time.time()
+        out += [c.as_json(at) for c in remote.calls() if c.call_id not in runtime.active
+                and may_see_call(viewer, user=c.user)]
     return out

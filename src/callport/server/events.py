@@ -3,7 +3,8 @@
 The runtime publishes typed events (a call started or ended, a caller's words heard, the
 agent's words said, a state change, a finished turn's timing) and the console's SSE stream
 (``server.console``) subscribes. ``EventHub`` is a Protocol: ``MemoryHub`` is the embedded
-in-process default; a scale-out hub (Redis pub/sub) satisfies the same two methods.
+in-process default; ``server.events_redis.RedisHub`` (``server.redis``) satisfies the same two
+methods and carries every node's events to every node's subscribers.
 
 ``publish`` never blocks and never raises: a slow subscriber's queue is bounded
 (``MemoryHub(queue_size=...)``) and loses its oldest events, with ``Subscription.dropped``
@@ -24,10 +25,12 @@ __all__ = ["CallEnded", "CallStarted", "EventHub", "LiveEvent", "MemoryHub", "St
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LiveEvent:
-    """Base: which call, and when (unix seconds)."""
+    """Base: which call, when (unix seconds), and on which node ("" on a single node; the
+    node's id once an event crosses the bus, ``server.events_redis``)."""
 
     call_id: str
     at: float = field(default_factory=time.time)
+    node: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

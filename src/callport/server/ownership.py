@@ -61,8 +61,10 @@ class Ownership:
     """One node's side of call ownership (``runtime.ownership``)."""
 
     def __init__(self, *, node: str, owners: CallOwners, calls: CallStore, shared: bool,
-                 ttl_s: float = 15.0, clock: Callable[[], float] = time.time) -> None:
+                 ttl_s: float = 15.0, clock: Callable[[], float] = time.time,
+                 on_lost: Callable[[str, str], None] | None = None) -> None:
         self.node, self.owners, self.calls = node, owners, calls
+        self.on_lost = on_lost  # (call, lost node): e.g. tell the consoles the call ended
         self.shared = shared  # several nodes (Redis): start/stop close only our own calls
         self.ttl_s, self.clock = ttl_s, clock
         self.closed_lost = 0  # records of lost nodes this node closed
@@ -140,6 +142,8 @@ class Ownership:
                     closed += 1
                     log.warning("call %s: node %s was lost; its record is closed (%s)",
                                 call_id, owner, NODE_LOST)
+                if self.on_lost is not None:
+                    self.on_lost(call_id, owner)
             except Exception:
                 self.errors += 1
                 log.exception("call %s: could not close lost node %s's record", call_id, owner)

@@ -25,6 +25,7 @@ from callport.vad.turn import TurnDetector
 if TYPE_CHECKING:
     from callport.agentref import AgentRef
     from callport.agents.adapters.base import Line
+    from callport.bus.redis_bus import RedisBus
     from callport.call.transfers import Transferrer
     from callport.nlu.intents import IntentClassifier
     from callport.queues.service import QueueService
@@ -110,6 +111,8 @@ class Runtime:
         from callport.server.events import MemoryHub
 
         self.events: EventHub = MemoryHub()  # live call events for the console (server.events)
+        self.bus: RedisBus | None = None
+        """The node-to-node bus (``server.redis``): every node's events, routed commands."""
         self.draining = False
         self.drained = False
         """Drain mode (``callport.server.drain``): no new calls; live ones finish."""
@@ -384,16 +387,10 @@ def build_runtime(
         voicemail=voicemail,
     )
     lines.append(runtime.line_of)
-    if settings.server.redis:  # scale-out: live state shared with the other nodes
-        from callport.store.live_redis import redis_live
+    if settings.server.redis:  # scale-out: live state, events and commands across nodes
+        from callport.server.bus_wiring import wire_redis
 
-        live = redis_live(settings.server.redis)
-        runtime.spent_tokens = live.spent
-        from callport.server.ownership import Ownership
-
-        runtime.ownership = Ownership(node=runtime.node_id, owners=live.owners,
-                                      calls=runtime.calls, shared=True,
-                                      ttl_s=settings.server.node_ttl_s)
+        wire_redis(runtime, settings.server.redis)
     if adapter is not None:
         runtime.use_adapter(adapter)
     return runtime

@@ -15,7 +15,12 @@ Printed per N, over the measured window (after a 1 s settle):
 - ``returned``: frames echoed back / frames sent (matched by content);
 - ``lat p50/p95/p99``: frame sent -> its echo received at the generator, ms (loopback, the
   server's receive + session + pacer + send, and the generator's own read delay);
-- ``rx-jit p99``: |spacing of echoed frames - 20 ms| p99, ms;
+- ``pacer p99``: |spacing of the server pacer's consecutive sends - 20 ms| p99, ms (send
+  times from an outbound tap in the server, ``loadgen/pacing.py``). With no playout buffer at
+  the far end (SIP, ``lead_ms`` 0) the pacer keeps a 20 ms grid and this is its jitter; on
+  the WebSocket channels (80 ms lead) an echoed frame leaves as soon as it arrives, so this
+  follows the caller's own arrival spacing;
+- ``rx-jit p99``: |spacing of echoed frames at the generator - 20 ms| p99, ms;
 - ``gen-late p99``: the generator's own lateness sending frames; over ``--max-late-ms`` the
   row is marked INVALID (it measured the generator, not the server);
 - ``vad batch``: mean calls per VAD inference, from the server's ``callport_vad_batch_size``.
@@ -62,9 +67,20 @@ def batch_mean(metrics: str) -> float:
     return total / count if count else float("nan")
 
 
+def pacer_jitter(calls: list[list[float]], window: tuple[float, float]) -> list[float]:
+    """|spacing of consecutive pacer sends - 20 ms| in ms, inside the window, every call."""
+    lo, hi = window
+    out: list[float] = []
+    for times in calls:
+        sent = np.asarray([t for t in times if lo <= t <= hi])
+        if len(sent) > 2:
+            out += (np.abs(np.diff(sent) - 0.020) * 1000).tolist()
+    return out
+
+
 def run_calls(server: srv.Server, channel: str, n: int, seconds: float, procs: int,
-              frames: list[bytes]) -> tuple[Result, float, float]:
-    """N calls in ``procs`` generator processes; (merged result, server CPU s, window s)."""
+              frames: list[bytes]) -> tuple[Result, float, tuple[float, float]]:
+    """N calls in ``procs`` generator processes; (merged result, server CPU s, window)."""
     ctx = multiprocessing.get_context("spawn")
     per = [n // procs + (1 if i < n % procs else 0) for i in range(procs)]
     pipes, children, first = [], [], 0
@@ -105,7 +121,7 @@ def run_calls(server: srv.Server, channel: str, n: int, seconds: float, procs: i
         total.late_ms += part.late_ms
         total.latency_ms += part.latency_ms
         total.jitter_ms += part.jitter_ms
-    return total, cpu1 - cpu0, hi - lo
+    return total, cpu1 - cpu0, (lo, hi)
 
 
 def main() -> None:
@@ -124,7 +140,8 @@ def main() -> None:
           f"{len(frames) * 0.02:.1f} s speech loop; load average "
           f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"{'N':>5} {'cpu-ms/call-s':>13} {'calls/core':>10} {'returned':>8} "
-          f"{'lat p50':>8} {'p95':>7} {'p99':>7} {'rx-jit p99':>10} {'gen-late p99':>12} "
+          f"{'lat p50':>8} {'p95':>7} {'p99':>7} {'pacer p99':>9} {'rx-jit p99':>10} "
+          f"{'gen-late p99':>12} "
           f"{'vad batch':>9} {'failed':>6}  note")
     broke: int | None = None
     for n in [int(x) for x in args.calls.split(",")]:
@@ -132,9 +149,11 @@ def main() -> None:
         try:
             run_calls(server, args.channel, 1, 1.0, 1, frames)  # warm-up: model, imports
             procs = args.procs or max(1, math.ceil(n / 60))
-            result, cpu_s, _window = run_calls(server, args.channel, n, args.seconds, procs,
+            result, cpu_s, window = run_calls(server, args.channel, n, args.seconds, procs,
                                               frames)
             batch = batch_mean(server.metrics())
+            time.sleep(1.0)  # the calls' ends: their send times are written
+            pacer = pacer_jitter(server.send_times(), window)
         finally:
             server.stop()
         call_s = result.sent * 0.02
@@ -152,7 +171,8 @@ def main() -> None:
             broke = n if broke is None else broke
         print(f"{n:>5} {per:>13.2f} {1000 / per:>10.0f} {returned:>8.1%} "
               f"{pct(result.latency_ms, 50):>8.2f} {pct(result.latency_ms, 95):>7.2f} "
-              f"{p99:>7.2f} {pct(result.jitter_ms, 99):>10.2f} {late:>12.2f} {batch:>9.1f} "
+              f"{p99:>7.2f} {pct(pacer, 99):>9.2f} {pct(result.jitter_ms, 99):>10.2f} "
+              f"{late:>12.2f} {batch:>9.1f} "
               f"{result.failed:>6}  {'; '.join(notes)}", flush=True)
     print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}; first N that breaks "
           f"real time: {broke if broke is not None else 'none of those run'}")

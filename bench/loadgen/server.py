@@ -2,8 +2,9 @@
 
 The child is the ``callport serve`` command itself (``callport serve --config X --no-warmup``):
 the real ``Runtime`` and ``CallSession`` (Silero VAD, turn detector, pacer), every channel
-driver, uvicorn and the SIP UDP socket, with ``server.flow`` set to the echo flow and callers
-admitted as guests. Its CPU is read from ``/proc/PID/stat`` (user + system of every thread,
+driver, uvicorn and the SIP UDP socket, with ``server.flow`` set to the echo flow (``loadgen.pacing``:
+the echo flow plus a tap noting the pacer's send times) and callers admitted as guests.
+``BENCH_SRC`` runs another tree's ``src`` (a before/after comparison). Its CPU is read from ``/proc/PID/stat`` (user + system of every thread,
 the kernel's view of the child's ``process_time``), so nothing of the generator is counted.
 """
 
@@ -40,7 +41,7 @@ def config_text(*, port: int, sip_port: int, rtp_low: int, calls: int, vad: str,
 host = "127.0.0.1"
 port = {port}
 db = "{db}"
-flow = "callport.flows.echo:echo_flow"
+flow = "loadgen.pacing:timed_echo_flow"
 metrics_public = true
 log_level = "warning"
 
@@ -87,6 +88,14 @@ class Server:
         fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / TICKS
 
+    def send_times(self) -> list[list[float]]:
+        """The pacer's send times of every call that ended (``loadgen.pacing``)."""
+        import numpy as np
+
+        folder = Path(self.tmp.name) / "pacing"
+        return [np.frombuffer(f.read_bytes(), dtype=np.float64).tolist()
+                for f in sorted(folder.glob("*.f64"))]
+
     def metrics(self) -> str:
         return httpx.get(self.base + "/metrics", timeout=10).text
 
@@ -120,8 +129,11 @@ def start(*, calls: int, vad: str = "silero") -> Server:
     path.write_text(config_text(port=port, sip_port=sip_port, rtp_low=rtp_low, calls=calls,
                                 vad=vad, db=Path(tmp.name) / "callport.db",
                                 telnyx_key=public.decode()))
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": "1",
-           "XDG_DATA_HOME": tmp.name}
+    src = os.environ.get("BENCH_SRC", str(ROOT / "src"))  # another tree's src: before/after
+    pacing = Path(tmp.name) / "pacing"
+    pacing.mkdir()
+    env = {**os.environ, "PYTHONPATH": f"{src}:{ROOT / 'bench'}", "OMP_NUM_THREADS": "1",
+           "XDG_DATA_HOME": tmp.name, "BENCH_PACING_DIR": str(pacing)}
     log = open(Path(tmp.name) / "serve.log", "wb")  # noqa: SIM115 - closed with the child
     serve = "import sys; from callport.cli import main; sys.exit(main(sys.argv[1:]))"
     from loadgen.channels import BROWSER_PASSWORD, BROWSER_USER

@@ -1,11 +1,12 @@
 """The server under load: a real ``callport serve`` child process and its own CPU time.
 
-The child is the ``callport serve`` command itself (``callport serve --config X --no-warmup``):
-the real ``Runtime`` and ``CallSession`` (Silero VAD, turn detector, pacer), every channel
-driver, uvicorn and the SIP UDP socket, with ``server.flow`` set to the echo flow (``loadgen.pacing``:
-the echo flow plus a tap noting the pacer's send times) and callers admitted as guests.
-``BENCH_SRC`` runs another tree's ``src`` (a before/after comparison). Its CPU is read from ``/proc/PID/stat`` (user + system of every thread,
-the kernel's view of the child's ``process_time``), so nothing of the generator is counted.
+The child is the ``callport serve`` command itself (``serve --config X --no-warmup``): the
+real ``Runtime`` and ``CallSession`` (Silero VAD, turn detector, pacer), every channel driver,
+uvicorn and the SIP UDP socket. ``server.flow`` is the echo flow (``loadgen.pacing``: the echo
+flow plus a tap noting the pacer's send times); callers are admitted as guests. Its CPU is
+read from ``/proc/PID/stat`` (user + system of every thread, the kernel's view of the child's
+``process_time``), so nothing of the generator is counted. ``BENCH_SRC`` runs another tree's
+``src`` (a before/after comparison).
 """
 
 from __future__ import annotations

@@ -12,12 +12,9 @@ Rules:
 
 - **Order**: higher ``priority`` first, then arrival (``seq``). A caller's position counts
   everyone ahead of them, booked call-backs included (they keep their place).
-- **Strategies** choose among the queue's members that are available (not ringing, busy, in
-  wrap-up or away), online, and not yet tried for this caller in this round:
-  ``longest-idle`` (earliest ``idle_since``: the end of their last call, or when they
-  became available), ``round-robin`` (the next member after the last one rung, in name
-  order), ``fewest-calls`` (fewest calls taken, then longest idle), ``ring-all`` (all of them
-  at once; the first to answer takes the call, the others' rings are cancelled).
+- **Strategies** (``queues.strategies``) choose among the queue's members that are available
+  (not ringing, busy, in wrap-up or away), online, and not yet tried for this caller in this
+  round.
 - **Move-on**: a ring that is declined, busy, offline or not answered within
   ``ring_timeout_s`` puts the agent back to available and the caller goes on to the next
   member. When every free member was tried the round starts again after ``RETRY_S``.
@@ -35,9 +32,7 @@ Rules:
 from __future__ import annotations
 
 import math
-from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 
 from callport.config_queues import QueueDefaults
 from callport.queues.model import (
@@ -54,6 +49,8 @@ from callport.queues.model import (
     WaitOver,
     expected_wait,
 )
+from callport.queues.records import HISTORY, AgentRecord, CallerRecord, QueueRecord
+from callport.queues.strategies import choose
 
 __all__ = [
     "HISTORY", "RETRY_S", "Action", "AgentSnapshot", "AgentStatus", "Announce", "CallerSnapshot",
@@ -62,49 +59,6 @@ __all__ = [
 ]
 
 RETRY_S = 5.0  # after every free member was tried for a caller, the next round starts after
-HISTORY = 20  # handle times kept per queue for the expected wait
-
-
-# ---- state ------------------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class _Agent:
-    name: str
-    queues: set[str]
-    status: AgentStatus = AgentStatus.AVAILABLE
-    idle_since: float = 0.0
-    calls_taken: int = 0
-    last_call_end: float | None = None
-    wrap_until: float = 0.0
-    call_id: str = ""  # ringing for or talking to
-    answered_at: float = 0.0
-    queue: str = ""  # the queue of that call
-    away_after: bool = False  # asked for away while busy: away once the call is over
-
-
-@dataclass(slots=True)
-class _Caller:
-    call_id: str
-    queue: str
-    priority: int
-    seq: int
-    joined: float
-    caller: str
-    state: CallerState = CallerState.WAITING
-    ringing: set[str] = field(default_factory=set)
-    tried: set[str] = field(default_factory=set)
-    not_before: float = 0.0  # the next round of rings waits until then
-    next_announce: float = math.inf
-    wait_over_at: float = math.inf
-    number: str = ""  # call-back number
-
-
-@dataclass(slots=True)
-class _Queue:
-    rules: QueueDefaults
-    handle_times: deque[float] = field(default_factory=lambda: deque(maxlen=HISTORY))
-    last_rung: str = ""  # round-robin memory
 
 
 Online = Callable[[str], bool]
@@ -118,9 +72,9 @@ class QueueEngine:
     """Every queue's callers and every agent's state (see the module docstring)."""
 
     def __init__(self, *, queues: Mapping[str, QueueDefaults]) -> None:
-        self._queues = {name: _Queue(rules=rules) for name, rules in queues.items()}
-        self._agents: dict[str, _Agent] = {}
-        self._callers: dict[str, _Caller] = {}
+        self._queues = {name: QueueRecord(rules=rules) for name, rules in queues.items()}
+        self._agents: dict[str, AgentRecord] = {}
+        self._callers: dict[str, CallerRecord] = {}
         self._seq = 0
 
     # ---- agents ----------------------------------------------------------------------
@@ -131,7 +85,7 @@ class QueueEngine:
         if name in self._agents:
             self._agents[name].queues = member
         else:
-            self._agents[name] = _Agent(name=name, queues=member, idle_since=now)
+            self._agents[name] = AgentRecord(name=name, queues=member, idle_since=now)
 
     def remove_agent(self, name: str) -> list[Action]:
         agent = self._agents.get(name)
@@ -179,7 +133,7 @@ class QueueEngine:
         """``call_id`` starts waiting in ``queue``; returns its position."""
         rules = self._queues[queue].rules
         self._seq += 1
-        entry = _Caller(call_id=call_id, queue=queue, priority=priority, seq=self._seq,
+        entry = CallerRecord(call_id=call_id, queue=queue, priority=priority, seq=self._seq,
                         joined=now, caller=caller)
         if rules.announce_every_s > 0:
             entry.next_announce = now + rules.announce_every_s
@@ -362,7 +316,7 @@ class QueueEngine:
         out.extend(self._dispatch(now, online))
         return out
 
-    def _ring_deadline(self, agent: _Agent) -> float:
+    def _ring_deadline(self, agent: AgentRecord) -> float:
         entry = self._callers.get(agent.call_id)
         rules = self._queues[entry.queue].rules if entry is not None else None
         return agent.answered_at + (rules.ring_timeout_s if rules is not None else 0.0)
@@ -392,7 +346,7 @@ class QueueEngine:
                         out.extend(self._offer(entry, free, now))
         return out
 
-    def _offer(self, entry: _Caller, free: list[_Agent], now: float) -> list[Action]:
+    def _offer(self, entry: CallerRecord, free: list[AgentRecord], now: float) -> list[Action]:
         q = self._queues[entry.queue]
         untried = [a for a in free if a.name not in entry.tried]
         if not untried:
@@ -400,15 +354,7 @@ class QueueEngine:
                 entry.tried.clear()
                 entry.not_before = now + RETRY_S
             return []
-        strategy = q.rules.strategy
-        if strategy == "ring-all":
-            chosen = untried
-        elif strategy == "round-robin":
-            chosen = [_next_after(untried, q.last_rung)]
-        elif strategy == "fewest-calls":
-            chosen = [min(untried, key=lambda a: (a.calls_taken, a.idle_since, a.name))]
-        else:  # longest-idle
-            chosen = [min(untried, key=lambda a: (a.idle_since, a.name))]
+        chosen = choose(q.rules.strategy, untried, q.last_rung)
         out: list[Action] = []
         for agent in chosen:
             agent.status = AgentStatus.RINGING
@@ -423,25 +369,25 @@ class QueueEngine:
         entry.not_before = 0.0
         return out
 
-    def _free_members(self, queue: str, online: Online) -> list[_Agent]:
+    def _free_members(self, queue: str, online: Online) -> list[AgentRecord]:
         return sorted((a for a in self._agents.values() if queue in a.queues
                        and a.status is AgentStatus.AVAILABLE and online(a.name)),
                       key=lambda a: a.name)
 
-    def _in_order(self, queue: str) -> list[_Caller]:
+    def _in_order(self, queue: str) -> list[CallerRecord]:
         return sorted((e for e in self._callers.values() if e.queue == queue),
                       key=lambda e: (-e.priority, e.seq))
 
     @staticmethod
-    def _ahead(other: _Caller, entry: _Caller) -> bool:
+    def _ahead(other: CallerRecord, entry: CallerRecord) -> bool:
         return (-other.priority, other.seq) < (-entry.priority, entry.seq)
 
-    def _free(self, agent: _Agent, idle_since: float) -> None:
+    def _free(self, agent: AgentRecord, idle_since: float) -> None:
         agent.status = AgentStatus.AVAILABLE
         agent.call_id = ""
         agent.idle_since = idle_since
 
-    def _cancel_agent_ring(self, agent: _Agent) -> list[Action]:
+    def _cancel_agent_ring(self, agent: AgentRecord) -> list[Action]:
         if agent.status is not AgentStatus.RINGING:
             return []
         call_id = agent.call_id
@@ -473,8 +419,3 @@ class QueueEngine:
                                      expected_handle_s=self.handle_s(name)))
         return tuple(out)
 
-
-def _next_after(agents: list[_Agent], last: str) -> _Agent:
-    """Round-robin: the first agent (name order) after ``last``, wrapping round."""
-    later = [a for a in agents if a.name > last]
-    return later[0] if later else agents[0]

@@ -1,11 +1,13 @@
-"""Telnyx media path cost: CPU-ms per call-second for N in-process simulated calls.
+"""Telnyx media core micro-benchmark: CPU per second of call audio, no sockets, no session.
 
-Each call is a ``TelnyxMediaCore`` + the shared ``MediaStreamLeg`` fed Telnyx JSON media
-frames (20 ms, base64, snake_case; every 10th pair of frames swapped to exercise the
-reorder window) and an echo flow that sends every frame back (encode, base64, JSON) with a
-mark every 10 frames. No sockets, no VAD, no speech: this is the channel's own cost, the
-same method as the Twilio bench (N calls, echo flow, ``time.process_time``). Frames are fed
-as fast as the loop runs; CPU time is divided by the seconds of call audio carried.
+What this measures, and only that: ``TelnyxMediaCore`` + ``MediaStreamLeg`` parsing Telnyx
+JSON media frames (20 ms, base64, snake_case; every 10th pair swapped to exercise the reorder
+window) and a bench-only echo loop sending every frame back (encode, base64, JSON) with a mark
+every 10 frames. There is no WebSocket, no ``CallSession`` (no VAD, turn detector or pacer)
+and frames are fed as fast as the loop runs, not in real time: the figure is the channel
+code's own cost per call-second of audio carried, a lower bound. It is not a capacity figure:
+calls per core on the real path come from ``bench_load.py --channel telnyx`` (a real
+``callport serve``, real sockets, Silero VAD, real-time callers).
 
     python bench/bench_telnyx.py [--seconds 10] [--calls 1,10,100] [--codec PCMU,L16]
 """
@@ -107,6 +109,8 @@ def main() -> None:
     ap.add_argument("--calls", default="1,10,100")
     ap.add_argument("--codec", default="PCMU,L16")
     args = ap.parse_args()
+    print("media core only: no sockets, no session, faster than real time "
+          "(bench_load.py measures the real path)")
     print(f"{'codec':6} {'calls':>5} {'call-s':>7} {'cpu-s':>7} {'cpu-ms/call-s':>14} "
           f"{'calls/core':>10}")
     for codec in args.codec.split(","):

@@ -354,3 +354,7 @@ async def test_a_lost_or_unreachable_owner_is_a_clear_409(two: tuple[Node, Node]
     await owners.release("c-mute", "mute")
     await owners.leave("mute")
     assert a.runtime.bus is not None and a.runtime.bus.dropped == 0
+    async with httpx.AsyncClient(base_url=a.base, timeout=15) as http:
+        text = (await http.get("/metrics", headers=await admin_token(a.runtime))).text
+    assert "callport_bus_dropped_total 0" in text and "callport_bus_unsent_total 0" in text
+    assert 'callport_node_info{node="node-a"} 1' in text

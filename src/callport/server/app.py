@@ -192,10 +192,13 @@ def create_app(runtime: Runtime, *, channels: Sequence[Channel] | None = None) -
 
 
 def _node_lines(runtime: Runtime) -> str:
+    from callport.server.bus_wiring import bus_lines
+
     node = runtime.node_id.replace("\\", "\\\\").replace('"', '\\"')
     return ("# HELP callport_node_info This node's name (server.node_id).\n"
             "# TYPE callport_node_info gauge\n"
-            f'callport_node_info{{node="{node}"}} 1\n')
+            f'callport_node_info{{node="{node}"}} 1\n'
+            + "".join(f"{line}\n" for line in bus_lines(runtime)))
 
 
 def _retention(settings: Any) -> asyncio.Task[None] | None:  # Settings

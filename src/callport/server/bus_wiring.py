@@ -63,3 +63,20 @@ async def stop_bus(runtime: Runtime) -> None:
     await runtime.bus.close()
     if isinstance(runtime.events, RedisHub):
         await runtime.events.close()
+
+
+def bus_lines(runtime: Runtime) -> list[str]:
+    """The bus's counters for ``/metrics`` (nothing without ``server.redis``)."""
+    bus, hub = runtime.bus, runtime.events
+    if bus is None:
+        return []
+    bad = hub.bad_events if isinstance(hub, RedisHub) else 0
+    unsent = hub.unsent if isinstance(hub, RedisHub) else 0
+    return ["# HELP callport_bus_dropped_total Bus messages dropped: malformed, or not ours.",
+            "# TYPE callport_bus_dropped_total counter",
+            f"callport_bus_dropped_total {bus.dropped + bad}",
+            "# HELP callport_bus_unsent_total Live events this node could not send (Redis).",
+            "# TYPE callport_bus_unsent_total counter", f"callport_bus_unsent_total {unsent}",
+            "# HELP callport_nodes_lost_calls_total Lost nodes' call records this node closed.",
+            "# TYPE callport_nodes_lost_calls_total counter",
+            f"callport_nodes_lost_calls_total {runtime.ownership.closed_lost}"]

@@ -55,10 +55,15 @@ def cpu_s(pid: int) -> float:
     return total
 
 
-def redis_commands(client: redis_py.Redis) -> int:
-    """Commands the Redis server has run, all kinds (INFO commandstats), less INFO itself."""
+def redis_by_command(client: redis_py.Redis) -> dict[str, int]:
+    """Commands the Redis server has run, per command (INFO commandstats), less INFO itself."""
     stats = client.info("commandstats")
-    return sum(int(v["calls"]) for k, v in stats.items() if k != "cmdstat_info")
+    return {k.removeprefix("cmdstat_"): int(v["calls"]) for k, v in stats.items()
+            if k != "cmdstat_info"}
+
+
+def redis_commands(client: redis_py.Redis) -> int:
+    return sum(redis_by_command(client).values())
 
 
 def pg_transactions(url: str) -> int:
@@ -98,12 +103,14 @@ def measure(n: int, *, per_node: int, hold_s: float, idle_s: float) -> dict[str,
         cpu0 = {name: cpu_s(pid) for name, pid in pids.items()}
         kam0 = cpu_s(kam_pid)
         r0, p0 = shared_counts(c, client)
+        kinds0 = redis_by_command(client)
         start = time.monotonic()
         run = sipp(c, calls=calls, rate=50, hold_ms=int(hold_s * 1000), tag=f"bench{n}")
         ok, failed = run.wait(hold_s + 60)
         elapsed = time.monotonic() - start
         time.sleep(1)  # the last records are written
         r1, p1 = shared_counts(c, client)
+        kinds = {k: v - kinds0.get(k, 0) for k, v in redis_by_command(client).items()}
         cpu1 = {name: cpu_s(pid) for name, pid in pids.items()}
         kam1 = cpu_s(kam_pid)
         carried = {nd.name: nd.metric("callport_calls_total") - before_calls[nd.name]
@@ -113,10 +120,13 @@ def measure(n: int, *, per_node: int, hold_s: float, idle_s: float) -> dict[str,
         redis_per_call = (r1 - r0 - idle_redis * elapsed) / max(ok, 1)
         pg_per_call = (p1 - p0 - idle_pg * elapsed) / max(ok, 1)
         return {"nodes": n, "calls": calls, "ok": ok, "failed": failed, "carried": carried,
-                "cpu_ms_per_call_s": per_call_s, "kamailio_cpu_ms_per_call":
-                1000 * (kam1 - kam0) / max(ok, 1), "redis_per_call": redis_per_call,
-                "pg_per_call": pg_per_call, "kamailio_cpu_ms": 1000 * (kam1 - kam0), "idle_redis_per_node_s": idle_redis / n,
-                "idle_pg_per_node_s": idle_pg / n}
+                "cpu_ms_per_call_s": per_call_s,
+                "kamailio_cpu_ms": 1000 * (kam1 - kam0),
+                "kamailio_cpu_ms_per_call": 1000 * (kam1 - kam0) / max(ok, 1),
+                "redis_per_call": redis_per_call, "pg_per_call": pg_per_call,
+                "redis_kinds": {k: round(v / max(ok, 1), 1) for k, v in sorted(kinds.items())
+                                if v},
+                "idle_redis_per_node_s": idle_redis / n, "idle_pg_per_node_s": idle_pg / n}
     finally:
         c.close()
         client.close()
@@ -147,6 +157,8 @@ def main() -> None:
         print(f"  per call: Redis commands {r['redis_per_call']:.1f}, PostgreSQL transactions "
               f"{r['pg_per_call']:.1f}; idle per node-second: Redis "
               f"{r['idle_redis_per_node_s']:.2f}, PostgreSQL {r['idle_pg_per_node_s']:.2f}")
+        print(f"  Redis commands during the calls, per call (idle beats included): "
+              f"{r['redis_kinds']}")
         print(f"  load average after: {os.getloadavg()[0]:.2f}")
     sys.stdout.flush()
 

@@ -82,6 +82,9 @@ def _parser() -> argparse.ArgumentParser:
     from callport import cli_queues
 
     cli_queues.add_parsers(sub)  # queues status
+    from callport import cli_drain
+
+    cli_drain.add_parsers(sub)  # drain [--resume] [--wait S]
 
     call = sub.add_parser("call", help="place an outbound call that runs the default flow")
     call.add_argument("to", help="+15551234567, tel:+1555..., or sip:user@host")
@@ -163,7 +166,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     from callport.logs import setup_logging
 
-    quiet = (args.command in ("talk", "routes", "calls", "voicemail", "recordings", "privacy")
+    quiet = (args.command in ("talk", "routes", "calls", "voicemail", "recordings", "privacy",
+                              "drain")
              or args.command in cli_users.COMMANDS)
     setup_logging("warning" if quiet else settings.server.log_level,
                   settings.server.log_format)
@@ -171,7 +175,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from callport.cli_where import print_where
 
         return print_where(settings, config=args.config)
-    if args.command != "doctor":  # doctor changes nothing
+    if args.command not in ("doctor", "drain"):  # doctor changes nothing; drain asks a node
         from callport.cli_where import prepare_db
 
         try:
@@ -209,6 +213,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 from callport import cli_queues
 
                 return asyncio.run(cli_queues.run(settings, args))
+            case "drain":
+                from callport import cli_drain
+
+                return cli_drain.run(settings, args)
             case "call":
                 return asyncio.run(_call(settings, args))
             case "doctor":

@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 from starlette.testclient import TestClient
 
@@ -155,3 +156,35 @@ def test_readyz_after_drain_mode_off_follows_capacity(drained: bool) -> None:
         ready = client.get("/readyz")
         assert ready.status_code == (503 if drained else 200)
         assert ready.json()["draining"] is drained
+
+
+def test_callport_drain_asks_the_node(tmp_path: Path, capsys: pytest.CaptureFixture[str]
+                                      ) -> None:
+    from callport.cli import _parser
+    from callport.cli_drain import run
+
+    runtime = runtime_at(tmp_path, {"CALLPORT_NODE_ID": "n9"})
+    add_user(runtime, "ann", roles=("admin",))
+    add_user(runtime, "bob")
+    settings = runtime.settings
+    with client_of(runtime) as client:
+        def forward(request: httpx.Request) -> httpx.Response:  # to the app, in-process
+            got = client.request(request.method, request.url.path, content=request.content,
+                                 headers=dict(request.headers))
+            return httpx.Response(got.status_code, content=got.content)
+
+        transport = httpx.MockTransport(forward)
+        url = ["--url", "http://localhost:8080"]
+        args = _parser().parse_args(["drain", *url])
+        os.environ.pop("CALLPORT_ADMIN_TOKEN", None)
+        assert run(settings, args, transport=transport) == 2  # no token: said, nothing sent
+        assert "CALLPORT_ADMIN_TOKEN" in capsys.readouterr().err
+        bob = _parser().parse_args(["drain", *url, "--token", api_token(runtime, "bob")])
+        assert run(settings, bob, transport=transport) == 1 and not runtime.drained
+        assert "HTTP 403" in capsys.readouterr().err
+        token = api_token(runtime, "ann")
+        args = _parser().parse_args(["drain", *url, "--token", token, "--wait", "1"])
+        assert run(settings, args, transport=transport) == 0 and runtime.drained
+        assert '"draining": true' in capsys.readouterr().out
+        args = _parser().parse_args(["drain", *url, "--token", token, "--resume"])
+        assert run(settings, args, transport=transport) == 0 and not runtime.drained

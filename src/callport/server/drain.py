@@ -13,8 +13,8 @@ and exits), drain mode only closes the door:
   nothing to hang up.
 
 Entered by ``POST /api/admin/drain`` (an admin: 401 without a sign-in or token, 403 for
-anyone else; ``{"draining": false}`` leaves it again) or by ``SIGUSR1`` to the
-``callport serve`` process. ``GET /api/admin/drain`` tells the state and the calls left.
+anyone else; ``{"draining": false}`` leaves it again; ``callport drain`` sends it) or by
+``SIGUSR1`` to the ``callport serve`` process. ``GET /api/admin/drain`` tells the state and the calls left.
 """
 
 from __future__ import annotations

@@ -3,7 +3,9 @@
 Each call is a MemoryLeg fed 20 ms frames in real time (speech-like bursts and silence,
 8 kHz like a phone call) through the full session: Silero VAD (batched across calls),
 turn detection, the echo flow sending every frame back through the pacer. Prints CPU time
-(process_time) per second of call audio and the implied calls per core.
+(process_time) per second of call audio, the implied calls per core, and the VAD batches
+(mean windows per inference, largest). This is the session alone on a memory leg (no channel,
+no sockets, in one process with its callers): ``bench_load.py`` measures the real path.
 
     python bench/bench_session.py [--seconds 5] [--calls 1,10,50,100] [--vad silero|webrtc|none]
 """
@@ -40,7 +42,7 @@ def caller_audio(seconds: float, rate: int, seed: int) -> np.ndarray:
     return np.clip(pcm, -32768, 32767).astype(np.int16)
 
 
-async def run(n: int, seconds: float, vad: str) -> tuple[float, int]:
+async def run(n: int, seconds: float, vad: str) -> tuple[float, int, str]:
     engine = "webrtc" if vad == "webrtc" else "silero"
     settings = load_settings(None, env={"CALLPORT_TURN_VAD": engine})
     runtime = Runtime(
@@ -75,7 +77,13 @@ async def run(n: int, seconds: float, vad: str) -> tuple[float, int]:
     outs = await asyncio.gather(*(one(i) for i in range(n)))
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
     lag = wall / seconds
-    return cpu * 1000 / (n * seconds), int(sum(outs) / n) if lag < 1.2 else -1
+    batches = "-"
+    scorer = runtime.vad if vad != "none" else None
+    flushes = getattr(scorer, "flushes", 0)
+    if flushes:  # mean windows per VAD inference (32 ms windows of every call), and the most
+        windows = n * seconds / 0.032
+        batches = f"{windows / flushes:.1f} / {getattr(scorer, 'largest_batch', 0)}"
+    return cpu * 1000 / (n * seconds), int(sum(outs) / n) if lag < 1.2 else -1, batches
 
 
 def main() -> None:
@@ -87,13 +95,14 @@ def main() -> None:
     ap.add_argument("--vad", default="silero", choices=["silero", "webrtc", "none"])
     args = ap.parse_args()
     print(f"CallSession, echo flow, 8 kHz, VAD={args.vad}, {args.seconds:.0f} s of audio per call")
-    print(f"{'calls':>6} {'CPU-ms per call-s':>18} {'calls per core':>15} {'frames/call':>12}")
+    print(f"{'calls':>6} {'CPU-ms per call-s':>18} {'calls per core':>15} {'frames/call':>12} "
+          f"{'VAD batch mean/max':>19}")
     asyncio.run(run(1, 1.0, args.vad))  # warm-up: model load, first inferences
     for n in [int(x) for x in args.calls.split(",")]:
-        ms, frames = asyncio.run(run(n, args.seconds, args.vad))
+        ms, frames, batches = asyncio.run(run(n, args.seconds, args.vad))
         per_core = 1000.0 / ms if ms > 0 else float("inf")
         echoed = "fell behind" if frames < 0 else str(frames)
-        print(f"{n:>6} {ms:>18.2f} {per_core:>15.0f} {echoed:>12}")
+        print(f"{n:>6} {ms:>18.2f} {per_core:>15.0f} {echoed:>12} {batches:>19}")
 
 
 if __name__ == "__main__":

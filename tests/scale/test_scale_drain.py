@@ -9,7 +9,6 @@ import asyncio
 import os
 import random
 import signal
-import socket
 import sys
 import time
 from pathlib import Path
@@ -25,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "call"))
 from call_fakes import ToneTTS
 from server_support import add_user, api_token, client_of, runtime_at
 from test_capacity import make_runtime, start
-from test_sip_capacity import INVITE, SDP
+from test_sip_capacity import first_final
 
 from callport.config import ServerSettings, Settings, SipSettings
 from callport.server.app import create_app
@@ -126,25 +125,12 @@ async def test_a_drained_node_answers_sip_503_with_retry_after() -> None:
     runtime.drained = True
     channel = SipChannel(runtime)
     await channel.start()
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
-        sock.bind(("127.0.0.1", 0))
-        sock.setblocking(False)
-        me = sock.getsockname()[1]
-        invite = INVITE.format(port=channel.port, me=me, length=len(SDP), sdp=SDP)
-        sock.sendto(invite.encode(), ("127.0.0.1", channel.port))
-        loop = asyncio.get_running_loop()
-        finals: list[bytes] = []
-        async with asyncio.timeout(5):
-            while not finals:
-                data = await loop.sock_recv(sock, 65535)
-                if not data.startswith(b"SIP/2.0 1"):
-                    finals.append(data)
-        assert finals[0].startswith(b"SIP/2.0 503"), finals[0][:80]
-        assert b"\r\nRetry-After: 17\r\n" in finals[0]
+        final = await first_final(channel.port)
+        assert final.startswith(b"SIP/2.0 503"), final[:80]
+        assert b"\r\nRetry-After: 17\r\n" in final
         assert channel.calls == {} and runtime.active == {}
     finally:
-        sock.close()
         await channel.stop()
 
 

@@ -52,23 +52,29 @@ async def test_sip_answers_503_with_retry_after_past_capacity() -> None:
     runtime = FullRuntime(settings)
     channel = SipChannel(runtime)
     await channel.start()
+    try:
+        final = await first_final(channel.port)
+        assert final.startswith(b"SIP/2.0 503"), final[:80]
+        assert b"\r\nRetry-After: 42\r\n" in final
+        assert runtime.ran == [] and channel.calls == {} and runtime.admission.refused == 1
+    finally:
+        await channel.stop()
+
+
+async def first_final(port: int) -> bytes:
+    """Send one INVITE to the SIP channel on ``port``; its first final response."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
         sock.bind(("127.0.0.1", 0))
         sock.setblocking(False)
         me = sock.getsockname()[1]
-        invite = INVITE.format(port=channel.port, me=me, length=len(SDP), sdp=SDP)
-        sock.sendto(invite.encode(), ("127.0.0.1", channel.port))
+        invite = INVITE.format(port=port, me=me, length=len(SDP), sdp=SDP)
+        sock.sendto(invite.encode(), ("127.0.0.1", port))
         loop = asyncio.get_running_loop()
-        finals: list[bytes] = []
         async with asyncio.timeout(5):
-            while not finals:
+            while True:
                 data = await loop.sock_recv(sock, 65535)
                 if not data.startswith(b"SIP/2.0 1"):
-                    finals.append(data)
-        assert finals[0].startswith(b"SIP/2.0 503"), finals[0][:80]
-        assert b"\r\nRetry-After: 42\r\n" in finals[0]
-        assert runtime.ran == [] and channel.calls == {} and runtime.admission.refused == 1
+                    return data
     finally:
         sock.close()
-        await channel.stop()

@@ -8,7 +8,8 @@ HAProxy in front for HTTP (the shipped ``deploy/`` configurations), on loopback:
   answers 408), the other nodes' calls go on and complete normally, new callers are failed
   over to the survivors (Kamailio's failure_route and OPTIONS probing; HAProxy's /readyz
   checks), no committed task is lost, the dead node's call records are closed by a survivor
-  (cause ``node-lost``, server.ownership), and the node rejoins cleanly and takes calls again.
+  (cause ``node-lost``, server.ownership), and the node rejoins cleanly and takes calls again;
+- a drained node (SIGUSR1) gets no new calls (its 503 fails over) and no HTTP, and stays up.
 """
 
 from __future__ import annotations
@@ -143,6 +144,18 @@ def test_three_nodes_behind_kamailio_and_haproxy_survive_a_kill_9(three: Cluster
     time.sleep(2.5)  # Kamailio's OPTIONS probe (every second) finds it up again
     assert three_calls(three, calls=6, tag="rejoined") == (6, 0)
     assert victim.metric("callport_calls_total") >= 1
+
+    # Drain node3 (SIGUSR1, as the systemd unit documents): its 503s send Kamailio on to the
+    # next node, its /readyz 503 takes it out of HAProxy's rotation; it stays alive.
+    drained = three.nodes[2]
+    assert drained.process is not None
+    drained.process.proc.send_signal(signal.SIGUSR1)
+    wait_until("node3 out of HAProxy's rotation", lambda: all(
+        lb.get("/readyz").headers["x-callport-node"] != drained.name for _ in range(6)), 15)
+    before = drained.metric("callport_calls_total")
+    assert three_calls(three, calls=6, tag="drained") == (6, 0)
+    assert drained.metric("callport_calls_total") == before
+    assert httpx.get(f"{drained.url}/healthz", timeout=10).status_code == 200
     assert not open_records(three.db)
 
 

@@ -72,6 +72,17 @@ def user_of(scope: Scope) -> User | None:
     return auth.user if auth is not None else None
 
 
+def admin_of(scope: Scope, what: str) -> tuple[User | None, Response | None]:
+    """The signed-in admin, else the refusal: 401 without a sign-in or token, 403 for
+    anyone else (``what``: what is for admins, said in the 403)."""
+    user = user_of(scope)
+    if user is None:
+        return None, JSONResponse({"error": "sign in or send an API token"}, status_code=401)
+    if not user.has_role("admin"):
+        return None, JSONResponse({"error": f"{what} is for admins"}, status_code=403)
+    return user, None
+
+
 def is_api_path(path: str, api_path: str) -> bool:
     return path == "/api" or path.startswith("/api/") or (
         bool(api_path) and (path == api_path or path.startswith(api_path.rstrip("/") + "/")))

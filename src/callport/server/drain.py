@@ -14,7 +14,8 @@ and exits), drain mode only closes the door:
 
 Entered by ``POST /api/admin/drain`` (an admin: 401 without a sign-in or token, 403 for
 anyone else; ``{"draining": false}`` leaves it again; ``callport drain`` sends it) or by
-``SIGUSR1`` to the ``callport serve`` process. ``GET /api/admin/drain`` tells the state and the calls left.
+``SIGUSR1`` to the ``callport serve`` process. ``GET /api/admin/drain`` tells the state and
+the calls left.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from callport.server.auth import user_of
+from callport.server.auth import admin_of
 
 if TYPE_CHECKING:
     from callport.call.call import Call
@@ -78,11 +79,9 @@ def on_sigusr1(runtime: Drainable) -> Callable[[int, FrameType | None], None]:
 
 def drain_routes(runtime: Drainable) -> list[Route]:
     async def drain(request: Request) -> Response:
-        user = user_of(request.scope)
-        if user is None:
-            return JSONResponse({"error": "send an admin's API token"}, status_code=401)
-        if not user.has_role("admin"):
-            return JSONResponse({"error": "for admins"}, status_code=403)
+        user, refused = admin_of(request.scope, "drain mode")
+        if refused is not None or user is None:
+            return refused or Response(status_code=500)
         if request.method == "POST":
             try:
                 body = json.loads(await request.body() or b"{}")

@@ -27,7 +27,7 @@ from callport.call.call import Call
 from callport.call.dial import DialFailed
 from callport.queues.model import status_json
 from callport.queues.service import QueueService
-from callport.server.auth import user_of
+from callport.server.auth import admin_of
 from callport.types import CallInfo
 
 if TYPE_CHECKING:
@@ -111,11 +111,9 @@ def wire_queues(runtime: Runtime, channels: Sequence[Any]) -> QueueService:
 
 def queue_routes(runtime: Runtime) -> list[Route]:
     async def status(request: Request) -> Response:
-        user = user_of(request.scope)
-        if user is None:
-            return JSONResponse({"error": "sign in or send an API token"}, status_code=401)
-        if not user.has_role("admin"):
-            return JSONResponse({"error": "queues status is for admins"}, status_code=403)
+        _user, refused = admin_of(request.scope, "queues status")
+        if refused is not None:
+            return refused
         await runtime.queues.refresh_agents()
         return JSONResponse(status_json(runtime.queues.status()))
 

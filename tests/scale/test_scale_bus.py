@@ -358,3 +358,26 @@ async def test_a_lost_or_unreachable_owner_is_a_clear_409(two: tuple[Node, Node]
         text = (await http.get("/metrics", headers=await admin_token(a.runtime))).text
     assert "callport_bus_dropped_total 0" in text and "callport_bus_unsent_total 0" in text
     assert 'callport_node_info{node="node-a"} 1' in text
+
+
+class _DeadBus:
+    """A bus whose Redis connection is gone: every request fails."""
+
+    async def request(self, node: str, call_id: str, action: str,
+                      args: dict[str, str] | None = None) -> Reply:
+        raise ConnectionError("Redis went away")
+
+
+async def test_a_bus_that_fails_is_a_503_and_bad_actions_404() -> None:
+    from callport.server.commands import route
+    from callport.store.live import MemoryCallOwners
+
+    runtime = node_runtime("node-c", redis_server(), f"dead{next(_n)}:")
+    runtime.call_owners = MemoryCallOwners()
+    await runtime.call_owners.heartbeat("node-d", ttl_s=60, now=time.time())
+    await runtime.call_owners.claim("c-d", "node-d")
+    runtime.bus = _DeadBus()  # type: ignore[assignment]
+    status, body = await route(runtime, "c-d", "hangup", {})
+    assert status == 503 and body["node"] == "node-d"
+    assert (await route(runtime, "c-d", "explode", {}))[0] == 404
+    await runtime.call_owners.release("c-d", "node-d")

@@ -86,6 +86,9 @@ async def route(runtime: Runtime, call_id: str, action: str, args: dict[str, str
         reply = await bus.request(owner, call_id, action, args)
     except NodeUnreachable as exc:
         return 409, {"error": str(exc), "node": owner}
+    except Exception:
+        log.exception("call %s: could not send %s to node %s", call_id, action, owner)
+        return 503, {"error": "the bus (Redis) is not answering", "node": owner}
     body: dict[str, Any] = {**reply.data, "node": reply.node}
     if reply.ok:
         body["ok"] = True

@@ -45,6 +45,7 @@ db = "{db}"
 flow = "loadgen.pacing:timed_echo_flow"
 metrics_public = true
 log_level = "warning"
+max_conversations = {calls + 50}  # admission counts speech capacity; the echo flow has none
 
 [identity]
 unknown = "guest"

@@ -70,6 +70,12 @@ class ServerSettings:
     # With server.redis: the node beats every third of this; a node silent this long is lost
     # and another node closes its calls' records (cause "node-lost").
     node_ttl_s: float = 15.0
+    # With server.redis: the secret every node of the deployment shares (CALLPORT_NODE_SECRET);
+    # set, queues span the nodes and the node-to-node relay door opens (docs/scale-out.md).
+    node_secret: str = ""
+    # Where the other nodes reach this node's HTTP port (CALLPORT_NODE_URL); empty:
+    # http://server.host:server.port (the host name when bound to every address).
+    node_url: str = ""
     log_level: str = "info"
     log_format: str = "text"  # text, or json: one JSON object per line
     # What a caller hears after an apology when the agent or flow fails mid-call:

@@ -62,6 +62,7 @@ __all__ = ["ClusterReach", "OpenLink", "QueueCluster", "WebSocketLink", "serve_r
 
 log = logging.getLogger(__name__)
 
+REFRESH_EVERY = 5  # beats between two reads of the agents from the user store
 RELAY_RATE = 16000  # the relay's audio rate (each end resamples to its own leg's)
 _CAUSES: dict[Claim, ReachCause] = {
     Claim.GONE: DialCause.NOT_CONFIGURED, Claim.OFFLINE: OFFLINE, Claim.AWAY: OFFLINE,
@@ -136,9 +137,13 @@ class QueueCluster:
 
     async def run(self, service: _Service) -> None:
         """Beat until cancelled; then leave (the other nodes drop this node's callers)."""
+        beats = 0
         try:
             while True:
                 try:
+                    if beats % REFRESH_EVERY == 0:  # agents added or removed in the user store
+                        await service.refresh_agents()
+                    beats += 1
                     await self.beat(local_agents(service))
                     service.step()
                 except Exception:
@@ -157,6 +162,8 @@ class _Service(Protocol):  # what QueueCluster.run needs of the QueueService
     def away(self) -> frozenset[str]: ...
 
     def step(self) -> None: ...
+
+    async def refresh_agents(self) -> None: ...
 
 
 def local_agents(service: _Service) -> dict[str, bool]:

@@ -2,11 +2,11 @@
 ``/internal/queues/ring`` where another node offers its waiting caller to an agent whose device
 is on this node, and ``start_cluster``, which joins this node to the shared queue state.
 
-The door is shut unless the node has a node secret (``CALLPORT_NODE_SECRET``, the same on
-every node): a request without a valid HMAC signature of the calling node, within the time
-window and with a fresh nonce, is refused before the WebSocket is accepted (HTTP 403), and
-logged. Queues span nodes only with ``server.redis`` and a node secret; without them each node
-keeps its queues to itself, as before.
+The door is shut unless the node has a node secret (``server.node_secret``,
+``CALLPORT_NODE_SECRET``, the same on every node): a request without a valid HMAC signature of
+the calling node, within the time window and with a fresh nonce, is refused before the
+WebSocket is accepted (HTTP 403), and logged. Queues span nodes only with ``server.redis`` and
+a node secret; without them each node keeps its queues to itself, as before.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -27,13 +26,11 @@ from callport.queues.reach import AgentReach
 from callport.queues.relay import RING_PATH, RelayError, verify
 
 __all__ = [
-    "NODE_SECRET_ENV", "NODE_URL_ENV", "StarletteLink", "node_url", "relay_door", "relay_routes",
-    "start_cluster",
+    "StarletteLink", "node_url", "relay_door", "relay_routes", "start_cluster",
 ]
 
 log = logging.getLogger(__name__)
 
-NODE_SECRET_ENV = "CALLPORT_NODE_SECRET"
 CLOSE_POLICY = 1008
 
 
@@ -94,18 +91,17 @@ def relay_routes(*, secret: str, reach: Callable[[], AgentReach | None],
     return [WebSocketRoute(RING_PATH, ring)]
 
 
-def start_cluster(runtime: Any, *, url: str, secret: str | None = None,
-                  client: Any = None) -> asyncio.Task[None] | None:
+def start_cluster(runtime: Any, *, url: str, client: Any = None) -> asyncio.Task[None] | None:
     """With ``server.redis`` and a node secret: share ``runtime.queues`` with the other nodes
     (``QueueCluster`` over ``RedisQueueState``, rings through ``ClusterReach``) and start its
     beat. ``url`` is this node's address as the other nodes reach it. None (and nothing
     changes) without Redis or a secret."""
-    secret = secret if secret is not None else os.environ.get(NODE_SECRET_ENV, "")
+    secret = runtime.settings.server.node_secret
     redis_url = runtime.settings.server.redis
     if not redis_url or not secret:
         if redis_url:
-            log.warning("queues: server.redis is set but %s is not: queues stay on this node",
-                        NODE_SECRET_ENV)
+            log.warning("queues: server.redis is set but server.node_secret "
+                        "(CALLPORT_NODE_SECRET) is not: queues stay on this node")
         return None
     from callport.queues.shared_redis import RedisQueueState
     from callport.store.live_redis import connect
@@ -120,13 +116,10 @@ def start_cluster(runtime: Any, *, url: str, secret: str | None = None,
                                                   name="queue-cluster")
 
 
-NODE_URL_ENV = "CALLPORT_NODE_URL"
-
-
 def node_url(settings: Any) -> str:
-    """Where the other nodes reach this one's HTTP port (``CALLPORT_NODE_URL``, else
+    """Where the other nodes reach this one's HTTP port (``server.node_url``, else
     ``http://server.host:server.port``, the host name when bound to every address)."""
-    explicit = os.environ.get(NODE_URL_ENV, "").strip()
+    explicit = str(settings.server.node_url).strip()
     if explicit:
         return explicit.rstrip("/")
     import socket
@@ -139,5 +132,5 @@ def node_url(settings: Any) -> str:
 
 def relay_door(runtime: Any) -> list[BaseRoute]:
     """``/internal/queues/ring`` for ``create_app``: shut (403) without a node secret."""
-    return relay_routes(secret=os.environ.get(NODE_SECRET_ENV, ""),
+    return relay_routes(secret=runtime.settings.server.node_secret,
                         reach=lambda: runtime.queues.reach)

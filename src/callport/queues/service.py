@@ -55,7 +55,7 @@ from callport.queues.model import (
     Ring,
     WaitOver,
 )
-from callport.queues.reach import AgentReach, NotReached, Offer, Reached
+from callport.queues.reach import AgentReach, NotReached, Reached
 from callport.queues.waiting import Connect, MaxWait, Say, TakeMessage, Waiter
 from callport.types import PCM16
 
@@ -328,7 +328,7 @@ class QueueService:
             result = NotReached(agent=ring.agent, cause=DialCause.NOT_CONFIGURED)
         else:
             try:
-                result = await self.reach.ring(ring.agent, self._offer(waiter),
+                result = await self.reach.ring(ring.agent, waiter.offer(self),
                                                timeout_s=ring.timeout_s)
             except asyncio.CancelledError:
                 raise
@@ -351,24 +351,6 @@ class QueueService:
             log.info("queue: %s did not take %s (%s)", ring.agent, ring.call_id, result.cause)
             self.engine.ring_failed(ring.agent, ring.call_id, now)
         self.step()
-
-    def _offer(self, waiter: Waiter) -> Offer:
-        call = waiter.call
-        transcript: list[tuple[str, str]] = []
-        for turn in call.turns:
-            if turn.transcript:
-                transcript.append(("caller", turn.transcript))
-            if turn.reply:
-                transcript.append(("agent", turn.reply))
-        user = call.info.user
-        who = user.spoken_name if user is not None and not user.guest else call.info.caller
-        asked = next((t for s, t in reversed(transcript) if s == "caller"), "")
-        summary = f"{who or 'A caller'} waiting in {waiter.queue.name}"
-        if asked:
-            summary += f"; said: {asked}"
-        return Offer(call_id=call.info.call_id, queue=waiter.queue.name, caller=call.info,
-                     summary=summary, transcript=tuple(transcript),
-                     waited_s=waiter.waited(self), callback=waiter.callback)
 
     async def _call_back(self, call_id: str, number: str) -> None:
         queue = self.engine.queue_of(call_id)

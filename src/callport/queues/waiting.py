@@ -29,6 +29,7 @@ from callport.call.results import HungUp
 from callport.call.session import CallerDigit, CallSession
 from callport.config_queues import QueueSettings
 from callport.queues import prompts
+from callport.queues.reach import Offer
 from callport.types import PCM16
 
 log = logging.getLogger(__name__)
@@ -117,6 +118,25 @@ class Waiter:
 
     def waited(self, host: WaitHost) -> float:
         return max(0.0, host.now() - self.joined)
+
+    def offer(self, host: WaitHost) -> Offer:
+        """What an agent rung for this caller sees: who, the queue, the transcript so far."""
+        call = self.call
+        transcript: list[tuple[str, str]] = []
+        for turn in call.turns:
+            if turn.transcript:
+                transcript.append(("caller", turn.transcript))
+            if turn.reply:
+                transcript.append(("agent", turn.reply))
+        user = call.info.user
+        who = user.spoken_name if user is not None and not user.guest else call.info.caller
+        asked = next((t for s, t in reversed(transcript) if s == "caller"), "")
+        summary = f"{who or 'A caller'} waiting in {self.queue.name}"
+        if asked:
+            summary += f"; said: {asked}"
+        return Offer(call_id=call.info.call_id, queue=self.queue.name, caller=call.info,
+                     summary=summary, transcript=tuple(transcript),
+                     waited_s=self.waited(host), callback=self.callback)
 
     def keys_text(self, host: WaitHost) -> str:
         return prompts.keys_prompt(self.queue, callback=host.can_call_back(self.call.info.caller),

@@ -1,12 +1,19 @@
-"""The IVR classifier on callers' own words: examples/ivr/acme.toml's main menu judged on
-phrasings that are in none of its examples (written apart from the menu, below), each spoken
-by Piper and by espeak-ng, sent down an 8 kHz mu-law phone line, transcribed by the real
-Whisper at 8 kHz with the menu's hints, then decided by ``Understanding`` as a call would.
+"""The IVR classifier on callers' own words: a menu's main options judged on phrasings that are
+in none of its examples (kept in a JSON file apart from the menu), each spoken by Piper and by
+espeak-ng, sent down an 8 kHz mu-law phone line, transcribed by the real Whisper at 8 kHz with
+the menu's hints, then decided by ``Understanding`` as a call would.
 
-    python bench/bench_ivr.py [--only piper|espeak]
+    python bench/bench_ivr.py [--phrases bench/corpus/ivr_acme.json] [--only piper|espeak]
+    python bench/bench_ivr.py --phrases bench/corpus/ivr_clinic.json
+    python bench/bench_ivr.py --text [--phrases FILE]     # no speech: the phrasing as heard
+
+The phrasings file names its menu (``"menu"``, relative to the repository) and lists phrasings
+per option name. ``bench/corpus/ivr_*.json`` are held-out test sets (never tuned on);
+``bench/dev/ivr_*.json`` are the tuning sets. Synthesised audio is cached like
+``bench_understanding.py``'s, so reruns only pay for STT.
 
 Counted: routed right (picked outright, or asked back about the right option: "Did you want
-billing?" and the caller says yes), asked about the wrong one (the caller says no; not a
+billing?" and the caller says yes), asked about the wrong option (the caller says no; not a
 wrong route), no match (the ladder reprompts), and wrong routes taken without asking (target 0).
 """
 
@@ -19,132 +26,105 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import argparse
 import asyncio
-import audioop
+import json
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
-import numpy as np
-import soxr
-
-from callport.call.understand import Confirm, Picked, Understanding, WhichOne
+from bench_understanding import Voice
+from callport.call.understand import (
+    Confirm,
+    Decision,
+    Picked,
+    Understanding,
+    WhichOne,
+    stt_hints,
+)
 from callport.flows.ivr import load_ivr
 
-ACME = Path(__file__).resolve().parent.parent / "examples" / "ivr" / "acme.toml"
-
-# Evaluation phrasings: new wordings, none of them in the menu's examples.
-PHRASES: dict[str, list[str]] = {
-    "sales": [
-        "I'd like a quote for twenty licenses", "what would a business plan cost me",
-        "I want to purchase your premium package", "can someone tell me your prices",
-        "I'm thinking of buying one for my office", "do you have any discounts right now",
-        "I'd like to order a few more units", "who can I talk to about a new contract",
-        "I want to sign up as a new customer", "how much is the annual subscription",
-        "put me through to the sales department", "I'd like to buy another one",
-        "I want to talk to someone about pricing",
-    ],
-    "support": [
-        "my router won't turn on", "the app keeps crashing when I log in",
-        "I can't get my printer to connect", "the screen went black and stays black",
-        "my internet has been down since this morning", "I'm getting an error when I pay",
-        "something is wrong with my order it never arrived working",
-        "the device makes a strange noise",
-        "I forgot my password and can't get in", "it stopped syncing yesterday",
-        "I need someone to help me troubleshoot", "the update broke everything",
-        "my account is locked",
-    ],
-    "my tasks": [
-        "what's on my to-do list today", "add call the dentist to my list",
-        "read me my reminders", "I want to hear my tasks", "put pick up groceries on my list",
-        "what do I still need to get done", "mark the report as done",
-        "what tasks are due tomorrow", "I'd like to manage my to-dos",
-        "check my list please", "add a reminder to water the plants",
-        "go through my tasks with me",
-    ],
-    "leave a message": [
-        "can I leave a voicemail", "I'd like to record a message for them",
-        "just take a message please", "I want to leave a note for the team",
-        "let me leave a message for the owner", "I'll leave my number so they can call back",
-        "can you pass a message along", "please record what I say",
-        "I want to leave a recorded message", "nobody's there so I'll leave a message",
-        "can I drop a quick voice message",
-    ],
-    "operator": [
-        "let me talk to a real human being", "can I speak with an actual person",
-        "put me through to the front desk", "I want the receptionist",
-        "get me someone who works there", "I'd rather talk to a person",
-        "connect me to a staff member", "is there a live person I can speak to",
-        "give me the switchboard", "I need to speak to somebody now",
-        "transfer me to a human please",
-    ],
-}
+ROOT = Path(__file__).resolve().parent.parent
+ACME = ROOT / "bench" / "corpus" / "ivr_acme.json"
 
 
-def phone_line(pcm: np.ndarray, rate: int) -> np.ndarray:
-    narrow = np.clip(soxr.resample(pcm, rate, 8000), -32768, 32767).astype(np.int16)
-    coded = audioop.lin2ulaw(narrow.tobytes(), 2)
-    return np.frombuffer(audioop.ulaw2lin(coded, 2), dtype=np.int16)
+_KIND = {"right": "right", "asked, right": "right", "which one, right": "right",
+         "asked, wrong": "asked wrong", "no match": "no match"}
 
 
-async def speak(tts: object, text: str) -> tuple[np.ndarray, int]:
-    chunks = [c async for c in tts.synthesize(text)]  # type: ignore[attr-defined]
-    return np.concatenate([c.pcm for c in chunks]), chunks[0].sample_rate
+def verdict(decision: Decision, expected: str) -> str:
+    """What a call would do with ``decision`` when the caller meant ``expected``."""
+    match decision:
+        case Picked(choice=choice) if choice.name == expected:
+            return "right"
+        case Picked(choice=choice):
+            return f"WRONG ROUTE {choice.name}"
+        case Confirm(choice=choice) if choice.name == expected:
+            return "asked, right"
+        case WhichOne(first=a, second=b) if expected in (a.name, b.name):
+            return "which one, right"
+        case Confirm() | WhichOne():
+            return "asked, wrong"
+    return "no match"
 
 
 async def main() -> int:
     parser = argparse.ArgumentParser()
+    parser.add_argument("--phrases", type=Path, default=ACME)
     parser.add_argument("--only", choices=["piper", "espeak"])
+    parser.add_argument("--text", action="store_true", help="no speech: the phrasing as heard")
+    parser.add_argument("--quiet", action="store_true", help="print only the totals")
+    parser.add_argument("--sure-heard", type=float,
+                        help="override Understanding.sure_heard (tuning on a dev set)")
     args = parser.parse_args()
-    from callport.speech.espeak import EspeakTTS
-    from callport.speech.whisper import WhisperSTT
-
-    voices: dict[str, object] = {}
-    if args.only in (None, "piper"):
-        from callport.speech.piper import PiperTTS
-
-        voices["piper"] = PiperTTS(threads=1)
-    if args.only in (None, "espeak"):
-        voices["espeak"] = EspeakTTS()
-    stt = WhisperSTT(threads=2)
-    ivr = load_ivr(ACME)
-    menu = ivr.menus["main"]
+    data = json.loads(args.phrases.read_text())
+    phrases: dict[str, list[str]] = data["phrases"]
+    ivr = load_ivr(ROOT / data["menu"])
+    menu = ivr.menus[ivr.start]
     examples = {p.lower() for o in menu.options for p in o.choice.phrases}
-    leaked = [p for ps in PHRASES.values() for p in ps if p.lower() in examples]
+    leaked = [p for ps in phrases.values() for p in ps if p.lower() in examples]
     assert not leaked, f"evaluation phrasings found among the menu's examples: {leaked}"
+    unknown = set(phrases) - {o.choice.name for o in menu.options}
+    assert not unknown, f"phrasings for options the menu does not have: {unknown}"
     understanding = Understanding(choices=[o.choice for o in menu.options])
+    if args.sure_heard is not None:
+        understanding.sure_heard = args.sure_heard
     understanding.warm()
-    hints = tuple(p for o in menu.options for p in (o.choice.spoken, *o.choice.phrases))
-    total = right = asked_wrong = unmatched = wrong_routes = 0
+    hints = stt_hints(understanding.choices)
+    voices: list[Voice | None] = [None]
+    stt = None
+    if not args.text:
+        from callport.speech.whisper import WhisperSTT
+
+        voices = [Voice(n) for n in ([args.only] if args.only else ["piper", "espeak"])]
+        stt = WhisperSTT(threads=2)
+    counts: dict[str, Counter[str]] = {}
     started = time.perf_counter()
-    for voice, tts in voices.items():
-        for expected, phrases in PHRASES.items():
-            for phrase in phrases:
-                pcm, rate = await speak(tts, phrase)
-                heard = (await stt.transcribe(phone_line(pcm, rate), 8000, hints=hints)).text
-                decision = understanding.words(heard)
-                total += 1
-                verdict = "no match"
-                match decision:
-                    case Picked(choice=choice) if choice.name == expected:
-                        right, verdict = right + 1, "right"
-                    case Picked(choice=choice):
-                        wrong_routes, verdict = wrong_routes + 1, f"WRONG ROUTE {choice.name}"
-                    case Confirm(choice=choice) if choice.name == expected:
-                        right, verdict = right + 1, "asked, right"
-                    case WhichOne(first=a, second=b) if expected in (a.name, b.name):
-                        right, verdict = right + 1, "which one, right"
-                    case Confirm() | WhichOne():
-                        asked_wrong, verdict = asked_wrong + 1, "asked, wrong"
-                    case _:
-                        unmatched += 1
-                print(f"{voice:6} {expected:15} {phrase!r:55} heard {heard!r:55} {verdict}",
-                      flush=True)
+    for voice in voices:
+        name = voice.name if voice else "text"
+        tally = counts[name] = Counter()
+        for expected, said in phrases.items():
+            for phrase in said:
+                heard, confidence = phrase, None
+                if voice is not None and stt is not None:
+                    pcm = await voice.audio(phrase)
+                    got = await stt.transcribe(pcm, 8000, hints=hints)
+                    heard, confidence = got.text, got.confidence
+                outcome = verdict(understanding.words(heard, heard=confidence), expected)
+                tally[_KIND.get(outcome, "wrong route")] += 1
+                if not args.quiet:
+                    print(f"{name:6} {expected:15} {phrase!r:55} heard {heard!r:55} "
+                          f"(stt {confidence or 0:.2f}) {outcome}", flush=True)
     seconds = time.perf_counter() - started
-    print(f"\n{total} spoken phrasings ({', '.join(voices)}; 8 kHz mu-law; Whisper tiny.en), "
-          f"{seconds:.0f} s")
-    print(f"accuracy: {right / total:.1%} routed right ({right}/{total}); asked about the "
-          f"wrong option {asked_wrong}; no match {unmatched}; "
-          f"wrong routes without asking: {wrong_routes}")
+    mode = "text as heard" if args.text else "8 kHz mu-law; Whisper tiny.en"
+    print(f"\n{args.phrases.name}: {data['menu']} ({mode}), {seconds:.0f} s")
+    if len(counts) > 1:
+        counts["both"] = sum(counts.values(), Counter())
+    for name, t in counts.items():
+        total = sum(t.values())
+        print(f"{name:6} routed right {t['right']}/{total} ({t['right'] / total:.1%}); asked "
+              f"about the wrong option {t['asked wrong']}; no match {t['no match']}; "
+              f"wrong routes without asking: {t['wrong route']}")
+    wrong_routes = sum(t["wrong route"] for n, t in counts.items() if n != "both")
     return 0 if wrong_routes == 0 else 1
 
 

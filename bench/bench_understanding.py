@@ -348,7 +348,8 @@ def stt_eval(corpus: dict[str, Any], voices: list[Voice], models: list[str],
 
 
 async def spoken(corpus: dict[str, Any], classifier: Any, voices: list[Voice],
-                 limit: int | None, model: str | None) -> dict[str, list[CaseResult]]:
+                 limit: int | None, model: str | None, *, verbose: bool = True
+                 ) -> dict[str, list[CaseResult]]:
     from callport.speech.whisper import WhisperSTT
 
     stt = WhisperSTT(threads=2, model_path=Path(model) if model else None)
@@ -358,7 +359,8 @@ async def spoken(corpus: dict[str, Any], classifier: Any, voices: list[Voice],
             pcm = await voice.audio(text)
             return (await stt.transcribe(pcm, 8000, hints=hints)).text
 
-        out[voice.name] = await evaluate(corpus, classifier, hear, label=voice.name, limit=limit)
+        out[voice.name] = await evaluate(corpus, classifier, hear, label=voice.name, limit=limit,
+                                         verbose=verbose)
     return out
 
 
@@ -367,6 +369,10 @@ def main() -> int:
     parser.add_argument("--text", action="store_true", help="no speech: the corpus text as heard")
     parser.add_argument("--only", choices=["piper", "espeak"])
     parser.add_argument("--limit", type=int)
+    parser.add_argument("--corpus", type=Path, default=CORPUS,
+                        help="cases file (default: the held-out test set; "
+                        "bench/dev/taskmanager_dev.json is the tuning set)")
+    parser.add_argument("--quiet", action="store_true", help="print only the totals")
     parser.add_argument("--stt-eval", action="store_true")
     parser.add_argument("--compare-hints", action="store_true",
                         help="--stt-eval: also decode without the hints")
@@ -375,7 +381,7 @@ def main() -> int:
     args = parser.parse_args()
     from callport.agents.taskmanager.examples import build_classifier
 
-    corpus = load_corpus()
+    corpus = load_corpus(args.corpus)
     names = [args.only] if args.only else ["piper", "espeak"]
     started = time.perf_counter()
     if args.stt_eval:
@@ -388,11 +394,12 @@ def main() -> int:
     by: dict[str, list[CaseResult]]
     if args.text:
         by = {"text": asyncio.run(evaluate(corpus, classifier, _as_text, label="text",
-                                           limit=args.limit))}
+                                           limit=args.limit, verbose=not args.quiet))}
     else:
         model = args.model[0] if args.model else None
-        by = asyncio.run(spoken(corpus, classifier, [Voice(n) for n in names], args.limit, model))
-    print(f"\n{len(corpus['cases'][:args.limit])} cases ({CORPUS.name}), "
+        by = asyncio.run(spoken(corpus, classifier, [Voice(n) for n in names], args.limit, model,
+                                verbose=not args.quiet))
+    print(f"\n{len(corpus['cases'][:args.limit])} cases ({args.corpus.name}), "
           f"{time.perf_counter() - started:.0f} s")
     for name, results in by.items():
         print(describe(name, summarise(results)))

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from taskmanager_support import NOW, info, said, turn
 
-from callport.agents.taskmanager.agent import ASK_BACK, TaskManagerAgent
+from callport.agents.taskmanager.agent import ASK_BACK, SURE_ACT, TaskManagerAgent
 from callport.agents.taskmanager.replies import FALLBACK
 from callport.nlu.intents import IntentClassifier, IntentResult
 from callport.store.tasks import MemoryTaskStore
@@ -80,3 +80,30 @@ async def test_something_else_instead_of_yes_is_a_new_turn(
     outs = await turn(agent, "add a task to oil the hinges")
     assert info(outs).intent == "add"
     assert [t.title for t in await store.list()] == ["oil the hinges"]
+
+
+async def test_an_accepted_but_unsure_action_is_asked_back_too(
+    store: MemoryTaskStore, classifier: IntentClassifier
+) -> None:
+    result = IntentResult("add", SURE_ACT - 0.05, runner_up="list", runner_up_score=0.2,
+                          best_guess="add")
+    agent = TaskManagerAgent(store=store, classifier=Unsure(classifier, result),  # type: ignore[arg-type]
+                             now=lambda: NOW, offload=False)
+    outs = await turn(agent, "jot the bins out on thursday")
+    assert info(outs).intent == "add"  # understood, not sure enough to act on unasked
+    assert said(outs).startswith("Did you want me to add ")
+    assert await store.list() == []
+    await turn(agent, "yes")
+    assert len(await store.list()) == 1
+
+
+async def test_a_sure_action_is_done_at_once(
+    store: MemoryTaskStore, classifier: IntentClassifier
+) -> None:
+    result = IntentResult("add", SURE_ACT + 0.05, runner_up="list", runner_up_score=0.2,
+                          best_guess="add")
+    agent = TaskManagerAgent(store=store, classifier=Unsure(classifier, result),  # type: ignore[arg-type]
+                             now=lambda: NOW, offload=False)
+    outs = await turn(agent, "add take the bins out")
+    assert not said(outs).startswith("Did you want")
+    assert [t.title for t in await store.list()] == ["take the bins out"]

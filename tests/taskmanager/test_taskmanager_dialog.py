@@ -73,10 +73,28 @@ async def test_complete_by_fuzzy_title(agent: TaskManagerAgent, store: MemoryTas
     t = await store.add("call the plumber")
     outs = await turn(agent, "I already called the plumber.")
     assert info(outs).intent == "complete"
+    # a complete asks first: here as an unsure guess, answered once (not asked twice)
+    assert said(outs).startswith("Did you want me to mark ")
+    undone = await store.get(t.id)
+    assert undone is not None and not undone.done
+    outs = await turn(agent, "yes")
     assert said(outs) == "Nice. Call the plumber is done."
     done = await store.get(t.id)
     assert done is not None and done.done
     assert "couldn't find" in said(await turn(agent, "mark walk the dog as done"))
+
+
+async def test_a_spoken_complete_is_not_done_on_a_no(
+    agent: TaskManagerAgent, store: MemoryTaskStore
+) -> None:
+    t = await store.add("water the ferns")
+    assert said(await turn(agent, "mark water the ferns as done")) == (
+        "Mark water the ferns as done?")
+    assert agent.state.pending is not None
+    outs = await turn(agent, "no")
+    assert info(outs).intent == "no"
+    still = await store.get(t.id)
+    assert still is not None and not still.done and agent.state.pending is None
 
 
 async def test_complete_all_needs_confirmation(

@@ -33,7 +33,8 @@ async def done(store: MemoryTaskStore, task: Task) -> bool:
 async def test_a_clear_match_acts_at_once(agent: TaskManagerAgent, store: MemoryTaskStore) -> None:
     mom, dentist = await two_calls(store)
     outs = await turn(agent, "Mark call mom as done.")
-    assert said(outs) == "Nice. Call mom is done."
+    assert said(outs) == "Mark call mom as done?"  # one clear match: no "which one?"
+    assert said(await turn(agent, "yes")) == "Nice. Call mom is done."
     assert await done(store, mom) and not await done(store, dentist)
     assert agent.state.pending is None
 
@@ -264,7 +265,8 @@ async def test_same_titles_without_due_date_act_on_the_first(
 ) -> None:
     first = await store.add("call mom")
     second = await store.add("call mom")
-    assert said(await turn(agent, "mark call mom as done")) == "Nice. Call mom is done."
+    assert said(await turn(agent, "mark call mom as done")) == "Mark call mom as done?"
+    assert said(await turn(agent, "yes")) == "Nice. Call mom is done."
     assert await done(store, first) and not await done(store, second)
 
 
@@ -286,7 +288,8 @@ async def test_homophones_find_the_task(
     await store.add(title)
     outs = await turn(agent, heard_as)
     assert info(outs).intent == "complete", outs
-    assert said(outs) == f"Nice. {title[:1].upper() + title[1:]} is done."
+    assert said(outs) == f"Mark {title} as done?"
+    assert said(await turn(agent, "yes")) == f"Nice. {title[:1].upper() + title[1:]} is done."
     assert [t.title for t in await store.list(include_done=True) if t.done] == [title]
 
 

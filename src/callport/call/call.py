@@ -263,7 +263,8 @@ class Call:
                 else:
                     self.session.notify(CallerTranscript(text))
                     log.debug("call %s: caller said %r", self.info.call_id, text)  # DEBUG: private
-                return Heard(text, started_at=turn.started_at, ended_at=turn.ended_at)
+                return Heard(text, confidence=result.confidence, started_at=turn.started_at,
+                             ended_at=turn.ended_at)
         return None
 
     async def gather(self, prompt: str | AudioSource, **options: Any) -> GatherResult:

@@ -36,6 +36,7 @@ from callport.call.understand import (
     Understanding,
     Unmatched,
     WhichOne,
+    stt_hints,
     yes_or_no,
 )
 
@@ -130,7 +131,7 @@ async def gather(
         understanding = Understanding(choices=choices, commands=commands)
     choices = understanding.choices
     collect = num_digits > 0 or not choices
-    hints = tuple(p for c in choices for p in (c.spoken, *c.phrases))
+    hints = stt_hints(choices)
     saved_hints = call.hints
     call.hints = hints or saved_hints
     misses, repeats = 0, 0
@@ -157,8 +158,9 @@ async def gather(
                                           inter_digit_timeout)
                 case Pressed(digits=digit):
                     decision, heard, by_digits = understanding.key(digit), "", digit
-                case Heard(text=text):
-                    decision = Unmatched() if collect else understanding.words(text)
+                case Heard(text=text, confidence=heard_confidence):
+                    decision = (Unmatched() if collect
+                                else understanding.words(text, heard=heard_confidence))
                     heard, by_digits = text, ""
                 case _:
                     continue

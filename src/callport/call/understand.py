@@ -46,6 +46,8 @@ _YES = re.compile(r"^(yes|yeah|yep|yup|correct|right|sure|ok|okay|that s right|y
                   r"that s it|exactly|uh huh)\b")
 _NO = re.compile(r"^(no|nope|nah|not really|wrong|incorrect|neither)\b")
 _CMD = "cmd:"
+SURE_HEARD = 0.5  # STT confidence under which a spoken pick is asked back (see ``words``)
+LEXICAL = 0.0  # weight of the examples' keyword evidence (``nlu.lexical``) on the embedding
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +103,16 @@ class Unmatched(Decision):
     confidence: float = 0.0
 
 
+def stt_hints(choices: Sequence[Choice]) -> tuple[str, ...]:
+    """Recogniser hints for a menu: every choice's spoken label first, then the example
+    phrases taken round-robin across the choices, so a hint budget that cuts the list short
+    (Whisper's prompt holds a few dozen words) still covers every choice, not just the first."""
+    out = [c.spoken for c in choices]
+    longest = max((len(c.phrases) for c in choices), default=0)
+    out += [c.phrases[i] for i in range(longest) for c in choices if i < len(c.phrases)]
+    return tuple(dict.fromkeys(out))
+
+
 def yes_or_no(text: str) -> bool | None:
     """True for a yes, False for a no, None for anything else."""
     norm = normalize(text)
@@ -125,9 +137,11 @@ class Understanding:
         choices: Sequence[Choice],
         embedder: Embedder | None = None,
         accept: float = 0.55,
-        confirm: float = 0.33,
+        confirm: float = 0.25,
         margin: float = 0.05,
         commands: bool = True,
+        lexical: float = LEXICAL,
+        sure_heard: float = SURE_HEARD,
     ) -> None:
         self.choices = tuple(choices)
         names = [c.name for c in self.choices]
@@ -136,6 +150,8 @@ class Understanding:
         self._by_name = {c.name: c for c in self.choices}
         self.accept, self.confirm, self.margin = accept, confirm, margin
         self.commands = commands
+        self.lexical = lexical
+        self.sure_heard = sure_heard
         owned = {c.name for c in self.choices}
         examples: dict[str, list[str]] = {
             c.name: [*c.phrases, c.spoken] for c in self.choices
@@ -159,7 +175,7 @@ class Understanding:
         if self._classifier is None:
             self._classifier = IntentClassifier(
                 examples=self._examples, keywords=self._keywords, embedder=self._embedder,
-                threshold=0.0, margin=0.0)  # fmt: skip
+                threshold=0.0, margin=0.0, lexical=self.lexical)  # fmt: skip
         return self._classifier
 
     def warm(self) -> None:
@@ -176,8 +192,21 @@ class Understanding:
             return Command("operator", "dtmf")
         return Unmatched()
 
-    def words(self, text: str, *, among: Sequence[Choice] = ()) -> Decision:
-        """What ``text`` means; ``among`` narrows it to those choices (a which-one answer)."""
+    def words(self, text: str, *, among: Sequence[Choice] = (),
+              heard: float | None = None) -> Decision:
+        """What ``text`` means; ``among`` narrows it to those choices (a which-one answer).
+
+        ``heard`` is the recogniser's confidence in ``text`` (0..1, None when unknown): below
+        ``sure_heard`` a choice is asked back rather than picked, since words the recogniser
+        was unsure of may not be the caller's (a sure classifier cannot fix a misheard word).
+        """
+        decision = self._words(text, among)
+        if (isinstance(decision, Picked) and heard is not None and heard < self.sure_heard
+                and not among):
+            return Confirm(decision.choice, decision.confidence)
+        return decision
+
+    def _words(self, text: str, among: Sequence[Choice]) -> Decision:
         if not normalize(text):
             return Unmatched()
         result = self.classifier.classify(text)
@@ -214,6 +243,7 @@ class Understanding:
             if normalize(choice.spoken) in norm:
                 return Picked(choice, "speech", 1.0)
         narrowed = Understanding(choices=among, embedder=self._embedder, commands=False,
+                                 lexical=self.lexical,
                                  accept=self.confirm, confirm=self.confirm, margin=0.02)
         decision = narrowed.words(text)
         if isinstance(decision, Picked | Confirm):

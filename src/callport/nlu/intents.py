@@ -13,6 +13,10 @@ so ``keywords`` lets an application pin whole utterances to an intent determinis
 results carry score 1.0 and skip the model. ``boosts`` are softer: a regex cue found anywhere in
 the utterance (a leading command verb such as "delete" or "postpone") adds ``boost`` to that
 intent's score, because a long task title can drown the verb in the sentence embedding.
+
+``lexical`` weighs a second, learnt view in: ``nlu.lexical.CueIndex`` finds the examples'
+specific words (stemmed, or sounding alike) in the utterance and adds ``lexical`` times that
+keyword evidence (0..1) to each intent's score, so the two views vote together.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from callport.nlu.lexical import CueIndex
 from callport.nlu.text import normalize
 
 OUT_OF_SCOPE = "out_of_scope"
@@ -59,6 +64,7 @@ class IntentClassifier:
         threshold: float = 0.55,
         margin: float = 0.03,
         top_k: int = 2,
+        lexical: float = 0.0,
     ) -> None:
         if not examples or any(not phrases for phrases in examples.values()):
             raise ValueError("every intent needs at least one example phrase")
@@ -90,6 +96,8 @@ class IntentClassifier:
         self.threshold = threshold
         self.margin = margin
         self._top_k = top_k
+        self.lexical = lexical
+        self._cues = CueIndex(examples) if lexical else None
 
     @property
     def intents(self) -> tuple[str, ...]:
@@ -129,6 +137,10 @@ class IntentClassifier:
         boosted = {i for pattern, i in self._boosts if pattern.search(text)}
         for i in boosted:
             scores[i] += self._boost
+        if self._cues is not None and text:
+            evidence = self._cues.evidence(text)
+            for i, intent in enumerate(self._intents):
+                scores[i] += self.lexical * evidence[intent]
         order = np.argsort(scores)[::-1]
         best = int(order[0])
         second = int(order[1]) if len(order) > 1 else None

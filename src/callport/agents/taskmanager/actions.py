@@ -3,8 +3,11 @@
 A spoken title is resolved to the tasks it names (``store.tasks.close_matches``): one clear
 match is acted on at once; several about equally good ones become a "which one?" question
 (``picker``) and the action waits in a ``dialog.Pick`` until ``choose``. Destructive actions
-(delete, complete all) ask for a yes first (``dialog.Confirm``, answered in ``confirm``). No
-task is changed until the caller has said which one and, where asked, yes.
+(delete, complete, complete all) ask for a yes first (``dialog.Confirm``, answered in
+``confirm``): a recogniser's slip ("delete it" heard as "believe it") or a classifier's wrong
+guess must never change a task unasked. A complete the caller already answered a question
+about (a "which one?" choice, or a yes to "Did you want me to mark ... done?") is not asked
+again. No task is changed until the caller has said which one and, where asked, yes.
 """
 
 from __future__ import annotations
@@ -78,7 +81,9 @@ class TaskActions:
                 return task
         return None
 
-    async def complete(self, title: str, rest: str, now: datetime) -> Outputs:
+    async def complete(self, title: str, rest: str, now: datetime, *,
+                       asked: bool = False) -> Outputs:
+        """Mark one task (or all) as done; ``asked``: the caller already said yes to it."""
         if not title and mentions_all(rest):
             tasks = await self._store.list()
             if not tasks:
@@ -90,7 +95,7 @@ class TaskActions:
             self._state.pending = Confirm("complete_all", tuple(t.id for t in tasks), question)
             yield Say(question)
             return
-        async for out in self._one(COMPLETE, title, None, now):
+        async for out in self._one(COMPLETE, title, None, now, asked=asked):
             yield out
 
     async def delete(self, title: str, rest: str, now: datetime) -> Outputs:
@@ -127,7 +132,7 @@ class TaskActions:
         if task is None:
             yield Say("That task is gone.")
             return
-        async for out in self._act(pick.intent, task, when or pick.when, now):
+        async for out in self._act(pick.intent, task, when or pick.when, now, asked=True):
             yield out
 
     async def confirm(self, pending: Confirm, result: IntentResult,
@@ -150,6 +155,10 @@ class TaskActions:
             async for out in self._add(pending.title, pending.due, now or local_now()):
                 yield out
             return
+        if pending.action == "complete":
+            async for out in self._complete(pending.task_ids[0]):
+                yield out
+            return
         if pending.action == "complete_all":
             n = await self._store.complete_all()
             yield Say(f"Done. I marked {n} {'task' if n == 1 else 'tasks'} as done.")
@@ -162,9 +171,17 @@ class TaskActions:
         else:
             yield Say("That task was already gone.")
 
+    async def _complete(self, task_id: int) -> Outputs:
+        task = await self._store.complete(task_id)
+        if task is None:
+            yield Say("That task is gone.")
+            return
+        yield Say(f"Nice. {task.title[:1].upper() + task.title[1:]} is done.")
+
     # -- one named task ----------------------------------------------------------------------
 
-    async def _one(self, intent: str, title: str, when: When | None, now: datetime) -> Outputs:
+    async def _one(self, intent: str, title: str, when: When | None, now: datetime, *,
+                   asked: bool = False) -> Outputs:
         """Act on the task ``title`` names, ask which one, or say why neither."""
         tasks = await self._resolve(title, intent, when, include_done=intent == DELETE)
         if not tasks:
@@ -176,7 +193,7 @@ class TaskActions:
         choices = picker.choices_for(tasks, now)
         if len(choices) == 1:
             task = next(t for t in tasks if t.id == choices[0].task_id)
-            async for out in self._act(intent, task, when, now):
+            async for out in self._act(intent, task, when, now, asked=asked):
                 yield out
             return
         pick = picker.new_pick(intent, choices, title, when)
@@ -198,12 +215,17 @@ class TaskActions:
         self._state.pending = AskTitle(intent, when)
         return []
 
-    async def _act(self, intent: str, task: Task, when: When | None, now: datetime) -> Outputs:
+    async def _act(self, intent: str, task: Task, when: When | None, now: datetime, *,
+                   asked: bool = False) -> Outputs:
         self._state.last_task_id = task.id
         match intent:
+            case "complete" if asked:
+                async for out in self._complete(task.id):
+                    yield out
             case "complete":
-                await self._store.complete(task.id)
-                yield Say(f"Nice. {task.title[:1].upper() + task.title[1:]} is done.")
+                question = f"Mark {task.title} as done?"
+                self._state.pending = Confirm("complete", (task.id,), question, task.title)
+                yield Say(question)
             case "delete":
                 question = f"Delete {task.title}?"
                 self._state.pending = Confirm("delete", (task.id,), question, task.title)

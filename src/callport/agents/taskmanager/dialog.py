@@ -2,8 +2,8 @@
 
 At most one thing is pending at a time:
 
-- ``Confirm``: a destructive action (delete, complete all), or adding a task whose title an
-  open task already has, awaiting yes/no in the next turn;
+- ``Confirm``: a destructive action (delete, complete, complete all), or adding a task whose
+  title an open task already has, awaiting yes/no in the next turn;
 - ``AskTitle``: an intent that came without a task name ("delete a task") awaiting the name;
 - ``AskDue``: a reschedule that named a task but no date, awaiting the date;
 - ``Guess``: a request the classifier could not place for sure, asked back ("Did you want me
@@ -32,7 +32,7 @@ class Pending:
 
 @dataclass(frozen=True, slots=True)
 class Confirm(Pending):
-    action: str  # "delete", "delete_all", "complete_all", "end_call" or "add_again"
+    action: str  # "delete", "delete_all", "complete", "complete_all", "end_call", "add_again"
     task_ids: tuple[int, ...]
     question: str
     title: str = ""  # the task's title when there is one task (the new one for "add_again")

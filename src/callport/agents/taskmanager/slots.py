@@ -18,11 +18,30 @@ _ARTICLE = r"(?:(?:a|an|the|another|one|my|this|that)\s+)?"
 _NOUN = r"(?:new\s+)?(?:task|tasks|to do|todo|to dos|item|reminder|note|entry)"
 _NAMED = r"(?:\s+(?:to|called|named|saying|that says|which is|for|about|of|is))?"
 
+# A request to add, as a grammar rather than a phrase list: who asks and how (I should
+# probably, can you), a verb of recording, then optionally the thing made (a new reminder,
+# a to do) and a link (to, that says, called), politeness anywhere between; the rest is the
+# title. Verbs that are also everyday task verbs ("make dinner", "set up the printer") count
+# as recording only with the thing made after them ("make a note to ...").
+_ADV = r"(?:(?:really|just|also|probably|definitely|still|quickly|please)\s+)*"
+_MODAL = (r"(?:need to|have to|got to|ought to|must|should|want to|would like to|'d like to|"
+          r"wanna|gotta|will|'ll)")
+_WHO = rf"(?:(?:i|we)\s+{_ADV}{_MODAL}\s+{_ADV})"
+_RECORD = r"(?:add|put|stick|write down|note down|jot down|jot|create)"
+_RECORD_THING = r"(?:make|set up|set|write|note|schedule|new|start)"
+_THING = rf"(?:{_ARTICLE}(?:new\s+)?{_NOUN}{_NAMED}\s+{_ADV})"
+_WANT = rf"(?:(?:i|we)\s+(?:want|need|would like|'d like)\s+{_THING})"
+_REMEMBER = (r"(?:(?:please\s+)?(?:remember|remind me|make sure|don't let me forget|"
+             r"do not let me forget)\s+(?:for me\s+)?(?:that\s+)?(?:i\s+)?(?:to\s+)?)")
+
 _PATTERNS: dict[str, tuple[str, ...]] = {
     "add": (
-        rf"(?:add|create|make|put|new|write|note down|jot down|set up)\s+"
-        rf"{_ARTICLE}{_NOUN}{_NAMED}\s+",
-        r"(?:add|create|put|write down|note down|jot down)\s+",
+        rf"{_WHO}?{_REMEMBER}",
+        rf"{_WHO}?{_RECORD}\s+(?:(?:me|for me|down)\s+)?{_ADV}{_THING}?(?:to\s+)?",
+        rf"{_WHO}?{_RECORD_THING}\s+{_ADV}{_THING}",
+        rf"{_WANT}",
+        rf"{_THING}",
+        rf"{_WHO}",
         r"(?:i need to remember to|don't let me forget to|remember to|remind me|reminder|"
         r"i need to|i have to|i've got to|i must|i should|need to)\s+(?:to\s+)?",
         rf"{_NOUN}\s*(?::|to)?\s+",

@@ -198,3 +198,19 @@ def test_a_store_failure_never_fails_the_webhook(make: Callable[[], Dialect]) ->
         params = d.ring()  # the call is still offered and answered
     assert params["call_id"] and params["token"]
     assert stored(d.runtime, params["call_id"])[0] is None
+
+
+@pytest.mark.parametrize(("make", "cause"), [(twilio, "completed"), (telnyx, "normal_clearing")],
+                         ids=["twilio", "telnyx"])
+def test_a_call_that_ends_before_its_stream_closes_with_the_providers_cause(
+        make: Callable[[], Dialect], cause: str) -> None:
+    """Hung up while ringing: no stream ran it (so no session reason); the record ends with
+    the provider's cause (it had none, a regression)."""
+    d = make()
+    with d.client:
+        call_id = d.ring()["call_id"]
+        d.hang_up()
+    assert d.runtime.infos == []
+    record, _ = stored(d.runtime, call_id)
+    assert record is not None and record.status == "completed" and record.ended_at is not None
+    assert record.hangup_cause == cause

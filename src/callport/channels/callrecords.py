@@ -9,7 +9,10 @@ Telnyx and any next provider record their calls the same way:
 - each provider callback moves the stored status (an ending the store does not know as
   terminal, such as ``stream-stopped``, is stored as ``ended``) and adds an event whose detail
   is the book's log line;
-- a transfer and our own decision that a call ended are events too.
+- a transfer and our own decision that a call ended are events too;
+- a call that ends before a stream ran it (refused at capacity, hung up while ringing, an
+  outbound call the callee did not answer) gets the provider's cause (or ours) as its
+  ``hangup_cause``; a call that ran gets the session's reason from ``Runtime.run_call``.
 
 Store trouble is logged, never raised: a failing database must not drop a live call. Stream
 admission is synchronous (``run_media_stream``'s ``admit``), so what it records is written by
@@ -27,7 +30,7 @@ from callport.agents.base import CallInfo
 from callport.call.leg import Leg
 from callport.channels.callbook import CallBook, ProviderCall, StreamGrant
 from callport.channels.media_stream import Admission
-from callport.channels.provider import CallControl, CallEvent, MachineDetected
+from callport.channels.provider import CallControl, CallEnded, CallEvent, MachineDetected
 from callport.config import Settings
 from callport.store.calls import TERMINAL, CallRecord, CallStore
 from callport.store.tasks import local_now
@@ -74,6 +77,8 @@ class CallRecords:
                      event.provider_call_id or event.call_id)
             return None
         await self._logged(call, type(event).__name__)
+        if isinstance(event, CallEnded):
+            await self._unrun_cause(call, event.cause or event.reason)
         if isinstance(event, MachineDetected) and self._store is not None:  # provider AMD
             from callport.audio.amd import provider_result
 
@@ -89,6 +94,7 @@ class CallRecords:
             return
         self.book.ended(call, reason=reason, now=self._clock())
         await self._logged(call, "ended")
+        await self._unrun_cause(call, reason)
 
     def admit(
         self,
@@ -164,6 +170,19 @@ class CallRecords:
                                         at=at)
         except Exception:
             log.exception("call %s: could not record %s", call.call_id, kind)
+
+    async def _unrun_cause(self, call: ProviderCall, cause: str) -> None:
+        """The hang-up cause of a call that ended before any stream ran it (refused busy,
+        hung up while ringing, an outbound call that failed); a call that ran gets the
+        session's reason from ``Runtime.run_call``."""
+        if self._store is None or call.streamed or not cause:
+            return
+        try:
+            record = await self._store.get(call.call_id)
+            if record is not None and not record.hangup_cause:
+                await self._store.amend(call.call_id, hangup_cause=cause[:80])
+        except Exception:
+            log.exception("call %s: could not record its hang-up cause", call.call_id)
 
     def _soon(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coro)

@@ -87,6 +87,7 @@ LAYERS: dict[str, int] = {
     "callport.cli_recordings": 6,  # `callport recordings list|export`
     "callport.cli_privacy": 6,  # `callport privacy export`
     "callport.cli_queues": 6,  # `callport queues status` (asks the server's /api/queues)
+    "callport.cli_drain": 6,  # `callport drain` (asks a node's POST /api/admin/drain)
     # the Agent Skills shipped as package data; their scripts import nothing of callport
     "callport.skills": 6,
     "callport.talk": 6,

@@ -35,6 +35,7 @@ export async function liveView(main) {
       h('div', { class: 'actions' }, h('strong', {}, info.caller || info.call_id), h('span', { class: 'cp-pill ok state' }, STATES[info.state] || info.state), dur),
       h('div', { class: 'meta' }, h('span', {}, `channel ${info.channel}`), h('span', {}, `user ${info.user || '–'}`),
         info.agent ? h('span', {}, `agent ${info.agent}`) : null, info.detail ? h('span', {}, info.detail) : null,
+        info.node ? h('span', { class: 'node' }, `node ${info.node}`) : null,
         h('a', { href: `/console/calls/${encodeURIComponent(info.call_id)}` }, 'details')),
       tr, acts);
     if (c.el) c.el.replaceWith(el); else list.append(el);

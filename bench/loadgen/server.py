@@ -6,7 +6,8 @@ uvicorn and the SIP UDP socket. ``server.flow`` is the echo flow (``loadgen.paci
 flow plus a tap noting the pacer's send times); callers are admitted as guests. Its CPU is
 read from ``/proc/PID/stat`` (user + system of every thread, the kernel's view of the child's
 ``process_time``), so nothing of the generator is counted. ``BENCH_SRC`` runs another tree's
-``src`` (a before/after comparison).
+``src`` (a before/after comparison); ``BENCH_PROFILE=FILE`` writes a cProfile of the serve
+process's main thread (its event loop) to FILE when it stops.
 """
 
 from __future__ import annotations
@@ -138,12 +139,17 @@ def start(*, calls: int, vad: str = "silero") -> Server:
            "XDG_DATA_HOME": tmp.name, "BENCH_PACING_DIR": str(pacing)}
     log = open(Path(tmp.name) / "serve.log", "wb")  # noqa: SIM115 - closed with the child
     serve = "import sys; from callport.cli import main; sys.exit(main(sys.argv[1:]))"
+    profile = os.environ.get("BENCH_PROFILE", "")  # cProfile of the server's loop thread
+    serve_cmd = serve if not profile else (
+        "import cProfile, sys; from callport.cli import main\n"
+        "import time; p = cProfile.Profile(time.thread_time); p.enable()\n"
+        f"try: main(sys.argv[1:])\nfinally: p.disable(); p.dump_stats({profile!r})")
     from loadgen.channels import BROWSER_PASSWORD, BROWSER_USER
 
     subprocess.run([sys.executable, "-c", serve, "users", "add", BROWSER_USER,
                     "--password-stdin", "--config", str(path)], env=env, check=True,
                    input=BROWSER_PASSWORD.encode() + b"\n", stdout=subprocess.DEVNULL)
-    proc = subprocess.Popen([sys.executable, "-c", serve, "serve", "--config", str(path),
+    proc = subprocess.Popen([sys.executable, "-c", serve_cmd, "serve", "--config", str(path),
                              "--no-warmup"], env=env, stdout=log, stderr=subprocess.STDOUT)
     server = Server(proc, f"http://127.0.0.1:{port}", sip_port, tmp, private)
     deadline = time.monotonic() + 60

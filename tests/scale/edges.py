@@ -134,6 +134,7 @@ class Cluster:
     http_port: int  # HAProxy's
     edges: list[Logged] = field(default_factory=list)
     sign_in: str = ""  # the first node's one-time sign-in link (the owner)
+    extra_env: dict[str, str] = field(default_factory=dict)  # more settings, every node
 
     @property
     def url(self) -> str:
@@ -150,7 +151,7 @@ class Cluster:
                 "CALLPORT_MAX_CONVERSATIONS": "40",  # echo calls: no speech models to share
                 "CALLPORT_IDENTITY_UNKNOWN": "guest",  # sipp is nobody we know
                 "CALLPORT_NODE_TTL_S": "3",  # a killed node is lost after 3 s
-                "XDG_DATA_HOME": str(node.home), "OMP_NUM_THREADS": "1"}
+                "XDG_DATA_HOME": str(node.home), "OMP_NUM_THREADS": "1", **self.extra_env}
 
     def start_node(self, node: Node) -> None:
         node.process = Logged(node.name, [

@@ -38,6 +38,7 @@ from starlette.websockets import WebSocket
 from callport.channels.busy import refusal_of
 from callport.channels.callbook import StreamGrant
 from callport.channels.callrecords import CallRunner
+from callport.channels.node_urls import node_of
 from callport.channels.provider import (
     CallControl,
     CallRinging,
@@ -79,6 +80,7 @@ class TelnyxChannel:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._cfg = runner.settings.telnyx
+        self._node = node_of(runner)  # several nodes: URLs we hand Telnyx name this one
         self._webhooks = webhooks or TelnyxWebhooks(public_key=self._cfg.public_key)
         self._clock = clock
         self._secret = tokens.stream_secret(self._cfg)
@@ -87,7 +89,7 @@ class TelnyxChannel:
             configured=lambda: self._webhooks.configured, unconfigured=UNCONFIGURED,
             public_url=lambda url, _: url, control=control or outbound.control_of(self._cfg),
             core=TelnyxMediaCore, check=self._check, clock=clock,
-            prepare=lambda t, c, o, n: outbound.prepare(self._cfg, t, c, o, n),
+            prepare=lambda t, c, o, n: outbound.prepare(self._cfg, t, c, o, n, node=self._node),
         )
         self.book = self.calls.book
         self.records = self.calls.records
@@ -100,6 +102,7 @@ class TelnyxChannel:
             Route(self._cfg.webhook_path, self.webhook, methods=["POST"]),
             Route(self._cfg.texml_path, self.texml, methods=["POST"]),
             WebSocketRoute(self._cfg.media_path, self.media),
+            WebSocketRoute(self._cfg.media_path.rstrip("/") + "/{node}", self.media),
         ]
 
     async def start(self) -> None:
@@ -138,7 +141,7 @@ class TelnyxChannel:
         if refusal_of(self.calls.runner) is not None:  # at capacity: hung up unanswered
             await self.calls.refuse(call, reason="busy")
             return
-        target = StreamTarget(url=media_url(self._cfg, request_url),
+        target = StreamTarget(url=media_url(self._cfg, request_url, node=self._node),
                               parameters=self._stream_parameters(call.call_id,
                                                                  event.provider_call_id))
         try:
@@ -170,7 +173,8 @@ class TelnyxChannel:
             call_id=tokens.new_call_id(), provider_call_id=ccid, direction="inbound",
             caller=form.get("From", ""), callee=form.get("To", ""),
         ))
-        xml = connect_stream(url=media_url(self._cfg, str(request.url)), codec=self._cfg.codec,
+        xml = connect_stream(url=media_url(self._cfg, str(request.url), node=self._node),
+                             codec=self._cfg.codec,
                              parameters=self._stream_parameters(call.call_id, ccid))
         return Response(xml, media_type="application/xml")
 

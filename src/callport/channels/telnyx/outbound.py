@@ -20,6 +20,7 @@ import httpx
 
 from callport.call.dial import Answered, Dialer, DialOptions
 from callport.channels.callbook import ProviderCall
+from callport.channels.node_urls import node_addressed, node_stream_path
 from callport.channels.provider import (
     DialRequest,
     StreamTarget,
@@ -35,15 +36,19 @@ from callport.config import Settings, TelnyxSettings
 __all__ = ["dialer", "media_url", "open_dialer", "prepare"]
 
 
-def media_url(settings: TelnyxSettings, request_url: str = "") -> str:
-    """``wss://`` URL of our media route, under ``public_base_url`` or the request's origin."""
-    return stream_url(public_base(settings.public_base_url, request_url), settings.media_path)
+def media_url(settings: TelnyxSettings, request_url: str = "", *, node: str = "") -> str:
+    """``wss://`` URL of our media route, under ``public_base_url`` or the request's origin
+    (for ``node``: its own route, ``callport.channels.node_urls``)."""
+    return stream_url(public_base(settings.public_base_url, request_url),
+                      node_stream_path(settings.media_path, node))
 
 
 def prepare(
-    settings: TelnyxSettings, target: str, caller_id: str, options: DialOptions, now: float
+    settings: TelnyxSettings, target: str, caller_id: str, options: DialOptions, now: float,
+    *, node: str = "",
 ) -> tuple[ProviderCall, DialRequest]:
-    """Our record of the call and the Call Control dial (``NotConfigured``, ``ValueError``)."""
+    """Our record of the call and the Call Control dial (``NotConfigured``, ``ValueError``);
+    with ``node``, its URLs lead back to that node."""
     if not settings.api_key or not settings.public_base_url:
         raise NotConfigured("set CALLPORT_TELNYX_API_KEY and CALLPORT_TELNYX_PUBLIC_BASE_URL "
                             "first")
@@ -60,9 +65,10 @@ def prepare(
                         expires_at=now + settings.token_ttl_s)
     request = DialRequest(
         to=to, from_=caller,
-        stream=StreamTarget(url=media_url(settings),
+        stream=StreamTarget(url=media_url(settings, node=node),
                             parameters={PARAM_CALL_ID: call.call_id, PARAM_TOKEN: token}),
-        status_url=settings.public_base_url.rstrip("/") + settings.webhook_path,
+        status_url=node_addressed(settings.public_base_url.rstrip("/") + settings.webhook_path,
+                                  node),
         machine_detection=False,
         timeout_s=max(5, min(600, round(options.timeout_s))),
     )

@@ -30,6 +30,7 @@ from starlette.websockets import WebSocket
 from callport.channels.busy import refusal_of
 from callport.channels.callbook import ProviderCall, StreamGrant
 from callport.channels.callrecords import CallRecords, CallRunner
+from callport.channels.node_urls import node_addressed, node_of, node_stream_path
 from callport.channels.provider import (
     CallControl,
     StreamConnected,
@@ -72,6 +73,7 @@ class TwilioChannel:
         secret = self.settings.auth_token
         self._key = tokens.derive_key(secret) if secret else None
         self._now = now
+        self._node = node_of(runtime)  # several nodes: URLs we hand Twilio name this one
         self.calls = PstnCalls(
             name=self.name, runner=runtime, webhooks=TwilioWebhooks(auth_token=secret),
             configured=lambda: self._key is not None, unconfigured=UNCONFIGURED,
@@ -79,7 +81,8 @@ class TwilioChannel:
             control=control if control is not None else outbound.client_of(self.settings),
             core=TwilioMediaCore, check=self._check, clock=now,
             no_control="twilio: no account SID / auth token configured",
-            prepare=lambda t, c, o, n: outbound.prepare(self.settings, t, c, o, n),
+            prepare=lambda t, c, o, n: outbound.prepare(self.settings, t, c, o, n,
+                                                       node=self._node),
         )
         self.book = self.calls.book
         self.records: CallRecords = self.calls.records
@@ -111,6 +114,7 @@ class TwilioChannel:
             Route(s.after_path, self.after, methods=["POST"]),
             self.calls.calls_route(s.calls_path, static_token=s.calls_api_token),
             WebSocketRoute(s.media_path, self.media),
+            WebSocketRoute(s.media_path.rstrip("/") + "/{node}", self.media),  # node_urls
         ]
 
     async def start(self) -> None:
@@ -150,10 +154,10 @@ class TwilioChannel:
             await self.calls.apply(event)
         base = public_base(self.settings.public_base_url, hook.url)
         body = twiml.connect_stream(
-            stream_url=stream_url(base, self.settings.media_path),
+            stream_url=stream_url(base, node_stream_path(self.settings.media_path, self._node)),
             parameters=self._mint(call, now=now),
-            action_url=base + self.settings.after_path,
-            status_url=base + self.settings.status_path,
+            action_url=node_addressed(base + self.settings.after_path, self._node),
+            status_url=node_addressed(base + self.settings.status_path, self._node),
         )
         return Response(body, media_type=XML)
 

@@ -18,6 +18,7 @@ import httpx
 
 from callport.call.dial import Answered, Dialer, DialOptions
 from callport.channels.callbook import ProviderCall
+from callport.channels.node_urls import node_addressed, node_stream_path
 from callport.channels.provider import (
     CallControl,
     DialRequest,
@@ -35,9 +36,11 @@ __all__ = ["client_of", "dial_out", "dialer", "open_dialer", "prepare"]
 
 
 def prepare(
-    settings: TwilioSettings, target: str, caller_id: str, options: DialOptions, now: float
+    settings: TwilioSettings, target: str, caller_id: str, options: DialOptions, now: float,
+    *, node: str = "",
 ) -> tuple[ProviderCall, DialRequest]:
-    """Our record of the call and Twilio's dial request (``NotConfigured``, ``ValueError``)."""
+    """Our record of the call and Twilio's dial request (``NotConfigured``, ``ValueError``);
+    with ``node``, its URLs lead back to that node (``callport.channels.node_urls``)."""
     if not settings.auth_token:
         raise NotConfigured("twilio: outbound calls need twilio.auth_token (it signs the stream)")
     base = public_base(settings.public_base_url)
@@ -53,11 +56,12 @@ def prepare(
         tokens.derive_key(settings.auth_token), call_id=call.call_id, direction="outbound",
         caller=caller, callee=to, provider_call_id="", expires_at=now + settings.token_ttl_s,
     )
-    status_url = base + settings.status_path
+    status_url = node_addressed(base + settings.status_path, node)
     request = DialRequest(
         to=to, from_=caller,
-        stream=StreamTarget(url=stream_url(base, settings.media_path), parameters=parameters,
-                            action_url=base + settings.after_path, status_url=status_url),
+        stream=StreamTarget(url=stream_url(base, node_stream_path(settings.media_path, node)),
+                            parameters=parameters, status_url=status_url,
+                            action_url=node_addressed(base + settings.after_path, node)),
         status_url=status_url,
         machine_detection=options.machine_detection,
         machine_detection_url=status_url,

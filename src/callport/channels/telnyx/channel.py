@@ -19,6 +19,10 @@ Outbound calls go through ``self.outbound`` (``callport.call.dial.Dialer``): the
 TeXML set-up: the TeXML application's voice URL is ``texml_path``; we answer
 ``<Connect><Stream>`` with our call id and token as ``<Parameter>``s.
 
+With several nodes (``server.redis``) the stream URL and a dial's ``webhook_url`` name this
+node (``callport.channels.node_urls``: ``media_path/{node}``, ``?node=``), so a load balancer
+sends them back here.
+
 Without a valid ``telnyx.public_key`` nothing is accepted: every webhook gets 403 and every
 media socket is closed before anything starts (a warning at start says what to set).
 """

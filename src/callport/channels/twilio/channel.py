@@ -11,7 +11,9 @@ media socket is closed before anything starts. Routes (paths from ``[twilio]``):
 - ``POST after_path``: signed ``<Connect action>``: ``<Dial>`` a pending transfer target,
   else ``<Hangup/>``, which ends the call on our record too (a number whose status callback
   is not set sends no ``completed``);
-- ``WS media_path``: the stream; its ``start`` must carry a live token for its CallSid;
+- ``WS media_path`` (and ``media_path/{node}``, the node-addressed form of
+  ``callport.channels.node_urls``): the stream; its ``start`` must carry a live token for
+  its CallSid;
 - ``POST calls_path``: ``{"to", "from"?}`` through ``self.outbound`` (the neutral Dialer),
   for an admin's API token or ``twilio.calls_api_token`` only (``channels.api_auth``).
 """

@@ -210,3 +210,19 @@ async def test_losing_a_node(nodes: list[QueueState]) -> None:
         "alice": SharedStatus.AVAILABLE, "bob": SharedStatus.OFFLINE}
     await b.node_gone("b")  # drained: its callers are gone at once
     assert await c.callers("support", now=T0 + 19) == []
+
+
+async def test_a_beat_sees_many_agents_at_once_and_positions_of_its_callers(
+        nodes: list[QueueState]) -> None:
+    a, b, _ = nodes
+    await _up(a, "a", "b")
+    await b.agents_seen({"alice": False, "bob": True}, "b", ttl_s=TTL, now=T0)
+    await b.agents_seen({}, "b", ttl_s=TTL, now=T0)  # nobody online: nothing to say
+    assert {x.name: (x.status, x.node) for x in await a.agents(now=T0 + 1)} == {
+        "alice": (SharedStatus.AVAILABLE, "b"), "bob": (SharedStatus.AWAY, "b")}
+    await b.join(_caller("b1", "b", T0 + 1))
+    await a.join(_caller("a1", "a", T0 + 2))
+    await a.join(_caller("a2", "a", T0 + 3, queue="sales"))
+    assert await a.positions(["a1", "a2", "gone"], now=T0 + 4) == {"a1": 2, "a2": 1}
+    assert await a.positions([], now=T0 + 4) == {}
+    assert await a.sweep(now=T0 + 4) == []  # every node alive: nothing to look at

@@ -116,8 +116,7 @@ class QueueCluster:
         """One beat; ``local``: the agents online on this node -> away."""
         now = self.clock()
         await self.state.heartbeat(self.node, url=self.url, ttl_s=self.ttl_s, now=now)
-        for name, away in local.items():
-            await self.state.agent_seen(name, self.node, away=away, ttl_s=self.ttl_s, now=now)
+        await self.state.agents_seen(local, self.node, ttl_s=self.ttl_s, now=now)
         for name, seen in self.agents.items():  # gone from this node since the last beat
             if seen.node == self.node and name not in local:
                 await self.state.agent_unseen(name, self.node)
@@ -125,10 +124,7 @@ class QueueCluster:
         if lost:
             log.warning("queues: callers of a lost node are gone: %s", ", ".join(lost))
         self.agents = {a.name: a for a in await self.state.agents(now=now)}
-        for queue in {q.name for q in self.settings.named}:
-            for i, entry in enumerate(await self.state.callers(queue, now=now)):
-                if entry.call_id in self._mine:
-                    self.positions[entry.call_id] = i + 1
+        self.positions = await self.state.positions(sorted(self._mine), now=now)
 
     async def ended(self, agent: str, queue: str) -> None:
         rules = self.settings.get(queue)

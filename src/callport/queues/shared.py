@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import builtins
 import enum
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
@@ -117,10 +118,19 @@ class QueueState(Protocol):
         """1 = next, counting every live node's callers; None when not waiting."""
         ...
 
+    async def positions(self, call_ids: Iterable[str], *, now: float) -> dict[str, int]:
+        """``position`` of each of ``call_ids`` still waiting (right after a ``sweep``)."""
+        ...
+
     async def agent_seen(self, name: str, node: str, *, away: bool, ttl_s: float,
                          now: float) -> None:
         """``name``'s device is online on ``node`` until ``now + ttl_s``; ``away``: they
         stepped away."""
+        ...
+
+    async def agents_seen(self, seen: Mapping[str, bool], node: str, *, ttl_s: float,
+                          now: float) -> None:
+        """``agent_seen`` for every agent of ``seen`` (name -> away) at once (one beat)."""
         ...
 
     async def agent_unseen(self, name: str, node: str) -> None:
@@ -150,7 +160,9 @@ class QueueState(Protocol):
 
     async def sweep(self, *, now: float) -> builtins.list[str]:
         """Drop the callers of nodes that are no longer alive (their ids, sorted) and free
-        the agents such nodes had rung or bridged."""
+        the agents such nodes had rung or bridged. Cheap while every known node is alive:
+        the callers are only looked at once a node's beat has lapsed (or it left), and that
+        node is forgotten afterwards."""
         ...
 
 
@@ -204,7 +216,8 @@ class MemoryQueueState:
         self._nodes[node] = (now + ttl_s, url)
 
     async def node_gone(self, node: str) -> None:
-        self._nodes.pop(node, None)
+        if node in self._nodes:  # kept, lapsed, until a sweep has dropped its callers
+            self._nodes[node] = (0.0, self._nodes[node][1])
 
     async def node_url(self, node: str, *, now: float) -> str | None:
         return self._nodes[node][1] if self._alive(node, now) else None
@@ -241,10 +254,23 @@ class MemoryQueueState:
         ids = [c.entry.call_id for c in self._ordered(entry.entry.queue, now)]
         return ids.index(call_id) + 1
 
+    async def positions(self, call_ids: Iterable[str], *, now: float) -> dict[str, int]:
+        out = {}
+        for call_id in call_ids:
+            got = await self.position(call_id, now=now)
+            if got is not None:
+                out[call_id] = got
+        return out
+
     async def agent_seen(self, name: str, node: str, *, away: bool, ttl_s: float,
                          now: float) -> None:
         agent = self._agents.setdefault(name, _Agent())
         agent.node, agent.seen_until, agent.away = node, now + ttl_s, away
+
+    async def agents_seen(self, seen: Mapping[str, bool], node: str, *, ttl_s: float,
+                          now: float) -> None:
+        for name, away in seen.items():
+            await self.agent_seen(name, node, away=away, ttl_s=ttl_s, now=now)
 
     async def agent_unseen(self, name: str, node: str) -> None:
         agent = self._agents.get(name)
@@ -305,6 +331,9 @@ class MemoryQueueState:
             person.status = SharedStatus.AVAILABLE
 
     async def sweep(self, *, now: float) -> builtins.list[str]:
+        lapsed = [n for n, (until, _url) in self._nodes.items() if until <= now]
+        if not lapsed:
+            return []
         lost = sorted(c.entry.call_id for c in self._callers.values()
                       if not self._alive(c.entry.node, now))
         for call_id in lost:
@@ -313,4 +342,6 @@ class MemoryQueueState:
             if person.status in (SharedStatus.RINGING, SharedStatus.BUSY) \
                     and not self._alive(person.by, now):
                 person.status, person.call_id, person.by = SharedStatus.AVAILABLE, "", ""
+        for node in lapsed:
+            del self._nodes[node]
         return lost

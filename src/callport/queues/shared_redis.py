@@ -19,6 +19,7 @@ are ``shared.effective``'s, written once more in Lua (``_PRELUDE``).
 from __future__ import annotations
 
 import builtins
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from callport.queues.shared import Claim, SharedAgent, SharedStatus, WaitingCaller, order_key
@@ -120,6 +121,8 @@ return 1
 """
 
 _SWEEP = _PRELUDE + """
+local lapsed = redis.call('ZRANGEBYSCORE', p .. 'nodes', '-inf', now)
+if #lapsed == 0 then return {} end
 local lost = {}
 for _, q in ipairs(redis.call('SMEMBERS', p .. 'queues')) do
   for _, call in ipairs(redis.call('ZRANGE', p .. 'callers:' .. q, 0, -1)) do
@@ -136,6 +139,7 @@ for _, name in ipairs(redis.call('SMEMBERS', p .. 'agents')) do
     redis.call('HSET', k, 'status', 'available', 'call_id', '', 'by', '')
   end
 end
+for _, n in ipairs(lapsed) do redis.call('ZREM', p .. 'nodes', n) end
 return lost
 """
 
@@ -174,8 +178,8 @@ class RedisQueueState:
             pipe.hset(f"{self._p}urls", node, url)
             await pipe.execute()
 
-    async def node_gone(self, node: str) -> None:
-        await self.client.zrem(f"{self._p}nodes", node)
+    async def node_gone(self, node: str) -> None:  # lapsed now; the next sweep forgets it
+        await self.client.zadd(f"{self._p}nodes", {node: 0}, xx=True)
 
     async def node_url(self, node: str, *, now: float) -> str | None:
         until = await self.client.zscore(f"{self._p}nodes", node)
@@ -228,12 +232,38 @@ class RedisQueueState:
         ids = [c.call_id for c in await self.callers(str(queue), now=now)]
         return ids.index(call_id) + 1 if call_id in ids else None
 
+    async def positions(self, call_ids: Iterable[str], *, now: float) -> dict[str, int]:
+        ids = list(call_ids)
+        if not ids:
+            return {}
+        async with self.client.pipeline(transaction=False) as pipe:
+            for call_id in ids:
+                pipe.hget(f"{self._p}caller:{call_id}", "queue")
+            queues = await pipe.execute()
+        async with self.client.pipeline(transaction=False) as pipe:
+            for call_id, queue in zip(ids, queues, strict=True):
+                pipe.zrank(f"{self._p}callers:{queue}", call_id)
+            ranks = await pipe.execute()
+        return {c: int(r) + 1 for c, q, r in zip(ids, queues, ranks, strict=True)
+                if q is not None and r is not None}
+
     async def agent_seen(self, name: str, node: str, *, away: bool, ttl_s: float,
                          now: float) -> None:
         async with self.client.pipeline(transaction=True) as pipe:
             pipe.sadd(f"{self._p}agents", name)
             pipe.hset(f"{self._p}agent:{name}", mapping={
                 "node": node, "seen": repr(now + ttl_s), "away": "1" if away else "0"})
+            await pipe.execute()
+
+    async def agents_seen(self, seen: Mapping[str, bool], node: str, *, ttl_s: float,
+                          now: float) -> None:
+        if not seen:
+            return
+        async with self.client.pipeline(transaction=False) as pipe:
+            pipe.sadd(f"{self._p}agents", *seen)
+            for name, away in seen.items():
+                pipe.hset(f"{self._p}agent:{name}", mapping={
+                    "node": node, "seen": repr(now + ttl_s), "away": "1" if away else "0"})
             await pipe.execute()
 
     async def agent_unseen(self, name: str, node: str) -> None:

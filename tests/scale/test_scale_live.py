@@ -129,6 +129,7 @@ async def test_a_node_that_stops_beating_orphans_its_calls(live: Live) -> None:
     await b.heartbeat("node-b", ttl_s=10, now=T0 + 8)  # node-a is killed: no more beats
     assert await b.alive(now=T0 + 12) == ["node-b"]
     assert await b.orphaned(now=T0 + 12) == ["ca"]  # what node-b closes for node-a
+    assert await a.owners() == await b.owners() == {"ca": "node-a", "cb": "node-b"}
     await b.leave("node-b")  # drained
     assert await a.orphaned(now=T0 + 12) == ["ca", "cb"]
 

@@ -24,7 +24,7 @@ from test_capacity import OWNER, make_runtime
 
 from callport.call.memory import MemoryLeg
 from callport.server.app import create_app
-from callport.server.ownership import NODE_LOST, Ownership
+from callport.server.ownership import NODE_LOST, Ownership, lost_calls
 from callport.store.calls import CallRecord, MemoryCallStore
 from callport.store.live_redis import RedisCallOwners, connect
 from callport.store.tasks import local_now
@@ -167,3 +167,37 @@ def test_the_app_beats_and_scopes_its_start_and_stop_to_its_calls(
         assert asyncio.run(calls.get("theirs")).status == "in-progress"  # type: ignore[union-attr]
     assert asyncio.run(calls.get("theirs")).status == "in-progress"  # type: ignore[union-attr]
     asyncio.run(calls.update_status("theirs", "ended", at=local_now()))
+
+
+def test_lost_calls_is_the_calls_of_nodes_not_alive_never_mine() -> None:
+    owners = {"c1": "a", "c2": "b", "c3": "gone", "c4": "me", "c5": "gone"}
+    assert lost_calls(owners, ["a", "b"], "me") == [("c3", "gone"), ("c5", "gone")]
+    assert lost_calls(owners, ["a", "b", "gone", "me"], "me") == []
+    assert lost_calls(owners, [], "me") == [("c1", "a"), ("c2", "b"), ("c3", "gone"),
+                                            ("c5", "gone")]
+
+
+async def test_a_sweep_remembers_the_calls_live_elsewhere(owners: list[RedisCallOwners]
+                                                          ) -> None:
+    from datetime import timedelta
+
+    from callport.server.lifecycle import close_stale_calls
+
+    calls = MemoryCallStore()
+    me, other = node("me", owners[0], calls), node("other", owners[1], calls)
+    await me.beat()
+    await other.beat()
+    await open_record(calls, "long-on-other")
+    await other.claim("long-on-other")
+    await me.sweep()
+    assert me.elsewhere == {"long-on-other"}
+    later = local_now() + timedelta(hours=5)  # past limits.stale_call_s: still live there
+    assert await close_stale_calls(calls, live=me.elsewhere, older_than_s=4 * 3600,
+                                   now=later) == 0
+    record = await calls.get("long-on-other")
+    assert record is not None and record.status == "in-progress"
+    await other.release("long-on-other")
+    await me.sweep()
+    assert me.elsewhere == frozenset()
+    assert await close_stale_calls(calls, live=me.elsewhere, older_than_s=4 * 3600,
+                                   now=later) == 1

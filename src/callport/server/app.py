@@ -148,7 +148,7 @@ def create_app(runtime: Runtime, *, channels: Sequence[Channel] | None = None) -
         # server.redis + CALLPORT_NODE_SECRET: queues span the nodes (server.queue_relay)
         clustering = start_cluster(runtime, url=node_url(runtime.settings))
         sweeping = asyncio.create_task(stale_loop(
-            runtime.calls, live=lambda: set(runtime.active),
+            runtime.calls, live=lambda: set(runtime.active) | ownership.elsewhere,
             older_than_s=runtime.settings.limits.stale_call_s))
         try:
             for channel in active:

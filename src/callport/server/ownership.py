@@ -10,9 +10,10 @@ that stopped beating are closed by the others.
   name belong to its previous life (kill -9, power loss); their records are ended with cause
   ``crash`` and the claims released, so the node rejoins cleanly.
 - ``beat_loop``: beats every third of the TTL and, each time, closes the calls of the nodes
-  whose beat expired: for each orphaned call, ``release(call, dead_owner)`` is one atomic
-  compare-and-delete, so exactly one surviving node wins it and ends its record (cause
-  ``node-lost``), however many sweep at once.
+  whose beat expired (``lost_calls`` decides from one read of the owners): for each,
+  ``release(call, dead_owner)`` is one atomic compare-and-delete, so exactly one surviving
+  node wins it and ends its record (cause ``node-lost``), however many sweep at once. The
+  calls other live nodes own (``elsewhere``) are kept from the stale-record sweep.
 - ``stop`` (after the drain): the node ends the records of the calls still claimed under its
   name (cause ``shutdown``), releases them and leaves (no longer alive).
 
@@ -25,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 from typing import TYPE_CHECKING
 
 from callport.server.lifecycle import CRASH, SHUTDOWN, close_crashed_calls, close_left_open
@@ -36,11 +37,20 @@ if TYPE_CHECKING:
     from callport.store.calls import CallStore
     from callport.store.live import CallOwners
 
-__all__ = ["NODE_LOST", "Ownership", "close_record"]
+__all__ = ["NODE_LOST", "Ownership", "close_record", "lost_calls"]
 
 log = logging.getLogger(__name__)
 
 NODE_LOST = "node-lost"  # the hang-up cause of a call whose node stopped beating
+
+
+def lost_calls(owners: Mapping[str, str], alive: Collection[str], me: str
+               ) -> list[tuple[str, str]]:
+    """``(call, owner)`` for each call whose owner is not ``alive`` (the decision a sweep
+    acts on; pure). ``me``'s own calls are never in it: a node closes those itself, at start
+    and at stop."""
+    live = set(alive)
+    return sorted((c, n) for c, n in owners.items() if n != me and n not in live)
 
 
 async def close_record(calls: CallStore, call_id: str, cause: str) -> bool:
@@ -68,6 +78,9 @@ class Ownership:
         self.shared = shared  # several nodes (Redis): start/stop close only our own calls
         self.ttl_s, self.clock = ttl_s, clock
         self.closed_lost = 0  # records of lost nodes this node closed
+        # Calls live nodes other than this one own (as of the last sweep): the stale-record
+        # sweep leaves them alone (they are live, just not here).
+        self.elsewhere: frozenset[str] = frozenset()
         self.errors = 0  # Redis or store failures (logged)
 
     async def claim(self, call_id: str) -> None:
@@ -130,13 +143,13 @@ class Ownership:
 
     async def sweep(self) -> int:
         """Close the calls of nodes whose beat expired (each by exactly one survivor)."""
+        owners = await self.owners.owners()
+        alive = set(await self.owners.alive(now=self.clock()))
+        self.elsewhere = frozenset(c for c, n in owners.items() if n != self.node and n in alive)
         closed = 0
-        for call_id in await self.owners.orphaned(now=self.clock()):
-            owner = await self.owners.owner(call_id)
-            if owner is None or owner == self.node:
-                continue  # released meanwhile; our own claims we close at start/stop
+        for call_id, owner in lost_calls(owners, alive, self.node):
             if not await self.owners.release(call_id, owner):
-                continue  # another survivor won it
+                continue  # another survivor won it (or the call ended meanwhile)
             try:
                 if await close_record(self.calls, call_id, NODE_LOST):
                     closed += 1

@@ -77,6 +77,10 @@ class CallOwners(Protocol):
         """Calls whose owner is no longer alive, by id."""
         ...
 
+    async def owners(self) -> dict[str, str]:
+        """Every claimed call and its owner (one read: what a sweep decides from)."""
+        ...
+
 
 class MemorySpentTokens:
     """One node's spent nonces, each kept until its token expires; at most ``max_size``."""
@@ -178,3 +182,6 @@ class MemoryCallOwners:
     async def orphaned(self, *, now: float) -> builtins.list[str]:
         live = set(await self.alive(now=now))
         return sorted(c for c, n in self._owners.items() if n not in live)
+
+    async def owners(self) -> dict[str, str]:
+        return dict(self._owners)

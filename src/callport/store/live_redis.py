@@ -152,9 +152,13 @@ class RedisCallOwners:
         return sorted(str(c) for c in await self.client.smembers(self._of(node)))
 
     async def orphaned(self, *, now: float) -> builtins.list[str]:
-        owners: dict[Any, Any] = await self.client.hgetall(self._calls)
+        owners = await self.owners()
         live = set(await self.alive(now=now))
-        return sorted(str(c) for c, n in owners.items() if str(n) not in live)
+        return sorted(c for c, n in owners.items() if n not in live)
+
+    async def owners(self) -> dict[str, str]:
+        found: dict[Any, Any] = await self.client.hgetall(self._calls)
+        return {str(c): str(n) for c, n in found.items()}
 
 
 @dataclass(frozen=True, slots=True)

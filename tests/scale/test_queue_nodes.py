@@ -199,3 +199,15 @@ async def test_the_relay_door_refuses_unsigned_replayed_and_stale_requests(pair:
               "X-Callport-Node": "node-x"}  # the signature covers the node's name
     with pytest.raises(InvalidStatus):
         await ws_connect(url, additional_headers=forged, proxy=None)
+
+
+def test_the_door_is_shut_on_a_node_without_a_secret() -> None:
+    from starlette.testclient import TestClient
+    from starlette.websockets import WebSocketDisconnect
+
+    app = Starlette(routes=relay_routes(secret="", reach=lambda: None))
+    signed = sign(SECRET, path=RING_PATH, node="node-a", now=time.time())
+    with TestClient(app) as client, pytest.raises(WebSocketDisconnect) as shut, \
+            client.websocket_connect(RING_PATH, headers=signed):
+        pass
+    assert shut.value.code == 1008  # refused before it was accepted (HTTP 403 on the wire)

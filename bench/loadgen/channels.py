@@ -45,48 +45,32 @@ class CallAdapter(Protocol):
     async def hangup(self) -> None: ...
 
 
-# ----------------------------------------------------------------------------- Twilio
+# ----------------------------------------------------------------------------- providers
 
 
-class TwilioCall:
-    def __init__(self, base: str, http: Any, on_frame: OnFrame) -> None:
-        self.base, self.http, self.on_frame = base, http, on_frame
-        self.sid = "CA" + uuid.uuid4().hex
-        self.stream_sid = "MZ" + uuid.uuid4().hex
+class _ProviderStream:
+    """What Twilio's and Telnyx's media WebSockets share: counters, ``media`` frames out,
+    ``media`` in, every ``mark`` echoed at once (played); the field names differ."""
+
+    SEQ = "sequenceNumber"
+    STREAM = "streamSid"
+
+    def __init__(self, on_frame: OnFrame, stream_id: str) -> None:
+        self.on_frame = on_frame
+        self.stream_id = stream_id
         self.ws: Any = None
-        self._seq = 0
+        self._seq = 0  # the first frame with a counter (start) carries "1"
         self._chunk = 0
         self._reader: asyncio.Task[None] | None = None
 
-    def _next(self) -> str:
+    def _ids(self) -> dict[str, str]:
         self._seq += 1
-        return str(self._seq)
-
-    async def connect(self) -> None:
-        import websockets
-        from twilio_sim import AUTH_TOKEN, call_params, parse_twiml, signed_form  # type: ignore[import-not-found]
-
-        url = self.base + "/twilio/voice"
-        body, headers = signed_form(url, call_params(self.sid), AUTH_TOKEN)
-        response = await self.http.post(url, content=body, headers=headers)
-        twiml = parse_twiml(response.text)
-        self.ws = await websockets.connect(twiml.url.replace("wss://", "ws://"),
-                                           compression=None, max_queue=None)
-        await self.ws.send(json.dumps({"event": "connected", "protocol": "Call",
-                                       "version": "1.0.0"}))
-        await self.ws.send(json.dumps({
-            "event": "start", "sequenceNumber": self._next(), "streamSid": self.stream_sid,
-            "start": {"accountSid": "AC" + "0" * 32, "streamSid": self.stream_sid,
-                      "callSid": self.sid, "tracks": ["inbound"],
-                      "customParameters": twiml.parameters,
-                      "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000,
-                                      "channels": 1}}}))
-        self._reader = asyncio.create_task(self._read())
+        return {self.SEQ: str(self._seq), self.STREAM: self.stream_id}
 
     async def send(self, payload: bytes) -> None:
         self._chunk += 1
         await self.ws.send(json.dumps({
-            "event": "media", "sequenceNumber": self._next(), "streamSid": self.stream_sid,
+            "event": "media", **self._ids(),
             "media": {"track": "inbound", "chunk": str(self._chunk),
                       "timestamp": str((self._chunk - 1) * 20),
                       "payload": base64.b64encode(payload).decode()}}))
@@ -101,51 +85,81 @@ class TwilioCall:
                 event = msg.get("event")
                 if event == "media":
                     self.on_frame(base64.b64decode(msg["media"]["payload"]), now)
-                elif event == "mark":  # played at once: Twilio echoes the mark back
-                    await self.ws.send(json.dumps({
-                        "event": "mark", "sequenceNumber": self._next(),
-                        "streamSid": self.stream_sid, "mark": msg["mark"]}))
+                elif event == "mark":  # played at once: the provider echoes the mark back
+                    await self.ws.send(json.dumps({"event": "mark", **self._ids(),
+                                                   "mark": msg["mark"]}))
         except websockets.ConnectionClosed:
             return
 
-    async def hangup(self) -> None:
+    async def _stop(self, extra: dict[str, Any]) -> None:
         import websockets
 
-        try:
-            await self.ws.send(json.dumps({
-                "event": "stop", "sequenceNumber": self._next(), "streamSid": self.stream_sid,
-                "stop": {"accountSid": "AC" + "0" * 32, "callSid": self.sid}}))
+        with contextlib.suppress(websockets.ConnectionClosed):
+            await self.ws.send(json.dumps({"event": "stop", **self._ids(), **extra}))
             await self.ws.close()
-        except websockets.ConnectionClosed:
-            pass
         if self._reader is not None:
             self._reader.cancel()
+
+
+# ----------------------------------------------------------------------------- Twilio
+
+
+class TwilioCall(_ProviderStream):
+    def __init__(self, base: str, http: Any, on_frame: OnFrame) -> None:
+        super().__init__(on_frame, "MZ" + uuid.uuid4().hex)
+        self.base, self.http = base, http
+        self.sid = "CA" + uuid.uuid4().hex
+
+    async def connect(self) -> None:
+        import websockets
+        from twilio_sim import (  # type: ignore[import-not-found]
+            AUTH_TOKEN,
+            call_params,
+            parse_twiml,
+            signed_form,
+        )
+
+        url = self.base + "/twilio/voice"
+        body, headers = signed_form(url, call_params(self.sid), AUTH_TOKEN)
+        response = await self.http.post(url, content=body, headers=headers)
+        twiml = parse_twiml(response.text)
+        self.ws = await websockets.connect(twiml.url.replace("wss://", "ws://"),
+                                           compression=None, max_queue=None)
+        await self.ws.send(json.dumps({"event": "connected", "protocol": "Call",
+                                       "version": "1.0.0"}))
+        await self.ws.send(json.dumps({
+            "event": "start", **self._ids(),
+            "start": {"accountSid": "AC" + "0" * 32, "streamSid": self.stream_id,
+                      "callSid": self.sid, "tracks": ["inbound"],
+                      "customParameters": twiml.parameters,
+                      "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000,
+                                      "channels": 1}}}))
+        self._reader = asyncio.create_task(self._read())
+
+    async def hangup(self) -> None:
+        await self._stop({"stop": {"accountSid": "AC" + "0" * 32, "callSid": self.sid}})
 
 
 # ----------------------------------------------------------------------------- Telnyx
 
 
-class TelnyxCall:
+class TelnyxCall(_ProviderStream):
+    SEQ = "sequence_number"
+    STREAM = "stream_id"
+
     def __init__(self, base: str, http: Any, private_key: bytes, on_frame: OnFrame) -> None:
         from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-        self.base, self.http, self.on_frame = base, http, on_frame
-        self.key = Ed25519PrivateKey.from_private_bytes(private_key)
         self.ccid = "v3:" + uuid.uuid4().hex
-        self.ws: Any = None
-        self._seq = 1
-        self._chunk = 0
-        self._reader: asyncio.Task[None] | None = None
+        super().__init__(on_frame, "st-" + self.ccid)
+        self.base, self.http = base, http
+        self.key = Ed25519PrivateKey.from_private_bytes(private_key)
 
     def _headers(self, body: bytes, kind: str) -> dict[str, str]:
         stamp = str(int(time.time()))
         signature = self.key.sign(stamp.encode() + b"|" + body)
         return {"telnyx-signature-ed25519": base64.b64encode(signature).decode(),
                 "telnyx-timestamp": stamp, "content-type": kind}
-
-    def _next(self) -> str:
-        self._seq += 1
-        return str(self._seq)
 
     async def connect(self) -> None:
         import xml.etree.ElementTree as ET
@@ -166,47 +180,15 @@ class TelnyxCall:
                                            compression=None, max_queue=None)
         await self.ws.send(json.dumps({"event": "connected", "version": "1.0.0"}))
         await self.ws.send(json.dumps({
-            "event": "start", "sequence_number": "1", "stream_id": "st-" + self.ccid,
+            "event": "start", **self._ids(),
             "start": {"user_id": "u-1", "call_control_id": self.ccid, "from": "+15550001111",
                       "to": "+15550002222", "tags": [], "custom_parameters": params,
                       "media_format": {"encoding": "PCMU", "sample_rate": 8000,
                                        "channels": 1}}}))
         self._reader = asyncio.create_task(self._read())
 
-    async def send(self, payload: bytes) -> None:
-        self._chunk += 1
-        await self.ws.send(json.dumps({
-            "event": "media", "sequence_number": self._next(), "stream_id": "st-" + self.ccid,
-            "media": {"track": "inbound", "chunk": str(self._chunk),
-                      "timestamp": str(20 * (self._chunk - 1)),
-                      "payload": base64.b64encode(payload).decode()}}))
-
-    async def _read(self) -> None:
-        import websockets
-
-        try:
-            async for text in self.ws:
-                now = time.monotonic()
-                msg = json.loads(text)
-                event = msg.get("event")
-                if event == "media":
-                    self.on_frame(base64.b64decode(msg["media"]["payload"]), now)
-                elif event == "mark":
-                    await self.ws.send(json.dumps({
-                        "event": "mark", "sequence_number": self._next(),
-                        "stream_id": "st-" + self.ccid, "mark": msg["mark"]}))
-        except websockets.ConnectionClosed:
-            return
-
     async def hangup(self) -> None:
-        import websockets
-
-        with contextlib.suppress(websockets.ConnectionClosed):
-            await self.ws.send(json.dumps({"event": "stop", "sequence_number": self._next(),
-                                           "stream_id": "st-" + self.ccid}))
-            await self.ws.close()
-        if self._reader is not None:
-            self._reader.cancel()
+        await self._stop({})
         body = json.dumps({"data": {
             "record_type": "event", "event_type": "call.hangup", "id": uuid.uuid4().hex,
             "occurred_at": "2026-12-02T00:00:00Z",

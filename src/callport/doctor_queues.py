@@ -21,6 +21,8 @@ def queue_checks(settings: Settings, users: list[User]) -> list[Check]:
             out.append((name, False, "no agent takes its calls: callport users add NAME "
                                      f"--role agent --queue {queue.name} --password-stdin"))
         out.append(_music(queue.name, queue))
+    if settings.queues.named and settings.server.redis:
+        out.append(_across_nodes(settings))
     known = {q.name for q in settings.queues.named}
     for user in agents:
         unknown = [q for q in user.queues if q not in known]
@@ -28,6 +30,25 @@ def queue_checks(settings: Settings, users: list[User]) -> list[Check]:
             out.append((f"agent {user.name}", False,
                         f"member of {', '.join(unknown)}, which no [queues.NAME] configures"))
     return out
+
+
+MIN_SECRET = 16  # characters of server.node_secret
+
+
+def _across_nodes(settings: Settings) -> Check:
+    """With ``server.redis``: do the queues span the nodes (docs/scale-out.md)?"""
+    secret, label = settings.server.node_secret, "queues across nodes"
+    if not secret:
+        return (label, False, "server.redis is set but server.node_secret "
+                              "(CALLPORT_NODE_SECRET) is not: each node keeps its queues to "
+                              "itself; set the same secret on every node")
+    if len(secret) < MIN_SECRET:
+        return (label, False, f"server.node_secret is shorter than {MIN_SECRET} characters: "
+                              "use a long random one (the same on every node)")
+    from callport.server.queue_relay import node_url
+
+    return (label, True, f"shared through Redis; other nodes reach this one at "
+                         f"{node_url(settings)}")
 
 
 def _music(name: str, queue: QueueSettings) -> Check:

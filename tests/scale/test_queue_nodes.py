@@ -27,7 +27,8 @@ from queue_support import RATE, chirp, corr, make_call, queue, until
 
 from callport.call.queueing import AgentAnswered
 from callport.config_queues import QueuesSettings
-from callport.queues.cluster import ClusterReach, QueueCluster
+from callport.queues.cluster import ClusterReach, QueueCluster, cluster_status
+from callport.queues.model import status_json
 from callport.queues.reach import FakeReach
 from callport.queues.relay import RING_PATH, Link, sign
 from callport.queues.service import QueueService
@@ -172,6 +173,12 @@ async def test_a_node_with_the_wrong_secret_is_refused_and_the_caller_keeps_wait
     await asyncio.sleep(0.3)
     assert b.devices.agent("alice").offers == []  # never rung on B
     assert not waiting.done()  # still in line
+    [support] = await cluster_status(a.service)  # queues status on A, across the nodes
+    assert [(w.call_id, w.node, w.position) for w in support.waiting] == [("x2", "node-a", 1)]
+    [alice] = support.agents
+    assert (alice.name, alice.state, alice.online, alice.node) == (
+        "alice", "available", True, "node-b")
+    assert status_json((support,))["queues"][0]["agents"][0]["node"] == "node-b"
     seen = {x.name: x.status for x in await b.cluster.state.agents(now=time.time())}
     assert seen["alice"] is SharedStatus.AVAILABLE  # the claim was released
     leg.caller_hangup()

@@ -27,13 +27,14 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Protocol
 
 from callport.call.bridge import Bridge
 from callport.call.dial import DialCause
 from callport.config_queues import QueuesSettings
 from callport.queues.engine import QueueEngine
+from callport.queues.model import CallerSnapshot, QueueSnapshot
 from callport.queues.reach import (
     OFFLINE,
     AgentReach,
@@ -58,7 +59,11 @@ from callport.queues.shared import Claim, QueueState, SharedAgent, SharedStatus,
 if TYPE_CHECKING:
     from websockets.asyncio.client import ClientConnection
 
-__all__ = ["ClusterReach", "OpenLink", "QueueCluster", "WebSocketLink", "serve_ring"]
+    from callport.queues.service import QueueService
+
+__all__ = [
+    "ClusterReach", "OpenLink", "QueueCluster", "WebSocketLink", "cluster_status", "serve_ring",
+]
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +153,39 @@ class QueueCluster:
         finally:
             with contextlib.suppress(Exception):
                 await asyncio.shield(self.state.node_gone(self.node))
+
+
+    async def overlay(self, queues: tuple[QueueSnapshot, ...]) -> tuple[QueueSnapshot, ...]:
+        """This node's ``queues status`` as the cluster sees it: every node's callers in the
+        shared order (each with its node) and each agent's shared state and node."""
+        now, out = self.clock(), []
+        agents = {a.name: a for a in await self.state.agents(now=now)}
+        for q in queues:
+            mine = {w.call_id: w for w in q.waiting}
+            waiting = tuple(
+                replace(mine[c.call_id], position=i + 1, node=c.node) if c.call_id in mine
+                else CallerSnapshot(position=i + 1, call_id=c.call_id, caller=c.caller,
+                                    waited_s=max(0.0, now - c.joined_at),
+                                    state="ringing" if c.ringing else "waiting",
+                                    priority=c.priority, ringing=c.ringing, node=c.node)
+                for i, c in enumerate(await self.state.callers(q.name, now=now)))
+            shared = {x.call_id for x in waiting}
+            waiting += tuple(replace(w, position=len(waiting) + k + 1) for k, w in enumerate(
+                w for w in q.waiting if w.call_id not in shared))  # not shared (a call-back)
+            shown = tuple(
+                replace(a, state=agents[a.name].status.value,
+                        online=agents[a.name].status is not SharedStatus.OFFLINE,
+                        current_call=agents[a.name].call_id or a.current_call,
+                        node=agents[a.name].node) if a.name in agents else a
+                for a in q.agents)
+            out.append(replace(q, waiting=waiting, agents=shown))
+        return tuple(out)
+
+
+async def cluster_status(service: QueueService) -> tuple[QueueSnapshot, ...]:
+    """``service.status()``, seen across the nodes when it has a cluster."""
+    local = service.status()
+    return local if service.cluster is None else await service.cluster.overlay(local)
 
 
 class _Service(Protocol):  # what QueueCluster.run needs of the QueueService

@@ -89,6 +89,7 @@ class CallerSnapshot:
     state: str
     priority: int
     ringing: tuple[str, ...]
+    node: str = ""  # the node holding the call, when queues span nodes ("": this one)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -100,6 +101,7 @@ class AgentSnapshot:
     current_call: str
     last_call_end: float | None
     idle_s: float | None = None  # since their last call ended (None: no call yet)
+    node: str = ""  # the node their device is on, when queues span nodes
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -118,10 +120,12 @@ def status_json(queues: tuple[QueueSnapshot, ...]) -> dict[str, object]:
         "name": q.name, "strategy": q.strategy, "expected_handle_s": round(q.expected_handle_s, 1),
         "waiting": [{"position": w.position, "call_id": w.call_id, "caller": w.caller,
                      "waited_s": round(w.waited_s, 1), "state": w.state, "priority": w.priority,
-                     "ringing": list(w.ringing)} for w in q.waiting],
+                     "ringing": list(w.ringing), **({"node": w.node} if w.node else {})}
+                    for w in q.waiting],
         "agents": [{"name": a.name, "state": a.state, "online": a.online,
                     "calls_taken": a.calls_taken, "current_call": a.current_call,
-                    "idle_s": None if a.idle_s is None else round(a.idle_s, 1)}
+                    "idle_s": None if a.idle_s is None else round(a.idle_s, 1),
+                    **({"node": a.node} if a.node else {})}
                    for a in q.agents],
     } for q in queues]}
 

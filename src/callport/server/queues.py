@@ -115,6 +115,8 @@ def queue_routes(runtime: Runtime) -> list[Route]:
         if refused is not None:
             return refused
         await runtime.queues.refresh_agents()
-        return JSONResponse(status_json(runtime.queues.status()))
+        from callport.queues.cluster import cluster_status
+
+        return JSONResponse(status_json(await cluster_status(runtime.queues)))
 
     return [Route("/api/queues", status, methods=["GET"])]

@@ -56,4 +56,3 @@ async def test_frames_keep_flowing_while_windows_wait_for_the_tick() -> None:
     leg.caller_hangup()
     await asyncio.wait_for(session.wait_ended(), 5)
     await session.close()
-    batcher.close()

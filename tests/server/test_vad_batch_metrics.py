@@ -42,4 +42,3 @@ async def test_concurrent_calls_are_scored_together_and_counted_in_metrics() -> 
     assert count == vad.flushes and 0 < count < calls * 8000 // 256 / 2
     assert f"callport_vad_batch_size_count {count}" in text
     assert 'callport_vad_batch_size_bucket{le="8"}' in text
-    vad.close()

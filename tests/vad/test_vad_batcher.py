@@ -128,4 +128,3 @@ async def test_calls_arriving_at_different_times_share_the_tick(offload: bool) -
     # A batch per tick, not per call: most batches hold most calls.
     assert sum(sizes) / len(sizes) >= 0.6 * 24, sizes
     assert batcher.largest_batch == max(sizes) >= 20
-    batcher.close()

@@ -8,16 +8,17 @@ stream's scores. The schedule is ``vad.tick.TickSchedule`` (sans-IO, tested in s
 time). ``await score(stream, pcm)`` is the same as an awaitable.
 
 Inference runs off the event loop: an engine with ``prepare`` (Silero) takes the windows on
-the loop, runs the model on a worker thread (onnxruntime releases the GIL, so frame pacing
-goes on meanwhile) and stores the new states back on the loop. Other engines (webrtcvad,
-cheap) score on the loop at the tick. ``on_batch(size, seconds)`` reports every batch (the
-``callport_vad_batch_size`` histogram in ``/metrics``).
+the loop, runs the model on the process's one VAD worker thread (onnxruntime releases the
+GIL, so frame pacing goes on meanwhile) and stores the new states back on the loop. Other
+engines (webrtcvad, cheap) score on the loop at the tick. ``on_batch(size, seconds)``
+reports every batch (the ``callport_vad_batch_size`` histogram in ``/metrics``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -29,6 +30,18 @@ from callport.vad.tick import TICK_S, TickSchedule
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+_executor_lock = threading.Lock()
+_executor: ThreadPoolExecutor | None = None
+
+
+def _worker() -> ThreadPoolExecutor:
+    """The process's one VAD worker thread (the ONNX session is process-wide too)."""
+    global _executor
+    with _executor_lock:
+        if _executor is None:
+            _executor = ThreadPoolExecutor(1, thread_name_prefix="callport-vad")
+        return _executor
 
 OnScores = Callable[[list[VadScore]], None]
 OnError = Callable[[BaseException], None]
@@ -60,7 +73,6 @@ class VadBatcher:
         self.offload = offload
         self._schedule: TickSchedule[VadStream, Waiter] = TickSchedule(tick_s=tick_s)
         self._on_batch = on_batch
-        self._executor: ThreadPoolExecutor | None = None
         self.flushes = 0  # batches scored
         self.largest_batch = 0  # most streams in one batch
 
@@ -116,9 +128,7 @@ class VadBatcher:
         try:
             if self.offload and isinstance(self.vad, PreparingEngine):
                 job = self.vad.prepare(streams)
-                if self._executor is None:
-                    self._executor = ThreadPoolExecutor(1, thread_name_prefix="callport-vad")
-                future = self._executor.submit(job.run)
+                future = _worker().submit(job.run)
                 future.add_done_callback(
                     lambda f: loop.call_soon_threadsafe(self._ran, batch, job, f, started))
                 return
@@ -159,12 +169,6 @@ class VadBatcher:
         at = self._schedule.done(loop.time())
         if at is not None:
             loop.call_at(at, self._tick)
-
-    def close(self) -> None:
-        """Stop the worker thread (after the last batch)."""
-        if self._executor is not None:
-            self._executor.shutdown(wait=False)
-            self._executor = None
 
 
 def _safely(callback: Callable[[T], None], value: T) -> None:

@@ -95,13 +95,15 @@ def status_text(data: dict[str, Any]) -> str:
         for w in waiting:
             ringing = f" -> {', '.join(w['ringing'])}" if w["ringing"] else ""
             prio = f" priority {w['priority']}" if w["priority"] else ""
+            node = f" (node {w['node']})" if w.get("node") else ""
             lines.append(f"  {w['position']:>3}. {w['caller'] or w['call_id']:<16} waited "
-                         f"{_duration(w['waited_s'])}  {w['state']}{ringing}{prio}")
+                         f"{_duration(w['waited_s'])}  {w['state']}{ringing}{prio}{node}")
         for a in q["agents"]:
             on = "" if a["online"] else " (offline)"
             current = f", on {a['current_call']}" if a["current_call"] else ""
+            node = f", node {a['node']}" if a.get("node") else ""
             lines.append(f"  agent {a['name']:<12} {a['state']}{on}, {a['calls_taken']} calls"
-                         f"{current}")
+                         f"{current}{node}")
         if not q["agents"]:
             lines.append("  no agents (callport users add NAME --role agent --queue "
                          f"{q['name']})")

@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "call"))
 from queue_support import RATE, chirp, corr, make_call, queue, until
 
 from callport.call.queueing import AgentAnswered
+from callport.cli_queues import status_text
 from callport.config_queues import QueuesSettings
 from callport.queues.cluster import ClusterReach, QueueCluster, cluster_status
 from callport.queues.model import status_json
@@ -179,6 +180,9 @@ async def test_a_node_with_the_wrong_secret_is_refused_and_the_caller_keeps_wait
     assert (alice.name, alice.state, alice.online, alice.node) == (
         "alice", "available", True, "node-b")
     assert status_json((support,))["queues"][0]["agents"][0]["node"] == "node-b"
+    text = status_text(status_json((support,)))  # callport queues status
+    assert "waiting (node node-a)" in text and "agent alice        available, 0 calls, " \
+        "node node-b" in text
     seen = {x.name: x.status for x in await b.cluster.state.agents(now=time.time())}
     assert seen["alice"] is SharedStatus.AVAILABLE  # the claim was released
     leg.caller_hangup()

@@ -166,3 +166,17 @@ async def test_withdrawing_an_offer_stops_the_ring_on_the_other_node() -> None:
         await ring
     await until(lambda: devices.agent("alice").cancelled == 1)
     assert (await state.agents(now=time.time()))[0].status is SharedStatus.AVAILABLE
+
+
+async def test_an_answer_after_the_caller_left_is_hung_up_and_the_agent_freed() -> None:
+    devices = FakeReach()
+    devices.agent("alice").delay_s = 0.3  # she answers after the caller hung up on node A
+    reach, state = _nodes(devices)
+    ring = asyncio.create_task(reach.ring("alice", await _ready(state), timeout_s=5))
+    await until(lambda: devices.agent("alice").offers)
+    await state.leave("c1")
+    got = await asyncio.wait_for(ring, 5)
+    assert isinstance(got, NotReached) and got.detail == "the caller was taken"
+    [leg] = devices.agent("alice").legs
+    await until(lambda: leg.hung_up_reason is not None)
+    assert (await state.agents(now=time.time()))[0].status is SharedStatus.AVAILABLE

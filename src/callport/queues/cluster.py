@@ -242,8 +242,9 @@ class ClusterReach:
             if isinstance(result, Reached):
                 if not await c.state.answer(offer.call_id, agent, c.node, now=c.clock()):
                     await result.session.hangup("answered-elsewhere")
-                    return NotReached(agent=agent, cause=DialCause.NOT_CONFIGURED,
-                                      detail="the caller was taken")
+                    result = NotReached(agent=agent, cause=DialCause.NOT_CONFIGURED,
+                                        detail="the caller was taken")
+                    return result
                 task = asyncio.get_running_loop().create_task(
                     self._wrap_up(agent, offer.queue, result))
                 _KEEP.add(task)

@@ -10,6 +10,7 @@ ones picked at start. A missing binary fails the test saying that ``make test`` 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import re
@@ -21,6 +22,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -198,6 +200,32 @@ class Cluster:
         for proc in [*self.edges, *(n.process for n in self.nodes if n.process)]:
             proc.stop()
         shutil.rmtree(self.work, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def running(db: str, *, redis_db: int, kamailio: bool = True,
+            extra_env: Callable[[Cluster], dict[str, str]] | None = None) -> Iterator[Cluster]:
+    """Three nodes on ``db`` and database ``redis_db`` (flushed first) of the process's
+    throwaway Redis, HAProxy in front (and Kamailio), all stopped by PID afterwards;
+    ``extra_env`` gives more settings for every node, knowing the cluster's ports."""
+    import backend_servers
+    import redis as redis_py
+
+    url = backend_servers.redis().rsplit("/", 1)[0] + f"/{redis_db}"
+    client = redis_py.Redis.from_url(url)
+    client.flushdb()
+    client.close()
+    nodes = cluster(db, url)
+    nodes.extra_env = extra_env(nodes) if extra_env else {}
+    try:
+        for node in nodes.nodes:
+            nodes.start_node(node)
+        if kamailio:
+            nodes.start_kamailio()
+        nodes.start_haproxy()
+        yield nodes
+    finally:
+        nodes.close()
 
 
 def cluster(db: str, redis: str, count: int = 3) -> Cluster:

@@ -18,11 +18,10 @@ import signal
 import time
 from collections.abc import Iterator
 
-import backend_servers
 import httpx
 import psycopg
 import pytest
-from edges import Cluster, Node, cluster, sipp
+from edges import Cluster, Node, running, sipp
 
 pytestmark = pytest.mark.slow
 
@@ -31,21 +30,8 @@ REDIS_DB = 12  # this test's own database on the process's throwaway Redis, flus
 
 @pytest.fixture
 def three(pg_url: str) -> Iterator[Cluster]:
-    import redis as redis_py
-
-    url = backend_servers.redis().rsplit("/", 1)[0] + f"/{REDIS_DB}"
-    client = redis_py.Redis.from_url(url)
-    client.flushdb()
-    client.close()
-    nodes = cluster(pg_url, url)
-    try:
-        for node in nodes.nodes:
-            nodes.start_node(node)
-        nodes.start_kamailio()
-        nodes.start_haproxy()
+    with running(pg_url, redis_db=REDIS_DB) as nodes:
         yield nodes
-    finally:
-        nodes.close()
 
 
 def live_calls(nodes: list[Node]) -> dict[str, int]:

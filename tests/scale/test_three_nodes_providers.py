@@ -14,11 +14,10 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
-import backend_servers
 import httpx
 import pytest
 import websockets
-from edges import Cluster, cluster
+from edges import Cluster, running
 from twilio.request_validator import RequestValidator
 
 from callport.channels.node_urls import node_addressed, node_of, node_stream_path
@@ -30,23 +29,10 @@ REDIS_DB = 11
 
 @pytest.fixture
 def three(pg_url: str) -> Iterator[Cluster]:
-    import redis as redis_py
-
-    url = backend_servers.redis().rsplit("/", 1)[0] + f"/{REDIS_DB}"
-    client = redis_py.Redis.from_url(url)
-    client.flushdb()
-    client.close()
-    nodes = cluster(pg_url, url)
-    nodes.extra_env = {"CALLPORT_TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-                       "CALLPORT_TWILIO_ACCOUNT_SID": ACCOUNT_SID,
-                       "CALLPORT_TWILIO_PUBLIC_BASE_URL": nodes.url}
-    try:
-        for node in nodes.nodes:
-            nodes.start_node(node)
-        nodes.start_haproxy()
+    with running(pg_url, redis_db=REDIS_DB, kamailio=False, extra_env=lambda c: {
+            "CALLPORT_TWILIO_AUTH_TOKEN": AUTH_TOKEN, "CALLPORT_TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+            "CALLPORT_TWILIO_PUBLIC_BASE_URL": c.url}) as nodes:
         yield nodes
-    finally:
-        nodes.close()
 
 
 def signed_post(http: httpx.Client, url: str, params: dict[str, str]) -> httpx.Response:

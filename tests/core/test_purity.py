@@ -85,7 +85,7 @@ CORES: tuple[str, ...] = (
     "callport.channels.sip.transaction", "callport.channels.sip.trust",
     "callport.channels.sip.replaces",
     "callport.channels.sip.ua_core", "callport.channels.sip.ua_hold",
-    "callport.channels.sip.ua_inbound",
+    "callport.channels.sip.ua_admission", "callport.channels.sip.ua_inbound",
     "callport.channels.sip.ua_outbound", "callport.channels.sip.ua_refresh",
     "callport.channels.sip.ua_register",
     "callport.channels.sip.useragent",

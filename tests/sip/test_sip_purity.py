@@ -9,8 +9,8 @@ import callport.channels.sip as sip_pkg
 
 CORES = ["errors", "headers", "message", "transaction", "dialog", "auth", "sdp", "rtp",
          "dtmf4733", "media", "useragent", "ua_core", "ua_inbound", "ua_outbound",
-         "ua_register", "ua_hold", "registration", "requests", "events", "framing", "srv",
-         "rtcp",
+         "ua_register", "ua_hold", "ua_admission", "registration", "requests", "events",
+         "framing", "srv", "rtcp",
          "targets", "trust", "registrar", "registrar_bindings", "session_timer", "ua_refresh",
          "ratelimit", "ids", "replaces"]
 FORBIDDEN = {"asyncio", "socket", "time", "selectors", "threading"}

@@ -4,9 +4,9 @@ Sans-IO cores: ``message`` (parser/serializer), ``transaction`` (RFC 3261 §17),
 ``auth`` (digest), ``trust`` (allowlist, REFER policy, caller ID, the public-bind guard),
 ``sdp`` (offer/answer), ``rtp`` / ``rtcp`` / ``dtmf4733`` / ``media``,
 ``srv`` (RFC 3263 ordering), and the user agent: ``useragent`` owns a shared ``ua_core`` and
-the ``ua_inbound`` / ``ua_outbound`` / ``ua_register`` parts. The asyncio driver is
-``channel`` with ``transports`` (UDP + ``tcp``), ``targets`` (trunk, transport, RFC 3263
-addresses), ``dialer`` (outbound INVITE/REGISTER), ``transferee`` (following a REFER),
+the ``ua_inbound`` (with ``ua_admission``: may a new INVITE ring?) / ``ua_outbound`` /
+``ua_register`` parts. The asyncio driver is ``channel`` with ``transports`` (UDP + ``tcp``),
+``targets`` (trunk, transport, RFC 3263 addresses), ``dialer`` (outbound INVITE/REGISTER), ``transferee`` (following a REFER),
 ``legsockets`` / ``rtpsocket`` (RTP/RTCP ports) and ``mediawatch`` (RTCP tick, media timeout,
 RTCP metrics); ``leg`` makes each call a ``Leg``.
 

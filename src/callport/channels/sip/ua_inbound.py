@@ -2,16 +2,16 @@
 NOTIFY, re-INVITE) and the UAS controls ``answer``, ``ringing``, ``reject``, ``notify_refer``.
 
 An :class:`InboundCalls` works on the shared :class:`~callport.channels.sip.ua_core.UaCore`
-it is given; it owns only what is inbound-only (source allowlist, digest server).
+it is given; it routes server transactions, answers out-of-dialog requests and every
+in-dialog one. Whether a new INVITE may start a call (allowlist, digest, caps, SDP) is
+decided in ``ua_admission``.
 """
 
 from __future__ import annotations
 
 import logging
-import secrets
 
 from callport.channels.sip import requests as rq
-from callport.channels.sip.auth import DigestServer
 from callport.channels.sip.dialog import Dialog, DialogState, new_tag
 from callport.channels.sip.dtmf4733 import info_digit
 from callport.channels.sip.events import (
@@ -19,13 +19,11 @@ from callport.channels.sip.events import (
     AttendedTransferRequested,
     CallConfirmed,
     DtmfInfo,
-    IncomingCall,
     SipEvent,
     TransferRequested,
     TransferResult,
 )
-from callport.channels.sip.ids import call_ref
-from callport.channels.sip.message import NameAddr, SipRequest, make_response
+from callport.channels.sip.message import SipRequest, make_response
 from callport.channels.sip.registrar import Registrar
 from callport.channels.sip.replaces import (
     DialogIds,
@@ -37,24 +35,19 @@ from callport.channels.sip.replaces import (
 from callport.channels.sip.sdp import (
     MediaPlan,
     SdpError,
-    SessionDescription,
     build_answer,
     build_offer,
     negotiate,
     parse_sdp,
 )
-from callport.channels.sip.session_timer import (
-    SessionTimer,
-    TimerPolicy,
-    TooSmall,
-    negotiate_uas,
-)
+from callport.channels.sip.session_timer import SessionTimer
 from callport.channels.sip.transaction import (
     ServerInviteTransaction,
     ServerNonInviteTransaction,
     State,
 )
-from callport.channels.sip.trust import Networks, caller_identity, refer_allowed, refer_target
+from callport.channels.sip.trust import Networks, refer_allowed, refer_target
+from callport.channels.sip.ua_admission import InviteAdmission
 from callport.channels.sip.ua_core import ServerTx, UaCore
 from callport.channels.sip.ua_hold import answer_reinvite
 from callport.logs import LogBudget, safe
@@ -69,11 +62,10 @@ class InboundCalls:
         self.core = core
         config = core.config
         self._networks = Networks(config.allow_from)
-        self._digest = (DigestServer(realm=config.auth_realm, users=dict(config.auth_users))
-                        if config.auth_users else None)
         self.registrar: Registrar | None = None  # agents' phones (shared by UDP and TCP)
         self._log_budget = LogBudget(per_s=1.0, burst=20)  # peer-triggered lines
-        self._timers = TimerPolicy(session_expires=config.session_expires, min_se=config.min_se)
+        self._admission = InviteAdmission(core=core, networks=self._networks,
+                                          log_budget=self._log_budget)
 
     def on_request(self, req: SipRequest, addr: Addr, now: float) -> list[SipEvent]:
         via = req.top_via
@@ -124,85 +116,8 @@ class InboundCalls:
             return self.core.respond(tx, make_response(req, 405, to_tag=new_tag(),
                                                    extra=(("Allow", rq.ALLOW),)), addr, now)
         assert isinstance(tx, ServerInviteTransaction)
-        return self._new_invite(req, tx, addr, now)
+        return self._admission.admit(req, tx, addr, now)
 
-    def _new_invite(self, req: SipRequest, tx: ServerInviteTransaction, addr: Addr,
-                    now: float) -> list[SipEvent]:
-        if not self._networks.admits(addr):
-            self.core.stats["rejected"] += 1
-            return self.core.respond(tx, make_response(req, 403, to_tag=new_tag()), addr, now)
-        authenticated = ""
-        if self._digest is not None:
-            header = req.get("Authorization")
-            result = (self._digest.verify(header, method="INVITE", now=now)
-                      if header else None)
-            if result is None or not result.ok:
-                if result is not None:
-                    self.core.stats["auth_refused"] += 1  # a guesser: few lines, all counted
-                    if self._log_budget.allow(now):
-                        log.info("SIP digest from %s:%d refused: %s (%d more not logged)",
-                                 *addr, safe(result.reason), self._log_budget.take_suppressed())
-                stale = result is not None and result.stale
-                challenge = self._digest.challenge(now, stale=stale)
-                return self.core.respond(tx, make_response(
-                    req, 401, to_tag=new_tag(), extra=(("WWW-Authenticate", challenge),)),
-                    addr, now)
-            authenticated = result.username
-        unsupported = [opt for opt in _tokens(req.get_all("Require")) if opt not in {"timer"}]
-        if unsupported:
-            return self.core.respond(tx, make_response(
-                req, 420, to_tag=new_tag(), extra=(("Unsupported", ", ".join(unsupported)),)),
-                addr, now)
-        timer = negotiate_uas(session_expires=req.get("Session-Expires"),
-                              min_se=req.get("Min-SE"), supported=_tokens(req.get_all("Supported")),
-                              policy=self._timers)
-        if isinstance(timer, TooSmall):  # RFC 4028 §9
-            return self.core.respond(tx, make_response(
-                req, 422, to_tag=new_tag(), extra=(("Min-SE", str(timer.min_se)),)), addr, now)
-        capped = (self.core.calls_from(addr[0]) >= self.core.config.max_calls_per_source
-                  and not self._networks.contains(addr))
-        if capped:
-            self.core.stats["source_capped"] += 1  # callport_sip_source_capped_total
-        if capped or len(self.core.dialogs) >= self.core.config.max_calls:
-            return self.core.respond(tx, make_response(req, 503, to_tag=new_tag(),
-                                                   extra=(("Retry-After", "5"),)), addr, now)
-        offer: SessionDescription | None = None
-        plan: MediaPlan | None = None
-        if req.body:
-            ctype = (req.get("Content-Type") or "").split(";")[0].strip().lower()
-            if ctype != "application/sdp":
-                return self.core.respond(tx, make_response(
-                    req, 415, to_tag=new_tag(), extra=(("Accept", "application/sdp"),)),
-                    addr, now)
-            try:
-                offer = parse_sdp(req.body)
-                plan = negotiate(offer)
-            except SdpError:
-                return self.core.respond(tx, make_response(req, 488, to_tag=new_tag()), addr, now)
-        contact = req.get("Contact")
-        remote_target = NameAddr.parse(contact).uri if contact else req.uri
-        tag = new_tag()
-        key = f"{call_ref(req.call_id)}|{tag}"  # bounded, printable: logs and records use it
-        dialog = Dialog(
-            key=key, role="uas", call_id=req.call_id, local_tag=tag,
-            local=req.get("To") or "", remote=req.get("From") or "",
-            remote_target=remote_target, peer=addr,
-            route_set=req.get_all("Record-Route"), remote_cseq=req.cseq[0], invite=req,
-            server_tx=tx, offer=offer, plan=plan, sdp_session=secrets.randbelow(2**31),
-            trusted=self._networks.contains(addr), authenticated=authenticated,
-            timer_plan=timer,
-            peer_allows_update="update" in _tokens(",".join(req.get_all("Allow")).split(",")),
-        )
-        self.core.dialogs[key] = dialog
-        self.core.by_id[(req.call_id, tag)] = key
-        out = self.core.respond(tx, make_response(req, 100), addr, now)
-        caller = caller_identity(from_header=req.get("From"),
-                                 asserted=req.get_all("P-Asserted-Identity"),
-                                 trusted=dialog.trusted)
-        callee = NameAddr.parse(req.get("To") or "").uri
-        out.append(IncomingCall(key=key, caller=caller, callee=callee, plan=plan, source=addr,
-                                trusted=dialog.trusted, authenticated=authenticated))
-        return out
 
     def _dialog_for(self, req: SipRequest) -> Dialog | None:
         key = self.core.by_id.get((req.call_id, req.to_tag))
@@ -445,7 +360,3 @@ class InboundCalls:
         if dialog is None or dialog.state is not DialogState.ANSWERED:
             return []
         return self.core.bye(dialog, now, reason="no-ack")  # §13.3.1.4
-
-
-def _tokens(values: list[str]) -> list[str]:
-    return [v.strip().lower() for v in values if v.strip()]

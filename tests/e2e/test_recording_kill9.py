@@ -18,12 +18,14 @@ import numpy as np
 import pytest
 from serve_support import CALLPORT, start_serve, wait_until
 
+from callport.server.lifecycle import close_crashed_calls
+from callport.store.sqlite import SqliteDb
+from callport.store.sqlite_calls import SqliteCallStore
+
 sys.path.insert(0, str(Path(__file__).parents[1] / "sip"))
 from sip_support import BARESIP, free_udp_port, stop_baresip, write_baresip_config
 
-# open_calls: the killed server leaves its call in progress (the next start sweeps it: see
-# test_fault_kill9); here the point is the recording, not the sweep
-pytestmark = [pytest.mark.slow, pytest.mark.interop, pytest.mark.open_calls,
+pytestmark = [pytest.mark.slow, pytest.mark.interop,
               pytest.mark.skipif(BARESIP is None, reason="baresip not installed")]
 
 SECONDS_BEFORE_KILL = 4  # whole sealed chunks (1 s each) written before the kill
@@ -101,3 +103,12 @@ async def test_kill_9_mid_call_leaves_a_recording_that_plays_to_the_last_second(
     assert np.sqrt(np.mean(left[last].astype(float) ** 2)) > 1000  # the caller's tone ...
     assert _band(left[last], 440.0) > 0.8  # ... on the left
     assert _band(right[last], 440.0) > 0.5  # the echo the caller heard, on the right
+    # the killed server left its call in progress: the next start's sweep ends it (crash)
+    store_db = SqliteDb(db)
+    try:
+        calls = SqliteCallStore(store_db)
+        assert await close_crashed_calls(calls) == 1
+        [record] = await calls.list_recent()
+    finally:
+        store_db.close()
+    assert (record.channel, record.status, record.hangup_cause) == ("sip", "ended", "crash")

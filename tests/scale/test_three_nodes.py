@@ -2,7 +2,9 @@
 HAProxy in front for HTTP (the shipped ``deploy/`` configurations), on loopback:
 
 - HTTP through HAProxy: a sign-in made through it works on every node (round robin), a request
-  naming a node (``?node=``) reaches that node, tasks added through it are committed;
+  naming a node (``?node=``) reaches that node, tasks added through it are committed, and a
+  browser call's token from one node opens its audio socket on whichever node HAProxy picks
+  (once: a replay is refused on any node);
 - sipp callers through Kamailio are spread over the three nodes (each node's /metrics);
 - kill -9 of one node mid-load: its callers' calls end (their BYE finds no one: Kamailio
   answers 408), the other nodes' calls go on and complete normally, new callers are failed
@@ -14,6 +16,7 @@ HAProxy in front for HTTP (the shipped ``deploy/`` configurations), on loopback:
 
 from __future__ import annotations
 
+import json
 import signal
 import time
 from collections.abc import Iterator
@@ -82,6 +85,10 @@ def test_three_nodes_behind_kamailio_and_haproxy_survive_a_kill_9(three: Cluster
     assert all(len(nodes) == 1 for nodes in telnyx.values()), telnyx
     assert len(set().union(*telnyx.values())) >= 2, telnyx
 
+    # A browser call through HAProxy: the call token comes from one node, the audio socket
+    # may land on another and runs the call there; the token is spent once across nodes.
+    browser_call(three, lb)
+
     # sipp callers through Kamailio, spread over the nodes.
     assert three_calls(three, calls=6, tag="spread") == (6, 0)
     per_node = {n.name: n.metric("callport_calls_total") for n in three.nodes}
@@ -147,3 +154,30 @@ def test_three_nodes_behind_kamailio_and_haproxy_survive_a_kill_9(three: Cluster
 
 def three_calls(three: Cluster, *, calls: int, tag: str) -> tuple[int, int]:
     return sipp(three, calls=calls, rate=20, hold_ms=1500, tag=tag).wait(60)
+
+
+def browser_call(three: Cluster, lb: httpx.Client) -> None:
+    from websockets.exceptions import InvalidStatus
+    from websockets.sync.client import connect
+    from websockets.typing import Origin
+
+    origin = {"origin": three.url}
+    r = lb.post("/browser/token", headers=origin)
+    assert r.status_code == 200, r.text
+    token, minted_on = r.json()["token"], r.headers["x-callport-node"]
+    ws_url = f"ws://127.0.0.1:{three.http_port}/browser/ws?token={token}"
+    cookie = {"Cookie": "; ".join(f"{k}={v}" for k, v in lb.cookies.items())}
+    page = Origin(three.url)
+    with connect(ws_url, origin=page, additional_headers=cookie, open_timeout=15) as ws:
+        assert ws.response is not None
+        node = next(n for n in three.nodes if n.name == ws.response.headers["x-callport-node"])
+        ws.send(json.dumps({"type": "start", "sample_rate": 16000, "gated": True}))
+        assert json.loads(ws.recv(15))["type"] == "ready"
+        ws.send(bytes(640))  # 20 ms of 16 kHz silence from the page's microphone
+        wait_until(f"the browser call live on {node.name}",
+                   lambda: node.metric("callport_live_calls") >= 1, 15)
+        with pytest.raises(InvalidStatus):  # the same token again, wherever it lands
+            connect(ws_url, origin=page, additional_headers=cookie, open_timeout=15).close()
+        ws.send(json.dumps({"type": "hangup"}))
+    wait_until("the browser call over", lambda: node.metric("callport_live_calls") == 0, 15)
+    print(f"browser call: token from {minted_on}, audio on {node.name}")

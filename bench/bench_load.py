@@ -57,14 +57,15 @@ def pct(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else float("nan")
 
 
-def batch_mean(metrics: str) -> float:
+def batch_totals(metrics: str) -> tuple[float, float]:
+    """(sum, count) of the server's ``callport_vad_batch_size`` histogram."""
     total = count = 0.0
     for line in metrics.splitlines():
         if line.startswith("callport_vad_batch_size_sum "):
             total = float(line.split()[1])
         elif line.startswith("callport_vad_batch_size_count "):
             count = float(line.split()[1])
-    return total / count if count else float("nan")
+    return total, count
 
 
 def pacer_jitter(calls: list[list[float]], window: tuple[float, float]) -> list[float]:
@@ -149,9 +150,11 @@ def main() -> None:
         try:
             run_calls(server, args.channel, 1, 1.0, 1, frames)  # warm-up: model, imports
             procs = args.procs or max(1, math.ceil(n / 60))
+            sum0, count0 = batch_totals(server.metrics())  # the warm-up call's batches
             result, cpu_s, window = run_calls(server, args.channel, n, args.seconds, procs,
                                               frames)
-            batch = batch_mean(server.metrics())
+            sum1, count1 = batch_totals(server.metrics())
+            batch = (sum1 - sum0) / (count1 - count0) if count1 > count0 else float("nan")
             time.sleep(1.0)  # the calls' ends: their send times are written
             pacer = pacer_jitter(server.send_times(), window)
         finally:

@@ -6,7 +6,8 @@ Sans-IO cores: ``message`` (parser/serializer), ``transaction`` (RFC 3261 §17),
 ``srv`` (RFC 3263 ordering), and the user agent: ``useragent`` owns a shared ``ua_core`` and
 the ``ua_inbound`` (with ``ua_admission``: may a new INVITE ring?) / ``ua_outbound`` /
 ``ua_register`` parts. The asyncio driver is ``channel`` with ``transports`` (UDP + ``tcp``),
-``targets`` (trunk, transport, RFC 3263 addresses), ``dialer`` (outbound INVITE/REGISTER),
+``targets`` (trunk, transport, RFC 3263 addresses), ``answering`` (an admitted INVITE:
+503 when busy, else RTP ports, the leg, the 200), ``dialer`` (outbound INVITE/REGISTER),
 ``transferee`` (following a REFER), ``legsockets`` / ``rtpsocket`` (RTP/RTCP ports) and
 ``mediawatch`` (RTCP tick, media timeout, RTCP metrics); ``leg`` makes each call a ``Leg``.
 

@@ -1,8 +1,8 @@
 """The SIP channel driver: UDP + TCP signalling and RTP sockets on the app's asyncio loop.
 
 A short loop around the sans-IO ``UserAgent``: message in -> ``ua.receive`` -> act on the
-events (transmit, answer with a fresh RTP port, start ``runtime.run_call`` on a SipLeg, end
-legs) -> re-arm the one timer at ``ua.get_timer()``. A 1 s housekeeping tick sends RTCP and
+events (transmit, answer in ``answering``: a fresh RTP port, ``runtime.run_call`` on a SipLeg;
+end legs) -> re-arm the one timer at ``ua.get_timer()``. A 1 s housekeeping tick sends RTCP and
 ends calls whose RTP stopped (media timeout -> BYE). The sockets live in ``transports``
 (UDP and TCP on one host:port); each transport has its own ``UserAgent`` (Via/Contact say
 its name, TCP never retransmits) and its events go back out the same way. Where outbound
@@ -20,8 +20,7 @@ from typing import Any
 
 from starlette.routing import BaseRoute
 
-from callport.agents.base import CallInfo
-from callport.channels.busy import refusal_of
+from callport.channels.sip.answering import Answerer
 from callport.channels.sip.calls import CallFailed, CallRunner, SipCall
 from callport.channels.sip.dialer import Dialer, SipOutbound
 from callport.channels.sip.dnsresolver import DnsResolver
@@ -43,7 +42,6 @@ from callport.channels.sip.events import (
     TransferResult,
     Transmit,
 )
-from callport.channels.sip.ids import call_ref
 from callport.channels.sip.leg import SipLeg
 from callport.channels.sip.legsockets import LegSockets
 from callport.channels.sip.mediawatch import MediaWatch
@@ -60,7 +58,6 @@ from callport.channels.sip.transports import SipTransports
 from callport.channels.sip.trust import Networks, check_exposure
 from callport.channels.sip.useragent import UaConfig, UserAgent
 from callport.config import SipSettings
-from callport.logs import safe
 from callport.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -89,6 +86,7 @@ class SipChannel:
                                      max_sources=s.rate_sources)  # per source IP
         self._trusted = Networks(s.allow_from)  # trunks in allow_from are not rate-limited
         self.targets = TargetLocator(settings=self.settings, resolver=resolver or DnsResolver())
+        self.answerer = Answerer(host=self)  # IncomingCall -> answered leg, or 503
         self.dialer = Dialer(host=self)
         self.outbound = SipOutbound(host=self)  # the neutral Dialer (callport.call.dial)
         self.transfers = ReferFollower(host=self, dialer=self.dialer)
@@ -188,7 +186,7 @@ class SipChannel:
                 case Transmit(data=data, addr=addr):
                     self.transports.send(ua.config.transport, data, addr)
                 case IncomingCall():
-                    self._spawn(self._accept(event, ua))
+                    self._spawn(self.answerer.accept(event, ua))
                 case CallAnswered(key=key, plan=answer):
                     self._answered(key, answer)
                 case (CallConfirmed(key=key, plan=plan) | CallProgress(key=key, plan=plan)
@@ -278,58 +276,6 @@ class SipChannel:
         task.add_done_callback(self._tasks.discard)
 
     # ---- calls ---------------------------------------------------------------------------
-    async def _accept(self, event: IncomingCall, ua: UserAgent) -> None:
-        if getattr(self.runtime, "draining", False):  # shutting down: admit no new call
-            self.apply(ua.reject(event.key, 503, self.now()), ua)
-            return
-        busy = refusal_of(self.runtime)  # past capacity: 503 + Retry-After, never answered
-        if busy is not None:
-            log.warning("SIP %s: at capacity (%s), answering 503", event.key, busy.reason)
-            self.apply(ua.reject(event.key, 503, self.now(),
-                                 retry_after=busy.retry_after_s), ua)
-            return
-        if self.settings.answer_delay_ms > 0:
-            self.apply(ua.ringing(event.key, self.now()), ua)
-            await asyncio.sleep(self.settings.answer_delay_ms / 1000)
-            if event.key not in ua.dialogs:
-                return
-        try:
-            sockets = await LegSockets.open(self.pool)
-        except RuntimeError:
-            log.warning("SIP %s: no RTP port free, rejecting", event.key)
-            self.apply(ua.reject(event.key, 503, self.now()), ua)
-            return
-        dialog = ua.dialogs.get(event.key)
-        if dialog is None:  # CANCELled while we opened the socket
-            sockets.close()
-            return
-        ref = self._call_ref(event.key, dialog.call_id)
-        # A peer neither trusted nor authenticated gets RTP only once it sent some, from the
-        # IP its INVITE came from (MediaStream.source_host): never to a host its SDP names.
-        admitted = event.trusted or bool(event.authenticated)
-        leg = self.make_leg(sockets, event.key, ref, event.plan,
-                            rtp_source=None if admitted else event.source[0],
-                            rtp_peer=event.source[0] if admitted else None)
-        # From/To are the peer's text: escaped and bounded before records, logs and lookups.
-        info = CallInfo(call_id=ref, channel="sip", caller=safe(event.caller, 64),
-                        callee=safe(event.callee, 128))
-        call = SipCall(key=event.key, call_id=ref, leg=leg, info=info)
-        self.calls[event.key] = call
-        media_host = self.settings.public_host or self.settings.host
-        self.apply(ua.answer(event.key, media_host=media_host, media_port=leg.rtp_port,
-                              now=self.now()), ua)
-        call.task = asyncio.create_task(self._run(call), name=f"sip:{ref}")
-
-    def _call_ref(self, key: str, call_id: str) -> str:
-        """The call's id for the runtime, logs and its record: the Call-ID when it is safe
-        (``ids.call_ref``) and no live call has it, else made unique with our tag (two
-        dialogs may share a Call-ID: forking, or a peer reusing one; each is its own call,
-        with its own record and its own place in /healthz and /metrics)."""
-        ref = call_ref(call_id)
-        if any(c.call_id == ref for c in self.calls.values()):
-            ref = f"{ref}-{key.rsplit('|', 1)[-1]}"
-        return ref
-
     def make_leg(self, sockets: LegSockets, key: str, call_id: str,
                   plan: MediaPlan | None, *, rtp_source: str | None = None,
                   rtp_peer: str | None = None) -> SipLeg:

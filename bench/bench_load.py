@@ -23,7 +23,9 @@ Printed per N, over the measured window (after a 1 s settle):
 - ``rx-jit p99``: |spacing of echoed frames at the generator - 20 ms| p99, ms;
 - ``gen-late p99``: the generator's own lateness sending frames; over ``--max-late-ms`` the
   row is marked INVALID (it measured the generator, not the server);
-- ``vad batch``: mean calls per VAD inference, from the server's ``callport_vad_batch_size``.
+- ``vad batch``: mean calls per VAD inference, from the server's ``callport_vad_batch_size``;
+- ``gen-cpu``: the generators' own CPU over the window, in cores (on a small machine they
+  compete with the server for the same cores).
 
 A row breaks real time when under 99 % of the audio came back or its p99 latency is over
 ``--rt-ms``; the first such N is printed at the end.
@@ -119,6 +121,7 @@ def run_calls(server: srv.Server, channel: str, n: int, seconds: float, procs: i
         total.matched += part.matched
         total.failed += part.failed
         total.errors += part.errors
+        total.cpu_s += part.cpu_s
         total.late_ms += part.late_ms
         total.latency_ms += part.latency_ms
         total.jitter_ms += part.jitter_ms
@@ -143,7 +146,7 @@ def main() -> None:
     print(f"{'N':>5} {'cpu-ms/call-s':>13} {'calls/core':>10} {'returned':>8} "
           f"{'lat p50':>8} {'p95':>7} {'p99':>7} {'pacer p99':>9} {'rx-jit p99':>10} "
           f"{'gen-late p99':>12} "
-          f"{'vad batch':>9} {'failed':>6}  note")
+          f"{'vad batch':>9} {'gen-cpu':>7} {'failed':>6}  note")
     broke: int | None = None
     for n in [int(x) for x in args.calls.split(",")]:
         server = srv.start(calls=n, vad=args.vad)
@@ -175,7 +178,7 @@ def main() -> None:
         print(f"{n:>5} {per:>13.2f} {1000 / per:>10.0f} {returned:>8.1%} "
               f"{pct(result.latency_ms, 50):>8.2f} {pct(result.latency_ms, 95):>7.2f} "
               f"{p99:>7.2f} {pct(pacer, 99):>9.2f} {pct(result.jitter_ms, 99):>10.2f} "
-              f"{late:>12.2f} {batch:>9.1f} "
+              f"{late:>12.2f} {batch:>9.1f} {result.cpu_s / (window[1] - window[0]):>7.0%} "
               f"{result.failed:>6}  {'; '.join(notes)}", flush=True)
     print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}; first N that breaks "
           f"real time: {broke if broke is not None else 'none of those run'}")

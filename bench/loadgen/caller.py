@@ -43,6 +43,7 @@ class Result:
     jitter_ms: list[float] = field(default_factory=list)
     failed: int = 0  # calls that could not be set up
     errors: list[str] = field(default_factory=list)  # why (the first few)
+    cpu_s: float = 0.0  # the generator's own CPU (process_time) over the window
 
 
 class _Call:
@@ -107,8 +108,13 @@ async def _run(plan: Plan, conn: Connection) -> Result:
     order = sorted(live, key=lambda c: c.phase)
     frames, n = plan.frames, len(plan.frames)
     k = 0
+    cpu_lo = cpu_hi = None
     while True:
         tick = start + k * FRAME_S
+        if cpu_lo is None and tick >= lo:
+            cpu_lo = time.process_time()
+        if cpu_hi is None and tick >= hi:
+            cpu_hi = time.process_time()
         if tick > hi + 0.3:
             break
         for c in order:
@@ -128,7 +134,8 @@ async def _run(plan: Plan, conn: Connection) -> Result:
     await asyncio.sleep(0.3)  # the last echoes
     await asyncio.gather(*(c.adapter.hangup() for c in live), return_exceptions=True)
     await http.aclose()
-    total = Result(failed=failed, errors=errors)
+    total = Result(failed=failed, errors=errors,
+                   cpu_s=(cpu_hi or 0.0) - (cpu_lo or 0.0))
     for c in live:
         total.sent += c.result.sent
         total.matched += c.result.matched

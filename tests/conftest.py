@@ -35,41 +35,22 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 
 # -- no call left in progress ------------------------------------------------------------------
-# Every call a test makes must end with a disposition: after each test, the call stores it
-# made (MemoryCallStore instances created during it, SQLite databases under its tmp_path)
-# must hold no record in a live status. A test that leaves one (a leaked call, an unfinished
-# record) fails at teardown, naming the calls. A test about unfinished records on purpose
-# (the crash sweep, live listings) is marked ``open_calls``.
+# Every call a test makes must end with a disposition: after each test (fast or slow, every
+# directory), the call stores it made (MemoryCallStore instances created during it, SQLite
+# databases under its tmp_path) must hold no record in a live status. A test that leaves one
+# (a leaked call, an unfinished record, a stand-in that never sends the provider's final
+# status) fails at teardown, naming the calls. A test that leaves calls live on purpose is
+# marked ``open_calls``.
 
 _LIVE_STORES: list[Any] = []
-# Slow tests are failed for open calls in these directories (checked when the check was
-# added); elsewhere an OpenCallsWarning reports them until they are checked and fixed.
-CHECKED_SLOW = ("tests/routing/", "tests/twilio/", "tests/telnyx/")
 
-
-class OpenCallsWarning(UserWarning):
-    """A slow test outside ``CHECKED_SLOW`` left call records in progress."""
-
-# Tests whose records stay open for a reason outside the call paths (file::test prefix ->
-# why). Fabricated records in store/API tests are not calls; the stand-ins listed never send
-# the provider's final status callback. Shrink this list; never grow it for a real leak.
+# Tests whose open records are not calls at all (file::test prefix -> why). Shrink this list;
+# never grow it for a call: fix the channel, or make the stand-in end the call as the real
+# provider does (Twilio's completed status callback, Telnyx's call.hangup).
 KNOWN_OPEN = {
-    "tests/store/": "the call store's own tests: records without calls",
+    "tests/store/": "the call store's own contract tests: fabricated records, no calls",
     "tests/server/test_edge_sockets.py::test_stale_records_are_closed_live_and_recent": (
-        "live and recent records are left open on purpose"),
-    "tests/recording/test_privacy_export.py::test_export_one_user_and_one_phone": (
-        "fabricated records"),
-    "tests/queues/test_queues_api.py::test_api_queues_needs_an_admin": "fabricated records",
-    "tests/queues/test_queues_entry.py::test_the_runtime_gives_every_call_its_queues": (
-        "a runtime call record on a test leg that never ends (to report)"),
-    "tests/flows/test_flows_transfer.py::test_warm_dial_failures_keep_the_providers_cause": (
-        "the transferred caller's record (to report)"),
-    "tests/twilio/test_twilio_identity.py::": "the Twilio stand-in sends no final status",
-    "tests/core/test_lifecycle.py::test_a_provider_call_keeps_its_channels_record_only": (
-        "the provider's record is left to its (absent) status callback on purpose"),
-    "tests/telnyx/test_telnyx_identity.py::": "the Telnyx stand-in sends no hangup",
-    "tests/twilio/test_twilio_taskmanager.py::test_spoken_task_manager_call_over_twilio": (
-        "the Twilio stand-in sends no final status"),
+        "fabricated live and recent records the stale sweep must leave open"),
 }
 
 
@@ -124,13 +105,6 @@ def _no_call_left_in_progress(request: pytest.FixtureRequest) -> Any:
     if request.node.rep_call_failed if hasattr(request.node, "rep_call_failed") else False:
         return
     left = _open_calls(request, stores)
-    if left and request.node.get_closest_marker("slow") is not None and not any(
-            request.node.nodeid.startswith(d) for d in CHECKED_SLOW):
-        import warnings  # slow tests outside the checked directories: reported, not failed
-
-        warnings.warn(OpenCallsWarning("calls left in progress: " + ", ".join(left[:5])),
-                      stacklevel=1)
-        return
     if left:
         pytest.fail("calls left in progress after the test (every call must end with a "
                     "disposition): " + ", ".join(left[:5]), pytrace=False)

@@ -186,8 +186,8 @@ def test_gated_page_gets_silence_filled_in_simulated_time() -> None:
     core = started(gated=True, now=10.0)
     # Nobody speaking yet: the clock must keep running for server-side turn detection.
     deadline = core.get_timer()
-    assert deadline == pytest.approx(10.1)
-    assert core.handle_timer(10.05) == []
+    assert deadline == pytest.approx(10.0 + FILL_SLACK_S)
+    assert core.handle_timer(10.0 + FILL_SLACK_S / 2) == []
     filled = core.handle_timer(10.5)
     assert len(filled) == 25
     assert all(isinstance(e, CallerAudio) and e.filled and not e.pcm.any() for e in filled)
@@ -200,8 +200,8 @@ def test_gated_page_gets_silence_filled_in_simulated_time() -> None:
     assert core.media_time == pytest.approx(0.9)
     assert core.receive_text('{"type":"vad","speaking":true}', 10.7) == []  # no change
     assert core.receive_text('{"type":"vad","speaking":false}', 11.0) == [SpeakingChanged(False)]
-    # Media (0.9 s) lags wall time (0.95 s) by less than the slack: nothing yet.
-    assert core.handle_timer(10.95) == []
+    # Media (0.9 s) lags wall time by less than the slack: nothing yet.
+    assert core.handle_timer(10.9 + FILL_SLACK_S / 2) == []
     more = core.handle_timer(11.5)
     assert core.media_time == pytest.approx(1.5) and len(more) == 30
 

@@ -67,7 +67,10 @@ from callport.channels.browser.messages import transcript_message as transcript_
 FRAME_SAMPLES = SAMPLE_RATE * FRAME_MS // 1000
 MAX_BINARY_BYTES = 16_000  # 0.5 s of audio in one message is already generous
 MAX_TEXT_CHARS = 4_096
-FILL_SLACK_S = 0.1  # how far media time may lag wall time before silence is filled in
+# How far media time may lag wall time before silence is filled in for a gated page. The
+# server's end of turn (and so every reply) waits for the fill: 100 ms held browser replies
+# back by ~100 ms (bench_ear); 60 ms fills three frames a wake-up.
+FILL_SLACK_S = 0.06
 CLEAR_ACK_S = 1.0  # a page that does not answer 'cleared' (an old page) has its marks dropped
 
 # WebSocket close codes (RFC 6455 section 7.4.1 and the private 4000-4999 range).

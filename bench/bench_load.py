@@ -133,7 +133,7 @@ def main() -> None:
     ap.add_argument("--channel", choices=CHANNELS, required=True)
     ap.add_argument("--calls", default="10,50,100")
     ap.add_argument("--seconds", type=float, default=10.0)
-    ap.add_argument("--procs", type=int, default=0, help="generator processes (0: 1 per 60)")
+    ap.add_argument("--procs", type=int, default=0, help="generator processes (0: 1 per 30)")
     ap.add_argument("--vad", default="silero", choices=["silero", "webrtc"])
     ap.add_argument("--max-late-ms", type=float, default=5.0)
     ap.add_argument("--rt-ms", type=float, default=60.0)
@@ -152,7 +152,7 @@ def main() -> None:
         server = srv.start(calls=n, vad=args.vad)
         try:
             run_calls(server, args.channel, 1, 1.0, 1, frames)  # warm-up: model, imports
-            procs = args.procs or max(1, math.ceil(n / 60))
+            procs = args.procs or max(1, math.ceil(n / 30))
             sum0, count0 = batch_totals(server.metrics())  # the warm-up call's batches
             result, cpu_s, window = run_calls(server, args.channel, n, args.seconds, procs,
                                               frames)

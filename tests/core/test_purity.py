@@ -55,7 +55,8 @@ CORES: tuple[str, ...] = (
     "callport.routing.health", "callport.routing.rules", "callport.routing.zones",
     "callport.routing.rank",
     # queues: the engine (strategies, waits, call-backs in simulated time) and its vocabulary
-    "callport.queues", "callport.queues.engine", "callport.queues.model",
+    "callport.queues", "callport.queues.engine", "callport.queues.matching",
+    "callport.queues.model",
     "callport.call.queueing", "callport.config_queues",
     # bus: the node-to-node messages (typed, validated decoding of what Redis carries)
     "callport.bus", "callport.bus.envelopes",

@@ -12,7 +12,8 @@ Rules:
 
 - **Order**: higher ``priority`` first, then arrival (``seq``). A caller's position counts
   everyone ahead of them, booked call-backs included (they keep their place).
-- **Strategies** (``queues.strategies``) choose among the queue's members that are available
+- **Matching** (``queues.matching``) offers callers in that order; **strategies**
+  (``queues.strategies``) choose among the queue's members that are available
   (not ringing, busy, in wrap-up or away), online, and not yet tried for this caller in this
   round.
 - **Move-on**: a ring that is declined, busy, offline or not answered within
@@ -32,9 +33,10 @@ Rules:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 from callport.config_queues import QueueDefaults
+from callport.queues.matching import RETRY_S, Online, ahead, dispatch, in_order
 from callport.queues.model import (
     Action,
     AgentSnapshot,
@@ -50,18 +52,12 @@ from callport.queues.model import (
     expected_wait,
 )
 from callport.queues.records import HISTORY, AgentRecord, CallerRecord, QueueRecord
-from callport.queues.strategies import choose
 
 __all__ = [
     "HISTORY", "RETRY_S", "Action", "AgentSnapshot", "AgentStatus", "Announce", "CallerSnapshot",
     "CallerState", "CancelRing", "DialBack", "QueueEngine", "QueueSnapshot", "Ring", "WaitOver",
     "expected_wait",
 ]
-
-RETRY_S = 5.0  # after every free member was tried for a caller, the next round starts after
-
-
-Online = Callable[[str], bool]
 
 
 def _always(_agent: str) -> bool:
@@ -163,7 +159,8 @@ class QueueEngine:
 
     def position(self, call_id: str) -> int:
         entry = self._callers[call_id]
-        return 1 + sum(1 for other in self._in_order(entry.queue) if self._ahead(other, entry))
+        return 1 + sum(1 for other in in_order(self._callers.values(), entry.queue)
+                       if ahead(other, entry))
 
     def queue_of(self, call_id: str) -> str:
         return self._callers[call_id].queue
@@ -313,74 +310,13 @@ class QueueEngine:
             if entry.wait_over_at <= now:
                 entry.wait_over_at = math.inf
                 out.append(WaitOver(entry.call_id))
-        out.extend(self._dispatch(now, online))
+        out.extend(dispatch(self._queues, self._callers, self._agents, now, online))
         return out
 
     def _ring_deadline(self, agent: AgentRecord) -> float:
         entry = self._callers.get(agent.call_id)
         rules = self._queues[entry.queue].rules if entry is not None else None
         return agent.answered_at + (rules.ring_timeout_s if rules is not None else 0.0)
-
-    # ---- matching --------------------------------------------------------------------
-
-    def _dispatch(self, now: float, online: Online) -> list[Action]:
-        out: list[Action] = []
-        for name in sorted(self._queues):
-            held_back = 0  # free agents kept for call-backs being dialled ahead
-            for entry in self._in_order(name):
-                free = self._free_members(name, online)
-                if len(free) <= held_back:
-                    break
-                match entry.state:
-                    case CallerState.RINGING:
-                        continue  # its agents ring; later callers may take the others
-                    case CallerState.DIALLING:
-                        held_back += 1
-                    case CallerState.CALLBACK:
-                        entry.state = CallerState.DIALLING
-                        held_back += 1
-                        out.append(DialBack(entry.call_id, entry.number))
-                    case CallerState.WAITING:
-                        if entry.not_before > now:
-                            continue
-                        out.extend(self._offer(entry, free, now))
-        return out
-
-    def _offer(self, entry: CallerRecord, free: list[AgentRecord], now: float) -> list[Action]:
-        q = self._queues[entry.queue]
-        untried = [a for a in free if a.name not in entry.tried]
-        if not untried:
-            if entry.tried:  # a round went by with nobody taking it: start again, later
-                entry.tried.clear()
-                entry.not_before = now + RETRY_S
-            return []
-        chosen = choose(q.rules.strategy, untried, q.last_rung)
-        out: list[Action] = []
-        for agent in chosen:
-            agent.status = AgentStatus.RINGING
-            agent.call_id = entry.call_id
-            agent.answered_at = now  # when the ring started, until it is answered
-            entry.ringing.add(agent.name)
-            entry.tried.add(agent.name)
-            q.last_rung = agent.name
-            out.append(Ring(agent.name, entry.call_id, q.rules.ring_timeout_s,
-                            now + q.rules.ring_timeout_s))
-        entry.state = CallerState.RINGING
-        entry.not_before = 0.0
-        return out
-
-    def _free_members(self, queue: str, online: Online) -> list[AgentRecord]:
-        return sorted((a for a in self._agents.values() if queue in a.queues
-                       and a.status is AgentStatus.AVAILABLE and online(a.name)),
-                      key=lambda a: a.name)
-
-    def _in_order(self, queue: str) -> list[CallerRecord]:
-        return sorted((e for e in self._callers.values() if e.queue == queue),
-                      key=lambda e: (-e.priority, e.seq))
-
-    @staticmethod
-    def _ahead(other: CallerRecord, entry: CallerRecord) -> bool:
-        return (-other.priority, other.seq) < (-entry.priority, entry.seq)
 
     def _free(self, agent: AgentRecord, idle_since: float) -> None:
         agent.status = AgentStatus.AVAILABLE
@@ -402,7 +338,7 @@ class QueueEngine:
     def snapshot(self, now: float, online: Online = _always) -> tuple[QueueSnapshot, ...]:
         out = []
         for name in sorted(self._queues):
-            entries = self._in_order(name)
+            entries = in_order(self._callers.values(), name)
             waiting = tuple(
                 CallerSnapshot(position=i + 1, call_id=e.call_id, caller=e.caller,
                                waited_s=max(0.0, now - e.joined), state=e.state.value,

@@ -1,6 +1,6 @@
 """Answering an admitted incoming SIP call: the driver's side of ``IncomingCall``.
 
-The sans-IO core (``ua_admission``) already decided that the INVITE may ring. Here the
+The user agent (``ua_admission``) already decided that the INVITE may ring. Here the
 driver decides whether it is answered: a draining server or one past capacity answers 503
 (``Retry-After`` from the runtime's refusal), ``sip.answer_delay_ms`` rings first (180), an
 exhausted RTP port range answers 503. An answered call gets its RTP sockets, a ``SipLeg``

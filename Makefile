@@ -21,9 +21,10 @@ run: install-run
 test: install-test
 	$(BIN)/ruff check src tests bench examples
 	$(BIN)/mypy && $(BIN)/mypy examples
-	$(BIN)/pytest $(PYTEST_ARGS)
-	# callport serve runs on uvloop (uvicorn's loop="auto"): the fast SIP tests again on it
-	$(BIN)/pytest tests/sip -m "not slow" -q --event-loop=uvloop
+	# The whole suite on uvloop, the loop callport serve runs on (uvicorn's loop="auto"),
+	# then the fast tests again on plain asyncio (callport talk/call, plain pytest).
+	$(BIN)/pytest --event-loop=uvloop $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not slow" -q --event-loop=asyncio $(PYTEST_ARGS)
 
 lint: install-test
 	$(BIN)/ruff check src tests bench examples
@@ -74,6 +75,7 @@ install-test: apt-test $(VENV)/.test-stamp $(PIPECAT_VENV)/.stamp web-assets
 clean:
 	rm -rf $(VENV) $(PIPECAT_VENV) .pytest_cache .mypy_cache .ruff_cache src/callport/web/vendor
 
-# Every SIP test (interop included) and the SIP fuzz campaigns on uvloop, as callport serve runs.
+# Every SIP test (interop included) and the SIP fuzz campaigns on uvloop, as callport serve
+# runs (a quick subset of what make test runs on uvloop).
 test-uvloop: install-test
 	$(BIN)/pytest tests/sip tests/fuzz/test_fuzz_sip.py -q --event-loop=uvloop

@@ -1,9 +1,9 @@
 """Suite-wide options: ``--event-loop=uvloop`` runs every asyncio test on uvloop.
 
 ``callport serve`` runs on uvicorn's default loop, which is uvloop when it is installed
-(``loop="auto"``), so the SIP driver's timers and sockets must behave the same on both. The
-default stays asyncio; ``CALLPORT_TEST_LOOP=uvloop`` does the same as the option (a CI step:
-``pytest tests/sip tests/fuzz --event-loop=uvloop``)."""
+(``loop="auto"``), so timers, sockets and subprocesses must behave the same on both. The
+default stays asyncio; ``CALLPORT_TEST_LOOP=uvloop`` does the same as the option. ``make test``
+runs the whole suite with ``--event-loop=uvloop``, then ``-m "not slow"`` on asyncio."""
 
 from __future__ import annotations
 

@@ -23,12 +23,12 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import random
 import shutil
 import socket
 import sqlite3
 import subprocess
 import sys
-import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -37,8 +37,11 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "e2e"))
+from serve_support import CALLPORT, free_port, wait_until
+from serve_support import Served as ServeChild
+
 ROOT = Path(__file__).resolve().parent.parent
-CALLPORT = str(Path(sys.executable).parent / "callport")
 
 # What the caller asks: the list of tasks (a long answer, so the next request barges in on it).
 REQUESTS = (
@@ -128,6 +131,47 @@ def build_requests(turns: int, rate: int) -> Requests:
         onset, end = speech_bounds(pcm, rate)
         out.append(pcm[int(onset * rate): int(end * rate)])
     return Requests(out, rate, texts, voices)
+
+
+@dataclass(frozen=True, slots=True)
+class VadLag:
+    """What the server's VAD and turn detector (Silero, ``[turn]`` defaults) make of the same
+    requests at the rate the channel delivers (run here, offline, on the clean audio): how
+    long after the true end of speech the detector's pause starts (the server counts its
+    end-of-turn silence, and its latency figures, from there), and how long after the true
+    onset its barge-in fires (``barge_in_ms`` of speech, counted from its own onset)."""
+
+    end_ms: list[float]
+    barge_ms: list[float]
+
+
+def vad_lag(requests: Requests, rate: int) -> VadLag:
+    from callport.config import TurnSettings
+    from callport.vad.silero import SileroVad
+    from callport.vad.turn import BargeIn, TurnDetector, TurnEnded
+
+    turn = TurnSettings()
+    vad = SileroVad()
+    lag = VadLag([], [])
+    for pcm in requests.pcm:
+        pcm = resample_pcm(pcm, requests.rate, rate) if rate != requests.rate else pcm
+        lead = 0.5
+        audio = np.concatenate([np.zeros(int(lead * rate), np.int16), pcm,
+                                np.zeros(rate, np.int16)])
+        stream = vad.new_stream(rate)
+        detector = TurnDetector(start_threshold=turn.start_threshold,
+                                stop_threshold=turn.stop_threshold,
+                                min_speech_ms=turn.min_speech_ms,
+                                end_of_turn_ms=turn.end_of_turn_ms, barge_in_ms=turn.barge_in_ms)
+        frame = rate // 50
+        for i in range(0, len(audio) - frame + 1, frame):
+            for score in vad.process(stream, audio[i: i + frame]):
+                for event in detector.feed(score):
+                    if isinstance(event, BargeIn):
+                        lag.barge_ms.append((event.at - lead) * 1000.0)
+                    elif isinstance(event, TurnEnded):
+                        lag.end_ms.append((event.ended_at - lead - len(pcm) / rate) * 1000.0)
+    return lag
 
 
 async def converse(requests: Requests, say: Callable[[NDArray[np.int16]], Awaitable[Span]],
@@ -234,6 +278,7 @@ class Figures:
     server: list[dict[str, object]] = field(default_factory=list)  # turn timing_ms records
     barge_ins_server: int = 0  # callport_barge_ins_total during the call
     vad_ms: float = 0.0  # mean VAD scoring time per batch during the call (/metrics)
+    vad: VadLag = field(default_factory=lambda: VadLag([], []))
 
 
 def measure(channel: str, spans: Sequence[Span], heard: Heard, *, frame_s: float = 0.02
@@ -264,43 +309,18 @@ def measure(channel: str, spans: Sequence[Span], heard: Heard, *, frame_s: float
 
 # ---- the server -------------------------------------------------------------------------
 
-def free_port(kind: int = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @dataclass
-class Served:
-    proc: subprocess.Popen[bytes]
-    http_port: int
-    sip_port: int
-    log: Path
+class Served(ServeChild):
+    """tests/e2e's ``callport serve`` child, with what the callers here need of it."""
+
     db: Path
     auth_token: str
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.http_port}"
-
-    def text(self) -> str:
-        return self.log.read_text(errors="replace")
 
     def signin_link(self) -> str:
         for line in self.text().splitlines():
             if "sign in at " in line:
                 return line.split("sign in at ", 1)[1].strip()
         raise RuntimeError("callport serve printed no sign-in link")
-
-    def stop(self) -> None:
-        """End the child (by its PID): SIGTERM, then kill if it lingers."""
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
 
 
 def seed_tasks(db: Path) -> None:
@@ -325,8 +345,7 @@ def start_serve(tmp: Path, *, timeout_s: float = 300.0) -> Served:
     db = tmp / "ear.db"
     seed_tasks(db)
     http_port, sip_port = free_port(), free_port(socket.SOCK_DGRAM)
-    low = free_port(socket.SOCK_DGRAM) // 2 * 2
-    low = min(max(low, 20000), 64000)
+    low = random.randrange(30000, 60000, 400)  # as tests/e2e's serve children do
     token = "e" * 32
     env = dict(os.environ)
     env.update({
@@ -335,7 +354,7 @@ def start_serve(tmp: Path, *, timeout_s: float = 300.0) -> Served:
         "CALLPORT_TWILIO_AUTH_TOKEN": token,
         "CALLPORT_TWILIO_PUBLIC_BASE_URL": f"http://127.0.0.1:{http_port}",
         "CALLPORT_METRICS_PUBLIC": "true",  # the bench reads /metrics
-        "CALLPORT_LOG_LEVEL": "info", "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1",
+        "CALLPORT_LOG_LEVEL": "info", "HF_HUB_OFFLINE": "1",
     })
     log = tmp / "serve.log"
     with log.open("wb") as out:
@@ -344,12 +363,17 @@ def start_serve(tmp: Path, *, timeout_s: float = 300.0) -> Served:
              "--sip-port", str(sip_port)],
             stdout=out, stderr=subprocess.STDOUT, env=env, cwd=tmp)
     served = Served(proc, http_port, sip_port, log, db, token)
-    deadline = time.monotonic() + timeout_s
-    while "Application startup complete" not in served.text():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            served.stop()
-            raise RuntimeError(f"callport serve did not start:\n{served.text()[-3000:]}")
-        time.sleep(0.2)
+
+    def ready() -> bool:
+        if proc.poll() is not None:
+            raise RuntimeError(f"callport serve exited {proc.returncode}:\n{served.text()}")
+        return "Application startup complete" in served.text()
+
+    try:
+        wait_until(ready, timeout=timeout_s, what="callport serve to start")
+    except BaseException:
+        served.stop()
+        raise
     return served
 
 

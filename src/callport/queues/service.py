@@ -11,8 +11,8 @@
    record gets ``queue`` events (joined, answered with the agent and the wait);
 3. the caller may press a key (``keys``: leave a message, be called back, leave); at
    ``max_wait_s`` ``on_max_wait`` applies. A call back keeps the caller's place: the caller
-   hangs up, and when it is their turn the service dials them (``dial_back``) and they wait
-   again, first in line, for the agent kept free for them.
+   hangs up, and when it is their turn the service dials them (``dial_back``,
+   ``queues.callbacks``) and they wait again, first in line, for the agent kept free for them.
 
 While bridged, the agent may hold / resume the caller and transfer them (a number, a SIP URI,
 ``queue:NAME``): ``hold`` and ``transfer`` here, carried out by ``queues.connected``.
@@ -41,6 +41,7 @@ from callport.call.queueing import (
 from callport.call.session import CallSession
 from callport.config_queues import QueueSettings, QueuesSettings
 from callport.queues import prompts
+from callport.queues.callbacks import DialBackFn, call_back
 from callport.queues.cluster import QueueCluster
 from callport.queues.connected import Connected
 from callport.queues.engine import QueueEngine
@@ -61,8 +62,6 @@ from callport.types import PCM16
 
 log = logging.getLogger(__name__)
 
-DialBackFn = Callable[[str, str], Awaitable[Call | None]]
-"""Call ``number`` back for queue ``queue``: the answered, started ``Call``, or None."""
 CallEvents = Callable[[str, str, str], Awaitable[object]]
 """``add_event(call_id, kind, detail)`` of the call store."""
 OnAnswered = Callable[[str, str, str, float], Awaitable[object]]
@@ -309,7 +308,7 @@ class QueueService:
                     if waiter is not None:
                         waiter.signals.put_nowait(MaxWait())
                 case DialBack(call_id=call_id, number=number):
-                    self._spawn(self._call_back(call_id, number))
+                    self._spawn(call_back(self, self._dial_back, self._waiters, call_id, number))
 
     def _spawn(self, coro: Awaitable[None]) -> asyncio.Task[None]:
         task: asyncio.Task[None] = asyncio.ensure_future(coro)
@@ -351,36 +350,6 @@ class QueueService:
             log.info("queue: %s did not take %s (%s)", ring.agent, ring.call_id, result.cause)
             self.engine.ring_failed(ring.agent, ring.call_id, now)
         self.step()
-
-    async def _call_back(self, call_id: str, number: str) -> None:
-        queue = self.engine.queue_of(call_id)
-        call = None
-        if self._dial_back is not None:
-            try:
-                call = await self._dial_back(number, queue)
-            except Exception:
-                log.exception("queue: calling %s back failed", number)
-        if call is None or call.ended:
-            self.engine.dialled(call_id, answered=False, now=self._clock())
-            await self.event(call_id, "queue", f"callback to {number} not answered")
-            self.step()
-            return
-        self.engine.dialled(call_id, answered=True, now=self._clock())
-        rules = self.settings.get(queue)
-        assert rules is not None
-        waiter = Waiter(call=call, queue=rules, joined=self._clock(), key=call_id,
-                         callback=True)
-        self._waiters[call_id] = waiter
-        try:
-            outcome = await waiter.run(self)
-            log.info("queue: call back %s: %r", call_id, outcome)
-        finally:
-            self._waiters.pop(call_id, None)
-            if self.engine.waiting(call_id):
-                self._apply(self.engine.leave(call_id))
-            if not call.ended:
-                await call.hangup("queue")
-            self.step()
 
     async def event(self, call_id: str, kind: str, detail: str) -> None:
         if self._events is None:

@@ -2,7 +2,8 @@
 its ``<Connect action>`` and its media stream all reach the node that answered the first
 webhook (``callport.channels.node_urls``: the URLs a node hands Twilio name it, and
 ``deploy/haproxy/haproxy.cfg`` routes by that), signatures still verify, and the call runs
-there. One node alone hands out the plain URLs.
+there; the stream's token replayed to another node is refused (spent once, in Redis). One
+node alone hands out the plain URLs.
 """
 
 from __future__ import annotations
@@ -47,16 +48,34 @@ def params(call_sid: str, status: str) -> dict[str, str]:
             "To": "+15550002222"}
 
 
-async def stream(url: str, call_sid: str, parameters: dict[str, str], node_url: str) -> int:
-    """Twilio's side of the media stream: connected, start; the call's node counts it live."""
+async def begin(ws: websockets.ClientConnection, call_sid: str,
+                parameters: dict[str, str]) -> None:
+    """Twilio's first two stream messages: connected, then start with the TwiML parameters."""
+    await ws.send(json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}))
+    await ws.send(json.dumps({"event": "start", "sequenceNumber": "1", "streamSid": "MZ1",
+                              "start": {"accountSid": ACCOUNT_SID, "streamSid": "MZ1",
+                                        "callSid": call_sid, "tracks": ["inbound"],
+                                        "customParameters": parameters, "mediaFormat": {
+                                            "encoding": "audio/x-mulaw",
+                                            "sampleRate": 8000, "channels": 1}}}))
+
+
+async def replay_refused(url: str, call_sid: str, parameters: dict[str, str]) -> int:
+    """The same stream start presented again: the close code the node answers with."""
     async with websockets.connect(url) as ws:
-        await ws.send(json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}))
-        await ws.send(json.dumps({"event": "start", "sequenceNumber": "1", "streamSid": "MZ1",
-                                  "start": {"accountSid": ACCOUNT_SID, "streamSid": "MZ1",
-                                            "callSid": call_sid, "tracks": ["inbound"],
-                                            "customParameters": parameters, "mediaFormat": {
-                                                "encoding": "audio/x-mulaw",
-                                                "sampleRate": 8000, "channels": 1}}}))
+        await begin(ws, call_sid, parameters)
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await asyncio.wait_for(ws.recv(), 10)
+    assert closed.value.rcvd is not None
+    return closed.value.rcvd.code
+
+
+async def stream(url: str, call_sid: str, parameters: dict[str, str], node_url: str,
+                 other_node: str) -> int:
+    """Twilio's side of the media stream: connected, start; the call's node counts it live,
+    and the same token replayed to another node meanwhile is refused there."""
+    async with websockets.connect(url) as ws:
+        await begin(ws, call_sid, parameters)
         live = 0
         async with httpx.AsyncClient() as http:
             deadline = time.monotonic() + 15
@@ -65,6 +84,8 @@ async def stream(url: str, call_sid: str, parameters: dict[str, str], node_url: 
                 live = int(float(next(line.split()[1] for line in text.splitlines()
                                       if line.startswith("callport_live_calls "))))
                 await asyncio.sleep(0.2)
+        assert await replay_refused(f"{other_node}/twilio/media".replace("http", "ws", 1),
+                                    call_sid, parameters) == 1008  # spent in Redis
         await ws.send(json.dumps({"event": "stop", "sequenceNumber": "2", "streamSid": "MZ1",
                                   "stop": {"accountSid": ACCOUNT_SID, "callSid": call_sid}}))
         return live
@@ -92,7 +113,8 @@ def test_a_twilio_call_meets_its_node_through_haproxy(three: Cluster) -> None:
         assert status.endswith(f"/twilio/status?node={node}"), status
         parameters = {p.attrib["name"]: p.attrib["value"] for p in stream_el.findall("Parameter")}
         if i < 2:  # the stream reaches that node and the call runs there
-            assert asyncio.run(stream(url, sid, parameters, by_name[node].url)) >= 1
+            other = next(n.url for n in three.nodes if n.name != node)
+            assert asyncio.run(stream(url, sid, parameters, by_name[node].url, other)) >= 1
             after = signed_post(lb, action, params(sid, "in-progress"))
             assert after.status_code == 200 and after.headers["x-callport-node"] == node
             assert "<Hangup" in after.text

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -48,7 +49,9 @@ class Admission:
 
 
 Receive = Callable[[], Awaitable[str | bytes | None]]  # None: the socket closed
-Admit = Callable[[StreamStart, StreamConnected | None], Admission | None]
+# ``admit`` may be a coroutine function (the PSTN template spends the token across nodes)
+Admit = Callable[[StreamStart, StreamConnected | None],
+                 Admission | Awaitable[Admission | None] | None]
 RunCall = Callable[[Leg, CallInfo], Awaitable[object]]
 
 POLICY_VIOLATION = 1008
@@ -111,7 +114,9 @@ async def run_media_stream(
                     case StreamConnected():
                         connected = event
                     case StreamStart() if leg is None:
-                        admission = admit(event, connected)
+                        admitted = admit(event, connected)
+                        admission = (await admitted if inspect.isawaitable(admitted)
+                                     else admitted)
                         if admission is None:
                             await close_socket(POLICY_VIOLATION)
                             return None

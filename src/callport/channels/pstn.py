@@ -206,8 +206,11 @@ class PstnCalls:
         core = self._core()
         admitted: list[str] = []
 
-        def admit(start: StreamStart, connected: StreamConnected | None) -> Admission | None:
+        async def admit(start: StreamStart, connected: StreamConnected | None
+                        ) -> Admission | None:
             grant = self._check(start, connected, headers, self.clock())
+            if grant is not None and not await self._spend(grant):
+                grant = None  # spent already, on this node or another
             admission = None if grant is None else self.records.admit(
                 grant, provider_call_id=start.provider_call_id, control=self._control,
                 caller=start.caller, callee=start.callee,
@@ -228,6 +231,20 @@ class PstnCalls:
         finally:
             for call_id in admitted:
                 self._sockets.pop(call_id, None)
+
+    async def _spend(self, grant: StreamGrant) -> bool:
+        """Spend the stream's token in the runtime's ``spent_tokens`` (Redis with
+        ``server.redis``, so once across nodes; the book also spends it in this process).
+        False: spent before. Trouble reaching Redis is logged and the book's check stands."""
+        spent = getattr(self.runner, "spent_tokens", None)
+        if spent is None or not grant.token_id:
+            return True
+        try:
+            return bool(await spent.spend(f"stream:{self.name}:{grant.token_id}",
+                                          expires=grant.expires_at, now=self.clock()))
+        except Exception:
+            log.exception("%s: could not spend a stream token in the shared store", self.name)
+            return True
 
     async def _run_call(self, leg: Leg, info: CallInfo) -> None:
         assert isinstance(leg, MediaStreamLeg)

@@ -139,9 +139,11 @@ def test_a_grant_admits_one_stream_only(style: str) -> None:
     book = CallBook(provider=style)
     pid = CA if style == "twilio" else CCID
     call = entered(book, "c1", pid)
+    assert call.status == "ringing"
     grant = twilio_grant("c1") if style == "twilio" else telnyx_grant("c1")
     assert book.admit(grant, provider_call_id=pid, now=NOW + 1) is call
     assert call.streamed and call.log[-1] == (NOW + 1, "stream admitted")
+    assert call.status == "in-progress"  # media flows: answered (Twilio sends no callback)
     assert book.admit(grant, provider_call_id=pid, now=NOW + 2) is None  # replayed
     fresh = StreamGrant(call_id="c1", token_id="another-token", expires_at=NOW + 60)
     assert book.admit(fresh, provider_call_id=pid, now=NOW + 2) is None  # already streamed

@@ -216,6 +216,8 @@ class CallBook:
         if not call.provider_call_id:
             self.bind(call.call_id, provider_call_id)
         call.streamed = True
+        if call.status == "ringing":  # media flows: the provider answered (Twilio's inbound
+            call.status = "in-progress"  # calls send no in-progress callback)
         call.log.append((now, "stream admitted"))
         return call
 

@@ -115,7 +115,7 @@ class CallRecords:
         call = self.book.admit(grant, provider_call_id=provider_call_id, now=self._clock())
         if call is None:
             return None
-        self._soon(self._opened(call))
+        self._soon(self._streaming(call))
 
         def on_transfer(target: str | None) -> None:
             if target is None:  # the carrier refused: the call stays ours, no handoff
@@ -158,6 +158,11 @@ class CallRecords:
                 await self._store.set_provider_id(call.call_id, call.provider_call_id)
         except Exception:
             log.exception("call %s: could not record the call", call.call_id)
+
+    async def _streaming(self, call: ProviderCall) -> None:
+        """The admitted call's record: made if missing, and in progress (media flows)."""
+        await self._opened(call)
+        await self._logged(call, "stream")
 
     async def _logged(self, call: ProviderCall, kind: str) -> None:
         """Store the call's status and its latest log line as a ``kind`` event."""

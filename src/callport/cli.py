@@ -37,8 +37,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--version", action="version", version=f"callport {__version__}")
     p.add_argument("--config", type=Path, help="TOML configuration file")
-    p.add_argument("--db", help="SQLite database file (default: callport.db in the data "
-                   "directory, see `callport where`; env CALLPORT_DB)")
+    p.add_argument("--db", help="SQLite database file or postgresql:// URL (default: "
+                   "callport.db in the data directory, see `callport where`; env CALLPORT_DB)")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = sub.add_parser("serve", help="run the gateway (web, Twilio, Telnyx, SIP channels)")
@@ -116,7 +116,8 @@ def _options_anywhere(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
             parser.add_argument("--config", type=Path, default=argparse.SUPPRESS,
                                 help="TOML configuration file")
         if "--db" not in have:
-            parser.add_argument("--db", default=argparse.SUPPRESS, help="SQLite database file")
+            parser.add_argument("--db", default=argparse.SUPPRESS,
+                                help="SQLite database file or postgresql:// URL")
 
 
 def _agent_options(parser: argparse.ArgumentParser) -> None:
@@ -147,6 +148,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         "sip", settings.sip, {"port": "--sip-port"})
     wrong += [p.replace("server.node_id", "--node-id") for p in settings.server.problems()
               if p.startswith("server.node_id") and getattr(args, "node_id", None)]
+    wrong += [p.replace("server.db", "--db") for p in settings.server.problems()
+              if p.startswith("server.db") and args.db]  # mysql://...: refused, not a folder
     if wrong:  # an option out of range, checked as its setting would be
         raise ConfigError(wrong[0])
     return settings

@@ -76,9 +76,10 @@ def talk_report(runtime: Runtime, call_id: str) -> dict[str, Any]:
 
 
 async def run(settings: Settings, args: argparse.Namespace) -> int:
-    from callport.store.voicemail import SqliteVoicemailStore
+    from callport.store.stores import open_stores
 
-    store = SqliteVoicemailStore(settings.server.db)
+    db = open_stores(settings.server.db, owner=settings.identity.owner)
+    store = db.voicemail
     try:
         if args.voicemail_command == "save":
             message = await store.get(args.id)
@@ -109,4 +110,4 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
                   f"{m.seconds:5.1f} s  {m.transcript!r}")
         return 0
     finally:
-        store.close()
+        await db.close()

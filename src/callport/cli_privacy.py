@@ -5,8 +5,9 @@ and voicemail of that person, with ``manifest.json`` (each file, its size and sh
 A person is a user name (their recordings, calls, tasks and voicemail) or a phone number
 (recordings and calls where they are the caller or the callee, voicemail they left).
 ``privacy erase --user NAME | --phone +E164 --yes`` deletes the same (art. 17): recording
-files, call records with their events, voicemail and, for a user, their tasks; the database is
-vacuumed so deleted rows do not linger in free pages. It keeps the user account itself
+files, call records with their events, voicemail and, for a user, their tasks; a SQLite
+database is vacuumed so deleted rows do not linger in free pages. Both work on SQLite and on
+PostgreSQL (``server.db``, opened by ``store.stores.open_stores``). It keeps the user account itself
 (``callport users remove``) and says so.
 """
 
@@ -55,10 +56,7 @@ async def export(settings: Settings, *, user: str | None, phone: str | None,
     from callport.recording.crypt import load_key
     from callport.recording.listing import recordings
     from callport.recording.run import open_recording, recording_store, recordings_dir
-    from callport.store.sqlite import SqliteDb
-    from callport.store.sqlite_calls import SqliteCallStore
-    from callport.store.sqlite_tasks import SqliteTaskLists
-    from callport.store.voicemail import SqliteVoicemailStore
+    from callport.store.stores import open_stores
 
     out.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - a one-shot CLI
     files: list[dict[str, Any]] = []
@@ -82,26 +80,17 @@ async def export(settings: Settings, *, user: str | None, phone: str | None,
             put(f"recordings/{meta['id']}.wav", wav)
             put(f"recordings/{meta['id']}.json", json.dumps(
                 {**meta, "transcript": words}, indent=1, default=str).encode())
-    calls = SqliteCallStore(settings.server.db)
+    db = open_stores(settings.server.db, owner=settings.identity.owner)
     try:
-        records = await calls.list_calls(user=user, limit=100000)
+        records = await db.calls.list_calls(user=user, limit=100000)
+        tasks = await db.tasks.of(user).list(include_done=True) if user else []
+        messages = await db.voicemail.list(for_user=user, limit=100000)
     finally:
-        calls.close()
+        await db.close()
     if phone:
         records = [r for r in records if phone in (r.caller, r.callee)]
     put("calls.json", json.dumps([_json(r) for r in records], indent=1, default=str).encode())
-    db = SqliteDb(settings.server.db)
-    try:
-        tasks = await SqliteTaskLists(db, default_owner=settings.identity.owner).of(
-            user).list(include_done=True) if user else []
-    finally:
-        db.close()
     put("tasks.json", json.dumps([_json(t) for t in tasks], indent=1, default=str).encode())
-    mail = SqliteVoicemailStore(settings.server.db)
-    try:
-        messages = await mail.list(for_user=user, limit=100000)
-    finally:
-        mail.close()
     if phone:
         messages = [m for m in messages if m.caller == phone]
     for m in messages:
@@ -123,13 +112,10 @@ async def export(settings: Settings, *, user: str | None, phone: str | None,
 
 async def erase(settings: Settings, *, user: str | None, phone: str | None) -> dict[str, Any]:
     """Delete the person's data; what was deleted and what was kept."""
-    import sqlite3
-
     from callport.recording.listing import recordings
     from callport.recording.run import recording_store, recordings_dir
     from callport.recording.store import remove
-    from callport.store.sqlite import SqliteDb
-    from callport.store.sqlite_tasks import SqliteTaskLists
+    from callport.store.stores import open_stores
 
     directory, rec_store = recordings_dir(settings), recording_store(settings)
     gone = [m for m in recordings(directory, rec_store)
@@ -139,34 +125,18 @@ async def erase(settings: Settings, *, user: str | None, phone: str | None) -> d
         for path in directory.glob(f"{meta['id']}.*"):  # and any left in the directory
             path.unlink(missing_ok=True)
     tasks = 0
-    if user:
-        db = SqliteDb(settings.server.db)
-        try:
-            store = SqliteTaskLists(db, default_owner=settings.identity.owner).of(user)
+    db = open_stores(settings.server.db, owner=settings.identity.owner)
+    try:
+        if user:
+            store = db.tasks.of(user)
             for task in await store.list(include_done=True):
                 tasks += await store.delete(task.id)
-        finally:
-            db.close()
-    with sqlite3.connect(settings.server.db) as conn:
-        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        ids: list[str] = []
-        if "calls" in tables:
-            where, value = ("user_name = ?", user) if user else ("caller = ? OR callee = ?", phone)
-            params = (value,) if user else (value, value)
-            ids = [r[0] for r in conn.execute(f"SELECT call_id FROM calls WHERE {where}", params)]
-            for call_id in ids:
-                conn.execute("DELETE FROM call_events WHERE call_id = ?", (call_id,))
-                conn.execute("DELETE FROM calls WHERE call_id = ?", (call_id,))
-        mail = 0
-        if "voicemail" in tables:
-            column = "for_user" if user else "caller"
-            mail = conn.execute(f"DELETE FROM voicemail WHERE {column} = ?",
-                                (user or phone,)).rowcount
-    with sqlite3.connect(settings.server.db) as conn:
-        conn.execute("VACUUM")
+        erased = await db.erase(user=user, phone=phone)
+    finally:
+        await db.close()
     return {"subject": {"user": user, "phone": phone},
-            "deleted": {"recordings": len(gone), "calls": len(ids), "tasks": tasks,
-                        "voicemail": mail},
+            "deleted": {"recordings": len(gone), "calls": erased.calls, "tasks": tasks,
+                        "voicemail": erased.voicemail},
             "kept": ["the user account (callport users remove NAME)"] if user else []}
 
 

@@ -53,17 +53,15 @@ async def fetch_status(settings: Settings, url: str, *, transport: Any = None) -
     """Ask the server at ``url`` as an admin (``transport``: an httpx transport, for tests)."""
     import httpx
 
-    from callport.store.sqlite import SqliteDb
-    from callport.store.sqlite_users import SqliteTokenStore, SqliteUserStore
+    from callport.store.stores import open_stores
 
-    db = SqliteDb(settings.server.db)
+    db = open_stores(settings.server.db, owner=settings.identity.owner)
     try:
-        users = SqliteUserStore(db)
-        admin = next((u for u in await users.list() if u.has_role("admin")), None)
+        admin = next((u for u in await db.users.list() if u.has_role("admin")), None)
         if admin is None:
             raise StatusError("no admin user to ask the server as (callport users add NAME "
                               "--role admin)")
-        tokens = SqliteTokenStore(db)
+        tokens = db.tokens
         issued = await tokens.create(admin.name, ttl_s=60.0, label="queues status",
                                      now=time.time())
         try:
@@ -76,7 +74,7 @@ async def fetch_status(settings: Settings, url: str, *, transport: Any = None) -
         finally:
             await tokens.revoke(issued.info.id)
     finally:
-        db.close()
+        await db.close()
     if response.status_code != 200:
         raise StatusError(f"{url}{PATH}: HTTP {response.status_code} {response.text[:200]}")
     data: dict[str, Any] = response.json()

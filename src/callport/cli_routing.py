@@ -108,18 +108,18 @@ def _explain(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _calls(settings: Settings, args: argparse.Namespace) -> int:
-    from callport.store.sqlite_calls import SqliteCallStore
+    from callport.store.stores import open_stores
 
     try:
         since = parse_since(args.since, now=datetime.now().astimezone())
     except ValueError as exc:
         print(f"callport: {exc}", file=sys.stderr)
         return 2
-    store = SqliteCallStore(settings.server.db)
+    db = open_stores(settings.server.db, owner=settings.identity.owner)
     try:
-        records = await store.list_calls(since=since, user=args.user, limit=args.limit)
+        records = await db.calls.list_calls(since=since, user=args.user, limit=args.limit)
     finally:
-        store.close()
+        await db.close()
     if args.action == "export":
         writer = csv.writer(sys.stdout)
         writer.writerow(CSV_COLUMNS)

@@ -1,7 +1,8 @@
 """``callport users``, ``callport tokens`` and ``callport tasks``: the account commands.
 
-They open the configured SQLite database (``server.db`` / ``--db`` / ``CALLPORT_DB``) directly,
-so they work while ``serve`` runs (WAL: readers and the writer do not block each other).
+They open the configured database (``server.db`` / ``--db`` / ``CALLPORT_DB``: a SQLite file or
+a ``postgresql://`` URL, through ``store.stores.open_stores``) directly, so they work while
+``serve`` runs (SQLite WAL: readers and the writer do not block each other).
 Secrets are never printed, except a new token's, once, alone on stdout so scripts can capture
 it (``TOKEN=$(callport tokens create alice)``). Invalid input exits 2 with one line saying why.
 """
@@ -20,11 +21,9 @@ from typing import TYPE_CHECKING
 from callport.config import Settings
 
 if TYPE_CHECKING:
-    from callport.store.sqlite import SqliteDb
-    from callport.store.sqlite_tasks import SqliteTaskLists
-    from callport.store.sqlite_users import SqliteTokenStore, SqliteUserStore
-    from callport.store.tasks import Task
-    from callport.store.users import TokenInfo
+    from callport.store.stores import Stores
+    from callport.store.tasks import Task, TaskLists
+    from callport.store.users import TokenInfo, TokenStore, UserStore
     from callport.types import User
 
 COMMANDS = frozenset({"users", "tokens", "tasks"})
@@ -38,7 +37,8 @@ def _common() -> argparse.ArgumentParser:
     """``--config``/``--db`` accepted after the subcommand too (they override the global ones)."""
     p = argparse.ArgumentParser(add_help=False)
     p.add_argument("--config", type=Path, default=argparse.SUPPRESS, help="TOML configuration file")
-    p.add_argument("--db", default=argparse.SUPPRESS, help="SQLite database file")
+    p.add_argument("--db", default=argparse.SUPPRESS,
+                   help="SQLite database file or postgresql:// URL")
     return p
 
 
@@ -104,22 +104,18 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 @dataclass
 class _Stores:
-    db: SqliteDb
-    users: SqliteUserStore
-    tokens: SqliteTokenStore
-    tasks: SqliteTaskLists
+    opened: Stores
+    users: UserStore
+    tokens: TokenStore
+    tasks: TaskLists
     settings: Settings | None = None  # for the queues an agent is added to
 
 
 def _open(settings: Settings) -> _Stores:
-    from callport.store.sqlite import SqliteDb
-    from callport.store.sqlite_tasks import SqliteTaskLists
-    from callport.store.sqlite_users import SqliteTokenStore, SqliteUserStore
+    from callport.store.stores import open_stores
 
-    db = SqliteDb(settings.server.db)
-    return _Stores(db, SqliteUserStore(db), SqliteTokenStore(db),
-                   SqliteTaskLists(db, default_owner=settings.identity.owner),
-                   settings)  # fmt: skip
+    opened = open_stores(settings.server.db, owner=settings.identity.owner)
+    return _Stores(opened, opened.users, opened.tokens, opened.tasks, settings)
 
 
 async def run(settings: Settings, args: argparse.Namespace) -> int:
@@ -140,7 +136,7 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
         print(f"callport: {exc}", file=sys.stderr)
         return 2
     finally:
-        stores.db.close()
+        await stores.opened.close()
 
 
 # -- users ----------------------------------------------------------------------------------

@@ -63,6 +63,15 @@ def _models() -> list[tuple[str, str]]:
     return out
 
 
+def _database(db: str) -> str:
+    if is_db_url(db):  # PostgreSQL (config refuses other URLs): its address, never a password
+        from callport.store.postgres import redact
+
+        return f"{redact(db)} (PostgreSQL)"
+    path = Path(db).expanduser()
+    return str(path) + ("" if path.exists() else " (created on first use)")
+
+
 def print_where(settings: Settings, *, config: Path | None) -> int:
     """``callport where``: every path callport reads or writes (creates nothing)."""
     cfg = config or (Path(os.environ["CALLPORT_CONFIG"]) if os.environ.get("CALLPORT_CONFIG")
@@ -70,8 +79,7 @@ def print_where(settings: Settings, *, config: Path | None) -> int:
     web = _web_assets()
     vendor = web / "vendor"
     rows = [
-        ("database", str(Path(settings.server.db).expanduser())
-         + ("" if Path(settings.server.db).expanduser().exists() else " (created on first use)")),
+        ("database", _database(settings.server.db)),
         ("config file", f"{cfg}" if cfg else "none (pass --config FILE or set CALLPORT_CONFIG)"),
         ("data directory", str(data_dir())),
         ("web assets", f"{web}" + ("" if vendor.is_dir() else " (vendor/ missing: make "

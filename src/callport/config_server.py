@@ -127,6 +127,9 @@ class ServerSettings:
         if self.node_id and not valid_node_id(self.node_id):
             out.append(f"server.node_id={self.node_id!r}: use 1-64 letters, digits, '.', '_' "
                        "or '-'")
+        if is_db_url(self.db) and not self.db.startswith(("postgresql://", "postgres://")):
+            out.append(f"server.db: {self.db.split('://', 1)[0]}:// is not a database callport "
+                       "can use; give a SQLite file path or a postgresql:// URL")
         if self.log_level.lower() not in {"debug", "info", "warning", "error"}:
             out.append(f"server.log_level={self.log_level!r}: use debug, info, warning or error")
         if not 0 < self.shutdown_grace_s <= 60:

@@ -196,24 +196,31 @@ def _channel_checks(settings: Settings) -> list[Check]:
 
 
 def _users(settings: Settings) -> list[User]:
-    """The users in ``server.db`` (none when the file does not exist yet; never creates it)."""
-    db = Path(settings.server.db)
-    if settings.server.db == ":memory:" or not db.is_file():
+    """The users in ``server.db``, read-only: none when the SQLite file does not exist yet (it
+    is never created) or the PostgreSQL database is unreachable or not migrated yet."""
+    db = settings.server.db
+    if is_postgres_url(db):
+        from callport.store.postgres_stores import is_migrated
+
+        if not is_migrated(db):
+            return []
+    elif db == ":memory:" or "://" in db or not Path(db).expanduser().is_file():
         return []
     import asyncio
 
-    from callport.store.sqlite_users import SqliteUserStore
+    from callport.store.stores import open_stores
+
+    async def listing() -> list[User]:
+        stores = open_stores(db, owner=settings.identity.owner)
+        try:
+            return await stores.users.list()
+        finally:
+            await stores.close()
 
     try:
-        store = SqliteUserStore(db)
-    except Exception:  # an unreadable file is reported by the database check
+        return asyncio.run(listing())
+    except Exception:  # an unreadable database is reported by the database check
         return []
-    try:
-        return asyncio.run(store.list())
-    except Exception:
-        return []
-    finally:
-        store.close()
 
 
 def doors(settings: Settings) -> list[OpenDoor]:

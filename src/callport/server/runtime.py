@@ -319,10 +319,7 @@ def build_runtime(
     from callport.config import ConfigError
     from callport.plugins import load_reference
     from callport.store.postgres import is_postgres_url
-    from callport.store.sqlite import SqliteDb
-    from callport.store.sqlite_calls import SqliteCallStore
-    from callport.store.sqlite_tasks import SqliteTaskLists
-    from callport.store.sqlite_users import SqliteTokenStore, SqliteUserStore
+    from callport.store.stores import StoreUrlError, open_stores
 
     adapter: AgentRef | None = None  # relay:/llm:...: wired once the runtime exists
     if agent_factory is None and settings.server.agent:
@@ -339,38 +336,26 @@ def build_runtime(
     needs_db = tasks is None or users is None or tokens is None or calls is None
     owner = settings.identity.owner
     voicemail: VoicemailStore | None = None
-    if is_postgres_url(settings.server.db):  # scale-out: the stores on PostgreSQL
-        from callport.store.postgres_stores import pg_stores
-
-        pg = pg_stores(settings.server.db)
-        tasks = tasks or (None if store is not None else pg.tasks)
-        users, tokens, calls = users or pg.users, tokens or pg.tokens, calls or pg.calls
-        voicemail, needs_db = pg.voicemail, False
-    db = SqliteDb(settings.server.db) if needs_db else None
-    if tasks is None and store is not None:
+    if needs_db or settings.server.ivr or is_postgres_url(settings.server.db):
+        try:  # SQLite or PostgreSQL by server.db (store/stores.py: the CLI opens it the same way)
+            db = open_stores(settings.server.db, owner=owner)
+        except StoreUrlError as exc:
+            raise ConfigError(str(exc)) from None
+        if tasks is None and store is None:
+            tasks = db.tasks
+        users = db.users if users is None else users
+        tokens = db.tokens if tokens is None else tokens
+        calls = db.calls if calls is None else calls
+        voicemail = db.voicemail
+    if tasks is None:
         from callport.store.tasks import MemoryTaskLists
 
+        assert store is not None
         tasks = MemoryTaskLists(lists={owner: store})
-    if tasks is None:
-        assert db is not None
-        tasks = SqliteTaskLists(db, default_owner=owner)
-    if users is None:
-        assert db is not None
-        users = SqliteUserStore(db)
-    if tokens is None:
-        assert db is not None
-        tokens = SqliteTokenStore(db)
-    if calls is None:
-        assert db is not None
-        calls = SqliteCallStore(db)
-    from callport.store.voicemail import SqliteVoicemailStore
-
-    if voicemail is None and db is not None:
-        voicemail = SqliteVoicemailStore(db)
+    assert users is not None and tokens is not None and calls is not None
     lines: list[Callable[[str], Line | None]] = []  # the runtime's line_of, once it exists
     if flow is None and settings.server.ivr:
-        if voicemail is None:
-            voicemail = SqliteVoicemailStore(SqliteDb(settings.server.db))
+        assert voicemail is not None
         flow = _ivr_flow(settings, voicemail, calls, tasks, lambda cid: lines[0](cid))
     runtime = Runtime(
         settings=settings,

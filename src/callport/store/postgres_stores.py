@@ -42,13 +42,7 @@ def check_postgres(url: str, *, timeout_s: float = 5.0) -> tuple[bool, str]:
     except ImportError:
         return False, f"{where}: psycopg is not installed (pip install 'callport[postgres]')"
     try:
-        with psycopg.connect(url, connect_timeout=max(1, int(timeout_s))) as conn:
-            server = conn.info.server_version
-            found = conn.execute("SELECT to_regclass('callport_migrations')").fetchone()
-            version = 0
-            if found is not None and found[0] is not None:
-                row = conn.execute("SELECT max(version) FROM callport_migrations").fetchone()
-                version = int(row[0] or 0) if row is not None else 0
+        server, version = schema_version(url, timeout_s=timeout_s)
     except psycopg.Error as exc:
         return False, f"{where}: {str(exc).strip().splitlines()[0] if str(exc) else exc!r}"
     latest = len(MIGRATIONS)
@@ -56,3 +50,25 @@ def check_postgres(url: str, *, timeout_s: float = 5.0) -> tuple[bool, str]:
              "empty (migrated on first serve)" if version == 0 else
              f"schema {version} of {latest} (migrated on next serve)")
     return True, f"{where} (server {server // 10000}.{server % 10000}), {state}"
+
+
+def schema_version(url: str, *, timeout_s: float = 5.0) -> tuple[int, int]:
+    """``(server version, schema version)`` of the database, read-only (0: not migrated yet).
+    Raises ``psycopg.Error`` when it cannot be reached; needs psycopg."""
+    import psycopg
+
+    with psycopg.connect(url, connect_timeout=max(1, int(timeout_s))) as conn:
+        server = conn.info.server_version
+        found = conn.execute("SELECT to_regclass('callport_migrations')").fetchone()
+        if found is None or found[0] is None:
+            return server, 0
+        row = conn.execute("SELECT max(version) FROM callport_migrations").fetchone()
+        return server, int(row[0] or 0) if row is not None else 0
+
+
+def is_migrated(url: str) -> bool:
+    """Is the database reachable and at the latest schema (so reading it changes nothing)?"""
+    try:
+        return schema_version(url)[1] == len(MIGRATIONS)
+    except Exception:  # not reachable, no psycopg: callport doctor's database check says why
+        return False

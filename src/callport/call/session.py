@@ -46,8 +46,8 @@ from callport.call.turns import (
     TurnReady,
     Utterance,
     VadScorer,
-    VadSubmitter,
 )
+from callport.call.vadfeed import VadFeed
 from callport.metrics import Metrics
 from callport.vad.base import VadScore
 from callport.vad.turn import TurnDetector
@@ -59,10 +59,6 @@ __all__ = ["CallSession", "CallerDigit", "CallerTurn", "PauseReady", "SessionSta
 
 
 CallerTurn = Utterance | CallerDigit
-# Windows submitted to the shared VAD tick and not yet scored before the reader waits for them:
-# a live call is one or two behind; audio that comes faster than real time (a file, a backlog
-# after a stall) is scored in step instead of running ahead of its turn detection.
-MAX_VAD_BEHIND = 4
 HEARD_WAIT_S = 1.5  # longest wait for a cleared far end's mark answers (a page's CLEAR_ACK_S)
 
 
@@ -83,11 +79,8 @@ class CallSession:
         self.leg = leg
         self.metrics = metrics
         self._clock = clock
-        self._vad = vad
-        self._vad_stream = vad.new_stream(leg.sample_rate) if vad is not None else None
-        self._submit = vad.submit if isinstance(vad, VadSubmitter) else None
-        self._vad_behind = 0  # windows submitted, not yet scored
-        self._vad_caught_up = asyncio.Event()
+        self._vad = VadFeed(vad, sample_rate=leg.sample_rate, metrics=metrics, clock=clock,
+                            on_scores=self._on_scores, on_error=self._on_vad_error)
         self._core = SessionCore(sample_rate=leg.sample_rate, frame_ms=leg.frame_ms, turn=turn,
                                  inband_dtmf=inband_dtmf, early_cuts=early_cuts)
         self._rate = leg.sample_rate
@@ -184,9 +177,7 @@ class CallSession:
     def disable_vad(self) -> None:
         """Stop scoring caller audio for the rest of the call (a media-only call: a
         benchmark of the media path); digits still arrive."""
-        self._vad = None
-        self._vad_stream = None
-        self._submit = None
+        self._vad.disable()
 
     def add_tap(self, tap: MediaTap, direction: Direction) -> None:
         (self._taps_in if direction is Direction.IN else self._pacer.taps).add(tap)
@@ -263,7 +254,7 @@ class CallSession:
         self._idle.set()
         self._barged.set()
         self._pacer.cleared()
-        self._vad_caught_up.set()
+        self._vad.stop()
         self._turns.put_nowait(Ended(reason))
 
     async def _on_audio(self, event: AudioIn) -> None:
@@ -275,33 +266,12 @@ class CallSession:
         events = self._core.audio(event.pcm, event.at)
         if events:
             self._on_core(events)
-        if self._vad is None or self._vad_stream is None:
-            return
-        if self._submit is not None:  # scored on the shared VAD tick; the reader goes on
-            if self._submit(self._vad_stream, event.pcm, self._on_scores, self._on_vad_error):
-                self._vad_behind += 1
-                while self._vad_behind >= MAX_VAD_BEHIND and not self.ended:
-                    self._vad_caught_up.clear()
-                    await self._vad_caught_up.wait()
-            return
-        started = self._clock()
-        scores = await self._vad.score(self._vad_stream, event.pcm)
-        if scores:
-            now = self._clock()
-            self.metrics.vad_seconds.observe(now - started)
-            self._on_core(self._core.scores(scores, now))
+        await self._vad.feed(event.pcm)
 
-    def _on_scores(self, scores: list[VadScore]) -> None:
-        self._vad_behind = max(0, self._vad_behind - 1)
-        self._vad_caught_up.set()
-        if scores and not self.ended:
-            self._on_core(self._core.scores(scores, self._clock()))
+    def _on_scores(self, scores: list[VadScore], now: float) -> None:
+        self._on_core(self._core.scores(scores, now))
 
     def _on_vad_error(self, exc: BaseException) -> None:
-        self._vad_behind = max(0, self._vad_behind - 1)
-        self._vad_caught_up.set()
-        if self.ended:
-            return
         log.error("call %s: VAD failed; hanging up", self.leg.call_id, exc_info=exc)
         self._end("error")
         task = asyncio.get_running_loop().create_task(self.leg.hangup("error"))

@@ -63,6 +63,19 @@ def test_every_data_command_refuses_a_bad_scheme_and_makes_no_folder(
         assert sorted(p.name for p in tmp_path.iterdir()) == [], how  # no mysql: folder
 
 
+def test_where_shows_a_postgresql_url_without_its_password(tmp_path: Path) -> None:
+    url = "postgresql://callport:hunter2@db.example:5432/callport"
+    done = subprocess.run([CALLPORT, "where"], capture_output=True, text=True, timeout=60,
+                          cwd=tmp_path, env={**os.environ, "CALLPORT_DB": url,
+                                             "CALLPORT_CONFIG": "",
+                                             "XDG_DATA_HOME": str(tmp_path / "data")})
+    assert done.returncode == 0, done.stderr
+    line = next(x for x in done.stdout.splitlines() if x.startswith("database"))
+    shown = "postgresql://callport:***@db.example:5432/callport (PostgreSQL)"
+    assert line.split(None, 1)[1] == shown
+    assert "hunter2" not in done.stdout and list(tmp_path.iterdir()) == []
+
+
 def test_a_sqlite_path_opens_every_store_in_one_file(tmp_path: Path) -> None:
     async def go() -> None:
         db = open_stores(str(tmp_path / "sub" / "c.db"), owner="owner")

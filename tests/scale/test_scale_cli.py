@@ -161,3 +161,29 @@ def test_calls_voicemail_and_privacy_commands_on_postgres(cli: Run, pg_url: str,
     erased = json.loads(cli("privacy", "erase", "--phone", "+12125550100", "--yes").stdout)
     assert erased["deleted"] == {"recordings": 0, "calls": 1, "tasks": 0, "voicemail": 1}
     assert asyncio.run(left())[:2] == ([], [])
+
+
+@pytest.mark.slow
+def test_a_serve_node_on_the_same_database_sees_what_the_cli_wrote(cli: Run, pg_url: str,
+                                                                   tmp_path: Path) -> None:
+    import httpx
+    from test_scale_postgres import _serve, _stop
+
+    cli("users", "add", "owner", "--role", "admin")
+    cli("users", "add", "alice", "--phone", "+14155550100")
+    secret = cli("tokens", "create", "alice", "--label", "script").stdout.strip()
+    port = _free_port()
+    node, _ = _serve(pg_url, port)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+            bearer = {"authorization": f"Bearer {secret}"}
+            r = client.post("/api/tasks", json={"title": "renew the passport"}, headers=bearer)
+            assert r.status_code in (200, 201), r.text
+            assert client.get("/api/tasks/").status_code == 401  # no token: locked
+            revoked = json.loads(cli("tokens", "list", "--json").stdout)[0]["id"]
+            cli("tokens", "revoke", revoked)  # the CLI's revocation holds on the node at once
+            assert client.get("/api/tasks/", headers=bearer).status_code == 401
+    finally:
+        _stop(node)
+    tasks = json.loads(cli("tasks", "list", "--user", "alice", "--json").stdout)
+    assert [t["title"] for t in tasks] == ["renew the passport"]

@@ -15,7 +15,8 @@ import pytest
 from callport.cli import main
 from callport.store.sqlite import SqliteDb
 from callport.store.sqlite_tasks import SqliteTaskLists
-from callport.store.sqlite_users import SqliteTokenStore, SqliteUserStore
+from callport.store.sqlite_tokens import SqliteTokenStore
+from callport.store.sqlite_users import SqliteUserStore
 
 
 @pytest.fixture

@@ -11,7 +11,8 @@ from callport.store.calls import MemoryCallStore
 from callport.store.memory_users import MemoryTokenStore, MemoryUserStore
 from callport.store.owner import ensure_owner
 from callport.store.sqlite_tasks import SqliteTaskLists
-from callport.store.sqlite_users import SqliteTokenStore, SqliteUserStore
+from callport.store.sqlite_tokens import SqliteTokenStore
+from callport.store.sqlite_users import SqliteUserStore
 from callport.store.tasks import MemoryTaskLists, MemoryTaskStore
 
 

@@ -15,7 +15,8 @@ from callport.store.owner import ensure_owner
 from callport.store.postgres import PgDb
 from callport.store.postgres_users import PgTokenStore, PgUserStore
 from callport.store.sqlite import SqliteDb
-from callport.store.sqlite_users import SqliteTokenStore, SqliteUserStore
+from callport.store.sqlite_tokens import SqliteTokenStore
+from callport.store.sqlite_users import SqliteUserStore
 from callport.store.users import TokenStore, UserError, UserStore, token_digest
 
 NOW = 1_750_000_000.0

@@ -1,130 +1,36 @@
-"""``SqliteUserStore`` and ``SqliteTokenStore``: users and their tokens in SQLite (the default).
+"""``SqliteUserStore``: users in SQLite (the default); their tokens are ``sqlite_tokens``.
 
-Tables: ``users`` (name, display name, roles, scrypt hashes of PIN and password, an agent's
-SIP ``digest_keys``; the column is added to older databases on open),
-``user_phones`` (one row per number, ``phone`` UNIQUE: a number belongs to one user) and
-``tokens`` (id, SHA-256 digest of the secret, user, kind, label, times, revoked). Removing a
-user deletes their phones and revokes their tokens in one transaction; a ``signin`` token is
-consumed in the same transaction that checks it, so two requests cannot both use it.
+The tables (``users``, ``user_phones``, ``tokens``) are in ``sqlite_userdb``. A phone number
+belongs to one user (``phone`` UNIQUE); removing a user deletes their phones and revokes their
+tokens in one transaction. ``SqliteTokenStore`` is also importable from here (its old home).
 """
 
 from __future__ import annotations
 
 import builtins
-import secrets
 import sqlite3
 import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from callport.store.memory_users import (
-    clean_kinds,
-    hash_in_thread,
-    new_token_id,
-    new_user_row,
-    verify_in_thread,
-)
+from callport.store.memory_users import hash_in_thread, new_user_row, verify_in_thread
 from callport.store.sqlite import SqliteDb
+from callport.store.sqlite_tokens import SqliteTokenStore
+from callport.store.sqlite_userdb import hash_of, open_users_db, read_user
 from callport.store.users import (
-    TOKEN_KINDS,
     DigestKeys,
-    IssuedToken,
-    TokenInfo,
-    TokenKind,
     UserError,
-    clean_display_name,
     clean_password,
     clean_phone,
     clean_pin,
     clean_queues,
     clean_roles,
     digest_keys,
-    new_token_secret,
-    token_digest,
-    token_id_of,
     wants_digest_keys,
 )
 from callport.types import User
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS users (
-    name TEXT PRIMARY KEY,
-    display_name TEXT NOT NULL DEFAULT '',
-    roles TEXT NOT NULL,
-    pin_hash TEXT,
-    password_hash TEXT,
-    created_at REAL NOT NULL,
-    digest_keys TEXT,
-    queues TEXT NOT NULL DEFAULT ''
-);
-CREATE TABLE IF NOT EXISTS user_phones (
-    phone TEXT NOT NULL UNIQUE,
-    user TEXT NOT NULL REFERENCES users (name) ON DELETE CASCADE,
-    position INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS user_phones_user ON user_phones (user);
-CREATE TABLE IF NOT EXISTS tokens (
-    id TEXT PRIMARY KEY,
-    digest TEXT NOT NULL,
-    user TEXT NOT NULL,
-    kind TEXT NOT NULL CHECK (kind IN ('api', 'session', 'signin')),
-    label TEXT NOT NULL DEFAULT '',
-    created_at REAL NOT NULL,
-    expires_at REAL,
-    last_used_at REAL,
-    revoked INTEGER NOT NULL DEFAULT 0 CHECK (revoked IN (0, 1))
-);
-CREATE INDEX IF NOT EXISTS tokens_user ON tokens (user);
-"""
-
-
-def _open(path: str | Path | SqliteDb) -> SqliteDb:
-    db = path if isinstance(path, SqliteDb) else SqliteDb(path)
-    db.ensure_schema("users", SCHEMA)
-    db.ensure_migration("users.digest_keys", _add_digest_keys)
-    db.ensure_migration("users.queues", _add_queues)
-    return db
-
-
-def _add_queues(conn: sqlite3.Connection) -> None:
-    """Databases made before queues lack the ``queues`` column (an agent's memberships)."""
-    columns = {str(r["name"]) for r in conn.execute("PRAGMA table_info(users)")}
-    if "queues" not in columns:
-        conn.execute("ALTER TABLE users ADD COLUMN queues TEXT NOT NULL DEFAULT ''")
-
-
-def _add_digest_keys(conn: sqlite3.Connection) -> None:
-    """Databases made before agents' SIP phones lack the ``digest_keys`` column."""
-    columns = {str(r["name"]) for r in conn.execute("PRAGMA table_info(users)")}
-    if "digest_keys" not in columns:
-        conn.execute("ALTER TABLE users ADD COLUMN digest_keys TEXT")
-
-
-def _user(conn: sqlite3.Connection, name: str) -> User | None:
-    row = conn.execute(
-        "SELECT name, display_name, roles, pin_hash, password_hash, queues FROM users "
-        "WHERE name = ?",
-        (name,),
-    ).fetchone()
-    if row is None:
-        return None
-    phones = conn.execute(
-        "SELECT phone FROM user_phones WHERE user = ? ORDER BY position", (name,)
-    ).fetchall()
-    return User(
-        name=str(row["name"]),
-        display_name=str(row["display_name"]),
-        phones=tuple(str(p["phone"]) for p in phones),
-        roles=frozenset(r for r in str(row["roles"]).split(",") if r),
-        has_pin=row["pin_hash"] is not None,
-        has_password=row["password_hash"] is not None,
-        queues=tuple(q for q in str(row["queues"]).split(",") if q),
-    )
-
-
-def _hash_of(conn: sqlite3.Connection, name: str, column: str) -> str | None:
-    row = conn.execute(f"SELECT {column} FROM users WHERE name = ?", (name,)).fetchone()
-    return str(row[0]) if row is not None and row[0] is not None else None
+__all__ = ["SqliteTokenStore", "SqliteUserStore"]
 
 
 class SqliteUserStore:
@@ -132,7 +38,7 @@ class SqliteUserStore:
 
     def __init__(self, path: str | Path | SqliteDb) -> None:
         self._own_db = not isinstance(path, SqliteDb)
-        self.db = _open(path)
+        self.db = open_users_db(path)
 
     def close(self) -> None:
         if self._own_db:
@@ -173,7 +79,7 @@ class SqliteUserStore:
                 "INSERT INTO user_phones (phone, user, position) VALUES (?, ?, ?)",
                 [(phone, name, i) for i, phone in enumerate(numbers)],
             )
-            user = _user(conn, name)
+            user = read_user(conn, name)
             assert user is not None
             return user
 
@@ -185,7 +91,7 @@ class SqliteUserStore:
     async def get(self, name: str) -> User | None:
         if not isinstance(name, str):
             return None
-        return await self.db.transaction(lambda conn: _user(conn, name))
+        return await self.db.transaction(lambda conn: read_user(conn, name))
 
     async def by_phone(self, phone: str) -> User | None:
         try:
@@ -195,14 +101,14 @@ class SqliteUserStore:
 
         def run(conn: sqlite3.Connection) -> User | None:
             row = conn.execute("SELECT user FROM user_phones WHERE phone = ?", (number,)).fetchone()
-            return _user(conn, str(row["user"])) if row is not None else None
+            return read_user(conn, str(row["user"])) if row is not None else None
 
         return await self.db.transaction(run)
 
     async def list(self) -> builtins.list[User]:
         def run(conn: sqlite3.Connection) -> builtins.list[User]:
             names = [str(r["name"]) for r in conn.execute("SELECT name FROM users ORDER BY name")]
-            return [u for u in (_user(conn, n) for n in names) if u is not None]
+            return [u for u in (read_user(conn, n) for n in names) if u is not None]
 
         return await self.db.transaction(run)
 
@@ -231,7 +137,7 @@ class SqliteUserStore:
         digest = await hash_in_thread(clean_password(password)) if password is not None else None
 
         def run(conn: sqlite3.Connection) -> bool:
-            user = _user(conn, name)
+            user = read_user(conn, name)
             if user is None:
                 return False
             keys = (digest_keys(name, password).encode() if password is not None
@@ -262,140 +168,17 @@ class SqliteUserStore:
         return await self.db.transaction(run)
 
     async def check_password(self, name: str, password: str) -> User | None:
-        stored = await self.db.transaction(lambda conn: _hash_of(conn, name, "password_hash"))
+        stored = await self.db.transaction(lambda conn: hash_of(conn, name, "password_hash"))
         if not await verify_in_thread(password, stored):
             return None
         return await self.get(name)
 
     async def check_pin(self, name: str, pin: str) -> bool:
-        stored = await self.db.transaction(lambda conn: _hash_of(conn, name, "pin_hash"))
+        stored = await self.db.transaction(lambda conn: hash_of(conn, name, "pin_hash"))
         return await verify_in_thread(pin, stored)
 
     async def digest_keys(self, name: str) -> DigestKeys | None:
         if not isinstance(name, str):
             return None
-        text = await self.db.transaction(lambda conn: _hash_of(conn, name, "digest_keys"))
+        text = await self.db.transaction(lambda conn: hash_of(conn, name, "digest_keys"))
         return DigestKeys.decode(text)
-
-
-def _info(row: sqlite3.Row) -> TokenInfo:
-    kind = str(row["kind"])
-    assert kind in TOKEN_KINDS
-    return TokenInfo(
-        id=str(row["id"]),
-        user=str(row["user"]),
-        kind=kind,  # checked above (and by the table's CHECK)
-        label=str(row["label"]),
-        created_at=float(row["created_at"]),
-        expires_at=None if row["expires_at"] is None else float(row["expires_at"]),
-        last_used_at=None if row["last_used_at"] is None else float(row["last_used_at"]),
-        revoked=bool(row["revoked"]),
-    )
-
-
-_TOKEN_COLUMNS = "id, user, kind, label, created_at, expires_at, last_used_at, revoked"
-
-
-class SqliteTokenStore:
-    """Tokens in SQLite, for the users of the ``SqliteUserStore`` on the same database."""
-
-    def __init__(self, path: str | Path | SqliteDb) -> None:
-        self._own_db = not isinstance(path, SqliteDb)
-        self.db = _open(path)
-
-    def close(self) -> None:
-        if self._own_db:
-            self.db.close()
-
-    async def create(
-        self,
-        user: str,
-        *,
-        kind: TokenKind = "api",
-        ttl_s: float | None = None,
-        label: str = "",
-        now: float,
-    ) -> IssuedToken:
-        clean_kinds([kind])
-        if ttl_s is not None and not ttl_s > 0:
-            raise UserError("token lifetime must be positive")
-        token_id = new_token_id()
-        secret = new_token_secret(token_id)
-        info = TokenInfo(id=token_id, user=user, kind=kind, label=clean_display_name(label),
-                         created_at=now, expires_at=None if ttl_s is None else now + ttl_s,
-                         last_used_at=None, revoked=False)  # fmt: skip
-
-        def run(conn: sqlite3.Connection) -> None:
-            if conn.execute("SELECT 1 FROM users WHERE name = ?", (user,)).fetchone() is None:
-                raise UserError(f"no user {user!r}")
-            conn.execute(
-                "INSERT INTO tokens (id, digest, user, kind, label, created_at, expires_at, "
-                "revoked) VALUES (?, ?, ?, ?, ?, ?, ?, 0)",
-                (token_id, token_digest(secret), user, kind, info.label, now, info.expires_at),
-            )
-
-        await self.db.transaction(run)
-        return IssuedToken(secret, info)
-
-    async def verify(self, secret: str, *, kinds: Iterable[TokenKind], now: float) -> User | None:
-        wanted = clean_kinds(kinds)
-        token_id = token_id_of(secret) if isinstance(secret, str) else None
-        if token_id is None:
-            return None
-        digest = token_digest(secret)
-
-        def run(conn: sqlite3.Connection) -> User | None:
-            row = conn.execute(
-                "SELECT digest, user, kind, expires_at, revoked FROM tokens WHERE id = ?",
-                (token_id,),
-            ).fetchone()
-            if row is None or not secrets.compare_digest(str(row["digest"]), digest):
-                return None
-            if row["revoked"] or row["kind"] not in wanted:
-                return None
-            if row["expires_at"] is not None and now >= float(row["expires_at"]):
-                return None
-            user = _user(conn, str(row["user"]))
-            if user is None:
-                return None
-            consume = 1 if row["kind"] == "signin" else 0
-            cur = conn.execute(
-                "UPDATE tokens SET last_used_at = ?, revoked = ? WHERE id = ? AND revoked = 0",
-                (now, consume, token_id),
-            )
-            return user if cur.rowcount == 1 else None
-
-        return await self.db.transaction(run)
-
-    async def revoke(self, token_id: str) -> bool:
-        def run(conn: sqlite3.Connection) -> bool:
-            row = conn.execute("SELECT 1 FROM tokens WHERE id = ?", (token_id,)).fetchone()
-            conn.execute("UPDATE tokens SET revoked = 1 WHERE id = ?", (token_id,))
-            return row is not None
-
-        return await self.db.transaction(run)
-
-    async def revoke_user(self, user: str, *, kinds: Iterable[TokenKind] = TOKEN_KINDS) -> int:
-        wanted = sorted(clean_kinds(kinds))
-        marks = ", ".join("?" for _ in wanted)
-
-        def run(conn: sqlite3.Connection) -> int:
-            cur = conn.execute(
-                "UPDATE tokens SET revoked = 1 "
-                f"WHERE user = ? AND revoked = 0 AND kind IN ({marks})",
-                (user, *wanted),
-            )
-            return cur.rowcount
-
-        return await self.db.transaction(run) if wanted else 0
-
-    async def list(self, *, user: str | None = None) -> builtins.list[TokenInfo]:
-        where, args = ("WHERE user = ?", (user,)) if user is not None else ("", ())
-
-        def run(conn: sqlite3.Connection) -> builtins.list[TokenInfo]:
-            rows = conn.execute(
-                f"SELECT {_TOKEN_COLUMNS} FROM tokens {where} ORDER BY created_at, rowid", args
-            ).fetchall()
-            return [_info(r) for r in rows]
-
-        return await self.db.transaction(run)

@@ -48,6 +48,18 @@ class CallAdapter(Protocol):
 # ----------------------------------------------------------------------------- providers
 
 
+_B64: dict[bytes, str] = {}  # frame -> its base64 (the caller's frames repeat in a loop)
+_B64_BYTES: dict[str, bytes] = {}
+
+
+def _b64(payload: bytes) -> str:
+    text = _B64.get(payload)
+    if text is None:
+        text = _B64[payload] = base64.b64encode(payload).decode()
+        _B64_BYTES[text] = payload
+    return text
+
+
 class _ProviderStream:
     """What Twilio's and Telnyx's media WebSockets share: counters, ``media`` frames out,
     ``media`` in, every ``mark`` echoed at once (played); the field names differ."""
@@ -68,12 +80,14 @@ class _ProviderStream:
         return {self.SEQ: str(self._seq), self.STREAM: self.stream_id}
 
     async def send(self, payload: bytes) -> None:
+        # The same JSON json.dumps would write, built from a template: the generator's own
+        # cost per frame stays small next to the server's (base64 computed once per frame).
         self._chunk += 1
-        await self.ws.send(json.dumps({
-            "event": "media", **self._ids(),
-            "media": {"track": "inbound", "chunk": str(self._chunk),
-                      "timestamp": str((self._chunk - 1) * 20),
-                      "payload": base64.b64encode(payload).decode()}}))
+        self._seq += 1
+        await self.ws.send(
+            f'{{"event":"media","{self.SEQ}":"{self._seq}","{self.STREAM}":"{self.stream_id}",'
+            f'"media":{{"track":"inbound","chunk":"{self._chunk}",'
+            f'"timestamp":"{(self._chunk - 1) * 20}","payload":"{_b64(payload)}"}}}}')
 
     async def _read(self) -> None:
         import websockets
@@ -81,11 +95,14 @@ class _ProviderStream:
         try:
             async for text in self.ws:
                 now = time.monotonic()
+                at = text.find('"payload":"') if '"event":"media"' in text else -1
+                if at >= 0:  # a media frame: its payload without a full JSON parse
+                    start = at + len('"payload":"')
+                    b64 = text[start:text.index('"', start)]
+                    self.on_frame(_B64_BYTES.get(b64) or base64.b64decode(b64), now)
+                    continue
                 msg = json.loads(text)
-                event = msg.get("event")
-                if event == "media":
-                    self.on_frame(base64.b64decode(msg["media"]["payload"]), now)
-                elif event == "mark":  # played at once: the provider echoes the mark back
+                if msg.get("event") == "mark":  # played at once: the provider echoes it back
                     await self.ws.send(json.dumps({"event": "mark", **self._ids(),
                                                    "mark": msg["mark"]}))
         except websockets.ConnectionClosed:

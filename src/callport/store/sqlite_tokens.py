@@ -11,11 +11,9 @@ import builtins
 import secrets
 import sqlite3
 from collections.abc import Iterable
-from pathlib import Path
 
 from callport.store.memory_users import clean_kinds, new_token_id
-from callport.store.sqlite import SqliteDb
-from callport.store.sqlite_userdb import open_users_db, read_user
+from callport.store.sqlite_userdb import OnUsersDb, read_user
 from callport.store.users import (
     TOKEN_KINDS,
     IssuedToken,
@@ -48,16 +46,8 @@ def _info(row: sqlite3.Row) -> TokenInfo:
 _TOKEN_COLUMNS = "id, user, kind, label, created_at, expires_at, last_used_at, revoked"
 
 
-class SqliteTokenStore:
+class SqliteTokenStore(OnUsersDb):
     """Tokens in SQLite, for the users of the ``SqliteUserStore`` on the same database."""
-
-    def __init__(self, path: str | Path | SqliteDb) -> None:
-        self._own_db = not isinstance(path, SqliteDb)
-        self.db = open_users_db(path)
-
-    def close(self) -> None:
-        if self._own_db:
-            self.db.close()
 
     async def create(
         self,

@@ -4,8 +4,9 @@
 agent's SIP ``digest_keys``, queue memberships), ``user_phones`` (one row per number,
 ``phone`` UNIQUE: a number belongs to one user) and ``tokens`` (id, SHA-256 digest of the
 secret, user, kind, label, times, revoked). ``open_users_db`` makes them on a database and
-adds the columns older databases lack; ``read_user`` and ``hash_of`` read one user's row
-inside a transaction of ``sqlite_users.SqliteUserStore`` or ``sqlite_tokens.SqliteTokenStore``.
+adds the columns older databases lack (``OnUsersDb``: a store opened on it); ``read_user``
+and ``hash_of`` read one user's row inside a transaction of ``sqlite_users.SqliteUserStore``
+or ``sqlite_tokens.SqliteTokenStore``.
 """
 
 from __future__ import annotations
@@ -54,6 +55,19 @@ def open_users_db(path: str | Path | SqliteDb) -> SqliteDb:
     db.ensure_migration("users.digest_keys", _add_digest_keys)
     db.ensure_migration("users.queues", _add_queues)
     return db
+
+
+class OnUsersDb:
+    """A store on the users database: a path opens its own (closed by ``close``), a shared
+    :class:`SqliteDb` is left to its owner."""
+
+    def __init__(self, path: str | Path | SqliteDb) -> None:
+        self._own_db = not isinstance(path, SqliteDb)
+        self.db = open_users_db(path)
+
+    def close(self) -> None:
+        if self._own_db:
+            self.db.close()
 
 
 def _add_queues(conn: sqlite3.Connection) -> None:

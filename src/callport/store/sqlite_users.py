@@ -11,12 +11,10 @@ import builtins
 import sqlite3
 import time
 from collections.abc import Iterable
-from pathlib import Path
 
 from callport.store.memory_users import hash_in_thread, new_user_row, verify_in_thread
-from callport.store.sqlite import SqliteDb
 from callport.store.sqlite_tokens import SqliteTokenStore
-from callport.store.sqlite_userdb import hash_of, open_users_db, read_user
+from callport.store.sqlite_userdb import OnUsersDb, hash_of, read_user
 from callport.store.users import (
     DigestKeys,
     UserError,
@@ -33,16 +31,8 @@ from callport.types import User
 __all__ = ["SqliteTokenStore", "SqliteUserStore"]
 
 
-class SqliteUserStore:
+class SqliteUserStore(OnUsersDb):
     """Users in SQLite; pass a path or the shared :class:`SqliteDb`."""
-
-    def __init__(self, path: str | Path | SqliteDb) -> None:
-        self._own_db = not isinstance(path, SqliteDb)
-        self.db = open_users_db(path)
-
-    def close(self) -> None:
-        if self._own_db:
-            self.db.close()
 
     async def add(
         self,

@@ -35,6 +35,7 @@ CORES: tuple[str, ...] = (
     "callport.audio.resample", "callport.audio.tones", "callport.audio.wav",
     "callport.audio.amd",  # answering-machine detection (cadence + beep), simulated time
     "callport.vad", "callport.vad.base", "callport.vad.buffer", "callport.vad.turn",
+    "callport.vad.tick",  # the shared VAD tick's schedule, simulated time
     "callport.speech.text",
     # the call core's definitions and pure bookkeeping
     "callport.call.events", "callport.call.leg", "callport.call.controls", "callport.call.agent",
@@ -103,6 +104,7 @@ DESCRIBES_OTHERS: dict[str, str] = {
     "callport.flows.gate": "drives the pure decisions of flows.identify over a live Call",
     "callport.server.auth": "the middleware; its decisions are in server.hosts / server.csrf",
     "callport.server.capacity": "the live side of the pure server.admission",
+    "callport.vad.batcher": "the asyncio shell of the sans-IO vad.tick schedule",
     "callport.speech": "names its pure submodule text",
     "callport.channels.browser.ws": "the WebSocket driver around the sans-IO protocol",
     "callport.channels.sip.channel": "the asyncio driver around the sans-IO UserAgent",

@@ -105,6 +105,8 @@ DESCRIBES_OTHERS: dict[str, str] = {
     "callport.server.auth": "the middleware; its decisions are in server.hosts / server.csrf",
     "callport.server.capacity": "the live side of the pure server.admission",
     "callport.vad.batcher": "the asyncio shell of the sans-IO vad.tick schedule",
+    "callport.queues.relay": ("the relay leg (asyncio, an EventInbox); its wire format and "
+                              "HMAC door are plain functions, tested without a loop"),
     "callport.speech": "names its pure submodule text",
     "callport.channels.browser.ws": "the WebSocket driver around the sans-IO protocol",
     "callport.channels.sip.channel": "the asyncio driver around the sans-IO UserAgent",

@@ -38,7 +38,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "e2e"))
-from serve_support import CALLPORT, free_port, wait_until
+from serve_support import CALLPORT, free_port, wait_ready
 from serve_support import Served as ServeChild
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -363,17 +363,7 @@ def start_serve(tmp: Path, *, timeout_s: float = 300.0) -> Served:
              "--sip-port", str(sip_port)],
             stdout=out, stderr=subprocess.STDOUT, env=env, cwd=tmp)
     served = Served(proc, http_port, sip_port, log, db, token)
-
-    def ready() -> bool:
-        if proc.poll() is not None:
-            raise RuntimeError(f"callport serve exited {proc.returncode}:\n{served.text()}")
-        return "Application startup complete" in served.text()
-
-    try:
-        wait_until(ready, timeout=timeout_s, what="callport serve to start")
-    except BaseException:
-        served.stop()
-        raise
+    wait_ready(served, timeout=timeout_s)
     return served
 
 

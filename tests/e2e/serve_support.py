@@ -91,18 +91,24 @@ def start_serve(tmp_path: Path, db: Path, name: str) -> Served:
              "--sip-port", str(sip_port), "--flow", "callport.flows.echo:echo_flow"],
             stdout=out, stderr=subprocess.STDOUT, env=serve_env(), cwd=tmp_path)
     served = Served(proc, http_port, sip_port, log)
+    wait_ready(served, timeout=90)
+    return served
+
+
+def wait_ready(served: Served, *, timeout: float) -> None:
+    """Until ``served`` says its startup is complete; stopped if it exits or takes longer."""
 
     def ready() -> bool:
-        if proc.poll() is not None:
-            raise AssertionError(f"callport serve exited {proc.returncode}:\n{served.text()}")
+        if served.proc.poll() is not None:
+            raise AssertionError(f"callport serve exited {served.proc.returncode}:\n"
+                                 f"{served.text()}")
         return "Application startup complete" in served.text()
 
     try:
-        wait_until(ready, timeout=90, what="callport serve to start")
+        wait_until(ready, timeout=timeout, what="callport serve to start")
     except BaseException:
         served.stop()
         raise
-    return served
 
 
 def start_callers(tmp_path: Path, served: Served, calls: int) -> subprocess.Popen[bytes]:

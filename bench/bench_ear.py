@@ -40,17 +40,8 @@ import numpy as np
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path[:0] = [str(Path(__file__).resolve().parent)]
 
-from ear_common import (  # noqa: E402
-    Figures,
-    Requests,
-    Served,
-    build_requests,
-    measure,
-    metric,
-    server_turns,
-    start_serve,
-    vad_lag,
-)
+from ear_common import Figures, Requests, build_requests, measure, vad_lag  # noqa: E402
+from ear_serve import Served, metric, server_turns, start_serve  # noqa: E402
 
 CHANNELS = ("sip", "twilio", "browser")
 STAGES = ("endpoint", "stt", "agent", "tts_first_clause", "end_of_speech_to_first_audio")

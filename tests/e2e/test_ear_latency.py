@@ -19,7 +19,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "bench"))
 from bench_ear import run_channel
-from ear_common import Figures, Served, build_requests, start_serve
+from ear_common import Figures, build_requests
+from ear_serve import Served, start_serve
 
 pytestmark = [pytest.mark.slow, pytest.mark.interop]
 

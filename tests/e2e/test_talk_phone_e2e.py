@@ -28,7 +28,7 @@ pytestmark = pytest.mark.slow
 HERE = Path(__file__).parent
 TURNS: list[dict[str, Any]] = tomllib.loads((HERE / "requests.toml").read_text())["turn"]
 EXPECTED_INTENTS = [
-    "add", "add", "add", "add", "list", "complete", "reschedule", "delete", "yes",
+    "add", "add", "add", "add", "list", "complete", "yes", "reschedule", "delete", "yes",
     "delete", "no", None, "help", "add", "list", "goodbye",
 ]
 

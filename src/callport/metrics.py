@@ -165,6 +165,11 @@ class Metrics:
             "callport_sip_source_capped_total",
             "INVITEs answered 503: their source IP already had sip.max_calls_per_source calls.")
     )
+    browser_user_capped: Counter = field(
+        default_factory=lambda: Counter(
+            "callport_browser_user_capped_total",
+            "Browser calls refused: their user already had browser.max_calls_per_user calls.")
+    )
     sip_rtt_seconds: Histogram = field(
         default_factory=lambda: Histogram(
             "callport_sip_rtt_seconds",
@@ -193,6 +198,7 @@ class Metrics:
             self.sip_dropped_messages,
             self.sip_malformed,
             self.sip_source_capped,
+            self.browser_user_capped,
         ):
             lines.extend(metric.render())
         return "\n".join(lines) + "\n"

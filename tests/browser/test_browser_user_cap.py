@@ -17,6 +17,7 @@ from callport.channels.browser import create
 from callport.channels.browser.echo import EchoRuntime
 from callport.channels.browser.session import SESSION_COOKIE
 from callport.config import BrowserSettings, ConfigError, Settings, load_settings
+from callport.metrics import Metrics
 
 ORIGIN = {"origin": "http://testserver"}
 
@@ -33,8 +34,16 @@ def call_token(client: TestClient) -> str:
     return str(reply.json()["token"])
 
 
+class MeteredEcho(EchoRuntime):
+    """The echo runtime with the app's metrics (``Runtime.metrics``)."""
+
+    def __init__(self, *, settings: Settings) -> None:
+        super().__init__(settings=settings)
+        self.metrics = Metrics()
+
+
 def test_a_user_at_the_cap_is_refused_and_others_are_not() -> None:
-    runtime = EchoRuntime(settings=Settings(browser=BrowserSettings(max_calls_per_user=1)))
+    runtime = MeteredEcho(settings=Settings(browser=BrowserSettings(max_calls_per_user=1)))
     app = Starlette(routes=list(create(runtime).routes()))
     alice, bob = signed_in(runtime, app, "alice"), signed_in(runtime, app, "bob")
     with alice.websocket_connect(f"/browser/ws?token={call_token(alice)}", headers=ORIGIN):
@@ -48,6 +57,8 @@ def test_a_user_at_the_cap_is_refused_and_others_are_not() -> None:
         assert offer.json() == {"error": "too many calls for this user"}
         with bob.websocket_connect(f"/browser/ws?token={call_token(bob)}", headers=ORIGIN):
             pass  # bob has a place of his own
+    assert runtime.metrics.browser_user_capped.value == 2  # the socket and the offer
+    assert "callport_browser_user_capped_total 2" in runtime.metrics.render()
     # alice's call ended: she may call again
     with alice.websocket_connect(f"/browser/ws?token={call_token(alice)}", headers=ORIGIN):
         pass

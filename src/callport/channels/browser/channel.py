@@ -59,6 +59,7 @@ from callport.channels.browser.ws import WebSocketCall
 from callport.channels.busy import refusal_of
 from callport.config import Settings
 from callport.logs import safe
+from callport.metrics import Metrics
 from callport.store.live import MemorySpentTokens, SpentTokens
 from callport.store.users import TokenStore
 from callport.types import User
@@ -99,6 +100,7 @@ class BrowserChannel:
         # ones are counted by RtcCalls.calls_of): browser.max_calls_per_user.
         self._user_ws: dict[str, int] = {}
         self._user_offers: dict[str, int] = {}
+        self._metrics: Metrics | None = getattr(runtime, "metrics", None)  # the app's /metrics
         # Imported lazily: aiortc/av are heavy and only the WebRTC path needs them.
         self._rtc: Any = None
 
@@ -183,6 +185,8 @@ class BrowserChannel:
             return False
         log.info("browser: %s already has %d calls (browser.max_calls_per_user)",
                  safe(name, 64), held)
+        if self._metrics is not None:
+            self._metrics.browser_user_capped.inc()
         return True
 
     # -- endpoints

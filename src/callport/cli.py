@@ -1,10 +1,14 @@
-"""The ``callport`` command line."""
+"""The ``callport`` command line: the parser, settings from options, and ``serve``.
+
+Each other command runs in its own module: ``cli_talk``, ``cli_call``, ``cli_users`` (users,
+tokens, tasks), ``cli_routing`` (routes, calls), ``cli_ivr`` (voicemail), ``cli_recordings``,
+``cli_privacy``, ``cli_queues``, ``cli_drain``, ``cli_skills``, ``cli_where``; ``doctor``.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import os
 import sys
@@ -195,7 +199,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             case "serve":
                 return _serve(settings, warmup=not args.no_warmup)
             case "talk":
-                return asyncio.run(_talk(settings, args))
+                from callport import cli_talk
+
+                return asyncio.run(cli_talk.run(settings, args))
             case "voicemail":
                 return asyncio.run(cli_ivr.run(settings, args))
             case "users" | "tokens" | "tasks":
@@ -221,7 +227,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
                 return cli_drain.run(settings, args)
             case "call":
-                return asyncio.run(_call(settings, args))
+                from callport import cli_call
+
+                return asyncio.run(cli_call.run(settings, args))
             case "doctor":
                 from callport.doctor import run_doctor
 
@@ -284,157 +292,6 @@ def _print_signin_link(settings: Settings, runtime: Runtime) -> None:
         return
     if link is not None:
         print(f"callport: sign in at {link}", file=sys.stderr)
-
-
-async def _talk(settings: Settings, args: argparse.Namespace) -> int:
-    from callport.audio.decode import AudioFileError, read_audio
-    from callport.audio.wav import write_wav
-    from callport.server.runtime import build_runtime
-    from callport.talk import TalkError, run_talk
-
-    runtime = build_runtime(settings)  # a bad --agent is said first
-    if (problem := cli_ivr.use_at(runtime, args.at)) is not None:
-        print(f"callport: {problem}", file=sys.stderr)
-        return 2
-    inputs = []
-    for wav in args.wavs:
-        try:
-            inputs.append(read_audio(wav))
-        except AudioFileError as exc:
-            print(f"callport: {exc}", file=sys.stderr)
-            return 2
-    print("callport: loading speech models (VAD, Whisper, TTS, intents)...", file=sys.stderr)
-    await runtime.warmup()  # before the first turn, so its latency is the call's, not loading
-    try:
-        result = await run_talk(runtime, inputs, phone=args.phone, caller=args.caller,
-                                sources=[str(w) for w in args.wavs])
-    except TalkError as exc:
-        print(f"callport: {exc}", file=sys.stderr)
-        return 1
-    if args.out:
-        write_wav(args.out, result.output, result.sample_rate)
-    if args.json:
-        out = {
-            "call_id": result.call_id,
-            "phone": args.phone,
-            "user": result.user,
-            "hangup": result.hangup_reason,
-            **cli_ivr.talk_report(runtime, result.call_id),
-            "turns": [
-                {
-                    "file": t.source,
-                    **(t.record.as_dict() if t.record else {"transcript": None}),
-                    "secret": t.secret,
-                    "reply_audio_s": [round(t.reply_start_s, 3), round(t.reply_end_s, 3)],
-                }
-                for t in result.turns
-            ],
-        }
-        print(json.dumps(out, indent=2))
-        return _talk_status(result.hangup_reason)
-    for t in result.turns:
-        print(f"--- {t.source}")
-        if t.record is None:
-            print("  (PIN entered)" if t.secret else "  (no speech detected)")
-            continue
-        r = t.record
-        print(f"  caller : {r.transcript or r.digits}")
-        print(f"  intent : {r.intent} ({r.score:.2f})")
-        print(f"  agent  : {r.reply}")
-        first = "-" if r.first_audio_ms is None else f"{r.first_audio_ms:.0f}"
-        print(
-            f"  timing : endpoint {r.endpoint_ms:.0f} ms + stt {r.stt_ms:.0f} ms + agent "
-            f"{r.agent_ms:.0f} ms + tts {r.tts_ms:.0f} ms -> first audio {first} ms"
-        )
-    return _talk_status(result.hangup_reason)
-
-
-def _talk_status(hangup_reason: str) -> int:
-    """1 when the agent or flow failed mid-call (its error was logged above), else 0."""
-    from callport.flows.default import FAILED_REASON
-
-    if hangup_reason == FAILED_REASON:
-        print("callport: the agent failed mid-call (the error is above); the caller heard "
-              "an apology and server.fallback", file=sys.stderr)
-        return 1
-    return 0
-
-
-async def _call(settings: Settings, args: argparse.Namespace) -> int:
-    """``callport call TARGET [--via CARRIER]`` through the neutral ``Dialer`` only."""
-    from callport.call.dial import Answered, DialFailed, DialOptions
-    from callport.channels.carriers import choose, open_dialer
-
-    if getattr(args, "amd", None) or getattr(args, "message", None) is not None:
-        from dataclasses import replace
-
-        r = settings.routing
-        routing = replace(r, amd=args.amd or r.amd,
-                          amd_message=r.amd_message if args.message is None else args.message)
-        problems = [p for p in routing.problems() if p.startswith("routing.amd")]
-        if problems:
-            print(f"callport: {problems[0]} (give --message)", file=sys.stderr)
-            return 2
-        settings = replace(settings, routing=routing)
-    if settings.routing.carriers:  # least cost, failover, the rules: callport.cli_routing
-        from callport import cli_routing
-
-        return await cli_routing.call_routed(settings, args)
-
-    try:
-        via = choose(settings, args.to, args.via or "")
-    except ValueError as exc:  # a malformed target, or no (single) carrier configured
-        print(f"callport: {exc}", file=sys.stderr)
-        return 2
-
-    if via == "sip":  # a name that does not resolve is said before any socket opens
-        problem = await _sip_target_problem(settings, args.to)
-        if problem:
-            print(f"callport: {problem}", file=sys.stderr)
-            return 2
-
-    def runtime() -> object:
-        from callport.server.runtime import build_runtime
-
-        return build_runtime(settings)
-
-    async with open_dialer(settings, via, runtime=runtime) as (dialer, wait):
-        print(f"callport: calling {args.to} via {via}", file=sys.stderr)
-        result = await dialer.dial(args.to, args.from_, DialOptions())
-        match result:
-            case DialFailed():
-                print(f"callport: call failed: {result.describe()}", file=sys.stderr)
-                return 1
-            case Answered():
-                print(f"callport: answered; call {result.call_id} runs until hang-up",
-                      file=sys.stderr)
-                print(result.provider_call_id or result.call_id, flush=True)
-                await wait(result)
-            case _:
-                print(f"callport: placed; the server at the public URL runs call "
-                      f"{result.call_id} once answered", file=sys.stderr)
-                print(result.provider_call_id or result.call_id)
-    return 0
-
-
-async def _sip_target_problem(settings: Settings, target: str) -> str:
-    """What stops ``target`` from being routed over SIP (DNS SRV / A / AAAA, the trunk rules),
-    with what to do; empty when it routes."""
-    from callport.channels.sip.dnsresolver import DnsResolver
-    from callport.channels.sip.targets import TargetError, TargetLocator
-
-    try:
-        await TargetLocator(settings=settings.sip, resolver=DnsResolver()).route(target)
-    except TargetError as exc:
-        text = str(exc)
-        if not text.startswith("cannot resolve "):
-            return f"cannot call {target}: {text}"
-        host = text.removeprefix("cannot resolve ")
-        return (f"cannot call {target}: the host {host!r} does not resolve (no DNS SRV, A or "
-                "AAAA record); check the spelling, dial an IP address "
-                "(sip:user@192.0.2.10:5060), or set sip.trunk_address to call through your "
-                "trunk")
-    return ""
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -88,6 +88,8 @@ LAYERS: dict[str, int] = {
     "callport.cli_privacy": 6,  # `callport privacy export`
     "callport.cli_queues": 6,  # `callport queues status` (asks the server's /api/queues)
     "callport.cli_drain": 6,  # `callport drain` (asks a node's POST /api/admin/drain)
+    "callport.cli_talk": 6,  # `callport talk IN.wav ...` (a conversation from WAV files)
+    "callport.cli_call": 6,  # `callport call TARGET` (one outbound call, the neutral Dialer)
     # the Agent Skills shipped as package data; their scripts import nothing of callport
     "callport.skills": 6,
     "callport.talk": 6,

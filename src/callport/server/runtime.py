@@ -356,7 +356,9 @@ def build_runtime(
     lines: list[Callable[[str], Line | None]] = []  # the runtime's line_of, once it exists
     if flow is None and settings.server.ivr:
         assert voicemail is not None
-        flow = _ivr_flow(settings, voicemail, calls, tasks, lambda cid: lines[0](cid))
+        from callport.server.ivr_wiring import ivr_flow
+
+        flow = ivr_flow(settings, voicemail, calls, tasks, lambda cid: lines[0](cid))
     runtime = Runtime(
         settings=settings,
         store=store,
@@ -379,39 +381,3 @@ def build_runtime(
     if adapter is not None:
         runtime.use_adapter(adapter)
     return runtime
-
-
-def _ivr_flow(settings: Settings, voicemail: VoicemailStore, calls: CallStore,
-              tasks: TaskLists, lines: Callable[[str], Line | None]) -> Flow:
-    """``server.ivr``: the menu file, validated now (``ConfigError`` naming line and option),
-    with voicemail in the server's database. An option's agent may be an adapter
-    (``agent:twilio-ws:wss://...``, ``agent:openai-realtime``)."""
-    from callport.agentref import parse_agent_ref
-    from callport.config import ConfigError
-    from callport.flows.ivr import IvrError, IvrFlow, load_ivr
-    from callport.plugins import load_reference
-
-    try:
-        ivr = load_ivr(settings.server.ivr)
-    except IvrError as exc:
-        raise ConfigError(f"server.ivr: {exc}") from None
-
-    def agents(ref: str) -> AgentFactory | None:
-        if ref in ("default", "taskmanager"):
-            return None  # the call's own agent (the Task Manager unless server.agent says)
-        parsed = parse_agent_ref(ref)
-        if parsed.scheme != "python":
-            from callport.agents.adapters import adapter_factory
-
-            return adapter_factory(parsed, settings=settings, tasks=tasks, calls=calls,
-                                   lines=lines)
-        factory: AgentFactory = load_reference(ref, setting="server.ivr agent")
-        return factory
-
-    for menu in ivr.menus.values():  # a bad agent reference is said at start too
-        for option in menu.options:
-            ref = getattr(option.action, "ref", "")
-            if ref and ref not in ("default", "taskmanager"):
-                agents(ref)
-    return IvrFlow(ivr=ivr, voicemail=voicemail, agents=agents, owner=settings.identity.owner,
-                   calls=calls)  # each call's decisions and outcome: an "ivr" event

@@ -17,6 +17,7 @@ reports every batch (the ``callport_vad_batch_size`` histogram in ``/metrics``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -130,7 +131,7 @@ class VadBatcher:
                 job = self.vad.prepare(streams)
                 future = _worker().submit(job.run)
                 future.add_done_callback(
-                    lambda f: loop.call_soon_threadsafe(self._ran, batch, job, f, started))
+                    lambda f: _back_on(loop, self._ran, batch, job, f, started))
                 return
             results = self.vad.score(streams)
         except Exception as exc:
@@ -169,6 +170,13 @@ class VadBatcher:
         at = self._schedule.done(loop.time())
         if at is not None:
             loop.call_at(at, self._tick)
+
+
+def _back_on(loop: asyncio.AbstractEventLoop, fn: Callable[..., None], *args: object) -> None:
+    """Hand the worker's result back to ``loop``; a loop that closed meanwhile (the process
+    or ``callport talk`` finished while a batch ran) has no call left to give it to."""
+    with contextlib.suppress(RuntimeError):
+        loop.call_soon_threadsafe(fn, *args)
 
 
 def _safely(callback: Callable[[T], None], value: T) -> None:

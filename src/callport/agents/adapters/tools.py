@@ -88,8 +88,9 @@ async def run_tool(
             if not tasks:
                 return ToolResult("The caller has no open tasks.")
             return ToolResult("\n".join(replies.describe(t, now) for t in tasks))
-        case "complete_task":
-            return ToolResult(await _said(actions.complete(title, "", now)))
+        case "complete_task":  # the model asked for it: the spoken agent's "Mark X as done?"
+            # would come back as a result the model has no argument to answer
+            return ToolResult(await _said(actions.complete(title, "", now, asked=True)))
         case "reschedule_task":
             return ToolResult(await _said(actions.reschedule(title, when, now)))
         case "delete_task":

@@ -12,6 +12,7 @@ import builtins
 import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
+from typing import Any, Protocol
 
 from callport.store.users import (
     TOKEN_KINDS,
@@ -98,6 +99,55 @@ def clean_kinds(kinds: Iterable[TokenKind]) -> frozenset[TokenKind]:
 def new_token_id() -> str:
     """A short random id (no ``_``, so ``token_id_of`` can split it back out)."""
     return secrets.token_hex(6)
+
+
+def new_token(user: str, *, kind: TokenKind, ttl_s: float | None, label: str,
+              now: float) -> IssuedToken:
+    """A fresh token for ``user`` (kind and lifetime checked, a new id and secret); every
+    token store keeps its digest and ``info``."""
+    clean_kinds([kind])
+    if ttl_s is not None and not ttl_s > 0:
+        raise UserError("token lifetime must be positive")
+    token_id = new_token_id()
+    info = TokenInfo(id=token_id, user=user, kind=kind, label=clean_display_name(label),
+                     created_at=now, expires_at=None if ttl_s is None else now + ttl_s,
+                     last_used_at=None, revoked=False)  # fmt: skip
+    return IssuedToken(new_token_secret(token_id), info)
+
+
+class Row(Protocol):
+    """A database row read by column name (``sqlite3.Row``, a psycopg dict row)."""
+
+    def __getitem__(self, key: str, /) -> Any: ...
+
+
+def token_info_of_row(row: Row, *, user_column: str = "user") -> TokenInfo:
+    """The ``TokenInfo`` of a SQL ``tokens`` row (the user's column name differs by backend)."""
+    kind = str(row["kind"])
+    assert kind in TOKEN_KINDS
+    return TokenInfo(
+        id=str(row["id"]),
+        user=str(row[user_column]),
+        kind=kind,  # checked above (and by the table's CHECK)
+        label=str(row["label"]),
+        created_at=float(row["created_at"]),
+        expires_at=None if row["expires_at"] is None else float(row["expires_at"]),
+        last_used_at=None if row["last_used_at"] is None else float(row["last_used_at"]),
+        revoked=bool(row["revoked"]),
+    )
+
+
+def user_of_row(row: Row, phones: Iterable[str]) -> User:
+    """The ``User`` of a SQL ``users`` row (roles and queues comma-joined) and its phones."""
+    return User(
+        name=str(row["name"]),
+        display_name=str(row["display_name"]),
+        phones=tuple(phones),
+        roles=frozenset(r for r in str(row["roles"]).split(",") if r),
+        has_pin=row["pin_hash"] is not None,
+        has_password=row["password_hash"] is not None,
+        queues=tuple(q for q in str(row["queues"]).split(",") if q),
+    )
 
 
 @dataclass(slots=True)
@@ -252,18 +302,11 @@ class MemoryTokenStore:
         label: str = "",
         now: float,
     ) -> IssuedToken:
-        clean_kinds([kind])
-        if ttl_s is not None and not ttl_s > 0:
-            raise UserError("token lifetime must be positive")
+        issued = new_token(user, kind=kind, ttl_s=ttl_s, label=label, now=now)
         if await self._users.get(user) is None:
             raise UserError(f"no user {user!r}")
-        token_id = new_token_id()
-        secret = new_token_secret(token_id)
-        info = TokenInfo(id=token_id, user=user, kind=kind, label=clean_display_name(label),
-                         created_at=now, expires_at=None if ttl_s is None else now + ttl_s,
-                         last_used_at=None, revoked=False)  # fmt: skip
-        self._tokens[token_id] = _Token(token_digest(secret), info)
-        return IssuedToken(secret, info)
+        self._tokens[issued.info.id] = _Token(token_digest(issued.secret), issued.info)
+        return issued
 
     async def verify(self, secret: str, *, kinds: Iterable[TokenKind], now: float) -> User | None:
         wanted = clean_kinds(kinds)

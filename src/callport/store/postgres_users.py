@@ -18,8 +18,10 @@ from typing import TYPE_CHECKING, Any
 from callport.store.memory_users import (
     clean_kinds,
     hash_in_thread,
-    new_token_id,
+    new_token,
     new_user_row,
+    token_info_of_row,
+    user_of_row,
     verify_in_thread,
 )
 from callport.store.postgres import PgDb
@@ -30,14 +32,12 @@ from callport.store.users import (
     TokenInfo,
     TokenKind,
     UserError,
-    clean_display_name,
     clean_password,
     clean_phone,
     clean_pin,
     clean_queues,
     clean_roles,
     digest_keys,
-    new_token_secret,
     token_digest,
     token_id_of,
     wants_digest_keys,
@@ -57,15 +57,7 @@ async def _user(conn: AsyncConnection[dict[str, Any]], name: str) -> User | None
     cur = await conn.execute(
         "SELECT phone FROM user_phones WHERE user_name = %s ORDER BY position", (name,))
     phones = await cur.fetchall()
-    return User(
-        name=str(row["name"]),
-        display_name=str(row["display_name"]),
-        phones=tuple(str(p["phone"]) for p in phones),
-        roles=frozenset(r for r in str(row["roles"]).split(",") if r),
-        has_pin=row["pin_hash"] is not None,
-        has_password=row["password_hash"] is not None,
-        queues=tuple(q for q in str(row["queues"]).split(",") if q),
-    )
+    return user_of_row(row, (str(p["phone"]) for p in phones))
 
 
 _HASH_COLUMNS = {"pin_hash", "password_hash", "digest_keys", "queues"}
@@ -218,21 +210,6 @@ class PgUserStore:
             return DigestKeys.decode(await _column(conn, name, "digest_keys"))
 
 
-def _info(row: dict[str, Any]) -> TokenInfo:
-    kind = str(row["kind"])
-    assert kind in TOKEN_KINDS
-    return TokenInfo(
-        id=str(row["id"]),
-        user=str(row["user_name"]),
-        kind=kind,  # checked above (and by the table's CHECK)
-        label=str(row["label"]),
-        created_at=float(row["created_at"]),
-        expires_at=None if row["expires_at"] is None else float(row["expires_at"]),
-        last_used_at=None if row["last_used_at"] is None else float(row["last_used_at"]),
-        revoked=bool(row["revoked"]),
-    )
-
-
 class PgTokenStore:
     """Tokens in PostgreSQL, for the users of the ``PgUserStore`` on the same database."""
 
@@ -248,14 +225,8 @@ class PgTokenStore:
         label: str = "",
         now: float,
     ) -> IssuedToken:
-        clean_kinds([kind])
-        if ttl_s is not None and not ttl_s > 0:
-            raise UserError("token lifetime must be positive")
-        token_id = new_token_id()
-        secret = new_token_secret(token_id)
-        info = TokenInfo(id=token_id, user=user, kind=kind, label=clean_display_name(label),
-                         created_at=now, expires_at=None if ttl_s is None else now + ttl_s,
-                         last_used_at=None, revoked=False)  # fmt: skip
+        issued = new_token(user, kind=kind, ttl_s=ttl_s, label=label, now=now)
+        secret, info = issued.secret, issued.info
         async with self.db.transaction() as conn:
             cur = await conn.execute("SELECT 1 FROM users WHERE name = %s", (user,))
             if await cur.fetchone() is None:
@@ -263,8 +234,8 @@ class PgTokenStore:
             await conn.execute(
                 "INSERT INTO tokens (id, digest, user_name, kind, label, created_at, expires_at, "
                 "revoked) VALUES (%s, %s, %s, %s, %s, %s, %s, FALSE)",
-                (token_id, token_digest(secret), user, kind, info.label, now, info.expires_at))
-        return IssuedToken(secret, info)
+                (info.id, token_digest(secret), user, kind, info.label, now, info.expires_at))
+        return issued
 
     async def verify(self, secret: str, *, kinds: Iterable[TokenKind], now: float) -> User | None:
         wanted = clean_kinds(kinds)
@@ -316,4 +287,5 @@ class PgTokenStore:
                 cur = await conn.execute(
                     f"SELECT {cols} FROM tokens WHERE user_name = %s ORDER BY created_at, seq",
                     (user,))
-            return [_info(r) for r in await cur.fetchall()]
+            return [token_info_of_row(r, user_column="user_name")
+                    for r in await cur.fetchall()]

@@ -12,7 +12,7 @@ import secrets
 import sqlite3
 from collections.abc import Iterable
 
-from callport.store.memory_users import clean_kinds, new_token_id
+from callport.store.memory_users import clean_kinds, new_token, token_info_of_row
 from callport.store.sqlite_userdb import OnUsersDb, read_user
 from callport.store.users import (
     TOKEN_KINDS,
@@ -20,28 +20,10 @@ from callport.store.users import (
     TokenInfo,
     TokenKind,
     UserError,
-    clean_display_name,
-    new_token_secret,
     token_digest,
     token_id_of,
 )
 from callport.types import User
-
-
-def _info(row: sqlite3.Row) -> TokenInfo:
-    kind = str(row["kind"])
-    assert kind in TOKEN_KINDS
-    return TokenInfo(
-        id=str(row["id"]),
-        user=str(row["user"]),
-        kind=kind,  # checked above (and by the table's CHECK)
-        label=str(row["label"]),
-        created_at=float(row["created_at"]),
-        expires_at=None if row["expires_at"] is None else float(row["expires_at"]),
-        last_used_at=None if row["last_used_at"] is None else float(row["last_used_at"]),
-        revoked=bool(row["revoked"]),
-    )
-
 
 _TOKEN_COLUMNS = "id, user, kind, label, created_at, expires_at, last_used_at, revoked"
 
@@ -58,14 +40,8 @@ class SqliteTokenStore(OnUsersDb):
         label: str = "",
         now: float,
     ) -> IssuedToken:
-        clean_kinds([kind])
-        if ttl_s is not None and not ttl_s > 0:
-            raise UserError("token lifetime must be positive")
-        token_id = new_token_id()
-        secret = new_token_secret(token_id)
-        info = TokenInfo(id=token_id, user=user, kind=kind, label=clean_display_name(label),
-                         created_at=now, expires_at=None if ttl_s is None else now + ttl_s,
-                         last_used_at=None, revoked=False)  # fmt: skip
+        issued = new_token(user, kind=kind, ttl_s=ttl_s, label=label, now=now)
+        secret, info = issued.secret, issued.info
 
         def run(conn: sqlite3.Connection) -> None:
             if conn.execute("SELECT 1 FROM users WHERE name = ?", (user,)).fetchone() is None:
@@ -73,11 +49,11 @@ class SqliteTokenStore(OnUsersDb):
             conn.execute(
                 "INSERT INTO tokens (id, digest, user, kind, label, created_at, expires_at, "
                 "revoked) VALUES (?, ?, ?, ?, ?, ?, ?, 0)",
-                (token_id, token_digest(secret), user, kind, info.label, now, info.expires_at),
+                (info.id, token_digest(secret), user, kind, info.label, now, info.expires_at),
             )
 
         await self.db.transaction(run)
-        return IssuedToken(secret, info)
+        return issued
 
     async def verify(self, secret: str, *, kinds: Iterable[TokenKind], now: float) -> User | None:
         wanted = clean_kinds(kinds)
@@ -138,6 +114,6 @@ class SqliteTokenStore(OnUsersDb):
             rows = conn.execute(
                 f"SELECT {_TOKEN_COLUMNS} FROM tokens {where} ORDER BY created_at, rowid", args
             ).fetchall()
-            return [_info(r) for r in rows]
+            return [token_info_of_row(r) for r in rows]
 
         return await self.db.transaction(run)

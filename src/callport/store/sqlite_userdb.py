@@ -14,6 +14,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from callport.store.memory_users import user_of_row
 from callport.store.sqlite import SqliteDb
 from callport.types import User
 
@@ -95,15 +96,7 @@ def read_user(conn: sqlite3.Connection, name: str) -> User | None:
     phones = conn.execute(
         "SELECT phone FROM user_phones WHERE user = ? ORDER BY position", (name,)
     ).fetchall()
-    return User(
-        name=str(row["name"]),
-        display_name=str(row["display_name"]),
-        phones=tuple(str(p["phone"]) for p in phones),
-        roles=frozenset(r for r in str(row["roles"]).split(",") if r),
-        has_pin=row["pin_hash"] is not None,
-        has_password=row["password_hash"] is not None,
-        queues=tuple(q for q in str(row["queues"]).split(",") if q),
-    )
+    return user_of_row(row, (str(p["phone"]) for p in phones))
 
 
 def hash_of(conn: sqlite3.Connection, name: str, column: str) -> str | None:

@@ -2,7 +2,7 @@
 
 The tables (``users``, ``user_phones``, ``tokens``) are in ``sqlite_userdb``. A phone number
 belongs to one user (``phone`` UNIQUE); removing a user deletes their phones and revokes their
-tokens in one transaction. ``SqliteTokenStore`` is also importable from here (its old home).
+tokens in one transaction.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import time
 from collections.abc import Iterable
 
 from callport.store.memory_users import hash_in_thread, new_user_row, verify_in_thread
-from callport.store.sqlite_tokens import SqliteTokenStore
 from callport.store.sqlite_userdb import OnUsersDb, hash_of, read_user
 from callport.store.users import (
     DigestKeys,
@@ -27,8 +26,6 @@ from callport.store.users import (
     wants_digest_keys,
 )
 from callport.types import User
-
-__all__ = ["SqliteTokenStore", "SqliteUserStore"]
 
 
 class SqliteUserStore(OnUsersDb):

@@ -97,7 +97,8 @@ def open_stores(db: str, *, owner: str, clock: Clock | None = None) -> Stores:
     from callport.store.sqlite import SqliteDb
     from callport.store.sqlite_calls import SqliteCallStore
     from callport.store.sqlite_tasks import SqliteTaskLists
-    from callport.store.sqlite_users import SqliteTokenStore, SqliteUserStore
+    from callport.store.sqlite_tokens import SqliteTokenStore
+    from callport.store.sqlite_users import SqliteUserStore
     from callport.store.voicemail import SqliteVoicemailStore
 
     sq = SqliteDb(db)

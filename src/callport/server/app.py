@@ -111,7 +111,8 @@ def create_app(runtime: Runtime, *, channels: Sequence[Channel] | None = None) -
         Route("/healthz", healthz),
         Route("/readyz", readyz),  # false while saturated (server.max_conversations)
         Route("/metrics", metrics),
-        *login_routes(settings=runtime.settings, users=runtime.users, tokens=runtime.tokens),
+        *login_routes(settings=runtime.settings, users=runtime.users, tokens=runtime.tokens,
+                      throttle=runtime.login_throttle),  # Redis with server.redis
         # GET /api/calls (records), GET /api/routes, and POST /api/calls through the router
         # when routing is configured (server.routing); else the carriers' own choice below.
         *routing_routes(runtime, routing),
@@ -184,7 +185,8 @@ def create_app(runtime: Runtime, *, channels: Sequence[Channel] | None = None) -
     middleware = [
         Middleware(BodyLimitMiddleware, settings=limits),  # 413/408 before a body is read
         Middleware(AuthMiddleware, settings=runtime.settings, tokens=runtime.tokens),
-        Middleware(RateLimitMiddleware, settings=limits),  # anonymous requests, per address
+        # anonymous requests, per address (runtime.rate_limiter: Redis with server.redis)
+        Middleware(RateLimitMiddleware, settings=limits, limiter=runtime.rate_limiter),
     ]
     app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
     app.state.runtime = runtime

@@ -1,5 +1,6 @@
 """Several nodes on one Redis (``server.redis``): ``wire_redis`` gives the runtime the shared
-live state (spent tokens, call ownership acted on), the bus and the hub over it; the bus is
+live state (spent tokens, the sign-in throttle, the per-address rate limit, call ownership
+acted on), the bus and the hub over it; the bus is
 started before channels take calls (``start_bus``: the node hears other nodes' events and
 commands for its calls) and closed after the last call ended (``stop_bus``)."""
 
@@ -22,10 +23,14 @@ def wire_redis(runtime: Runtime, url: str, *, prefix: str = DEFAULT_PREFIX) -> N
     from callport.bus.redis_bus import RedisBus
     from callport.server.events import CallEnded
     from callport.server.ownership import NODE_LOST, Ownership
-    from callport.store.live_redis import redis_live
+    from callport.store.live_redis import RedisRateLimiter, RedisThrottle, redis_live
 
     live = redis_live(url, prefix=prefix)
     runtime.spent_tokens = live.spent
+    limits = runtime.settings.limits
+    runtime.login_throttle = RedisThrottle(live.client, prefix=prefix)
+    runtime.rate_limiter = RedisRateLimiter(live.client, rate_per_s=limits.rate_per_s,
+                                            burst=limits.rate_burst, prefix=prefix)
     runtime.bus = RedisBus(live.client, node=runtime.node_id, prefix=prefix)
     hub = RedisHub(runtime.bus, node=runtime.node_id)
     runtime.events = hub

@@ -9,8 +9,12 @@ requests rate-limited per client address.
   are per path prefix (``limits``, longest prefix wins) over ``limits.body_bytes``.
 - ``RateLimitMiddleware`` (inside ``AuthMiddleware``, so it knows who is signed in): a request
   or WebSocket handshake without a user (webhooks, ``/login``, ``/browser/offer``, the page)
-  takes a token from its client address's bucket (``throttle.RateLimiter``); an empty bucket
-  is answered 429 with ``Retry-After``.
+  takes a token from its client address's bucket (a ``store.live.SharedRateLimiter``:
+  ``runtime.rate_limiter``, in memory on one node, on Redis with ``server.redis`` so a burst
+  split over the nodes is limited as one); an empty bucket is answered 429 with
+  ``Retry-After``. When the shared limiter cannot be reached (Redis down) the request is let
+  through (fail open: an outage must not take the webhooks down with it), with a warning in
+  the log and ``callport_edge_events_total{kind="rate-limit-unavailable"}`` counted.
 
 Each refusal is counted in ``callport.edgelog.EDGE`` (``/metrics``) and logged a few times a
 minute at most.
@@ -29,7 +33,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from callport.config_limits import LimitSettings
 from callport.edgelog import EDGE
-from callport.server.throttle import RateLimiter
+from callport.store.live import MemoryRateLimiter, SharedRateLimiter
 
 __all__ = ["BodyLimitMiddleware", "BodyTooLarge", "RateLimitMiddleware"]
 
@@ -154,11 +158,13 @@ class RateLimitMiddleware:
     """Per-address token buckets for requests that carry no signed-in user (see module)."""
 
     def __init__(self, app: ASGIApp, *, settings: LimitSettings,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 limiter: SharedRateLimiter | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
         self.app = app
-        self.limiter = RateLimiter(rate_per_s=settings.rate_per_s, burst=settings.rate_burst,
-                                   max_keys=settings.rate_sources)
-        self._clock = clock
+        self.limiter: SharedRateLimiter = limiter or MemoryRateLimiter(
+            rate_per_s=settings.rate_per_s, burst=settings.rate_burst,
+            max_keys=settings.rate_sources)
+        self._clock = clock  # wall clock: shared buckets on Redis are timed by every node
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket") or scope.get("user") is not None:
@@ -166,11 +172,18 @@ class RateLimitMiddleware:
             return
         client = scope.get("client") or ("?", 0)
         key = str(client[0])
-        if self.limiter.allow(key, now=self._clock()):
+        try:
+            allowed = await self.limiter.allow(key, now=self._clock())
+        except Exception as exc:  # the shared limiter (Redis) is unreachable: fail open
+            _report("rate-limit-unavailable", f"let through ({type(exc).__name__}: {exc})",
+                    scope)
+            allowed = True
+        if allowed:
             await self.app(scope, receive, send)
             return
         _report("rate-limited", f"over {self.limiter.rate_per_s:g}/s", scope)
-        retry = str(max(1, math.ceil(self.limiter.retry_after(key))))
+        # An empty bucket holds under one token: one refill interval at most.
+        retry = str(max(1, math.ceil(1.0 / self.limiter.rate_per_s)))
         if scope["type"] == "http":
             await _answer(send, 429, "too many requests from this address",
                           {"retry-after": retry})

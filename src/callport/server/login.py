@@ -14,7 +14,10 @@
 
 ``AuthMiddleware`` enforces the JSON content type and same-origin rule on the POSTs and the
 sign-in on ``/api/me``. Failed password sign-ins answer one generic message and are throttled
-per client address and per name (``Throttle``: bounded memory).
+per client address and per name (``runtime.login_throttle``, a ``SharedThrottle``: in memory
+on one node, on Redis with ``server.redis`` so failures on every node count together). When
+the throttle cannot be read (Redis down), sign-in fails closed: 503, logged and counted
+(``callport_edge_events_total{kind="throttle-unavailable"}``), no password is checked.
 """
 
 from __future__ import annotations
@@ -35,9 +38,10 @@ from callport import safejson
 from callport.channels.browser.page import page_config
 from callport.channels.browser.session import session_of
 from callport.config import Settings
+from callport.edgelog import EDGE
 from callport.server.auth import user_of
 from callport.server.csrf import SESSION_COOKIE, clear_session_cookie, session_cookie
-from callport.server.throttle import Throttle
+from callport.store.live import MemoryThrottle, SharedThrottle
 from callport.store.users import TokenStore, UserError, UserStore, clean_password, token_id_of
 from callport.types import User
 
@@ -47,6 +51,7 @@ WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 MAX_BODY = 4096
 FAILED = "That name and password do not match an account."
 THROTTLED = "Too many failed sign-ins. Wait a few minutes and try again."
+UNAVAILABLE = "Sign-in is unavailable for a moment. Try again shortly."
 BAD_LINK = "This sign-in link has already been used or has expired. Restart callport serve " \
            "for a fresh one, or sign in with your password."
 
@@ -58,10 +63,10 @@ def user_json(user: User) -> dict[str, Any]:
 
 
 def login_routes(*, settings: Settings, users: UserStore, tokens: TokenStore,
-                 clock: Callable[[], float] = time.time, throttle: Throttle | None = None,
+                 clock: Callable[[], float] = time.time, throttle: SharedThrottle | None = None,
                  web_dir: Path = WEB_DIR) -> list[BaseRoute]:
     """The sign-in routes (mount them at the root, behind ``AuthMiddleware``)."""
-    attempts = throttle or Throttle()
+    attempts = throttle or MemoryThrottle()
     ttl = settings.identity.session_ttl_s
     home = settings.server.web_path or "/"
 
@@ -72,6 +77,26 @@ def login_routes(*, settings: Settings, users: UserStore, tokens: TokenStore,
         issued = await tokens.create(user.name, kind="session", ttl_s=float(ttl),
                                      label="browser", now=clock())
         return session_cookie(issued.secret, secure=secure(request), max_age=ttl)
+
+    async def refused(keys: tuple[str, ...], now: float) -> Response | None:
+        """429 when a key is blocked; 503 when the throttle cannot tell (fail closed)."""
+        try:
+            blocked = [await attempts.blocked(k, now=now) for k in keys]
+        except Exception as exc:  # the shared throttle (Redis) is unreachable
+            _unavailable("read", exc)
+            return JSONResponse({"error": UNAVAILABLE}, status_code=503,
+                                headers={"Retry-After": "5"})
+        if any(blocked):
+            return JSONResponse({"error": THROTTLED}, status_code=429,
+                                headers={"Retry-After": str(int(attempts.window_s))})
+        return None
+
+    async def record(keys: tuple[str, ...], now: float, *, failed: bool) -> None:
+        try:
+            for key in keys:
+                await (attempts.failed(key, now=now) if failed else attempts.reset(key))
+        except Exception as exc:
+            _unavailable("update", exc)
 
     def page(notice: str = "", status: int = 200) -> Response:
         brand = page_config(settings, vad=False)  # the page's name and tagline ([page])
@@ -109,17 +134,14 @@ def login_routes(*, settings: Settings, users: UserStore, tokens: TokenStore,
         name = name.strip().lower()
         now = clock()
         keys = (f"ip:{request.client.host if request.client else '?'}", f"name:{name[:64]}")
-        if any(attempts.blocked(k, now=now) for k in keys):
-            return JSONResponse({"error": THROTTLED}, status_code=429,
-                                headers={"Retry-After": str(int(attempts.window_s))})
+        if (refusal := await refused(keys, now)) is not None:
+            return refusal
         user = await users.check_password(name, password) if len(password) <= 1024 else None
         if user is None:
-            for key in keys:
-                attempts.failed(key, now=now)
+            await record(keys, now, failed=True)
             log.info("login: failed sign-in for %r from %s", name[:64], request.client)
             return JSONResponse({"error": FAILED}, status_code=401)
-        for key in keys:
-            attempts.reset(key)
+        await record(keys, now, failed=False)
         cookie = await start_session(request, user)
         log.info("login: %s signed in", user.name)
         return JSONResponse({"user": user_json(user)},
@@ -155,10 +177,10 @@ def login_routes(*, settings: Settings, users: UserStore, tokens: TokenStore,
             return JSONResponse({"error": "send {password, current}"}, status_code=400)
         now, key = clock(), f"name:{user.name}"
         if user.has_password:
-            if attempts.blocked(key, now=now):
-                return JSONResponse({"error": THROTTLED}, status_code=429)
+            if (refusal := await refused((key,), now)) is not None:
+                return refusal
             if await users.check_password(user.name, current) is None:
-                attempts.failed(key, now=now)
+                await record((key,), now, failed=True)
                 return JSONResponse({"error": "the current password is wrong"}, status_code=403)
         try:
             await users.set_password(user.name, clean_password(password))
@@ -176,6 +198,14 @@ def login_routes(*, settings: Settings, users: UserStore, tokens: TokenStore,
         Route("/api/me", me, methods=["GET"]),
         Route("/api/me/password", set_password, methods=["POST"]),
     ]
+
+
+def _unavailable(what: str, exc: Exception) -> None:
+    allowed, suppressed = EDGE.report("http", "throttle-unavailable", now=time.monotonic())
+    if allowed:
+        more = f" ({suppressed} more suppressed)" if suppressed else ""
+        log.warning("login: could not %s the sign-in throttle (%s: %s)%s", what,
+                    type(exc).__name__, exc, more)
 
 
 _NO_CACHE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}

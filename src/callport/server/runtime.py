@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from callport.server.admission import Verdict
     from callport.server.events import EventHub
     from callport.store.calls import CallStore
-    from callport.store.live import CallOwners, SpentTokens
+    from callport.store.live import CallOwners, SharedRateLimiter, SharedThrottle, SpentTokens
     from callport.store.tasks import TaskLists, TaskStore
     from callport.store.users import TokenStore, UserStore
     from callport.store.voicemail import VoicemailStore
@@ -75,6 +75,14 @@ class Runtime:
 
         self.spent_tokens: SpentTokens = MemorySpentTokens()
         """Spent one-time browser call tokens (Redis when ``server.redis`` is set)."""
+        from callport.store.live import MemoryRateLimiter, MemoryThrottle
+
+        self.login_throttle: SharedThrottle = MemoryThrottle()
+        """Failed sign-ins per address and name (Redis when ``server.redis`` is set)."""
+        limits = settings.limits
+        self.rate_limiter: SharedRateLimiter = MemoryRateLimiter(
+            rate_per_s=limits.rate_per_s, burst=limits.rate_burst, max_keys=limits.rate_sources)
+        """Anonymous requests per client address (Redis when ``server.redis`` is set)."""
         from callport.server.ownership import Ownership
 
         self.ownership = Ownership(node=self.node_id, owners=MemoryCallOwners(), calls=calls,

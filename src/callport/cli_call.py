@@ -1,21 +1,28 @@
 """``callport call TARGET [--via CARRIER] [--from N] [--amd MODE --message TEXT]``: one
 outbound call through the neutral ``Dialer`` (``channels.carriers``: Twilio, Telnyx or SIP;
-with ``[routing]`` carriers, least-cost routing in ``cli_routing.call_routed``). A SIP target
+with ``[routing]`` carriers, least-cost routing in ``cli_routing.call_routed``). Without
+routing a failed call leaves its closed record in ``server.db`` all the same
+(``channels.carriers.recorded``; ``callport calls list``). A SIP target
 whose host does not resolve is said, with what to do, before any socket opens.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
+from typing import TYPE_CHECKING
 
 from callport.config import Settings
+
+if TYPE_CHECKING:
+    from callport.server.runtime import Runtime
 
 
 async def run(settings: Settings, args: argparse.Namespace) -> int:
     """``callport call TARGET [--via CARRIER]`` through the neutral ``Dialer`` only."""
     from callport.call.dial import Answered, DialFailed, DialOptions
-    from callport.channels.carriers import choose, open_dialer
+    from callport.channels.carriers import choose, open_dialer, recorded
 
     if getattr(args, "amd", None) or getattr(args, "message", None) is not None:
         from dataclasses import replace
@@ -45,13 +52,15 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
             print(f"callport: {problem}", file=sys.stderr)
             return 2
 
-    def runtime() -> object:
+    @functools.cache
+    def runtime() -> Runtime:  # one: the SIP call runs on it, a failed call is recorded in it
         from callport.server.runtime import build_runtime
 
         return build_runtime(settings)
 
-    async with open_dialer(settings, via, runtime=runtime) as (dialer, wait):
+    async with open_dialer(settings, via, runtime=runtime) as (raw, wait):
         print(f"callport: calling {args.to} via {via}", file=sys.stderr)
+        dialer = recorded(raw, via, lambda: runtime().calls)
         result = await dialer.dial(args.to, args.from_, DialOptions())
         match result:
             case DialFailed():

@@ -13,7 +13,9 @@ silently picks one: a carrier counts as configured for outbound calls when
 SIP; else the only configured carrier; else ``NoCarrier`` naming the configured ones (so
 ``callport call tel:+1...`` never goes to Twilio when SIP is what is configured).
 ``open_dialer`` gives a standalone ``callport.call.dial.Dialer`` of one carrier for a process
-that does not run the channels (the CLI).
+that does not run the channels (the CLI). ``callport call`` and ``POST /api/calls`` without
+``[routing]`` dial through ``recorded``: a failed call leaves one closed call record too
+(carrier, the attempt and its cause, disposition), like a routed call's single attempt.
 """
 
 from __future__ import annotations
@@ -29,10 +31,12 @@ from starlette.routing import Route
 from callport.call.dial import Answered, Dialer
 from callport.channels.provider import split_target
 from callport.config import Settings
+from callport.routing.failed import Unrouted
+from callport.store.calls import CallStore
 from callport.store.users import TokenStore
 
 __all__ = ["API_CALLS_PATH", "CARRIERS", "NoCarrier", "api_calls_route", "choose", "configured",
-           "open_dialer"]
+           "open_dialer", "recorded"]
 
 CARRIERS = ("twilio", "telnyx", "sip")
 API_CALLS_PATH = "/api/calls"
@@ -93,12 +97,21 @@ DIALER_MODULES = {
 }
 
 
+def recorded(dialer: Dialer, carrier: str,
+             calls: Callable[[], CallStore | None]) -> Dialer:
+    """``dialer`` as every call without ``[routing]`` dials: a failed dial leaves one closed
+    record like a routed call's single attempt (``callport.routing.failed.Unrouted``);
+    ``calls`` gives the store when one is needed."""
+    return Unrouted(dialer, carrier=carrier, calls=calls)
+
+
 def open_dialer(
     settings: Settings, carrier: str, *, runtime: Callable[[], object]
 ) -> contextlib.AbstractAsyncContextManager[tuple[Dialer, Wait]]:
     """A standalone Dialer of ``carrier`` and a ``wait`` that returns once an answered
     call ended (at once for Twilio/Telnyx, whose media goes to the server). ``runtime``
-    builds the runtime a SIP call runs on (called only for SIP)."""
+    builds the runtime a SIP call runs on (called only for SIP). An unrouted call dials
+    through ``recorded(dialer, ...)``; the router records its own attempts."""
     if carrier not in DIALER_MODULES:
         raise NoCarrier(f"unknown carrier {carrier!r}")
     module = importlib.import_module(DIALER_MODULES[carrier])
@@ -110,17 +123,19 @@ def open_dialer(
 def api_calls_route(
     path: str, *, settings: Settings, channels: Iterable[object],
     tokens: Callable[[], TokenStore | None], clock: Callable[[], float],
+    calls: Callable[[], CallStore | None],
 ) -> Route:
     """``POST path`` (``/api/calls``): ``{"to", "from"?, "via"?}`` through the running
     channels' neutral Dialers (their ``outbound``), carrier by ``choose``; the admin bearer
-    check of ``callport.channels.api_auth``; 201 ``{call_id, carrier, provider_call_id}``."""
+    check of ``callport.channels.api_auth``; 201 ``{call_id, carrier, provider_call_id}``.
+    A failed dial leaves its record in ``calls()`` (``recorded``)."""
     from callport.channels.pstn_dial import calls_endpoint
 
     dialers: dict[str, Dialer] = {}
     for channel in channels:
         name, dialer = getattr(channel, "name", ""), getattr(channel, "outbound", None)
         if name in CARRIERS and dialer is not None:
-            dialers[name] = dialer
+            dialers[name] = recorded(dialer, name, calls)
 
     async def endpoint(request: Request) -> Response:
         return await calls_endpoint(

@@ -20,7 +20,6 @@ checks (SIP OPTIONS pings, provider API checks) into the breakers.
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,19 +27,18 @@ from pathlib import Path
 
 from callport.call.dial import Answered, Dialer, DialFailed, Placed
 from callport.config import ConfigError, Settings
+from callport.routing.failed import attempts_of, record_failure
 from callport.routing.health import HealthBoard
 from callport.routing.rank import Carrier, Choice, parse_pin
 from callport.routing.rates import RateError, RateTable, parse_rates_csv
 from callport.routing.router import RouteOutcome, Router
 from callport.routing.rules import OutboundRules, parse_hours
-from callport.store.calls import CallAttempt, CallRecord, CallStore
+from callport.store.calls import CallStore
 from callport.store.tasks import local_now
 
 __all__ = ["RoutingService", "load_carriers"]
 
 log = logging.getLogger(__name__)
-
-_STATUS = {"busy": "busy", "no-answer": "no-answer", "canceled": "canceled"}
 
 
 def load_carriers(settings: Settings) -> list[Carrier]:
@@ -147,28 +145,15 @@ class RoutingService:
         assert isinstance(result, DialFailed)
         if self.calls is None:
             return
-        call_id = result.call_id
-        record = await self.calls.get(call_id) if call_id else None
-        if record is None:
-            call_id = call_id or uuid.uuid4().hex
-            kind = next((c.kind for c in self.router.carriers if c.name == result.carrier),
-                        "routing")
-            await self.calls.create(CallRecord(
-                call_id=call_id, channel=kind, direction="outbound", callee=outcome.target,
-                status="in-progress", started_at=self._now()))
-        status = _STATUS.get(outcome.disposition, "failed")
-        await self.calls.update_status(call_id, status, at=self._now())
-        await self._amend(call_id, outcome, disposition=outcome.disposition,
-                          hangup_cause=result.describe())
+        kind = next((c.kind for c in self.router.carriers if c.name == result.carrier),
+                    "routing")
+        await record_failure(self.calls, outcome, channel=kind, now=self._now)
 
-    async def _amend(self, call_id: str, outcome: RouteOutcome, *, disposition: str,
-                     hangup_cause: str | None = None) -> None:
+    async def _amend(self, call_id: str, outcome: RouteOutcome, *, disposition: str) -> None:
         if self.calls is None:
             return
-        attempts = tuple(CallAttempt(carrier=a.carrier, outcome=a.outcome, cause=a.cause)
-                         for a in outcome.attempts)
-        await self.calls.amend(call_id, carrier=outcome.carrier, attempts=attempts,
-                               disposition=disposition or None, hangup_cause=hangup_cause)
+        await self.calls.amend(call_id, carrier=outcome.carrier, attempts=attempts_of(outcome),
+                               disposition=disposition or None)
 
     async def finished(self, call_id: str) -> None:
         """A routed call ended: its carrier has one call less, and its record gets the

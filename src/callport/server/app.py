@@ -124,7 +124,8 @@ def create_app(runtime: Runtime, *, channels: Sequence[Channel] | None = None) -
         *console_routes(runtime),  # /console and /api/console/... (server.console)
         # POST /api/calls: the neutral outbound API (an admin's API token; channels.carriers).
         api_calls_route(API_CALLS_PATH, settings=runtime.settings, channels=active,
-                        tokens=lambda: runtime.tokens, clock=time.time),
+                        tokens=lambda: runtime.tokens, clock=time.time,
+                        calls=lambda: runtime.calls),
         # The documented POST /api/tasks (no slash) is served, not redirected (307).
         *task_routes(runtime.tasks, prefix=runtime.settings.server.api_path),
     ]

@@ -92,7 +92,7 @@ CORES: tuple[str, ...] = (
     "callport.channels.sip.ua_register",
     "callport.channels.sip.useragent",
     # server: pure request rules; doctor: the open-door checks
-    "callport.server.hosts", "callport.server.throttle", "callport.server.csrf",
+    "callport.server.hosts", "callport.server.csrf", "callport.store.live",
     "callport.server.admission",  # admission by capacity, simulated time
     "callport.doctor_doors",
 )

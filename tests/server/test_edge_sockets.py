@@ -29,8 +29,8 @@ from callport.channels.media_stream import run_media_stream
 from callport.channels.twilio.media import TwilioMediaCore
 from callport.server.httpguard import guarded_protocol
 from callport.server.lifecycle import close_stale_calls
-from callport.server.throttle import RateLimiter
 from callport.store.calls import CallRecord, MemoryCallStore
+from callport.store.live import MemoryRateLimiter
 from callport.store.sqlite_calls import SqliteCallStore
 from callport.store.tasks import local_now
 
@@ -141,15 +141,14 @@ async def test_a_websocket_outlives_the_header_deadline(guarded: int) -> None:
 # ---- the rate limiter ---------------------------------------------------------------------------
 
 
-def test_the_rate_limiter_refills_and_stays_bounded() -> None:
-    limiter = RateLimiter(rate_per_s=2.0, burst=3, max_keys=100)
-    assert [limiter.allow("a", now=0.0) for _ in range(4)] == [True, True, True, False]
-    assert limiter.retry_after("a") == pytest.approx(0.5)
-    assert limiter.allow("a", now=0.5) and not limiter.allow("a", now=0.5)
+async def test_the_rate_limiter_refills_and_stays_bounded() -> None:
+    limiter = MemoryRateLimiter(rate_per_s=2.0, burst=3, max_keys=100)
+    assert [await limiter.allow("a", now=0.0) for _ in range(4)] == [True, True, True, False]
+    assert await limiter.allow("a", now=0.5) and not await limiter.allow("a", now=0.5)
     for i in range(10_000):  # a flood of addresses
-        limiter.allow(f"10.0.{i // 256}.{i % 256}", now=1.0)
+        await limiter.allow(f"10.0.{i // 256}.{i % 256}", now=1.0)
     assert len(limiter) == 100
-    assert RateLimiter(rate_per_s=0, burst=1).allow("x", now=0.0)  # 0: off
+    assert await MemoryRateLimiter(rate_per_s=0, burst=1).allow("x", now=0.0)  # 0: off
 
 
 def test_anonymous_requests_over_the_burst_get_429_signed_in_ones_do_not(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from callport.server.csrf import (
     session_cookie,
 )
 from callport.server.hosts import allowed_hosts, default_allowed_hosts, host_allowed, host_name
-from callport.server.throttle import Throttle
+from callport.store.live import MemoryThrottle
 
 
 def test_host_name_drops_ports_brackets_case_and_trailing_dot() -> None:
@@ -82,16 +82,16 @@ def test_bearer_token_parsing() -> None:
         assert bearer_token(other) is None
 
 
-def test_throttle_blocks_after_limit_and_forgets_with_time_and_memory_is_bounded() -> None:
-    t = Throttle(limit=3, window_s=60, max_keys=100)
+async def test_throttle_blocks_after_limit_and_forgets_with_time_and_memory_is_bounded() -> None:
+    t = MemoryThrottle(limit=3, window_s=60, max_keys=100)
     for i in range(3):
-        assert not t.blocked("ip:a", now=float(i))
-        t.failed("ip:a", now=float(i))
-    assert t.blocked("ip:a", now=10.0)
-    assert not t.blocked("ip:a", now=61.0)  # the first failure left the window
-    t.reset("ip:a")
-    assert not t.blocked("ip:a", now=11.0)
+        assert not await t.blocked("ip:a", now=float(i))
+        await t.failed("ip:a", now=float(i))
+    assert await t.blocked("ip:a", now=10.0)
+    assert not await t.blocked("ip:a", now=61.0)  # the first failure left the window
+    await t.reset("ip:a")
+    assert not await t.blocked("ip:a", now=11.0)
     for i in range(1000):
-        t.failed(f"name:{i}", now=100.0)
+        await t.failed(f"name:{i}", now=100.0)
     assert len(t) == 100  # oldest forgotten first
-    assert not t.blocked("name:0", now=100.0)
+    assert not await t.blocked("name:0", now=100.0)

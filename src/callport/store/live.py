@@ -126,6 +126,9 @@ class MemoryThrottle:
     async def reset(self, key: str) -> None:
         self._failures.pop(key, None)
 
+    def __len__(self) -> int:
+        return len(self._failures)
+
 
 class MemoryRateLimiter:
     """A token bucket per key; the least recently used of more than ``max_keys`` is forgotten
@@ -145,6 +148,9 @@ class MemoryRateLimiter:
         while len(self._buckets) > self.max_keys:
             self._buckets.popitem(last=False)
         return allowed
+
+    def __len__(self) -> int:
+        return len(self._buckets)
 
 
 class MemoryCallOwners:

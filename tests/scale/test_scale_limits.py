@@ -19,6 +19,7 @@ from callport.edgelog import EDGE
 from callport.server.app import create_app
 from callport.server.bus_wiring import wire_redis
 from callport.server.runtime import Runtime
+from callport.store import live as live_state
 from callport.store.calls import MemoryCallStore
 from callport.store.memory_users import MemoryTokenStore, MemoryUserStore
 from callport.store.tasks import MemoryTaskLists
@@ -135,3 +136,17 @@ async def test_a_redis_that_fails_closes_sign_in_and_opens_the_rate_limit() -> N
         assert EDGE.counts[("http", "throttle-unavailable")] == before_closed + 1
     finally:
         await close(a)
+
+
+async def test_a_redis_that_hangs_is_as_good_as_down(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(live_state, "ANSWER_WITHIN_S", 0.3)
+    with socket.socket() as silent:  # accepts (the backlog) and never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        a, _b = await nodes(f"redis://127.0.0.1:{silent.getsockname()[1]}/0")
+        try:
+            async with client(a) as on_a:
+                assert (await on_a.get("/login")).status_code == 200
+                assert await sign_in(on_a, RIGHT) == 503
+        finally:
+            await close(a)

@@ -12,7 +12,8 @@ requests rate-limited per client address.
   takes a token from its client address's bucket (a ``store.live.SharedRateLimiter``:
   ``runtime.rate_limiter``, in memory on one node, on Redis with ``server.redis`` so a burst
   split over the nodes is limited as one); an empty bucket is answered 429 with
-  ``Retry-After``. When the shared limiter cannot be reached (Redis down) the request is let
+  ``Retry-After``. When the shared limiter cannot be reached (Redis down, or no answer within
+  ``store.live.ANSWER_WITHIN_S``) the request is let
   through (fail open: an outage must not take the webhooks down with it), with a warning in
   the log and ``callport_edge_events_total{kind="rate-limit-unavailable"}`` counted.
 
@@ -33,6 +34,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from callport.config_limits import LimitSettings
 from callport.edgelog import EDGE
+from callport.store import live as live_state
 from callport.store.live import MemoryRateLimiter, SharedRateLimiter
 
 __all__ = ["BodyLimitMiddleware", "BodyTooLarge", "RateLimitMiddleware"]
@@ -173,7 +175,8 @@ class RateLimitMiddleware:
         client = scope.get("client") or ("?", 0)
         key = str(client[0])
         try:
-            allowed = await self.limiter.allow(key, now=self._clock())
+            async with asyncio.timeout(live_state.ANSWER_WITHIN_S):
+                allowed = await self.limiter.allow(key, now=self._clock())
         except Exception as exc:  # the shared limiter (Redis) is unreachable: fail open
             _report("rate-limit-unavailable", f"let through ({type(exc).__name__}: {exc})",
                     scope)

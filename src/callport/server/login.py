@@ -16,12 +16,14 @@
 sign-in on ``/api/me``. Failed password sign-ins answer one generic message and are throttled
 per client address and per name (``runtime.login_throttle``, a ``SharedThrottle``: in memory
 on one node, on Redis with ``server.redis`` so failures on every node count together). When
-the throttle cannot be read (Redis down), sign-in fails closed: 503, logged and counted
+the throttle cannot be read (Redis down, or no answer within ``store.live.ANSWER_WITHIN_S``),
+sign-in fails closed: 503, logged and counted
 (``callport_edge_events_total{kind="throttle-unavailable"}``), no password is checked.
 """
 
 from __future__ import annotations
 
+import asyncio
 import html
 import json
 import logging
@@ -41,6 +43,7 @@ from callport.config import Settings
 from callport.edgelog import EDGE
 from callport.server.auth import user_of
 from callport.server.csrf import SESSION_COOKIE, clear_session_cookie, session_cookie
+from callport.store import live as live_state
 from callport.store.live import MemoryThrottle, SharedThrottle
 from callport.store.users import TokenStore, UserError, UserStore, clean_password, token_id_of
 from callport.types import User
@@ -81,7 +84,8 @@ def login_routes(*, settings: Settings, users: UserStore, tokens: TokenStore,
     async def refused(keys: tuple[str, ...], now: float) -> Response | None:
         """429 when a key is blocked; 503 when the throttle cannot tell (fail closed)."""
         try:
-            blocked = [await attempts.blocked(k, now=now) for k in keys]
+            async with asyncio.timeout(live_state.ANSWER_WITHIN_S):
+                blocked = [await attempts.blocked(k, now=now) for k in keys]
         except Exception as exc:  # the shared throttle (Redis) is unreachable
             _unavailable("read", exc)
             return JSONResponse({"error": UNAVAILABLE}, status_code=503,
@@ -93,8 +97,9 @@ def login_routes(*, settings: Settings, users: UserStore, tokens: TokenStore,
 
     async def record(keys: tuple[str, ...], now: float, *, failed: bool) -> None:
         try:
-            for key in keys:
-                await (attempts.failed(key, now=now) if failed else attempts.reset(key))
+            async with asyncio.timeout(live_state.ANSWER_WITHIN_S):
+                for key in keys:
+                    await (attempts.failed(key, now=now) if failed else attempts.reset(key))
         except Exception as exc:
             _unavailable("update", exc)
 

@@ -21,6 +21,10 @@ import builtins
 from collections import OrderedDict, deque
 from typing import Protocol
 
+ANSWER_WITHIN_S = 1.0
+"""How long a request waits for the shared throttle or rate limiter before it counts them
+unreachable (a Redis that accepts but hangs must not hang sign-in or the webhooks)."""
+
 
 class SpentTokens(Protocol):
     async def spend(self, nonce: str, *, expires: float, now: float) -> bool:

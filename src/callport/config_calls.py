@@ -59,9 +59,10 @@ class RecordingSettings:
     behalf: str = ""
     key: str = ""  # AES-256-GCM key, base64; empty = generated once into the data directory
     retention_days: int = 30  # recordings older than this are purged (0 = kept until erased)
-    # where finished recordings are kept: "local" (recording.dir) or "s3" (an S3-compatible
-    # bucket, ``callport.recording.s3``; TOML ``[recording.s3]`` endpoint = ... fills s3_*)
-    store: str = "local"
+    # where finished recordings are kept: "local" (recording.dir), "s3" (an S3-compatible
+    # bucket, ``callport.recording.s3``; TOML ``[recording.s3]`` endpoint = ... fills s3_*);
+    # empty: the PostgreSQL database when server.db is a postgresql:// URL, else local
+    store: str = ""
     s3_endpoint: str = ""  # http(s)://host[:port], path-style requests
     s3_bucket: str = ""
     s3_region: str = "us-east-1"
@@ -71,8 +72,8 @@ class RecordingSettings:
 
     def problems(self) -> list[str]:
         out = []
-        if self.store not in {"local", "s3"}:
-            out.append(f"recording.store={self.store!r}: use local or s3")
+        if self.store not in {"", "local", "s3"}:
+            out.append(f"recording.store={self.store!r}: use local or s3 (or leave it empty)")
         if self.store == "s3":
             for name in ("endpoint", "bucket", "region", "access_key", "secret_key"):
                 if not getattr(self, f"s3_{name}"):

@@ -1,11 +1,13 @@
 """The ``RecordingStore`` contract (``callport.recording.store``): every implementation is run
-through the same cases (the local directory one and ``S3Store`` against the SigV4-verifying
-S3 stand-in on loopback, ``s3_standin.py``). Plus: listing, playback and the retention purge
-go through a store."""
+through the same cases (the local directory one, ``S3Store`` against the SigV4-verifying
+S3 stand-in on loopback, ``s3_standin.py``, and ``PostgresRecordingStore`` in a fresh schema
+of the throwaway PostgreSQL server of tests/scale/backend_servers.py). Plus: listing,
+playback and the retention purge go through a store."""
 
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
@@ -16,10 +18,14 @@ from s3_standin import S3Standin
 
 from callport.recording.crypt import SealedWriter
 from callport.recording.listing import recordings
+from callport.recording.postgres import PostgresRecordingStore
 from callport.recording.retention import purge
 from callport.recording.run import open_recording
 from callport.recording.s3 import S3Store
 from callport.recording.store import LocalStore, RecordingStore, metadata, remove
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "scale"))
+import backend_servers
 
 
 def _s3(tmp: Path, stack: ExitStack) -> RecordingStore:
@@ -31,8 +37,18 @@ def _s3(tmp: Path, stack: ExitStack) -> RecordingStore:
     return store
 
 
+def _postgres(_tmp: Path, stack: ExitStack) -> RecordingStore:
+    server = backend_servers.postgres()
+    url, schema = backend_servers.fresh_schema(server)
+    stack.callback(backend_servers.drop_schema, server, schema)
+    store = PostgresRecordingStore(url)
+    stack.callback(store.close)
+    return store
+
+
 STORES: dict[str, Callable[[Path, ExitStack], RecordingStore]] = {
     "local": lambda tmp, _stack: LocalStore(directory=tmp / "recordings"),
+    "postgres": _postgres,  # the migrations make the table on first use
     "s3": _s3,  # page=2: listing goes through ListObjectsV2's continuation
 }
 
@@ -51,6 +67,13 @@ def test_write_read_exists_names(store: RecordingStore) -> None:
     assert store.read("rec-b.wav.enc") == b"\x00audio" and store.exists("rec-a.json")
     store.write("rec-a.json", b'{"id": "rec-a"}')  # replaced whole
     assert store.read("rec-a.json") == b'{"id": "rec-a"}'
+
+
+def test_names_are_sorted_as_python_sorts_them(store: RecordingStore) -> None:
+    names = ["rec-b.json", "rec-B.json", "rec-_.json", "rec-1.json", "rec-a-2.json", "rec-a.json"]
+    for name in names:
+        store.write(name, b"{}")
+    assert store.names() == sorted(names)  # byte order, whatever the server's collation
 
 
 def test_missing_and_delete(store: RecordingStore) -> None:

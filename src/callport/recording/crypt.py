@@ -5,7 +5,9 @@ The key is ``recording.key`` (base64 of 32 bytes; ``CALLPORT_RECORDING_KEY``). W
 a key is generated once into ``recording.key`` in the data directory (mode 0600) and reused:
 recording is never refused for want of a key, and its audio is never written unencrypted
 (sealed chunk by chunk as the call goes: ``SealedWriter``). Keep that file (or set the key)
-elsewhere to make a copied data directory unreadable.
+elsewhere to make a copied data directory unreadable. With recordings shared between nodes
+(PostgreSQL, S3), every node needs the same ``recording.key``: a generated key is one node's
+own, and that is warned about.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from callport.config import ConfigError
-from callport.config_server import files_dir
+from callport.config_server import files_dir, is_db_url
 
 log = logging.getLogger(__name__)
 MAGIC = b"CPREC1"
@@ -50,6 +52,10 @@ def load_key(settings: Any) -> bytes:
         f.write(base64.b64encode(key).decode() + "\n")
     log.warning("recording: generated a recordings key in %s (set recording.key to keep it "
                 "elsewhere)", path)
+    if is_db_url(settings.server.db) or settings.recording.store == "s3":
+        log.warning("recording: the recordings are shared with other nodes, but this key is "
+                    "this node's own: set the same recording.key (CALLPORT_RECORDING_KEY) on "
+                    "every node, or the others list these recordings and cannot play them")
     return key
 
 

@@ -36,6 +36,7 @@ from callport.recording.consent import ConsentMachine, Decision, Mode
 from callport.recording.crypt import STREAM_MAGIC, open_stream, seal, unseal
 from callport.recording.recorder import Recorder, wav_bytes
 from callport.recording.store import LocalStore, RecordingStore
+from callport.store.postgres import is_postgres_url
 
 log = logging.getLogger(__name__)
 
@@ -216,11 +217,14 @@ def recordings_dir(settings: Any) -> Path:
 
 
 _S3_STORES: dict[RecordingSettings, RecordingStore] = {}  # one client (its pool) each
+_PG_STORES: dict[str, RecordingStore] = {}  # one pool per database URL
 
 
 def recording_store(settings: Any) -> RecordingStore:
-    """The store ``recording.store`` names: ``LocalStore`` over ``recordings_dir`` or an
-    ``S3Store`` (``recording.s3_*``; one per distinct settings, its connections reused)."""
+    """The store ``recording.store`` names: ``LocalStore`` over ``recordings_dir``, an
+    ``S3Store`` (``recording.s3_*``; one per distinct settings, its connections reused), or,
+    left empty with ``server.db`` a ``postgresql://`` URL, a ``PostgresRecordingStore`` on
+    that database (one per URL), so every node sees every recording."""
     rec: RecordingSettings = settings.recording
     if rec.store == "s3":
         from callport.recording.s3 import S3Store
@@ -230,7 +234,21 @@ def recording_store(settings: Any) -> RecordingStore:
                                       region=rec.s3_region, access_key=rec.s3_access_key,
                                       secret_key=rec.s3_secret_key, prefix=rec.s3_prefix)
         return _S3_STORES[rec]
+    db: str = settings.server.db
+    if not rec.store and is_postgres_url(db):
+        from callport.recording.postgres import PostgresRecordingStore
+
+        if db not in _PG_STORES:
+            _PG_STORES[db] = PostgresRecordingStore(db)
+        return _PG_STORES[db]
     return LocalStore(directory=recordings_dir(settings))
+
+
+def shared_store(settings: Any) -> RecordingStore | None:
+    """The store finished recordings move to from ``recordings_dir`` (S3 or PostgreSQL);
+    None when they stay in that directory."""
+    store = recording_store(settings)
+    return None if isinstance(store, LocalStore) else store
 
 
 def open_recording(meta: dict[str, Any], directory: Path, key: bytes,

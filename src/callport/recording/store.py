@@ -6,9 +6,10 @@ file as the call goes (crash-safe: a kill -9 leaves it decryptable up to its las
 store is what listing, playback, export, retention and erasure read and delete through.
 
 ``LocalStore`` (a directory: ``recording.dir``, default ``recordings/`` beside ``server.db``)
-is the default and the only one built in; an object store (S3-compatible) is another
-implementation of the same five methods. ``tests/recording/test_store_contract.py`` is the
-contract every implementation passes.
+is the default with SQLite; ``S3Store`` (``recording.s3``, an S3-compatible bucket) and
+``PostgresRecordingStore`` (``recording.postgres``, rows of the ``server.db`` PostgreSQL
+database) are the shared implementations of the same five methods.
+``tests/recording/test_store_contract.py`` is the contract every implementation passes.
 """
 
 from __future__ import annotations

@@ -66,11 +66,11 @@ async def identified(call: Call, flow: Flow, *, runtime: Runtime) -> None:
         await flow(call)
         return
     from callport.recording.crypt import load_key
-    from callport.recording.run import recorded, recording_store, recordings_dir
+    from callport.recording.run import recorded, recordings_dir, shared_store
 
     await recorded(call, flow, settings=rec, calls=runtime.calls, clock=runtime.clock,
                    directory=recordings_dir(settings), key=load_key(settings),
-                   store=recording_store(settings) if rec.store != "local" else None)
+                   store=shared_store(settings))
 
 
 async def fall_back(call: Call, exc: BaseException, runtime: Runtime) -> None:

@@ -28,7 +28,7 @@ def recording_routes(runtime: Any) -> list[Route]:
     from callport.recording.run import open_recording, recording_store, recordings_dir
 
     directory = recordings_dir(runtime.settings)
-    store = recording_store(runtime.settings)  # recording.store: local or s3
+    store = recording_store(runtime.settings)  # recording.store: local, s3 or PostgreSQL
 
     def visible(request: Request) -> tuple[list[dict[str, Any]] | None, Response | None]:
         user = user_of(request.scope)

@@ -107,6 +107,13 @@ CREATE TABLE voicemail (
 );
 CREATE INDEX voicemail_user ON voicemail (for_user, at);
 """),
+    (5, "recording objects", """
+CREATE TABLE recording_objects (
+    name TEXT COLLATE "C" PRIMARY KEY,
+    data BYTEA NOT NULL,
+    updated_at DOUBLE PRECISION NOT NULL
+);
+"""),
 )
 
 

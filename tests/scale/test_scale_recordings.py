@@ -21,6 +21,7 @@ from call_fakes import EchoTextAgent, EnergyVad, ScriptedSTT, ToneTTS
 from callport.call.call import Call
 from callport.call.memory import MemoryLeg
 from callport.config import RecordingSettings, ServerSettings, Settings
+from callport.doctor_recording import recording_checks
 from callport.recording.crypt import load_key
 from callport.recording.postgres import PostgresRecordingStore
 from callport.recording.run import open_recording, recording_store
@@ -137,3 +138,20 @@ def test_the_store_is_chosen_from_server_db_and_recording_store(tmp_path: Path) 
         "recording.store='postgres': use local or s3 (or leave it empty)"]
     with pytest.raises(ValueError, match="not a postgresql:// URL"):
         PostgresRecordingStore("sqlite:///x.db")
+
+
+def test_doctor_fails_shared_recordings_without_a_key(tmp_path: Path) -> None:
+    url = "postgresql://callport@127.0.0.1:1/callport"
+
+    def check(db: str, **rec: str) -> tuple[str, bool, str]:
+        [got] = recording_checks(Settings(server=ServerSettings(db=db), recording=RecordingSettings(
+            mode="notify", **rec)))  # type: ignore[arg-type]
+        return got
+
+    name, ok, detail = check(url)
+    assert name == "recordings" and not ok and "CALLPORT_RECORDING_KEY" in detail
+    assert check(url, key=KEY)[1] and "PostgreSQL" in check(url, key=KEY)[2]
+    assert not check(str(tmp_path / "c.db"), store="s3")[1]  # an S3 bucket is shared too
+    local = check(str(tmp_path / "c.db"))
+    assert local[1] and "this node only" in local[2]
+    assert recording_checks(Settings(server=ServerSettings(db=url))) == []  # recording off

@@ -22,7 +22,7 @@ from typing import Any
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from callport.config import ConfigError
-from callport.config_server import files_dir, is_db_url
+from callport.config_server import files_dir
 
 log = logging.getLogger(__name__)
 MAGIC = b"CPREC1"
@@ -52,7 +52,7 @@ def load_key(settings: Any) -> bytes:
         f.write(base64.b64encode(key).decode() + "\n")
     log.warning("recording: generated a recordings key in %s (set recording.key to keep it "
                 "elsewhere)", path)
-    if is_db_url(settings.server.db) or settings.recording.store == "s3":
+    if settings.recording.kept_in(settings.server.db) != "local":
         log.warning("recording: the recordings are shared with other nodes, but this key is "
                     "this node's own: set the same recording.key (CALLPORT_RECORDING_KEY) on "
                     "every node, or the others list these recordings and cannot play them")

@@ -36,7 +36,6 @@ from callport.recording.consent import ConsentMachine, Decision, Mode
 from callport.recording.crypt import STREAM_MAGIC, open_stream, seal, unseal
 from callport.recording.recorder import Recorder, wav_bytes
 from callport.recording.store import LocalStore, RecordingStore
-from callport.store.postgres import is_postgres_url
 
 log = logging.getLogger(__name__)
 
@@ -235,7 +234,7 @@ def recording_store(settings: Any) -> RecordingStore:
                                       secret_key=rec.s3_secret_key, prefix=rec.s3_prefix)
         return _S3_STORES[rec]
     db: str = settings.server.db
-    if not rec.store and is_postgres_url(db):
+    if rec.kept_in(db) == "postgres":
         from callport.recording.postgres import PostgresRecordingStore
 
         if db not in _PG_STORES:

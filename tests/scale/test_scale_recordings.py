@@ -1,7 +1,9 @@
 """Recordings across nodes: with ``server.db`` a PostgreSQL URL (and ``recording.store`` left
 empty) a call recorded on node A is published into the shared database, and node B, another
 runtime and app with its own pool on the same database, lists it to its owner only and plays
-it, decrypted with the shared ``recording.key``; a node with another key cannot open it."""
+it, decrypted with the shared ``recording.key``; a node with another key cannot open it. An
+object replaced on one node is read whole (old or new) by another; the store is chosen from
+``server.db`` and ``recording.store``; doctor fails a shared store without a key."""
 
 from __future__ import annotations
 
@@ -155,3 +157,35 @@ def test_doctor_fails_shared_recordings_without_a_key(tmp_path: Path) -> None:
     local = check(str(tmp_path / "c.db"))
     assert local[1] and "this node only" in local[2]
     assert recording_checks(Settings(server=ServerSettings(db=url))) == []  # recording off
+
+
+def test_a_reader_on_another_node_sees_the_old_object_or_the_new_never_half(
+        pg_url: str) -> None:
+    import threading
+
+    writer = PostgresRecordingStore(f"{pg_url}&application_name=writer")
+    reader = PostgresRecordingStore(f"{pg_url}&application_name=reader")
+    old, new = b"a" * 2_000_000, b"b" * 3_000_000
+    writer.write("rec-big.wav.enc", old)
+    seen: list[str] = []
+    done = threading.Event()
+
+    def read() -> None:
+        while not done.is_set():
+            blob = reader.read("rec-big.wav.enc")
+            seen.append("old" if blob == old else "new" if blob == new else "torn")
+
+    thread = threading.Thread(target=read)
+    try:
+        thread.start()
+        for i in range(10):  # replaced whole, back and forth, while the other node reads
+            writer.write("rec-big.wav.enc", new if i % 2 == 0 else old)
+    finally:
+        done.set()
+        thread.join(timeout=30)
+        writer.close()
+    try:
+        assert seen and "torn" not in seen
+        assert reader.read("rec-big.wav.enc") == old and reader.names() == ["rec-big.wav.enc"]
+    finally:
+        reader.close()

@@ -22,7 +22,13 @@ from callport.recording.postgres import PostgresRecordingStore
 from callport.recording.retention import purge
 from callport.recording.run import open_recording
 from callport.recording.s3 import S3Store
-from callport.recording.store import LocalStore, RecordingStore, metadata, remove
+from callport.recording.store import (
+    BulkReader,
+    LocalStore,
+    RecordingStore,
+    metadata,
+    remove,
+)
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "scale"))
 import backend_servers
@@ -74,6 +80,18 @@ def test_names_are_sorted_as_python_sorts_them(store: RecordingStore) -> None:
     for name in names:
         store.write(name, b"{}")
     assert store.names() == sorted(names)  # byte order, whatever the server's collation
+
+
+def test_metadata_reads_every_json_object_and_skips_broken_ones(store: RecordingStore) -> None:
+    store.write("rec-2.json", b'{"id": "rec-2"}')
+    store.write("rec-1.json", b'{"id": "rec-1"}')
+    store.write("rec-1.wav.enc", b"\x00not json")
+    store.write("rec-3.json", b"{broken")
+    assert metadata(store) == [{"id": "rec-1"}, {"id": "rec-2"}]
+    if isinstance(store, BulkReader):  # one round trip: the same objects as name by name
+        assert store.objects(".json") == [(n, store.read(n)) for n in store.names()
+                                          if n.endswith(".json")]
+        assert store.objects(".wav.enc") == [("rec-1.wav.enc", b"\x00not json")]
 
 
 def test_missing_and_delete(store: RecordingStore) -> None:

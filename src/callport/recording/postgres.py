@@ -94,6 +94,15 @@ class PostgresRecordingStore:
             raise FileNotFoundError(f"no recording object {name!r}")
         return bytes(row[0])
 
+    def objects(self, suffix: str) -> list[tuple[str, bytes]]:
+        """Every object whose name ends with ``suffix`` and its bytes, in one query (the
+        listing reads every ``.json`` this way: one round trip, not one per recording)."""
+        with self._ready().connection() as conn:
+            rows = conn.execute(
+                "SELECT name, data FROM recording_objects WHERE right(name, %s) = %s "
+                "ORDER BY name", (len(suffix), suffix)).fetchall()
+        return [(str(name), bytes(data)) for name, data in rows]
+
     def write(self, name: str, data: bytes) -> None:
         _checked(name)
         with self._ready().connection() as conn:

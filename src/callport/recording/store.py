@@ -18,7 +18,7 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 _NAME = re.compile(r"rec-[A-Za-z0-9_.-]{1,200}")
 
@@ -89,15 +89,33 @@ class LocalStore:
         return self._path(name).is_file()
 
 
+@runtime_checkable
+class BulkReader(Protocol):
+    """A store that reads many objects in one round trip (``PostgresRecordingStore``)."""
+
+    def objects(self, suffix: str) -> list[tuple[str, bytes]]:
+        """Every object whose name ends with ``suffix``, with its bytes, sorted by name."""
+        ...
+
+
 def metadata(store: RecordingStore) -> list[dict[str, Any]]:
     """Every recording's metadata (``rec-*.json``), in name order; unreadable ones skipped."""
+    if isinstance(store, BulkReader):
+        blobs = [blob for _name, blob in store.objects(".json")]
+    else:
+        blobs = []
+        for name in store.names():
+            if not name.endswith(".json"):
+                continue
+            try:
+                blobs.append(store.read(name))
+            except OSError:
+                continue
     out = []
-    for name in store.names():
-        if not name.endswith(".json"):
-            continue
+    for blob in blobs:
         try:
-            out.append(json.loads(store.read(name).decode("utf-8")))
-        except (OSError, ValueError):
+            out.append(json.loads(blob.decode("utf-8")))
+        except ValueError:
             continue
     return out
 

@@ -189,3 +189,46 @@ def test_a_reader_on_another_node_sees_the_old_object_or_the_new_never_half(
         assert reader.read("rec-big.wav.enc") == old and reader.names() == ["rec-big.wav.enc"]
     finally:
         reader.close()
+
+
+def test_the_cli_lists_exports_and_erases_recordings_kept_in_postgres(
+        pg_url: str, tmp_path: Path) -> None:
+    """``callport recordings`` and ``callport privacy`` (other processes, another data
+    directory) see a recording another node published into the database."""
+    import json
+    import os
+    import subprocess
+
+    from callport.recording.crypt import SealedWriter
+
+    spool = tmp_path / "spool.enc"
+    writer = SealedWriter(key=bytes(range(32)), path=spool, name="rec-cli")
+    writer.write(b"\x01\x00\x02\x00" * 16000)  # 1 s of stereo PCM
+    writer.close()
+    node_a = PostgresRecordingStore(pg_url)
+    try:
+        node_a.write("rec-cli.wav.enc", spool.read_bytes())
+        node_a.write("rec-cli.json", json.dumps({
+            "id": "rec-cli", "call_id": "CA1", "user": "bob", "caller": BOB, "callee": LINE,
+            "audio": "rec-cli.wav.enc", "transcript": "", "duration_s": 1.0,
+            "started_at": "2026-12-02T07:00:00+00:00"}).encode())
+        env = {**os.environ, "CALLPORT_DB": pg_url, "CALLPORT_CONFIG": "",
+               "CALLPORT_RECORDING_KEY": KEY, "XDG_DATA_HOME": str(tmp_path / "data")}
+
+        def cli(*args: str) -> str:
+            done = subprocess.run([str(Path(sys.executable).parent / "callport"), *args],
+                                  capture_output=True, text=True, env=env, cwd=tmp_path,
+                                  timeout=120)
+            assert done.returncode == 0, (args, done.stdout, done.stderr)
+            return done.stdout
+
+        [listed] = json.loads(cli("recordings", "list", "--json"))
+        assert listed["id"] == "rec-cli" and listed["user"] == "bob"
+        cli("recordings", "export", "rec-cli", "--out", str(tmp_path / "out.wav"))
+        wav = (tmp_path / "out.wav").read_bytes()
+        assert wav[:4] == b"RIFF" and len(wav) == 44 + 64000
+        erased = json.loads(cli("privacy", "erase", "--user", "bob", "--yes"))
+        assert erased["deleted"]["recordings"] == 1
+        assert node_a.names() == []  # gone from the database, for every node
+    finally:
+        node_a.close()

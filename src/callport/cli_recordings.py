@@ -52,7 +52,7 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
         if not rows:
             print("no recordings")
         for r in rows:
-            print(f"{r['id']}  {r['started_at']}  {r['user'] or '-'}  {r['duration_s']}s  "
+            print(f"{r['id']}  {r['started_at']}  {r['user'] or '-'}  {r.get('duration_s', '?')}s  "
                   f"consent={r['consent']}  paused={r['paused_s']}s")
         return 0
     meta = next((m for m in recordings(directory, store) if m.get("id") == args.id), None)
@@ -69,5 +69,5 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
         print(f"callport: recording {args.id}: {exc}", file=sys.stderr)
         return 1
     args.out.write_bytes(wav)
-    print(f"wrote {args.out} ({meta['duration_s']} s, stereo: caller left, agent right)")
+    print(f"wrote {args.out} ({meta.get('duration_s', '?')} s, stereo: caller left, agent right)")
     return 0

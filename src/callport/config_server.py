@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -56,6 +57,29 @@ def default_node_id(port: int, hostname: str | None = None) -> str:
     return f"{cleaned[:56]}-{port}"
 
 
+def proxy_problems(proxies: tuple[str, ...]) -> list[str]:
+    """What is wrong with ``server.trusted_proxies``: every entry an IP address or a CIDR
+    network; ``*`` (every peer may claim any address) is refused."""
+    out = []
+    for entry in proxies:
+        if entry.strip() == "*":
+            out.append("server.trusted_proxies: '*' would let any client claim any address "
+                       "(X-Forwarded-For); name the load balancers' addresses or networks")
+            continue
+        try:
+            ipaddress.ip_network(entry.strip(), strict=False)
+        except ValueError:
+            out.append(f"server.trusted_proxies: {entry!r} is not an IP address or network "
+                       "(e.g. 10.0.0.5, 172.28.0.0/24, fd00::/8)")
+    return out
+
+
+def forwarded_allow_ips(proxies: tuple[str, ...]) -> list[str]:
+    """uvicorn's ``forwarded_allow_ips`` for ``server.trusted_proxies``: the list as given,
+    or loopback alone when it is empty (never uvicorn's FORWARDED_ALLOW_IPS variable)."""
+    return [p.strip() for p in proxies if p.strip()] or ["127.0.0.1", "::1"]
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ServerSettings:
     host: str = "127.0.0.1"
@@ -92,6 +116,9 @@ class ServerSettings:
     # Host headers answered; others get 421. Empty: the bind host, localhost, 127.0.0.1, ::1
     # and the hosts of every configured public URL (twilio/telnyx public_base_url).
     allowed_hosts: tuple[str, ...] = ()
+    # The load balancers whose X-Forwarded-For names the client (CALLPORT_TRUSTED_PROXIES):
+    # IP addresses or CIDR networks; empty: loopback only. From any other peer it is ignored.
+    trusted_proxies: tuple[str, ...] = ()
     metrics_public: bool = False  # false: /metrics needs an API token (Prometheus bearer_token)
     shutdown_grace_s: float = 5.0  # SIGTERM: stop admitting, hang up live calls, exit by then
     # Every call on every channel (SIP, Twilio, Telnyx, browser) is hung up after this long
@@ -130,6 +157,7 @@ class ServerSettings:
         if is_db_url(self.db) and not self.db.startswith(("postgresql://", "postgres://")):
             out.append(f"server.db: {self.db.split('://', 1)[0]}:// is not a database callport "
                        "can use; give a SQLite file path or a postgresql:// URL")
+        out += proxy_problems(self.trusted_proxies)
         if self.log_level.lower() not in {"debug", "info", "warning", "error"}:
             out.append(f"server.log_level={self.log_level!r}: use debug, info, warning or error")
         if not 0 < self.shutdown_grace_s <= 60:

@@ -75,6 +75,15 @@ def open_doors(settings: Settings, *, users: Sequence[User] = ()) -> list[OpenDo
             "other name get 421",
             'set server.allowed_hosts to the names clients use (e.g. ["voice.example.com"]); '
             "a public bind is meant to sit behind a TLS proxy that sets Host"))
+    if s.server.redis and web_public and not s.server.trusted_proxies:
+        doors.append(OpenDoor(
+            "server.trusted_proxies",
+            f"server.redis is set and server.host={s.server.host} with no "
+            "server.trusted_proxies: behind a load balancer on another host every client "
+            "shares its address, so one client's flood or failed sign-ins rate-limit and lock "
+            "out everyone (X-Forwarded-For is believed only from loopback)",
+            "set server.trusted_proxies (CALLPORT_TRUSTED_PROXIES) to the load balancers' "
+            "addresses or networks, e.g. 10.0.0.5 or 172.28.0.21"))
     if "*" in s.server.allowed_hosts:
         doors.append(OpenDoor(
             "server.allowed_hosts",

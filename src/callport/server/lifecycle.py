@@ -39,6 +39,8 @@ from callport.types import CallInfo
 if TYPE_CHECKING:
     import socket
 
+    import uvicorn
+
     from callport.call.call import Call
     from callport.config_limits import LimitSettings
     from callport.store.calls import CallStore
@@ -173,8 +175,32 @@ async def _hang_up(call: Call) -> None:
         log.exception("call %s: hang-up on shutdown failed", call.info.call_id)
 
 
+def uvicorn_config(app: Any, *, host: str, port: int, log_level: str, grace_s: float,
+                   limits: LimitSettings | None = None,
+                   trusted_proxies: tuple[str, ...] = ()) -> uvicorn.Config:
+    """How ``serve`` runs ``app``: the edge's deadlines and sizes, our access log, and
+    X-Forwarded-For/-Proto believed only from ``trusted_proxies`` (server.trusted_proxies;
+    loopback alone when empty)."""
+    import uvicorn
+
+    from callport.config_limits import LimitSettings
+    from callport.config_server import forwarded_allow_ips
+    from callport.logs import log_config
+    from callport.server.httpguard import guarded_protocol
+
+    edge = limits or LimitSettings()  # header/idle deadlines and the WebSocket message cap
+    return uvicorn.Config(app, host=host, port=port, log_level=log_level, ws="websockets",
+                          timeout_graceful_shutdown=max(int(grace_s), 1),
+                          http=guarded_protocol(edge.header_timeout_s),
+                          timeout_keep_alive=edge.keepalive_s, ws_max_size=edge.ws_max_bytes,
+                          proxy_headers=True,
+                          forwarded_allow_ips=forwarded_allow_ips(trusted_proxies),
+                          log_config=log_config())  # our handlers: redacted access log
+
+
 def serve(app: Any, runtime: Drainable, *, host: str, port: int, log_level: str,
-          grace_s: float, limits: LimitSettings | None = None) -> int:
+          grace_s: float, limits: LimitSettings | None = None,
+          trusted_proxies: tuple[str, ...] = ()) -> int:
     """Run ``app`` on uvicorn until SIGTERM/SIGINT; drain calls first; 0 on a clean stop."""
     import uvicorn
 
@@ -190,17 +216,9 @@ def serve(app: Any, runtime: Drainable, *, host: str, port: int, log_level: str,
             self.config.timeout_graceful_shutdown = int(left) or 1
             await super().shutdown(sockets)
 
-    from callport.config_limits import LimitSettings
-    from callport.logs import log_config
-    from callport.server.httpguard import guarded_protocol
-
-    edge = limits or LimitSettings()  # header/idle deadlines and the WebSocket message cap
-    config = uvicorn.Config(app, host=host, port=port, log_level=log_level, ws="websockets",
-                            timeout_graceful_shutdown=max(int(grace_s), 1),
-                            http=guarded_protocol(edge.header_timeout_s),
-                            timeout_keep_alive=edge.keepalive_s, ws_max_size=edge.ws_max_bytes,
-                            log_config=log_config())  # our handlers: redacted access log
-    server = _Server(config)
+    server = _Server(uvicorn_config(app, host=host, port=port, log_level=log_level,
+                                    grace_s=grace_s, limits=limits,
+                                    trusted_proxies=trusted_proxies))
 
     def stopped_before_serving(signum: int, frame: FrameType | None) -> None:
         # uvicorn handles SIGTERM while it serves, then raises it again with this handler in

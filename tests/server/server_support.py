@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
+import subprocess
+import sys
+import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from starlette.testclient import TestClient
@@ -14,6 +20,7 @@ from callport.server.app import create_app
 from callport.server.runtime import Runtime, build_runtime
 from callport.types import User
 
+CALLPORT = str(Path(sys.executable).parent / "callport")
 BASE = "http://localhost:8080"  # a default allowed Host (TestClient's "testserver" is not)
 ORIGIN = BASE
 JSON_ORIGIN = {"origin": ORIGIN}
@@ -57,3 +64,38 @@ def titles(client: TestClient, **kw: object) -> list[str]:
     r = client.get("/api/tasks/", **kw)  # type: ignore[arg-type]
     assert r.status_code == 200, r.text
     return [t["title"] for t in r.json()]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def callport_serve(args: list[str], env: dict[str, str]) -> Iterator[list[str]]:
+    """``callport ARGS`` (a ``serve``) with ``env`` over this environment, until uvicorn
+    serves; yields its stderr lines so far; stopped with SIGTERM (then killed) on exit."""
+    proc = subprocess.Popen([CALLPORT, *args], stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "CALLPORT_TURN_VAD": "webrtc", **env})
+    lines: list[str] = []
+    started = threading.Event()
+
+    def read() -> None:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            lines.append(line)
+            if "Uvicorn running" in line:
+                started.set()
+
+    threading.Thread(target=read, daemon=True).start()
+    try:
+        assert started.wait(60), "callport did not start serving:\n" + "".join(lines)
+        yield lines
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)

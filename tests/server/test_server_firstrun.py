@@ -3,22 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import socket
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
 import httpx
 import pytest
-from server_support import add_user, client_of, runtime_at
+from server_support import add_user, callport_serve, client_of, free_port, runtime_at
 
 from callport.server.firstrun import base_url, owner_signin_link
 from callport.store.users import UserError
-
-CALLPORT = str(Path(sys.executable).parent / "callport")
 
 
 def test_base_url_for_wildcard_and_v6_binds() -> None:
@@ -50,32 +44,11 @@ def test_missing_owner_among_other_users_is_reported(tmp_path: Path) -> None:
         asyncio.run(owner_signin_link(rt.settings, users=rt.users, tokens=rt.tokens))
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.mark.slow
 def test_serve_prints_a_link_that_signs_the_owner_in(tmp_path: Path) -> None:
-    port = _free_port()
-    env = {**os.environ, "CALLPORT_TURN_VAD": "webrtc"}
-    proc = subprocess.Popen([CALLPORT, "--db", str(tmp_path / "c.db"), "serve", "--no-warmup",
-                             "--port", str(port)], stderr=subprocess.PIPE, text=True, env=env)
-    lines: list[str] = []
-    found = threading.Event()
-
-    def read() -> None:
-        assert proc.stderr is not None
-        for line in proc.stderr:
-            lines.append(line)
-            if "sign in at" in line or "Uvicorn running" in line:
-                found.set()
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    try:
-        assert found.wait(60), "".join(lines)
+    port = free_port()
+    with callport_serve(["--db", str(tmp_path / "c.db"), "serve", "--no-warmup", "--port",
+                         str(port)], {}) as lines:
         link = next(m.group(1) for line in lines
                     if (m := re.search(r"sign in at (\S+)", line)))
         assert link.startswith(f"http://127.0.0.1:{port}/login?token=cp_")
@@ -93,10 +66,3 @@ def test_serve_prints_a_link_that_signs_the_owner_in(tmp_path: Path) -> None:
             assert client.get("/api/tasks/").json() == []
         with httpx.Client() as stranger:
             assert stranger.get(link).status_code == 401  # one time only
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)

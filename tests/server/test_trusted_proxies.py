@@ -10,14 +10,14 @@ and watches the anonymous rate limit, which counts per client address.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 import uvicorn
-from server_support import runtime_at
+from server_support import callport_serve, free_port, runtime_at
 
 from callport.config import ConfigError, load_settings
 from callport.config_server import forwarded_allow_ips
@@ -147,3 +147,27 @@ async def test_the_header_from_a_peer_that_is_not_trusted_is_ignored(tmp_path: P
         assert await _statuses(base, "203.0.113.7", BURST) == [200] * BURST
         assert await _statuses(base, "198.51.100.20", 1) == [429]
         assert await _statuses(base, None, 1) == [429]
+
+
+# ---- callport serve, as run ----------------------------------------------------------------------
+
+
+@contextmanager
+def _callport_serve(tmp_path: Path, trusted: str) -> Iterator[str]:
+    port = free_port()
+    env = {"CALLPORT_DB": str(tmp_path / "c.db"), "XDG_DATA_HOME": str(tmp_path),
+           "CALLPORT_LIMITS_RATE_BURST": str(BURST), "CALLPORT_LIMITS_RATE_PER_S": "0.001",
+           "CALLPORT_TRUSTED_PROXIES": trusted, "FORWARDED_ALLOW_IPS": "*"}  # not read
+    with callport_serve(["serve", "--no-warmup", "--port", str(port)], env):
+        yield f"http://127.0.0.1:{port}"
+
+
+@pytest.mark.slow
+def test_callport_serve_believes_x_forwarded_for_only_from_a_trusted_proxy(
+        tmp_path: Path) -> None:
+    with _callport_serve(tmp_path / "a", "") as base:  # loopback trusted: one bucket each
+        assert asyncio.run(_statuses(base, "203.0.113.7", BURST + 1)) == [200] * BURST + [429]
+        assert asyncio.run(_statuses(base, "198.51.100.20", 1)) == [200]
+    with _callport_serve(tmp_path / "b", "10.0.0.5") as base:  # the peer is not the proxy
+        assert asyncio.run(_statuses(base, "203.0.113.7", BURST)) == [200] * BURST
+        assert asyncio.run(_statuses(base, "198.51.100.20", 1)) == [429]

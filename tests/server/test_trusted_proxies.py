@@ -115,11 +115,14 @@ async def _serving(tmp_path: Path, trusted: str) -> AsyncIterator[str]:
         await asyncio.wait_for(task, 30)
 
 
-async def _statuses(base: str, forwarded: str | None, n: int) -> list[int]:
+async def _statuses(base: str, forwarded: str | None, n: int, *,
+                    source: str = "127.0.0.1") -> list[int]:
+    """``n`` anonymous GETs from the address ``source``, claiming to forward ``forwarded``."""
     headers = {}
     if forwarded is not None:
         headers["x-forwarded-for"] = forwarded
-    async with httpx.AsyncClient(base_url=base, headers=headers) as client:
+    transport = httpx.AsyncHTTPTransport(local_address=source)
+    async with httpx.AsyncClient(base_url=base, headers=headers, transport=transport) as client:
         return [(await client.get("/healthz")).status_code for _ in range(n)]
 
 
@@ -133,6 +136,20 @@ async def test_a_trusted_proxy_s_forwarded_address_has_its_own_bucket(tmp_path: 
         assert await _statuses(base, None, BURST) == [200] * BURST
         # the client HAProxy appends last is the one believed (a client cannot pick its own)
         assert await _statuses(base, "198.51.100.99, 203.0.113.7", 1) == [429]
+
+
+async def test_a_proxy_on_another_address_is_believed_only_once_named(
+        tmp_path: Path) -> None:
+    """127.0.0.2 stands for HAProxy on another host: not trusted by default, trusted once set."""
+    async with _serving(tmp_path / "a", "") as base:
+        assert await _statuses(base, "203.0.113.7", BURST, source="127.0.0.2") == [200] * BURST
+        assert await _statuses(base, "198.51.100.20", 1, source="127.0.0.2") == [429]
+        assert await _statuses(base, None, 1) == [200]  # 127.0.0.1 is a bucket of its own
+    async with _serving(tmp_path / "b", "127.0.0.2/32") as base:
+        assert await _statuses(base, "203.0.113.7", BURST + 1,
+                               source="127.0.0.2") == [200] * BURST + [429]
+        assert await _statuses(base, "198.51.100.20", BURST, source="127.0.0.2") == [200] * BURST
+        assert await _statuses(base, "198.51.100.20", 1) == [200]  # from 127.0.0.1: ignored
 
 
 async def test_loopback_is_trusted_when_nothing_is_set(tmp_path: Path) -> None:

@@ -443,7 +443,7 @@ async def test_a_wav_file_plays_as_a_source_resampled_with_marks(tmp_path: objec
 
 
 def test_a_live_source_drops_a_backlog_in_one_cut() -> None:
-    source = LiveSource(sample_rate=RATE, max_s=1.0)
+    source = LiveSource(sample_rate=RATE, max_s=1.0, window_s=10.0)  # the push bound alone
     source.open(RATE)
     for i in range(60):  # 1.2 s pushed, none read
         source.push(np.full(160, i, np.int16))

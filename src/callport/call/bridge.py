@@ -179,10 +179,12 @@ class Bridge:
         self._hang_up_other = hang_up_other
         self._label_ab = f"bridge:{a.leg.call_id}->{b.leg.call_id}"
         self._label_ba = f"bridge:{b.leg.call_id}->{a.leg.call_id}"
+        # a bridged party may send faster than real time (a bot's speech, a memory leg): the
+        # jitter bound is as wide as the hard bound, so only ``max_delay_s`` of backlog is cut
         self._src_ab = LiveSource(sample_rate=a.leg.sample_rate, label=self._label_ab,
-                                  max_s=max_delay_s)
+                                  max_s=max_delay_s, depth_s=max_delay_s, window_s=max_delay_s)
         self._src_ba = LiveSource(sample_rate=b.leg.sample_rate, label=self._label_ba,
-                                  max_s=max_delay_s)
+                                  max_s=max_delay_s, depth_s=max_delay_s, window_s=max_delay_s)
         self._taps_ab = [_Only(t, self._label_ab) for t in taps_a_to_b]
         self._taps_ba = [_Only(t, self._label_ba) for t in taps_b_to_a]
         self._stop = asyncio.Event()

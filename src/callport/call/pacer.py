@@ -4,7 +4,18 @@ The pacer pops the playout (frames, marks, sources read a frame at a time) and s
 most ``leg.lead_ms`` ahead of real time; an endless source (hold music) on a leg with no
 pacing of its own (``lead_ms`` infinite) is still paced, ``ENDLESS_LEAD_S`` ahead. Each frame
 sent goes to the outbound taps at that moment, so a tap records what the leg was given, not
-what was queued. ``clock`` and ``sleep`` are injected: tests run it in simulated time.
+what was queued. ``clock`` and ``sleep`` are injected: tests run it in simulated time;
+``asyncio.sleep`` (real time, the session's default) is replaced by the event loop's shared
+media clock (``callport.call.mediaclock``): one timer per 4 ms tick for every call, not one
+per frame per call.
+
+A frame from a live source (``FrameItem.live``: a bridged party, an echo, audio that comes in
+real time by itself) on a leg with no playout buffer (``lead_ms`` 0) is sent as soon as it is
+read, never held back to a grid set by an earlier frame: a frame that came late moves the grid
+later, and a grid that then kept the following, punctual frames waiting would keep that
+lateness for the rest of the call. Its grid slews back by up to ``SLEW_S`` per frame instead
+(consecutive sends stay at least 16 ms apart, so a burst is still paced); what a stall left
+queued beyond the source's jitter bound is the source's to drop (``LiveSource``).
 """
 
 from __future__ import annotations
@@ -14,6 +25,7 @@ import math
 from collections.abc import Awaitable, Callable
 
 from callport.call.leg import Leg
+from callport.call.mediaclock import shared_sleep
 from callport.call.playout import FrameItem, MarkItem, Playout, Starved
 from callport.call.taps import Direction, TapFrame, TapList
 
@@ -21,6 +33,9 @@ ENDLESS_LEAD_S = 0.2
 # A frame due less than this ahead is sent now: a sleep that short costs a timer and a loop
 # turn per frame (live sources push each frame just before it is due) and buys no pacing.
 SLACK_S = 0.002
+# How much earlier than its grid a live frame may go (lead 0): the grid catches up with the
+# arrivals by this much per frame; one media-clock tick, so the slewed time is on a tick.
+SLEW_S = 0.004
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -34,7 +49,7 @@ class Pacer:
         self._leg = leg
         self._playout = playout
         self._clock = clock
-        self._sleep = sleep
+        self._sleep = shared_sleep if sleep is asyncio.sleep else sleep
         self._on_idle = on_idle
         self._on_sent = on_sent
         self._frame_s = leg.frame_ms / 1000.0
@@ -72,7 +87,8 @@ class Pacer:
                 continue
             lead = ENDLESS_LEAD_S if item.endless and math.isinf(lead_leg) else lead_leg
             now = sent_at = self._clock()
-            due = max(due, now)
+            # a live frame is never held to a stale grid (lead 0): the grid slews back to it
+            due = max(due - SLEW_S, now) if item.live and lead == 0.0 else max(due, now)
             if not math.isinf(lead):
                 wait = due - lead - now
                 if wait > SLACK_S:

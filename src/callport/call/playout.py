@@ -31,6 +31,7 @@ class FrameItem:
     pcm: PCM16
     label: str = ""
     endless: bool = False  # pulled from an endless source (hold music)
+    live: bool = False  # pulled from a live source (it comes in real time by itself)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +67,7 @@ class _SourceItem:
     clause: int
     pulled: int = 0
     endless: bool = False  # source.endless, read once
+    live: bool = False  # the source's ``live`` attribute (``LiveSource``), read once
     starved: Starved | None = None  # made once: a live source starves at every frame
 
 
@@ -148,7 +150,8 @@ class Playout:
         index = len(self._clauses)
         self._clauses.append(_Clause(text="", frames=0, label=source.label,
                                      interruptible=interruptible))
-        self._push(_SourceItem(source, index, endless=source.endless), interruptible)
+        self._push(_SourceItem(source, index, endless=source.endless,
+                               live=bool(getattr(source, "live", False))), interruptible)
 
     def pop(self, samples: int = 0) -> PlayItem | Starved | None:
         """Next thing to do; ``samples`` is the frame size sources are read in."""
@@ -182,7 +185,7 @@ class Playout:
                 self._items.appendleft(self._mark(head.clause, head.pulled, final=False))
                 if clause.interruptible:
                     self._soft_items += 1
-            return FrameItem(frame, clause.label, head.endless)
+            return FrameItem(frame, clause.label, head.endless, head.live)
         return None
 
     def __len__(self) -> int:

@@ -185,6 +185,10 @@ class CallSession:
     def remove_tap(self, tap: MediaTap, direction: Direction) -> None:
         (self._taps_in if direction is Direction.IN else self._pacer.taps).remove(tap)
 
+    def tap_count(self, direction: Direction) -> int:
+        """How many taps (a bridge, a recorder, a supervisor) this direction has now."""
+        return len(self._taps_in if direction is Direction.IN else self._pacer.taps)
+
     # ---- lifecycle -------------------------------------------------------------------
 
     def start(self) -> None:

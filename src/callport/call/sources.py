@@ -23,6 +23,7 @@ from callport.audio.wav import read_wav
 from callport.types import PCM16
 
 _EMPTY = np.zeros(0, dtype=np.int16)
+_UNSEEN = 1 << 62  # a window's least depth before its first read
 
 
 class AudioSource(Protocol):
@@ -139,19 +140,37 @@ class HoldMusic:
 class LiveSource:
     """Audio pushed by someone else (a bridged party, an echo): played as it arrives.
 
-    ``push`` accepts any chunk size at ``sample_rate``. When more than ``max_s`` seconds are
-    waiting (the party sent a burst, or the pacer fell behind), the oldest audio is dropped in
-    one go, down to half of ``max_s``: one cut, rather than a frame dropped at every push, which
-    would splice the audio all the time while the backlog stays full. ``close`` ends the source
-    once what was pushed has been read.
+    ``push`` accepts any chunk size at ``sample_rate``. It behaves like a jitter buffer: the
+    pacer reads it at real time, so audio that queued up behind a stall (a late loop, a burst
+    from the far end) would otherwise stay queued, as added latency, for the rest of the call.
+    The depth left after each read is watched over ``window_s`` of audio read; when it never
+    fell to ``depth_s`` or below in that window, the excess (the oldest audio) is dropped in
+    one cut, counted in ``dropped_samples`` and ``cuts``. A producer that pushes in chunks (a
+    mix passed on every 200 ms) drains to near zero within each window and loses nothing, as
+    long as ``window_s`` is longer than its chunks' period.
+    ``max_s`` is the hard bound at push time: past it the oldest audio goes in one go, down
+    to half of ``max_s`` (one cut, rather than a frame dropped at every push). ``close`` ends
+    the source once what was pushed has been read. ``live`` tells the pacer the audio comes
+    in real time by itself (``callport.call.pacer``).
     """
 
-    def __init__(self, *, sample_rate: int, label: str = "live", max_s: float = 1.0) -> None:
+    live = True
+
+    def __init__(self, *, sample_rate: int, label: str = "live", max_s: float = 1.0,
+                 depth_s: float = 0.06, window_s: float = 0.5) -> None:
+        if not (depth_s >= 0 and window_s > 0 and max_s > 0):
+            raise ValueError("LiveSource needs depth_s >= 0, window_s > 0 and max_s > 0")
         self._rate = sample_rate
         self._label = label
         self._max_s = max_s
+        self._depth_s = depth_s
+        self._window_s = window_s
         self._out_rate = sample_rate
         self._max_samples = int(max_s * sample_rate)
+        self._depth = int(depth_s * sample_rate)
+        self._window = int(window_s * sample_rate)
+        self._seen = 0  # samples read in the current window
+        self._low = _UNSEEN  # least depth left after a read in the current window
         self._resampler: StreamResampler | None = None
         self._chunks: deque[PCM16] = deque()
         self._queued = 0
@@ -159,6 +178,7 @@ class LiveSource:
         self._event = asyncio.Event()
         self._waiter: asyncio.Event | None = None  # a starved pacer's wake (notify_ready)
         self.dropped_samples = 0
+        self.cuts = 0  # times audio was dropped (either bound)
 
     @property
     def label(self) -> str:
@@ -175,6 +195,10 @@ class LiveSource:
     def open(self, sample_rate: int) -> None:
         self._out_rate = sample_rate
         self._max_samples = int(self._max_s * sample_rate)
+        self._depth = int(self._depth_s * sample_rate)
+        self._window = max(1, int(self._window_s * sample_rate))
+        self._seen = 0
+        self._low = _UNSEEN
         if sample_rate != self._rate:
             self._resampler = StreamResampler(in_rate=self._rate, out_rate=sample_rate)
 
@@ -189,10 +213,12 @@ class LiveSource:
         self._queued += len(pcm)
         if self._queued > self._max_samples:
             keep = int(self._max_s * self._out_rate / 2)
+            dropped = 0
             while self._queued > keep and len(self._chunks) > 1:
                 old = self._chunks.popleft()
                 self._queued -= len(old)
-                self.dropped_samples += len(old)
+                dropped += len(old)
+            self._count(dropped)
         self._ready()
 
     def close(self) -> None:
@@ -218,8 +244,37 @@ class LiveSource:
                 tail = self._take(self._queued)
                 return np.concatenate([tail, np.zeros(samples - len(tail), dtype=np.int16)])
             self._event.clear()
+            self._low = 0  # ran dry: no backlog in this window
             return _EMPTY
-        return self._take(samples)
+        out = self._take(samples)
+        if self._queued < self._low:
+            self._low = self._queued
+        self._seen += samples
+        if self._seen >= self._window:
+            if self._low > self._depth:
+                self._drop(self._low - self._depth)
+            self._seen = 0
+            self._low = _UNSEEN
+        return out
+
+    def _drop(self, samples: int) -> None:
+        """The oldest ``samples`` go (the head chunk may be cut)."""
+        need = samples
+        while need > 0:
+            head = self._chunks[0]
+            if len(head) <= need:
+                self._chunks.popleft()
+                need -= len(head)
+            else:
+                self._chunks[0] = head[need:]
+                need = 0
+        self._queued -= samples
+        self._count(samples)
+
+    def _count(self, samples: int) -> None:
+        if samples:
+            self.dropped_samples += samples
+            self.cuts += 1
 
     def _take(self, samples: int) -> PCM16:
         if len(self._chunks[0]) == samples:  # pushed a frame at a time: the common case

@@ -51,6 +51,9 @@ class TapList:
     def __bool__(self) -> bool:
         return self.active
 
+    def __len__(self) -> int:
+        return len(self._taps)
+
     def add(self, tap: MediaTap) -> None:
         self._taps.append(tap)
         self.active = True

@@ -11,6 +11,11 @@ is passed in (``wall``), so every turn outcome can be replayed in simulated time
 
 ``PauseReady`` (the caller paused ``EARLY_CUT_S``: an utterance so far, for speculative STT)
 is only emitted while ``early_cuts`` is on.
+
+When a pause begins, the core moves its start back to where the caller audio's energy ended
+(``vad.edge.energy_end``, within the detector's ``end_lookback``): the end of turn and the
+early cut count from where the speech really ended, not from where the VAD's score fell. The
+utterance handed to STT still runs to the VAD's end (a soft word end stays in).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import numpy as np
 from callport.audio.tones import DtmfDetector
 from callport.types import PCM16
 from callport.vad.base import VadScore, VadStream
+from callport.vad.edge import REFERENCE_S, energy_end
 from callport.vad.turn import BargeIn, SpeechStarted, TurnDetector, TurnEnded, TurnState
 
 PRE_ROLL_S = 0.25  # caller audio kept before the detected start of speech
@@ -108,7 +114,7 @@ class SessionCore:
 
     def __init__(
         self, *, sample_rate: int, frame_ms: int, turn: TurnDetector, inband_dtmf: bool = False,
-        early_cuts: bool = True,
+        early_cuts: bool = True, early_cut_s: float = EARLY_CUT_S,
     ) -> None:
         self._rate = sample_rate
         self._frame_s = frame_ms / 1000.0
@@ -116,7 +122,9 @@ class SessionCore:
         self._dtmf = DtmfDetector(sample_rate=sample_rate) if inband_dtmf else None
         self._history: deque[tuple[float, PCM16]] = deque()
         self._early_cuts = early_cuts
+        self._early_cut_s = early_cut_s
         self._early_cut: float | None = None
+        self._refined: float | None = None  # the VAD pause start last refined
         self.media_now = 0.0
         self.speech_started_at: float | None = None
 
@@ -131,6 +139,7 @@ class SessionCore:
         """Forget speech in progress (turns resume after a bridge)."""
         self._turn.reset()
         self._early_cut = None
+        self._refined = None
 
     def audio(self, pcm: PCM16, at: float) -> list[CoreEvent]:
         """Caller audio ending at media time ``at``: kept for STT, scanned for DTMF tones."""
@@ -160,20 +169,55 @@ class SessionCore:
                     case BargeIn(at=at):
                         out.append(CallerBarged(at))
                     case TurnEnded(started_at=start, ended_at=end):
-                        out.append(TurnReady(self.cut(start, end, wall)))
+                        until = turn.vad_pause_started_at
+                        out.append(TurnReady(self.cut(start, end, wall, until=until)))
                     case _:
                         pass
-            if self._early_cuts and turn.state is TurnState.PAUSING:
-                since = turn.pause_started_at
-                if since != self._early_cut and score.at - since >= EARLY_CUT_S - 1e-9:
-                    self._early_cut = since
-                    out.append(PauseReady(self.cut(turn.speech_started_at, since, wall)))
+            if turn.state is not TurnState.PAUSING:
+                continue
+            since = self._refine_pause()
+            if self._early_cuts and since != self._early_cut and (
+                    score.at - since >= self._early_cut_s - 1e-9):
+                self._early_cut = since
+                out.append(PauseReady(self.cut(turn.speech_started_at, since, wall,
+                                               until=turn.vad_pause_started_at)))
         return out
 
-    def cut(self, start: float, end: float, wall: float) -> Utterance:
-        """The caller audio from ``start`` (less the pre-roll) to ``end``."""
+    def _refine_pause(self) -> float:
+        """A new pause starts where the caller audio's energy ended (once per pause)."""
+        turn = self._turn
+        vad_at = turn.vad_pause_started_at
+        if vad_at != self._refined and turn.end_lookback > 0.0:
+            self._refined = vad_at
+            pcm = self.recent(vad_at, REFERENCE_S)
+            turn.refine_pause(energy_end(pcm, self._rate, end_at=vad_at,
+                                         lookback=turn.end_lookback))
+        return turn.pause_started_at
+
+    def recent(self, end: float, seconds: float) -> PCM16:
+        """The last ``seconds`` (or less) of caller audio before media time ``end``."""
+        chunks: list[PCM16] = []
+        tail = 0  # samples of the newest chunk taken that lie after ``end``
+        for at, pcm in reversed(self._history):
+            begins = at - pcm.size / self._rate
+            if begins >= end - 1e-9:
+                continue
+            if not chunks:
+                tail = max(0, round((at - end) * self._rate))
+            chunks.append(pcm)
+            if begins <= end - seconds:
+                break
+        if not chunks:
+            return np.zeros(0, dtype=np.int16)
+        pcm = np.concatenate(chunks[::-1])
+        return pcm[: pcm.size - tail] if tail else pcm
+
+    def cut(self, start: float, end: float, wall: float, *, until: float = 0.0) -> Utterance:
+        """The caller audio from ``start`` (less the pre-roll) to ``end``, or on to ``until``
+        when that is later (the VAD's end of speech, when the energy put ``end`` before it)."""
         lo = start - PRE_ROLL_S
-        chunks = [pcm for at, pcm in self._history if lo < at <= end + self._frame_s]
+        hi = max(end, until) + self._frame_s
+        chunks = [pcm for at, pcm in self._history if lo < at <= hi]
         pcm = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16)
         return Utterance(pcm=pcm, sample_rate=self._rate, started_at=start, ended_at=end,
                          detected_at=self.media_now, detected_wall=wall)

@@ -10,6 +10,9 @@ from callport.call.call import Call
 from callport.call.sources import LiveSource
 from callport.call.taps import Direction, TapFrame
 
+ECHO_DEPTH_S = 0.02
+ECHO_WINDOW_S = 0.2
+
 
 class _Echo:
     def __init__(self, source: LiveSource) -> None:
@@ -22,7 +25,10 @@ class _Echo:
 async def echo_flow(call: Call) -> None:
     session = call.session
     session.set_early_cuts(False)  # nobody listens for turns here: no speculative STT
-    source = LiveSource(sample_rate=session.leg.sample_rate, label="echo", max_s=2.0)
+    # A tight jitter bound: at most one frame of backlog kept past 0.2 s (a stall's backlog
+    # is dropped, not carried as latency for the rest of the call).
+    source = LiveSource(sample_rate=session.leg.sample_rate, label="echo", max_s=1.0,
+                        depth_s=ECHO_DEPTH_S, window_s=ECHO_WINDOW_S)
     tap = _Echo(source)
     session.add_tap(tap, Direction.IN)
     session.play(source, interruptible=False)

@@ -36,6 +36,7 @@ CORES: tuple[str, ...] = (
     "callport.audio.amd",  # answering-machine detection (cadence + beep), simulated time
     "callport.vad", "callport.vad.base", "callport.vad.buffer", "callport.vad.turn",
     "callport.vad.tick",  # the shared VAD tick's schedule, simulated time
+    "callport.vad.edge",  # where speech ended, from the audio's energy (numpy only)
     "callport.speech.text",
     # the call core's definitions and pure bookkeeping
     "callport.call.events", "callport.call.leg", "callport.call.controls", "callport.call.agent",
@@ -99,6 +100,8 @@ CORES: tuple[str, ...] = (
 
 # Modules whose docstrings say "pure" or "sans-IO" about something other than themselves.
 DESCRIBES_OTHERS: dict[str, str] = {
+    "callport.call.mediaclock": "the asyncio clock; its TickWaits half is pure, tested as such",
+    "callport.server.wsfast": "a uvicorn protocol (the driver); it says uvicorn's is sans-IO",
     "callport.agents.adapters.bot_api": "the socket; its routing is media_bot_protocol (pure)",
     "callport.call.session": "the asyncio driver; its decisions live in pure modules",
     "callport.flows.gate": "drives the pure decisions of flows.identify over a live Call",

@@ -15,6 +15,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from starlette.types import Receive as ASGIReceive
+from starlette.types import Send as ASGISend
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from callport.agents.base import CallInfo
@@ -151,28 +153,48 @@ async def run_websocket_stream(
     on_violation: Callable[[StreamViolation], None] | None = None,
     admission_s: float = ADMISSION_S,
 ) -> MediaStreamLeg | None:
-    """Accept ``websocket`` and drive it with ``run_media_stream`` (text or binary frames)."""
+    """Accept ``websocket`` and drive it with ``run_media_stream`` (text or binary frames).
+
+    After the accept, frames are read and written through the connection's own ASGI
+    ``receive``/``send`` (``asgi_channel``): the Starlette wrapper's state checks per
+    message are not needed once the socket is open, and the media path is 100 of them a
+    second per call. The door checks all come before (the channel's, then ``admit``'s).
+    """
     await websocket.accept()
+    asgi_receive, asgi_send = asgi_channel(websocket)
 
     async def receive() -> str | bytes | None:
         try:
-            message = await websocket.receive()
-        except (WebSocketDisconnect, RuntimeError):
+            message = await asgi_receive()
+        except (WebSocketDisconnect, RuntimeError, OSError):
             return None
-        if message["type"] == "websocket.disconnect":
-            return None
+        if message["type"] != "websocket.receive":
+            return None  # websocket.disconnect
         text = message.get("text")
-        return str(text) if text is not None else bytes(message.get("bytes") or b"")
+        return text if isinstance(text, str) else bytes(message.get("bytes") or b"")
+
+    async def send_text(text: str) -> None:
+        await asgi_send({"type": "websocket.send", "text": text})
 
     async def close_socket(code: int) -> None:
         with contextlib.suppress(Exception):  # already closed
             await websocket.close(code)
 
     return await run_media_stream(
-        receive=receive, send_text=websocket.send_text, close_socket=close_socket, core=core,
+        receive=receive, send_text=send_text, close_socket=close_socket, core=core,
         admit=admit, run_call=run_call, lead_ms=lead_ms, on_violation=on_violation,
         admission_s=admission_s,
     )
+
+
+def asgi_channel(websocket: WebSocket) -> tuple[ASGIReceive, ASGISend]:
+    """The ASGI ``receive``/``send`` under a Starlette ``WebSocket`` (its wrappers where a
+    Starlette without those attributes hides them)."""
+    receive = getattr(websocket, "_receive", None)
+    send = getattr(websocket, "_send", None)
+    if callable(receive) and callable(send):
+        return receive, send
+    return websocket.receive, websocket.send
 
 
 async def _run_flow(run_call: RunCall, leg: MediaStreamLeg, info: CallInfo) -> None:

@@ -187,9 +187,13 @@ def uvicorn_config(app: Any, *, host: str, port: int, log_level: str, grace_s: f
     from callport.config_server import forwarded_allow_ips
     from callport.logs import log_config
     from callport.server.httpguard import guarded_protocol
+    from callport.server.wsfast import FastWebSocketProtocol
 
     edge = limits or LimitSettings()  # header/idle deadlines and the WebSocket message cap
-    return uvicorn.Config(app, host=host, port=port, log_level=log_level, ws="websockets",
+    # uvicorn's sans-IO WebSocket protocol with a short path for whole data frames
+    # (server.wsfast): the media streams' 100 frames a second per call
+    return uvicorn.Config(app, host=host, port=port, log_level=log_level,
+                          ws=FastWebSocketProtocol,
                           timeout_graceful_shutdown=max(int(grace_s), 1),
                           http=guarded_protocol(edge.header_timeout_s),
                           timeout_keep_alive=edge.keepalive_s, ws_max_size=edge.ws_max_bytes,

@@ -39,6 +39,7 @@ from callport.channels.browser.protocol import (
     error_message,
     ready_message,
 )
+from callport.channels.media_stream import asgi_channel
 from callport.edgelog import EDGE
 from callport.types import User
 
@@ -150,13 +151,14 @@ class WebSocketCall:
 
     async def _reader(self) -> None:
         reason = "caller hung up"
+        receive, _ = asgi_channel(self._ws)  # after the start: no wrapper per frame
         try:
             while not self._inbox.closed:
-                message = await self._ws.receive()
-                if message["type"] == "websocket.disconnect":
+                message = await receive()
+                if message["type"] != "websocket.receive":  # websocket.disconnect
                     break
                 self._feed(message)
-        except (WebSocketDisconnect, RuntimeError):
+        except (WebSocketDisconnect, RuntimeError, OSError):
             reason = "connection lost"
         self._inbox.close(reason)
 
@@ -169,15 +171,16 @@ class WebSocketCall:
             self._dispatch(self._core.handle_timer(self._loop.time()))
 
     async def _writer(self) -> None:
+        _, send = asgi_channel(self._ws)  # the socket is accepted: no wrapper per frame
         while True:
             item = await self._out.get()
             if item is None:
                 return
             try:
                 if isinstance(item, bytes):
-                    await self._ws.send_bytes(item)
+                    await send({"type": "websocket.send", "bytes": item})
                 else:
-                    await self._ws.send_text(item)
+                    await send({"type": "websocket.send", "text": item})
             except Exception:  # the page went away mid-send: the reader reports it
                 self._inbox.close("connection lost")
                 return

@@ -319,7 +319,7 @@ class SipLeg:
         self.rx_stats.update(data, now)
         for event in events:
             if isinstance(event, AudioIn) and self._inbox.pending >= MAX_PENDING_AUDIO:
-                media.dropped["queue"] += 1
+                media.drop("queue")
                 continue
             self._inbox.put(event)
 

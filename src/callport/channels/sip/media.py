@@ -51,6 +51,7 @@ class MediaStream:
         self.receiver = RtpReceiver(audio_pt=plan.payload_type, dtmf_pt=plan.dtmf_payload_type,
                                     latch=False)
         self.dropped: dict[str, int] = {"source": 0, "size": 0, "queue": 0}
+        self.dropped_total = 0  # the sum of ``dropped`` (read per packet by the leg)
         self.sender = RtpSender(ssrc=secrets.randbits(32), payload_type=plan.payload_type,
                                 sequence=secrets.randbits(16), timestamp=secrets.randbits(32))
         self._dtmf = DtmfDecoder()
@@ -94,7 +95,12 @@ class MediaStream:
         return addr[0] == (self.source_host or self.remote[0])
 
     def total_dropped(self) -> int:
-        return sum(self.dropped.values())
+        return self.dropped_total
+
+    def drop(self, reason: str) -> None:
+        """Count one datagram (or frame) dropped for ``reason``."""
+        self.dropped[reason] += 1
+        self.dropped_total += 1
 
     def update(self, plan: MediaPlan) -> None:
         """Re-INVITE: new direction, codec or address (a new address unlatches)."""
@@ -111,12 +117,12 @@ class MediaStream:
 
     def feed(self, data: bytes, addr: tuple[str, int]) -> list[LegEvent]:
         if len(data) > MAX_RTP_BYTES:
-            self.dropped["size"] += 1
+            self.drop("size")
             return []
         if is_rtcp(data):
             return []
         if not self.admits(addr):
-            self.dropped["source"] += 1
+            self.drop("source")
             return []
         out: list[LegEvent] = []
         for item in self.receiver.feed(data, addr):
@@ -124,6 +130,11 @@ class MediaStream:
                 pcm = self._decode(item.payload)
                 if item.lost_before:
                     pcm = np.concatenate([np.zeros(item.lost_before, np.int16), pcm])
+                elif len(pcm) == FRAME and not self._in.pending_samples:
+                    self.samples_in += FRAME  # one whole 20 ms packet: no reframing
+                    self.frames_in += 1
+                    out.append(AudioIn(pcm, self.samples_in / RATE))
+                    continue
                 for frame in self._in.push(pcm):
                     self.samples_in += frame.size
                     self.frames_in += 1
@@ -145,6 +156,8 @@ class MediaStream:
                 self.sender.pause(frame.size)
             return []
         enc = ulaw_encode if self.plan.codec == "PCMU" else alaw_encode
+        if len(pcm) == self._out.frame_samples and not self._out.pending_samples:
+            return [self.sender.audio(enc(pcm))]  # one whole packet: no reframing
         return [self.sender.audio(enc(frame)) for frame in self._out.push(pcm)]
 
     def dtmf(self, digit: str, *, duration_ms: int = 100) -> list[bytes]:

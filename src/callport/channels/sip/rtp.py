@@ -120,6 +120,17 @@ class RtpReceiver:
         self.dtmf_pt = dtmf_pt
 
     def feed(self, data: bytes, addr: tuple[str, int]) -> list[AudioPayload | DtmfPacket]:
+        if len(data) >= 12 and data[0] == 0x80 and not self._held:
+            # The common packet first: plain header (v2, no padding, extension or CSRC),
+            # the audio payload type, the stream we follow, the very packet expected next.
+            _, b1, seq, ts, ssrc = _HEADER.unpack_from(data)
+            if (b1 & 0x7F) == self.audio_pt and ssrc == self.ssrc and seq == self._expected:
+                self.received += 1
+                if self.latch:
+                    self.remote = addr
+                self._expected = (seq + 1) & 0xFFFF
+                self._recent.append(seq)
+                return [self._audio(data[12:], ts)]
         try:
             pkt = RtpPacket.parse(data)
         except RtpError:
@@ -167,15 +178,18 @@ class RtpReceiver:
         self._recent.append(pkt.sequence)
         if pkt.payload_type == self.dtmf_pt:
             return DtmfPacket(pkt.payload, pkt.timestamp)
+        return self._audio(pkt.payload, pkt.timestamp)
+
+    def _audio(self, payload: bytes, timestamp: int) -> AudioPayload:
         gap = 0
         if self._last_ts is not None:
-            delta = (pkt.timestamp - self._last_ts) & 0xFFFFFFFF
+            delta = (timestamp - self._last_ts) & 0xFFFFFFFF
             gap = delta - self._last_len
             if gap < 0 or gap > MAX_FILL_SAMPLES:
                 gap = 0
-        self._last_ts = pkt.timestamp
-        self._last_len = len(pkt.payload) or self._last_len
-        return AudioPayload(pkt.payload, pkt.timestamp, gap)
+        self._last_ts = timestamp
+        self._last_len = len(payload) or self._last_len
+        return AudioPayload(payload, timestamp, gap)
 
 
 class RtpSender:
@@ -191,12 +205,11 @@ class RtpSender:
         self.octets = 0
 
     def audio(self, payload: bytes) -> bytes:
-        pkt = RtpPacket(payload_type=self.payload_type, sequence=self.sequence,
-                        timestamp=self.timestamp, ssrc=self.ssrc, payload=payload,
-                        marker=self._talkspurt)
+        b1 = (0x80 if self._talkspurt else 0) | (self.payload_type & 0x7F)
+        head = _HEADER.pack(0x80, b1, self.sequence, self.timestamp, self.ssrc)
         self._talkspurt = False
         self._advance(len(payload))
-        return bytes(pkt)
+        return head + payload
 
     def pause(self, samples: int) -> None:
         """Time passed without sending (hold, silence): keep the clock, mark the next spurt."""

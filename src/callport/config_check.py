@@ -48,12 +48,15 @@ RANGES: dict[str, tuple[float, float]] = {
     "recording.retention_days": (0, 3650),  # 0: kept until erased
     "speech.whisper_threads": (1, 64),
     "speech.stt_workers": (1, 64),
+    "speech.stt_batch": (1, 64),
+    "speech.whisper_window_s": (5, 30),  # shorter windows lose words (bench/README.md)
     "speech.tts_threads": (1, 64),
     "turn.start_threshold": (0.01, 0.99),
     "turn.stop_threshold": (0.01, 0.99),
     "turn.min_speech_ms": (0, 5000),
     "turn.end_of_turn_ms": (50, 10000),
     "turn.barge_in_ms": (0, 5000),
+    "turn.end_lookback_ms": (0, 1000),
     "twilio.token_ttl_s": (1, DAY),
     "telnyx.token_ttl_s": (1, DAY),
     "sip.port": (0, 65535),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 WORDS = re.compile(r"[a-z']+")
@@ -20,3 +21,12 @@ def word_errors(reference: str, hypothesis: str) -> int:
         for j, h in enumerate(hyp, 1):
             prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (r != h))
     return row[-1]
+
+
+async def until(predicate: object, *, polls: int = 500) -> None:
+    """Wait (polling the event loop) until ``predicate()`` is true; fail after ``polls``."""
+    for _ in range(polls):
+        if callable(predicate) and predicate():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("condition not reached")

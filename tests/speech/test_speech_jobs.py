@@ -6,6 +6,7 @@ import asyncio
 import threading
 
 import pytest
+from speech_helpers import until
 
 from callport.speech.jobs import CancelToken, JobDropped, SpeechJobs, call_token
 
@@ -29,26 +30,18 @@ async def _submit(jobs: SpeechJobs, engine: SlowEngine, name: str,
     return await jobs.run(lambda: engine.job(name))
 
 
-async def _until(predicate: object, *, polls: int = 500) -> None:
-    for _ in range(polls):
-        if callable(predicate) and predicate():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("condition not reached")
-
-
 async def test_queued_jobs_of_a_hung_up_call_never_run() -> None:
     jobs = SpeechJobs(name="test-stt", workers=1)
     engine = SlowEngine()
     talking, hung_up = CancelToken(), CancelToken()
     first = asyncio.create_task(_submit(jobs, engine, "talking-0", talking))
-    await _until(lambda: jobs.backlog().running == 1)
+    await until(lambda: jobs.backlog().running == 1)
     # Ten jobs of a call that then hangs up, queued behind the running one, never awaited
     # by a cancelled task (the leak the old single executor ran for minutes).
     leaked = [asyncio.create_task(_submit(jobs, engine, f"gone-{n}", hung_up))
               for n in range(10)]
     after = asyncio.create_task(_submit(jobs, engine, "talking-1", talking))
-    await _until(lambda: jobs.backlog().queued == 11)
+    await until(lambda: jobs.backlog().queued == 11)
     assert jobs.backlog().oldest_s >= 0.0
     hung_up.cancel()
     engine.release.set()
@@ -78,7 +71,7 @@ async def test_two_workers_run_two_jobs_at_once() -> None:
     jobs = SpeechJobs(name="test-pool", workers=2)
     engine = SlowEngine()
     tasks = [asyncio.create_task(_submit(jobs, engine, f"j{n}", None)) for n in range(3)]
-    await _until(lambda: jobs.backlog().running == 2)
+    await until(lambda: jobs.backlog().running == 2)
     assert jobs.backlog().queued == 1
     engine.release.set()
     assert sorted(await asyncio.gather(*tasks)) == ["j0", "j1", "j2"]
@@ -88,9 +81,9 @@ async def test_cancelled_waiter_drops_its_queued_job() -> None:
     jobs = SpeechJobs(name="test-cancel", workers=1)
     engine = SlowEngine()
     first = asyncio.create_task(_submit(jobs, engine, "a", None))
-    await _until(lambda: jobs.backlog().running == 1)
+    await until(lambda: jobs.backlog().running == 1)
     second = asyncio.create_task(_submit(jobs, engine, "b", None))
-    await _until(lambda: jobs.backlog().queued == 1)
+    await until(lambda: jobs.backlog().queued == 1)
     second.cancel()
     with pytest.raises(asyncio.CancelledError):
         await second

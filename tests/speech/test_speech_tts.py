@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -79,6 +80,24 @@ async def test_punctuation_only_gives_no_chunks(espeak_tts: EspeakTTS) -> None:
 
 async def test_espeak_failure_is_an_error_not_silence() -> None:
     tts = EspeakTTS(binary="false")  # a program that exits 1 with no output
+    with pytest.raises(EspeakError, match="exited 1"):
+        await tts.synthesize_clause("hello there")
+
+
+async def test_espeak_that_ends_before_reading_its_text_is_an_error(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The program has exited (and the loop has seen it) before its text is written: uvloop
+    raised RuntimeError on the closed stdin (the CI's rare failure above); now, as under
+    asyncio, it is an EspeakError with the exit status."""
+    real = asyncio.create_subprocess_exec
+
+    async def exited_first(*args: Any, **kwargs: Any) -> asyncio.subprocess.Process:
+        proc = await real(*args, **kwargs)
+        await proc.wait()
+        return proc
+
+    monkeypatch.setattr(asyncio, "create_subprocess_exec", exited_first)
+    tts = EspeakTTS(binary="false")
     with pytest.raises(EspeakError, match="exited 1"):
         await tts.synthesize_clause("hello there")
 

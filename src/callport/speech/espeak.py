@@ -107,6 +107,13 @@ class EspeakTTS:
             out, err = await asyncio.wait_for(
                 proc.communicate(spoken.encode("utf-8")), TIMEOUT_S
             )
+        except (BrokenPipeError, ConnectionResetError, RuntimeError):
+            # it ended before it read the text: asyncio swallows the broken pipe, uvloop
+            # raises RuntimeError on the closed stdin; either way it is the program's failure
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            code = await asyncio.wait_for(proc.wait(), TIMEOUT_S)
+            raise EspeakError(f"espeak-ng exited {code} before it read the text") from None
         except BaseException:  # timeout or cancellation (barge-in): never leave it running
             with contextlib.suppress(ProcessLookupError):
                 proc.kill()

@@ -27,7 +27,8 @@ def make_stt(settings: SpeechSettings) -> STT:
         from callport.speech.whisper import WhisperSTT, whisper_model_path
 
         whisper_model_path()  # fail at start, not on the first caller
-        return WhisperSTT(threads=settings.whisper_threads, workers=settings.stt_workers)
+        return WhisperSTT(threads=settings.whisper_threads, workers=settings.stt_workers,
+                          max_batch=settings.stt_batch, window_s=settings.whisper_window_s)
     raise ValueError(f"speech.stt={settings.stt!r}: supported: whisper")
 
 

@@ -22,12 +22,13 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 __all__ = ["Backlog", "CancelToken", "JobDropped", "SpeechJobs", "call_token", "pool",
-           "speech_backlog"]
+           "registered", "smoothed", "speech_backlog"]
 
 T = TypeVar("T")
+P = TypeVar("P", bound="HasBacklog")
 
 
 class JobDropped(asyncio.CancelledError):
@@ -63,6 +64,19 @@ class Backlog:
     running: int
     dropped: int
     done: int
+    batches: int = 0  # calls of the engine (a batched pool runs several jobs in one)
+    largest_batch: int = 0
+    # The worker's recent seconds per job (moving average; 0 before the first): what one
+    # more job costs the machine now, whatever else loads it (admission reads it).
+    service_s: float = 0.0
+
+
+SERVICE_WEIGHT = 0.2  # weight of the newest job in Backlog.service_s
+
+
+def smoothed(previous: float, sample: float) -> float:
+    """The moving average of seconds per job after one more sample."""
+    return sample if previous <= 0 else previous + SERVICE_WEIGHT * (sample - previous)
 
 
 class SpeechJobs:
@@ -83,6 +97,7 @@ class SpeechJobs:
         self._running = 0
         self._dropped = 0
         self._done = 0
+        self._service_s = 0.0
 
     @property
     def workers(self) -> int:
@@ -118,12 +133,16 @@ class SpeechJobs:
                     self._dropped += 1
                     raise JobDropped(f"{self.name}: the call has ended")
                 self._running += 1
+            started = time.perf_counter()
             try:
                 return fn()
             finally:
                 with self._lock:
                     self._running -= 1
                     self._done += 1
+                    if token is not None:  # a call's job: warm-up is not what calls cost
+                        self._service_s = smoothed(self._service_s,
+                                                   time.perf_counter() - started)
 
         loop = asyncio.get_running_loop()
         try:
@@ -138,23 +157,39 @@ class SpeechJobs:
             now = self._clock()
             oldest = max((now - t for t in self._waiting.values()), default=0.0)
             return Backlog(queued=len(self._waiting), oldest_s=max(oldest, 0.0),
-                           running=self._running, dropped=self._dropped, done=self._done)
+                           running=self._running, dropped=self._dropped, done=self._done,
+                           service_s=self._service_s)
 
 
-_POOLS: dict[str, SpeechJobs] = {}
+class HasBacklog(Protocol):
+    name: str
+
+    def backlog(self) -> Backlog: ...
+
+
+_POOLS: dict[str, HasBacklog] = {}
 _POOLS_LOCK = threading.Lock()
 
 
-def pool(name: str, *, workers: int = 1) -> SpeechJobs:
-    """The process-wide pool ``name`` ("stt", "tts"), made on first use (resized to
-    ``workers`` when asked for more)."""
+def registered(name: str, kind: type[P], make: Callable[[], P]) -> P:
+    """The process-wide pool ``name`` of type ``kind``, made by ``make`` on first use (so
+    ``/metrics`` and admission see its backlog)."""
     with _POOLS_LOCK:
         jobs = _POOLS.get(name)
         if jobs is None:
-            jobs = _POOLS[name] = SpeechJobs(name=name, workers=workers)
-        elif workers > jobs.workers:
-            jobs.resize(workers)
+            jobs = _POOLS[name] = make()
+        if not isinstance(jobs, kind):
+            raise TypeError(f"speech pool {name!r} is a {type(jobs).__name__}, not {kind.__name__}")
         return jobs
+
+
+def pool(name: str, *, workers: int = 1) -> SpeechJobs:
+    """The process-wide pool ``name`` ("tts"), made on first use (resized to ``workers``
+    when asked for more)."""
+    jobs = registered(name, SpeechJobs, lambda: SpeechJobs(name=name, workers=workers))
+    if workers > jobs.workers:
+        jobs.resize(workers)
+    return jobs
 
 
 def speech_backlog() -> dict[str, Backlog]:

@@ -191,3 +191,41 @@ def test_event_grammar_holds_for_any_scores(probs: list[float]) -> None:
                 assert at >= last_time - 1e-9
                 last_time = at
     assert in_turn == det.in_speech
+
+
+# ---- refine_pause: the pause counted from where the audio's energy ended ----------------
+
+
+def test_a_refined_pause_ends_the_turn_sooner_and_reports_the_earlier_end() -> None:
+    det = TurnDetector(end_of_turn_ms=500, end_lookback_ms=150)
+    run(det, seq((0.9, 10), (0.0, 1)))  # the VAD's pause starts at 10 W = 0.32
+    assert det.state is TurnState.PAUSING and det.vad_pause_started_at == pytest.approx(10 * W)
+    assert det.refine_pause(10 * W - 0.1) == pytest.approx(10 * W - 0.1)
+    k = 11
+    while not (events := det.feed(VadScore(prob=0.0, at=round((k + 1) * W, 6)))):
+        k += 1
+    assert k + 1 - 10 == 13  # quiet windows: ceil((500 - 100) / 32), not 16
+    assert events == [TurnEnded(started_at=0.0, ended_at=pytest.approx(10 * W - 0.1))]
+
+
+def test_refine_pause_never_moves_more_than_the_lookback_nor_later_nor_before_speech() -> None:
+    det = TurnDetector(end_lookback_ms=100)
+    run(det, seq((0.0, 5), (0.9, 10), (0.0, 1)))  # speech 0.16 .. 0.48
+    assert det.refine_pause(0.0) == pytest.approx(15 * W - 0.1)  # at most 100 ms back
+    assert det.refine_pause(15 * W) == pytest.approx(15 * W - 0.1)  # never later again
+    short = TurnDetector(min_speech_ms=60, end_lookback_ms=500)
+    run(short, seq((0.0, 5), (0.9, 3), (0.0, 1)))
+    assert short.refine_pause(0.0) == pytest.approx(5 * W)  # not before the speech began
+
+
+def test_refine_pause_does_nothing_outside_a_pause_or_without_lookback() -> None:
+    det = TurnDetector(end_lookback_ms=150)
+    run(det, seq((0.9, 10)))  # speaking
+    det.refine_pause(0.1)
+    events = run(det, seq((0.0, 16)), k0=10)
+    assert events == [TurnEnded(started_at=0.0, ended_at=pytest.approx(10 * W))]
+    off = TurnDetector()  # end_lookback_ms=0: the VAD's fall, as before
+    run(off, seq((0.9, 10), (0.0, 1)))
+    assert off.refine_pause(0.1) == pytest.approx(10 * W)
+    with pytest.raises(VadUsageError):
+        TurnDetector(end_lookback_ms=-1)

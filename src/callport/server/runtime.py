@@ -238,6 +238,7 @@ class Runtime:
             min_speech_ms=t.min_speech_ms,
             end_of_turn_ms=t.end_of_turn_ms,
             barge_in_ms=t.barge_in_ms,
+            end_lookback_ms=t.end_lookback_ms,
         )
 
     # ---- calls -----------------------------------------------------------------------

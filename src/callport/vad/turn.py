@@ -13,6 +13,11 @@ score's ``at`` (or ``start``, the media time the scored stream began) to its own
 speech "begins" where its first window begins.
 ``BargeIn`` fires once per turn when speech has lasted ``barge_in_ms`` (pauses included),
 which is what the call session uses to interrupt the agent.
+
+A pause begins where the VAD's score fell, which lags the last sound (Silero: ~106 ms at
+8 kHz). Whoever holds the audio may ``refine_pause`` to where its energy ended
+(``vad.edge.energy_end``; the call session does): the pause, and so the end of turn, then
+counts from there, at most ``end_lookback_ms`` earlier than the VAD said.
 """
 
 from __future__ import annotations
@@ -69,6 +74,10 @@ class TurnState(enum.Enum):
 class TurnDetector:
     """Feeds on ``VadScore``s, emits ``TurnEvent``s. Pure: time comes from the scores."""
 
+    _started_at: float
+    _quiet_since: float
+    _vad_quiet_since: float
+
     def __init__(
         self,
         *,
@@ -77,17 +86,19 @@ class TurnDetector:
         min_speech_ms: int = 120,
         end_of_turn_ms: int = 500,
         barge_in_ms: int = 160,
+        end_lookback_ms: int = 0,
         start: float = 0.0,
     ) -> None:
         if not 0.0 < stop_threshold <= start_threshold <= 1.0:
             raise VadUsageError("need 0 < stop_threshold <= start_threshold <= 1")
-        if min(min_speech_ms, end_of_turn_ms, barge_in_ms) < 0:
+        if min(min_speech_ms, end_of_turn_ms, barge_in_ms, end_lookback_ms) < 0:
             raise VadUsageError("durations must not be negative")
         self.start_threshold = start_threshold
         self.stop_threshold = stop_threshold
         self.min_speech = min_speech_ms / 1000.0
         self.end_of_turn = end_of_turn_ms / 1000.0
         self.barge_in = barge_in_ms / 1000.0
+        self.end_lookback = end_lookback_ms / 1000.0
         self._last_at = start  # end of the previous window = start of the next
         self.reset()
 
@@ -106,6 +117,20 @@ class TurnDetector:
         return self._quiet_since
 
     @property
+    def vad_pause_started_at(self) -> float:
+        """Where the VAD's score fell for the current pause (``refine_pause`` keeps it)."""
+        return self._vad_quiet_since
+
+    def refine_pause(self, at: float) -> float:
+        """Count the current pause from ``at`` (where the audio says the speech ended): only
+        while PAUSING, only earlier, at most ``end_lookback`` before the VAD's own start of
+        the pause and never before the speech began. Returns the pause's start now."""
+        if self._state is TurnState.PAUSING:
+            earliest = max(self._started_at, self._vad_quiet_since - self.end_lookback)
+            self._quiet_since = min(self._quiet_since, max(at, earliest))
+        return self._quiet_since
+
+    @property
     def in_speech(self) -> bool:
         """True once speech is confirmed and until the turn ends (pauses included)."""
         return self._state in (TurnState.SPEAKING, TurnState.PAUSING)
@@ -115,6 +140,7 @@ class TurnDetector:
         self._state = TurnState.QUIET
         self._started_at = 0.0
         self._quiet_since = 0.0
+        self._vad_quiet_since = 0.0
         self._barged = False
 
     def feed(self, score: VadScore) -> list[TurnEvent]:
@@ -151,7 +177,7 @@ class TurnDetector:
         if score.prob >= self.stop_threshold:
             return self._check_barge_in(score)
         self._state = TurnState.PAUSING
-        self._quiet_since = begins
+        self._quiet_since = self._vad_quiet_since = begins
         return self._pausing(score)
 
     def _pausing(self, score: VadScore) -> list[TurnEvent]:

@@ -24,6 +24,7 @@ from test_console_api import BASE, auth, live_call, setup
 
 from callport.call.bridge import Bridge
 from callport.call.memory import MemoryLeg
+from callport.call.taps import Direction
 from callport.queues.reach import answered_session
 from callport.server.app import create_app
 from callport.server.csrf import SESSION_COOKIE
@@ -109,6 +110,7 @@ def test_supervisor_hears_both_and_whispers_to_the_agent_over_the_websocket(
             await asyncio.sleep(0.05)
 
         portal.call(bridge_up)
+        bridge_taps = made["call"].session.tap_count(Direction.IN)  # the bridge's own
         leg_a, leg_b = made["a"], made["b"]
         r = client.post("/api/console/calls/q1/listen", json={}, headers=root)
         assert r.status_code == 200, r.text
@@ -116,6 +118,13 @@ def test_supervisor_hears_both_and_whispers_to_the_agent_over_the_websocket(
         with client.websocket_connect(url, headers=root) as ws:
             ws.send_text(json.dumps({"type": "start", "sample_rate": 16000, "gated": False}))
             assert ws.receive_json()["type"] == "ready"
+
+            async def listening() -> None:  # "ready" comes before the mix taps the parties
+                async with asyncio.timeout(10):
+                    while made["call"].session.tap_count(Direction.IN) <= bridge_taps:
+                        await asyncio.sleep(0.01)
+
+            portal.call(listening)
             caller_says = chirp(300, 3000, 0.5, 16000)
             portal.call(leg_a.speak, caller_says, 16000)
             heard = _frames(ws, 20)

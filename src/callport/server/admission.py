@@ -4,8 +4,10 @@ The embedded speech stack (Whisper, Piper) answers only so many talking callers 
 past that every caller waits longer for every reply, and a caller who hears nothing hangs
 up. So a new call is admitted only while both hold:
 
-* fewer conversations are active than ``server.max_conversations`` (0: automatic, from the
-  CPU count and the cost a conversation was measured to have, :func:`auto_max_conversations`);
+* fewer conversations are active than ``server.max_conversations`` (0: automatic: the CPU
+  count times :data:`CONVERSATIONS_PER_CORE`, :func:`auto_max_conversations`, and, once
+  the speech engines have run, no more than their measured cost leaves room for,
+  :func:`capacity_from_cost`);
 * the speech backlog's oldest job has waited less than ``server.backlog_age_s`` (the
   measured sign of overload, whatever the configured number says).
 
@@ -21,13 +23,32 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-__all__ = ["BUSY_PHRASE", "CONVERSATIONS_PER_CORE", "Admission", "Load", "Verdict",
-           "auto_max_conversations"]
+__all__ = ["BUSY_PHRASE", "CONVERSATIONS_PER_CORE", "TURN_CYCLE_S", "UTILIZATION", "Admission",
+           "Load", "Verdict", "auto_max_conversations", "capacity_from_cost"]
 
 BUSY_PHRASE = "Sorry, all our lines are busy right now. Please call again later. Goodbye."
 # Talking callers one core answers within the reply-time target with Whisper tiny.en and
 # Piper (bench/bench_conversations.py on the 2-core dev box, bench/README.md).
 CONVERSATIONS_PER_CORE = 5
+
+
+# A talking caller's turn cycle: speaking (~2 s), the reply (~2-3 s), a pause (~1 s): one
+# utterance to transcribe and one reply to synthesize per cycle (bench_conversations.py).
+TURN_CYCLE_S = 6.0
+# The share of the speech workers' time conversations may fill: a queue past about half
+# busy makes the slowest replies wait several decodes (M/D/1: at 0.5 the mean wait is half
+# a decode, at 0.8 two).
+UTILIZATION = 0.5
+
+
+def capacity_from_cost(turn_cost_s: float, *, cycle_s: float = TURN_CYCLE_S,
+                       utilization: float = UTILIZATION) -> int | None:
+    """Talking conversations the speech workers answer in time when one turn costs them
+    ``turn_cost_s`` (measured: seconds of STT plus TTS work per turn); None before any
+    was measured."""
+    if turn_cost_s <= 0:
+        return None
+    return max(1, math.floor(utilization * cycle_s / turn_cost_s))
 
 
 def auto_max_conversations(cpu_count: int | None, *,

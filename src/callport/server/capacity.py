@@ -17,7 +17,14 @@ import os
 import time
 from typing import TYPE_CHECKING
 
-from callport.server.admission import BUSY_PHRASE, Admission, Load, Verdict, auto_max_conversations
+from callport.server.admission import (
+    BUSY_PHRASE,
+    Admission,
+    Load,
+    Verdict,
+    auto_max_conversations,
+    capacity_from_cost,
+)
 from callport.speech.jobs import speech_backlog
 
 if TYPE_CHECKING:
@@ -44,12 +51,26 @@ def _embedded(runtime: Runtime) -> bool:
     return type(getattr(runtime, "_stt", None)).__name__ == "WhisperSTT"
 
 
+def turn_cost_s() -> float:
+    """Seconds of speech work one conversation turn costs now: the STT and TTS workers'
+    measured seconds per job (0 until they have run). A reply is a few TTS jobs (clauses)
+    but cached phrases cost none, so one TTS job a turn is counted."""
+    pools = speech_backlog()
+    return sum(pools[name].service_s for name in ("stt", "tts") if name in pools)
+
+
 def max_conversations(runtime: Runtime) -> int:
-    """``server.max_conversations``, or the automatic figure for what the runtime runs."""
+    """``server.max_conversations``, or the automatic figure for what the runtime runs: the
+    cores' share, lowered to what the speech engines' measured cost leaves room for (a
+    machine that other work slows admits fewer)."""
     limit = runtime.settings.server.max_conversations
     if limit > 0:
         return limit
-    return auto_max_conversations(os.cpu_count()) if _embedded(runtime) else NO_LIMIT
+    if not _embedded(runtime):
+        return NO_LIMIT
+    auto = auto_max_conversations(os.cpu_count())
+    measured = capacity_from_cost(turn_cost_s())
+    return auto if measured is None else min(auto, measured)
 
 
 def admission_of(runtime: Runtime) -> Admission:
@@ -103,6 +124,14 @@ def backlog_lines(runtime: Runtime) -> list[str]:
     lines += ["# HELP callport_speech_dropped_total Speech jobs dropped unrun: their call "
               "had ended.", "# TYPE callport_speech_dropped_total counter"]
     lines += [f'callport_speech_dropped_total{{engine="{n}"}} {b.dropped}'
+              for n, b in pools.items()]
+    lines += ["# HELP callport_speech_service_seconds Recent seconds of work per speech job "
+              "(admission's measured cost).", "# TYPE callport_speech_service_seconds gauge"]
+    lines += [f'callport_speech_service_seconds{{engine="{n}"}} {b.service_s:.3f}'
+              for n, b in pools.items()]
+    lines += ["# HELP callport_speech_largest_batch Most jobs one engine call has run.",
+              "# TYPE callport_speech_largest_batch gauge"]
+    lines += [f'callport_speech_largest_batch{{engine="{n}"}} {b.largest_batch}'
               for n, b in pools.items()]
     reason = saturated(runtime)
     lines += ["# HELP callport_max_conversations Conversations admitted at once.",

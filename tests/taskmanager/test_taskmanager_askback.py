@@ -107,3 +107,31 @@ async def test_a_sure_action_is_done_at_once(
     outs = await turn(agent, "add take the bins out")
     assert not said(outs).startswith("Did you want")
     assert [t.title for t in await store.list()] == ["take the bins out"]
+
+
+_NEARLY_ADD = IntentResult("reschedule", 0.9, runner_up="add", runner_up_score=0.85,
+                           best_guess="reschedule")  # fmt: skip
+
+async def test_a_change_to_no_task_on_the_list_is_asked_back_as_an_add(
+    store: MemoryTaskStore, classifier: IntentClassifier
+) -> None:
+    await store.add("water the plants", None)
+    agent = TaskManagerAgent(store=store, classifier=Unsure(classifier, _NEARLY_ADD),  # type: ignore[arg-type]
+                             now=lambda: NOW, offload=False)  # fmt: skip
+    outs = await turn(agent, "I must phone the bank on thursday")
+    assert said(outs) == "Did you want me to add phone the bank?"
+    assert [t.title for t in await store.list()] == ["water the plants"]
+    await turn(agent, "yes")
+    added = {t.title: t.due for t in await store.list()}
+    assert added["phone the bank"] == datetime(2025, 3, 13, 23, 59)
+
+
+async def test_a_change_to_a_task_on_the_list_is_not_taken_for_an_add(
+    store: MemoryTaskStore, classifier: IntentClassifier
+) -> None:
+    await store.add("water the plants", None)
+    agent = TaskManagerAgent(store=store, classifier=Unsure(classifier, _NEARLY_ADD),  # type: ignore[arg-type]
+                             now=lambda: NOW, offload=False)  # fmt: skip
+    outs = await turn(agent, "move water the plants to thursday")
+    assert said(outs).startswith("Moved water the plants to")
+    assert len(await store.list()) == 1

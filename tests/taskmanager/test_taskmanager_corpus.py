@@ -3,7 +3,8 @@ from the training examples and from the tuning set (bench/dev/), and the text-on
 on it (bench/bench_understanding.py, no STT) does not fall below the figures measured
 (2026-12-02, after the keyword vote, grammar titles and asking back unsure actions: intent
 85.2 %, slots 89.6 %, outcome 83.9 %, 5 wrong actions, 0 destructive; before: 78.1 / 86.5 /
-79.4 %, 5 wrong actions)."""
+79.4 %, 5 wrong actions; later, with changes to no listed task asked back as adds: 85.2 /
+91.7 / 85.2 %, 5 wrong actions, for the lenient and the strict simulated caller alike)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from callport.nlu.text import normalize
 
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "bench_understanding.py"
 # floors a little under the measured figures (see the module docstring)
-INTENT_FLOOR, SLOT_FLOOR, OUTCOME_FLOOR, WRONG_CEILING = 0.82, 0.86, 0.81, 7
+INTENT_FLOOR, SLOT_FLOOR, OUTCOME_FLOOR, WRONG_CEILING = 0.82, 0.89, 0.83, 7
 DEV = BENCH.parent / "dev"
 CORPUS_DIR = BENCH.parent / "corpus"
 
@@ -76,3 +77,24 @@ async def test_text_only_understanding_stays_above_the_floor(
     assert summary.outcome >= OUTCOME_FLOOR, summary
     assert summary.wrong <= WRONG_CEILING, summary
     assert summary.unconfirmed_wrong_destructive == 0, summary
+
+
+def test_the_strict_simulated_caller_says_no_to_a_task_it_did_not_ask_about() -> None:
+    from callport.agents.taskmanager.dialog import Confirm, Guess
+
+    bench = _bench()
+    case = {"intent": "complete", "outcome": {"complete": ["buy milk"]}}
+    right = Confirm("complete", (1,), "Mark buy milk as done?", "buy milk")
+    wrong = Confirm("complete", (2,), "Mark call mom as done?", "call mom")
+    titles = {1: "buy milk", 2: "call mom"}
+    assert bench.answer("strict", case, right, right.question, titles) == "yes"
+    assert bench.answer("strict", case, wrong, wrong.question, titles) == "no"
+    assert bench.answer("lenient", case, wrong, wrong.question, titles) == "yes"  # the old rule
+    # heard as the ear hears it: "by" sounds like "buy"
+    assert bench.answer("strict", case, right, "Mark by milk as done?", titles) == "yes"
+    deleting = Confirm("delete", (1,), "Delete buy milk?", "buy milk")
+    assert bench.answer("strict", case, deleting, deleting.question, titles) == "no"
+    add = {"intent": "add", "outcome": {"add": [{"title": "pay rent", "due": None}]}}
+    garbled = Guess("add", "add bay rent")
+    assert bench.answer("strict", add, garbled, "Did you want me to add play rant?", {}) == "no"
+    assert bench.answer("strict", add, garbled, "Did you want me to add pay rent?", {}) == "yes"

@@ -7,7 +7,10 @@ match is acted on at once; several about equally good ones become a "which one?"
 ``confirm``): a recogniser's slip ("delete it" heard as "believe it") or a classifier's wrong
 guess must never change a task unasked. A complete the caller already answered a question
 about (a "which one?" choice, or a yes to "Did you want me to mark ... done?") is not asked
-again. No task is changed until the caller has said which one and, where asked, yes.
+again. A title that names no task may be a misheard one: the task it sounds most like
+(``misheard``) is offered by its real title, and every action on such a guess asks first
+("Mark pay the plumber as done?", "Move wash the car to Friday?"). No task is changed until
+the caller has said which one and, where asked, yes.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from callport.agents.taskmanager.examples import (
     RESCHEDULE,
     YES,
 )
+from callport.agents.taskmanager.misheard import likely_task
 from callport.agents.taskmanager.slots import mentions_all
 from callport.nlu.dates import When
 from callport.nlu.intents import IntentResult
@@ -118,7 +122,11 @@ class TaskActions:
             yield out
 
     async def set_due(self, task_id: int, when: When, now: datetime) -> Outputs:
-        task = await self._store.reschedule(task_id, when.as_datetime())
+        async for out in self._move(task_id, when.as_datetime(), now):
+            yield out
+
+    async def _move(self, task_id: int, due: datetime, now: datetime) -> Outputs:
+        task = await self._store.reschedule(task_id, due)
         if task is None:
             yield Say("That task is gone.")
             return
@@ -159,6 +167,10 @@ class TaskActions:
             async for out in self._complete(pending.task_ids[0]):
                 yield out
             return
+        if pending.action == "reschedule":
+            async for out in self._reschedule(pending, now or local_now()):
+                yield out
+            return
         if pending.action == "complete_all":
             n = await self._store.complete_all()
             yield Say(f"Done. I marked {n} {'task' if n == 1 else 'tasks'} as done.")
@@ -170,6 +182,16 @@ class TaskActions:
             yield Say(f"Deleted {pending.title}." if pending.title else "Deleted.")
         else:
             yield Say("That task was already gone.")
+
+    async def _reschedule(self, pending: Confirm, now: datetime) -> Outputs:
+        """A yes to "Move X to Friday?" (moved) or to "Did you mean X?" (asks when)."""
+        task_id = pending.task_ids[0]
+        if pending.due is None:
+            self._state.pending = AskDue(task_id, pending.title)
+            yield Say(f"When should {pending.title} be due?")
+            return
+        async for out in self._move(task_id, pending.due, now):
+            yield out
 
     async def _complete(self, task_id: int) -> Outputs:
         task = await self._store.complete(task_id)
@@ -184,6 +206,12 @@ class TaskActions:
                    asked: bool = False) -> Outputs:
         """Act on the task ``title`` names, ask which one, or say why neither."""
         tasks = await self._resolve(title, intent, when, include_done=intent == DELETE)
+        if not tasks and title:
+            heard = likely_task(title, await self._store.list(include_done=intent == DELETE))
+            if heard is not None:  # misheard, most likely: say the real title, act on a yes
+                async for out in self._guessed(intent, heard, when, now):
+                    yield out
+                return
         if not tasks:
             if not title:
                 yield Say(replies.ASK_TITLE[intent])
@@ -199,6 +227,27 @@ class TaskActions:
         pick = picker.new_pick(intent, choices, title, when)
         self._state.pending = pick
         yield Say(picker.question(pick))
+
+    async def names_a_task(self, title: str, intent: str) -> bool:
+        """Does ``title`` name one of the caller's tasks, by its words or by sound?"""
+        tasks = await self._store.list(include_done=intent == DELETE)
+        found = await self._store.find_by_title(title, include_done=intent == DELETE)
+        return bool(close_matches(title, found)) or likely_task(title, tasks) is not None
+
+    async def _guessed(self, intent: str, task: Task, when: When | None, now: datetime
+                       ) -> Outputs:
+        """A task guessed from a title that named none: every action on it asks first,
+        naming the task as it is written ("Mark pay the plumber as done?")."""
+        self._state.last_task_id = task.id
+        if intent == RESCHEDULE:
+            due = when.as_datetime() if when else None
+            question = (f"Move {task.title} to {replies.say_due(due, now).removeprefix('on ')}?"
+                        if due else f"Did you mean {task.title}?")
+            self._state.pending = Confirm("reschedule", (task.id,), question, task.title, due)
+            yield Say(question)
+            return
+        async for out in self._act(intent, task, when, now):  # complete, delete: they ask
+            yield out
 
     async def _resolve(
         self, title: str, intent: str, when: When | None, *, include_done: bool

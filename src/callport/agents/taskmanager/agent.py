@@ -237,6 +237,10 @@ class TaskManagerAgent:
         named = intent or guess
         title = extract_title(named, rest) if named in {ADD, COMPLETE, DELETE, RESCHEDULE} else ""
         yield TurnInfo(intent, round(result.score, 3), _slots(title, when, due_time=True))
+        if await self._adds_instead(result, title):
+            intent, title = None, extract_title(ADD, rest)
+            result = IntentResult(None, ASK_BACK, best_guess=ADD)
+            guess = ADD
         match intent:
             case "list":
                 outs = self._lister.list(when, now)
@@ -266,6 +270,16 @@ class TaskManagerAgent:
                 outs = _say(replies.FALLBACK)
         async for out in outs:
             yield out
+
+    async def _adds_instead(self, result: IntentResult, title: str) -> bool:
+        """A change to a task that is not on the caller's list, from a request the classifier
+        nearly took for an add ("I must phone the bank on Thursday" is no reschedule when no
+        task is about the bank): asked back as an add instead."""
+        if result.intent not in {COMPLETE, DELETE, RESCHEDULE} or result.runner_up != ADD:
+            return False
+        if not title or result.via != "embedding":
+            return False
+        return not await self._actions.names_a_task(title, result.intent)
 
     def _act(self, intent: str, title: str, rest: str, when: When | None, now: datetime, *,
              asked: bool = False) -> Outputs:

@@ -32,11 +32,12 @@ class Pending:
 
 @dataclass(frozen=True, slots=True)
 class Confirm(Pending):
-    action: str  # "delete", "delete_all", "complete", "complete_all", "end_call", "add_again"
+    action: str  # "delete", "delete_all", "complete", "complete_all", "end_call", "add_again",
+    # "reschedule" (a task guessed from a misheard title: moved to ``due``, or asked when)
     task_ids: tuple[int, ...]
     question: str
     title: str = ""  # the task's title when there is one task (the new one for "add_again")
-    due: datetime | None = None  # "add_again": the new task's due date
+    due: datetime | None = None  # "add_again": the new task's due date; "reschedule": the new one
 
 
 @dataclass(frozen=True, slots=True)

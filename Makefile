@@ -23,7 +23,8 @@ test: install-test
 	$(BIN)/mypy && $(BIN)/mypy examples
 	# The whole suite on uvloop, the loop callport serve runs on (uvicorn's loop="auto"),
 	# then the fast tests again on plain asyncio (callport talk/call, plain pytest).
-	$(BIN)/pytest --event-loop=uvloop $(PYTEST_ARGS)
+	# --durations: the slowest tests are listed, for keeping the whole run under 30 minutes.
+	$(BIN)/pytest --event-loop=uvloop --durations=30 $(PYTEST_ARGS)
 	$(BIN)/pytest -m "not slow" -q --event-loop=asyncio $(PYTEST_ARGS)
 
 lint: install-test

@@ -19,9 +19,11 @@ server's own end-of-speech-to-first-audio) and its /metrics (barge-ins, VAD scor
 what the server cannot see is worked out here: how late its VAD (Silero and the turn
 detector, run offline on the same audio) finds the end of speech and fires a barge-in; what
 remains is transport and the far end's buffer and playout. The load average before and
-after. See bench/ear_common.py for the exact rules.
+after. See bench/ear_common.py for the exact rules. Each channel's medians and p95s are then
+printed against the previous figures (``bench/previous.json``: ``new / previous``);
+``--record`` makes this run's the previous ones.
 
-    python bench/bench_ear.py [--turns 10] [--channels sip,twilio,browser]
+    python bench/bench_ear.py [--turns 10] [--channels sip,twilio,browser] [--record]
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ sys.path[:0] = [str(Path(__file__).resolve().parent)]
 
 from ear_common import Figures, Requests, build_requests, measure, vad_lag  # noqa: E402
 from ear_serve import Served, metric, server_turns, start_serve  # noqa: E402
+from previous import Previous  # noqa: E402
 
 CHANNELS = ("sip", "twilio", "browser")
 STAGES = ("endpoint", "stt", "agent", "tts_first_clause", "end_of_speech_to_first_audio")
@@ -153,6 +156,8 @@ def main() -> None:
     ap.add_argument("--turns", type=int, default=10, help="requests per channel (default 10)")
     ap.add_argument("--channels", default=",".join(CHANNELS),
                     help=f"comma-separated, of {', '.join(CHANNELS)}")
+    ap.add_argument("--record", action="store_true",
+                    help="keep this run's figures as the previous ones (bench/previous.json)")
     args = ap.parse_args()
     channels = [c.strip() for c in args.channels.split(",") if c.strip()]
     if bad := [c for c in channels if c not in CHANNELS]:
@@ -162,6 +167,17 @@ def main() -> None:
     before = loadavg()
     figs = run(channels, args.turns)
     print(report(figs, before, loadavg()))
+    prev = Previous.load("bench_ear")
+    print("\nagainst the previous figures (new / previous):")
+    for f in figs:
+        figures = {"first_reply_p50_ms": pct(f.first_reply_ms, 50),
+                   "first_reply_p95_ms": pct(f.first_reply_ms, 95),
+                   "barge_in_p50_ms": pct(f.barge_in_ms, 50),
+                   "barge_in_p95_ms": pct(f.barge_in_ms, 95)}
+        print("  " + prev.against(f.channel, figures))
+        prev.keep(f.channel, figures, load=os.getloadavg()[0], note=f"{args.turns} turns")
+    if args.record:
+        print(f"recorded {prev.save()} rows in {prev.path}")
 
 
 if __name__ == "__main__":

@@ -30,8 +30,12 @@ Printed per N, over the measured window (after a 1 s settle):
 A row breaks real time when under 99 % of the audio came back or its p99 latency is over
 ``--rt-ms``; the first such N among the valid rows is printed at the end.
 
+At the end each valid row is printed against the previous figures of the same channel and N
+(``bench/previous.json``, ``previous.py``: ``new / previous``); ``--record`` makes this run's
+valid rows the previous ones (Silero rows only: the file holds the Silero figures).
+
     python bench/bench_load.py --channel twilio|sip [--calls 10,50,100] [--seconds 10]
-        [--procs 0 (auto)] [--vad silero|webrtc]
+        [--procs 0 (auto)] [--vad silero|webrtc] [--record]
 """
 
 from __future__ import annotations
@@ -51,8 +55,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from loadgen import server as srv
 from loadgen.audio import pcm16_frames, speech_pcm, ulaw_frames
 from loadgen.caller import Plan, Result, worker
+from previous import Previous
 
 CHANNELS = ("twilio", "telnyx", "sip", "browser")
+# Calls one generator process carries by default. The JSON channels cost the generator more
+# per frame (base64 + JSON both ways): at 25 calls a process, its own read delay was most of
+# the measured latency (Twilio, 50 calls, 2 processes: p50 22-55 ms, generator late; 4: 0.7 ms).
+CALLS_PER_PROC = {"twilio": 12, "telnyx": 12, "sip": 30, "browser": 30}
 
 
 def pct(values: list[float], q: float) -> float:
@@ -133,11 +142,17 @@ def main() -> None:
     ap.add_argument("--channel", choices=CHANNELS, required=True)
     ap.add_argument("--calls", default="10,50,100")
     ap.add_argument("--seconds", type=float, default=10.0)
-    ap.add_argument("--procs", type=int, default=0, help="generator processes (0: 1 per 30)")
+    ap.add_argument("--procs", type=int, default=0,
+                    help="generator processes (0: 1 per 12 calls on Twilio/Telnyx, 1 per 30 on "
+                    "SIP/browser)")
     ap.add_argument("--vad", default="silero", choices=["silero", "webrtc"])
     ap.add_argument("--max-late-ms", type=float, default=5.0)
     ap.add_argument("--rt-ms", type=float, default=60.0)
+    ap.add_argument("--record", action="store_true",
+                    help="keep this run's valid rows as the previous figures (bench/previous.json)")
     args = ap.parse_args()
+    prev = Previous.load("bench_load")
+    ratios: list[str] = []
     frames = (pcm16_frames(speech_pcm(16000)) if args.channel == "browser"
               else ulaw_frames(speech_pcm()))
     print(f"bench_load: channel={args.channel} vad={args.vad} {args.seconds:.0f} s window, "
@@ -152,7 +167,7 @@ def main() -> None:
         server = srv.start(calls=n, vad=args.vad)
         try:
             run_calls(server, args.channel, 1, 1.0, 1, frames)  # warm-up: model, imports
-            procs = args.procs or max(1, math.ceil(n / 30))
+            procs = args.procs or max(1, math.ceil(n / CALLS_PER_PROC[args.channel]))
             sum0, count0 = batch_totals(server.metrics())  # the warm-up call's batches
             result, cpu_s, window = run_calls(server, args.channel, n, args.seconds, procs,
                                               frames)
@@ -182,9 +197,22 @@ def main() -> None:
               f"{p99:>7.2f} {pct(pacer, 99):>9.2f} {pct(result.jitter_ms, 99):>10.2f} "
               f"{late:>12.2f} {batch:>9.1f} {result.cpu_s / (window[1] - window[0]):>7.0%} "
               f"{result.failed:>6}  {'; '.join(notes)}", flush=True)
+        if valid and args.vad == "silero":
+            row = f"{args.channel} N={n}"
+            figures = {"cpu_ms_per_call_s": per, "returned_pct": 100 * returned,
+                       "lat_p50_ms": pct(result.latency_ms, 50),
+                       "lat_p95_ms": pct(result.latency_ms, 95), "lat_p99_ms": p99,
+                       "pacer_p99_ms": pct(pacer, 99)}
+            ratios.append(prev.against(row, figures))
+            prev.keep(row, figures, load=os.getloadavg()[0])
     print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}; first N that breaks "
           f"real time: {broke if broke is not None else 'none of the valid rows'} (invalid rows "
           "are not counted)")
+    print("against the previous figures (new / previous; valid Silero rows):")
+    for line in ratios or ["(no valid Silero rows)"]:
+        print("  " + line)
+    if args.record:
+        print(f"recorded {prev.save()} rows in {prev.path}")
 
 
 if __name__ == "__main__":

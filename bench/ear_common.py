@@ -134,11 +134,14 @@ class VadLag:
 
 
 def vad_lag(requests: Requests, rate: int) -> VadLag:
-    from callport.config import TurnSettings
+    """The server's VAD and turn handling (``SessionCore``: Silero, the detector with the
+    ``[turn]`` settings of this environment, ``CALLPORT_TURN_END_LOOKBACK_MS`` included)."""
+    from callport.call.turns import CallerBarged, SessionCore, TurnReady
+    from callport.config import load_settings
     from callport.vad.silero import SileroVad
-    from callport.vad.turn import BargeIn, TurnDetector, TurnEnded
+    from callport.vad.turn import TurnDetector
 
-    turn = TurnSettings()
+    turn = load_settings(None).turn
     vad = SileroVad()
     lag = VadLag([], [])
     for pcm in requests.pcm:
@@ -150,15 +153,18 @@ def vad_lag(requests: Requests, rate: int) -> VadLag:
         detector = TurnDetector(start_threshold=turn.start_threshold,
                                 stop_threshold=turn.stop_threshold,
                                 min_speech_ms=turn.min_speech_ms,
-                                end_of_turn_ms=turn.end_of_turn_ms, barge_in_ms=turn.barge_in_ms)
+                                end_of_turn_ms=turn.end_of_turn_ms, barge_in_ms=turn.barge_in_ms,
+                                end_lookback_ms=turn.end_lookback_ms)
+        core = SessionCore(sample_rate=rate, frame_ms=20, turn=detector, early_cuts=False)
         frame = rate // 50
         for i in range(0, len(audio) - frame + 1, frame):
-            for score in vad.process(stream, audio[i: i + frame]):
-                for event in detector.feed(score):
-                    if isinstance(event, BargeIn):
-                        lag.barge_ms.append((event.at - lead) * 1000.0)
-                    elif isinstance(event, TurnEnded):
-                        lag.end_ms.append((event.ended_at - lead - len(pcm) / rate) * 1000.0)
+            core.audio(audio[i: i + frame], (i + frame) / rate)
+            for event in core.scores(vad.process(stream, audio[i: i + frame]), wall=0.0):
+                if isinstance(event, CallerBarged):
+                    lag.barge_ms.append((event.at - lead) * 1000.0)
+                elif isinstance(event, TurnReady):
+                    end = event.utterance.ended_at
+                    lag.end_ms.append((end - lead - len(pcm) / rate) * 1000.0)
     return lag
 
 

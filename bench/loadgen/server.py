@@ -48,6 +48,9 @@ metrics_public = true
 log_level = "warning"
 max_conversations = {calls + 50}  # admission counts speech capacity; the echo flow has none
 
+[limits]
+rate_per_s = 0  # the bench's callers all come from 127.0.0.1: no per-address rate limit
+
 [identity]
 unknown = "guest"
 

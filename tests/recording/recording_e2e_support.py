@@ -12,6 +12,7 @@ import base64
 import functools
 import io
 import json
+import re
 import wave
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -162,6 +163,14 @@ def stereo(base: Settings, meta: dict[str, Any]) -> tuple[np.ndarray, np.ndarray
     return data[0::2].copy(), data[1::2].copy(), transcript
 
 
+def heard(said: str, transcript: str) -> float:
+    """The share of the words of ``said`` that are in ``transcript`` (case and punctuation
+    aside)."""
+    words = re.findall(r"[a-z']+", said.lower())
+    got = set(re.findall(r"[a-z']+", transcript.lower()))
+    return sum(w in got for w in words) / len(words)
+
+
 def check_recorded(base: Settings, channel: str) -> tuple[str, str]:
     """The one recording: consent, the caller's words left, the agent's right (Whisper)."""
     [meta] = recordings(base)
@@ -172,7 +181,9 @@ def check_recorded(base: Settings, channel: str) -> tuple[str, str]:
     agent = stt.transcribe_sync(right, 16000).text.lower()
     assert "milk" in caller and "agree" not in caller, caller  # recorded after the yes
     assert "banana" not in caller, caller  # not the agent's words
-    assert "banana" in agent, agent  # the agent's ...
+    # the agent's words (most of them: Whisper may split a word, as "bananas" heard as "the
+    # nannas" where the pause after "Done." came out shorter under load) ...
+    assert heard(REPLY, agent) >= 0.6, agent
     assert "milk" not in agent, agent  # ... not the caller's
     assert [t["who"] for t in transcript if t["text"] == WORDS.lower()] == ["caller"]
     assert any(t["who"] == "agent" and t["text"] == REPLY for t in transcript), transcript

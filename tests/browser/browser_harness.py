@@ -230,7 +230,19 @@ def window_delays_ms(rec: Recording, *, win: int = 16_000, max_lag: int = 8_000,
     Both recordings are stamped with the AudioContext frame of their first sample, so the
     delay is measured on one clock (the page's), from capture to playback output.
     """
+    return echo_windows(rec, win=win, max_lag=max_lag, min_r=min_r)[1]
+
+
+def echo_windows(rec: Recording, *, win: int = 16_000, max_lag: int = 8_000,
+                 min_r: float = 0.6) -> tuple[int, list[float]]:
+    """How many mic windows carry speech and could have come back, and each found one's delay.
+
+    A window counts as found when the remote tap holds it with Pearson r >= ``min_r`` at its
+    own best lag: WebRTC's jitter buffer time-stretches, so one alignment for the whole call
+    says little, while each second on its own is still a faithful copy.
+    """
     shift = round((rec.mic_start - rec.remote_start) / rec.rate * 16_000)
+    speech = 0
     out: list[float] = []
     for i in range(0, len(rec.mic) - win, win // 2):
         ref = rec.mic[i: i + win]
@@ -239,6 +251,7 @@ def window_delays_ms(rec: Recording, *, win: int = 16_000, max_lag: int = 8_000,
         j0 = i + shift
         if j0 < 0 or j0 + win + max_lag > len(rec.remote):
             continue
+        speech += 1
         seg = rec.remote[j0: j0 + win + max_lag]
         lag = best_lag(ref, seg, max_lag)
         if lag < 0:
@@ -246,7 +259,7 @@ def window_delays_ms(rec: Recording, *, win: int = 16_000, max_lag: int = 8_000,
         cand = seg[lag: lag + win]
         if float(np.std(cand)) > 0 and float(np.corrcoef(ref, cand)[0, 1]) >= min_r:
             out.append(lag / 16)
-    return out
+    return speech, out
 
 
 def windowed_r(ref: np.ndarray, sig: np.ndarray, *, win: int = 16_000,

@@ -52,6 +52,7 @@ async def run_echo_call(transport: str, wav: Path, seconds: float, *, gate: bool
         aligned_r,
         chromium,
         dump,
+        echo_windows,
         read_wav_16k,
         serve,
         session_page,
@@ -88,10 +89,12 @@ async def run_echo_call(transport: str, wav: Path, seconds: float, *, gate: bool
     r, _lag, gain = aligned_r(looped, received, max_lag=len(source))
     r_echo, lag_echo, _ = aligned_r(rec.mic, rec.remote, max_lag=16000)
     offset = (rec.remote_start - rec.mic_start) / rec.rate * 16_000
+    echo_speech, echo_delays = echo_windows(rec, max_lag=16_000)
     return {"r": r, "r_windows": windowed_r(looped, received, max_lag=len(source)),
             "gain": gain,
             "seconds_received": len(received) / 16_000,
             "r_echo": r_echo, "round_trip_ms": (lag_echo + offset) / 16,
+            "echo_speech_windows": echo_speech, "echo_delays_ms": echo_delays,
             "window_delays_ms": window_delays_ms(rec), "vad_ms": vad_ms, "errors": errors,
             "hangup": call.hangup, "call_id": call.info.call_id}
 

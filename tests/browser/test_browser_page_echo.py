@@ -94,6 +94,10 @@ def test_webrtc_echo_fidelity_in_network_namespace(speech_wav: Path) -> None:
     assert float(np.median(result["r_windows"])) >= 0.95, result
     assert result["r"] >= 0.8, result
     assert 0.8 < result["gain"] < 1.2, result  # stereo frames: no -3 dB
-    # Echo through aiortc and back: NetEq time-stretches, so one global alignment is loose.
-    assert result["r_echo"] > 0.3, result
-    assert 50 < result["round_trip_ms"] < 800, result
+    # Echo through aiortc and back. NetEq time-stretches, so one alignment for the whole call
+    # is loose (its r was 0.15-0.9 from run to run): each second of speech the page captured
+    # must come back on its own (r >= 0.6 at its own lag), 50-800 ms later.
+    speech, delays = result["echo_speech_windows"], result["echo_delays_ms"]
+    assert speech >= 4, result
+    assert len(delays) >= 0.5 * speech, result
+    assert 50 < float(np.median(delays)) < 800, result

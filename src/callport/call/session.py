@@ -1,11 +1,12 @@
 """CallSession: the asyncio shell around one call's media.
 
 leg events -> ``SessionCore`` (pure, ``call.turns``: history, DTMF, VAD scores -> turn events)
--> caller turns for the flow; queued audio (clauses, raw frames, sources) -> ``Playout`` ->
-``Pacer`` -> leg. Barge-in: caller speech over interruptible audio clears the playout at once
-and tells the leg to ``clear``; what the caller heard comes from the marks the leg reports back
-(``Playout.heard``). Nothing here is set from outside: ``Call`` (``callport.call.call``) holds
-a session and uses its methods; taps are added with ``add_tap``.
+-> caller turns for the flow; queued audio (clauses, raw frames, sources) -> ``Speaker``
+(``call.speaker``: playout, pacer, the heard ledger) -> leg. Barge-in: caller speech over
+interruptible audio cuts the speaker at once and tells the leg to ``clear``; what the caller
+heard comes from the marks the leg reports back. Nothing here is set from outside: ``Call``
+(``callport.call.call``) holds a session and uses its methods; taps are added with
+``add_tap``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from callport.audio.frame import frame_samples
 from callport.call.events import (
     PCM16,
     AudioIn,
@@ -29,11 +29,12 @@ from callport.call.events import (
 )
 from callport.call.leg import Leg
 from callport.call.notes import AgentState, CallerSpeaking, NotifiableLeg, SessionNote
-from callport.call.pacer import Pacer, Sleep
-from callport.call.playout import HeardSegment, Playout, to_frames
+from callport.call.pacer import Sleep
+from callport.call.playout import HeardSegment
 from callport.call.results import HungUp as Ended
 from callport.call.results import Timeout
 from callport.call.sources import AudioSource
+from callport.call.speaker import HEARD_WAIT_S, Speaker
 from callport.call.taps import Direction, MediaTap, TapFrame, TapList
 from callport.call.turns import (
     CallerBarged,
@@ -59,7 +60,6 @@ __all__ = ["CallSession", "CallerDigit", "CallerTurn", "PauseReady", "SessionSta
 
 
 CallerTurn = Utterance | CallerDigit
-HEARD_WAIT_S = 1.5  # longest wait for a cleared far end's mark answers (a page's CLEAR_ACK_S)
 
 
 @dataclass(slots=True)
@@ -84,26 +84,17 @@ class CallSession:
         self._core = SessionCore(sample_rate=leg.sample_rate, frame_ms=leg.frame_ms, turn=turn,
                                  inband_dtmf=inband_dtmf, early_cuts=early_cuts)
         self._rate = leg.sample_rate
-        self._frame = frame_samples(leg.sample_rate, leg.frame_ms)
-        self._playout = Playout()
-        self._pacer = Pacer(leg=leg, playout=self._playout, clock=clock, sleep=sleep,
-                            on_idle=self._check_idle, on_sent=metrics.frames_out.inc)
+        self._out = Speaker(leg=leg, clock=clock, sleep=sleep, on_sent=metrics.frames_out.inc)
         self._taps_in = TapList()
         self.note_listeners: list[Callable[[SessionNote], None]] = []  # e.g. a recording
         self._turns: asyncio.Queue[CallerTurn | PauseReady | Ended] = asyncio.Queue()
-        self._idle = asyncio.Event()
-        self._idle.set()
         self._ended = asyncio.Event()
-        self._barged = asyncio.Event()
-        self._marked = asyncio.Event()  # set by every mark answer (wait_heard)
-        self._interrupted = False
         self._barge_in = True
         self._turns_on = True
         self._tasks: list[asyncio.Task[None]] = []
         self._reason = ""
         self._transferred_to: str | None = None
         self._turns_produced = 0
-        self._reply_serial = 0
         self._peer_held = False
         self.stats = SessionStats()
 
@@ -130,19 +121,19 @@ class CallSession:
 
     @property
     def frames_out(self) -> int:
-        return self._pacer.frames_out
+        return self._out.pacer.frames_out
 
     @property
     def first_audio_wall(self) -> float | None:
-        return self._pacer.first_audio_wall
+        return self._out.pacer.first_audio_wall
 
     @property
     def interrupted(self) -> bool:
-        return self._interrupted
+        return self._out.interrupted
 
     @property
     def reply_serial(self) -> int:  # bumped by every ``new_reply``: one reply's notes share it
-        return self._reply_serial
+        return self._out.reply_serial
 
     @property
     def peer_held(self) -> bool:  # the far end put us on hold (``HeldByPeer``)
@@ -150,12 +141,12 @@ class CallSession:
 
     @property
     def holding(self) -> bool:  # hold music (an endless source) is queued
-        return self._playout.endless
+        return self._out.holding
 
     @property
     def agent_audible(self) -> bool:
         """True while interruptible audio is queued here or not yet confirmed played."""
-        return self._playout.interruptible
+        return self._out.interruptible
 
     # ---- settings the flow changes through methods ----------------------------------
 
@@ -180,21 +171,21 @@ class CallSession:
         self._vad.disable()
 
     def add_tap(self, tap: MediaTap, direction: Direction) -> None:
-        (self._taps_in if direction is Direction.IN else self._pacer.taps).add(tap)
+        (self._taps_in if direction is Direction.IN else self._out.taps).add(tap)
 
     def remove_tap(self, tap: MediaTap, direction: Direction) -> None:
-        (self._taps_in if direction is Direction.IN else self._pacer.taps).remove(tap)
+        (self._taps_in if direction is Direction.IN else self._out.taps).remove(tap)
 
     def tap_count(self, direction: Direction) -> int:
         """How many taps (a bridge, a recorder, a supervisor) this direction has now."""
-        return len(self._taps_in if direction is Direction.IN else self._pacer.taps)
+        return len(self._taps_in if direction is Direction.IN else self._out.taps)
 
     # ---- lifecycle -------------------------------------------------------------------
 
     def start(self) -> None:
         self._tasks = [
             asyncio.create_task(self._read_loop(), name=f"leg-reader:{self.leg.call_id}"),
-            asyncio.create_task(self._pacer.run(), name=f"pacer:{self.leg.call_id}"),
+            asyncio.create_task(self._out.pacer.run(), name=f"pacer:{self.leg.call_id}"),
         ]
 
     async def close(self) -> None:
@@ -231,9 +222,7 @@ class CallSession:
                 case Dtmf(digit=digit, at=at):
                     self._on_core(self._core.digit(digit, at))
                 case Marked(name=name, played=played):
-                    self._playout.marked(name, played)
-                    self._marked.set()
-                    self._check_idle()
+                    self._out.marked(name, played)
                 case TransferStarted(target=target):
                     self._transferred_to = target
                     self._end("transferred")
@@ -253,11 +242,7 @@ class CallSession:
     def _end(self, reason: str) -> None:
         self._reason = reason
         self._ended.set()
-        self._playout.clear()
-        self._interrupted = True
-        self._idle.set()
-        self._barged.set()
-        self._pacer.cleared()
+        self._out.close()
         self._vad.stop()
         self._turns.put_nowait(Ended(reason))
 
@@ -288,7 +273,7 @@ class CallSession:
                     if self._turns_on:
                         self.notify(CallerSpeaking(True))
                 case CallerBarged():
-                    if self._turns_on and self._barge_in and self._playout.interruptible:
+                    if self._turns_on and self._barge_in and self._out.interruptible:
                         self.barge_in()
                 case TurnReady(utterance=utterance):
                     if self._turns_on:
@@ -299,7 +284,7 @@ class CallSession:
                     if self._turns_on:
                         self._turns.put_nowait(event)
                 case DigitReady(digit=digit):
-                    if self._barge_in and self._playout.interruptible:
+                    if self._barge_in and self._out.interruptible:
                         self.barge_in()
                     self._turns_produced += 1
                     self._turns.put_nowait(digit)
@@ -313,96 +298,51 @@ class CallSession:
         (sources queued as not interruptible, such as a bridged party, keep playing)."""
         self.stats.barge_ins += 1
         self.metrics.barge_ins.inc()
-        self._playout.clear(keep_fixed=True)
-        self._pacer.cleared()
-        self._interrupted = True
-        self._idle.set()
-        self._barged.set()
+        self._out.cut()
         task = asyncio.get_running_loop().create_task(self.leg.clear())
         task.add_done_callback(_log_failure)
 
     async def wait_barge_in(self) -> None:
         """Return once the current audio was interrupted (barge-in) or the call ended."""
-        while not (self._interrupted or self.ended):
-            await self._barged.wait()
-            self._barged.clear()
+        await self._out.wait_barge_in()
 
-    # ---- outbound --------------------------------------------------------------------
+    # ---- outbound (``call.speaker``) ---------------------------------------------------
 
     def new_reply(self) -> None:
         """New audio begins: reset the heard ledger and the interrupted flag."""
-        self._playout.reset_ledger()
-        self._reply_serial += 1
-        self._interrupted = False
-        self._barged.clear()
-        self._pacer.first_audio_wall = None
-
-    def _queued(self) -> None:
-        self._idle.clear()
-        self._pacer.wake()
+        self._out.new_reply()
 
     def enqueue_clause(self, text: str, pcm: PCM16, sample_rate: int) -> None:
         """Queue one spoken clause (with marks) unless the reply was interrupted."""
-        if self._interrupted or self.ended:
-            return
-        self._playout.add_clause(text, to_frames(pcm, sample_rate, self._rate, self._frame))
-        self._queued()
+        self._out.enqueue_clause(text, pcm, sample_rate)
 
     def enqueue_audio(self, pcm: PCM16, sample_rate: int, *, label: str = "audio") -> None:
         """Queue raw audio; it carries marks like speech (``heard()`` says how much played)."""
-        if self.ended:
-            return
-        self._playout.add_frames(to_frames(pcm, sample_rate, self._rate, self._frame),
-                                 label=label)
-        self._queued()
+        self._out.enqueue_audio(pcm, sample_rate, label=label)
 
     def play(self, source: AudioSource, *, interruptible: bool = True) -> None:
-        """Queue ``source`` (opened here at the leg's rate); the pacer pulls it frame by frame.
-        A source that is not ``interruptible`` survives barge-in (a bridged party)."""
-        if self.ended:
-            return
-        source.open(self.leg.sample_rate)
-        self._playout.add_source(source, interruptible=interruptible)
-        self._queued()
+        """Queue ``source`` (opened at the leg's rate); a source that is not
+        ``interruptible`` survives barge-in (a bridged party)."""
+        self._out.play(source, interruptible=interruptible)
 
     async def stop_audio(self) -> None:
         """Drop everything queued (hold music included) and clear the leg's buffer."""
-        self._playout.clear()
-        self._pacer.cleared()
-        self._check_idle()
-        if not self.ended:
-            await self.leg.clear()
+        await self._out.stop_audio()
 
     def heard_text(self) -> str:
-        return self._playout.heard_text()
+        return self._out.heard_text()
 
     async def wait_heard(self, timeout: float = HEARD_WAIT_S) -> None:
-        """After a barge-in, until every mark of the cut audio still in flight is answered
-        (or ``timeout``): the far end may have played some of it before the clear reached
-        it (a page's player confirms its clear), so ``heard()`` is exact only then."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while self._playout.interruptible and not self.ended:
-            self._marked.clear()
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                return
-            try:
-                await asyncio.wait_for(self._marked.wait(), remaining)
-            except TimeoutError:
-                return
+        """After a barge-in, until the cut audio's marks still in flight are answered (or
+        ``timeout``): ``heard()`` is exact only then (``Speaker.wait_heard``)."""
+        await self._out.wait_heard(timeout)
 
     def heard(self) -> list[HeardSegment]:
-        return self._playout.heard()
+        return self._out.heard()
 
     async def wait_played(self) -> bool:
         """Wait until queued audio has played (True) or was interrupted (False)."""
-        await self._idle.wait()
-        return not self._interrupted
-
-    def _check_idle(self) -> None:
-        if len(self._playout) == 0 and self._playout.pending_marks == 0:
-            self._idle.set()
+        return await self._out.wait_played()
 
     # ---- caller turns ----------------------------------------------------------------
 

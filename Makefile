@@ -22,10 +22,11 @@ test: install-test
 	$(BIN)/ruff check src tests bench examples
 	$(BIN)/mypy && $(BIN)/mypy examples
 	# The whole suite on uvloop, the loop callport serve runs on (uvicorn's loop="auto"),
-	# then the fast tests again on plain asyncio (callport talk/call, plain pytest).
+	# then the fast tests the loop changes again on plain asyncio (callport talk/call, plain
+	# pytest): --on-the-loop-only keeps coroutine tests and those with an async fixture.
 	# --durations: the slowest tests are listed, for keeping the whole run under 30 minutes.
 	$(BIN)/pytest --event-loop=uvloop --durations=30 $(PYTEST_ARGS)
-	$(BIN)/pytest -m "not slow" -q --event-loop=asyncio $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not slow" -q --event-loop=asyncio --on-the-loop-only $(PYTEST_ARGS)
 
 lint: install-test
 	$(BIN)/ruff check src tests bench examples

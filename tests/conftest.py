@@ -3,11 +3,13 @@
 ``callport serve`` runs on uvicorn's default loop, which is uvloop when it is installed
 (``loop="auto"``), so timers, sockets and subprocesses must behave the same on both. The
 default stays asyncio; ``CALLPORT_TEST_LOOP=uvloop`` does the same as the option. ``make test``
-runs the whole suite with ``--event-loop=uvloop``, then ``-m "not slow"`` on asyncio."""
+runs the whole suite with ``--event-loop=uvloop``, then the fast tests the loop changes
+(``--on-the-loop-only``) on asyncio."""
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -19,6 +21,31 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--event-loop", choices=("asyncio", "uvloop"),
                      default=os.environ.get("CALLPORT_TEST_LOOP", "asyncio"),
                      help="event loop for asyncio tests (callport serve uses uvloop)")
+    parser.addoption("--on-the-loop-only", action="store_true",
+                     help="only the tests --event-loop changes: coroutine tests and tests "
+                          "with an async fixture (the others run the same on any loop)")
+
+
+def _on_the_loop(item: pytest.Item) -> bool:
+    """Does ``--event-loop`` change how ``item`` runs? A coroutine test, or one that uses an
+    async fixture, runs on the chosen loop; a plain test (one that calls ``asyncio.run``
+    itself, or starts a ``callport`` process) runs the same whatever the option says."""
+    if item.get_closest_marker("asyncio") is not None:
+        return True
+    info = getattr(item, "_fixtureinfo", None)
+    defs = info.name2fixturedefs.values() if info is not None else ()
+    return any(inspect.iscoroutinefunction(d.func) or inspect.isasyncgenfunction(d.func)
+               for chain in defs for d in chain)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not config.getoption("--on-the-loop-only"):
+        return
+    keep = [item for item in items if _on_the_loop(item)]
+    dropped = [item for item in items if not _on_the_loop(item)]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
 
 
 def pytest_asyncio_loop_factories(config: pytest.Config,

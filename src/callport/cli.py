@@ -277,7 +277,7 @@ def _serve(settings: Settings, *, warmup: bool) -> int:
     # SIGTERM: stop admitting calls, hang up live ones, exit 0 within server.shutdown_grace_s.
     return serve(app, runtime, host=host, port=port, log_level=settings.server.log_level,
                  grace_s=settings.server.shutdown_grace_s, limits=settings.limits,
-                 trusted_proxies=settings.server.trusted_proxies)
+                 trusted_proxies=settings.server.trusted_proxies, metrics=runtime.metrics)
 
 
 def _print_signin_link(settings: Settings, runtime: Runtime) -> None:

@@ -14,6 +14,7 @@ JITTER_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32)
 LOSS_BUCKETS = (0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
 RTT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.4, 0.8, 1.6)
+GC_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25)
 
 
 @dataclass(slots=True)
@@ -175,6 +176,17 @@ class Metrics:
             "callport_sip_rtt_seconds",
             "Round-trip time from RTCP reports echoing our SR (LSR/DLSR).", RTT_BUCKETS)
     )
+    # The process heap (``callport.server.heap``): collector pauses stop the event loop.
+    gc_pause_seconds: Histogram = field(
+        default_factory=lambda: Histogram(
+            "callport_gc_pause_seconds",
+            "Python garbage collection pauses (each stops the event loop).", GC_BUCKETS)
+    )
+    gc_frozen_objects: Gauge = field(
+        default_factory=lambda: Gauge(
+            "callport_gc_frozen_objects",
+            "Objects of the loaded server moved out of the collector's sight at start.")
+    )
 
     def render(self) -> str:
         lines: list[str] = []
@@ -199,6 +211,8 @@ class Metrics:
             self.sip_malformed,
             self.sip_source_capped,
             self.browser_user_capped,
+            self.gc_pause_seconds,
+            self.gc_frozen_objects,
         ):
             lines.extend(metric.render())
         return "\n".join(lines) + "\n"

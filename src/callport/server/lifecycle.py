@@ -32,6 +32,8 @@ from datetime import datetime, timedelta
 from types import FrameType
 from typing import TYPE_CHECKING, Any, Protocol
 
+from callport.metrics import Metrics
+from callport.server.heap import GcPauses, freeze_startup
 from callport.store.calls import CallRecord, CallStoreError
 from callport.store.tasks import local_now
 from callport.types import CallInfo
@@ -204,8 +206,10 @@ def uvicorn_config(app: Any, *, host: str, port: int, log_level: str, grace_s: f
 
 def serve(app: Any, runtime: Drainable, *, host: str, port: int, log_level: str,
           grace_s: float, limits: LimitSettings | None = None,
-          trusted_proxies: tuple[str, ...] = ()) -> int:
-    """Run ``app`` on uvicorn until SIGTERM/SIGINT; drain calls first; 0 on a clean stop."""
+          trusted_proxies: tuple[str, ...] = (), metrics: Metrics | None = None) -> int:
+    """Run ``app`` on uvicorn until SIGTERM/SIGINT; drain calls first; 0 on a clean stop.
+    The loaded heap is frozen first and collection pauses go to ``metrics``
+    (``callport.server.heap``)."""
     import uvicorn
 
     class _Server(uvicorn.Server):
@@ -232,8 +236,10 @@ def serve(app: Any, runtime: Drainable, *, host: str, port: int, log_level: str,
         raise SystemExit(0)
 
     previous = signal.signal(signal.SIGTERM, stopped_before_serving)
+    freeze_startup()  # loaded: a full collection scans only what calls make (server.heap)
     try:
-        server.run()
+        with GcPauses(metrics or Metrics()):
+            server.run()
     finally:
         signal.signal(signal.SIGTERM, previous)
     return 0

@@ -25,7 +25,11 @@ Printed per N, over the measured window (after a 1 s settle):
   row is marked INVALID (it measured the generator, not the server);
 - ``vad batch``: mean calls per VAD inference, from the server's ``callport_vad_batch_size``;
 - ``gen-cpu``: the generators' own CPU over the window, in cores (on a small machine they
-  compete with the server for the same cores).
+  compete with the server for the same cores);
+- ``loop``: the share of the server's CPU spent in its main thread, the event loop (the
+  rest: worker threads, VAD inference above all);
+- ``gc>10ms``: the server's garbage collections that paused it over 10 ms during the run
+  (``callport_gc_pause_seconds``; each one stops every call's frames).
 
 A row breaks real time when under 99 % of the audio came back or its p99 latency is over
 ``--rt-ms``; the first such N among the valid rows is printed at the end.
@@ -79,6 +83,18 @@ def batch_totals(metrics: str) -> tuple[float, float]:
     return total, count
 
 
+def long_gc_pauses(metrics: str, over_s: float = 0.01) -> float:
+    """Garbage collection pauses longer than ``over_s`` so far (``callport_gc_pause_seconds``:
+    its count less the bucket at ``over_s``); NaN from a server without that metric."""
+    count, at = float("nan"), 0.0
+    for line in metrics.splitlines():
+        if line.startswith(f'callport_gc_pause_seconds_bucket{{le="{over_s:g}"}} '):
+            at = float(line.split()[1])
+        elif line.startswith("callport_gc_pause_seconds_count "):
+            count = float(line.split()[1])
+    return count - at
+
+
 def pacer_jitter(calls: list[list[float]], window: tuple[float, float]) -> list[float]:
     """|spacing of consecutive pacer sends - 20 ms| in ms, inside the window, every call."""
     lo, hi = window
@@ -91,8 +107,9 @@ def pacer_jitter(calls: list[list[float]], window: tuple[float, float]) -> list[
 
 
 def run_calls(server: srv.Server, channel: str, n: int, seconds: float, procs: int,
-              frames: list[bytes]) -> tuple[Result, float, tuple[float, float]]:
-    """N calls in ``procs`` generator processes; (merged result, server CPU s, window)."""
+              frames: list[bytes]) -> tuple[Result, float, float, tuple[float, float]]:
+    """N calls in ``procs`` generator processes; (merged result, server CPU s, its loop
+    thread's CPU s, window)."""
     ctx = multiprocessing.get_context("spawn")
     per = [n // procs + (1 if i < n % procs else 0) for i in range(procs)]
     pipes, children, first = [], [], 0
@@ -117,9 +134,9 @@ def run_calls(server: srv.Server, channel: str, n: int, seconds: float, procs: i
     for pipe in pipes:
         pipe.send((start, lo, hi))
     time.sleep(max(0.0, lo - time.monotonic()))
-    cpu0 = server.cpu_s()
+    cpu0, loop0 = server.cpu_s(), server.loop_cpu_s()
     time.sleep(max(0.0, hi - time.monotonic()))
-    cpu1 = server.cpu_s()
+    cpu1, loop1 = server.cpu_s(), server.loop_cpu_s()
     total = Result()
     for pipe, proc in zip(pipes, children, strict=True):
         if not pipe.poll(seconds + 60):
@@ -134,7 +151,7 @@ def run_calls(server: srv.Server, channel: str, n: int, seconds: float, procs: i
         total.late_ms += part.late_ms
         total.latency_ms += part.latency_ms
         total.jitter_ms += part.jitter_ms
-    return total, cpu1 - cpu0, (lo, hi)
+    return total, cpu1 - cpu0, loop1 - loop0, (lo, hi)
 
 
 def main() -> None:
@@ -161,17 +178,20 @@ def main() -> None:
     print(f"{'N':>5} {'cpu-ms/call-s':>13} {'calls/core':>10} {'returned':>8} "
           f"{'lat p50':>8} {'p95':>7} {'p99':>7} {'pacer p99':>9} {'rx-jit p99':>10} "
           f"{'gen-late p99':>12} "
-          f"{'vad batch':>9} {'gen-cpu':>7} {'failed':>6}  note")
+          f"{'vad batch':>9} {'gen-cpu':>7} {'loop':>5} {'gc>10ms':>7} {'failed':>6}  note")
     broke: int | None = None
     for n in [int(x) for x in args.calls.split(",")]:
         server = srv.start(calls=n, vad=args.vad)
         try:
             run_calls(server, args.channel, 1, 1.0, 1, frames)  # warm-up: model, imports
             procs = args.procs or max(1, math.ceil(n / CALLS_PER_PROC[args.channel]))
-            sum0, count0 = batch_totals(server.metrics())  # the warm-up call's batches
-            result, cpu_s, window = run_calls(server, args.channel, n, args.seconds, procs,
+            before = server.metrics()
+            sum0, count0 = batch_totals(before)  # the warm-up call's batches
+            result, cpu_s, loop_s, window = run_calls(server, args.channel, n, args.seconds, procs,
                                               frames)
-            sum1, count1 = batch_totals(server.metrics())
+            after = server.metrics()
+            sum1, count1 = batch_totals(after)
+            gc_long = long_gc_pauses(after) - long_gc_pauses(before)
             batch = (sum1 - sum0) / (count1 - count0) if count1 > count0 else float("nan")
             time.sleep(1.0)  # the calls' ends: their send times are written
             pacer = pacer_jitter(server.send_times(), window)
@@ -196,6 +216,8 @@ def main() -> None:
               f"{pct(result.latency_ms, 50):>8.2f} {pct(result.latency_ms, 95):>7.2f} "
               f"{p99:>7.2f} {pct(pacer, 99):>9.2f} {pct(result.jitter_ms, 99):>10.2f} "
               f"{late:>12.2f} {batch:>9.1f} {result.cpu_s / (window[1] - window[0]):>7.0%} "
+              f"{loop_s / cpu_s if cpu_s else 0.0:>5.0%} "
+              f"{'-' if math.isnan(gc_long) else f'{gc_long:.0f}':>7} "
               f"{result.failed:>6}  {'; '.join(notes)}", flush=True)
         if valid and args.vad == "silero":
             row = f"{args.channel} N={n}"

@@ -81,6 +81,11 @@ rate_burst = {max(200, 4 * calls)}
 """
 
 
+def _stat_cpu_s(stat: Path) -> float:
+    fields = stat.read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
 @dataclass
 class Server:
     proc: subprocess.Popen[bytes]
@@ -91,8 +96,12 @@ class Server:
 
     def cpu_s(self) -> float:
         """User + system CPU seconds of the server process (all its threads) so far."""
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / TICKS
+        return _stat_cpu_s(Path(f"/proc/{self.proc.pid}/stat"))
+
+    def loop_cpu_s(self) -> float:
+        """The same for its main thread alone: the event loop (uvicorn, channels, sessions,
+        pacers); the rest is worker threads (VAD inference, speech, the database)."""
+        return _stat_cpu_s(Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/stat"))
 
     def send_times(self) -> list[list[float]]:
         """The pacer's send times of every call that ended (``loadgen.pacing``)."""

@@ -98,3 +98,15 @@ def test_the_strict_simulated_caller_says_no_to_a_task_it_did_not_ask_about() ->
     garbled = Guess("add", "add bay rent")
     assert bench.answer("strict", add, garbled, "Did you want me to add play rant?", {}) == "no"
     assert bench.answer("strict", add, garbled, "Did you want me to add pay rent?", {}) == "yes"
+
+
+def test_every_expected_move_changes_the_due_date() -> None:
+    """A case that expects a task moved to the day it is already due on cannot be told apart
+    from doing nothing (the outcome compares what changed): no corpus may hold one."""
+    bench = _bench()
+    for corpus in (bench.load_corpus(), bench.load_corpus(DEV / "taskmanager_dev.json")):
+        due_before = {item["title"]: (item["due"] or "")[:10] for item in corpus["fixture"]}
+        same = [case["id"] for case in corpus["cases"]
+                for title, due in case.get("outcome", {}).get("due", {}).items()
+                if due_before.get(title) == due[:10]]
+        assert same == []

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pytest
 
 from callport.vad.base import VadEngine, VadScore, VadStream
-from callport.vad.batcher import VadBatcher
+from callport.vad.batcher import DELIVER_SLICE, VadBatcher
 from callport.vad.silero import SileroVad
 
 
@@ -128,3 +128,37 @@ async def test_calls_arriving_at_different_times_share_the_tick(offload: bool) -
     # A batch per tick, not per call: most batches hold most calls.
     assert sum(sizes) / len(sizes) >= 0.6 * 24, sizes
     assert batcher.largest_batch == max(sizes) >= 20
+
+
+@pytest.mark.parametrize("offload", [True, False])
+async def test_a_big_batch_is_handed_on_a_slice_per_loop_turn_in_order(offload: bool) -> None:
+    """Scores go to the calls DELIVER_SLICE streams per loop turn: a callback that came due
+    meanwhile (a pacer's frame) runs between slices, and every stream's scores keep the order
+    of the batch, also across two batches."""
+    batcher = VadBatcher(SileroVad(), offload=offload)
+    count = 3 * DELIVER_SLICE + 5
+    streams = [batcher.new_stream(8000) for _ in range(count)]
+    loop = asyncio.get_running_loop()
+    order: list[tuple[int, float]] = []
+    between: list[int] = []
+
+    def on_scores(i: int) -> Callable[[list[VadScore]], None]:
+        def got(scores: list[VadScore]) -> None:
+            assert len(scores) == 1
+            order.append((i, scores[0].at))
+            if len(order) == 1:  # due while the first slice is handed on
+                loop.call_soon(lambda: between.append(len(order)))
+        return got
+
+    def failed(exc: BaseException) -> None:
+        raise AssertionError(exc)
+
+    for rounds in (1, 2):
+        for i, stream in enumerate(streams):
+            assert batcher.submit(stream, caller_audio(i)[:256], on_scores(i), failed)
+        async with asyncio.timeout(10):
+            while len(order) < rounds * count:
+                await asyncio.sleep(0.005)
+    assert [i for i, _ in order] == list(range(count)) * 2
+    assert [at for _, at in order] == [0.032] * count + [0.064] * count
+    assert between[0] == DELIVER_SLICE  # the other callback ran after the first slice

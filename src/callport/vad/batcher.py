@@ -12,6 +12,10 @@ the loop, runs the model on the process's one VAD worker thread (onnxruntime rel
 GIL, so frame pacing goes on meanwhile) and stores the new states back on the loop. Other
 engines (webrtcvad, cheap) score on the loop at the tick. ``on_batch(size, seconds)``
 reports every batch (the ``callport_vad_batch_size`` histogram in ``/metrics``).
+
+The scores are handed to the calls ``DELIVER_SLICE`` streams per loop turn, in order (one
+queue for every batch): each call's scores run its turn detector, and 150 of them in one
+callback would keep the loop from every pacer due meanwhile for milliseconds.
 """
 
 from __future__ import annotations
@@ -21,9 +25,10 @@ import contextlib
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Protocol, TypeVar, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from callport.types import PCM16
 from callport.vad.base import VadEngine, VadScore, VadStream
@@ -31,6 +36,10 @@ from callport.vad.tick import TICK_S, TickSchedule
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+# Streams whose scores (or error) are handed on per loop turn; the rest follow on the next
+# turns, after whatever came due meanwhile (a pacer's frame).
+DELIVER_SLICE = 32
 
 _executor_lock = threading.Lock()
 _executor: ThreadPoolExecutor | None = None
@@ -76,6 +85,9 @@ class VadBatcher:
         self._on_batch = on_batch
         self.flushes = 0  # batches scored
         self.largest_batch = 0  # most streams in one batch
+        # (callback, value) still to hand on, every batch's in order (``_drain``)
+        self._pending: deque[tuple[Callable[[Any], None], Any]] = deque()
+        self._drain_armed = False
 
     @property
     def batch_sizes(self) -> list[int]:
@@ -154,16 +166,33 @@ class VadBatcher:
         self._next()
         for (_, waiters), scores in zip(batch, results, strict=True):
             first, *rest = waiters
-            _safely(first[0], scores)
+            self._pending.append((first[0], scores))
             for on_scores, _ in rest:  # the same stream submitted twice: scored once
-                _safely(on_scores, [])
+                self._pending.append((on_scores, []))
+        self._hand_on()
 
     def _fail(self, batch: Batch, exc: Exception) -> None:
         log.error("VAD scoring failed for %d streams", len(batch), exc_info=exc)
         self._next()
         for _, waiters in batch:
             for _, on_error in waiters:
-                _safely(on_error, exc)
+                self._pending.append((on_error, exc))
+        self._hand_on()
+
+    def _hand_on(self) -> None:
+        """The first slice now, unless a drain is already on its way (it keeps the order)."""
+        if not self._drain_armed:
+            self._drain()
+
+    def _drain(self) -> None:
+        self._drain_armed = False
+        pending = self._pending
+        for _ in range(min(DELIVER_SLICE, len(pending))):
+            callback, value = pending.popleft()
+            _safely(callback, value)
+        if pending:
+            self._drain_armed = True
+            asyncio.get_running_loop().call_soon(self._drain)
 
     def _next(self) -> None:
         loop = asyncio.get_running_loop()

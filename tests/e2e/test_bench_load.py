@@ -33,7 +33,7 @@ def test_two_callers_are_echoed_through_a_real_serve(channel: str) -> None:
               else ulaw_frames(speech_pcm()))
     server = srv.start(calls=2)
     try:
-        result, cpu_s, window = run_calls(server, channel, 2, 2.0, 1, frames)
+        result, cpu_s, loop_s, window = run_calls(server, channel, 2, 2.0, 1, frames)
         metrics = server.metrics()
         deadline = time.monotonic() + 10
         while len(sends := server.send_times()) < 2 and time.monotonic() < deadline:
@@ -44,6 +44,8 @@ def test_two_callers_are_echoed_through_a_real_serve(channel: str) -> None:
     assert result.sent >= 150  # two calls, 2 s of 20 ms frames (a late generator sends fewer)
     assert result.matched >= 0.5 * result.sent  # the echo came back, matched by content
     assert cpu_s > 0 and window[1] - window[0] == pytest.approx(2.0)
+    assert 0 < loop_s <= cpu_s  # the main thread's share of the server's CPU
+    assert "callport_gc_pause_seconds_count" in metrics  # long_gc_pauses reads it
     assert "callport_vad_batch_size_count" in metrics
     count = [line for line in metrics.splitlines()
              if line.startswith("callport_vad_batch_size_count ")]

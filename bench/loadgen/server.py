@@ -36,6 +36,19 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
         return int(s.getsockname()[1])
 
 
+def free_sip_port() -> int:
+    """A port free for UDP and TCP both (the SIP listener binds the two)."""
+    for _ in range(50):
+        port = free_port(socket.SOCK_DGRAM)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue  # in use on TCP (a connection of an earlier run): another one
+        return port
+    raise RuntimeError("no port free for both UDP and TCP on 127.0.0.1")
+
+
 def config_text(*, port: int, sip_port: int, rtp_low: int, calls: int, vad: str,
                 db: Path, telnyx_key: str) -> str:
     return f"""
@@ -138,7 +151,7 @@ def start(*, calls: int, vad: str = "silero") -> Server:
     public = base64.b64encode(key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw))
     private = key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
     tmp = tempfile.TemporaryDirectory(prefix="callport-load-")
-    port, sip_port = free_port(), free_port(socket.SOCK_DGRAM)
+    port, sip_port = free_port(), free_sip_port()
     rtp_low = 30000 + (os.getpid() * 7 % 200) * 100
     path = Path(tmp.name) / "callport.toml"
     path.write_text(config_text(port=port, sip_port=sip_port, rtp_low=rtp_low, calls=calls,

@@ -1,6 +1,7 @@
 """A SIP call (baresip on loopback) bridged to a browser call (headless Chromium, fake mic)
-through callport's ``Bridge``: each party hears the other (r >= 0.9 both ways, measured at
-the far ends), and each direction's tap holds what that side was actually sent."""
+through callport's ``Bridge``: each party hears the other (both ways, at least half of the
+far end's 0.5 s windows at r >= 0.9), and each direction's tap holds what that side was
+actually sent (median r >= 0.9)."""
 
 from __future__ import annotations
 
@@ -181,5 +182,10 @@ async def test_sip_call_bridged_to_browser_call_audio_both_ways(tmp_path: Path) 
           f"{np.median(r_page):.3f} (vs baresip's wav {np.median(r_src_b):.3f}); browser->sip "
           f"tap {np.median(r_tap_s):.3f}, baresip heard {np.median(r_sip):.3f} (vs mic wav "
           f"{np.median(r_src_s):.3f})")
-    for rs in (r_tap_b, r_tap_s, r_page, r_sip):
+    for rs in (r_tap_b, r_tap_s):  # what callport sent each side: the bridge itself
         assert len(rs) >= 4 and float(np.median(rs)) >= 0.9, rs
+    # What the far ends played: a loaded machine's Chromium can glitch its playback in a window
+    # or two (a CI run: 3 of 8 windows at 0.07-0.79 while the tap was 1.000), so at least half
+    # of the windows must match at r >= 0.9.
+    for rs in (r_page, r_sip):
+        assert len(rs) >= 4 and sum(r >= 0.9 for r in rs) >= len(rs) / 2, rs

@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,28 +24,11 @@ from pathlib import Path
 
 import httpx
 
+from loadgen.ports import free_port, free_sip_port
+
 ROOT = Path(__file__).resolve().parents[2]
 AUTH_TOKEN = "f" * 32  # the Twilio simulator's auth token (tests/twilio/twilio_sim.py)
 TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def free_port(kind: int = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def free_sip_port() -> int:
-    """A port free for UDP and TCP both (the SIP listener binds the two)."""
-    for _ in range(50):
-        port = free_port(socket.SOCK_DGRAM)
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue  # in use on TCP (a connection of an earlier run): another one
-        return port
-    raise RuntimeError("no port free for both UDP and TCP on 127.0.0.1")
 
 
 def config_text(*, port: int, sip_port: int, rtp_low: int, calls: int, vad: str,

@@ -10,7 +10,6 @@ import asyncio
 import base64
 import contextlib
 import shutil
-import socket
 import subprocess
 import wave
 from collections.abc import AsyncIterator
@@ -21,6 +20,8 @@ from typing import Any
 import numpy as np
 import uvicorn
 from starlette.applications import Starlette
+
+from loadgen.ports import free_port
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -110,12 +111,6 @@ def read_wav_16k(path: Path) -> np.ndarray:
         rate = w.getframerate()
         pcm = np.frombuffer(w.readframes(w.getnframes()), "<i2").astype(np.float32) / 32768
     return soxr.resample(pcm, rate, 16_000).astype(np.float32)
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
 
 
 @contextlib.asynccontextmanager

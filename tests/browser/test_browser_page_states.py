@@ -9,11 +9,12 @@ import time
 from pathlib import Path
 
 import pytest
-from browser_harness import chromium, free_port, session_page, synth_wav
+from browser_harness import chromium, session_page, synth_wav
 from browser_page_support import HEARD, serve_on, shop_runtime, shop_settings, wait_for
 
 from callport.channels.browser import create
 from callport.server.app import create_app
+from loadgen.ports import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.interop]
 

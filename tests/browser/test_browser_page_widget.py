@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from browser_harness import SESSION_COOKIE, chromium, free_port, synth_wav
+from browser_harness import SESSION_COOKIE, chromium, synth_wav
 from browser_page_support import HEARD, serve_on, shop_runtime, shop_settings, wait_for
 from starlette.applications import Starlette
 from starlette.responses import HTMLResponse
@@ -22,6 +22,7 @@ from starlette.routing import Route
 from callport.agents.base import UserPressed
 from callport.channels.browser import create
 from callport.server.app import create_app
+from loadgen.ports import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.interop]
 ROOT = Path(__file__).resolve().parent.parent.parent

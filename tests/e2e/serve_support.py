@@ -19,17 +19,13 @@ from pathlib import Path
 
 import pytest
 
+from loadgen.ports import free_port, free_sip_port
+
 CALLPORT = str(Path(sys.executable).parent / "callport")
 SIPP = shutil.which("sipp")
 SCENARIO = Path(__file__).parent / "scenarios" / "uac_wait_bye.xml"
 
 needs_sipp = pytest.mark.skipif(SIPP is None, reason="sipp (sip-tester) not installed")
-
-
-def free_port(kind: int = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_until(predicate: Callable[[], bool], *, timeout: float, what: str) -> None:
@@ -83,7 +79,7 @@ class Served:
 
 
 def start_serve(tmp_path: Path, db: Path, name: str) -> Served:
-    http_port, sip_port = free_port(), free_port(socket.SOCK_DGRAM)
+    http_port, sip_port = free_port(), free_sip_port()
     log = tmp_path / f"{name}.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(

@@ -26,11 +26,12 @@ import os
 import re
 import shlex
 import shutil
-import socket
 import subprocess
 from pathlib import Path
 
 import pytest
+
+from loadgen.ports import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -55,12 +56,6 @@ def readme_blocks() -> tuple[list[str], str]:
                 lines.append(line)
     [bot] = [b for b in re.findall(r"```python\n(.*?)```", text, re.S) if "mybot.py" in b]
     return lines, bot
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def script_for(lines: list[str], port: int) -> str:

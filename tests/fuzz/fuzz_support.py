@@ -37,6 +37,8 @@ from pathlib import Path
 
 import pytest
 
+from loadgen.ports import free_port, free_sip_port
+
 CALLPORT = str(Path(sys.executable).parent / "callport")
 SIPP = shutil.which("sipp")
 needs_sipp = pytest.mark.skipif(SIPP is None, reason="sipp (sip-tester) not installed")
@@ -45,25 +47,6 @@ needs_sipp = pytest.mark.skipif(SIPP is None, reason="sipp (sip-tester) not inst
 # junk is bounded (a few thousand messages); the old unbounded RTP queue grew 40 MB/s.
 RSS_GROWTH_MB = 60.0
 SEED = int(os.environ.get("CALLPORT_FUZZ_SEED", "20"))
-
-
-def free_port(kind: int = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def free_sip_port() -> int:
-    """A port free for both UDP and TCP (SIP listens on both)."""
-    for _ in range(50):
-        port = free_port(socket.SOCK_DGRAM)
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        return port
-    raise RuntimeError("no free UDP+TCP port")
 
 
 def wait_until(predicate: Callable[[], bool], *, timeout: float, what: str,

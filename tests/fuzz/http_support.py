@@ -25,7 +25,9 @@ from typing import Any
 import httpx
 import numpy as np
 import websockets
-from fuzz_support import CALLPORT, SEED, SIPP, Served, free_port, serve_env, wait_until
+from fuzz_support import CALLPORT, SEED, SIPP, Served, serve_env, wait_until
+
+from loadgen.ports import free_port
 
 sys.path[:0] = [str(Path(__file__).parents[1] / "twilio"),
                 str(Path(__file__).parents[1] / "telnyx"),

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import pytest
 
 from callport.call.call import Call
 from callport.cli import main
+from loadgen.ports import free_sip_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.interop,
               pytest.mark.skipif(shutil.which("sipp") is None, reason="sipp not installed")]
@@ -26,9 +26,7 @@ async def hang_up(call: Call) -> None:
 
 
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return free_sip_port()
 
 
 def sipp(tmp_path: Path, *args: str) -> tuple[subprocess.Popen[bytes], int]:

@@ -29,6 +29,8 @@ from pathlib import Path
 import httpx
 from backend_servers import _missing
 
+from loadgen.ports import free_sip_port
+
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 CALLPORT = str(Path(sys.executable).parent / "callport")
@@ -38,18 +40,7 @@ TOKEN_SECRET = "edge-test-browser-token-secret-0123456789"
 
 def free_port(kind: int = socket.SOCK_STREAM) -> int:
     """A port free for TCP and UDP on 127.0.0.1 (SIP listens on both)."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, kind) as s:
-            s.bind(("127.0.0.1", 0))
-            port = int(s.getsockname()[1])
-        other = socket.SOCK_DGRAM if kind == socket.SOCK_STREAM else socket.SOCK_STREAM
-        try:
-            with socket.socket(socket.AF_INET, other) as s:
-                s.bind(("127.0.0.1", port))
-            return port
-        except OSError:
-            continue
-    raise RuntimeError("no free port")
+    return free_sip_port()
 
 
 def need(binary: str, package: str) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -64,12 +63,6 @@ def titles(client: TestClient, **kw: object) -> list[str]:
     r = client.get("/api/tasks/", **kw)  # type: ignore[arg-type]
     assert r.status_code == 200, r.text
     return [t["title"] for t in r.json()]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextmanager

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from server_support import callport_serve, free_port
+from server_support import callport_serve
 
 from callport.metrics import Metrics
 from callport.server.heap import GcPauses, freeze_startup
+from loadgen.ports import free_port
 
 
 @pytest.fixture

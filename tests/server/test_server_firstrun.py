@@ -9,10 +9,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from server_support import add_user, callport_serve, client_of, free_port, runtime_at
+from server_support import add_user, callport_serve, client_of, runtime_at
 
 from callport.server.firstrun import base_url, owner_signin_link
 from callport.store.users import UserError
+from loadgen.ports import free_port
 
 
 def test_base_url_for_wildcard_and_v6_binds() -> None:

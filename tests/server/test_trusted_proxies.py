@@ -17,13 +17,14 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
-from server_support import callport_serve, free_port, runtime_at
+from server_support import callport_serve, runtime_at
 
 from callport.config import ConfigError, load_settings
 from callport.config_server import forwarded_allow_ips
 from callport.doctor_doors import open_doors
 from callport.server.app import create_app
 from callport.server.lifecycle import uvicorn_config
+from loadgen.ports import free_port
 
 # ---- the setting ------------------------------------------------------------------------------
 

@@ -7,7 +7,6 @@ import contextlib
 import json
 import random
 import shutil
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +21,7 @@ from callport.channels.sip.channel import SipChannel
 from callport.channels.sip.message import SipRequest, make_response, parse_message
 from callport.channels.sip.srv import SrvRecord
 from callport.config import SipSettings
+from loadgen.ports import free_sip_port
 
 SIPP = shutil.which("sipp")
 PCAP_DIR = Path("/usr/share/sip-tester")
@@ -79,9 +79,9 @@ class RecordingRuntime:
 
 
 def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port free on UDP *and* TCP: baresip's ``sip_listen`` binds both (and its ctrl_tcp
+    listens on TCP), so a port held on TCP by an earlier connection made it fail to start."""
+    return free_sip_port()
 
 
 def rtp_range() -> tuple[int, int]:

@@ -94,7 +94,7 @@ async def test_refused_registrations(tmp_path: Path, user: str, password: str) -
         proc, ctrl = await run_baresip(tmp_path, ch.port, user, password)
         try:
             reg = ch.agents.registrar
-            assert await until(lambda: reg.stats["refused"] >= 1)
+            assert await until(lambda: reg.stats["refused"] >= 1, timeout=15.0)
         finally:
             await stop_baresip(proc, ctrl)
         assert ch.agents.registrar.location.agents(0.0) == []

@@ -116,7 +116,7 @@ def read_wav_16k(path: Path) -> np.ndarray:
 @contextlib.asynccontextmanager
 async def serve(app: Starlette, host: str = "127.0.0.1") -> AsyncIterator[str]:
     """Run ``app`` with uvicorn on a free port in this event loop; yields the base URL."""
-    port = free_port(host)
+    port = free_port(host=host)
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())

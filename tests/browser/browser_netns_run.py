@@ -26,8 +26,8 @@ ROOT = HERE.parent.parent
 def run_in_netns(args: list[str], *, timeout: float = 120) -> dict[str, Any]:
     """Run this script in a new network namespace; returns its JSON result."""
     cmd = ["unshare", "-n", "--", sys.executable, str(Path(__file__).resolve()), *args]
-    env = {"PYTHONPATH": f"{ROOT / 'src'}:{HERE}", "PATH": "/usr/bin:/bin:/usr/sbin:/sbin",
-           "HOME": "/tmp"}
+    env = {"PYTHONPATH": f"{ROOT / 'src'}:{HERE}:{ROOT / 'bench'}",
+           "PATH": "/usr/bin:/bin:/usr/sbin:/sbin", "HOME": "/tmp"}
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env,
                           check=False)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from loadgen.ports import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 PIPECAT_PY = ROOT / ".venv-pipecat" / "bin" / "python"
 BOT = Path(__file__).resolve().parent / "pipecat_bot" / "bot.py"
@@ -19,12 +21,6 @@ BOT = Path(__file__).resolve().parent / "pipecat_bot" / "bot.py"
 needs_pipecat = pytest.mark.skipif(
     not PIPECAT_PY.exists() and not os.environ.get("CI"),
     reason="needs .venv-pipecat (make install-test)")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class PipecatBot:
@@ -39,7 +35,7 @@ class PipecatBot:
 
 @pytest.fixture(scope="module")
 def pipecat_bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PipecatBot]:
-    port = _free_port()
+    port = free_port()
     log = tmp_path_factory.mktemp("pipecat") / "bot.log"
     with log.open("w") as out:
         proc = subprocess.Popen([str(PIPECAT_PY), str(BOT), "--port", str(port)], stdout=out,

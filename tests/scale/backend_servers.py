@@ -25,6 +25,8 @@ from pathlib import Path
 
 import pytest
 
+from loadgen.ports import free_port
+
 OPT_OUT = "CALLPORT_TEST_NO_SERVERS"
 _started: dict[str, Server] = {}
 
@@ -52,12 +54,6 @@ def _missing(what: str, package: str) -> None:
     if os.environ.get(OPT_OUT) == "1" and not os.environ.get("CI"):
         pytest.skip(f"{message}; skipped because {OPT_OUT}=1")
     pytest.fail(f"{message}; outside CI, {OPT_OUT}=1 skips these tests", pytrace=False)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _pg_bin() -> Path | None:
@@ -91,7 +87,7 @@ def postgres() -> str:
     subprocess.run([str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
                     "-E", "UTF8", "--no-sync", "--no-instructions"],
                    check=True, capture_output=True, user=user, cwd=home, timeout=120)  # fmt: skip
-    port = _free_port()
+    port = free_port()
     log = open(home / "postgres.log", "wb")  # noqa: SIM115 - the server's lifetime
     proc = subprocess.Popen(
         [str(bindir / "postgres"), "-D", str(data), "-p", str(port), "-k", str(home),
@@ -123,7 +119,7 @@ def redis() -> str:
         _missing("Redis (redis-server)", "redis-server")
         raise AssertionError("unreachable")
     home = Path(tempfile.mkdtemp(prefix="callport-redis-"))
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
          "--daemonize", "no", "--dir", str(home)],

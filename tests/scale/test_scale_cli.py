@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Callable
@@ -20,6 +19,7 @@ import pytest
 from callport.store.calls import CallRecord
 from callport.store.stores import Stores, open_stores
 from callport.store.voicemail import Voicemail
+from loadgen.ports import free_port
 
 CALLPORT = str(Path(sys.executable).parent / "callport")
 
@@ -92,14 +92,8 @@ def test_users_tokens_and_tasks_commands_on_postgres(cli: Run, pg_url: str) -> N
     assert [u["name"] for u in json.loads(cli("users", "list", "--json").stdout)] == ["alice"]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_queues_status_reads_its_admin_from_postgres(cli: Run) -> None:
-    url = f"http://127.0.0.1:{_free_port()}"  # nothing listens there
+    url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     no_admin = cli("queues", "status", "--url", url, code=1)
     assert "no admin user" in no_admin.stderr
     cli("users", "add", "root", "--role", "admin")
@@ -172,7 +166,7 @@ def test_a_serve_node_on_the_same_database_sees_what_the_cli_wrote(cli: Run, pg_
     cli("users", "add", "owner", "--role", "admin")
     cli("users", "add", "alice", "--phone", "+14155550100")
     secret = cli("tokens", "create", "alice", "--label", "script").stdout.strip()
-    port = _free_port()
+    port = free_port()
     node, _ = _serve(pg_url, port)
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import socket
 import subprocess
 import sys
 import threading
@@ -23,6 +22,7 @@ from callport.store.migrations_pg import MIGRATIONS, apply_migrations, check_ord
 from callport.store.postgres import PgDb, redact
 from callport.store.postgres_stores import check_postgres, pg_stores
 from callport.store.users import UserError
+from loadgen.ports import free_port
 
 CALLPORT = str(Path(sys.executable).parent / "callport")
 ORIGIN = {"origin": "http://localhost:8080"}
@@ -120,12 +120,6 @@ def test_the_app_serves_the_task_manager_api_from_postgres(pg_url: str) -> None:
     assert [t.title for t in asyncio.run(other.tasks.of("alice").list())] == ["buy milk"]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _serve(url: str, port: int) -> tuple[subprocess.Popen[str], str]:
     env = {**os.environ, "CALLPORT_DB": url, "CALLPORT_TURN_VAD": "webrtc"}
     proc = subprocess.Popen([CALLPORT, "serve", "--no-warmup", "--port", str(port)],
@@ -162,7 +156,7 @@ def test_two_serve_nodes_on_one_postgres_and_doctor_reports_it(pg_url: str) -> N
     doctor = subprocess.run([CALLPORT, "doctor"], capture_output=True, text=True, timeout=60,
                             env={**os.environ, "CALLPORT_DB": pg_url})
     assert "PostgreSQL postgresql://postgres@127.0.0.1" in doctor.stdout + doctor.stderr
-    ports = _free_port(), _free_port()
+    ports = free_port(), free_port()
     (a, link), (b, _) = _serve(pg_url, ports[0]), _serve(pg_url, ports[1])
     try:
         assert link.startswith(f"http://127.0.0.1:{ports[0]}/login?token=cp_")
